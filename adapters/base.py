@@ -1,0 +1,183 @@
+"""What every helpdesk adapter provides, and the errors adapters raise.
+
+An adapter module (``zendesk.py``, ``gorgias.py``, ``freshdesk.py``) has:
+
+* ``platform = "<name>"``
+* ``verify(headers, raw_body, query, settings)``: authenticity of a webhook (raises :class:`AuthError`);
+* ``parse_webhook(headers, body, settings) -> TicketEvent``: pure, no I/O; raises
+  :class:`Ignored` for events we must not process (agent messages, internal notes, our own
+  writes) and :class:`BadPayload` for bodies we cannot understand;
+* a class derived from :class:`Adapter` with the side-effecting reads and writes.
+
+Only ``pipeline.models`` types cross into ``pipeline/``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pipeline.models import Outcome, Ticket
+
+log = logging.getLogger(__name__)
+
+
+class AdapterError(Exception):
+    """Base of adapter errors."""
+
+
+class TransientError(AdapterError):
+    """429, 5xx, connection errors, timeouts: worth retrying. ``retry_after`` in seconds if known."""
+
+    def __init__(self, message: str, retry_after: float | None = None, ambiguous: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        # True when the request may have been applied (read timeout, 5xx after sending):
+        # before re-posting a note, look for its marker.
+        self.ambiguous = ambiguous
+
+
+class PermanentError(AdapterError):
+    """A request that will never succeed as is (400, 404, 422, ...): fail the job with the reason."""
+
+
+class AuthError(PermanentError):
+    """Bad credentials or signature (401/403 outbound; 401 for inbound webhooks)."""
+
+
+class BadPayload(ValueError):
+    """A webhook body we cannot use; the message says what is wrong (answered 400)."""
+
+
+class Ignored(Exception):
+    """A valid webhook we deliberately do not process (answered 200 ignored with the reason)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def constant_time_equals(a: str | bytes | None, b: str | bytes | None) -> bool:
+    """Compare two secrets in constant time; ``None`` or empty never matches."""
+    if not a or not b:
+        return False
+    if isinstance(a, str):
+        a = a.encode()
+    if isinstance(b, str):
+        b = b.encode()
+    return hmac.compare_digest(a, b)
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup that works on plain dicts too."""
+    getter: Callable[[str], Any] | None = getattr(headers, "get", None)
+    if getter is not None:
+        v = getter(name)
+        if v is not None:
+            return v
+    lname = name.lower()
+    for k, v in headers.items():
+        if k.lower() == lname:
+            return v
+    return None
+
+
+def as_str(value: Any) -> str | None:
+    """Ids arrive as numbers or strings depending on the sender: normalise to str (None stays None)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+class Adapter(ABC):
+    """Reads a ticket and writes results back into it, for one helpdesk.
+
+    Write methods raise :class:`TransientError`, :class:`AuthError` or :class:`PermanentError`;
+    they never swallow errors. ``write_back`` keys each step by event + step so a retried job
+    skips what is already done.
+    """
+
+    platform: str = ""
+    dry_run: bool = False
+
+    @abstractmethod
+    def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
+        """The ticket with its whole thread (all pages), as a pipeline :class:`Ticket`."""
+
+    @abstractmethod
+    def post_internal_note(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
+        """Add a private note. Must not post twice: after an ambiguous failure, look for ``marker``."""
+
+    @abstractmethod
+    def add_tags(self, ticket: Ticket, tags: list[str]) -> None:
+        """Add tags, keeping the ticket's existing tags."""
+
+    @abstractmethod
+    def set_priority(self, ticket: Ticket, priority: str) -> None:
+        """Set the normalised priority (low | normal | high | urgent)."""
+
+    @abstractmethod
+    def set_fields(self, ticket: Ticket, fields: dict[str, Any]) -> None:
+        """Set custom fields by this platform's field id, leaving other fields alone."""
+
+    def apply_macro(self, ticket: Ticket, macro_id: str) -> str | None:
+        """Apply a macro / canned response; returns text to include in the note, if any."""
+        raise PermanentError(f"{self.platform}: macros are not supported")
+
+    def assign_group(self, ticket: Ticket, group_id: str) -> None:
+        """Assign the ticket to a group / team."""
+        raise PermanentError(f"{self.platform}: group assignment is not supported")
+
+    def post_public_reply(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
+        """Send a public reply to the customer (only when a rule allowed auto-reply)."""
+        raise PermanentError(f"{self.platform}: public replies are not supported")
+
+    def write_back(self, ticket: Ticket, outcome: Outcome, steps: StepLog) -> list[str]:
+        """Do the writes ``outcome.plan`` asks for, each at most once per event.
+
+        Order matters: the note goes first (it is what agents need), then tags, fields,
+        priority, assignment, and a public reply last. Returns the steps done in this call.
+        """
+        plan = outcome.plan
+        done: list[str] = []
+        eid = outcome.event.event_id
+
+        def step(name: str, fn: Callable[[], Any]) -> None:
+            if steps.is_done(self.platform, eid, name):
+                log.info("%s ticket %s: step %s already done for event %s", self.platform, ticket.id, name, eid)
+                return
+            fn()
+            steps.mark_done(self.platform, eid, name)
+            done.append(name)
+
+        if plan is not None and plan.macro and plan.macro_mode == "apply":
+            step("macro", lambda: self.apply_macro(ticket, plan.macro))
+        step("note", lambda: self.post_internal_note(ticket, outcome.note_html, outcome.note_text, outcome.marker))
+        if plan is not None:
+            new_tags = [t for t in plan.tags if t not in ticket.tags]
+            if new_tags:
+                step("tags", lambda: self.add_tags(ticket, new_tags))
+            if plan.fields:
+                step("fields", lambda: self.set_fields(ticket, plan.fields))
+            if plan.priority and plan.priority != ticket.priority:
+                step("priority", lambda: self.set_priority(ticket, plan.priority))
+            if plan.assign_group:
+                step("assign", lambda: self.assign_group(ticket, plan.assign_group))
+        if outcome.public_reply:
+            step("reply", lambda: self.post_public_reply(ticket, outcome.public_reply, outcome.public_reply, outcome.marker))
+        return done
+
+
+class StepLog(ABC):
+    """Which write steps are done for an event (Redis in production, SQLite in embedded mode)."""
+
+    @abstractmethod
+    def is_done(self, platform: str, event_id: str, step: str) -> bool: ...
+
+    @abstractmethod
+    def mark_done(self, platform: str, event_id: str, step: str) -> None: ...

@@ -1,0 +1,201 @@
+"""Settings from the environment (12-factor), validated once at start-up.
+
+Secrets live only here, read from env; they never appear in logs, ``repr`` or error messages
+(pydantic ``SecretStr``). A platform whose URL or credentials are missing runs in dry-run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+
+class SettingsError(ValueError):
+    """Invalid environment; the message names the variable, never its value if secret."""
+
+
+def _env(name: str, environ: dict[str, str]) -> str | None:
+    v = environ.get(name)
+    return v.strip() if v and v.strip() else None
+
+
+def _secret(name: str, environ: dict[str, str]) -> SecretStr | None:
+    v = _env(name, environ)
+    return SecretStr(v) if v else None
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _base_url(name: str, environ: dict[str, str]) -> str | None:
+    v = _env(name, environ)
+    if v is None:
+        return None
+    u = urlparse(v)
+    if u.scheme not in ("https", "http") or not u.hostname:
+        raise SettingsError(f"{name} must be a URL like https://acme.example.com (got something else)")
+    if u.scheme == "http" and not _is_loopback(u.hostname):
+        raise SettingsError(f"{name} must use https (plain http is only allowed for loopback test servers)")
+    if u.query or u.fragment:
+        raise SettingsError(f"{name} must not carry a query string or fragment")
+    return f"{u.scheme}://{u.netloc}{u.path.rstrip('/')}"
+
+
+def _int(name: str, environ: dict[str, str], default: int) -> int:
+    v = _env(name, environ)
+    if v is None:
+        return default
+    try:
+        return int(v)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer") from None
+
+
+class PlatformSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    url: str | None = None
+    email: str | None = None
+    api_token: SecretStr | None = None  # Zendesk API token / Gorgias API key / Freshdesk API key
+    webhook_secrets: tuple[SecretStr, ...] = ()  # Zendesk signing secrets, or shared tokens
+    user_id: str | None = None  # the sidecar's own API user id (loop prevention, Gorgias sender)
+    rate_per_minute: int = 0  # client-side budget shared through Redis; 0 = platform default
+
+    @property
+    def configured(self) -> bool:
+        """True when writes go to the real helpdesk; otherwise dry-run."""
+        if self.name == "freshdesk":
+            return bool(self.url and self.api_token)
+        return bool(self.url and self.email and self.api_token)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    redis_url: str | None = None
+    zendesk: PlatformSettings
+    gorgias: PlatformSettings
+    freshdesk: PlatformSettings
+    zendesk_signature_tolerance: int = 300  # seconds between the signed timestamp and now
+    allow_unsigned: bool = False
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    slack_bot_token: SecretStr | None = None
+    slack_channel: str | None = None
+    slack_api_url: str | None = None
+    sentry_dsn: SecretStr | None = None
+    chroma_path: str = "var/chroma"
+    chroma_url: str | None = None
+    config_dir: str = "config"
+    var_dir: str = "var"
+    database_url: SecretStr | None = None
+    ops_token: SecretStr | None = None
+    max_body_bytes: int = 1_000_000
+    dedupe_ttl: int = 7 * 24 * 3600
+    queue_name: str = "sidecar"
+    job_timeout: int = 300
+
+    def platform(self, name: str) -> PlatformSettings:
+        return getattr(self, name)
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis: events processed in-process, state in SQLite under ``var/``."""
+        return not self.redis_url
+
+    @property
+    def outbox_dir(self) -> Path:
+        return Path(self.var_dir) / "outbox"
+
+
+def _platform(name: str, environ: dict[str, str]) -> PlatformSettings:
+    up = name.upper()
+    secret_var = "ZENDESK_WEBHOOK_SECRET" if name == "zendesk" else f"{up}_WEBHOOK_TOKEN"
+    secrets = [s for s in (_secret(secret_var, environ), _secret(f"{secret_var}_PREVIOUS", environ)) if s]
+    token_var = {"zendesk": "ZENDESK_API_TOKEN", "gorgias": "GORGIAS_API_KEY", "freshdesk": "FRESHDESK_API_KEY"}[name]
+    ps = PlatformSettings(
+        name=name,
+        url=_base_url(f"{up}_URL", environ),
+        email=_env(f"{up}_EMAIL", environ),
+        api_token=_secret(token_var, environ),
+        webhook_secrets=tuple(secrets),
+        user_id=_env(f"{up}_USER_ID", environ),
+        rate_per_minute=_int(f"{up}_RATE_PER_MINUTE", environ, 0),
+    )
+    has_any = ps.url or ps.api_token or (ps.email and name != "freshdesk")
+    if has_any and not ps.configured:
+        needed = [f"{up}_URL", token_var] + ([] if name == "freshdesk" else [f"{up}_EMAIL"])
+        missing = [v for v in needed if not _env(v, environ)]
+        raise SettingsError(f"{name} is partly configured: set {', '.join(missing)} too (or unset all for dry-run)")
+    return ps
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate settings from ``environ`` (default ``os.environ``)."""
+    env = dict(os.environ if environ is None else environ)
+    platforms = {n: _platform(n, env) for n in ("zendesk", "gorgias", "freshdesk")}
+    allow_unsigned = _env("SIDECAR_ALLOW_UNSIGNED", env) in ("1", "true", "yes")
+    for ps in platforms.values():
+        if ps.configured and not ps.webhook_secrets and not allow_unsigned:
+            var = "ZENDESK_WEBHOOK_SECRET" if ps.name == "zendesk" else f"{ps.name.upper()}_WEBHOOK_TOKEN"
+            raise SettingsError(
+                f"{ps.name} writes to a real helpdesk but {var} is not set: "
+                "webhooks would be unauthenticated (set SIDECAR_ALLOW_UNSIGNED=1 to accept that)"
+            )
+    openai_base = _env("OPENAI_BASE_URL", env)
+    if openai_base and urlparse(openai_base).scheme not in ("http", "https"):
+        raise SettingsError("OPENAI_BASE_URL must be an http(s) URL")
+    slack_api = _env("SLACK_API_URL", env)
+    if slack_api and urlparse(slack_api).scheme not in ("http", "https"):
+        raise SettingsError("SLACK_API_URL must be an http(s) URL")
+    return Settings(
+        redis_url=_env("REDIS_URL", env),
+        zendesk_signature_tolerance=_int("ZENDESK_SIGNATURE_TOLERANCE", env, 300),
+        allow_unsigned=allow_unsigned,
+        openai_api_key=_secret("OPENAI_API_KEY", env),
+        openai_base_url=openai_base,
+        openai_model=_env("OPENAI_MODEL", env) or "gpt-4o-mini",
+        slack_bot_token=_secret("SLACK_BOT_TOKEN", env),
+        slack_channel=_env("SLACK_CHANNEL", env),
+        slack_api_url=slack_api,
+        sentry_dsn=_secret("SENTRY_DSN", env),
+        chroma_path=_env("CHROMA_PATH", env) or "var/chroma",
+        chroma_url=_env("CHROMA_URL", env),
+        config_dir=_env("SIDECAR_CONFIG", env) or "config",
+        var_dir=_env("SIDECAR_VAR", env) or "var",
+        database_url=_secret("DATABASE_URL", env),
+        ops_token=_secret("OPS_TOKEN", env),
+        max_body_bytes=_int("SIDECAR_MAX_BODY_BYTES", env, 1_000_000),
+        dedupe_ttl=_int("SIDECAR_DEDUPE_TTL", env, 7 * 24 * 3600),
+        queue_name=_env("SIDECAR_QUEUE", env) or "sidecar",
+        job_timeout=_int("SIDECAR_JOB_TIMEOUT", env, 300),
+        **platforms,
+    )
+
+
+_settings: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """Process-wide settings (read once; tests call :func:`reset_settings`)."""
+    global _settings
+    if _settings is None:
+        _settings = load_settings()
+    return _settings
+
+
+def reset_settings() -> None:
+    global _settings
+    _settings = None

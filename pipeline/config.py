@@ -1,0 +1,331 @@
+"""Ops configuration: ``intents.yaml`` and ``rules.yaml``, validated at load and hot-reloaded.
+
+Both files are ``version: 1`` and parsed with ``yaml.safe_load``. Validation errors name the
+file, the intent and the field, e.g. ``rules.yaml: intent 'refund': auto_reply.enabled: ...``.
+Hard guards live here and in ``pipeline.rules`` (code, not config): a sensitive intent with
+``auto_reply`` enabled is rejected at load, whatever the YAML says.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+log = logging.getLogger(__name__)
+
+Priority = Literal["low", "normal", "high", "urgent"]
+PLATFORMS = ("zendesk", "gorgias", "freshdesk")
+
+# Intents whose kind is sensitive by nature: even if ops forget `sensitive: true`, these names
+# are treated as sensitive (refunds, cancellations, order/address/account changes, billing disputes).
+ALWAYS_SENSITIVE = frozenset(
+    {"refund", "return_refund", "cancel_order", "change_order", "change_address", "account_change", "billing_dispute"}
+)
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names file, intent and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- intents.yaml
+
+
+class IntentDef(_Strict):
+    description: str = ""
+    sensitive: bool = False
+    examples: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)  # phrases for the keyword baseline / signals
+    threshold: float | None = Field(default=None, ge=0, le=1)  # out-of-scope threshold override
+    priority: Priority | None = None  # default priority of this intent
+    out_of_scope: bool = False  # the "other / not actionable" bucket
+
+
+class IntentsFile(_Strict):
+    version: Literal[1]
+    oos_intent: str = "other"
+    threshold: float = Field(default=0.35, ge=0, le=1)
+    priority_keywords: dict[Priority, list[str]] = Field(default_factory=dict)
+    tier: dict[str, Any] = Field(default_factory=dict)  # {tags: {vip: high}, field: "tier"}
+    intents: dict[str, IntentDef]
+
+    @model_validator(mode="after")
+    def _oos_exists(self):
+        if self.oos_intent not in self.intents:
+            raise ValueError(f"oos_intent '{self.oos_intent}' is not defined under intents")
+        return self
+
+
+# ---------------------------------------------------------------- rules.yaml
+
+
+class PerPlatform(_Strict):
+    """A value that differs per helpdesk (field ids, macro ids, group ids)."""
+
+    zendesk: Any = None
+    gorgias: Any = None
+    freshdesk: Any = None
+
+    def for_platform(self, platform: str) -> Any:
+        return getattr(self, platform, None)
+
+
+class AutoReply(_Strict):
+    enabled: bool = False
+    min_confidence: float = Field(default=0.9, ge=0, le=1)
+
+
+class Macro(_Strict):
+    mode: Literal["suggest", "apply"] = "suggest"
+    ids: PerPlatform = Field(default_factory=PerPlatform)
+
+
+class Escalation(_Strict):
+    channel: str | None = None  # Slack channel override
+    on_asks_for_human: bool = True
+    on_very_negative: bool = True
+    on_signals: list[str] = Field(default_factory=lambda: ["legal_threat", "churn_risk"])
+    on_priority: Priority | None = "urgent"
+    on_low_confidence: bool = False
+    always: bool = False
+
+
+class BusinessHours(_Strict):
+    timezone: str = "UTC"
+    days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])  # Monday = 0
+    start: str = "09:00"
+    end: str = "17:00"
+
+
+class Rule(_Strict):
+    """Per-intent rule. Every field is optional; unset fields fall back to ``defaults``."""
+
+    enabled: bool | None = None
+    tags: list[str] | None = None
+    fields: dict[str, PerPlatform] | None = None  # logical name -> per-platform {field_id: value}
+    priority: Priority | None = None  # override
+    priority_floor: Priority | None = None
+    assign: PerPlatform | None = None
+    macro: Macro | None = None
+    draft: bool | None = None
+    min_confidence: float | None = Field(default=None, ge=0, le=1)
+    auto_reply: AutoReply | None = None
+    escalate: Escalation | None = None
+    only_in_business_hours: bool | None = None  # auto-reply only inside business hours
+
+
+class Defaults(Rule):
+    tag_prefix: str = "ai-"
+    bands: dict[Literal["high", "medium"], float] = Field(default_factory=lambda: {"high": 0.75, "medium": 0.5})
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_order(cls, v):
+        if v.get("high", 0.75) < v.get("medium", 0.5):
+            raise ValueError("high must be >= medium")
+        return v
+
+
+class Override(_Strict):
+    """Per-brand / per-helpdesk rules layered over the intents section."""
+
+    match: dict[Literal["platform", "brand"], str]
+    defaults: Rule | None = None
+    intents: dict[str, Rule] = Field(default_factory=dict)
+
+
+class RulesFile(_Strict):
+    version: Literal[1]
+    defaults: Defaults = Field(default_factory=Defaults)
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    escalation: dict[str, Any] = Field(default_factory=dict)  # global escalation settings (channels, SLA)
+    sla: dict[str, Any] = Field(default_factory=dict)
+    intents: dict[str, Rule] = Field(default_factory=dict)
+    overrides: list[Override] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _fmt_loc(loc: tuple) -> tuple[str | None, str]:
+    """Turn a pydantic error location into (intent, field path)."""
+    parts = [str(p) for p in loc]
+    intent = None
+    if len(parts) >= 2 and parts[0] == "intents":
+        intent, parts = parts[1], parts[2:]
+    elif len(parts) >= 4 and parts[0] == "overrides" and parts[2] == "intents":
+        intent, parts = parts[3], [f"overrides[{parts[1]}]"] + parts[4:]
+    return intent, ".".join(parts) or "(top level)"
+
+
+def _format_errors(fname: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        intent, fld = _fmt_loc(tuple(err["loc"]))
+        where = f"intent '{intent}': " if intent else ""
+        lines.append(f"{fname}: {where}{fld}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path.name}: file not found at {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name}: not valid YAML: {exc}") from exc
+
+
+@dataclass
+class Config:
+    """The loaded, validated configuration (immutable once built)."""
+
+    intents: IntentsFile
+    rules: RulesFile
+    folder: Path
+    mtimes: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def intent_names(self) -> list[str]:
+        return list(self.intents.intents)
+
+    def is_sensitive(self, intent: str) -> bool:
+        d = self.intents.intents.get(intent)
+        return intent in ALWAYS_SENSITIVE or bool(d and d.sensitive)
+
+    def rule_for(self, intent: str, platform: str | None = None, brand: str | None = None) -> dict[str, Any]:
+        """The effective rule for an intent: defaults < intent rule < matching overrides."""
+        merged: dict[str, Any] = self.rules.defaults.model_dump(exclude_none=True)
+        layers: list[Rule | None] = [self.rules.intents.get(intent)]
+        for ov in self.rules.overrides:
+            if all((platform if k == "platform" else brand) == v for k, v in ov.match.items()):
+                layers += [ov.defaults, ov.intents.get(intent)]
+        for layer in layers:
+            if layer is not None:
+                _deep_merge(merged, layer.model_dump(exclude_none=True, exclude_unset=True))
+        return merged
+
+
+def _deep_merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    # Nested sections (escalate, auto_reply, ...) merge key by key, so an intent that sets
+    # only `escalate.always` keeps the default escalation triggers.
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _deep_merge(into[k], v)
+        else:
+            into[k] = v
+
+
+def _check_cross(intents: IntentsFile, rules: RulesFile, rules_name: str) -> None:
+    problems = []
+    names = set(intents.intents)
+
+    def sensitive(n: str) -> bool:
+        return n in ALWAYS_SENSITIVE or (n in intents.intents and intents.intents[n].sensitive)
+
+    sections: list[tuple[str, dict[str, Rule]]] = [("intents", rules.intents)]
+    sections += [(f"overrides[{i}].intents", ov.intents) for i, ov in enumerate(rules.overrides)]
+    for where, section in sections:
+        for name, rule in section.items():
+            if name not in names:
+                problems.append(f"{rules_name}: intent '{name}': not defined in intents.yaml ({where})")
+            if rule.auto_reply and rule.auto_reply.enabled and sensitive(name):
+                problems.append(
+                    f"{rules_name}: intent '{name}': auto_reply.enabled: sensitive intents can never be auto-replied"
+                )
+    if rules.defaults.auto_reply and rules.defaults.auto_reply.enabled:
+        # A global auto-reply would silently cover sensitive intents added later.
+        problems.append(f"{rules_name}: defaults: auto_reply.enabled: enable auto_reply per intent, never in defaults")
+    for i, ov in enumerate(rules.overrides):
+        if ov.defaults and ov.defaults.auto_reply and ov.defaults.auto_reply.enabled:
+            problems.append(f"{rules_name}: overrides[{i}].defaults: auto_reply.enabled: enable auto_reply per intent")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def load_config(folder: str | os.PathLike | None = None) -> Config:
+    """Load and validate ``intents.yaml`` + ``rules.yaml`` from ``folder`` (default ``SIDECAR_CONFIG`` or ``config/``)."""
+    base = Path(folder or os.environ.get("SIDECAR_CONFIG") or "config")
+    ipath, rpath = base / "intents.yaml", base / "rules.yaml"
+    raw_i, raw_r = _read_yaml(ipath), _read_yaml(rpath)
+    for p, raw in ((ipath, raw_i), (rpath, raw_r)):
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{p.name}: expected a mapping with 'version: 1' at the top")
+    try:
+        intents = IntentsFile.model_validate(raw_i)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(ipath.name, exc)) from None
+    try:
+        rules = RulesFile.model_validate(raw_r)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(rpath.name, exc)) from None
+    _check_cross(intents, rules, rpath.name)
+    mt = {str(p): p.stat().st_mtime for p in (ipath, rpath)}
+    return Config(intents=intents, rules=rules, folder=base, mtimes=mt)
+
+
+class ConfigHolder:
+    """Keeps the last good config; reloads when a file's mtime changes (hot reload).
+
+    An invalid change is logged (file, intent, field) and the last good config stays in force.
+    """
+
+    def __init__(self, folder: str | os.PathLike | None = None):
+        self.folder = Path(folder or os.environ.get("SIDECAR_CONFIG") or "config")
+        self._lock = threading.Lock()
+        self._cfg = load_config(self.folder)
+        self._rejected: dict[str, float] = {}
+        self.last_error: str | None = None
+
+    def _current_mtimes(self) -> dict[str, float]:
+        out = {}
+        for name in ("intents.yaml", "rules.yaml"):
+            p = self.folder / name
+            try:
+                out[str(p)] = p.stat().st_mtime
+            except FileNotFoundError:
+                out[str(p)] = -1.0
+        return out
+
+    def get(self) -> Config:
+        mt = self._current_mtimes()
+        if mt != self._cfg.mtimes and mt != self._rejected:
+            with self._lock:
+                if mt != self._cfg.mtimes and mt != self._rejected:
+                    try:
+                        self._cfg = load_config(self.folder)
+                        self.last_error = None
+                        log.info("config reloaded from %s", self.folder)
+                    except ConfigError as exc:
+                        self._rejected = mt
+                        self.last_error = str(exc)
+                        log.error("config change rejected, keeping the last good config:\n%s", exc)
+        return self._cfg
+
+
+_holder: ConfigHolder | None = None
+
+
+def get_config() -> Config:
+    """The process-wide config (hot-reloaded on file change)."""
+    global _holder
+    if _holder is None or _holder.folder != Path(os.environ.get("SIDECAR_CONFIG") or "config"):
+        _holder = ConfigHolder()
+    return _holder.get()
+
+
+def reset_config() -> None:
+    """Forget the cached config (tests, or after SIDECAR_CONFIG changes)."""
+    global _holder
+    _holder = None

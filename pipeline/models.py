@@ -1,0 +1,274 @@
+"""The pipeline's own types: the only data that crosses from adapters into ``pipeline/``.
+
+Adapters translate platform JSON into these; pipeline code never sees a platform's
+field names, and these types never name one. Everything here round-trips through
+JSON (``to_dict`` / ``from_dict``) because events travel through rq and outcomes are
+recorded in the decision log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+# Roles of a message author, normalised across platforms.
+CUSTOMER = "customer"
+AGENT = "agent"
+SYSTEM = "system"
+SIDECAR = "sidecar"  # written by this sidecar (recognised by author id or marker)
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def priority_rank(priority: str | None) -> int:
+    """Rank of a normalised priority (``low`` = 0 ... ``urgent`` = 3); unknown → -1."""
+    try:
+        return PRIORITIES.index(priority or "")
+    except ValueError:
+        return -1
+
+
+def _from_dict(cls, data: dict[str, Any] | None):
+    """Build a dataclass from a dict, ignoring unknown keys (tolerant of older payloads)."""
+    if data is None:
+        return None
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class _Serializable:
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict of this object."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+@dataclass
+class TicketEvent(_Serializable):
+    """One inbound webhook delivery, reduced to what the pipeline needs.
+
+    The body of a webhook is a *hint*: the worker re-fetches the ticket. ``event_id`` is
+    the dedupe key (the platform's delivery id, or a hash of platform + ticket + message).
+    """
+
+    platform: str
+    event_id: str
+    ticket_id: str
+    kind: str = "message_created"  # ticket_created | message_created | ticket_updated
+    message_id: str | None = None
+    author_role: str = CUSTOMER
+    author_id: str | None = None
+    is_internal: bool = False
+    subject_hint: str | None = None
+    body_hint: str | None = None
+    requester_name: str | None = None
+    requester_email: str | None = None
+    tags_hint: list[str] = field(default_factory=list)
+    raw_type: str | None = None
+    received_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TicketEvent:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class Person(_Serializable):
+    """A requester or author."""
+
+    id: str | None = None
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass
+class Message(_Serializable):
+    """One entry of a ticket's thread (public reply, customer message or internal note)."""
+
+    id: str
+    author_role: str  # customer | agent | system | sidecar
+    body_text: str = ""
+    body_html: str | None = None
+    public: bool = True
+    author_id: str | None = None
+    author_name: str | None = None
+    author_email: str | None = None
+    channel: str | None = None
+    created_at: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class Ticket(_Serializable):
+    """A ticket as fetched from the helpdesk, with its whole thread in chronological order."""
+
+    platform: str
+    id: str
+    subject: str = ""
+    status: str | None = None
+    priority: str | None = None  # normalised: low | normal | high | urgent
+    tags: list[str] = field(default_factory=list)
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    requester: Person = field(default_factory=Person)
+    messages: list[Message] = field(default_factory=list)
+    url: str | None = None  # for humans (agent UI), never used to make requests
+    channel: str | None = None
+    brand: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Ticket:
+        t = _from_dict(cls, data)
+        t.requester = _from_dict(Person, data.get("requester") or {}) or Person()
+        t.messages = [Message.from_dict(m) for m in data.get("messages") or []]
+        return t
+
+    def customer_messages(self) -> list[Message]:
+        """Messages written by the customer, oldest first."""
+        return [m for m in self.messages if m.author_role == CUSTOMER]
+
+    def latest_customer_message(self, message_id: str | None = None) -> Message | None:
+        """The message an event is about: ``message_id`` if given and found, else the last customer message."""
+        if message_id is not None:
+            for m in self.messages:
+                if str(m.id) == str(message_id):
+                    return m
+        customers = self.customer_messages()
+        return customers[-1] if customers else None
+
+    def has_marker(self, marker: str) -> bool:
+        """True when a message of the thread already carries ``marker`` (idempotency check)."""
+        return any(marker in (m.body_html or "") or marker in (m.body_text or "") for m in self.messages)
+
+
+@dataclass
+class Triage(_Serializable):
+    """What the classifier concluded about the customer's message."""
+
+    intent: str
+    confidence: float
+    priority: str = "normal"
+    sentiment: str = "neutral"  # very_negative | negative | neutral | positive
+    sentiment_score: float = 0.0  # -1 .. 1
+    language: str = "en"
+    signals: list[str] = field(default_factory=list)  # asks_for_human, churn_risk, legal_threat, ...
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+    out_of_scope: bool = False
+    classifier: str = "keywords"
+    fallback_reason: str | None = None  # why a preferred classifier was not used
+    usage: dict[str, Any] = field(default_factory=dict)  # tokens, estimated cost
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Triage:
+        t = _from_dict(cls, data)
+        t.alternatives = [tuple(a) for a in t.alternatives]  # JSON turns tuples into lists
+        return t
+
+
+@dataclass
+class Action(_Serializable):
+    """One thing the plan asks for, with why."""
+
+    kind: str  # tag | field | priority | macro | assign | draft | auto_reply | escalate | review
+    value: Any = None
+    reason: str = ""
+
+
+@dataclass
+class Plan(_Serializable):
+    """What to do with a ticket, decided by rules from triage + ticket + config."""
+
+    intent: str
+    band: str = "low"  # high | medium | low (confidence band)
+    enabled: bool = True
+    tags: list[str] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)  # field id -> value, for this platform
+    priority: str | None = None  # new priority, if it changes
+    macro: str | None = None  # macro / canned response id, for this platform
+    macro_mode: str = "suggest"  # suggest | apply
+    assign_group: str | None = None
+    draft: bool = False
+    approval_required: bool = False
+    sensitive: bool = False
+    auto_reply: bool = False
+    escalate: list[str] = field(default_factory=list)  # reasons
+    escalation_channel: str | None = None
+    actions: list[Action] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        p = _from_dict(cls, data)
+        p.actions = [_from_dict(Action, a) for a in data.get("actions") or []]
+        return p
+
+
+@dataclass
+class Source(_Serializable):
+    """A knowledge passage a draft is grounded on."""
+
+    id: str
+    title: str
+    url: str | None = None
+    score: float = 0.0
+    text: str = ""
+    source_type: str = "article"  # article | policy | ticket
+
+
+@dataclass
+class Draft(_Serializable):
+    """A reply drafted for the agent (never sent unless a rule allows auto-reply)."""
+
+    text: str
+    kind: str = "template"  # llm | template | none
+    language: str = "en"
+    sources: list[Source] = field(default_factory=list)
+    used_source_ids: list[str] = field(default_factory=list)
+    confidence: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Draft:
+        d = _from_dict(cls, data)
+        d.sources = [_from_dict(Source, s) for s in data.get("sources") or []]
+        return d
+
+
+@dataclass
+class Outcome(_Serializable):
+    """Everything one processed event produced; what adapters write back and what is recorded."""
+
+    event: TicketEvent
+    ticket_id: str
+    ticket_url: str | None = None
+    triage: Triage | None = None
+    plan: Plan | None = None
+    draft: Draft | None = None
+    note_html: str = ""
+    note_text: str = ""
+    marker: str = ""
+    public_reply: str | None = None  # only when the plan's auto_reply passed every guard
+    steps_done: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    status: str = "processed"  # processed | skipped | failed
+    error: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outcome:
+        o = _from_dict(cls, data)
+        o.event = TicketEvent.from_dict(data["event"])
+        o.triage = Triage.from_dict(data["triage"]) if data.get("triage") else None
+        o.plan = Plan.from_dict(data["plan"]) if data.get("plan") else None
+        o.draft = Draft.from_dict(data["draft"]) if data.get("draft") else None
+        return o
+
+
+def marker_for(event_id: str) -> str:
+    """The invisible marker put in every note, so a retry can find a note already posted."""
+    return f"sidecar-event:{event_id}"

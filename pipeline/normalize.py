@@ -1,0 +1,96 @@
+"""Customer text as the classifier should see it: HTML to text, quoted replies and signatures removed.
+
+HTML is parsed with BeautifulSoup (quote blocks from Gmail, Outlook, Gorgias and Zendesk are
+dropped before extracting text); quoted history and signatures in plain text are removed with
+``mail-parser-reply``, which knows the "On ... wrote:" headers of many languages.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+from mailparser_reply import EmailReplyParser
+
+from pipeline.models import Message, Ticket
+
+log = logging.getLogger(__name__)
+
+warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
+
+# Quote containers used by common mail clients and helpdesks.
+_QUOTE_SELECTORS = (
+    "blockquote",
+    ".gmail_quote",
+    ".gorgias_quote",
+    "[data-gorgias-quote-depth]",
+    ".zd-quote",
+    "#divRplyFwdMsg",
+    "#appendonsend",
+    ".yahoo_quoted",
+    ".moz-cite-prefix",
+    ".freshdesk_quote",
+)
+_LANGS = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da"]
+_parser = EmailReplyParser(languages=_LANGS)
+_BLOCKS = ["p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "ul", "ol"]
+_BLANKS = re.compile(r"\n{3,}")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML fragment, quotes removed, paragraphs kept as blank lines."""
+    soup = BeautifulSoup(html, "html.parser")
+    for sel in _QUOTE_SELECTORS:
+        for node in soup.select(sel):
+            node.decompose()
+    for node in soup(["script", "style", "head"]):
+        node.decompose()
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    # Block elements end a line; inline ones (links, bold) must not split a sentence.
+    for node in soup.find_all(_BLOCKS):
+        node.append("\n")
+    text = soup.get_text("")
+    return tidy(text)
+
+
+def tidy(text: str) -> str:
+    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def strip_reply(text: str) -> str:
+    """Drop quoted history and signature from a plain-text message (keeps the text if that empties it)."""
+    if not text.strip():
+        return ""
+    try:
+        parsed = _parser.read(text=text)
+        body = parsed.replies[0].body if parsed.replies else text
+    except Exception:  # the parser is heuristic; never lose the message over it
+        log.warning("reply parser failed; using the full text", exc_info=True)
+        body = text
+    body = tidy(body)
+    return body or tidy(text)
+
+
+def message_text(message: Message) -> str:
+    """The new text the author wrote in this message."""
+    raw = html_to_text(message.body_html) if message.body_html else tidy(message.body_text or "")
+    return strip_reply(raw)
+
+
+def normalize(ticket: Ticket, message_id: str | None = None) -> str:
+    """Text to classify: the customer message the event is about (subject added for the first one)."""
+    msg = ticket.latest_customer_message(message_id)
+    if msg is None:
+        return tidy(ticket.subject or "")
+    text = message_text(msg)
+    customers = ticket.customer_messages()
+    is_first = bool(customers) and customers[0].id == msg.id
+    if is_first and ticket.subject and ticket.subject.strip().lower() not in text.lower():
+        # The subject often carries the intent ("Refund request") when the body is short.
+        text = f"{ticket.subject.strip()}\n\n{text}" if text else ticket.subject.strip()
+    return text
