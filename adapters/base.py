@@ -158,7 +158,7 @@ class Adapter(ABC):
         """Set custom fields by this platform's field id, leaving other fields alone."""
 
     def apply_macro(self, ticket: Ticket, macro_id: str) -> str | None:
-        """Apply a macro / canned response; returns text to include in the note, if any."""
+        """Apply a macro / canned response; returns its reply text (HTML) to include in the note, if any."""
         raise PermanentError(f"{self.platform}: macros are not supported")
 
     def assign_group(self, ticket: Ticket, group_id: str) -> None:
@@ -187,9 +187,15 @@ class Adapter(ABC):
             steps.mark_done(self.platform, eid, name)
             done.append(name)
 
+        macro_html: list[str] = []
         if plan is not None and plan.macro and plan.macro_mode == "apply":
-            step("macro", lambda: self.apply_macro(ticket, plan.macro))
-        step("note", lambda: self.post_internal_note(ticket, outcome.note_html, outcome.note_text, outcome.marker))
+            step("macro", lambda: macro_html.append(self.apply_macro(ticket, plan.macro) or ""))
+        note_html, note_text = outcome.note_html, outcome.note_text
+        if macro_html and macro_html[0]:
+            # The macro's / canned response's reply text goes into the note for the agent to send:
+            # the sidecar never sends it to the customer itself.
+            note_html, note_text = with_macro_text(note_html, note_text, plan.macro, macro_html[0])
+        step("note", lambda: self.post_internal_note(ticket, note_html, note_text, outcome.marker))
         if plan is not None:
             new_tags = [t for t in plan.tags if t not in ticket.tags]
             if new_tags:
@@ -203,6 +209,17 @@ class Adapter(ABC):
         if outcome.public_reply:
             step("reply", lambda: self.post_public_reply(ticket, outcome.public_reply, outcome.public_reply, outcome.marker))
         return done
+
+
+def with_macro_text(note_html: str, note_text: str, macro_id: Any, macro_html: str) -> tuple[str, str]:
+    """The note with a macro's reply text appended (HTML from the helpdesk's own macro, not the customer)."""
+    import re
+    from html import escape, unescape
+
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", macro_html)).split())
+    html = (f"{note_html}<hr><p><b>Macro {escape(str(macro_id))} reply text (not sent):</b></p>"
+            f"<blockquote>{macro_html}</blockquote>")
+    return html, f"{note_text}\n\nMacro {macro_id} reply text (not sent):\n{text}"
 
 
 class StepLog(ABC):
