@@ -53,10 +53,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """An rq worker (one queue per process) with the scheduler; models load once before any job."""
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     from pipeline.classify import warm_up
     from pipeline.runtime import get_redis
+    from pipeline.worker import SidecarWorker
 
     settings = _settings_or_exit()
     if not settings.redis_url:
@@ -66,9 +67,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     warm_up(cfg)
     conn = get_redis(settings)
     queue = Queue(args.queue or settings.queue_name, connection=conn)
-    # SimpleWorker runs jobs in this process: the models loaded above are reused by every job,
-    # and onnxruntime never runs in a forked child.
-    worker = SimpleWorker([queue], connection=conn)
+    # A non-forking worker: the models loaded above are reused by every job, and onnxruntime
+    # never runs in a forked child. It also pumps the webhook inbox into rq.
+    worker = SidecarWorker([queue], connection=conn, settings=settings)
     worker.work(with_scheduler=True, burst=args.burst, logging_level=os.environ.get("LOG_LEVEL", "INFO").upper())
     return 0
 

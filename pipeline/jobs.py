@@ -151,9 +151,10 @@ def _no_more_retries() -> None:
 
 
 def enqueue_event(event: TicketEvent, settings: Any) -> str:
-    """Queue ``process_event`` for ``event``: rq with ``REDIS_URL``, else the embedded queue.
+    """Queue ``process_event`` for ``event``: an rq job with ``REDIS_URL``, else the embedded queue.
 
-    Raises on failure (the webhook turns that into 503 so the helpdesk retries).
+    With Redis the webhook itself only appends to the inbox (``pipeline.inbox``); worker
+    pumps call this to create the rq job. Raises on failure.
     """
     if settings.redis_url:
         from rq import Queue, Retry
