@@ -61,6 +61,17 @@ def _embedded_enqueue(platform: str, event, settings) -> str | None:
         return ""
 
 
+def _capture_feedback(platform: str, fb, settings) -> list[str]:
+    """Agent actions are not processed, but recorded as feedback on our draft (cheap: one lookup)."""
+    from pipeline.feedback import capture
+
+    try:
+        return capture(settings, get_state(settings), platform, fb)
+    except Exception:  # feedback is analytics: never fail the webhook over it
+        log.exception("%s ticket %s: could not record agent feedback", platform, fb.ticket_id)
+        return []
+
+
 @bp.post("/webhooks/<platform>")
 def webhook(platform: str):
     settings = current_app.config["SETTINGS"]
@@ -86,7 +97,10 @@ def webhook(platform: str):
         return _error(400, "bad payload", str(exc))
     except Ignored as exc:
         log.info("%s webhook ignored: %s", platform, exc.reason)
-        return jsonify({"status": "ignored", "reason": exc.reason}), 200
+        body = {"status": "ignored", "reason": exc.reason}
+        if exc.feedback is not None:
+            body["feedback"] = _capture_feedback(platform, exc.feedback, settings)
+        return jsonify(body), 200
 
     if settings.redis_url:
         # One atomic round trip: dedupe claim + append to the inbox (worker pumps turn it into an rq job).

@@ -20,6 +20,7 @@ from pipeline.config import get_config
 from pipeline.draft import draft as make_draft
 from pipeline.draft import retrieve
 from pipeline.escalate import escalate
+from pipeline.feedback import remember_draft
 from pipeline.models import Outcome, TicketEvent, marker_for
 from pipeline.normalize import normalize
 from pipeline.note import render_note
@@ -99,6 +100,7 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
         t3 = time.monotonic()
         outcome.steps_done = adapter.write_back(ticket, outcome, state)
         timings["write"] = time.monotonic() - t3
+        remember_draft(state, outcome, text)
         escalate(outcome, ticket)
         timings["total"] = time.monotonic() - t0
         timings["since_webhook"] = max(0.0, time.time() - ev.received_at)

@@ -275,6 +275,17 @@ class Outcome(_Serializable):
         return o
 
 
+@dataclass
+class AgentFeedback(_Serializable):
+    """An agent's response to a ticket the sidecar drafted for (read from the helpdesk's own events)."""
+
+    ticket_id: str
+    reply_text: str | None = None  # the public reply the agent sent
+    tags: list[str] = field(default_factory=list)  # the sidecar's feedback tags present on the ticket
+    agent_id: str | None = None
+    message_id: str | None = None
+
+
 def marker_for(event_id: str) -> str:
     """The invisible marker put in every note, so a retry can find a note already posted."""
     return f"sidecar-event:{event_id}"
