@@ -9,9 +9,18 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from adapters.base import MARKER_PREFIX, BadPayload, Ignored, PermanentError, as_str, event_hash, verify_token
+from adapters.base import (
+    MARKER_PREFIX,
+    BadPayload,
+    Ignored,
+    PermanentError,
+    as_str,
+    event_hash,
+    feedback_tags,
+    verify_token,
+)
 from adapters.http import RestAdapter
-from pipeline.models import AGENT, CUSTOMER, SIDECAR, Message, Person, Ticket, TicketEvent
+from pipeline.models import AGENT, CUSTOMER, SIDECAR, AgentFeedback, Message, Person, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +55,19 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     if not ticket_id.isdigit():
         raise BadPayload("freshdesk ticket_id must be a number (is the placeholder {{ticket.id}} spelled right?)")
     trig = as_str(data.get("triggered_event")) or ""
+    tags = as_str(data.get("ticket_tags"))
+    tag_list = [t.strip() for t in tags.split(",") if t.strip()] if tags else []
+    fb_tags = feedback_tags(tag_list)
+    tags_only = AgentFeedback(ticket_id=ticket_id, tags=fb_tags) if fb_tags else None
     if trig.startswith("{note_type"):
-        raise Ignored("note event (private or agent note)")
+        raise Ignored("note event (private or agent note)", tags_only)
     if _IGNORED_EVENT.match(trig):
-        raise Ignored(f"ticket property change {trig} is not a customer message")
+        raise Ignored(f"ticket property change {trig} is not a customer message", tags_only)
     performer = (as_str(data.get("performer_type") or data.get("triggered_by")) or "").lower()
     if performer in _AGENT_PERFORMERS:
-        raise Ignored("update made by an agent")
+        raise Ignored("update made by an agent", AgentFeedback(
+            ticket_id=ticket_id, reply_text=as_str(data.get("ticket_latest_public_comment") or data.get("latest_comment")),
+            tags=fb_tags, agent_id=as_str(data.get("author_id") or data.get("performer_id"))))
     own = {settings.freshdesk.user_id} if settings is not None and settings.freshdesk.user_id else set()
     author_id = as_str(data.get("author_id") or data.get("performer_id"))
     if author_id and author_id in own:
@@ -66,14 +81,13 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     else:
         event_id = event_hash(platform, ticket_id, json.dumps(data, sort_keys=True, ensure_ascii=False))
     kind = "ticket_created" if "created" in trig else "message_created"
-    tags = as_str(data.get("ticket_tags"))
     return TicketEvent(
         platform=platform, event_id=event_id, ticket_id=ticket_id, kind=kind, message_id=message_id,
         author_role=CUSTOMER, author_id=author_id,
         subject_hint=as_str(data.get("ticket_subject")),
         body_hint=latest or as_str(data.get("ticket_description")),
         requester_name=as_str(data.get("requester_name")), requester_email=as_str(data.get("requester_email")),
-        tags_hint=[t.strip() for t in tags.split(",") if t.strip()] if tags else [],
+        tags_hint=tag_list,
         raw_type=trig or None,
     )
 
