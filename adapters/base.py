@@ -183,11 +183,31 @@ class Adapter(ABC):
         """Send a public reply to the customer (only when a rule allowed auto-reply)."""
         raise PermanentError(f"{self.platform}: public replies are not supported")
 
+    # True when update_ticket makes tags/fields/priority/group one write step in fewer requests.
+    batch_updates: bool = False
+
+    def update_ticket(self, ticket: Ticket, *, tags: list[str] | None = None, fields: dict[str, Any] | None = None,
+                      priority: str | None = None, group_id: str | None = None) -> None:
+        """Several property changes at once, in as few requests as the platform allows.
+
+        Every part is idempotent (tags are added, fields and priority set), so the whole step
+        may be repeated by a retried job. The default makes one call per kind of change.
+        """
+        if tags:
+            self.add_tags(ticket, list(tags))
+        if fields:
+            self.set_fields(ticket, fields)
+        if priority:
+            self.set_priority(ticket, priority)
+        if group_id:
+            self.assign_group(ticket, group_id)
+
     def write_back(self, ticket: Ticket, outcome: Outcome, steps: StepLog) -> list[str]:
         """Do the writes ``outcome.plan`` asks for, each at most once per event.
 
-        Order matters: the note goes first (it is what agents need), then tags, fields,
-        priority, assignment, and a public reply last. Returns the steps done in this call.
+        Order matters: a macro first (its reply text goes into the note), then the note (it is
+        what agents need), then tags, fields, priority, assignment (one ``update`` step when the
+        adapter batches them), and a public reply last. Returns the steps done in this call.
         """
         plan = outcome.plan
         done: list[str] = []
@@ -212,14 +232,22 @@ class Adapter(ABC):
         step("note", lambda: self.post_internal_note(ticket, note_html, note_text, outcome.marker))
         if plan is not None:
             new_tags = [t for t in plan.tags if t not in ticket.tags]
-            if new_tags:
-                step("tags", lambda: self.add_tags(ticket, new_tags))
-            if plan.fields:
-                step("fields", lambda: self.set_fields(ticket, plan.fields))
-            if plan.priority and plan.priority != ticket.priority:
-                step("priority", lambda: self.set_priority(ticket, plan.priority))
-            if plan.assign_group:
-                step("assign", lambda: self.assign_group(ticket, plan.assign_group))
+            # Only what changes: every skipped write is one API call less against the account's budget.
+            fields = {k: v for k, v in (plan.fields or {}).items() if ticket.custom_fields.get(str(k)) != v}
+            priority = plan.priority if plan.priority and plan.priority != ticket.priority else None
+            if self.batch_updates:
+                if new_tags or fields or priority or plan.assign_group:
+                    step("update", lambda: self.update_ticket(ticket, tags=new_tags, fields=fields,
+                                                              priority=priority, group_id=plan.assign_group))
+            else:
+                if new_tags:
+                    step("tags", lambda: self.add_tags(ticket, new_tags))
+                if fields:
+                    step("fields", lambda: self.set_fields(ticket, fields))
+                if priority:
+                    step("priority", lambda: self.set_priority(ticket, priority))
+                if plan.assign_group:
+                    step("assign", lambda: self.assign_group(ticket, plan.assign_group))
         if outcome.public_reply:
             step("reply", lambda: self.post_public_reply(ticket, outcome.public_reply, outcome.public_reply, outcome.marker))
         return done

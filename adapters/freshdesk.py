@@ -203,3 +203,27 @@ class FreshdeskAdapter(RestAdapter):
     def post_public_reply(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
         self._send_reply_once(ticket, html, lambda: self.http.post(
             f"/api/v2/tickets/{ticket.id}/reply", {"body": html}))
+
+    batch_updates = True
+
+    def update_ticket(self, ticket: Ticket, *, tags: list[str] | None = None, fields: dict[str, Any] | None = None,
+                      priority: str | None = None, group_id: str | None = None) -> None:
+        """Everything in one ``PUT /tickets/{id}``; with tags, read the current ones first and merge."""
+        if priority is not None and priority not in PRIORITY_OUT:
+            raise PermanentError(f"freshdesk: unknown priority {priority!r} (low, normal, high, urgent)")
+        if group_id is not None and not str(group_id).isdigit():
+            raise PermanentError(f"freshdesk: group id must be a number (got {group_id!r})")
+        changes: dict[str, Any] = {}
+        if tags:
+            current = (self.http.get(f"/api/v2/tickets/{ticket.id}") or {}).get("tags") or []
+            merged = list(dict.fromkeys([*map(str, current), *tags]))
+            if merged != list(current):
+                changes["tags"] = merged
+        if fields:
+            changes["custom_fields"] = dict(fields)
+        if priority:
+            changes["priority"] = PRIORITY_OUT[priority]
+        if group_id:
+            changes["group_id"] = int(group_id)
+        if changes:
+            self._update(ticket.id, changes)

@@ -298,3 +298,22 @@ class GorgiasAdapter(RestAdapter):
             "body_text": text if "<" not in text else html_to_text(text), "body_html": html,
         }
         self._send_reply_once(ticket, html, lambda: self.http.post(f"/api/tickets/{ticket.id}/messages", body))
+
+    batch_updates = True
+
+    def update_ticket(self, ticket: Ticket, *, tags: list[str] | None = None, fields: dict[str, Any] | None = None,
+                      priority: str | None = None, group_id: str | None = None) -> None:
+        """Tags (POST adds), one PUT per custom field, and priority + team in one ticket PUT."""
+        if priority is not None and priority not in PRIORITY_OUT:
+            raise PermanentError(f"gorgias: unknown priority {priority!r} (low, normal, high, urgent)")
+        if tags:
+            self.add_tags(ticket, list(tags))
+        if fields:
+            self.set_fields(ticket, fields)
+        changes: dict[str, Any] = {}
+        if priority:
+            changes["priority"] = PRIORITY_OUT[priority]
+        if group_id:
+            changes["assignee_team"] = {"id": _int_or_str(group_id)}
+        if changes:
+            self.http.put(f"/api/tickets/{ticket.id}", changes)

@@ -327,3 +327,22 @@ class ZendeskAdapter(RestAdapter):
     def post_public_reply(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
         self._send_reply_once(ticket, html, lambda: self._update(
             ticket.id, {"comment": {"html_body": html, "public": True}}, idempotent=False))
+
+    batch_updates = True
+
+    def update_ticket(self, ticket: Ticket, *, tags: list[str] | None = None, fields: dict[str, Any] | None = None,
+                      priority: str | None = None, group_id: str | None = None) -> None:
+        """Tags through the tags endpoint (never in a ticket update), the rest in one ticket PUT."""
+        if priority is not None and priority not in _ZD_PRIORITIES:
+            raise PermanentError(f"zendesk: unknown priority {priority!r} (low, normal, high, urgent)")
+        changes: dict[str, Any] = {}
+        if priority:
+            changes["priority"] = priority
+        if fields:
+            changes["custom_fields"] = [{"id": _int_or_str(k), "value": v} for k, v in fields.items()]
+        if group_id:
+            changes["group_id"] = _int_or_str(group_id)
+        if tags:
+            self.add_tags(ticket, list(tags))
+        if changes:
+            self._update(ticket.id, changes)

@@ -770,7 +770,7 @@ def test_write_back_does_each_step_once_and_puts_the_macro_text_in_the_note(kit,
     steps = MemorySteps()
     out = _outcome(kit, fake)
     done = adapter.write_back(adapter.fetch_ticket(fake.tid), out, steps)
-    assert done == ["macro", "note", "tags", "fields", "priority"]
+    assert done == ["macro", "note", "update"]
     assert len(fake.notes()) == 1
     note = fake.notes()[0]
     assert out.marker in note and kit.macro_html.replace("{{ticket.customer.firstname}}", "Jane") in note
@@ -779,6 +779,34 @@ def test_write_back_does_each_step_once_and_puts_the_macro_text_in_the_note(kit,
     n_writes = len(fake.writes())
     again = adapter.write_back(adapter.fetch_ticket(fake.tid), out, steps)
     assert again == [] and len(fake.writes()) == n_writes
+
+
+EXPECT_UPDATE = {
+    "zendesk": [("PUT", f"/api/v2/tickets/{ZD}/tags.json", {"tags": ["ai-intent-wismo"]}),
+                ("PUT", f"/api/v2/tickets/{ZD}.json", {"ticket": {"priority": "high", "group_id": 555,
+                                                                  "custom_fields": [{"id": 360002, "value": "refund"}]}})],
+    "gorgias": [("POST", f"/api/tickets/{GO}/tags", {"names": ["ai-intent-wismo"]}),
+                ("PUT", f"/api/tickets/{GO}/custom-fields/7", "refund"),
+                ("PUT", f"/api/tickets/{GO}", {"priority": "high", "assignee_team": {"id": 555}})],
+    "freshdesk": [("PUT", f"/api/v2/tickets/{FD}", {"tags": ["vip", "shipping", "ai-intent-wismo"], "priority": 3,
+                                                    "custom_fields": {"cf_order_number": "refund"}, "group_id": 555})],
+}
+
+
+def test_write_back_batches_the_property_changes_into_the_fewest_requests(kit, rsps, waits):
+    fake, adapter = make(kit, rsps, waits)
+    out = _outcome(kit, fake, macro=False)
+    out.plan.assign_group = "555"
+    out.plan.fields = {**out.plan.fields, "360001" if kit.name == "zendesk" else "unchanged": "order_status"}
+    if kit.name == "freshdesk":
+        out.plan.fields = {kit.field_id: "refund", "cf_reason": "order_status"}  # cf_reason already has that value
+    elif kit.name == "gorgias":
+        out.plan.fields = {kit.field_id: "refund", "6": "order_status"}
+    done = adapter.write_back(adapter.fetch_ticket(fake.tid), out, MemorySteps())
+    assert done == ["note", "update"]
+    writes = [(c.method, c.path, c.body) for c in fake.writes()]
+    assert writes[0] == kit.expect_note(out.note_html, out.note_text, out.marker)
+    assert writes[1:] == EXPECT_UPDATE[kit.name], "unchanged fields are not written again"
 
 
 def test_write_back_after_a_lost_step_log_does_not_post_the_note_twice(kit, rsps, waits):
