@@ -253,6 +253,7 @@ class GorgiasAdapter(RestAdapter):
                 new = [x for x in tags if x not in ticket.tags]
                 if new:
                     self.add_tags(ticket, new)
+                    ticket.tags.extend(new)  # later plan steps then skip these
             elif name == "setResponseText":
                 response_html = args.get("body_html") or (
                     "<p>" + escape(args.get("body_text") or "").replace("\n", "<br>") + "</p>" if args.get("body_text") else None)
@@ -270,6 +271,7 @@ class GorgiasAdapter(RestAdapter):
                 log.info("gorgias macro %s: action %s is not replayed", macro_id, name)
         if ticket_changes:
             self.http.put(f"/api/tickets/{ticket.id}", ticket_changes)
+            ticket.priority = PRIORITY_IN.get(str(ticket_changes.get("priority", "")).lower(), ticket.priority)
         return self._render(response_html, ticket) if response_html else None
 
     def _render(self, html: str, ticket: Ticket) -> str:

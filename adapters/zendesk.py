@@ -318,6 +318,12 @@ class ZendeskAdapter(RestAdapter):
             self._update(ticket.id, changes)
         if new_tags:
             self.add_tags(ticket, new_tags)
+        # Keep the in-memory ticket in step so the plan's later writes skip what the macro did.
+        ticket.tags.extend(new_tags)
+        if changes.get("priority") in _ZD_PRIORITIES:
+            ticket.priority = changes["priority"]
+        for f in changes.get("custom_fields", []):
+            ticket.custom_fields[str(f["id"])] = f["value"]
         comment = (res.get("result") or {}).get("comment") or after.get("comment") or {}
         html = comment.get("html_body")
         if not html and comment.get("body"):
