@@ -211,7 +211,9 @@ class HttpClient:
             try:
                 return resp.json()
             except ValueError:
-                raise PermanentError(f"{what} -> {status}: the answer is not JSON") from None
+                # The write went through; a non-JSON acknowledgement must not fail (and so repeat) it.
+                log.debug("%s -> %s: answer is not JSON, ignored", what, status)
+                return None
         reason = short_reason(resp)
         msg = f"{what} -> {status}: {reason}" if reason else f"{what} -> {status}"
         if status == 429:
@@ -269,7 +271,7 @@ class RestAdapter(Adapter):
         if limiter is None:
             limiter = RateLimiter.for_platform(self.platform, ps.url, ps.rate_per_minute, redis)
         self.http = HttpClient(self.platform, ps.url, self._auth(ps), limiter=limiter, session=session,
-                               sleep=sleep or time.sleep, **http_options)
+                               sleep=sleep if sleep is not None else time.sleep, **http_options)
 
     def _auth(self, ps: Any) -> tuple[str, str]:
         raise NotImplementedError

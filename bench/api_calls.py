@@ -18,7 +18,7 @@ import responses
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.models import Outcome, Plan, TicketEvent  # noqa: E402
-from tests.adapters.test_contract import KITS, MemorySteps, make, note_for  # noqa: E402
+from tests.adapters.test_contract import KITS, MemorySteps, Waits, make, note_for  # noqa: E402
 
 SCENARIOS = {
     "typical": "4-message thread; plan: note + 2 new tags + 1 field + priority",
@@ -30,7 +30,7 @@ SCENARIOS = {
 
 def run(kit, scenario: str) -> Counter:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake, adapter = make(kit, rsps, [], n_messages=250 if scenario == "long thread" else 4)
+        fake, adapter = make(kit, rsps, Waits(), n_messages=250 if scenario == "long thread" else 4)
         html, text, mk = note_for("bench-1")
         plan = Plan(intent="wismo", tags=["ai-intent-wismo", "ai-lang-en"], fields={kit.field_id: "refund"},
                     priority="high", macro=kit.macro_id if scenario == "with macro" else None, macro_mode="apply")

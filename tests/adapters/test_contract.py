@@ -435,14 +435,31 @@ def rsps():
         yield r
 
 
+class Waits(list):
+    """Records the adapter's sleeps instead of sleeping, and moves a clock the rate limiter reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = time.time()
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        self.now += seconds
+
+    def time(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def waits() -> list[float]:
-    return []
+def waits() -> Waits:
+    return Waits()
 
 
-def make(kit: Kit, rsps, waits: list[float], n_messages: int = 3, **ps_over: Any):
+def make(kit: Kit, rsps, waits: Waits, n_messages: int = 3, **ps_over: Any):
     fake = kit.fake_cls(n_messages).install(rsps)
-    adapter = kit.cls(ps_for(kit, **ps_over), sleep=waits.append)
+    adapter = kit.cls(ps_for(kit, **ps_over), sleep=waits)
+    # One time source for retries and the rate limiter: a slot wait would show up in ``waits``.
+    adapter.http.limiter.sleep, adapter.http.limiter.clock = waits, waits.time
     return fake, adapter
 
 
@@ -839,7 +856,7 @@ def _limited(kit: Kit, rsps, waits, redis_client, clock: FakeClock):
     fake = kit.fake_cls(3).install(rsps)
     adapters = []
     for _ in range(2):
-        a = kit.cls(ps_for(kit, rate_per_minute=6), redis=redis_client, sleep=waits.append)
+        a = kit.cls(ps_for(kit, rate_per_minute=6), redis=redis_client, sleep=waits)
         a.http.limiter.sleep, a.http.limiter.clock = clock.sleep, clock.time
         adapters.append(a)
     return fake, adapters
