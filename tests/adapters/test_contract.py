@@ -113,6 +113,14 @@ class FakeHelpdesk:
                     return 404, {}, json.dumps({"error": "RecordNotFound", "description": "Not found"})
                 if f.kind == "timeout_before_store":
                     raise requests.ReadTimeout("read timed out")
+                if f.kind == "connect_timeout":
+                    raise requests.ConnectTimeout("connect timed out")
+                if f.kind == "403":
+                    return 403, {}, json.dumps({"error": "Forbidden", "description": "You do not have access"})
+                if f.kind == "422":
+                    return 422, {}, json.dumps({"description": "Validation failed", "errors": [
+                        {"field": "priority", "message": "It should be one of these values: '1,2,3,4'",
+                         "code": "invalid_value"}]})
                 if f.kind == "timeout_after_store":
                     self._handle(req.method, u.path, params, body)
                     raise requests.ReadTimeout("read timed out")
@@ -907,3 +915,60 @@ def test_gorgias_without_a_resolvable_sender_fails_clearly(rsps, waits):
     with pytest.raises(PermanentError, match="GORGIAS_USER_ID"):
         adapter.post_internal_note(t, *note_for("ev-x"))
     assert fake.notes() == []
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP details shared by the three adapters
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_connect_timeout_is_retried_at_once_since_nothing_was_sent(kit, rsps, waits):
+    fake, adapter = make(kit, rsps, waits)
+    t = adapter.fetch_ticket(fake.tid)
+    reads = len(fake.calls) - len(fake.writes())
+    fake.fail(*kit.note_write, "connect_timeout")
+    html, text, mk = note_for("ev-connect")
+    adapter.post_internal_note(t, html, text, mk)
+    assert fake.notes() == [html] and len(fake.writes()) == 2
+    assert len(fake.calls) - len(fake.writes()) == reads, "no thread check needed: the request never left"
+    assert len(waits) == 1
+
+
+def test_403_is_an_auth_error_and_422_a_permanent_error_with_the_reason(kit, rsps, waits):
+    fake, adapter = make(kit, rsps, waits)
+    t = adapter.fetch_ticket(fake.tid)
+    method, path, _ = kit.expect_priority
+    fake.fail(method, re.escape(path), "403")
+    with pytest.raises(AuthError, match="403.*permission"):
+        adapter.set_priority(t, "urgent")
+    fake.fail(method, re.escape(path), "422")
+    with pytest.raises(PermanentError, match="422: Validation failed.*priority It should be one of"):
+        adapter.set_priority(t, "urgent")
+    assert waits == []
+
+
+def test_logs_never_carry_credentials(kit, rsps, waits, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    fake, adapter = make(kit, rsps, waits)
+    fake.fail("GET", r".*", "429")
+    t = adapter.fetch_ticket(fake.tid)
+    fake.fail(*kit.note_write, "500")
+    adapter.post_internal_note(t, *note_for("ev-logs"))
+    fake.fail("GET", r".*", "401")
+    with pytest.raises(AuthError):
+        adapter.fetch_ticket(fake.tid)
+    secret_b64 = base64.b64encode(kit.basic.encode()).decode()
+    assert caplog.text and TOKEN not in caplog.text and secret_b64 not in caplog.text
+    assert "Authorization" not in caplog.text
+
+
+def test_retry_after_accepts_seconds_and_http_dates():
+    from email.utils import formatdate
+
+    from adapters.http import parse_retry_after
+
+    assert parse_retry_after("2") == 2.0
+    assert parse_retry_after(None) is None and parse_retry_after("soon") is None
+    assert 55 <= parse_retry_after(formatdate(time.time() + 60, usegmt=True)) <= 60
