@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 def main(argv: list[str] | None = None) -> int:
     from knowledge.ingest import ingest_folder
-    from knowledge.retrieve import search
+    from knowledge.retrieve import DEFAULT_THRESHOLD, search
     from knowledge.store import KnowledgeStore
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=5)
     args = ap.parse_args(argv)
 
-    qs = yaml.safe_load(Path(args.questions).read_text(encoding="utf-8"))["questions"]
+    data = yaml.safe_load(Path(args.questions).read_text(encoding="utf-8"))
+    qs, off_topic = data["questions"], data.get("off_topic") or []
     with tempfile.TemporaryDirectory() as tmp:
         store = KnowledgeStore(path=tmp)
         rep = ingest_folder(store, args.kb, progress=False)
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             if rank is None or rank > 3:
                 misses.append((item["q"], item["expected"], got[:3], rank))
         elapsed = time.perf_counter() - t0
+        answered = sum(1 for item in qs if search(store, item["q"], k=1))
+        silent = [q for q in off_topic if not search(store, q, k=1)]
     n = len(ranks)
 
     def recall(k: int) -> float:
@@ -55,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     mrr = sum(1.0 / r for r in ranks if r) / n
     print(f"questions: {n}  recall@1: {recall(1):.3f}  recall@3: {recall(3):.3f}  recall@5: {recall(5):.3f}  "
           f"MRR: {mrr:.3f}  ({1000 * elapsed / n:.1f} ms/question)")
+    print(f"relevance threshold {DEFAULT_THRESHOLD:.2f}: {answered}/{n} on-topic questions get a passage, "
+          f"{len(silent)}/{len(off_topic)} off-topic messages get none")
     for q, exp, got, rank in misses:
         print(f"  miss (rank {rank}): {q!r} expected {exp}, got {got}")
     return 0
