@@ -98,15 +98,25 @@ _CHITCHAT = re.compile(r"^(hi|hello|hey|dear|thanks|thank you|regards|best|cheer
                        re.I)
 
 
+_REQUEST = re.compile(
+    r"\?|\b(how|where|when|what|why|which|can|could|would|will|do|does|is|are|please|need|want|like to|help|"
+    r"let me know|tell me|reset|cancel|change|send|refund|return)\b", re.I)
+
+
 def split_parts(text: str, max_parts: int = 4) -> list[str]:
-    """The separate requests in a message (sentences, and clauses joined by "and where/how/...")."""
+    """The separate requests in a message (sentences, and clauses joined by "and where/how/...").
+
+    Context sentences ("I ordered last week.") are dropped when the message also has requests,
+    so each part that gets its own passage is something the customer actually asked.
+    """
     parts: list[str] = []
     for sent in _SENT_SPLIT.split(text or ""):
         for clause in _CLAUSE_SPLIT.split(sent):
             c = clause.strip(" ,;-")
             if len(c.split()) >= 3 and not (_CHITCHAT.match(c) and len(c.split()) <= 4):
                 parts.append(c)
-    return parts[:max_parts] or ([text.strip()] if text and text.strip() else [])
+    requests = [p for p in parts if _REQUEST.search(p)]
+    return (requests or parts)[:max_parts] or ([text.strip()] if text and text.strip() else [])
 
 
 # ---------------------------------------------------------------- retrieval
