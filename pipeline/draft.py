@@ -327,7 +327,10 @@ def build_messages(ticket: Ticket, text: str, triage: Triage, sources: list[Sour
         f"[S{i}] {s.title} ({s.source_type})\n{_DELIMS.sub('', s.text)}" for i, s in enumerate(sources, 1)
     )
     thread = []
+    latest = ticket.latest_customer_message()  # already given as <customer_message>
     for m in ticket.messages[-8:]:
+        if m is latest:
+            continue
         if m.author_role in (CUSTOMER, AGENT) and m.public and (m.body_text or "").strip():
             thread.append(f"{m.author_role}: {(m.body_text or '')[:1200]}")
     user = (f"Intent (from a classifier, may be wrong): {triage.intent}\n"
