@@ -21,7 +21,7 @@ from knowledge.store import KnowledgeStore
 
 log = logging.getLogger(__name__)
 
-EMBED_BATCH = 64
+EMBED_BATCH = 256  # big batches let the embedder sort by length (less padding)
 
 
 @dataclass

@@ -165,25 +165,24 @@ class KnowledgeStore:
         self.collection = self._open(create)
 
     def _open(self, create: bool) -> Any:
-        existing = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+        existing = {c.name: c for c in self.client.list_collections() if not isinstance(c, str)}
         if self.name in existing:
-            # Read the stored signature before attaching our function, so a mismatch is our clear
-            # error and not chromadb's (or, worse, a silent mix of vector spaces).
-            try:
-                raw = self.client.get_collection(self.name, embedding_function=self.ef)
-            except Exception as exc:
-                raise EmbeddingMismatch(
-                    f"knowledge collection '{self.name}' cannot be opened with embedding {self.signature}: {exc}. "
-                    "Re-ingest into a fresh CHROMA_PATH or collection."
-                ) from exc
-            stored = (raw.metadata or {}).get("embedding")
+            # Compare the recorded signature before attaching our function, so a mismatch is our
+            # clear error and not chromadb's (or, worse, a silent mix of vector spaces).
+            stored = (existing[self.name].metadata or {}).get("embedding")
             if stored and stored != self.signature:
                 raise EmbeddingMismatch(
                     f"knowledge collection '{self.name}' was built with embedding '{stored}' but the configured "
                     f"embedding is '{self.signature}'. Mixing them would give meaningless scores: re-ingest into a "
                     "fresh CHROMA_PATH (or switch KB_EMBEDDINGS back)."
                 )
-            return raw
+            try:
+                return self.client.get_collection(self.name, embedding_function=self.ef)
+            except Exception as exc:
+                raise EmbeddingMismatch(
+                    f"knowledge collection '{self.name}' cannot be opened with embedding {self.signature}: {exc}. "
+                    "Re-ingest into a fresh CHROMA_PATH or collection."
+                ) from exc
         if not create:
             raise KnowledgeError(f"knowledge collection '{self.name}' does not exist yet: run `python -m app kb ingest`")
         return self.client.create_collection(
