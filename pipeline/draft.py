@@ -122,8 +122,10 @@ def split_parts(text: str, max_parts: int = 4) -> list[str]:
 # ---------------------------------------------------------------- retrieval
 
 
-def retrieve(text: str, triage: Triage, cfg: Config) -> list[Source]:
+def retrieve(text: str, triage: Triage, cfg: Config, brand: str | None = None) -> list[Source]:
     """Knowledge passages for ``text``: the whole message plus the best passage per part.
+
+    ``brand`` (the ticket's) restricts to that brand's documents plus untagged ones.
 
     A missing or empty knowledge base (or any store error) gives ``[]``: the draft then says
     it found nothing, and the rest of the pipeline carries on.
@@ -141,8 +143,8 @@ def retrieve(text: str, triage: Triage, cfg: Config) -> list[Source]:
         if len(parts) > 1:
             vecs = store.embed(parts)
             for part, vec in zip(parts, vecs, strict=True):
-                per_part += search(store, part, k=1, embedding=vec)
-        whole = search(store, text, k=DEFAULT_K, intent=triage.intent)
+                per_part += search(store, part, k=1, embedding=vec, brand=brand)
+        whole = search(store, text, k=DEFAULT_K, intent=triage.intent, brand=brand)
     except Exception as exc:  # the KB is optional: never fail the ticket over it
         log.warning("knowledge retrieval unavailable: %s", exc)
         return []

@@ -61,6 +61,41 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add_tickets(args: argparse.Namespace) -> int:
+    """Index resolved tickets (question + final public answer, PII redacted)."""
+    import json
+
+    from knowledge.tickets import document_from_ticket, ingest_ticket
+    from pipeline.models import Ticket
+
+    tickets: list[Ticket] = []
+    if args.from_json:
+        with open(args.from_json, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    tickets.append(Ticket.from_dict(json.loads(line)))
+    else:
+        from adapters.registry import get_adapter
+        from app.settings import get_settings
+
+        if not args.platform or not args.ids:
+            sys.exit("give --platform and ticket ids, or --from-json FILE")
+        if not get_settings().platform(args.platform).configured:
+            sys.exit(f"{args.platform} is not configured: set its URL and credentials in the env")
+        adapter = get_adapter(args.platform)
+        tickets = [adapter.fetch_ticket(str(i)) for i in args.ids]
+    store = _store(create=True)
+    indexed = skipped = 0
+    for t in tickets:
+        if document_from_ticket(t) is None:
+            skipped += 1
+            continue
+        ingest_ticket(t, store)
+        indexed += 1
+    print(f"indexed {indexed} resolved tickets ({skipped} skipped: no public agent answer)")
+    return 0
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     """Chunks and documents per origin and source type."""
     from collections import Counter
@@ -102,6 +137,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, help="relevance threshold (default: the pipeline's)")
     p.add_argument("--full", action="store_true", help="print whole passages")
     p.set_defaults(func=cmd_query)
+
+    p = kbs.add_parser("add-tickets", help="index resolved tickets (PII redacted)")
+    p.add_argument("ids", nargs="*", help="ticket ids (fetched with the platform's adapter)")
+    p.add_argument("--platform", choices=["zendesk", "freshdesk", "gorgias"])
+    p.add_argument("--from-json", help="a JSON-lines file of pipeline Ticket dicts instead")
+    p.set_defaults(func=cmd_add_tickets)
 
     p = kbs.add_parser("stats", help="chunks and documents per source")
     p.set_defaults(func=cmd_stats)
