@@ -99,7 +99,7 @@ _CHITCHAT = re.compile(r"^(hi|hello|hey|dear|thanks|thank you|regards|best|cheer
 
 
 _REQUEST = re.compile(
-    r"\?|\b(how|where|when|what|why|which|can|could|would|will|do|does|is|are|please|need|want|like to|help|"
+    r"\?|^\W*(how|where|when|what|why|which|can|could|would|will|do|does|is|are)\b|\b(please|need|want|like to|help|"
     r"let me know|tell me|reset|cancel|change|send|refund|return)\b", re.I)
 
 
@@ -234,6 +234,35 @@ def _excerpt(text: str, limit: int) -> str:
     return (cut[: end + 1] if end > limit // 2 else cut.rsplit(" ", 1)[0] + " ...").strip()
 
 
+def passages_for_parts(text: str, sources: list[Source], limit: int = 3) -> list[Source]:
+    """The passage that best answers each part of the message (deduplicated, in the customer's order).
+
+    One part: the best-ranked source. Several: each part's closest source by embedding
+    similarity, when it clears the relevance threshold, so context sentences ("I ordered last
+    week") and near-duplicates do not add passages nobody asked for.
+    """
+    if not sources:
+        return []
+    parts = split_parts(text)
+    if len(parts) <= 1:
+        return sources[:1]
+    try:
+        from knowledge.embedding import get_embedder
+        from knowledge.retrieve import DEFAULT_THRESHOLD
+
+        vecs = get_embedder().embed(parts + [f"{s.title}\n{s.text}" for s in sources])
+    except Exception as exc:  # no local model: fall back to rank order
+        log.warning("part matching unavailable: %s", exc)
+        return sources[: min(len(parts), limit)]
+    sims = vecs[: len(parts)] @ vecs[len(parts):].T
+    chosen: list[Source] = []
+    for row in sims:
+        best = int(row.argmax())
+        if row[best] >= DEFAULT_THRESHOLD and sources[best] not in chosen:
+            chosen.append(sources[best])
+    return (chosen or sources[:1])[:limit]
+
+
 def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, sources: list[Source], cfg: Config,
                    warnings: list[str] | None = None) -> Draft:
     """Extractive draft: greeting, intent intro, the most relevant passage(s), closing; kind ``template``."""
@@ -253,8 +282,7 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         intro = (intros.get(triage.intent) or {}).get(lang) or (intros.get("default") or {}).get(lang) \
             or _pick(intros.get(triage.intent), "en") or _pick(intros.get("default"), "en")
         lines += [intro, ""]
-        n = max(1, min(len(split_parts(text)), int(d.get("template_passages", 3))))
-        used = sources[:n]
+        used = passages_for_parts(text, sources, int(d.get("template_passages", 3)))
         limit = int(d.get("max_passage_chars", 600))
         for s in used:
             if len(used) > 1:
