@@ -112,6 +112,8 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
         for start in range(0, len(stale), 500):
             col.delete(ids=stale[start:start + 500])
         rep.deleted = len(stale)
+    if rep.added or rep.deleted or rep.metadata_updated:
+        store.mark_changed()
     rep.seconds = time.perf_counter() - t0
     log.info("ingest %s: %s", origin, rep.summary())
     return rep

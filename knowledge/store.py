@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+import uuid
 from typing import Any
 
 import chromadb
@@ -29,6 +31,10 @@ from knowledge import embedding as local_embedding
 log = logging.getLogger(__name__)
 
 COLLECTION = "knowledge"
+# How often a long-lived process checks whether another process (``kb ingest``) changed the
+# embedded store: chromadb's PersistentClient keeps its vector index in memory and does not
+# see other processes' writes until it is reopened.
+REFRESH_SECONDS = 5.0
 LOCAL_EF_NAME = "sidecar-local-minilm-int8"
 OPENAI_EF_NAME = "sidecar-openai-embeddings"
 
@@ -162,7 +168,10 @@ class KnowledgeStore:
         self.signature = getattr(self.ef, "signature", self.ef.name())
         self.client = client or make_client(path, url)
         self.name = collection
+        self.persistent = not (url or client)
         self.collection = self._open(create)
+        self.generation = (self.collection.metadata or {}).get("generation")
+        self.checked_at = time.monotonic()
 
     def _open(self, create: bool) -> Any:
         existing = {c.name: c for c in self.client.list_collections() if not isinstance(c, str)}
@@ -192,6 +201,21 @@ class KnowledgeStore:
             configuration={"hnsw": {"space": "cosine"}},
         )
 
+    def current_generation(self) -> str | None:
+        """The collection's change marker as stored now (reads the shared metadata, not our cache)."""
+        for c in self.client.list_collections():
+            if not isinstance(c, str) and c.name == self.name:
+                return (c.metadata or {}).get("generation")
+        return None
+
+    def mark_changed(self) -> None:
+        """Record that the content changed, so other processes reopen their view (see ``get_store``)."""
+        gen = uuid.uuid4().hex
+        meta = {k: v for k, v in (self.collection.metadata or {}).items() if not k.startswith("hnsw:")}
+        meta["generation"] = gen
+        self.collection.modify(metadata=meta)
+        self.generation = gen
+
     def embed(self, texts: list[str]) -> list[Any]:
         """Embed texts with the collection's function."""
         return list(self.ef(texts)) if texts else []
@@ -205,18 +229,46 @@ _store_key: tuple | None = None
 _lock = threading.Lock()
 
 
+def _stale(store: KnowledgeStore) -> bool:
+    if not store.persistent or time.monotonic() - store.checked_at < REFRESH_SECONDS:
+        return False
+    store.checked_at = time.monotonic()
+    try:
+        return store.current_generation() != store.generation
+    except Exception as exc:  # the check must never break retrieval
+        log.warning("knowledge store freshness check failed: %s", exc)
+        return False
+
+
+def _forget_client(store: KnowledgeStore) -> None:
+    # chromadb shares one System per path inside a process; drop ours so the next client
+    # reloads the index from disk. In-flight queries on the old objects finish on them.
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    ident = getattr(store.client, "_identifier", None)
+    SharedSystemClient._identifier_to_system.pop(ident, None)
+    SharedSystemClient._identifier_to_refcount.pop(ident, None)
+
+
 def get_store(create: bool = False) -> KnowledgeStore:
-    """The process-wide store for the current settings (opened once; re-opened if settings change)."""
+    """The process-wide store for the current settings.
+
+    Opened once per process, re-opened when settings change or when another process
+    changed the embedded store (checked at most every ``REFRESH_SECONDS``).
+    """
     global _store, _store_key
     from app.settings import get_settings
 
     s = get_settings()
     key = (s.chroma_url, s.chroma_path, os.environ.get("KB_EMBEDDINGS"))
-    if _store is None or _store_key != key or (create and _store is None):
-        with _lock:
-            if _store is None or _store_key != key:
-                _store = KnowledgeStore(path=s.chroma_path, url=s.chroma_url, create=create)
-                _store_key = key
+    with _lock:
+        if _store is not None and _store_key == key and _stale(_store):
+            log.info("knowledge base changed on disk: reopening it")
+            _forget_client(_store)
+            _store = None
+        if _store is None or _store_key != key:
+            _store = KnowledgeStore(path=s.chroma_path, url=s.chroma_url, create=create)
+            _store_key = key
     return _store
 
 
