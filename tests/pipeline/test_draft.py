@@ -119,3 +119,13 @@ def test_multi_intent_message_addresses_each_part(cfg, demo_env):
     assert {"reset-password", "track-your-order"} <= set(d.used_source_ids)
     assert "Forgot password" in d.text and ("tracking" in d.text.lower())
     assert d.text.count("About \"") >= 2
+
+
+def test_context_sentences_add_no_passage(cfg, demo_env):
+    text = "Refund for damaged mug\n\nHello, the mug I received is broken. I want a refund please."
+    assert split_parts(text) == ["Refund for damaged mug", "I want a refund please."]
+    triage = Triage(intent="delivery_problem", confidence=0.7, language="en")
+    sources = retrieve(text, triage, cfg)
+    d = template_draft(_ticket(), text, triage, _plan("delivery_problem", cfg), sources, cfg)
+    assert 1 <= len(d.used_source_ids) <= 2 and "contact-us" not in d.used_source_ids
+    assert d.used_source_ids[0] == "lost-or-damaged-parcel"
