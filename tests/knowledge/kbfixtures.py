@@ -55,3 +55,17 @@ def kb_env(tmp_path, monkeypatch):
     yield path
     reset_store()
     reset_settings()
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory):
+    """CHROMA_PATH → a temp store holding the demo KB, for code that uses the process-wide store."""
+    path = tmp_path_factory.mktemp("chroma-pipeline")
+    ingest_folder(KnowledgeStore(path=str(path)), DEMO_KB, progress=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CHROMA_PATH", str(path))
+        reset_settings()
+        reset_store()
+        yield path
+    reset_store()
+    reset_settings()

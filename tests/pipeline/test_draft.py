@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from app.settings import reset_settings
-from knowledge.ingest import ingest_folder
-from knowledge.store import KnowledgeStore, reset_store
+from knowledge.store import reset_store
 from pipeline.config import load_config
 from pipeline.draft import draft, retrieve, split_parts, template_draft
 from pipeline.models import Person, Plan, Ticket, Triage
+from tests.knowledge.kbfixtures import demo_env  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 INTENTS = list(yaml.safe_load((ROOT / "config/intents.yaml").read_text())["intents"])
@@ -24,20 +24,6 @@ def cfg():
     return load_config(ROOT / "config")
 
 
-@pytest.fixture(scope="module")
-def demo_env(tmp_path_factory):
-    """CHROMA_PATH → a temp store holding the demo KB, for code that uses the process-wide store."""
-    path = tmp_path_factory.mktemp("chroma-pipeline")
-    ingest_folder(KnowledgeStore(path=str(path)), ROOT / "config/knowledge", progress=False)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CHROMA_PATH", str(path))
-        reset_settings()
-        reset_store()
-        yield path
-    reset_store()
-    reset_settings()
-
-
 def _ticket(name: str | None = "Anna Martin") -> Ticket:
     return Ticket(platform="zendesk", id="42", subject="Help", requester=Person(name=name))
 
@@ -47,7 +33,7 @@ def _plan(intent: str, cfg, **kw) -> Plan:
                 **kw)
 
 
-def test_every_shipped_intent_gets_a_template_draft_in_four_languages(cfg, demo_env):
+def test_every_shipped_intent_gets_a_template_draft_in_four_languages(cfg, demo_env):  # noqa: F811
     question = {"order_status": "where is my parcel, it has not arrived", "delivery_problem": "my mug arrived broken",
                 "return_refund": "how do I send back shoes that don't fit", "cancel_order": "please cancel my order",
                 "change_order": "I need to change the delivery address of my order",
@@ -82,7 +68,7 @@ def test_no_draft_when_the_plan_says_so(cfg):
     assert draft(_ticket(), "hello", Triage(intent="other", confidence=1), Plan(intent="other", draft=False), [], cfg) is None
 
 
-def test_nothing_found_says_so_instead_of_guessing(cfg, demo_env):
+def test_nothing_found_says_so_instead_of_guessing(cfg, demo_env):  # noqa: F811
     triage = Triage(intent="product_question", confidence=0.4, language="en")
     sources = retrieve("what's the weather like in Lisbon tomorrow", triage, cfg)
     assert sources == []
@@ -109,7 +95,7 @@ def test_split_parts():
     assert split_parts("Thanks!") == ["Thanks!"]
 
 
-def test_multi_intent_message_addresses_each_part(cfg, demo_env):
+def test_multi_intent_message_addresses_each_part(cfg, demo_env):  # noqa: F811
     text = "Hello, I need to reset my password and where is my order? I ordered last week."
     triage = Triage(intent="account_access", confidence=0.7, language="en")
     sources = retrieve(text, triage, cfg)
@@ -121,7 +107,7 @@ def test_multi_intent_message_addresses_each_part(cfg, demo_env):
     assert d.text.count("About \"") >= 2
 
 
-def test_context_sentences_add_no_passage(cfg, demo_env):
+def test_context_sentences_add_no_passage(cfg, demo_env):  # noqa: F811
     text = "Refund for damaged mug\n\nHello, the mug I received is broken. I want a refund please."
     assert split_parts(text) == ["Refund for damaged mug", "I want a refund please."]
     triage = Triage(intent="delivery_problem", confidence=0.7, language="en")
