@@ -153,6 +153,8 @@ def make_client(path: str | None = None, url: str | None = None) -> Any:
         u = urlparse(url)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise KnowledgeError("CHROMA_URL must be an http(s) URL")
+        # chromadb's HTTP client logs every request at INFO through httpx: one line per retrieval.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
         return chromadb.HttpClient(host=u.hostname, port=u.port or (443 if u.scheme == "https" else 8000),
                                    ssl=u.scheme == "https", settings=cs)
     os.makedirs(path or "var/chroma", exist_ok=True)
