@@ -38,8 +38,9 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
+        errs = f"; {len(self.errors)} problems: {'; '.join(self.errors[:5])}" if self.errors else ""
         return (f"{self.documents} documents, {self.chunks} chunks: {self.added} embedded, {self.unchanged} unchanged, "
-                f"{self.metadata_updated} metadata-only updates, {self.deleted} deleted in {self.seconds:.1f}s")
+                f"{self.metadata_updated} metadata-only updates, {self.deleted} deleted in {self.seconds:.1f}s{errs}")
 
 
 def _chunk_ids(chunks: list[Chunk]) -> list[str]:
@@ -70,7 +71,13 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
     rep = IngestReport(documents=len(docs))
     col = store.collection
     wanted: dict[str, tuple[Chunk, dict]] = {}
+    seen_docs: set[str] = set()
     for doc in docs:
+        if doc.doc_id in seen_docs:  # two files with the same front-matter id: keep the first, say so
+            rep.errors.append(f"duplicate document id {doc.doc_id!r} ({doc.title!r} skipped)")
+            log.warning("ingest %s: duplicate document id %r, skipping %r", origin, doc.doc_id, doc.title)
+            continue
+        seen_docs.add(doc.doc_id)
         chunks = chunk_document(doc)
         for cid, ch in zip(_chunk_ids(chunks), chunks, strict=True):
             meta = ch.metadata()

@@ -219,3 +219,11 @@ def test_collection_records_its_embedding_and_refuses_another(tmp_path):
                                                                              client=object()))
     # Reopening with the same embedding works and keeps the data.
     assert KnowledgeStore(path=path).count() == 1
+
+
+def test_duplicate_document_ids_are_reported_not_merged(counting_store):
+    store, _ = counting_store
+    rep = ingest_documents(store, [Document("same", "First", "Gift cards last a year."),
+                                   Document("same", "Second", "Passwords reset by email.")], origin="t", progress=False)
+    assert rep.documents == 2 and rep.added == 1 and "duplicate document id 'same'" in rep.summary()
+    assert store.collection.get(include=["metadatas"])["metadatas"][0]["title"] == "First"

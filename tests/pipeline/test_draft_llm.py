@@ -196,6 +196,9 @@ def test_sanitize_and_guard_units():
                                          "javascript:alert(1) <b>bold</b>\n[ref]: http://x.example")
     assert removed and "http" not in clean and "javascript" not in clean and "<b>" not in clean and "our page" in clean
     assert sanitize_model_text("Plain answer [1].") == ("Plain answer [1].", False)
+    assert sanitize_model_text("Pay at evil.com. Or bit.ly/x") == ("Pay at [link removed]. Or [link removed]", True)
+    kept = "Version 2.5 ships on 2026-09-01, e.g. invoice.pdf is attached."
+    assert sanitize_model_text(kept) == (kept, False)
     art = Source(id="a", title="A", text="We ship in two days.", source_type="article")
     pol = Source(id="p", title="P", text="Damaged items get a replacement or a refund.", source_type="policy")
     assert unbacked_promises("We will send a replacement and a 10% discount code.", [art]) == ["discount", "replacement"]
