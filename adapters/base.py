@@ -14,6 +14,7 @@ Only ``pipeline.models`` types cross into ``pipeline/``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 from abc import ABC, abstractmethod
@@ -92,6 +93,37 @@ def as_str(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
+
+
+TOKEN_HEADER = "X-Sidecar-Token"
+MARKER_PREFIX = "sidecar-event:"
+
+
+def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, allow_unsigned: bool) -> None:
+    """Shared-secret check for senders without signatures (Gorgias, Freshdesk).
+
+    The token comes in the ``X-Sidecar-Token`` header or, for senders that can only template
+    the URL, the ``token`` query parameter. Every configured token (rotation) is compared in
+    constant time. Raises :class:`AuthError`.
+    """
+    if not ps.webhook_secrets:
+        if ps.configured and not allow_unsigned:
+            raise AuthError(f"{ps.name.upper()}_WEBHOOK_TOKEN is not set")
+        return
+    given = header(headers, TOKEN_HEADER) or (query.get("token") if query else None)
+    if not given:
+        raise AuthError(f"missing {TOKEN_HEADER} header or token query parameter")
+    ok = False
+    for secret in ps.webhook_secrets:
+        ok |= constant_time_equals(given.strip(), secret.get_secret_value())
+    if not ok:
+        raise AuthError("invalid token")
+
+
+def event_hash(platform: str, *parts: Any) -> str:
+    """Fallback dedupe key when the sender has no delivery id: a hash of platform + parts."""
+    raw = "\x1f".join(str(p) for p in (platform, *parts))
+    return "h" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
 class Adapter(ABC):
