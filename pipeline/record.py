@@ -13,7 +13,7 @@ Fields read from an :class:`~pipeline.models.Outcome` (the job fills them):
 
 * ``outcome.timings``: ``note_posted_at`` (epoch seconds when the note was written) gives the
   webhook→note time together with ``outcome.event.received_at``; else ``webhook_to_note``
-  (seconds); other keys (step durations in seconds) are stored as they are.
+  (seconds), else ``since_webhook`` (seconds, measured at the end of the job); other keys (step durations in seconds) are stored as they are.
 * ``triage.usage`` / ``draft.usage``: ``prompt_tokens``/``input_tokens``, ``completion_tokens``/
   ``output_tokens``, ``total_tokens``, ``cost_usd`` (or ``cost`` / ``estimated_cost_usd``).
 """
@@ -164,6 +164,8 @@ def decision_from_outcome(outcome: Outcome, *, ticket: Ticket | None = None, cha
     received = ev.received_at
     note_at = timings.get("note_posted_at")
     w2n = timings.get("webhook_to_note")
+    if w2n is None and note_at is None:
+        w2n = timings.get("since_webhook")  # measured by the job just before recording
     if w2n is None and note_at is not None and received:
         w2n = max(0.0, float(note_at) - float(received))
     tin, tout, cost = _usage_figures(t.usage if t else None, d.usage if d else None)
@@ -376,8 +378,13 @@ class DecisionStore:
         for r in self._query(f"SELECT escalations FROM {t} WHERE escalations <> '[]'"):
             esc.update(json.loads(r["escalations"]))
         out["escalations"] = dict(esc)
-        out["webhook_to_note"] = [float(r["w"]) for r in self._query(
-            f"SELECT webhook_to_note AS w FROM {t} WHERE webhook_to_note IS NOT NULL")]
+        out["webhook_to_note"], out["job_durations"] = [], []
+        for r in self._query(f"SELECT webhook_to_note AS w, timings FROM {t} WHERE status = 'processed'"):
+            if r["w"] is not None:
+                out["webhook_to_note"].append(float(r["w"]))
+            total = (json.loads(r["timings"] or "{}") or {}).get("total")
+            if isinstance(total, int | float):
+                out["job_durations"].append(float(total))
         return out
 
 
