@@ -14,6 +14,8 @@ has replied publicly since the customer message; once an agent replied the check
       first_response_minutes: {urgent: 60, high: 240, normal: 1440, low: 2880}   # these are the defaults
       tiers: {vip: 0.5, enterprise: 0.5}   # factor on the target by customer tier
       warning_at: 0.75              # share of the target at which to warn
+      tier_field: customer_tier     # optional: ticket custom field holding the tier
+                                    # (else the first ticket tag that names a tier counts)
 
 Timers need Redis: in embedded mode (no ``REDIS_URL``) scheduling is skipped with a log line.
 The worker must run rq's scheduler (``Worker.work(with_scheduler=True)`` / ``rq worker --with-scheduler``)
@@ -71,6 +73,33 @@ def job_id(platform: str, ticket_id: str, stage: str) -> str:
     if safe != str(ticket_id):  # keep ids distinct when unsafe characters were replaced
         safe += "-" + hashlib.sha1(str(ticket_id).encode()).hexdigest()[:8]
     return f"sla-{_ID_UNSAFE.sub('_', platform)}-{safe}-{stage}"
+
+
+def customer_tier(ticket: Ticket, *, config: Any = None, sla: dict[str, Any] | None = None) -> str | None:
+    """The customer's tier: the ``sla.tier_field`` custom field, else the first ticket tag naming a tier."""
+    cfg = _sla_cfg(config) if sla is None else sla
+    tiers = cfg.get("tiers") or {}
+    field = cfg.get("tier_field")
+    if field and ticket.custom_fields.get(field):
+        return str(ticket.custom_fields[field])
+    return next((t for t in ticket.tags if t in tiers), None)
+
+
+def schedule_for(outcome: Outcome, ticket: Ticket, **kw: Any) -> list[str]:
+    """Schedule the SLA checks of a processed outcome (what the job calls after writing the note).
+
+    The clock starts at the customer message's ``created_at`` (else when the webhook arrived);
+    nothing is scheduled when an agent already replied to it.
+    """
+    msg = ticket.latest_customer_message(outcome.event.message_id)
+    since = _ts(msg.created_at if msg else None) or outcome.event.received_at
+    if agent_replied(ticket, since):
+        return []
+    t, p = outcome.triage, outcome.plan
+    priority = (p.priority if p and p.priority else None) or (t.priority if t else None) or ticket.priority
+    sla = _sla_cfg(kw.get("config"))
+    return schedule_sla_checks(outcome.event.platform, str(ticket.id), priority, customer_tier(ticket, sla=sla),
+                               since=since, intent=t.intent if t else None, **kw)
 
 
 def _queue(settings: Any) -> Any:

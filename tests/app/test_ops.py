@@ -153,3 +153,31 @@ def test_metrics_text(ops_app, seeded, redis_url):
     assert 'sidecar_webhook_to_note_seconds_bucket{le="30.0"} 2.0' in body
     assert 'sidecar_webhook_to_note_seconds_count 2.0' in body
     assert "sidecar_metrics_scrape_ok 1.0" in body
+
+
+def test_embedded_mode_page_and_metrics(monkeypatch, tmp_path):
+    from tests.conftest import ROOT, reset_caches
+
+    monkeypatch.setenv("SIDECAR_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("SIDECAR_CONFIG", str(ROOT / "config"))
+    monkeypatch.setenv("OPS_TOKEN", OPS_TOKEN)
+    reset_caches()
+    try:
+        from app import create_app
+        from app.ops import bp
+
+        app = create_app()
+        if "ops" not in app.blueprints:
+            app.register_blueprint(bp)
+        c = app.test_client()
+        html = c.get("/ops", headers={"Authorization": f"Bearer {OPS_TOKEN}"}).get_data(as_text=True)
+        assert "mode embedded" in html and "no failed jobs" in html
+        body = c.get("/metrics").get_data(as_text=True)
+        assert 'sidecar_queue_registry_jobs{queue="sidecar",registry="failed"} 0.0' in body
+        assert "sidecar_metrics_scrape_ok 1.0" in body
+        assert (tmp_path / "var" / "decisions.sqlite3").exists()
+    finally:
+        from pipeline import embedded
+
+        embedded.reset()
+        reset_caches()

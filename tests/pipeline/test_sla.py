@@ -160,3 +160,21 @@ def test_agent_replied_without_timestamps_uses_order():
     assert sla.agent_replied(t, T0) is True
     t.messages.append(Message(id="3", author_role="customer"))
     assert sla.agent_replied(t, T0) is False
+
+
+def test_schedule_for_outcome_uses_tier_tag_and_message_time(queue):
+    from pipeline.models import Outcome, Plan, TicketEvent, Triage
+
+    t = make_ticket()
+    t.tags = ["ai-processed", "vip"]
+    o = Outcome(event=TicketEvent(platform="zendesk", event_id="e1", ticket_id="55", message_id="c1",
+                                  received_at=T0 + 20),
+                ticket_id="55", triage=Triage(intent="order_status", confidence=0.9, priority="urgent"),
+                plan=Plan(intent="order_status"))
+    assert sla.customer_tier(t, sla=Cfg.rules.sla) == "vip"
+    ids = sla.schedule_for(o, t, queue=queue, config=Cfg)
+    reg = ScheduledJobRegistry(queue=queue)
+    assert reg.get_scheduled_time(ids[1]).timestamp() == T0 + 30 * 60  # vip: half of 60 min, from the message time
+    assert Job.fetch(ids[0], connection=queue.connection).args[5] == "order_status"
+    sla.cancel_sla_checks("zendesk", "55", queue=queue)
+    assert sla.schedule_for(o, make_ticket([T0 + 10]), queue=queue, config=Cfg) == []  # already answered
