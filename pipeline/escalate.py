@@ -63,6 +63,8 @@ REASON_LABELS = {
     "sla_warning": "SLA warning: 75% of the first-response target passed",
     "sla_breach": "SLA breached: no agent reply within the target",
     "always": "Escalated by rule for this intent",
+    "rule": "Escalated by rule for this intent",
+    "high": "High priority",
 }
 _RETRYABLE_ERRORS = {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
                      "request_timeout"}
@@ -195,6 +197,16 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def _message_text(msg: Any) -> str:
+    """The new text of a message (quoted history and signature removed), falling back to the raw text."""
+    try:
+        from pipeline.normalize import message_text
+
+        return message_text(msg) or msg.body_text or ""
+    except Exception:  # normalisation is heuristic; an alert must still go out
+        return msg.body_text or ""
+
+
 def _customer(ticket: Ticket) -> str:
     r = ticket.requester
     if r.name and r.email:
@@ -234,7 +246,7 @@ def build_blocks(outcome: Outcome, ticket: Ticket, reasons: list[str], *, summar
     title = f"{'Update' if update else 'Escalation'}: {labels}"
     text = f"{title} — {platform} ticket {ticket.id} ({intent}, {priority})"
     msg = ticket.latest_customer_message(outcome.event.message_id)
-    wants = _short(msg.body_text if msg and msg.author_role == CUSTOMER else "", summary_chars)
+    wants = _short(_message_text(msg) if msg and msg.author_role == CUSTOMER else "", summary_chars)
     subject = _short(ticket.subject, 120)
     fields = [
         f"*Reason*\n{slack_escape(labels)}",

@@ -194,3 +194,10 @@ def test_state_claim_is_exclusive(kind, redis_url, tmp_path):
 def test_note_line():
     assert alerted_note_line(["legal_threat", "urgent"]) == "Slack was alerted: Legal threat, Urgent priority"
     assert alerted_note_line([]) == ""
+
+
+def test_summary_drops_quoted_history(slack, settings):
+    body = "Where is my refund? This is the third time I ask.\n\nOn Mon, Support <s@x.com> wrote:\n> Old reply text"
+    escalate(outcome(["churn_risk"]), ticket(body=body), settings=settings, config=NoConfig)
+    wants = slack.calls[0]["blocks"][2]["text"]["text"]
+    assert "third time I ask" in wants and "Old reply text" not in wants
