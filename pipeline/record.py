@@ -5,7 +5,8 @@ mode) or PostgreSQL when ``DATABASE_URL`` is set (psycopg 3; needed as soon as w
 than one machine). Both run the same SQL (``%s`` placeholders, rewritten to ``?`` for SQLite) so the
 same tests cover both.
 
-A row is keyed by ``(platform, event_id)``: an event that failed and was retried successfully ends
+Rows with status ``alert`` are SLA alerts (recorded by :mod:`pipeline.sla`): they count in
+"escalations by reason" but not as events. A row is keyed by ``(platform, event_id)``: an event that failed and was retried successfully ends
 up as one ``processed`` row with ``attempts = 2`` (and its last error kept in ``error`` only while
 it is failed). No customer text is stored here: only labels, figures and the ticket link.
 
@@ -519,7 +520,10 @@ def compute_stats(store: DecisionStore, since: float, until: float | None = None
     """
     now = time.time() if now is None else now
     until = now if until is None else until
-    rows = store.decisions(since, until)
+    everything = store.decisions(since, until)
+    # "alert" rows are SLA alerts (no event of their own): they count as escalations only.
+    alerts = [r for r in everything if r.status == "alert"]
+    rows = [r for r in everything if r.status != "alert"]
     done = [r for r in rows if r.status == "processed"]
     failed = [r for r in rows if r.status == "failed"]
     tickets = {(r.platform, r.ticket_id) for r in done}
@@ -527,7 +531,7 @@ def compute_stats(store: DecisionStore, since: float, until: float | None = None
     fb = store.feedback(since, until)
     verdicts = Counter(f["verdict"] for f in fb)
     esc: Counter[str] = Counter()
-    for r in done:
+    for r in done + alerts:
         esc.update(r.escalations)
     w2n = [r.webhook_to_note for r in done if r.webhook_to_note is not None]
     cost = sum(r.cost_usd for r in rows)
@@ -577,6 +581,8 @@ def daily_series(store: DecisionStore, *, now: float | None = None, days: int = 
             b["escalated"] += int(bool(r.escalations))
         elif r.status == "failed":
             b["failed"] += 1
+        elif r.status == "alert":
+            b["escalated"] += 1
         b["cost_usd"] = round(b["cost_usd"] + r.cost_usd, 6)
     return [{"day": time.strftime("%Y-%m-%d", time.gmtime(d)), **v} for d, v in series.items()]
 

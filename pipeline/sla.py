@@ -250,6 +250,10 @@ def check_sla(platform: str, ticket_id: str, stage: str, since: float, deadline:
     alerted = escalate_fn(outcome, ticket, reasons=[reason], dedupe_scope=str(int(since)), settings=settings)
     if not alerted:
         return "not-alerted"  # deduped, or Slack in dry-run
+    outcome.status = "alert"
+    from pipeline.record import record
+
+    record(outcome, ticket=ticket, escalated=alerted)  # counted in "escalations by reason"
     overdue = f", {(time.time() - deadline) / 60:.0f} min past the deadline" if deadline and stage == "breach" else ""
     log.warning("SLA %s alerted for %s ticket %s%s", stage, platform, ticket_id, overdue)
     return f"alerted:{reason}"

@@ -124,6 +124,9 @@ def seed(store: DecisionStore) -> None:
     add(store, outcome("d1", "4", status="failed", draft_kind=None, note_after=None,
                        error="TransientError: helpdesk down (503) after 5 attempts"), NOW - 600)
     add(store, outcome("z1", "5", "billing", note_after=100.0, cost=1.0), NOW - 10 * DAY)
+    # an SLA alert on ticket 1: an escalation, not an event
+    add(store, outcome("sla-breach-1-0", "1", status="alert", draft_kind=None, note_after=None,
+                       escalate=["sla_breach"]), NOW - 900)
     for t, ev, verdict in (("1", "a1", "sent_as_is"), ("1", "a2", "edited"), ("2", "b1", "rejected")):
         store.add_feedback("zendesk", t, ev, verdict, 0.5, now=NOW - 100)
     store.add_feedback("zendesk", "5", "z1", "sent_as_is", 1.0, now=NOW - 10 * DAY)
@@ -138,7 +141,7 @@ def test_stats_figures_exact(store):
     assert s["coverage"] == {"tickets_with_draft": 2, "tickets": 3, "share": round(2 / 3, 4)}
     assert s["feedback"]["counts"] == {"sent_as_is": 1, "edited": 1, "rewritten": 0, "rejected": 1, "handoff": 0}
     assert s["feedback"]["acceptance"] == round(2 / 3, 4)
-    assert s["escalations"] == {"urgent": 1, "legal_threat": 1, "asks_for_human": 1}
+    assert s["escalations"] == {"urgent": 1, "legal_threat": 1, "asks_for_human": 1, "sla_breach": 1}
     assert s["median_webhook_to_note"] == 5.0  # median of 4, 6, 12, 2
     assert s["llm"]["tokens_in"] == 3000 and s["llm"]["tokens_out"] == 600
     assert s["llm"]["cost_usd"] == pytest.approx(0.030)
@@ -147,7 +150,7 @@ def test_stats_figures_exact(store):
         ("4", "TransientError: helpdesk down (503) after 5 attempts")]
     daily = s["daily"]
     assert len(daily) == 30 and daily[-1]["day"] == "2027-01-15"
-    assert (daily[-1]["processed"], daily[-1]["failed"], daily[-1]["drafted"]) == (2, 1, 2)
+    assert (daily[-1]["processed"], daily[-1]["failed"], daily[-1]["drafted"], daily[-1]["escalated"]) == (2, 1, 2, 1)
     assert daily[-3]["escalated"] == 1 and daily[-11]["processed"] == 1
     assert sum(d["processed"] for d in daily) == 5
 

@@ -131,6 +131,11 @@ def test_warning_then_breach_fire_at_the_right_times(queue, monkeypatch, slack, 
         "Update: SLA breached: no agent reply within the target"]
     assert "thread_ts" not in calls[0] and calls[1]["thread_ts"] == "17.1"
     assert "order_status" in json.dumps(calls[0]["blocks"][1])
+    from app.settings import get_settings
+    from pipeline.record import store_for
+
+    alerts = store_for(get_settings()).decisions(status="alert")
+    assert sorted(a.escalations[0] for a in alerts) == ["sla_breach", "sla_warning"]
 
 
 def test_no_alert_after_agent_reply(queue, monkeypatch, slack, redis_url, tmp_path):
