@@ -20,6 +20,7 @@ from pipeline.config import get_config
 from pipeline.draft import draft as make_draft
 from pipeline.draft import retrieve
 from pipeline.escalate import escalate
+from pipeline.feedback import remember_draft
 from pipeline.models import Outcome, TicketEvent, marker_for
 from pipeline.normalize import normalize
 from pipeline.note import render_note
@@ -99,6 +100,7 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
         t3 = time.monotonic()
         outcome.steps_done = adapter.write_back(ticket, outcome, state)
         timings["write"] = time.monotonic() - t3
+        remember_draft(state, outcome, text)
         escalate(outcome, ticket)
         timings["total"] = time.monotonic() - t0
         timings["since_webhook"] = max(0.0, time.time() - ev.received_at)
@@ -151,9 +153,10 @@ def _no_more_retries() -> None:
 
 
 def enqueue_event(event: TicketEvent, settings: Any) -> str:
-    """Queue ``process_event`` for ``event``: rq with ``REDIS_URL``, else the embedded queue.
+    """Queue ``process_event`` for ``event``: an rq job with ``REDIS_URL``, else the embedded queue.
 
-    Raises on failure (the webhook turns that into 503 so the helpdesk retries).
+    With Redis the webhook itself only appends to the inbox (``pipeline.inbox``); worker
+    pumps call this to create the rq job. Raises on failure.
     """
     if settings.redis_url:
         from rq import Queue, Retry
