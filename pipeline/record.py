@@ -40,7 +40,12 @@ from pipeline.models import Outcome, Ticket
 
 log = logging.getLogger(__name__)
 
-FEEDBACK_VERDICTS = ("sent_as_is", "edited", "rewritten", "rejected", "handoff")
+# Verdicts on a draft. The reply verdicts (what the agent sent compared with the draft) share one
+# slot per draft, so a later reply verdict replaces an earlier one; the tag verdicts (rejected,
+# handoff, wrong_intent) each have their own slot.
+REPLY_VERDICTS = ("sent_as_is", "edited", "rewritten")
+DRAFT_VERDICTS = REPLY_VERDICTS + ("rejected", "handoff")
+FEEDBACK_VERDICTS = DRAFT_VERDICTS + ("wrong_intent",)
 # A draft counts as accepted when the agent sent it unchanged or lightly edited.
 ACCEPTED_VERDICTS = ("sent_as_is", "edited")
 
@@ -88,13 +93,14 @@ def _schema(p: str, pg: bool) -> list[str]:
             platform TEXT NOT NULL,
             ticket_id TEXT NOT NULL,
             event_id TEXT NOT NULL DEFAULT '',
+            slot TEXT NOT NULL,
             verdict TEXT NOT NULL,
             similarity {real},
             intent TEXT,
             agent_id TEXT,
             details TEXT NOT NULL DEFAULT '{{}}',
             recorded_at {real} NOT NULL,
-            UNIQUE (platform, ticket_id, event_id)
+            UNIQUE (platform, ticket_id, event_id, slot)
         )""",
         f"CREATE INDEX IF NOT EXISTS {p}feedback_recorded ON {p}feedback (recorded_at)",
     ]
@@ -346,17 +352,18 @@ class DecisionStore:
     def add_feedback(self, platform: str, ticket_id: str, event_id: str | None, verdict: str,
                      similarity: float | None = None, *, intent: str | None = None, agent_id: str | None = None,
                      details: dict[str, Any] | None = None, now: float | None = None) -> None:
-        """Insert or replace the feedback of one draft (keyed by platform, ticket, event)."""
+        """Insert or replace one verdict on a draft (keyed by platform, ticket, event and verdict slot)."""
         if verdict not in FEEDBACK_VERDICTS:
             raise ValueError(f"verdict must be one of {', '.join(FEEDBACK_VERDICTS)} (got {verdict!r})")
-        cols = ("platform", "ticket_id", "event_id", "verdict", "similarity", "intent", "agent_id", "details",
+        slot = "reply" if verdict in REPLY_VERDICTS else verdict
+        cols = ("platform", "ticket_id", "event_id", "slot", "verdict", "similarity", "intent", "agent_id", "details",
                 "recorded_at")
-        vals = (platform, str(ticket_id), event_id or "", verdict, similarity, intent, agent_id,
+        vals = (platform, str(ticket_id), event_id or "", slot, verdict, similarity, intent, agent_id,
                 json.dumps(details or {}), time.time() if now is None else now)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in cols[3:])
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols[4:])
         self._execute(
             f"INSERT INTO {self.prefix}feedback ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
-            f"ON CONFLICT (platform, ticket_id, event_id) DO UPDATE SET {updates}",
+            f"ON CONFLICT (platform, ticket_id, event_id, slot) DO UPDATE SET {updates}",
             vals,
         )
 
@@ -493,14 +500,22 @@ def record(outcome: Outcome, *, ticket: Ticket | None = None, escalated: Iterabl
 
 def record_feedback(platform: str, ticket_id: str, event_id: str | None, verdict: str,
                     similarity: float | None = None, *, intent: str | None = None, agent_id: str | None = None,
-                    details: dict[str, Any] | None = None, store: DecisionStore | None = None) -> None:
-    """Record what an agent did with a draft: ``sent_as_is``, ``edited``, ``rewritten``, ``rejected`` or ``handoff``.
+                    corrected_intent: str | None = None, details: dict[str, Any] | None = None,
+                    store: DecisionStore | None = None, **extra: Any) -> None:
+    """Record what an agent did with a draft.
 
-    ``similarity`` (0..1) is how close the sent reply is to the draft. Raises ``ValueError`` on an
-    unknown verdict; the same (platform, ticket, event) recorded twice keeps the latest verdict.
+    ``verdict``: ``sent_as_is`` / ``edited`` / ``rewritten`` (the reply compared with the draft;
+    ``similarity`` 0..1 says how close), ``rejected``, ``handoff`` or ``wrong_intent`` (with
+    ``corrected_intent``). Raises ``ValueError`` on an unknown verdict. Per draft, the latest reply
+    verdict wins; each tag verdict is kept once. Extra keyword arguments (JSON-safe labels, never
+    customer text) are stored in ``details``.
     """
+    det = dict(details or {})
+    if corrected_intent:
+        det["corrected_intent"] = corrected_intent
+    det.update(extra)
     (store or get_store()).add_feedback(platform, ticket_id, event_id, verdict, similarity, intent=intent,
-                                        agent_id=agent_id, details=details)
+                                        agent_id=agent_id, details=det)
 
 
 # ---------------------------------------------------------------- statistics
@@ -530,6 +545,10 @@ def compute_stats(store: DecisionStore, since: float, until: float | None = None
     drafted = {(r.platform, r.ticket_id) for r in done if r.has_draft}
     fb = store.feedback(since, until)
     verdicts = Counter(f["verdict"] for f in fb)
+    # Drafts with feedback: distinct drafts with at least one verdict about the draft itself.
+    judged = {(f["platform"], f["ticket_id"], f["event_id"]) for f in fb if f["verdict"] in DRAFT_VERDICTS}
+    accepted = {(f["platform"], f["ticket_id"], f["event_id"]) for f in fb if f["verdict"] in ACCEPTED_VERDICTS}
+    as_is = {(f["platform"], f["ticket_id"], f["event_id"]) for f in fb if f["verdict"] == "sent_as_is"}
     esc: Counter[str] = Counter()
     for r in done + alerts:
         esc.update(r.escalations)
@@ -549,10 +568,10 @@ def compute_stats(store: DecisionStore, since: float, until: float | None = None
         "coverage": {"tickets_with_draft": len(drafted), "tickets": len(tickets),
                      "share": _share(len(drafted), len(tickets))},
         "feedback": {
-            "total": len(fb),
+            "total": len(judged),
             "counts": {v: verdicts.get(v, 0) for v in FEEDBACK_VERDICTS},
-            "acceptance": _share(sum(verdicts.get(v, 0) for v in ACCEPTED_VERDICTS), len(fb)),
-            "sent_as_is_share": _share(verdicts.get("sent_as_is", 0), len(fb)),
+            "acceptance": _share(len(accepted & judged), len(judged)),
+            "sent_as_is_share": _share(len(as_is & judged), len(judged)),
         },
         "escalations": dict(esc.most_common()),
         "escalated_events": sum(1 for r in done if r.escalations),

@@ -104,10 +104,24 @@ def test_feedback_upsert_and_validation(store):
     store.add_feedback("zendesk", "1", "e1", "edited", 0.8, now=NOW)
     store.add_feedback("zendesk", "1", "e1", "sent_as_is", 1.0, now=NOW)  # agent's final action wins
     store.add_feedback("zendesk", "2", None, "rejected", 0.1, now=NOW)
+    # tag verdicts sit beside the reply verdict of the same draft
+    store.add_feedback("zendesk", "1", "e1", "wrong_intent", details={"corrected_intent": "billing"}, now=NOW)
     fb = store.feedback()
-    assert sorted((f["ticket_id"], f["verdict"]) for f in fb) == [("1", "sent_as_is"), ("2", "rejected")]
+    assert sorted((f["ticket_id"], f["verdict"]) for f in fb) == [("1", "sent_as_is"), ("1", "wrong_intent"),
+                                                                   ("2", "rejected")]
+    assert next(f for f in fb if f["verdict"] == "wrong_intent")["details"] == {"corrected_intent": "billing"}
     with pytest.raises(ValueError, match="verdict must be one of"):
         store.add_feedback("zendesk", "3", "e3", "liked")
+
+
+def test_record_feedback_accepts_the_feedback_modules_keywords(store):
+    record_feedback("gorgias", "86", "ev1", "rewritten", 0.2, intent="return_refund", store=store)
+    record_feedback("gorgias", "86", "ev1", "wrong_intent", None, intent="return_refund",
+                    corrected_intent="delivery_problem", store=store)
+    fb = {f["verdict"]: f for f in store.feedback()}
+    assert set(fb) == {"rewritten", "wrong_intent"}
+    assert fb["wrong_intent"]["details"] == {"corrected_intent": "delivery_problem"}
+    assert fb["rewritten"]["similarity"] == pytest.approx(0.2) and fb["rewritten"]["intent"] == "return_refund"
 
 
 def seed(store: DecisionStore) -> None:
@@ -129,6 +143,7 @@ def seed(store: DecisionStore) -> None:
                        escalate=["sla_breach"]), NOW - 900)
     for t, ev, verdict in (("1", "a1", "sent_as_is"), ("1", "a2", "edited"), ("2", "b1", "rejected")):
         store.add_feedback("zendesk", t, ev, verdict, 0.5, now=NOW - 100)
+    store.add_feedback("zendesk", "2", "b1", "wrong_intent", now=NOW - 100)  # not a verdict on the draft itself
     store.add_feedback("zendesk", "5", "z1", "sent_as_is", 1.0, now=NOW - 10 * DAY)
 
 
@@ -139,8 +154,11 @@ def test_stats_figures_exact(store):
     assert s["by_intent"] == {"order_status": 2, "return_refund": 1, "human_request": 1}
     assert s["by_channel"] == {"email": 3, "chat": 1}
     assert s["coverage"] == {"tickets_with_draft": 2, "tickets": 3, "share": round(2 / 3, 4)}
-    assert s["feedback"]["counts"] == {"sent_as_is": 1, "edited": 1, "rewritten": 0, "rejected": 1, "handoff": 0}
+    assert s["feedback"]["counts"] == {"sent_as_is": 1, "edited": 1, "rewritten": 0, "rejected": 1, "handoff": 0,
+                                       "wrong_intent": 1}
+    assert s["feedback"]["total"] == 3
     assert s["feedback"]["acceptance"] == round(2 / 3, 4)
+    assert s["feedback"]["sent_as_is_share"] == round(1 / 3, 4)
     assert s["escalations"] == {"urgent": 1, "legal_threat": 1, "asks_for_human": 1, "sla_breach": 1}
     assert s["median_webhook_to_note"] == 5.0  # median of 4, 6, 12, 2
     assert s["llm"]["tokens_in"] == 3000 and s["llm"]["tokens_out"] == 600
