@@ -75,10 +75,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _init_observability(settings, component: str) -> None:
-    try:
-        from app.observability import init_sentry
-    except ImportError:
-        return
+    from app.observability import init_sentry
+
     init_sentry(settings, component)
 
 
