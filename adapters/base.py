@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pipeline.models import Outcome, Ticket
+from pipeline.models import AgentFeedback, Outcome, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,25 @@ class BadPayload(ValueError):
 
 
 class Ignored(Exception):
-    """A valid webhook we deliberately do not process (answered 200 ignored with the reason)."""
+    """A valid webhook we deliberately do not process (answered 200 ignored with the reason).
 
-    def __init__(self, reason: str):
+    ``feedback`` carries what an agent did (public reply text, feedback tags) when the event
+    is an agent's action on a ticket: it is recorded as feedback on our draft, never processed.
+    """
+
+    def __init__(self, reason: str, feedback: AgentFeedback | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.feedback = feedback
+
+
+FEEDBACK_TAGS = ("ai-reject", "ai-handoff")
+WRONG_INTENT_TAG = "ai-wrong-intent:"
+
+
+def feedback_tags(tags: list[str] | None) -> list[str]:
+    """The sidecar's feedback tags among ``tags`` (``ai-reject``, ``ai-handoff``, ``ai-wrong-intent:<intent>``)."""
+    return [t for t in (tags or []) if t in FEEDBACK_TAGS or t.startswith(WRONG_INTENT_TAG)]
 
 
 def constant_time_equals(a: str | bytes | None, b: str | bytes | None) -> bool:

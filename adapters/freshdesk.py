@@ -8,8 +8,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.base import MARKER_PREFIX, BadPayload, Ignored, as_str, event_hash, verify_token
-from pipeline.models import CUSTOMER, TicketEvent
+from adapters.base import MARKER_PREFIX, BadPayload, Ignored, as_str, event_hash, feedback_tags, verify_token
+from pipeline.models import CUSTOMER, AgentFeedback, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,19 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     if not ticket_id.isdigit():
         raise BadPayload("freshdesk ticket_id must be a number (is the placeholder {{ticket.id}} spelled right?)")
     trig = as_str(data.get("triggered_event")) or ""
+    tags = as_str(data.get("ticket_tags"))
+    tag_list = [t.strip() for t in tags.split(",") if t.strip()] if tags else []
+    fb_tags = feedback_tags(tag_list)
+    tags_only = AgentFeedback(ticket_id=ticket_id, tags=fb_tags) if fb_tags else None
     if trig.startswith("{note_type"):
-        raise Ignored("note event (private or agent note)")
+        raise Ignored("note event (private or agent note)", tags_only)
     if _IGNORED_EVENT.match(trig):
-        raise Ignored(f"ticket property change {trig} is not a customer message")
+        raise Ignored(f"ticket property change {trig} is not a customer message", tags_only)
     performer = (as_str(data.get("performer_type") or data.get("triggered_by")) or "").lower()
     if performer in _AGENT_PERFORMERS:
-        raise Ignored("update made by an agent")
+        raise Ignored("update made by an agent", AgentFeedback(
+            ticket_id=ticket_id, reply_text=as_str(data.get("ticket_latest_public_comment") or data.get("latest_comment")),
+            tags=fb_tags, agent_id=as_str(data.get("author_id") or data.get("performer_id"))))
     own = {settings.freshdesk.user_id} if settings is not None and settings.freshdesk.user_id else set()
     author_id = as_str(data.get("author_id") or data.get("performer_id"))
     if author_id and author_id in own:
@@ -64,13 +70,12 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     else:
         event_id = event_hash(platform, ticket_id, json.dumps(data, sort_keys=True, ensure_ascii=False))
     kind = "ticket_created" if "created" in trig else "message_created"
-    tags = as_str(data.get("ticket_tags"))
     return TicketEvent(
         platform=platform, event_id=event_id, ticket_id=ticket_id, kind=kind, message_id=message_id,
         author_role=CUSTOMER, author_id=author_id,
         subject_hint=as_str(data.get("ticket_subject")),
         body_hint=latest or as_str(data.get("ticket_description")),
         requester_name=as_str(data.get("requester_name")), requester_email=as_str(data.get("requester_email")),
-        tags_hint=[t.strip() for t in tags.split(",") if t.strip()] if tags else [],
+        tags_hint=tag_list,
         raw_type=trig or None,
     )

@@ -7,8 +7,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.base import MARKER_PREFIX, BadPayload, Ignored, as_str, event_hash, verify_token
-from pipeline.models import CUSTOMER, TicketEvent
+from adapters.base import MARKER_PREFIX, BadPayload, Ignored, as_str, event_hash, feedback_tags, verify_token
+from pipeline.models import CUSTOMER, AgentFeedback, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def _own_ids(settings: Any) -> set[str]:
     return {uid} if uid else set()
 
 
-def _check_message(msg: dict[str, Any], own: set[str]) -> None:
+def _check_message(msg: dict[str, Any], own: set[str], ticket_id: str, fb_tags: list[str]) -> None:
     sender = msg.get("sender") if isinstance(msg.get("sender"), dict) else {}
     sender_id = as_str(sender.get("id") or msg.get("sender_id"))
     body = " ".join(str(msg.get(k) or "") for k in ("body_text", "body_html", "stripped_text"))
@@ -33,12 +33,13 @@ def _check_message(msg: dict[str, Any], own: set[str]) -> None:
         raise Ignored("message written by the sidecar's own API user")
     if MARKER_PREFIX in body:
         raise Ignored("message carries the sidecar's marker")
-    if msg.get("channel") == "internal-note":
-        raise Ignored("internal note")
-    if msg.get("public") is False:
-        raise Ignored("internal note")
+    tags_only = AgentFeedback(ticket_id=ticket_id, tags=fb_tags) if fb_tags else None
+    if msg.get("channel") == "internal-note" or msg.get("public") is False:
+        raise Ignored("internal note", tags_only)
     if msg.get("from_agent") in (True, "true", "True", "1", 1):
-        raise Ignored("message from an agent")
+        raise Ignored("message from an agent", AgentFeedback(
+            ticket_id=ticket_id, reply_text=as_str(msg.get("stripped_text") or msg.get("body_text") or msg.get("body_html")),
+            tags=fb_tags, agent_id=sender_id, message_id=as_str(msg.get("id"))))
 
 
 def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -> TicketEvent:
@@ -65,8 +66,10 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
         msgs = ticket.get("messages") if isinstance(ticket.get("messages"), list) else []
         message = msgs[-1] if msgs else (ticket.get("first_message") if isinstance(ticket.get("first_message"), dict) else None)
         kind = "ticket_created" if message is not None or ticket else "ticket_updated"
+    tags = ticket.get("tags") if isinstance(ticket.get("tags"), list) else []
+    tag_names = [str(t.get("name")) for t in tags if isinstance(t, dict) and t.get("name")]
     if message is not None:
-        _check_message(message, own)
+        _check_message(message, own, ticket_id, feedback_tags(tag_names))
     elif (as_str(body.get("from_agent")) or "").lower() in ("true", "1"):
         raise Ignored("message from an agent")
     elif as_str(body.get("channel")) == "internal-note":
@@ -78,7 +81,6 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
         event_id = event_hash(platform, ticket_id, json.dumps(body, sort_keys=True, ensure_ascii=False))
     customer = ticket.get("customer") if isinstance(ticket.get("customer"), dict) else {}
     sender = (message or {}).get("sender") if isinstance((message or {}).get("sender"), dict) else {}
-    tags = ticket.get("tags") if isinstance(ticket.get("tags"), list) else []
     return TicketEvent(
         platform=platform, event_id=event_id, ticket_id=ticket_id, kind=kind, message_id=message_id,
         author_role=CUSTOMER, author_id=as_str(sender.get("id")),
@@ -86,6 +88,6 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
         body_hint=as_str((message or {}).get("stripped_text") or (message or {}).get("body_text") or body.get("body_text")),
         requester_name=as_str(customer.get("name") or sender.get("name")),
         requester_email=as_str(customer.get("email") or sender.get("email")),
-        tags_hint=[as_str(t.get("name")) for t in tags if isinstance(t, dict) and t.get("name")],
+        tags_hint=tag_names,
         raw_type=as_str(body.get("event") or body.get("trigger")) or kind,
     )

@@ -19,9 +19,10 @@ from adapters.base import (
     as_str,
     constant_time_equals,
     event_hash,
+    feedback_tags,
     header,
 )
-from pipeline.models import AGENT, CUSTOMER, TicketEvent
+from pipeline.models import AGENT, CUSTOMER, AgentFeedback, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,10 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]
         raise BadPayload("zendesk event has no ticket id (detail.id or subject zen:ticket:<id>)")
     kind = _PROCESSED_TYPES.get(etype)
     if kind is None:
-        raise Ignored(f"event type {etype} is not processed")
+        tags = event.get("tags_added") or (event.get("current") or {}).get("tags") or detail.get("tags") or []
+        fb = feedback_tags([str(t) for t in tags]) if isinstance(tags, list) else []
+        raise Ignored(f"event type {etype} is not processed",
+                      AgentFeedback(ticket_id=ticket_id, tags=fb) if fb else None)
     event_id = as_str(body.get("id")) or as_str(header(headers, INVOCATION_HEADER)) or _event_hash(ticket_id, etype, body.get("time"))
     ev = TicketEvent(platform=platform, event_id=event_id, ticket_id=ticket_id, kind=kind, raw_type=etype,
                      subject_hint=as_str(detail.get("subject")), body_hint=as_str(detail.get("description")),
@@ -133,7 +137,8 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]
         raise Ignored("internal note")
     if author.get("is_staff") is True:
         ev.author_role = AGENT
-        raise Ignored("comment by an agent")
+        raise Ignored("comment by an agent", AgentFeedback(ticket_id=ticket_id, reply_text=ev.body_hint,
+                                                           agent_id=ev.author_id, message_id=ev.message_id))
     return ev
 
 
@@ -155,11 +160,13 @@ def _parse_trigger(body: dict[str, Any], own: set[str]) -> TicketEvent:
         raise Ignored("update made by the sidecar's own API user")
     if latest and MARKER_PREFIX in latest:
         raise Ignored("latest comment carries the sidecar's marker")
-    if public is not None and public.lower() in ("false", "0", "no"):
-        raise Ignored("internal note")
-    if role in _STAFF_ROLES:
-        raise Ignored("update made by an agent")
     tags = as_str(body.get("tags"))
+    fb_tags = feedback_tags(tags.split()) if tags else []
+    if public is not None and public.lower() in ("false", "0", "no"):
+        raise Ignored("internal note", AgentFeedback(ticket_id=ticket_id, tags=fb_tags) if fb_tags else None)
+    if role in _STAFF_ROLES:
+        raise Ignored("update made by an agent", AgentFeedback(ticket_id=ticket_id, reply_text=latest, tags=fb_tags,
+                                                               agent_id=author_id, message_id=message_id))
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
     event_id = _event_hash(ticket_id, message_id) if message_id else _event_hash(ticket_id, canonical)
     return TicketEvent(platform=platform, event_id=event_id, ticket_id=ticket_id,

@@ -53,10 +53,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """An rq worker (one queue per process) with the scheduler; models load once before any job."""
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     from pipeline.classify import warm_up
     from pipeline.runtime import get_redis
+    from pipeline.worker import SidecarWorker
 
     settings = _settings_or_exit()
     if not settings.redis_url:
@@ -66,18 +67,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     warm_up(cfg)
     conn = get_redis(settings)
     queue = Queue(args.queue or settings.queue_name, connection=conn)
-    # SimpleWorker runs jobs in this process: the models loaded above are reused by every job,
-    # and onnxruntime never runs in a forked child.
-    worker = SimpleWorker([queue], connection=conn)
+    # A non-forking worker: the models loaded above are reused by every job, and onnxruntime
+    # never runs in a forked child. It also pumps the webhook inbox into rq.
+    worker = SidecarWorker([queue], connection=conn, settings=settings)
     worker.work(with_scheduler=True, burst=args.burst, logging_level=os.environ.get("LOG_LEVEL", "INFO").upper())
     return 0
 
 
 def _init_observability(settings, component: str) -> None:
-    try:
-        from app.observability import init_sentry
-    except ImportError:
-        return
+    from app.observability import init_sentry
+
     init_sentry(settings, component)
 
 
@@ -149,6 +148,28 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_feedback_corrections(args: argparse.Namespace) -> int:
+    """Intent corrections agents made with ai-wrong-intent:<intent>, for review before learning."""
+    import csv
+
+    from pipeline.feedback import pending_corrections
+
+    settings = _settings_or_exit()
+    rows = pending_corrections(settings)
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["text", "label", "predicted", "platform", "ticket_id"])
+            for r in rows:
+                w.writerow([r["text"], r["label"], r.get("predicted"), r["platform"], r["ticket_id"]])
+        print(f"{len(rows)} corrections written to {args.csv}: review them, then `python -m app intents learn {args.csv}`")
+        return 0
+    for r in rows:
+        print(f"{r['platform']} ticket {r['ticket_id']}: {r.get('predicted')} → {r['label']}: {r['text'][:80]!r}")
+    print(f"{len(rows)} pending corrections")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m app", description="Helpdesk AI sidecar")
     sub = p.add_subparsers(dest="command", required=True)
@@ -174,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     rt = sub.add_parser("retry", help="retry a failed job")
     rt.add_argument("job_id")
     rt.set_defaults(func=cmd_retry)
+    fb = sub.add_parser("feedback", help="agent feedback on drafts").add_subparsers(dest="feedback_cmd", required=True)
+    fc = fb.add_parser("corrections", help="list (or export to CSV) intent corrections waiting for review")
+    fc.add_argument("--csv", help="write them to this CSV file (text,label,...) for review")
+    fc.set_defaults(func=cmd_feedback_corrections)
     import importlib
 
     for name in COMMAND_MODULES:

@@ -7,10 +7,12 @@ same state in a SQLite file under ``var/``.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from adapters.base import StepLog
 
@@ -37,6 +39,13 @@ class StateStore(StepLog):
         raise NotImplementedError
 
     def ping(self) -> bool:
+        raise NotImplementedError
+
+    def put_json(self, key: str, value: Any, ttl: int) -> None:
+        """Store a small JSON value (e.g. the last draft of a ticket, for agent feedback)."""
+        raise NotImplementedError
+
+    def get_json(self, key: str) -> Any:
         raise NotImplementedError
 
     @staticmethod
@@ -83,6 +92,13 @@ class RedisState(StateStore):
             return bool(self.redis.ping())
         except Exception:
             return False
+
+    def put_json(self, key: str, value: Any, ttl: int) -> None:
+        self.redis.set(key, json.dumps(value), ex=ttl)
+
+    def get_json(self, key: str) -> Any:
+        raw = self.redis.get(key)
+        return json.loads(raw) if raw else None
 
 
 class SqliteState(StateStore):
@@ -133,3 +149,13 @@ class SqliteState(StateStore):
 
     def ping(self) -> bool:
         return True
+
+    def put_json(self, key: str, value: Any, ttl: int) -> None:
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO kv (key, expires, owner) VALUES (?, ?, ?)",
+                               (key, time.time() + ttl, json.dumps(value)))
+
+    def get_json(self, key: str) -> Any:
+        with self._lock:
+            row = self._conn.execute("SELECT owner, expires FROM kv WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row and row[0] and row[1] >= time.time() else None

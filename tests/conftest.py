@@ -114,12 +114,15 @@ def auth_headers(platform: str, body: bytes) -> dict[str, str]:
 
 
 def run_worker(redis_url: str, queue: str = "sidecar") -> None:
-    """Run every queued job in a real rq SimpleWorker (burst)."""
+    """Pump the webhook inbox and run every queued job in the sidecar's real rq worker (burst)."""
     import redis
-    from rq import Queue, SimpleWorker
+    from rq import Queue
+
+    from app.settings import get_settings
+    from pipeline.worker import SidecarWorker
 
     conn = redis.Redis.from_url(redis_url)
-    SimpleWorker([Queue(queue, connection=conn)], connection=conn).work(burst=True)
+    SidecarWorker([Queue(queue, connection=conn)], connection=conn, settings=get_settings()).work(burst=True)
 
 
 def outbox(var_dir, platform: str) -> list[dict]:

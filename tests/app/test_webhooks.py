@@ -28,7 +28,9 @@ IGNORED_EVENTS = [
 
 
 def _queue_len(redis_url: str) -> int:
-    return len(Queue("sidecar", connection=redis.Redis.from_url(redis_url)))
+    """Events accepted and waiting: in the webhook inbox or already in the rq queue."""
+    conn = redis.Redis.from_url(redis_url)
+    return conn.llen("sidecar:inbox") + len(Queue("sidecar", connection=conn))
 
 
 def _notes(var_dir, platform):
@@ -202,20 +204,33 @@ def test_redis_down_is_503_never_silent_2xx(monkeypatch, tmp_path, dead_redis_ur
         reset_caches()
 
 
-def test_enqueue_failure_releases_the_dedupe_claim(app_client, redis_url, monkeypatch):
-    import app.webhooks as wh
+def test_store_failure_is_503_and_the_retry_is_accepted(app_client, redis_url, monkeypatch):
+    from pipeline.inbox import Inbox
 
-    def boom(event, settings):
-        raise redis.ConnectionError("queue gone")
+    def boom(self, event, ttl):
+        raise redis.ConnectionError("connection reset")
 
     body = load_fixture("gorgias", CUSTOMER_EVENTS["gorgias"])
-    real = wh.enqueue_event
-    monkeypatch.setattr(wh, "enqueue_event", boom)
-    assert app_client.post("/webhooks/gorgias", data=body, headers=auth_headers("gorgias", body)).status_code == 503
-    monkeypatch.setattr(wh, "enqueue_event", real)
-    # The helpdesk's retry must be accepted, not called a duplicate.
+    real = Inbox.accept
+    monkeypatch.setattr(Inbox, "accept", boom)
     r = app_client.post("/webhooks/gorgias", data=body, headers=auth_headers("gorgias", body))
-    assert r.status_code == 202
+    assert r.status_code == 503 and r.get_json()["error"] == "cannot store event"
+    monkeypatch.setattr(Inbox, "accept", real)
+    # The helpdesk's retry must be accepted, not called a duplicate.
+    assert app_client.post("/webhooks/gorgias", data=body, headers=auth_headers("gorgias", body)).status_code == 202
+
+
+def test_inbox_entries_of_a_dead_pump_are_recovered(app_client, sidecar_env, redis_url):
+    from pipeline.inbox import INBOX, PROCESSING, Inbox
+
+    body = load_fixture("freshdesk", CUSTOMER_EVENTS["freshdesk"])
+    assert app_client.post("/webhooks/freshdesk", data=body, headers=auth_headers("freshdesk", body)).status_code == 202
+    conn = redis.Redis.from_url(redis_url)
+    # A pump took the entry and died before rq had the job.
+    assert conn.lmove(INBOX, PROCESSING + "deadpump", "LEFT", "RIGHT") is not None
+    assert Inbox(conn).recover() == 1
+    run_worker(redis_url)
+    assert len(_notes(sidecar_env, "freshdesk")) == 1
 
 
 def test_readyz_ok_with_redis(app_client):
