@@ -37,3 +37,12 @@ def test_worker_store_picks_up_another_process_ingest(kb_env, monkeypatch):
     assert [s.id for s in hits] == ["pw"]
     assert store_mod.get_store() is not store  # reopened
     assert store_mod.get_store() is store_mod.get_store()  # and then kept while nothing changes
+
+
+def test_warm_up_loads_the_model_and_tolerates_a_missing_kb(kb_env, caplog):
+    import knowledge
+    from knowledge.embedding import get_embedder
+
+    knowledge.warm_up()  # no collection yet: a warning, not an error
+    assert "not available yet" in caplog.text
+    assert get_embedder() is get_embedder()
