@@ -136,9 +136,12 @@ class OpenAIEmbeddingFunction(EmbeddingFunction[Documents]):
 
 def configured_embedding_function() -> EmbeddingFunction:
     """The embedding function the environment asks for (local MiniLM unless ``KB_EMBEDDINGS=openai``)."""
-    kind = (os.environ.get("KB_EMBEDDINGS") or "local").strip().lower()
+    from app.settings import get_settings
+
+    settings = get_settings()
+    kind = settings.kb_embeddings
     if kind == "openai":
-        return OpenAIEmbeddingFunction(model=os.environ.get("OPENAI_EMBEDDING_MODEL") or "text-embedding-3-small")
+        return OpenAIEmbeddingFunction(model=settings.openai_embedding_model)
     if kind != "local":
         raise KnowledgeError(f"KB_EMBEDDINGS must be 'local' or 'openai' (got {kind!r})")
     return LocalEmbeddingFunction()
@@ -262,7 +265,7 @@ def get_store(create: bool = False) -> KnowledgeStore:
     from app.settings import get_settings
 
     s = get_settings()
-    key = (s.chroma_url, s.chroma_path, os.environ.get("KB_EMBEDDINGS"))
+    key = (s.chroma_url, s.chroma_path, s.kb_embeddings)
     with _lock:
         if _store is not None and _store_key == key and _stale(_store):
             log.info("knowledge base changed on disk: reopening it")

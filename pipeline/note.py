@@ -71,6 +71,14 @@ def render_note(outcome: Outcome) -> tuple[str, str]:
         if acts:
             add("<p><strong>Recommended action</strong></p><ul>" + "".join(f"<li>{escape(a)}</li>" for a in acts)
                 + "</ul>", "Recommended action:\n" + "\n".join(f"- {a}" for a in acts))
+    if outcome.alerted:
+        from pipeline.escalate import alerted_note_line
+
+        line = alerted_note_line(outcome.alerted)
+        add(f"<p>{escape(line)}</p>", line)
+    if outcome.alert_error:
+        line = "Slack alert failed, it will be retried: " + outcome.alert_error
+        add(f"<p><strong>⚠ {escape(line)}</strong></p>", f"⚠ {line}")
     if d is not None:
         _render_draft(d, add)
     ref = f"ref {outcome.marker}"

@@ -58,5 +58,6 @@ def test_openai_embeddings_are_used_and_recorded(openai_env, tmp_path, monkeypat
     assert search(store, "are gift cards valid forever", k=1, threshold=0.0)[0].id == "gift"
     # The same folder opened with the local embedding is refused, not silently mixed.
     monkeypatch.setenv("KB_EMBEDDINGS", "local")
+    reset_settings()
     with pytest.raises(EmbeddingMismatch, match="openai:stub-embed"):
         KnowledgeStore(path=path)
