@@ -36,10 +36,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False
 
     from app.health import bp as health_bp
+    from app.observability import init_sentry
+    from app.ops import bp as ops_bp
     from app.webhooks import bp as webhooks_bp
 
+    init_sentry(settings, "web")
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(ops_bp)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

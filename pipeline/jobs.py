@@ -15,11 +15,12 @@ from typing import Any
 
 from adapters.base import PermanentError
 from adapters.registry import get_adapter
+from app.observability import set_job_context
 from pipeline.classify import classify
 from pipeline.config import get_config
 from pipeline.draft import draft as make_draft
 from pipeline.draft import retrieve
-from pipeline.escalate import escalate
+from pipeline.escalate import EscalationError, escalate
 from pipeline.feedback import remember_draft
 from pipeline.models import Outcome, TicketEvent, marker_for
 from pipeline.normalize import normalize
@@ -27,6 +28,7 @@ from pipeline.note import render_note
 from pipeline.record import record
 from pipeline.rules import allow_auto_reply, decide
 from pipeline.runtime import get_redis, get_state
+from pipeline.sla import schedule_for
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
     """Fetch → normalize → classify → decide → retrieve → draft → write back → escalate → record."""
     settings = _settings()
     ev = TicketEvent.from_dict(event)
+    set_job_context(platform, ev.ticket_id, ev.event_id)
     cfg = get_config()
     state = get_state(settings)
     adapter = get_adapter(platform, settings, redis=get_redis(settings))
@@ -87,7 +90,7 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
             return _skip(outcome, "; ".join(plan.reasons))
 
         t2 = time.monotonic()
-        sources = retrieve(text, triage, cfg) if plan.draft else []
+        sources = retrieve(text, triage, cfg, brand=ticket.brand) if plan.draft else []
         outcome.draft = make_draft(ticket, text, triage, plan, sources, cfg)
         timings["draft"] = time.monotonic() - t2
         allowed, why = allow_auto_reply(plan, outcome.draft)
@@ -95,22 +98,34 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
             plan.reasons.append(f"auto-reply {'sent' if allowed else 'withheld'}: {why}")
             if allowed and outcome.draft is not None:
                 outcome.public_reply = outcome.draft.text
+        # Slack first, so the note can say who was alerted; a Slack failure never costs the note:
+        # it is noted, the note is written, and the job is retried for the alert alone.
+        escalation_error = _escalate(outcome, ticket, state)
         outcome.note_html, outcome.note_text = render_note(outcome)
 
         t3 = time.monotonic()
         outcome.steps_done = adapter.write_back(ticket, outcome, state)
         timings["write"] = time.monotonic() - t3
+        timings["note_posted_at"] = time.time()
         remember_draft(state, outcome, text)
-        escalate(outcome, ticket)
+        if settings.redis_url:
+            try:
+                schedule_for(outcome, ticket)
+            except Exception:  # timers are a safety net; the ticket's note is already there
+                log.exception("%s ticket %s: could not schedule SLA checks", platform, ticket.id)
         timings["total"] = time.monotonic() - t0
         timings["since_webhook"] = max(0.0, time.time() - ev.received_at)
         outcome.timings = timings
         outcome.status = "processed"
-        record(outcome)
+        record(outcome, ticket=ticket, escalated=outcome.alerted)
+        if escalation_error is not None:
+            raise escalation_error
         log.info("%s ticket %s event %s: intent=%s (%.2f) steps=%s", platform, ticket.id, ev.event_id,
                  triage.intent, triage.confidence, ",".join(outcome.steps_done) or "none")
         return {"status": "processed", "intent": triage.intent, "confidence": triage.confidence,
                 "steps": outcome.steps_done, "dry_run": adapter.dry_run, "note": outcome.note_text}
+    except EscalationError:
+        raise
     except PermanentError as exc:
         _no_more_retries()
         _failed(outcome, exc, timings, t0)
@@ -118,6 +133,22 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         _failed(outcome, exc, timings, t0)
         raise
+
+
+def _escalate(outcome: Outcome, ticket: Any, state: Any) -> EscalationError | None:
+    """Alert Slack for the plan's reasons; remember per event what was alerted (a retry re-renders the note)."""
+    key = f"sidecar:alerted:{outcome.event.platform}:{outcome.event.event_id}"
+    before = state.get_json(key) or []
+    error = None
+    try:
+        now = escalate(outcome, ticket)
+    except EscalationError as exc:
+        now, error = [], exc
+        outcome.alert_error = str(exc)
+    outcome.alerted = list(dict.fromkeys([*before, *now]))
+    if now:
+        state.put_json(key, outcome.alerted, 30 * 24 * 3600)
+    return error
 
 
 def _skip(outcome: Outcome, reason: str) -> dict[str, Any]:

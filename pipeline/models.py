@@ -260,6 +260,8 @@ class Outcome(_Serializable):
     note_text: str = ""
     marker: str = ""
     public_reply: str | None = None  # only when the plan's auto_reply passed every guard
+    alerted: list[str] = field(default_factory=list)  # escalation reasons Slack was alerted for
+    alert_error: str | None = None  # why Slack could not be alerted (the job retries it)
     steps_done: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     status: str = "processed"  # processed | skipped | failed
