@@ -138,6 +138,10 @@ class GorgiasAdapter(RestAdapter):
     def _auth(self, ps: Any) -> tuple[str, str]:
         return (ps.email or "", ps.api_token.get_secret_value())
 
+    def _own_user_ids(self) -> set[str]:
+        ids = super()._own_user_ids()
+        return ids | {str(self._sender_id)} if self._sender_id is not None else ids
+
     # -- read -------------------------------------------------------------------------------
     def _raw_ticket(self, tid: str) -> dict[str, Any]:
         return self.http.get(f"/api/tickets/{tid}", {"relationships": "custom_fields"}) or {}

@@ -276,9 +276,12 @@ class RestAdapter(Adapter):
     def _auth(self, ps: Any) -> tuple[str, str]:
         raise NotImplementedError
 
+    def _own_user_ids(self) -> set[str]:
+        return {str(self.ps.user_id)} if self.ps.user_id else set()
+
     def _is_own(self, author_id: Any, *texts: str | None) -> bool:
         """The sidecar wrote it: its API user id, or its marker in the body."""
-        if self.ps.user_id and author_id is not None and str(author_id) == str(self.ps.user_id):
+        if author_id is not None and str(author_id) in self._own_user_ids():
             return True
         return any(t and MARKER_PREFIX in t for t in texts)
 

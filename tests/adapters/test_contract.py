@@ -972,3 +972,39 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after("2") == 2.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert 55 <= parse_retry_after(formatdate(time.time() + 60, usegmt=True)) <= 60
+
+
+def test_gorgias_uses_the_messages_embedded_in_the_ticket_when_present(rsps, waits):
+    fake, adapter = make(KITS[1], rsps, waits)
+    fake.ticket["messages"] = fake.messages
+    t = adapter.fetch_ticket(fake.tid)
+    assert [c.path for c in fake.calls] == [f"/api/tickets/{GO}"], "one call reads the whole ticket"
+    assert [m.body_text for m in t.messages] == ["Customer message 0", "Agent answer 1", "Customer message 2"]
+
+
+def test_system_and_internal_authors_are_told_apart(rsps, waits):
+    zd, zda = make(KITS[0], rsps, waits)
+    zd.add_comment("Your request was received (trigger)", -1, True)
+    zd.add_comment("Escalating to tier 2", 6130907993114, False)
+    roles = [(m.author_role, m.public) for m in zda.fetch_ticket(zd.tid).messages[-2:]]
+    assert roles == [("system", True), (AGENT, False)]
+
+    go, goa = make(KITS[1], rsps, waits)
+    go.add_message("Auto-reply from a rule", agent=True, via="rule")
+    go.add_message("Internal remark", agent=True, channel="internal-note", public=False)
+    roles = [(m.author_role, m.public) for m in goa.fetch_ticket(go.tid).messages[-2:]]
+    assert roles == [("system", True), (AGENT, False)]
+
+    fd, fda = make(KITS[2], rsps, waits)
+    fd.add_conv("Agent-only remark", private=True, user_id=6010396333, incoming=False)
+    m = fda.fetch_ticket(fd.tid).messages[-1]
+    assert (m.author_role, m.public) == (AGENT, False)
+
+
+def test_gorgias_recognises_its_looked_up_user_as_the_sidecar(rsps, waits):
+    fake, adapter = make(KITS[1], rsps, waits, user_id=None)
+    t = adapter.fetch_ticket(fake.tid)
+    adapter.post_internal_note(t, "<p>plain note without marker</p>", "plain note", "sidecar-event:zz")
+    fake.messages[-1]["body_html"] = fake.messages[-1]["body_text"] = "edited"  # marker gone
+    fake.messages[-1]["external_id"] = None
+    assert adapter.fetch_ticket(fake.tid).messages[-1].author_role == SIDECAR
