@@ -1008,3 +1008,20 @@ def test_gorgias_recognises_its_looked_up_user_as_the_sidecar(rsps, waits):
     fake.messages[-1]["body_html"] = fake.messages[-1]["body_text"] = "edited"  # marker gone
     fake.messages[-1]["external_id"] = None
     assert adapter.fetch_ticket(fake.tid).messages[-1].author_role == SIDECAR
+
+
+REPLY_WRITE = {"zendesk": ("PUT", rf"/api/v2/tickets/{ZD}\.json"), "gorgias": ("POST", rf"/api/tickets/{GO}/messages"),
+               "freshdesk": ("POST", rf"/api/v2/tickets/{FD}/reply")}
+
+
+def test_a_public_reply_is_recognised_by_its_text_after_a_lost_answer(kit, rsps, waits):
+    """Replies carry no visible marker (the customer reads them): the thread check matches their text."""
+    fake, adapter = make(kit, rsps, waits)
+    t = adapter.fetch_ticket(fake.tid)
+    fake.fail(*REPLY_WRITE[kit.name], "timeout_after_store")
+    html = "<p>Your order ships tomorrow &amp; arrives Friday.</p>"
+    adapter.post_public_reply(t, html, html, marker_for("ev-reply-lost"))
+    assert fake.replies() == [html]
+    assert len(fake.writes()) == 1
+    adapter.post_public_reply(adapter.fetch_ticket(fake.tid), html, html, marker_for("ev-reply-lost"))
+    assert len(fake.writes()) == 1, "a retried job does not send the reply again"
