@@ -34,16 +34,12 @@ note's marker keeps the note single while the alert is attempted again.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import socket
-import sqlite3
-import threading
 import time
 import urllib.error
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
@@ -93,95 +89,20 @@ def alerted_note_line(reasons: Iterable[str]) -> str:
 # ---------------------------------------------------------------- state (dedupe + threads)
 
 
-class RedisState:
-    """Dedupe claims and thread ids in Redis (shared by every worker)."""
+def state_for(settings: Any) -> Any:
+    """The shared state store (Redis with ``REDIS_URL``, else SQLite under ``var/``): dedupe claims and threads."""
+    from pipeline.runtime import get_state
 
-    def __init__(self, redis_client: Any):
-        self.r = redis_client
-
-    def claim(self, key: str, ttl: int) -> bool:
-        return bool(self.r.set(key, "1", nx=True, ex=ttl))
-
-    def release(self, key: str) -> None:
-        self.r.delete(key)
-
-    def get_thread(self, key: str) -> tuple[str, str] | None:
-        v = self.r.get(key)
-        if not v:
-            return None
-        d = json.loads(v)
-        return d["channel"], d["ts"]
-
-    def set_thread(self, key: str, channel: str, ts: str, ttl: int) -> None:
-        self.r.set(key, json.dumps({"channel": channel, "ts": ts}), ex=ttl)
+    return get_state(settings)
 
 
-class SQLiteState:
-    """The same in a local SQLite file, for the embedded (single-process) mode."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        with self._conn() as c:
-            c.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT, expires_at REAL)")
-
-    def _conn(self) -> sqlite3.Connection:
-        return sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-
-    def _put(self, key: str, value: str, ttl: int, nx: bool) -> bool:
-        now = time.time()
-        with self._lock:
-            c = self._conn()
-            try:
-                c.execute("BEGIN IMMEDIATE")
-                c.execute("DELETE FROM kv WHERE key = ? AND expires_at <= ?", (key, now))
-                verb = "INSERT OR IGNORE" if nx else "INSERT OR REPLACE"
-                cur = c.execute(f"{verb} INTO kv (key, value, expires_at) VALUES (?, ?, ?)", (key, value, now + ttl))
-                c.execute("COMMIT")
-                return cur.rowcount == 1
-            finally:
-                c.close()
-
-    def claim(self, key: str, ttl: int) -> bool:
-        return self._put(key, "1", ttl, nx=True)
-
-    def release(self, key: str) -> None:
-        c = self._conn()
-        try:
-            c.execute("DELETE FROM kv WHERE key = ?", (key,))
-        finally:
-            c.close()
-
-    def get_thread(self, key: str) -> tuple[str, str] | None:
-        c = self._conn()
-        try:
-            row = c.execute("SELECT value FROM kv WHERE key = ? AND expires_at > ?", (key, time.time())).fetchone()
-        finally:
-            c.close()
-        if not row:
-            return None
-        d = json.loads(row[0])
-        return d["channel"], d["ts"]
-
-    def set_thread(self, key: str, channel: str, ts: str, ttl: int) -> None:
-        self._put(key, json.dumps({"channel": channel, "ts": ts}), ttl, nx=False)
+def _get_thread(state: Any, key: str) -> tuple[str, str] | None:
+    d = state.get_json(key)
+    return (d["channel"], d["ts"]) if d else None
 
 
-_states: dict[str, Any] = {}
-
-
-def state_for(settings: Any) -> RedisState | SQLiteState:
-    """Redis state with ``REDIS_URL``, else a SQLite file ``<var_dir>/escalations.sqlite3`` (cached per process)."""
-    key = settings.redis_url or f"sqlite:{settings.var_dir}"
-    if key not in _states:
-        if settings.redis_url:
-            import redis
-
-            _states[key] = RedisState(redis.Redis.from_url(settings.redis_url))
-        else:
-            _states[key] = SQLiteState(Path(settings.var_dir) / "escalations.sqlite3")
-    return _states[key]
+def _set_thread(state: Any, key: str, channel: str, ts: str, ttl: int) -> None:
+    state.put_json(key, {"channel": channel, "ts": ts}, ttl)
 
 
 # ---------------------------------------------------------------- message
@@ -408,7 +329,7 @@ def escalate(outcome: Outcome, ticket: Ticket, *, reasons: Iterable[str] | None 
         log.info("Slack already alerted for %s ticket %s: %s", platform, ticket.id, ", ".join(wanted))
         return []
     thread_key = f"sidecar:slack-thread:{_safe(platform)}:{_safe(ticket.id)}:{_safe(channel)}"
-    thread = state.get_thread(thread_key)
+    thread = _get_thread(state, thread_key)
     text, blocks = build_blocks(outcome, ticket, new, summary_chars=int(cfg.get("summary_chars", 280)),
                                 update=thread is not None)
     try:
@@ -422,7 +343,7 @@ def escalate(outcome: Outcome, ticket: Ticket, *, reasons: Iterable[str] | None 
         log.error("Slack alert failed for %s ticket %s (%s): %s", platform, ticket.id, ", ".join(new), _describe(exc))
         raise EscalationError(f"Slack alert failed ({_describe(exc)}) for reasons {', '.join(new)}", new) from exc
     if thread is None and resp.get("ts"):
-        state.set_thread(thread_key, resp.get("channel") or channel, resp["ts"], ttl)
+        _set_thread(state, thread_key, resp.get("channel") or channel, resp["ts"], ttl)
     log.info("Slack alerted for %s ticket %s: %s%s", platform, ticket.id, ", ".join(new),
              " (in thread)" if thread else "")
     return new

@@ -10,13 +10,12 @@ from werkzeug import Request, Response
 from app.settings import load_settings
 from pipeline.escalate import (
     EscalationError,
-    RedisState,
-    SQLiteState,
     alerted_note_line,
     escalate,
     reason_label,
 )
 from pipeline.models import Draft, Message, Outcome, Person, Plan, Ticket, TicketEvent, Triage
+from pipeline.state import RedisState, SqliteState
 
 
 class SlackStub:
@@ -171,7 +170,7 @@ def test_embedded_mode_dedupes_in_sqlite(slack, tmp_path):
     s = load_settings({"SLACK_BOT_TOKEN": "xoxb-t", "SLACK_CHANNEL": "#x", "SLACK_API_URL": slack.url,
                        "SIDECAR_VAR": str(tmp_path)})
     assert escalate(outcome(["urgent"]), ticket(), settings=s, config=NoConfig) == ["urgent"]
-    assert (tmp_path / "escalations.sqlite3").exists()
+    assert (tmp_path / "state.sqlite3").exists()
     assert escalate(outcome(["urgent"], event="e2"), ticket(), settings=s, config=NoConfig) == []
     assert escalate(outcome(["churn_risk"], event="e3"), ticket(), settings=s, config=NoConfig) == ["churn_risk"]
     assert slack.calls[1]["thread_ts"] == "1700000000.000001"
@@ -181,14 +180,16 @@ def test_embedded_mode_dedupes_in_sqlite(slack, tmp_path):
 def test_state_claim_is_exclusive(kind, redis_url, tmp_path):
     import redis
 
-    st = RedisState(redis.Redis.from_url(redis_url)) if kind == "redis" else SQLiteState(tmp_path / "s.sqlite3")
+    st = RedisState(redis.Redis.from_url(redis_url)) if kind == "redis" else SqliteState(tmp_path / "s.sqlite3")
     assert st.claim("k", 60) is True
     assert st.claim("k", 60) is False
     st.release("k")
     assert st.claim("k", 60) is True
-    assert st.get_thread("t") is None
-    st.set_thread("t", "C1", "1.2", 60)
-    assert st.get_thread("t") == ("C1", "1.2")
+    from pipeline.escalate import _get_thread, _set_thread
+
+    assert _get_thread(st, "t") is None
+    _set_thread(st, "t", "C1", "1.2", 60)
+    assert _get_thread(st, "t") == ("C1", "1.2")
 
 
 def test_note_line():
