@@ -335,13 +335,14 @@ def load_learned(path: Path) -> list[tuple[str, str]]:
 
 
 def training_data(cfg: Config, learned: Path | None = None) -> tuple[list[str], list[str]]:
-    """Texts and labels the production model trains on: YAML examples + learned history.
+    """Texts and labels the production model trains on: YAML examples and keywords + learned history.
 
     Learned rows whose intent is no longer configured are ignored (ops may remove intents).
     """
     texts, labels = [], []
     for name, idef in cfg.intents.intents.items():
-        for ex in idef.examples:
+        # Keyword phrases are short but precise evidence ops already wrote; they train too.
+        for ex in list(idef.examples) + list(idef.keywords):
             texts.append(ex)
             labels.append(name)
     if learned is not None:
@@ -354,7 +355,12 @@ def training_data(cfg: Config, learned: Path | None = None) -> tuple[list[str], 
 
 
 def _cache_key(cfg: Config, learned: Path | None) -> str:
-    h = hashlib.sha256(json.dumps(cfg.intents.model_dump(), sort_keys=True).encode())
+    # Only what the model learns from: editing a threshold or a priority must not trigger a refit.
+    content = {
+        "oos": cfg.intents.oos_intent,
+        "examples": {n: [d.examples, d.keywords] for n, d in cfg.intents.intents.items()},
+    }
+    h = hashlib.sha256(json.dumps(content, sort_keys=True).encode())
     if learned is not None and learned.is_file():
         h.update(learned.read_bytes())
     return h.hexdigest()
