@@ -96,12 +96,16 @@ def _analyzer():
 
 
 def sentiment_label(score: float) -> str:
-    """Map a VADER compound score (-1..1) to a label; very_negative is a strong signal on purpose."""
+    """Map a VADER compound score (-1..1) to a label.
+
+    Asymmetric on purpose: factual support messages often score mildly positive ("my order
+    number is ..." ≈ 0.08), while any negativity is worth flagging; very_negative is a strong signal.
+    """
     if score <= -0.6:
         return "very_negative"
     if score <= -0.05:
         return "negative"
-    if score >= 0.05:
+    if score >= 0.3:
         return "positive"
     return "neutral"
 
