@@ -17,9 +17,11 @@ hash of the intents file and the learned-examples store, so a hot-reloaded ``int
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -114,16 +116,22 @@ class IntentModel:
         embeddings: np.ndarray | None = None,
         oos_label: str | None = None,
         calibrate: bool = True,
+        cv: CVReport | None = None,
     ) -> IntentModel:
-        """Fit the head on ``texts``/``labels``; with ``calibrate``, run the CV pass first."""
+        """Fit the head on ``texts``/``labels``; with ``calibrate``, run the CV pass first.
+
+        ``cv`` reuses a calibration measured earlier on the same data (skips the CV pass).
+        """
         texts = [t or "" for t in texts]
         labels = [str(lab) for lab in labels]
         if len(set(labels)) < 2:
             raise ValueError("need examples of at least two intents to train a classifier")
         emb = _embed(texts) if embeddings is None else embeddings
-        if calibrate:
+        if cv is not None:
+            self.cv = cv
+        elif calibrate:
             self.cv = self._cross_validate(texts, labels, emb, oos_label)
-            self.temperature = self.cv.temperature
+        self.temperature = self.cv.temperature
         self._vec = self._new_vectorizer()
         X = self._features(emb, texts, self._vec, fit=True)
         self._clf = self._new_clf().fit(X, labels)
@@ -356,7 +364,10 @@ def training_data(cfg: Config, learned: Path | None = None) -> tuple[list[str], 
 
 def _cache_key(cfg: Config, learned: Path | None) -> str:
     # Only what the model learns from: editing a threshold or a priority must not trigger a refit.
+    from knowledge.embedding import MODEL_ID
+
     content = {
+        "model": MODEL_ID,
         "oos": cfg.intents.oos_intent,
         "examples": {n: [d.examples, d.keywords] for n, d in cfg.intents.intents.items()},
     }
@@ -370,8 +381,42 @@ _models: dict[str, IntentModel] = {}
 _models_lock = threading.Lock()
 
 
+def _disk_cache(var_dir: Path, key: str) -> tuple[np.ndarray | None, CVReport | None]:
+    """Training embeddings + calibration saved by an earlier process for the same content."""
+    base = var_dir / "classifier_cache" / key[:32]
+    try:
+        emb = np.load(base.with_suffix(".npy"), allow_pickle=False)  # plain floats, never pickles
+        cv = CVReport(**json.loads(base.with_suffix(".json").read_text(encoding="utf-8")))
+        return emb, cv
+    except (OSError, ValueError, TypeError):
+        return None, None
+
+
+def _save_disk_cache(var_dir: Path, key: str, emb: np.ndarray, cv: CVReport) -> None:
+    folder = var_dir / "classifier_cache"
+    base = folder / key[:32]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():  # only the current content is worth keeping
+            if old.stem != base.name:
+                old.unlink(missing_ok=True)
+        tmp = base.with_suffix(".tmp.npy")
+        np.save(tmp, emb.astype(np.float32), allow_pickle=False)
+        os.replace(tmp, base.with_suffix(".npy"))
+        tmpj = base.with_suffix(".tmp.json")
+        tmpj.write_text(json.dumps(dataclasses.asdict(cv)), encoding="utf-8")
+        os.replace(tmpj, base.with_suffix(".json"))
+    except OSError as exc:  # a read-only var/ only costs start-up time
+        log.info("classifier cache not written (%s)", exc)
+
+
 def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
-    """The fitted model for this config (cached per process by content; refits on change)."""
+    """The fitted model for this config (cached per process by content; refits on change).
+
+    Embedding the examples and the CV calibration are the slow part of a fit; both are saved
+    under ``<var>/classifier_cache/`` (a numpy array and a JSON file, keyed by content hash), so
+    a restarted worker only refits the head. The head itself is refit, never unpickled.
+    """
     if learned is None:
         learned = learned_path()
     key = _cache_key(cfg, learned)
@@ -381,14 +426,26 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
             model = _models.get(key)
             if model is None:
                 texts, labels = training_data(cfg, learned)
-                model = IntentModel().fit(texts, labels, oos_label=cfg.intents.oos_intent)
+                emb, cv = _disk_cache(learned.parent, key)
+                if emb is not None and emb.shape != (len(texts), _embed_dim()):
+                    emb, cv = None, None
+                cached = emb is not None
+                model = IntentModel().fit(texts, labels, embeddings=emb, oos_label=cfg.intents.oos_intent, cv=cv)
+                if not cached:
+                    _save_disk_cache(learned.parent, key, model.train_emb, model.cv)
                 log.info(
-                    "local intent model fitted: %d examples, %d intents, temperature %.2f",
-                    len(texts), len(set(labels)), model.temperature,
+                    "local intent model fitted: %d examples, %d intents, temperature %.2f%s",
+                    len(texts), len(set(labels)), model.temperature, " (cached embeddings)" if cached else "",
                 )
                 _models.clear()  # keep only the current config's model in memory
                 _models[key] = model
     return model
+
+
+def _embed_dim() -> int:
+    from knowledge.embedding import DIM
+
+    return DIM
 
 
 def oos_threshold(cfg: Config, intent: str) -> float:
