@@ -40,6 +40,7 @@ from pipeline.config import Config
 log = logging.getLogger(__name__)
 
 LEARNED_FILE = "learned_examples.jsonl"
+KEEP_CACHED = 3  # fitted models kept per process (and cache entries on disk), most recent first
 
 
 @dataclass
@@ -397,9 +398,11 @@ def _save_disk_cache(var_dir: Path, key: str, emb: np.ndarray, cv: CVReport) -> 
     base = folder / key[:32]
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.iterdir():  # only the current content is worth keeping
-            if old.stem != base.name:
-                old.unlink(missing_ok=True)
+        # Keep the few most recent contents (an edit is often reverted), drop older ones.
+        stale = sorted(folder.glob("*.npy"), key=lambda f: f.stat().st_mtime, reverse=True)[KEEP_CACHED - 1 :]
+        for old in stale:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".json").unlink(missing_ok=True)
         tmp = base.with_suffix(".tmp.npy")
         np.save(tmp, emb.astype(np.float32), allow_pickle=False)
         os.replace(tmp, base.with_suffix(".npy"))
@@ -420,7 +423,10 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
     if learned is None:
         learned = learned_path()
     key = _cache_key(cfg, learned)
-    model = _models.get(key)
+    with _models_lock:
+        model = _models.pop(key, None)
+        if model is not None:
+            _models[key] = model  # most recently used goes last
     if model is None:
         with _models_lock:
             model = _models.get(key)
@@ -437,8 +443,9 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
                     "local intent model fitted: %d examples, %d intents, temperature %.2f%s",
                     len(texts), len(set(labels)), model.temperature, " (cached embeddings)" if cached else "",
                 )
-                _models.clear()  # keep only the current config's model in memory
                 _models[key] = model
+                while len(_models) > KEEP_CACHED:  # least recently used first (dicts keep order)
+                    _models.pop(next(iter(_models)))
     return model
 
 

@@ -171,24 +171,6 @@ def test_confidence_is_calibrated_probability(cfg):
     assert model.cv.folds >= 3 and model.temperature != 1.0  # the CV pass ran and fitted a temperature
 
 
-def test_model_cached_and_refit_when_examples_change(cfg):
-    m1 = lc.get_local_model(cfg)
-    assert lc.get_local_model(load_config(ROOT / "config")) is m1  # same content, same model
-    # A threshold edit does not refit...
-    cfg_t = Config(intents=cfg.intents.model_copy(update={"threshold": 0.5}), rules=cfg.rules, folder=cfg.folder)
-    assert lc.get_local_model(cfg_t) is m1
-    # ...new examples do.
-    intents = dict(cfg.intents.intents)
-    intents["billing"] = intents["billing"].model_copy(
-        update={"examples": intents["billing"].examples + ["the invoice total does not match my receipt"]}
-    )
-    cfg2 = Config(intents=cfg.intents.model_copy(update={"intents": intents}), rules=cfg.rules, folder=cfg.folder)
-    m2 = lc.get_local_model(cfg2)
-    assert m2 is not m1
-    assert "the invoice total does not match my receipt" in m2.train_texts
-    assert lc.get_local_model(cfg) is not m2  # back to the original content: refit (only one kept)
-
-
 def test_triage_carries_signals_priority_sentiment_language(cfg):
     ticket = Ticket(platform="zendesk", id="1", tags=["vip"],
                     messages=[Message(id="1", author_role="customer", body_text="hello")])
@@ -223,7 +205,52 @@ def test_learned_examples_join_training(cfg, tmp_path):
     texts, labels = lc.training_data(cfg, store)
     assert "parcel locker code never came through" in texts
     assert "no_such_intent" not in labels
-    model = lc.get_local_model(cfg, store)
-    assert "parcel locker code never came through" in model.train_texts
-    few = model.nearest_examples("my parcel locker code has not arrived", k=3)
-    assert few[0] == ("parcel locker code never came through", "delivery_problem")
+    model = lc.get_local_model(_mini(cfg), store)
+    assert "parcel locker code never came through" not in model.train_texts  # label not in the mini config
+    texts, labels = lc.training_data(_mini(cfg), store)
+    assert "parcel locker code never came through" not in texts
+    store.write_text('{"text": "my card statement shows a mystery debit", "label": "billing"}\n', encoding="utf-8")
+    model = lc.get_local_model(_mini(cfg), store)
+    assert "my card statement shows a mystery debit" in model.train_texts
+    few = model.nearest_examples("there is a mystery debit on my card statement", k=3)
+    assert few[0] == ("my card statement shows a mystery debit", "billing")
+
+
+# Refit tests last: they fit small models that push the full one out of the in-process cache.
+def _mini(cfg: Config, extra: list[str] | None = None) -> Config:
+    """A three-intent config: refit tests stay fast and leave the full model cached."""
+    keep = {n: cfg.intents.intents[n] for n in ("order_status", "billing", "other")}
+    if extra:
+        keep["billing"] = keep["billing"].model_copy(update={"examples": keep["billing"].examples + extra})
+    return Config(intents=cfg.intents.model_copy(update={"intents": keep}), rules=cfg.rules, folder=cfg.folder)
+
+
+def test_model_cached_and_refit_when_examples_change(cfg):
+    full = lc.get_local_model(cfg)
+    assert lc.get_local_model(load_config(ROOT / "config")) is full  # same content, same model
+    # A threshold edit does not refit...
+    cfg_t = Config(intents=cfg.intents.model_copy(update={"threshold": 0.5}), rules=cfg.rules, folder=cfg.folder)
+    assert lc.get_local_model(cfg_t) is full
+    # ...new examples do.
+    m1 = lc.get_local_model(_mini(cfg))
+    m2 = lc.get_local_model(_mini(cfg, ["the invoice total does not match my receipt"]))
+    assert m2 is not m1 and m1 is not full
+    assert "the invoice total does not match my receipt" in m2.train_texts
+    assert "the invoice total does not match my receipt" not in m1.train_texts
+    assert sorted(m2.classes_) == ["billing", "order_status", "other"]
+    assert lc.get_local_model(cfg) is full  # recent models stay cached
+
+
+def test_disk_cache_skips_embedding_and_calibration(cfg, monkeypatch):
+    mini = _mini(cfg, ["disk cache check: billing example"])
+    first = lc.get_local_model(mini)
+    lc._models.pop(lc._cache_key(mini, lc.learned_path()))  # as if the worker restarted
+
+    def no_cv(*a, **k):
+        raise AssertionError("calibration should come from the disk cache")
+
+    monkeypatch.setattr(lc.IntentModel, "_cross_validate", no_cv)
+    again = lc.get_local_model(mini)
+    assert again is not first
+    assert again.temperature == pytest.approx(first.temperature)
+    np.testing.assert_allclose(again.train_emb, first.train_emb)
