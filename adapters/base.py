@@ -14,13 +14,14 @@ Only ``pipeline.models`` types cross into ``pipeline/``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pipeline.models import Outcome, Ticket
+from pipeline.models import AgentFeedback, Outcome, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,25 @@ class BadPayload(ValueError):
 
 
 class Ignored(Exception):
-    """A valid webhook we deliberately do not process (answered 200 ignored with the reason)."""
+    """A valid webhook we deliberately do not process (answered 200 ignored with the reason).
 
-    def __init__(self, reason: str):
+    ``feedback`` carries what an agent did (public reply text, feedback tags) when the event
+    is an agent's action on a ticket: it is recorded as feedback on our draft, never processed.
+    """
+
+    def __init__(self, reason: str, feedback: AgentFeedback | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.feedback = feedback
+
+
+FEEDBACK_TAGS = ("ai-reject", "ai-handoff")
+WRONG_INTENT_TAG = "ai-wrong-intent:"
+
+
+def feedback_tags(tags: list[str] | None) -> list[str]:
+    """The sidecar's feedback tags among ``tags`` (``ai-reject``, ``ai-handoff``, ``ai-wrong-intent:<intent>``)."""
+    return [t for t in (tags or []) if t in FEEDBACK_TAGS or t.startswith(WRONG_INTENT_TAG)]
 
 
 def constant_time_equals(a: str | bytes | None, b: str | bytes | None) -> bool:
@@ -92,6 +107,37 @@ def as_str(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
+
+
+TOKEN_HEADER = "X-Sidecar-Token"
+MARKER_PREFIX = "sidecar-event:"
+
+
+def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, allow_unsigned: bool) -> None:
+    """Shared-secret check for senders without signatures (Gorgias, Freshdesk).
+
+    The token comes in the ``X-Sidecar-Token`` header or, for senders that can only template
+    the URL, the ``token`` query parameter. Every configured token (rotation) is compared in
+    constant time. Raises :class:`AuthError`.
+    """
+    if not ps.webhook_secrets:
+        if ps.configured and not allow_unsigned:
+            raise AuthError(f"{ps.name.upper()}_WEBHOOK_TOKEN is not set")
+        return
+    given = header(headers, TOKEN_HEADER) or (query.get("token") if query else None)
+    if not given:
+        raise AuthError(f"missing {TOKEN_HEADER} header or token query parameter")
+    ok = False
+    for secret in ps.webhook_secrets:
+        ok |= constant_time_equals(given.strip(), secret.get_secret_value())
+    if not ok:
+        raise AuthError("invalid token")
+
+
+def event_hash(platform: str, *parts: Any) -> str:
+    """Fallback dedupe key when the sender has no delivery id: a hash of platform + parts."""
+    raw = "\x1f".join(str(p) for p in (platform, *parts))
+    return "h" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
 class Adapter(ABC):

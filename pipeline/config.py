@@ -112,7 +112,7 @@ class Rule(_Strict):
 
     enabled: bool | None = None
     tags: list[str] | None = None
-    fields: dict[str, PerPlatform] | None = None  # logical name -> per-platform {field_id: value}
+    fields: PerPlatform | None = None  # per platform {field_id: value}; values may use {intent}, {priority}, ...
     priority: Priority | None = None  # override
     priority_floor: Priority | None = None
     assign: PerPlatform | None = None
@@ -223,6 +223,9 @@ def _deep_merge(into: dict[str, Any], new: dict[str, Any]) -> None:
     for k, v in new.items():
         if isinstance(v, dict) and isinstance(into.get(k), dict):
             _deep_merge(into[k], v)
+        elif k == "tags" and isinstance(into.get(k), list):
+            # Tags add up (defaults + intent + override); removing a default tag is not a use case.
+            into[k] = list(dict.fromkeys([*into[k], *v]))
         else:
             into[k] = v
 

@@ -72,6 +72,12 @@ class TicketEvent(_Serializable):
     def from_dict(cls, data: dict[str, Any]) -> TicketEvent:
         return _from_dict(cls, data)
 
+    def to_dict(self) -> dict[str, Any]:
+        # Flat fields only: a shallow copy is enough and ~10x cheaper than asdict on the intake path.
+        d = dict(self.__dict__)
+        d["tags_hint"] = list(self.tags_hint)
+        return d
+
 
 @dataclass
 class Person(_Serializable):
@@ -254,6 +260,8 @@ class Outcome(_Serializable):
     note_text: str = ""
     marker: str = ""
     public_reply: str | None = None  # only when the plan's auto_reply passed every guard
+    alerted: list[str] = field(default_factory=list)  # escalation reasons Slack was alerted for
+    alert_error: str | None = None  # why Slack could not be alerted (the job retries it)
     steps_done: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     status: str = "processed"  # processed | skipped | failed
@@ -267,6 +275,17 @@ class Outcome(_Serializable):
         o.plan = Plan.from_dict(data["plan"]) if data.get("plan") else None
         o.draft = Draft.from_dict(data["draft"]) if data.get("draft") else None
         return o
+
+
+@dataclass
+class AgentFeedback(_Serializable):
+    """An agent's response to a ticket the sidecar drafted for (read from the helpdesk's own events)."""
+
+    ticket_id: str
+    reply_text: str | None = None  # the public reply the agent sent
+    tags: list[str] = field(default_factory=list)  # the sidecar's feedback tags present on the ticket
+    agent_id: str | None = None
+    message_id: str | None = None
 
 
 def marker_for(event_id: str) -> str:

@@ -52,3 +52,81 @@ def dead_redis_url() -> str:
 
 def load_fixture(*parts: str) -> bytes:
     return FIXTURES.joinpath(*parts).read_bytes()
+
+
+ZENDESK_SECRET = "test-zendesk-signing-secret"
+GORGIAS_TOKEN = "test-gorgias-token"
+FRESHDESK_TOKEN = "test-freshdesk-token"
+
+
+def reset_caches() -> None:
+    """Forget every process-wide cache that depends on env (settings, adapters, state, config)."""
+    from adapters import registry
+    from app.settings import reset_settings
+    from pipeline import embedded, runtime
+    from pipeline.config import reset_config
+
+    embedded.reset()
+    reset_settings()
+    registry.reset()
+    runtime.reset()
+    reset_config()
+
+
+@pytest.fixture
+def sidecar_env(monkeypatch, tmp_path, redis_url):
+    """Redis mode, dry-run adapters, webhook secrets set; var/ in a temp folder."""
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("SIDECAR_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("SIDECAR_CONFIG", str(ROOT / "config"))
+    monkeypatch.setenv("ZENDESK_WEBHOOK_SECRET", ZENDESK_SECRET)
+    monkeypatch.setenv("GORGIAS_WEBHOOK_TOKEN", GORGIAS_TOKEN)
+    monkeypatch.setenv("FRESHDESK_WEBHOOK_TOKEN", FRESHDESK_TOKEN)
+    reset_caches()
+    yield tmp_path / "var"
+    reset_caches()
+
+
+@pytest.fixture
+def app_client(sidecar_env):
+    from app import create_app
+
+    app = create_app()
+    return app.test_client()
+
+
+def signed_headers(body: bytes, secret: str = ZENDESK_SECRET, timestamp: str | None = None) -> dict[str, str]:
+    from datetime import UTC, datetime
+
+    from adapters.zendesk import sign
+
+    ts = timestamp or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"Content-Type": "application/json", "X-Zendesk-Webhook-Signature": sign(secret, ts, body),
+            "X-Zendesk-Webhook-Signature-Timestamp": ts}
+
+
+def auth_headers(platform: str, body: bytes) -> dict[str, str]:
+    """Headers that authenticate ``body`` for ``platform``."""
+    if platform == "zendesk":
+        return signed_headers(body)
+    token = GORGIAS_TOKEN if platform == "gorgias" else FRESHDESK_TOKEN
+    return {"Content-Type": "application/json", "X-Sidecar-Token": token}
+
+
+def run_worker(redis_url: str, queue: str = "sidecar") -> None:
+    """Pump the webhook inbox and run every queued job in the sidecar's real rq worker (burst)."""
+    import redis
+    from rq import Queue
+
+    from app.settings import get_settings
+    from pipeline.worker import SidecarWorker
+
+    conn = redis.Redis.from_url(redis_url)
+    SidecarWorker([Queue(queue, connection=conn)], connection=conn, settings=get_settings()).work(burst=True)
+
+
+def outbox(var_dir, platform: str) -> list[dict]:
+    import json
+
+    p = var_dir / "outbox" / f"{platform}.jsonl"
+    return [json.loads(x) for x in p.read_text().splitlines()] if p.exists() else []

@@ -1,0 +1,193 @@
+"""Zendesk: signed event webhooks and admin-templated trigger webhooks in; REST API out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.base import (
+    MARKER_PREFIX,
+    AuthError,
+    BadPayload,
+    Ignored,
+    as_str,
+    constant_time_equals,
+    event_hash,
+    feedback_tags,
+    header,
+)
+from pipeline.models import AGENT, CUSTOMER, AgentFeedback, TicketEvent
+
+log = logging.getLogger(__name__)
+
+platform = "zendesk"
+
+SIG_HEADER = "X-Zendesk-Webhook-Signature"
+TS_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
+INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
+
+_PROCESSED_TYPES = {
+    "zen:event-type:ticket.created": "ticket_created",
+    "zen:event-type:ticket.comment_added": "message_created",
+}
+_STAFF_ROLES = {"agent", "admin", "staff"}
+
+
+def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
+    """Zendesk's signature: base64(HMAC-SHA256(secret as UTF-8, timestamp + raw body))."""
+    mac = hmac.new(secret.encode("utf-8"), timestamp.encode("utf-8") + raw_body, hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode("ascii")
+
+
+def _parse_ts(value: str) -> datetime:
+    v = value.strip()
+    if v.endswith("Z"):
+        v = v[:-1] + "+00:00"
+    ts = datetime.fromisoformat(v)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def verify(headers: Mapping[str, str], raw_body: bytes, query: Mapping[str, str], settings: Any,
+           now: datetime | None = None) -> None:
+    """Check the HMAC signature over timestamp + raw body against every configured secret (rotation).
+
+    Raises :class:`AuthError` with a reason that never includes a secret. With no secret
+    configured, only a dry-run platform (or ``SIDECAR_ALLOW_UNSIGNED``) accepts the webhook.
+    """
+    ps = settings.zendesk
+    if not ps.webhook_secrets:
+        if ps.configured and not settings.allow_unsigned:
+            raise AuthError("ZENDESK_WEBHOOK_SECRET is not set")
+        return
+    sig = header(headers, SIG_HEADER)
+    ts = header(headers, TS_HEADER)
+    if not sig or not ts:
+        raise AuthError(f"missing {SIG_HEADER} or {TS_HEADER} header")
+    try:
+        when = _parse_ts(ts)
+    except ValueError:
+        raise AuthError(f"{TS_HEADER} is not an ISO-8601 timestamp") from None
+    now = now or datetime.now(UTC)
+    tolerance = settings.zendesk_signature_tolerance
+    if tolerance > 0 and abs((now - when).total_seconds()) > tolerance:
+        # Replayed or badly delayed deliveries are refused; Zendesk retries with a fresh timestamp.
+        raise AuthError(f"signature timestamp outside the {tolerance}s tolerance")
+    ok = False
+    for secret in ps.webhook_secrets:
+        # Compare against every secret (no early exit) so timing does not reveal which matched.
+        ok |= constant_time_equals(sign(secret.get_secret_value(), ts, raw_body), sig.strip())
+    if not ok:
+        raise AuthError("invalid signature")
+
+
+def _event_hash(*parts: Any) -> str:
+    return event_hash(platform, *parts)
+
+
+def _own_ids(settings: Any) -> set[str]:
+    uid = settings.zendesk.user_id if settings is not None else None
+    return {uid} if uid else set()
+
+
+def _ticket_id_from_subject(subject: Any) -> str | None:
+    if isinstance(subject, str) and subject.startswith("zen:ticket:"):
+        return as_str(subject.rsplit(":", 1)[1])
+    return None
+
+
+def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]) -> TicketEvent:
+    etype = body.get("type")
+    detail = body.get("detail") if isinstance(body.get("detail"), dict) else {}
+    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    ticket_id = as_str(detail.get("id")) or _ticket_id_from_subject(body.get("subject"))
+    if not ticket_id:
+        raise BadPayload("zendesk event has no ticket id (detail.id or subject zen:ticket:<id>)")
+    kind = _PROCESSED_TYPES.get(etype)
+    if kind is None:
+        tags = event.get("tags_added") or (event.get("current") or {}).get("tags") or detail.get("tags") or []
+        fb = feedback_tags([str(t) for t in tags]) if isinstance(tags, list) else []
+        raise Ignored(f"event type {etype} is not processed",
+                      AgentFeedback(ticket_id=ticket_id, tags=fb) if fb else None)
+    event_id = as_str(body.get("id")) or as_str(header(headers, INVOCATION_HEADER)) or _event_hash(ticket_id, etype, body.get("time"))
+    ev = TicketEvent(platform=platform, event_id=event_id, ticket_id=ticket_id, kind=kind, raw_type=etype,
+                     subject_hint=as_str(detail.get("subject")), body_hint=as_str(detail.get("description")),
+                     author_id=as_str(detail.get("requester_id")))
+    if kind == "ticket_created":
+        submitter = as_str(detail.get("submitter_id"))
+        if submitter and submitter in own:
+            raise Ignored("ticket created by the sidecar's own API user")
+        return ev
+    comment = event.get("comment") if isinstance(event.get("comment"), dict) else {}
+    author = comment.get("author") if isinstance(comment.get("author"), dict) else {}
+    ev.message_id = as_str(comment.get("id"))
+    ev.author_id = as_str(author.get("id"))
+    ev.body_hint = comment.get("body") if isinstance(comment.get("body"), str) else None
+    ev.is_internal = comment.get("is_public") is False
+    if ev.author_id and ev.author_id in own:
+        raise Ignored("comment written by the sidecar's own API user")
+    if ev.body_hint and MARKER_PREFIX in ev.body_hint:
+        raise Ignored("comment carries the sidecar's marker")
+    if ev.is_internal:
+        raise Ignored("internal note")
+    if author.get("is_staff") is True:
+        ev.author_role = AGENT
+        raise Ignored("comment by an agent", AgentFeedback(ticket_id=ticket_id, reply_text=ev.body_hint,
+                                                           agent_id=ev.author_id, message_id=ev.message_id))
+    return ev
+
+
+def _parse_trigger(body: dict[str, Any], own: set[str]) -> TicketEvent:
+    """Admin-templated trigger body: every value a string; only the ticket id is required."""
+    t = body.get("ticket") if isinstance(body.get("ticket"), dict) else {}
+    ticket_id = as_str(body.get("ticket_id")) or as_str(t.get("id")) or as_str(body.get("id"))
+    if not ticket_id:
+        raise BadPayload("zendesk webhook body has no ticket id: template it as \"ticket_id\": \"{{ticket.id}}\"")
+    if not ticket_id.isdigit():
+        raise BadPayload("zendesk ticket_id must be a number (is the placeholder {{ticket.id}} spelled right?)")
+    message_id = as_str(body.get("comment_id"))
+    author_id = as_str(body.get("author_id") or body.get("current_user_id"))
+    role = (as_str(body.get("author_role") or body.get("current_user_role")) or "").lower()
+    public = as_str(body.get("comment_public") or body.get("is_public"))
+    latest = body.get("latest_comment") or body.get("ticket_latest_comment") or body.get("comment")
+    latest = latest if isinstance(latest, str) else None
+    if author_id and author_id in own:
+        raise Ignored("update made by the sidecar's own API user")
+    if latest and MARKER_PREFIX in latest:
+        raise Ignored("latest comment carries the sidecar's marker")
+    tags = as_str(body.get("tags"))
+    fb_tags = feedback_tags(tags.split()) if tags else []
+    if public is not None and public.lower() in ("false", "0", "no"):
+        raise Ignored("internal note", AgentFeedback(ticket_id=ticket_id, tags=fb_tags) if fb_tags else None)
+    if role in _STAFF_ROLES:
+        raise Ignored("update made by an agent", AgentFeedback(ticket_id=ticket_id, reply_text=latest, tags=fb_tags,
+                                                               agent_id=author_id, message_id=message_id))
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    event_id = _event_hash(ticket_id, message_id) if message_id else _event_hash(ticket_id, canonical)
+    return TicketEvent(platform=platform, event_id=event_id, ticket_id=ticket_id,
+                       kind="ticket_updated", message_id=message_id, author_id=author_id, author_role=CUSTOMER,
+                       subject_hint=as_str(body.get("ticket_title") or body.get("subject") or t.get("subject")),
+                       body_hint=latest or as_str(body.get("ticket_description") or body.get("description")),
+                       requester_name=as_str(body.get("requester_full_name") or body.get("requester_name")),
+                       requester_email=as_str(body.get("requester_email")),
+                       tags_hint=tags.split() if tags else [], raw_type="trigger")
+
+
+def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -> TicketEvent:
+    """Pure: a Zendesk webhook body (event envelope or templated trigger) → :class:`TicketEvent`.
+
+    Raises :class:`BadPayload` (400) or :class:`Ignored` (200 ignored). The delivery id for
+    dedupe is the event's ``id`` (stable across retries), else the invocation id header, else
+    a hash of ticket + comment (or of the whole templated body).
+    """
+    if not isinstance(body, dict):
+        raise BadPayload("zendesk webhook body must be a JSON object")
+    own = _own_ids(settings)
+    if isinstance(body.get("type"), str) and body["type"].startswith("zen:"):
+        return _parse_event(body, headers, own)
+    return _parse_trigger(body, own)

@@ -1,0 +1,65 @@
+"""Flask app factory: ``gunicorn 'app:create_app()'``."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging() -> None:
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    else:
+        root.setLevel(level)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web app. Settings and config are validated here, so a bad start fails loudly."""
+    configure_logging()
+    settings = settings or get_settings()
+    from pipeline.config import get_config
+
+    get_config()  # invalid YAML stops the start with file, intent and field named
+
+    app = Flask(__name__)
+    app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+
+    from app.health import bp as health_bp
+    from app.observability import init_sentry
+    from app.ops import bp as ops_bp
+    from app.webhooks import bp as webhooks_bp
+
+    init_sentry(settings, "web")
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(ops_bp)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        # JSON errors everywhere (413 too large, 405, 404 ...), never an HTML page.
+        resp = jsonify({"status": "error", "error": exc.name.lower(), "detail": exc.description})
+        resp.status_code = exc.code or 500
+        return resp
+
+    for ps in (settings.zendesk, settings.gorgias, settings.freshdesk):
+        if not ps.configured:
+            log.warning("%s: no URL/credentials, DRY RUN: writes go to %s/%s.jsonl", ps.name, settings.outbox_dir, ps.name)
+        elif not ps.webhook_secrets:
+            log.warning("%s: SIDECAR_ALLOW_UNSIGNED is set: webhooks are not authenticated", ps.name)
+    if settings.embedded:
+        from pipeline.embedded import get_embedded_queue
+
+        get_embedded_queue(settings)  # starts the in-process worker thread; resumes pending jobs
+        log.info("embedded mode (no REDIS_URL): events are processed in this process")
+    return app

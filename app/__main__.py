@@ -1,0 +1,218 @@
+"""Command line: ``python -m app serve|worker|replay|check-config|failed|retry|...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("app")
+
+COMMAND_MODULES = ("app.commands.classifier", "app.commands.kb", "app.commands.ops")
+
+
+def _settings_or_exit():
+    from app.settings import SettingsError, get_settings
+
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        sys.exit(f"configuration error: {exc}")
+
+
+def _config_or_exit():
+    from pipeline.config import ConfigError, get_config
+
+    try:
+        return get_config()
+    except ConfigError as exc:
+        sys.exit(f"invalid config:\n{exc}")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Embedded single-process mode: web + in-process jobs (no Redis needed)."""
+    from werkzeug.serving import run_simple
+
+    from app import create_app
+
+    settings = _settings_or_exit()
+    _config_or_exit()
+    app = create_app(settings)
+    mode = "embedded (in-process jobs)" if settings.embedded else f"web only, jobs go to Redis queue '{settings.queue_name}'"
+    print(f"sidecar listening on http://{args.host}:{args.port}  mode: {mode}")
+    for ps in (settings.zendesk, settings.gorgias, settings.freshdesk):
+        print(f"  {ps.name:9s} {'LIVE ' + (ps.url or '') if ps.configured else 'DRY RUN → ' + str(settings.outbox_dir / (ps.name + '.jsonl'))}")
+    print("try:  curl -s -X POST -H 'Content-Type: application/json' "
+          f"--data @samples/zendesk_comment_added.json http://{args.host}:{args.port}/webhooks/zendesk")
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """An rq worker (one queue per process) with the scheduler; models load once before any job."""
+    from rq import Queue
+
+    from pipeline.classify import warm_up
+    from pipeline.runtime import get_redis
+    from pipeline.worker import SidecarWorker
+
+    settings = _settings_or_exit()
+    if not settings.redis_url:
+        sys.exit("REDIS_URL is not set: the worker needs Redis (use `python -m app serve` for the embedded mode)")
+    cfg = _config_or_exit()
+    _init_observability(settings, "worker")
+    warm_up(cfg)
+    conn = get_redis(settings)
+    queue = Queue(args.queue or settings.queue_name, connection=conn)
+    # A non-forking worker: the models loaded above are reused by every job, and onnxruntime
+    # never runs in a forked child. It also pumps the webhook inbox into rq.
+    worker = SidecarWorker([queue], connection=conn, settings=settings)
+    worker.work(with_scheduler=True, burst=args.burst, logging_level=os.environ.get("LOG_LEVEL", "INFO").upper())
+    return 0
+
+
+def _init_observability(settings, component: str) -> None:
+    from app.observability import init_sentry
+
+    init_sentry(settings, component)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Push a sample webhook body through the whole pipeline in this process and print the note."""
+    from adapters import registry
+    from adapters.base import BadPayload, Ignored
+    from pipeline.jobs import process_event
+
+    settings = _settings_or_exit()
+    _config_or_exit()
+    body = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    mod = registry.module(args.platform)
+    try:
+        event = mod.parse_webhook({}, body, settings)
+    except Ignored as exc:
+        print(f"ignored: {exc.reason}")
+        return 0
+    except BadPayload as exc:
+        print(f"bad payload: {exc}", file=sys.stderr)
+        return 2
+    if args.fresh:
+        import uuid
+
+        event.event_id = f"replay-{uuid.uuid4().hex[:12]}"
+    result = process_event(args.platform, event.to_dict())
+    print(json.dumps({k: v for k, v in result.items() if k != "note"}, indent=2))
+    if result.get("note"):
+        print("\n----- internal note -----\n" + result["note"])
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate intents.yaml + rules.yaml and print intents × actions."""
+    from pipeline.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config or os.environ.get("SIDECAR_CONFIG") or "config")
+    except ConfigError as exc:
+        print(f"INVALID config:\n{exc}", file=sys.stderr)
+        return 1
+    from app.commands.table import config_table
+
+    print(config_table(cfg, args.platform))
+    print(f"\nOK: {len(cfg.intent_names)} intents, {len(cfg.rules.intents)} rules, {len(cfg.rules.overrides)} overrides")
+    return 0
+
+
+def cmd_failed(args: argparse.Namespace) -> int:
+    """List failed jobs with their reason."""
+    from app.commands.jobs import failed_jobs
+
+    settings = _settings_or_exit()
+    rows = failed_jobs(settings)
+    if not rows:
+        print("no failed jobs")
+    for r in rows:
+        print(f"{r['id']}  {r.get('platform') or ''}  {r['error']}")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    """Retry a failed job by id."""
+    from app.commands.jobs import retry_job
+
+    settings = _settings_or_exit()
+    ok = retry_job(settings, args.job_id)
+    print("requeued" if ok else f"no failed job {args.job_id}")
+    return 0 if ok else 1
+
+
+def cmd_feedback_corrections(args: argparse.Namespace) -> int:
+    """Intent corrections agents made with ai-wrong-intent:<intent>, for review before learning."""
+    import csv
+
+    from pipeline.feedback import pending_corrections
+
+    settings = _settings_or_exit()
+    rows = pending_corrections(settings)
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["text", "label", "predicted", "platform", "ticket_id"])
+            for r in rows:
+                w.writerow([r["text"], r["label"], r.get("predicted"), r["platform"], r["ticket_id"]])
+        print(f"{len(rows)} corrections written to {args.csv}: review them, then `python -m app intents learn {args.csv}`")
+        return 0
+    for r in rows:
+        print(f"{r['platform']} ticket {r['ticket_id']}: {r.get('predicted')} → {r['label']}: {r['text'][:80]!r}")
+    print(f"{len(rows)} pending corrections")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m app", description="Helpdesk AI sidecar")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run web + in-process jobs (embedded mode)")
+    s.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    s.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    s.set_defaults(func=cmd_serve)
+    w = sub.add_parser("worker", help="run an rq worker (needs REDIS_URL)")
+    w.add_argument("--queue", help="queue name (default SIDECAR_QUEUE or 'sidecar')")
+    w.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    w.set_defaults(func=cmd_worker)
+    r = sub.add_parser("replay", help="run a sample webhook through the pipeline and print the note")
+    r.add_argument("file")
+    r.add_argument("--platform", required=True, choices=["zendesk", "gorgias", "freshdesk"])
+    r.add_argument("--fresh", action="store_true", help="new event id (process again even if seen)")
+    r.set_defaults(func=cmd_replay)
+    c = sub.add_parser("check-config", help="validate config/*.yaml and print intents × actions")
+    c.add_argument("--config", help="config folder (default SIDECAR_CONFIG or config/)")
+    c.add_argument("--platform", default="zendesk", choices=["zendesk", "gorgias", "freshdesk"])
+    c.set_defaults(func=cmd_check_config)
+    f = sub.add_parser("failed", help="list failed jobs and why")
+    f.set_defaults(func=cmd_failed)
+    rt = sub.add_parser("retry", help="retry a failed job")
+    rt.add_argument("job_id")
+    rt.set_defaults(func=cmd_retry)
+    fb = sub.add_parser("feedback", help="agent feedback on drafts").add_subparsers(dest="feedback_cmd", required=True)
+    fc = fb.add_parser("corrections", help="list (or export to CSV) intent corrections waiting for review")
+    fc.add_argument("--csv", help="write them to this CSV file (text,label,...) for review")
+    fc.set_defaults(func=cmd_feedback_corrections)
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from app import configure_logging
+
+    configure_logging()
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

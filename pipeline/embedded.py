@@ -1,0 +1,158 @@
+"""Embedded mode (no ``REDIS_URL``): a durable in-process queue in SQLite, run by a worker thread.
+
+An accepted event is written to ``var/jobs.sqlite3`` before the webhook answers 202, so a
+crash loses nothing: pending jobs are picked up again at the next start. Failed jobs keep
+their reason (``python -m app failed``) and can be retried (``python -m app retry ID``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from adapters.base import PermanentError
+from pipeline.models import TicketEvent
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = [2, 10, 60]
+
+
+class EmbeddedQueue:
+    def __init__(self, path: str | Path, autostart: bool = True):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=10)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, platform TEXT, event TEXT, status TEXT, "
+            "attempts INTEGER DEFAULT 0, error TEXT, created REAL, updated REAL, run_after REAL DEFAULT 0)")
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stop = False
+        # Jobs that were running when the process died are run again (steps are idempotent).
+        self._conn.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
+        if autostart:
+            self.start()
+
+    def enqueue(self, event: TicketEvent) -> str:
+        from pipeline.jobs import job_id_for
+
+        jid = job_id_for(event.platform, event.event_id)
+        now = time.time()
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO jobs (id, platform, event, status, created, updated) VALUES (?,?,?,?,?,?)",
+                (jid, event.platform, json.dumps(event.to_dict()), "queued", now, now))
+        self._wake.set()
+        return jid
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop = False
+            self._thread = threading.Thread(target=self._loop, name="embedded-worker", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop = True
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _next(self) -> tuple[str, str, str, int] | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, platform, event, attempts FROM jobs WHERE status = 'queued' AND run_after <= ? "
+                "ORDER BY created LIMIT 1", (time.time(),)).fetchone()
+            if row:
+                # Conditional update: another process sharing the file (gunicorn workers) may race us.
+                cur = self._conn.execute("UPDATE jobs SET status='running', updated=? WHERE id=? AND status='queued'",
+                                         (time.time(), row[0]))
+                if cur.rowcount != 1:
+                    return self._next_unlocked_retry()
+        return row
+
+    def _next_unlocked_retry(self) -> None:
+        self._wake.set()  # somebody else took it; look again on the next loop
+        return None
+
+    def run_pending(self) -> int:
+        """Run every job that is due now (used by the thread, the CLI and tests). Returns jobs run."""
+        from pipeline.jobs import process_event
+
+        n = 0
+        while (row := self._next()) is not None:
+            jid, platform, event, attempts = row
+            n += 1
+            try:
+                process_event(platform, json.loads(event))
+            except Exception as exc:
+                attempts += 1
+                permanent = isinstance(exc, PermanentError) or attempts > len(RETRY_DELAYS)
+                reason = f"{exc.__class__.__name__}: {exc}"
+                with self._lock:
+                    if permanent:
+                        self._conn.execute("UPDATE jobs SET status='failed', attempts=?, error=?, updated=? WHERE id=?",
+                                           (attempts, reason, time.time(), jid))
+                    else:
+                        self._conn.execute(
+                            "UPDATE jobs SET status='queued', attempts=?, error=?, updated=?, run_after=? WHERE id=?",
+                            (attempts, reason, time.time(), time.time() + RETRY_DELAYS[attempts - 1], jid))
+                log.error("job %s %s: %s", jid, "failed" if permanent else "will be retried", reason)
+            else:
+                with self._lock:
+                    self._conn.execute("UPDATE jobs SET status='done', updated=? WHERE id=?", (time.time(), jid))
+        return n
+
+    def _loop(self) -> None:
+        while not self._stop:
+            try:
+                self.run_pending()
+            except Exception:  # keep the thread alive whatever happens
+                log.exception("embedded worker loop error")
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+
+    def failed(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, platform, attempts, error, updated FROM jobs WHERE status='failed' ORDER BY updated DESC"
+            ).fetchall()
+        return [dict(zip(("id", "platform", "attempts", "error", "updated"), r, strict=True)) for r in rows]
+
+    def retry(self, job_id: str) -> bool:
+        with self._lock:
+            cur = self._conn.execute(
+                "UPDATE jobs SET status='queued', attempts=0, run_after=0 WHERE id=? AND status='failed'", (job_id,))
+        self._wake.set()
+        return cur.rowcount == 1
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        return {s: c for s, c in rows}
+
+
+_queues: dict[str, EmbeddedQueue] = {}
+_qlock = threading.Lock()
+
+
+def get_embedded_queue(settings: Any, autostart: bool = True) -> EmbeddedQueue:
+    path = str(Path(settings.var_dir) / "jobs.sqlite3")
+    with _qlock:
+        if path not in _queues:
+            _queues[path] = EmbeddedQueue(path, autostart=autostart)
+        return _queues[path]
+
+
+def reset() -> None:
+    with _qlock:
+        for q in _queues.values():
+            q.stop()
+        _queues.clear()

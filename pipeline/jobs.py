@@ -1,0 +1,204 @@
+"""Jobs: ``process_event`` runs the whole pipeline for one webhook event; ``enqueue_event`` queues it.
+
+Jobs are module-level functions with small JSON-safe arguments (rq pickles only names and
+dicts). Transient failures are retried by rq's retry policy; permanent ones (bad credentials,
+missing ticket) fail at once and land in the failed-job registry with their reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from typing import Any
+
+from adapters.base import PermanentError
+from adapters.registry import get_adapter
+from app.observability import set_job_context
+from pipeline.classify import classify
+from pipeline.config import get_config
+from pipeline.draft import draft as make_draft
+from pipeline.draft import retrieve
+from pipeline.escalate import EscalationError, escalate
+from pipeline.feedback import remember_draft
+from pipeline.models import Outcome, TicketEvent, marker_for
+from pipeline.normalize import normalize
+from pipeline.note import render_note
+from pipeline.record import record
+from pipeline.rules import allow_auto_reply, decide
+from pipeline.runtime import get_redis, get_state
+from pipeline.sla import schedule_for
+
+log = logging.getLogger(__name__)
+
+RETRY_INTERVALS = [10, 60, 300]  # seconds between attempts of a transient failure
+MESSAGE_CLAIM_TTL = 30 * 24 * 3600
+_JOB_ID_BAD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def job_id_for(platform: str, event_id: str) -> str:
+    """An rq job id (letters, digits, ``_`` and ``-`` only) for an event."""
+    raw = f"evt-{platform}-{event_id}"
+    clean = _JOB_ID_BAD.sub("_", raw)
+    if clean != raw or len(clean) > 100:
+        clean = f"evt-{platform}-" + hashlib.sha256(event_id.encode()).hexdigest()[:40]
+    return clean
+
+
+def _settings():
+    from app.settings import get_settings
+
+    return get_settings()
+
+
+def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Fetch → normalize → classify → decide → retrieve → draft → write back → escalate → record."""
+    settings = _settings()
+    ev = TicketEvent.from_dict(event)
+    set_job_context(platform, ev.ticket_id, ev.event_id)
+    cfg = get_config()
+    state = get_state(settings)
+    adapter = get_adapter(platform, settings, redis=get_redis(settings))
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    outcome = Outcome(event=ev, ticket_id=ev.ticket_id, marker=marker_for(ev.event_id))
+    try:
+        ticket = adapter.fetch_ticket(ev.ticket_id, hint=ev)
+        timings["fetch"] = time.monotonic() - t0
+        outcome.ticket_url = ticket.url
+        msg = ticket.latest_customer_message(ev.message_id)
+        if msg is None:
+            return _skip(outcome, "no customer message in the thread")
+        if ev.message_id is None and ticket.messages and ticket.messages[-1].author_role != "customer":
+            # A trigger without a comment id fired after someone else wrote (an agent, or our own note):
+            # the newest customer message was already answered or processed.
+            return _skip(outcome, "newest message is not the customer's")
+        # One pipeline run per customer message, whichever event carried it (event + trigger webhooks
+        # for the same comment, or a trigger fired by our own update).
+        claim = f"sidecar:msg:{platform}:{ticket.id}:{msg.id}"
+        if not state.claim_for(claim, ev.event_id, MESSAGE_CLAIM_TTL):
+            return _skip(outcome, f"message {msg.id} already processed by another event")
+
+        t1 = time.monotonic()
+        text = normalize(ticket, msg.id)
+        triage = classify(text, ticket, cfg)
+        timings["classify"] = time.monotonic() - t1
+        plan = decide(triage, ticket, cfg, platform)
+        outcome.triage, outcome.plan = triage, plan
+        if not plan.enabled:
+            return _skip(outcome, "; ".join(plan.reasons))
+
+        t2 = time.monotonic()
+        sources = retrieve(text, triage, cfg) if plan.draft else []
+        outcome.draft = make_draft(ticket, text, triage, plan, sources, cfg)
+        timings["draft"] = time.monotonic() - t2
+        allowed, why = allow_auto_reply(plan, outcome.draft)
+        if plan.auto_reply:
+            plan.reasons.append(f"auto-reply {'sent' if allowed else 'withheld'}: {why}")
+            if allowed and outcome.draft is not None:
+                outcome.public_reply = outcome.draft.text
+        # Slack first, so the note can say who was alerted; a Slack failure never costs the note:
+        # it is noted, the note is written, and the job is retried for the alert alone.
+        escalation_error = _escalate(outcome, ticket, state)
+        outcome.note_html, outcome.note_text = render_note(outcome)
+
+        t3 = time.monotonic()
+        outcome.steps_done = adapter.write_back(ticket, outcome, state)
+        timings["write"] = time.monotonic() - t3
+        timings["note_posted_at"] = time.time()
+        remember_draft(state, outcome, text)
+        if settings.redis_url:
+            try:
+                schedule_for(outcome, ticket)
+            except Exception:  # timers are a safety net; the ticket's note is already there
+                log.exception("%s ticket %s: could not schedule SLA checks", platform, ticket.id)
+        timings["total"] = time.monotonic() - t0
+        timings["since_webhook"] = max(0.0, time.time() - ev.received_at)
+        outcome.timings = timings
+        outcome.status = "processed"
+        record(outcome, ticket=ticket, escalated=outcome.alerted)
+        if escalation_error is not None:
+            raise escalation_error
+        log.info("%s ticket %s event %s: intent=%s (%.2f) steps=%s", platform, ticket.id, ev.event_id,
+                 triage.intent, triage.confidence, ",".join(outcome.steps_done) or "none")
+        return {"status": "processed", "intent": triage.intent, "confidence": triage.confidence,
+                "steps": outcome.steps_done, "dry_run": adapter.dry_run, "note": outcome.note_text}
+    except EscalationError:
+        raise
+    except PermanentError as exc:
+        _no_more_retries()
+        _failed(outcome, exc, timings, t0)
+        raise
+    except Exception as exc:
+        _failed(outcome, exc, timings, t0)
+        raise
+
+
+def _escalate(outcome: Outcome, ticket: Any, state: Any) -> EscalationError | None:
+    """Alert Slack for the plan's reasons; remember per event what was alerted (a retry re-renders the note)."""
+    key = f"sidecar:alerted:{outcome.event.platform}:{outcome.event.event_id}"
+    before = state.get_json(key) or []
+    error = None
+    try:
+        now = escalate(outcome, ticket)
+    except EscalationError as exc:
+        now, error = [], exc
+        outcome.alert_error = str(exc)
+    outcome.alerted = list(dict.fromkeys([*before, *now]))
+    if now:
+        state.put_json(key, outcome.alerted, 30 * 24 * 3600)
+    return error
+
+
+def _skip(outcome: Outcome, reason: str) -> dict[str, Any]:
+    outcome.status = "skipped"
+    outcome.error = reason
+    log.info("%s ticket %s event %s skipped: %s", outcome.event.platform, outcome.ticket_id,
+             outcome.event.event_id, reason)
+    record(outcome)
+    return {"status": "skipped", "reason": reason}
+
+
+def _failed(outcome: Outcome, exc: Exception, timings: dict[str, float], t0: float) -> None:
+    outcome.status = "failed"
+    outcome.error = f"{exc.__class__.__name__}: {exc}"
+    timings["total"] = time.monotonic() - t0
+    outcome.timings = timings
+    try:
+        record(outcome)
+    except Exception:  # recording must never hide the real failure
+        log.exception("could not record the failed outcome")
+
+
+def _no_more_retries() -> None:
+    """A permanent error will not heal by retrying: tell rq not to retry this job."""
+    try:
+        from rq import get_current_job
+
+        job = get_current_job()
+    except Exception:
+        job = None
+    if job is not None:
+        job.retries_left = 0
+
+
+def enqueue_event(event: TicketEvent, settings: Any) -> str:
+    """Queue ``process_event`` for ``event``: an rq job with ``REDIS_URL``, else the embedded queue.
+
+    With Redis the webhook itself only appends to the inbox (``pipeline.inbox``); worker
+    pumps call this to create the rq job. Raises on failure.
+    """
+    if settings.redis_url:
+        from rq import Queue, Retry
+
+        q = Queue(settings.queue_name, connection=get_redis(settings))
+        job = q.enqueue(process_event, event.platform, event.to_dict(),
+                        job_id=job_id_for(event.platform, event.event_id),
+                        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                        job_timeout=settings.job_timeout, result_ttl=24 * 3600, failure_ttl=30 * 24 * 3600,
+                        description=f"{event.platform} ticket {event.ticket_id} event {event.event_id}")
+        return job.id
+    from pipeline.embedded import get_embedded_queue
+
+    return get_embedded_queue(settings).enqueue(event)

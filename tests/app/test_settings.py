@@ -1,0 +1,37 @@
+"""Settings from env: validation messages name the variable, never the secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.settings import SettingsError, load_settings
+
+
+def test_defaults_are_embedded_and_dry_run():
+    s = load_settings({})
+    assert s.embedded and not s.zendesk.configured and not s.gorgias.configured and not s.freshdesk.configured
+    assert s.chroma_path == "var/chroma" and s.config_dir == "config"
+
+
+def test_full_platform_config():
+    s = load_settings({"ZENDESK_URL": "https://acme.zendesk.com/", "ZENDESK_EMAIL": "bot@acme.com",
+                       "ZENDESK_API_TOKEN": "tok", "ZENDESK_WEBHOOK_SECRET": "sec", "REDIS_URL": "redis://x:6379/0"})
+    assert s.zendesk.configured and s.zendesk.url == "https://acme.zendesk.com" and not s.embedded
+
+
+@pytest.mark.parametrize("env,msg", [
+    ({"ZENDESK_URL": "https://acme.zendesk.com"}, "ZENDESK_API_TOKEN"),
+    ({"GORGIAS_URL": "http://acme.gorgias.com", "GORGIAS_EMAIL": "a", "GORGIAS_API_KEY": "k"}, "https"),
+    ({"FRESHDESK_URL": "ftp://x"}, "FRESHDESK_URL"),
+    ({"FRESHDESK_URL": "https://acme.freshdesk.com", "FRESHDESK_API_KEY": "supersecret"}, "FRESHDESK_WEBHOOK_TOKEN"),
+    ({"SIDECAR_MAX_BODY_BYTES": "lots"}, "SIDECAR_MAX_BODY_BYTES"),
+])
+def test_invalid_settings_name_the_variable(env, msg):
+    with pytest.raises(SettingsError, match=msg) as exc:
+        load_settings(env)
+    assert "supersecret" not in str(exc.value)
+
+
+def test_http_allowed_for_loopback_test_servers():
+    s = load_settings({"FRESHDESK_URL": "http://127.0.0.1:8089", "FRESHDESK_API_KEY": "k", "FRESHDESK_WEBHOOK_TOKEN": "t"})
+    assert s.freshdesk.url == "http://127.0.0.1:8089"
