@@ -119,6 +119,11 @@ def test_customer_text_cannot_close_the_delimiter(cfg):
     assert user.rstrip().endswith(f"</customer_message-{nonce}>")
 
 
+def test_long_text_is_truncated_in_the_prompt(cfg):
+    msgs = llm_classifier.build_messages("x" * 50_000, cfg, [])
+    assert len(msgs[1]["content"]) < llm_classifier.MAX_TEXT_CHARS + 200
+
+
 def test_invalid_json_is_rejected_and_local_used(cfg, httpserver):
     httpserver.expect_request(PATH, method="POST").respond_with_json(_completion("intent: billing, sure!"))
     t = classify("I was charged twice for the same order", None, cfg, settings=_settings(httpserver.url_for("/v1")))
