@@ -209,7 +209,8 @@ class IntentModel:
             return CVReport()
         order = rng.permutation(len(movable))
         group = {movable[j]: pos % k for pos, j in enumerate(order)}
-        group[oos_label] = -1  # the OOS class is always trained on, never held out as a group
+        if oos_label is not None:
+            group[oos_label] = -1  # the OOS class is always trained on, never held out as a group
         lab = np.array(labels)
         fold = np.empty(len(labels), dtype=int)
         for c in classes:
@@ -220,8 +221,8 @@ class IntentModel:
                 fold[i] = choices[(n + offset) % len(choices)]
         in_logits: list[np.ndarray] = []
         in_true: list[int] = []
-        in_conf_parts: list[tuple[np.ndarray, np.ndarray, bool]] = []  # (logits, true idx, is_oos)
-        out_parts: list[np.ndarray] = []
+        in_conf_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (logits, true idx, is_oos)
+        out_parts: list[dict[str, Any]] = []  # logits of never-seen classes + the OOS column
         for i in range(k):
             train = (fold != i) & np.array([group[c] != i for c in labels])
             seen = sorted(set(lab[train]))
@@ -307,7 +308,7 @@ def _pick_threshold(in_conf: np.ndarray, in_ok: np.ndarray, oos_conf: np.ndarray
     if len(in_conf) == 0 or len(oos_conf) == 0:
         return None
     best_t, best = 0.0, -1.0
-    for t in np.linspace(0.0, 0.95, 96):
+    for t in np.linspace(0.0, 0.995, 200):
         acc = float((in_ok & (in_conf >= t)).mean())
         rec = float((oos_conf < t).mean())
         score = (acc + rec) / 2
