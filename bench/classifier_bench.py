@@ -107,9 +107,14 @@ def main() -> None:
     batch = messages(args.n)
     model.predict(batch[:32])  # first-run allocations out of the timing
     t = time.perf_counter()
+    get_embedder().embed(batch)
+    dt_embed = time.perf_counter() - t
+    t = time.perf_counter()
     preds = model.predict(batch)
     dt = time.perf_counter() - t
-    print(f"batched intent prediction      {len(batch) / dt:6.0f} msg/s ({len(batch)} messages, {dt:.2f} s)   target >= 150")
+    print(f"batched intent prediction      {len(batch) / dt:6.0f} msg/s ({len(batch)} messages, {dt:.2f} s, "
+          f"embed + n-grams + head)   target >= 150")
+    print(f"  embeddings alone             {len(batch) / dt_embed:6.0f} msg/s")
     assert len(preds) == len(batch)
 
     singles = messages(args.single + 10)
