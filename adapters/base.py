@@ -172,7 +172,7 @@ class Adapter(ABC):
         """Set custom fields by this platform's field id, leaving other fields alone."""
 
     def apply_macro(self, ticket: Ticket, macro_id: str) -> str | None:
-        """Apply a macro / canned response; returns text to include in the note, if any."""
+        """Apply a macro / canned response; returns its reply text (HTML) to include in the note, if any."""
         raise PermanentError(f"{self.platform}: macros are not supported")
 
     def assign_group(self, ticket: Ticket, group_id: str) -> None:
@@ -183,11 +183,31 @@ class Adapter(ABC):
         """Send a public reply to the customer (only when a rule allowed auto-reply)."""
         raise PermanentError(f"{self.platform}: public replies are not supported")
 
+    # True when update_ticket makes tags/fields/priority/group one write step in fewer requests.
+    batch_updates: bool = False
+
+    def update_ticket(self, ticket: Ticket, *, tags: list[str] | None = None, fields: dict[str, Any] | None = None,
+                      priority: str | None = None, group_id: str | None = None) -> None:
+        """Several property changes at once, in as few requests as the platform allows.
+
+        Every part is idempotent (tags are added, fields and priority set), so the whole step
+        may be repeated by a retried job. The default makes one call per kind of change.
+        """
+        if tags:
+            self.add_tags(ticket, list(tags))
+        if fields:
+            self.set_fields(ticket, fields)
+        if priority:
+            self.set_priority(ticket, priority)
+        if group_id:
+            self.assign_group(ticket, group_id)
+
     def write_back(self, ticket: Ticket, outcome: Outcome, steps: StepLog) -> list[str]:
         """Do the writes ``outcome.plan`` asks for, each at most once per event.
 
-        Order matters: the note goes first (it is what agents need), then tags, fields,
-        priority, assignment, and a public reply last. Returns the steps done in this call.
+        Order matters: a macro first (its reply text goes into the note), then the note (it is
+        what agents need), then tags, fields, priority, assignment (one ``update`` step when the
+        adapter batches them), and a public reply last. Returns the steps done in this call.
         """
         plan = outcome.plan
         done: list[str] = []
@@ -201,22 +221,47 @@ class Adapter(ABC):
             steps.mark_done(self.platform, eid, name)
             done.append(name)
 
+        macro_html: list[str] = []
         if plan is not None and plan.macro and plan.macro_mode == "apply":
-            step("macro", lambda: self.apply_macro(ticket, plan.macro))
-        step("note", lambda: self.post_internal_note(ticket, outcome.note_html, outcome.note_text, outcome.marker))
+            step("macro", lambda: macro_html.append(self.apply_macro(ticket, plan.macro) or ""))
+        note_html, note_text = outcome.note_html, outcome.note_text
+        if macro_html and macro_html[0]:
+            # The macro's / canned response's reply text goes into the note for the agent to send:
+            # the sidecar never sends it to the customer itself.
+            note_html, note_text = with_macro_text(note_html, note_text, plan.macro, macro_html[0])
+        step("note", lambda: self.post_internal_note(ticket, note_html, note_text, outcome.marker))
         if plan is not None:
             new_tags = [t for t in plan.tags if t not in ticket.tags]
-            if new_tags:
-                step("tags", lambda: self.add_tags(ticket, new_tags))
-            if plan.fields:
-                step("fields", lambda: self.set_fields(ticket, plan.fields))
-            if plan.priority and plan.priority != ticket.priority:
-                step("priority", lambda: self.set_priority(ticket, plan.priority))
-            if plan.assign_group:
-                step("assign", lambda: self.assign_group(ticket, plan.assign_group))
+            # Only what changes: every skipped write is one API call less against the account's budget.
+            fields = {k: v for k, v in (plan.fields or {}).items() if ticket.custom_fields.get(str(k)) != v}
+            priority = plan.priority if plan.priority and plan.priority != ticket.priority else None
+            if self.batch_updates:
+                if new_tags or fields or priority or plan.assign_group:
+                    step("update", lambda: self.update_ticket(ticket, tags=new_tags, fields=fields,
+                                                              priority=priority, group_id=plan.assign_group))
+            else:
+                if new_tags:
+                    step("tags", lambda: self.add_tags(ticket, new_tags))
+                if fields:
+                    step("fields", lambda: self.set_fields(ticket, fields))
+                if priority:
+                    step("priority", lambda: self.set_priority(ticket, priority))
+                if plan.assign_group:
+                    step("assign", lambda: self.assign_group(ticket, plan.assign_group))
         if outcome.public_reply:
             step("reply", lambda: self.post_public_reply(ticket, outcome.public_reply, outcome.public_reply, outcome.marker))
         return done
+
+
+def with_macro_text(note_html: str, note_text: str, macro_id: Any, macro_html: str) -> tuple[str, str]:
+    """The note with a macro's reply text appended (HTML from the helpdesk's own macro, not the customer)."""
+    import re
+    from html import escape, unescape
+
+    text = " ".join(unescape(re.sub(r"<[^>]+>", " ", macro_html)).split())
+    html = (f"{note_html}<hr><p><b>Macro {escape(str(macro_id))} reply text (not sent):</b></p>"
+            f"<blockquote>{macro_html}</blockquote>")
+    return html, f"{note_text}\n\nMacro {macro_id} reply text (not sent):\n{text}"
 
 
 class StepLog(ABC):

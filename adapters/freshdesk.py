@@ -6,10 +6,21 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from html import escape
 from typing import Any
 
-from adapters.base import MARKER_PREFIX, BadPayload, Ignored, as_str, event_hash, feedback_tags, verify_token
-from pipeline.models import CUSTOMER, AgentFeedback, TicketEvent
+from adapters.base import (
+    MARKER_PREFIX,
+    BadPayload,
+    Ignored,
+    PermanentError,
+    as_str,
+    event_hash,
+    feedback_tags,
+    verify_token,
+)
+from adapters.http import RestAdapter
+from pipeline.models import AGENT, CUSTOMER, SIDECAR, AgentFeedback, Message, Person, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -79,3 +90,140 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
         tags_hint=tag_list,
         raw_type=trig or None,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# REST adapter
+# --------------------------------------------------------------------------------------------
+
+PRIORITY_OUT = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
+PRIORITY_IN = {v: k for k, v in PRIORITY_OUT.items()}
+STATUS_IN = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
+SOURCE_IN = {1: "email", 2: "portal", 3: "phone", 7: "chat", 9: "feedback_widget", 10: "outbound_email"}
+PAGE_SIZE = 100
+
+
+class FreshdeskAdapter(RestAdapter):
+    """Freshdesk REST API v2 (``{FRESHDESK_URL}/api/v2``), Basic ``api_key:X``."""
+
+    platform = platform
+
+    def _auth(self, ps: Any) -> tuple[str, str]:
+        return (ps.api_token.get_secret_value(), "X")
+
+    # -- read -------------------------------------------------------------------------------
+    def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
+        """The ticket with its requester, then conversation pages until a short page."""
+        tid = str(ticket_id)
+        t = self.http.get(f"/api/v2/tickets/{tid}", {"include": "requester"}) or {}
+        convs: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            batch = self.http.get(f"/api/v2/tickets/{tid}/conversations", {"page": page, "per_page": PAGE_SIZE}) or []
+            convs.extend(c for c in batch if isinstance(c, dict))
+            if len(batch) < PAGE_SIZE:
+                break
+            page += 1
+        req = t.get("requester") if isinstance(t.get("requester"), dict) else {}
+        requester_id = as_str(t.get("requester_id") or req.get("id"))
+        channel = SOURCE_IN.get(t.get("source"), as_str(t.get("source")))
+        messages: list[Message] = []
+        if t.get("description") or t.get("description_text"):
+            # The description is the first message; on an outbound email the agent wrote it.
+            messages.append(Message(
+                id=f"{tid}-description", author_role=AGENT if t.get("source") == 10 else CUSTOMER,
+                body_text=t.get("description_text") or "", body_html=t.get("description"), public=True,
+                author_id=requester_id, author_name=req.get("name"), author_email=req.get("email"),
+                channel=channel, created_at=t.get("created_at")))
+        messages.extend(self._message(c, requester_id, req) for c in convs)
+        return Ticket(
+            platform=platform, id=tid, subject=t.get("subject") or "", status=STATUS_IN.get(t.get("status"), as_str(t.get("status"))),
+            priority=PRIORITY_IN.get(t.get("priority")), tags=[str(x) for x in t.get("tags") or []],
+            custom_fields={str(k): v for k, v in (t.get("custom_fields") or {}).items()},
+            requester=Person(id=requester_id, name=req.get("name"), email=req.get("email")),
+            messages=messages, url=f"{self.base_url}/a/tickets/{tid}", channel=channel,
+            brand=as_str(t.get("product_id")), created_at=t.get("created_at"), updated_at=t.get("updated_at"),
+        )
+
+    def _message(self, c: dict[str, Any], requester_id: str | None, req: dict[str, Any]) -> Message:
+        uid = as_str(c.get("user_id"))
+        html, text = c.get("body"), c.get("body_text") or ""
+        private = c.get("private") is True
+        if self._is_own(uid, html, text):
+            role = SIDECAR
+        elif private:
+            role = AGENT
+        elif c.get("incoming") is True or (uid is not None and uid == requester_id):
+            role = CUSTOMER
+        else:
+            role = AGENT
+        mine = role == CUSTOMER and uid == requester_id
+        return Message(id=str(c.get("id")), author_role=role, body_text=text, body_html=html, public=not private,
+                       author_id=uid, author_name=req.get("name") if mine else None,
+                       author_email=req.get("email") if mine else c.get("from_email"),
+                       channel=SOURCE_IN.get(c.get("source")) if c.get("source") in (1, 3, 7) else None,
+                       created_at=c.get("created_at"))
+
+    # -- write ------------------------------------------------------------------------------
+    def _update(self, ticket_id: str, changes: dict[str, Any]) -> Any:
+        return self.http.put(f"/api/v2/tickets/{ticket_id}", changes)
+
+    def post_internal_note(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
+        self._send_note_once(ticket, marker, lambda: self.http.post(
+            f"/api/v2/tickets/{ticket.id}/notes", {"body": html, "private": True}))
+
+    def add_tags(self, ticket: Ticket, tags: list[str]) -> None:
+        """Freshdesk's PUT replaces the tags: read them fresh, merge, write the union."""
+        current = (self.http.get(f"/api/v2/tickets/{ticket.id}") or {}).get("tags") or []
+        merged = list(dict.fromkeys([*map(str, current), *tags]))
+        if merged != list(current):
+            self._update(ticket.id, {"tags": merged})
+
+    def set_priority(self, ticket: Ticket, priority: str) -> None:
+        if priority not in PRIORITY_OUT:
+            raise PermanentError(f"freshdesk: unknown priority {priority!r} (low, normal, high, urgent)")
+        self._update(ticket.id, {"priority": PRIORITY_OUT[priority]})
+
+    def set_fields(self, ticket: Ticket, fields: dict[str, Any]) -> None:
+        self._update(ticket.id, {"custom_fields": dict(fields)})
+
+    def assign_group(self, ticket: Ticket, group_id: str) -> None:
+        if not str(group_id).isdigit():
+            raise PermanentError(f"freshdesk: group id must be a number (got {group_id!r})")
+        self._update(ticket.id, {"group_id": int(group_id)})
+
+    def apply_macro(self, ticket: Ticket, macro_id: str) -> str | None:
+        """A canned response has no apply endpoint: its text goes into the note."""
+        cr = self.http.get(f"/api/v2/canned_responses/{macro_id}") or {}
+        html = cr.get("content_html")
+        if not html and cr.get("content"):
+            html = "<p>" + escape(cr["content"]).replace("\n", "<br>") + "</p>"
+        return html or None
+
+    def post_public_reply(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
+        self._send_reply_once(ticket, html, lambda: self.http.post(
+            f"/api/v2/tickets/{ticket.id}/reply", {"body": html}))
+
+    batch_updates = True
+
+    def update_ticket(self, ticket: Ticket, *, tags: list[str] | None = None, fields: dict[str, Any] | None = None,
+                      priority: str | None = None, group_id: str | None = None) -> None:
+        """Everything in one ``PUT /tickets/{id}``; with tags, read the current ones first and merge."""
+        if priority is not None and priority not in PRIORITY_OUT:
+            raise PermanentError(f"freshdesk: unknown priority {priority!r} (low, normal, high, urgent)")
+        if group_id is not None and not str(group_id).isdigit():
+            raise PermanentError(f"freshdesk: group id must be a number (got {group_id!r})")
+        changes: dict[str, Any] = {}
+        if tags:
+            current = (self.http.get(f"/api/v2/tickets/{ticket.id}") or {}).get("tags") or []
+            merged = list(dict.fromkeys([*map(str, current), *tags]))
+            if merged != list(current):
+                changes["tags"] = merged
+        if fields:
+            changes["custom_fields"] = dict(fields)
+        if priority:
+            changes["priority"] = PRIORITY_OUT[priority]
+        if group_id:
+            changes["group_id"] = int(group_id)
+        if changes:
+            self._update(ticket.id, changes)

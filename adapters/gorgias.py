@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
+from html import escape
 from typing import Any
 
-from adapters.base import MARKER_PREFIX, BadPayload, Ignored, as_str, event_hash, feedback_tags, verify_token
-from pipeline.models import CUSTOMER, AgentFeedback, TicketEvent
+from adapters.base import (
+    MARKER_PREFIX,
+    BadPayload,
+    Ignored,
+    PermanentError,
+    as_str,
+    event_hash,
+    feedback_tags,
+    verify_token,
+)
+from adapters.http import RestAdapter, html_to_text
+from pipeline.models import AGENT, CUSTOMER, SIDECAR, SYSTEM, AgentFeedback, Message, Person, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +103,223 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
         tags_hint=tag_names,
         raw_type=as_str(body.get("event") or body.get("trigger")) or kind,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# REST adapter
+# --------------------------------------------------------------------------------------------
+
+# Gorgias ticket priorities [?: not in the March-2024 spec; values seen on tickets are "normal",
+# and the UI offers low / normal / high / critical]. Change here if the account says otherwise.
+PRIORITY_OUT = {"low": "low", "normal": "normal", "high": "high", "urgent": "critical"}
+PRIORITY_IN = {"low": "low", "normal": "normal", "medium": "normal", "high": "high", "critical": "urgent",
+               "urgent": "urgent"}
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_.]+)\s*\}\}")
+
+
+def _int_or_str(v: Any) -> Any:
+    s = str(v).strip()
+    return int(s) if s.isdigit() else v
+
+
+class GorgiasAdapter(RestAdapter):
+    """Gorgias REST API (``{GORGIAS_URL}/api``), Basic ``email:api_key``.
+
+    Notes and replies need an agent as sender: ``GORGIAS_USER_ID`` (the API user's id), else
+    the current user is looked up once with ``GET /api/users/0``.
+    """
+
+    platform = platform
+
+    def __init__(self, ps: Any, **kw: Any):
+        super().__init__(ps, **kw)
+        self._sender_id: int | None = int(ps.user_id) if ps.user_id and str(ps.user_id).isdigit() else None
+
+    def _auth(self, ps: Any) -> tuple[str, str]:
+        return (ps.email or "", ps.api_token.get_secret_value())
+
+    def _own_user_ids(self) -> set[str]:
+        ids = super()._own_user_ids()
+        return ids | {str(self._sender_id)} if self._sender_id is not None else ids
+
+    # -- read -------------------------------------------------------------------------------
+    def _raw_ticket(self, tid: str) -> dict[str, Any]:
+        return self.http.get(f"/api/tickets/{tid}", {"relationships": "custom_fields"}) or {}
+
+    def _raw_messages(self, tid: str, t: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ticket's embedded messages, or every page of ``GET /api/messages?ticket_id=``."""
+        if isinstance(t.get("messages"), list):
+            return [m for m in t["messages"] if isinstance(m, dict)]
+        out: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"ticket_id": tid, "limit": 100, "order_by": "created_datetime:asc"}
+        seen: set[str] = set()
+        while True:
+            body = self.http.get("/api/messages", params)
+            items = body if isinstance(body, list) else (body or {}).get("data") or []
+            out.extend(m for m in items if isinstance(m, dict))
+            cursor = None if isinstance(body, list) else ((body or {}).get("meta") or {}).get("next_cursor")
+            if not cursor or cursor in seen:
+                return out
+            seen.add(cursor)
+            params = {**params, "cursor": cursor}
+
+    def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
+        tid = str(ticket_id)
+        t = self._raw_ticket(tid)
+        customer = t.get("customer") if isinstance(t.get("customer"), dict) else {}
+        name = customer.get("name") or " ".join(x for x in (customer.get("firstname"), customer.get("lastname")) if x)
+        cf = t.get("custom_fields") if isinstance(t.get("custom_fields"), dict) else {}
+        messages = sorted((self._message(m) for m in self._raw_messages(tid, t)),
+                          key=lambda m: (m.created_at or "", m.id))
+        return Ticket(
+            platform=platform, id=tid, subject=t.get("subject") or "", status=t.get("status"),
+            priority=PRIORITY_IN.get(str(t.get("priority") or "").lower()),
+            tags=[str(x.get("name")) for x in t.get("tags") or [] if isinstance(x, dict) and x.get("name")],
+            custom_fields={str(k): (v.get("value") if isinstance(v, dict) else v) for k, v in cf.items()},
+            requester=Person(id=as_str(customer.get("id")), name=name or None, email=customer.get("email")),
+            messages=messages, url=f"{self.base_url}/app/ticket/{tid}", channel=t.get("channel"),
+            created_at=t.get("created_datetime"), updated_at=t.get("updated_datetime"),
+        )
+
+    def _message(self, m: dict[str, Any]) -> Message:
+        sender = m.get("sender") if isinstance(m.get("sender"), dict) else {}
+        sid = as_str(sender.get("id"))
+        html, text = m.get("body_html"), m.get("body_text") or m.get("stripped_text") or ""
+        internal = m.get("channel") == "internal-note" or m.get("public") is False
+        if self._is_own(sid, html, text, m.get("external_id")):
+            role = SIDECAR
+        elif m.get("via") == "rule" or (m.get("from_agent") and not sid):
+            role = SYSTEM
+        elif m.get("from_agent") or internal:
+            role = AGENT
+        else:
+            role = CUSTOMER
+        name = sender.get("name") or " ".join(x for x in (sender.get("firstname"), sender.get("lastname")) if x)
+        return Message(id=str(m.get("id")), author_role=role, body_text=text, body_html=html, public=not internal,
+                       author_id=sid, author_name=name or None, author_email=sender.get("email"),
+                       channel=m.get("channel"), created_at=m.get("created_datetime"))
+
+    # -- write ------------------------------------------------------------------------------
+    def _sender(self) -> int:
+        if self._sender_id is None:
+            me = self.http.get("/api/users/0") or {}
+            if not me.get("id"):
+                raise PermanentError("gorgias: set GORGIAS_USER_ID (the API user's id): notes need an agent sender")
+            self._sender_id = int(me["id"])
+            log.info("gorgias: API user is %s (set GORGIAS_USER_ID to skip this lookup and ignore its events)",
+                     self._sender_id)
+        return self._sender_id
+
+    def post_internal_note(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
+        sender = self._sender()
+        body = {
+            "channel": "internal-note", "from_agent": True, "via": "api",
+            "sender": {"id": sender},
+            "source": {"type": "internal-note", "from": {"address": self.ps.email or ""}, "to": []},
+            "body_text": text, "body_html": html,
+            "external_id": marker,  # not used by Gorgias: a second way to find our note again
+        }
+        self._send_note_once(ticket, marker, lambda: self.http.post(f"/api/tickets/{ticket.id}/messages", body))
+
+    def add_tags(self, ticket: Ticket, tags: list[str]) -> None:
+        # POST adds (PUT would replace all tags); adding a tag twice is harmless, so it may be retried.
+        self.http.post(f"/api/tickets/{ticket.id}/tags", {"names": list(tags)}, idempotent=True)
+
+    def set_priority(self, ticket: Ticket, priority: str) -> None:
+        if priority not in PRIORITY_OUT:
+            raise PermanentError(f"gorgias: unknown priority {priority!r} (low, normal, high, urgent)")
+        self.http.put(f"/api/tickets/{ticket.id}", {"priority": PRIORITY_OUT[priority]})
+
+    def set_fields(self, ticket: Ticket, fields: dict[str, Any]) -> None:
+        # One PUT per field with the bare value: the bulk PUT deletes every field it does not list.
+        for field_id, value in fields.items():
+            self.http.put(f"/api/tickets/{ticket.id}/custom-fields/{field_id}", value)
+
+    def assign_group(self, ticket: Ticket, group_id: str) -> None:
+        self.http.put(f"/api/tickets/{ticket.id}", {"assignee_team": {"id": _int_or_str(group_id)}})
+
+    def apply_macro(self, ticket: Ticket, macro_id: str) -> str | None:
+        """Replay a macro's actions (Gorgias has no apply endpoint); return its reply text for the note.
+
+        Supported: addTags, setResponseText (→ note, never sent), setPriority, setStatus,
+        setTeamAssignee, setAssignee, setCustomFieldValue. Others are logged and skipped.
+        """
+        macro = self.http.get(f"/api/macros/{macro_id}") or {}
+        ticket_changes: dict[str, Any] = {}
+        response_html: str | None = None
+        for action in macro.get("actions") or []:
+            if not isinstance(action, dict):
+                continue
+            name, args = action.get("name"), action.get("arguments") or {}
+            if name == "addTags":
+                raw = args.get("tags") or ""
+                tags = [x.strip() for x in (raw.split(",") if isinstance(raw, str) else raw) if str(x).strip()]
+                new = [x for x in tags if x not in ticket.tags]
+                if new:
+                    self.add_tags(ticket, new)
+                    ticket.tags.extend(new)  # later plan steps then skip these
+            elif name == "setResponseText":
+                response_html = args.get("body_html") or (
+                    "<p>" + escape(args.get("body_text") or "").replace("\n", "<br>") + "</p>" if args.get("body_text") else None)
+            elif name == "setPriority" and args.get("priority"):
+                ticket_changes["priority"] = args["priority"]
+            elif name == "setStatus" and args.get("status"):
+                ticket_changes["status"] = args["status"]
+            elif name == "setTeamAssignee" and args.get("assignee_team"):
+                ticket_changes["assignee_team"] = args["assignee_team"]
+            elif name == "setAssignee" and args.get("assignee_user"):
+                ticket_changes["assignee_user"] = args["assignee_user"]
+            elif name == "setCustomFieldValue" and args.get("custom_field_id") is not None:
+                self.http.put(f"/api/tickets/{ticket.id}/custom-fields/{args['custom_field_id']}", args.get("value"))
+            else:
+                log.info("gorgias macro %s: action %s is not replayed", macro_id, name)
+        if ticket_changes:
+            self.http.put(f"/api/tickets/{ticket.id}", ticket_changes)
+            ticket.priority = PRIORITY_IN.get(str(ticket_changes.get("priority", "")).lower(), ticket.priority)
+        return self._render(response_html, ticket) if response_html else None
+
+    def _render(self, html: str, ticket: Ticket) -> str:
+        """Fill the few macro placeholders we know; leave the others for the agent to see."""
+        first = (ticket.requester.name or "").split(" ")[0]
+        known = {"ticket.customer.firstname": first, "ticket.customer.name": ticket.requester.name or "",
+                 "ticket.customer.email": ticket.requester.email or ""}
+        return _PLACEHOLDER.sub(lambda m: escape(known[m.group(1)]) if m.group(1) in known else m.group(0), html)
+
+    def post_public_reply(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
+        """Reply on the ticket's channel, addressed like the customer's last message (email only)."""
+        raw = self._raw_ticket(ticket.id)
+        last = None
+        for m in self._raw_messages(ticket.id, raw):
+            if not m.get("from_agent") and m.get("channel") != "internal-note":
+                last = m
+        src = (last or {}).get("source") or {}
+        channel = (last or {}).get("channel") or raw.get("channel") or ticket.channel
+        if channel != "email" or not src.get("to") or not src.get("from"):
+            raise PermanentError(f"gorgias: public replies are only sent on email tickets (ticket channel {channel})")
+        customer = src["from"]
+        body = {
+            "channel": "email", "from_agent": True, "via": "api", "sender": {"id": self._sender()},
+            "receiver": {"email": customer.get("address")},
+            "source": {"type": "email", "from": src["to"][0], "to": [customer]},
+            "body_text": text if "<" not in text else html_to_text(text), "body_html": html,
+        }
+        self._send_reply_once(ticket, html, lambda: self.http.post(f"/api/tickets/{ticket.id}/messages", body))
+
+    batch_updates = True
+
+    def update_ticket(self, ticket: Ticket, *, tags: list[str] | None = None, fields: dict[str, Any] | None = None,
+                      priority: str | None = None, group_id: str | None = None) -> None:
+        """Tags (POST adds), one PUT per custom field, and priority + team in one ticket PUT."""
+        if priority is not None and priority not in PRIORITY_OUT:
+            raise PermanentError(f"gorgias: unknown priority {priority!r} (low, normal, high, urgent)")
+        if tags:
+            self.add_tags(ticket, list(tags))
+        if fields:
+            self.set_fields(ticket, fields)
+        changes: dict[str, Any] = {}
+        if priority:
+            changes["priority"] = PRIORITY_OUT[priority]
+        if group_id:
+            changes["assignee_team"] = {"id": _int_or_str(group_id)}
+        if changes:
+            self.http.put(f"/api/tickets/{ticket.id}", changes)

@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
 from adapters.base import (
@@ -16,13 +17,15 @@ from adapters.base import (
     AuthError,
     BadPayload,
     Ignored,
+    PermanentError,
     as_str,
     constant_time_equals,
     event_hash,
     feedback_tags,
     header,
 )
-from pipeline.models import AGENT, CUSTOMER, AgentFeedback, TicketEvent
+from adapters.http import RestAdapter
+from pipeline.models import AGENT, CUSTOMER, SIDECAR, SYSTEM, AgentFeedback, Message, Person, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -191,3 +194,161 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     if isinstance(body.get("type"), str) and body["type"].startswith("zen:"):
         return _parse_event(body, headers, own)
     return _parse_trigger(body, own)
+
+
+# --------------------------------------------------------------------------------------------
+# REST adapter
+# --------------------------------------------------------------------------------------------
+
+_ZD_PRIORITIES = {"low", "normal", "high", "urgent"}
+# Changes of a macro's preview result the sidecar applies (the comment goes into the note instead;
+# tags are added through the tags endpoint so nobody's tags are lost).
+_MACRO_FIELDS = ("priority", "status", "type", "group_id", "assignee_id", "custom_status_id")
+
+
+def _int_or_str(v: Any) -> Any:
+    s = str(v).strip()
+    return int(s) if s.isdigit() else v
+
+
+class ZendeskAdapter(RestAdapter):
+    """Zendesk Support REST API v2 (``{ZENDESK_URL}/api/v2``), Basic ``{email}/token:{token}``."""
+
+    platform = platform
+
+    def _auth(self, ps: Any) -> tuple[str, str]:
+        return (f"{ps.email}/token", ps.api_token.get_secret_value())
+
+    # -- read -------------------------------------------------------------------------------
+    def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
+        """Ticket (+ side-loaded users) and every page of its comments (cursor pagination)."""
+        tid = str(ticket_id)
+        data = self.http.get(f"/api/v2/tickets/{tid}.json", {"include": "users"}) or {}
+        t = data.get("ticket") or {}
+        users = {str(u.get("id")): u for u in data.get("users") or [] if isinstance(u, dict)}
+        comments: list[dict[str, Any]] = []
+        page: str | None = f"/api/v2/tickets/{tid}/comments.json"
+        params: dict[str, Any] | None = {"page[size]": 100, "include": "users"}
+        while page:
+            body = self.http.get(page, params) or {}
+            comments.extend(c for c in body.get("comments") or [] if isinstance(c, dict))
+            users.update({str(u.get("id")): u for u in body.get("users") or [] if isinstance(u, dict)})
+            meta, links = body.get("meta") or {}, body.get("links") or {}
+            page, params = (links.get("next"), None) if meta.get("has_more") and links.get("next") else (None, None)
+        requester_id = as_str(t.get("requester_id"))
+        req = users.get(requester_id or "", {})
+        messages = [self._message(c, users, requester_id) for c in comments]
+        priority = t.get("priority") if t.get("priority") in _ZD_PRIORITIES else None
+        via = t.get("via") if isinstance(t.get("via"), dict) else {}
+        return Ticket(
+            platform=platform, id=tid, subject=t.get("subject") or t.get("raw_subject") or "",
+            status=t.get("status"), priority=priority, tags=[str(x) for x in t.get("tags") or []],
+            custom_fields={str(f.get("id")): f.get("value") for f in t.get("custom_fields") or []
+                           if isinstance(f, dict) and f.get("id") is not None},
+            requester=Person(id=requester_id, name=req.get("name"), email=req.get("email")),
+            messages=messages, url=f"{self.base_url}/agent/tickets/{tid}", channel=via.get("channel"),
+            brand=as_str(t.get("brand_id")), created_at=t.get("created_at"), updated_at=t.get("updated_at"),
+        )
+
+    def _message(self, c: dict[str, Any], users: dict[str, dict[str, Any]], requester_id: str | None) -> Message:
+        author_id = as_str(c.get("author_id"))
+        user = users.get(author_id or "", {})
+        html, text = c.get("html_body"), c.get("plain_body") or c.get("body") or ""
+        via = c.get("via") if isinstance(c.get("via"), dict) else {}
+        public = c.get("public") is not False
+        if self._is_own(author_id, html, text):
+            role = SIDECAR
+        elif author_id == "-1" or via.get("channel") in ("rule", "system"):
+            role = SYSTEM  # triggers/automations write as the system user (-1) or via a rule
+        elif user.get("role") == "end-user" or (not user and author_id == requester_id and public):
+            role = CUSTOMER
+        else:
+            role = AGENT
+        return Message(id=str(c.get("id")), author_role=role, body_text=text, body_html=html, public=public,
+                       author_id=author_id, author_name=user.get("name"), author_email=user.get("email"),
+                       channel=via.get("channel"), created_at=c.get("created_at"))
+
+    # -- write ------------------------------------------------------------------------------
+    def _update(self, ticket_id: str, changes: dict[str, Any], *, idempotent: bool = True) -> Any:
+        return self.http.put(f"/api/v2/tickets/{ticket_id}.json", {"ticket": changes}, idempotent=idempotent)
+
+    def post_internal_note(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
+        self._send_note_once(ticket, marker, lambda: self._update(
+            ticket.id, {"comment": {"html_body": html, "public": False}}, idempotent=False))
+
+    def add_tags(self, ticket: Ticket, tags: list[str]) -> None:
+        # PUT adds to the ticket's tags (POST would replace them all).
+        self.http.put(f"/api/v2/tickets/{ticket.id}/tags.json", {"tags": list(tags)})
+
+    def set_priority(self, ticket: Ticket, priority: str) -> None:
+        if priority not in _ZD_PRIORITIES:
+            raise PermanentError(f"zendesk: unknown priority {priority!r} (low, normal, high, urgent)")
+        self._update(ticket.id, {"priority": priority})
+
+    def set_fields(self, ticket: Ticket, fields: dict[str, Any]) -> None:
+        self._update(ticket.id, {"custom_fields": [{"id": _int_or_str(k), "value": v} for k, v in fields.items()]})
+
+    def assign_group(self, ticket: Ticket, group_id: str) -> None:
+        self._update(ticket.id, {"group_id": _int_or_str(group_id)})
+
+    def apply_macro(self, ticket: Ticket, macro_id: str) -> str | None:
+        """Preview the macro, apply its field changes and new tags; return its comment for the note.
+
+        The macro's comment is never posted by itself (not even as a second note): it goes into
+        the sidecar's note so an agent decides whether to send it.
+        """
+        res = self.http.get(f"/api/v2/tickets/{ticket.id}/macros/{macro_id}/apply.json") or {}
+        after = ((res.get("result") or {}).get("ticket")) or {}
+        changes = {k: after[k] for k in _MACRO_FIELDS if after.get(k) is not None}
+        fields = after.get("custom_fields") or after.get("fields")
+        if isinstance(fields, dict):
+            fields = [fields]
+        if isinstance(fields, list):
+            current = ticket.custom_fields
+            changed = [{"id": f["id"], "value": f.get("value")} for f in fields
+                       if isinstance(f, dict) and f.get("id") is not None and current.get(str(f["id"])) != f.get("value")]
+            if changed:
+                changes["custom_fields"] = changed
+        if changes.get("priority") == ticket.priority:
+            changes.pop("priority")
+        if changes.get("status") == ticket.status:
+            changes.pop("status")
+        new_tags = [x for x in after.get("tags") or [] if x not in ticket.tags]
+        if changes:
+            self._update(ticket.id, changes)
+        if new_tags:
+            self.add_tags(ticket, new_tags)
+        # Keep the in-memory ticket in step so the plan's later writes skip what the macro did.
+        ticket.tags.extend(new_tags)
+        if changes.get("priority") in _ZD_PRIORITIES:
+            ticket.priority = changes["priority"]
+        for f in changes.get("custom_fields", []):
+            ticket.custom_fields[str(f["id"])] = f["value"]
+        comment = (res.get("result") or {}).get("comment") or after.get("comment") or {}
+        html = comment.get("html_body")
+        if not html and comment.get("body"):
+            html = "<p>" + escape(comment["body"]).replace("\n", "<br>") + "</p>"
+        return html or None
+
+    def post_public_reply(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
+        self._send_reply_once(ticket, html, lambda: self._update(
+            ticket.id, {"comment": {"html_body": html, "public": True}}, idempotent=False))
+
+    batch_updates = True
+
+    def update_ticket(self, ticket: Ticket, *, tags: list[str] | None = None, fields: dict[str, Any] | None = None,
+                      priority: str | None = None, group_id: str | None = None) -> None:
+        """Tags through the tags endpoint (never in a ticket update), the rest in one ticket PUT."""
+        if priority is not None and priority not in _ZD_PRIORITIES:
+            raise PermanentError(f"zendesk: unknown priority {priority!r} (low, normal, high, urgent)")
+        changes: dict[str, Any] = {}
+        if priority:
+            changes["priority"] = priority
+        if fields:
+            changes["custom_fields"] = [{"id": _int_or_str(k), "value": v} for k, v in fields.items()]
+        if group_id:
+            changes["group_id"] = _int_or_str(group_id)
+        if tags:
+            self.add_tags(ticket, list(tags))
+        if changes:
+            self._update(ticket.id, changes)

@@ -39,7 +39,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app import create_app
 
     settings = _settings_or_exit()
-    _config_or_exit()
+    cfg = _config_or_exit()
+    _demo_knowledge(settings)
+    from pipeline.classify import warm_up
+
+    warm_up(cfg)
     app = create_app(settings)
     mode = "embedded (in-process jobs)" if settings.embedded else f"web only, jobs go to Redis queue '{settings.queue_name}'"
     print(f"sidecar listening on http://{args.host}:{args.port}  mode: {mode}")
@@ -49,6 +53,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"--data @samples/zendesk_comment_added.json http://{args.host}:{args.port}/webhooks/zendesk")
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
     return 0
+
+
+def _demo_knowledge(settings) -> None:
+    """First start on embedded defaults: index the sample knowledge base so drafts have sources."""
+    import knowledge
+
+    try:
+        from knowledge.ingest import ingest_folder
+        from knowledge.store import get_store
+
+        store = get_store(create=True)
+        kb = Path(settings.config_dir) / "knowledge"
+        if store.count() == 0 and not settings.chroma_url and kb.is_dir():
+            print(f"indexing the sample knowledge base {kb} (first start only)")
+            ingest_folder(store, kb)
+    except Exception as exc:  # drafts then say they found nothing; the sidecar still runs
+        log.warning("sample knowledge base not indexed: %s", exc)
+    knowledge.warm_up()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -65,6 +87,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     cfg = _config_or_exit()
     _init_observability(settings, "worker")
     warm_up(cfg)
+    import knowledge
+
+    knowledge.warm_up()
     conn = get_redis(settings)
     queue = Queue(args.queue or settings.queue_name, connection=conn)
     # A non-forking worker: the models loaded above are reused by every job, and onnxruntime
@@ -88,6 +113,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     settings = _settings_or_exit()
     _config_or_exit()
+    _demo_knowledge(settings)
     body = json.loads(Path(args.file).read_text(encoding="utf-8"))
     mod = registry.module(args.platform)
     try:

@@ -98,6 +98,8 @@ class Settings(BaseModel):
     sentry_dsn: SecretStr | None = None
     chroma_path: str = "var/chroma"
     chroma_url: str | None = None
+    kb_embeddings: str = "local"  # local | openai
+    openai_embedding_model: str = "text-embedding-3-small"
     config_dir: str = "config"
     var_dir: str = "var"
     database_url: SecretStr | None = None
@@ -154,6 +156,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                 f"{ps.name} writes to a real helpdesk but {var} is not set: "
                 "webhooks would be unauthenticated (set SIDECAR_ALLOW_UNSIGNED=1 to accept that)"
             )
+    kb_embeddings = (_env("KB_EMBEDDINGS", env) or "local").lower()
+    if kb_embeddings not in ("local", "openai"):
+        raise SettingsError("KB_EMBEDDINGS must be 'local' or 'openai'")
+    if kb_embeddings == "openai" and not _env("OPENAI_API_KEY", env):
+        raise SettingsError("KB_EMBEDDINGS=openai needs OPENAI_API_KEY")
     openai_base = _env("OPENAI_BASE_URL", env)
     if openai_base and urlparse(openai_base).scheme not in ("http", "https"):
         raise SettingsError("OPENAI_BASE_URL must be an http(s) URL")
@@ -171,7 +178,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         slack_channel=_env("SLACK_CHANNEL", env),
         slack_api_url=slack_api,
         sentry_dsn=_secret("SENTRY_DSN", env),
-        chroma_path=_env("CHROMA_PATH", env) or "var/chroma",
+        chroma_path=_env("CHROMA_PATH", env) or str(Path(_env("SIDECAR_VAR", env) or "var") / "chroma"),
+        kb_embeddings=kb_embeddings,
+        openai_embedding_model=_env("OPENAI_EMBEDDING_MODEL", env) or "text-embedding-3-small",
         chroma_url=_env("CHROMA_URL", env),
         config_dir=_env("SIDECAR_CONFIG", env) or "config",
         var_dir=_env("SIDECAR_VAR", env) or "var",

@@ -1,0 +1,28 @@
+"""Knowledge base: ingest (folders, help centres, resolved tickets), chunk, embed, retrieve (chromadb).
+
+Entry points: :func:`knowledge.retrieve.retrieve`, :func:`knowledge.ingest.ingest_folder`,
+:func:`knowledge.helpcenter.sync_platform`, :func:`knowledge.tickets.ingest_ticket`, and
+:func:`warm_up` for workers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def warm_up() -> None:
+    """Load the embedding model and open the store once per process (call before taking jobs).
+
+    A missing knowledge base is not an error here: drafts then say they found nothing.
+    """
+    from knowledge.store import KnowledgeError, configured_embedding_function, get_store
+
+    ef = configured_embedding_function()
+    if hasattr(ef, "embedder"):
+        ef.embedder.embed(["warm up"])  # loads the process-wide ONNX session
+    try:
+        get_store()
+    except KnowledgeError as exc:
+        log.warning("knowledge base not available yet: %s", exc)

@@ -90,7 +90,7 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
             return _skip(outcome, "; ".join(plan.reasons))
 
         t2 = time.monotonic()
-        sources = retrieve(text, triage, cfg) if plan.draft else []
+        sources = retrieve(text, triage, cfg, brand=ticket.brand) if plan.draft else []
         outcome.draft = make_draft(ticket, text, triage, plan, sources, cfg)
         timings["draft"] = time.monotonic() - t2
         allowed, why = allow_auto_reply(plan, outcome.draft)

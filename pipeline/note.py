@@ -1,16 +1,22 @@
 """The internal note agents read: triage, recommended action and why, draft, sources, warnings.
 
+One block, rendered as HTML (Zendesk, Gorgias, Freshdesk all accept it) and as plain text.
 Everything that came from the customer or a model is HTML-escaped; links are rendered only
-from trusted knowledge-base metadata (source URLs), never from model or customer text.
+from knowledge-base metadata (``Source.url``, http/https only), never from model or customer
+text. The last line carries the event marker, so a retry can find a note already posted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
+from urllib.parse import urlparse
 
-from pipeline.models import Draft, Outcome, Plan, Triage
+from pipeline.models import Draft, Outcome, Plan, Source, Triage
 
 BANNER_APPROVAL = "APPROVAL REQUIRED: sensitive request, a human must decide. Nothing has been sent to the customer."
+_KIND_LABEL = {"llm": "Draft reply (AI, grounded on the sources below)", "template": "Draft reply (template)",
+               "none": "Draft reply"}
 
 
 def _triage_line(t: Triage) -> str:
@@ -26,7 +32,20 @@ def _action_lines(plan: Plan) -> list[str]:
     for a in plan.actions:
         val = "" if a.value in (None, "", True) else f" {a.value}"
         lines.append(f"{a.kind}{val}: {a.reason}" if a.reason else f"{a.kind}{val}")
+    if plan.escalate:
+        lines.append(f"Escalated: {'; '.join(plan.escalate)}")
+    for r in plan.reasons:
+        if r not in lines:
+            lines.append(f"Why: {r}")
     return lines
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL, else None (no javascript:, data:, relative paths)."""
+    if not url:
+        return None
+    u = urlparse(url.strip())
+    return url.strip() if u.scheme in ("http", "https") and u.netloc else None
 
 
 def render_note(outcome: Outcome) -> tuple[str, str]:
@@ -50,8 +69,16 @@ def render_note(outcome: Outcome) -> tuple[str, str]:
     if plan is not None:
         acts = _action_lines(plan)
         if acts:
-            add("<p><strong>Recommended action</strong></p><ul>" + "".join(f"<li>{escape(a)}</li>" for a in acts) + "</ul>",
-                "Recommended action:\n" + "\n".join(f"- {a}" for a in acts))
+            add("<p><strong>Recommended action</strong></p><ul>" + "".join(f"<li>{escape(a)}</li>" for a in acts)
+                + "</ul>", "Recommended action:\n" + "\n".join(f"- {a}" for a in acts))
+    if outcome.alerted:
+        from pipeline.escalate import alerted_note_line
+
+        line = alerted_note_line(outcome.alerted)
+        add(f"<p>{escape(line)}</p>", line)
+    if outcome.alert_error:
+        line = "Slack alert failed, it will be retried: " + outcome.alert_error
+        add(f"<p><strong>⚠ {escape(line)}</strong></p>", f"⚠ {line}")
     if d is not None:
         _render_draft(d, add)
     ref = f"ref {outcome.marker}"
@@ -59,17 +86,29 @@ def render_note(outcome: Outcome) -> tuple[str, str]:
     return "\n".join(html), "\n\n".join(text)
 
 
-def _render_draft(d: Draft, add) -> None:
+def _render_sources(sources: list[Source], used: set[str]) -> tuple[str, str]:
+    items_h, items_t = [], []
+    for i, s in enumerate(sources, 1):
+        title = escape(s.title)
+        mark = " (used)" if s.id in used else ""
+        meta = f"{s.source_type}, relevance {s.score:.2f}{mark}"
+        url = safe_url(s.url)
+        link = f'<a href="{escape(url, quote=True)}">{title}</a>' if url else title
+        items_h.append(f"<li>[{i}] {link} <small>({escape(meta)})</small></li>")
+        items_t.append(f"[{i}] {s.title}" + (f" <{url}>" if url else "") + f" ({meta})")
+    return ("<p><strong>Sources</strong></p><ul>" + "".join(items_h) + "</ul>",
+            "Sources:\n" + "\n".join(items_t))
+
+
+def _render_draft(d: Draft, add: Callable[[str, str], None]) -> None:
     for w in d.warnings:
         add(f"<p><strong>⚠ {escape(w)}</strong></p>", f"⚠ {w}")
     if d.text:
-        label = "Draft reply (template)" if d.kind == "template" else "Draft reply"
+        label = _KIND_LABEL.get(d.kind, "Draft reply")
+        if d.kind == "llm" and d.confidence:
+            label += f", self-rated confidence {d.confidence:.0%}"
+        # Escaped, then only our own <br>: nothing in the draft can become markup or a link.
         body = escape(d.text).replace("\n", "<br>")
-        add(f"<p><strong>{label}</strong></p><blockquote>{body}</blockquote>", f"{label}:\n{d.text}")
+        add(f"<p><strong>{escape(label)}</strong></p><blockquote>{body}</blockquote>", f"{label}:\n{d.text}")
     if d.sources:
-        items_h, items_t = [], []
-        for s in d.sources:
-            title = escape(s.title)
-            items_h.append(f'<li><a href="{escape(s.url, quote=True)}">{title}</a></li>' if s.url else f"<li>{title}</li>")
-            items_t.append(f"- {s.title}" + (f" ({s.url})" if s.url else ""))
-        add("<p><strong>Sources</strong></p><ul>" + "".join(items_h) + "</ul>", "Sources:\n" + "\n".join(items_t))
+        add(*_render_sources(d.sources, set(d.used_source_ids)))

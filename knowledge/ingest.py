@@ -1,0 +1,143 @@
+"""Incremental ingestion of documents into the knowledge store.
+
+Chunk ids are content-addressed (``<doc_id>::<hash of the chunk's embedded text>``), so on
+re-ingest an unchanged chunk keeps its id and is skipped, an edited chunk gets a new id (the
+old one is deleted), and chunks of documents gone from the source are removed. Only new
+chunks are embedded. Every chunk records its ``origin`` (the folder, help centre or ``tickets``)
+so a sync of one source never deletes another source's documents.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from knowledge.chunking import Chunk, Document, chunk_document, load_folder
+from knowledge.store import KnowledgeStore
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 256  # big batches let the embedder sort by length (less padding)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did."""
+
+    documents: int = 0
+    chunks: int = 0
+    added: int = 0
+    unchanged: int = 0
+    metadata_updated: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        errs = f"; {len(self.errors)} problems: {'; '.join(self.errors[:5])}" if self.errors else ""
+        return (f"{self.documents} documents, {self.chunks} chunks: {self.added} embedded, {self.unchanged} unchanged, "
+                f"{self.metadata_updated} metadata-only updates, {self.deleted} deleted in {self.seconds:.1f}s{errs}")
+
+
+def _chunk_ids(chunks: list[Chunk]) -> list[str]:
+    ids, seen = [], set()
+    for c in chunks:
+        base = f"{c.doc.doc_id}::{c.content_hash}"
+        cid, n = base, 1
+        while cid in seen:  # the same passage twice in one document
+            n += 1
+            cid = f"{base}-{n}"
+        seen.add(cid)
+        ids.append(cid)
+    return ids
+
+
+def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: str, *, prune: bool = True,
+                     progress: bool | None = None) -> IngestReport:
+    """Bring the store in line with ``docs`` for this ``origin``.
+
+    ``prune`` deletes chunks of this origin that are no longer produced (documents deleted or
+    edited); pass ``prune=False`` to add documents one at a time (resolved tickets).
+    ``progress`` shows a tqdm bar (default: only when there is a lot to embed).
+    """
+    import time
+
+    t0 = time.perf_counter()
+    docs = list(docs)
+    rep = IngestReport(documents=len(docs))
+    col = store.collection
+    wanted: dict[str, tuple[Chunk, dict]] = {}
+    seen_docs: set[str] = set()
+    for doc in docs:
+        if doc.doc_id in seen_docs:  # two files with the same front-matter id: keep the first, say so
+            rep.errors.append(f"duplicate document id {doc.doc_id!r} ({doc.title!r} skipped)")
+            log.warning("ingest %s: duplicate document id %r, skipping %r", origin, doc.doc_id, doc.title)
+            continue
+        seen_docs.add(doc.doc_id)
+        chunks = chunk_document(doc)
+        for cid, ch in zip(_chunk_ids(chunks), chunks, strict=True):
+            meta = ch.metadata()
+            meta["origin"] = origin
+            wanted[cid] = (ch, meta)
+    rep.chunks = len(wanted)
+
+    if prune:
+        existing = col.get(where={"origin": origin}, include=["metadatas"])
+    else:
+        doc_ids = sorted({d.doc_id for d in docs})
+        existing = col.get(where={"doc_id": {"$in": doc_ids}}, include=["metadatas"]) if doc_ids else {"ids": []}
+    have = dict(zip(existing["ids"], existing.get("metadatas") or [{}] * len(existing["ids"]), strict=False))
+
+    new_ids = [cid for cid in wanted if cid not in have]
+    # Same text, different metadata (url, updated_at, type, intents): update without re-embedding.
+    meta_ids = [cid for cid in wanted if cid in have and have[cid] != wanted[cid][1]]
+    rep.unchanged = len(wanted) - len(new_ids) - len(meta_ids)
+    # With prune: everything of this origin not produced now. Without: only the given documents' old chunks.
+    stale = [cid for cid in have if cid not in wanted]
+
+    if meta_ids:
+        col.update(ids=meta_ids, metadatas=[wanted[c][1] for c in meta_ids])
+        rep.metadata_updated = len(meta_ids)
+
+    show = progress if progress is not None else len(new_ids) > 200
+    bar = tqdm(total=len(new_ids), desc="embedding chunks", unit="chunk", disable=not show)
+    for start in range(0, len(new_ids), EMBED_BATCH):
+        batch = new_ids[start:start + EMBED_BATCH]
+        texts = [wanted[c][0].embed_text for c in batch]
+        vectors = store.embed(texts)
+        col.upsert(ids=batch, embeddings=vectors, documents=[wanted[c][0].body for c in batch],
+                   metadatas=[wanted[c][1] for c in batch])
+        rep.added += len(batch)
+        bar.update(len(batch))
+    bar.close()
+
+    if stale:
+        for start in range(0, len(stale), 500):
+            col.delete(ids=stale[start:start + 500])
+        rep.deleted = len(stale)
+    if rep.added or rep.deleted or rep.metadata_updated:
+        store.mark_changed()
+    rep.seconds = time.perf_counter() - t0
+    log.info("ingest %s: %s", origin, rep.summary())
+    return rep
+
+
+def ingest_folder(store: KnowledgeStore, folder: str | Path, *, progress: bool | None = None) -> IngestReport:
+    """Ingest every Markdown / HTML / text file under ``folder`` (incremental; files removed → chunks removed)."""
+    root = Path(folder).resolve()
+    docs = load_folder(root)
+    return ingest_documents(store, docs, origin=f"folder:{root}", progress=progress)
+
+
+def delete_documents(store: KnowledgeStore, doc_ids: list[str]) -> int:
+    """Remove every chunk of the given documents; returns the number of chunks removed."""
+    if not doc_ids:
+        return 0
+    got = store.collection.get(where={"doc_id": {"$in": list(doc_ids)}}, include=[])
+    if got["ids"]:
+        store.collection.delete(ids=got["ids"])
+    return len(got["ids"])

@@ -1,0 +1,283 @@
+"""The knowledge store: a chromadb collection with our own embedding function.
+
+- Embedded ``PersistentClient`` at ``settings.chroma_path`` by default; ``HttpClient`` to a chroma
+  server when ``settings.chroma_url`` is set (how the KB scales past one machine).
+- The embedding function wraps :func:`knowledge.embedding.get_embedder` and is registered under
+  its own name: chromadb 1.5 rebuilds a collection's function from the stored name, and a
+  subclass keeping a stock name would silently fall back to chromadb's downloading default.
+  We also always pass the instance when opening a collection.
+- Optional OpenAI embeddings (``KB_EMBEDDINGS=openai``, model ``OPENAI_EMBEDDING_MODEL``, key and
+  base URL from settings). The collection records the embedding it was built with in its metadata;
+  opening it with another one raises :class:`EmbeddingMismatch` instead of mixing vector spaces.
+- chromadb telemetry is off (``anonymized_telemetry=False``): nothing leaves the host.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from typing import Any
+
+import chromadb
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.config import Settings as ChromaSettings
+from chromadb.utils.embedding_functions import register_embedding_function
+
+from knowledge import embedding as local_embedding
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "knowledge"
+# How often a long-lived process checks whether another process (``kb ingest``) changed the
+# embedded store: chromadb's PersistentClient keeps its vector index in memory and does not
+# see other processes' writes until it is reopened.
+REFRESH_SECONDS = 5.0
+LOCAL_EF_NAME = "sidecar-local-minilm-int8"
+OPENAI_EF_NAME = "sidecar-openai-embeddings"
+
+
+class KnowledgeError(RuntimeError):
+    """The knowledge base cannot be used (missing, misconfigured)."""
+
+
+class EmbeddingMismatch(KnowledgeError):
+    """The collection was built with another embedding than the one configured now."""
+
+
+@register_embedding_function
+class LocalEmbeddingFunction(EmbeddingFunction[Documents]):
+    """chromadb adapter for the process-wide offline MiniLM embedder (never downloads)."""
+
+    def __init__(self, embedder: Any = None) -> None:
+        # Lazy: building the function must not load the model (chromadb calls build_from_config).
+        self._embedder = embedder
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            self._embedder = local_embedding.get_embedder()
+        return self._embedder
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(self.embedder.embed(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return LOCAL_EF_NAME
+
+    @property
+    def signature(self) -> str:
+        return f"local:{getattr(self.embedder, 'model_id', local_embedding.MODEL_ID)}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model_id": local_embedding.MODEL_ID}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> LocalEmbeddingFunction:
+        return LocalEmbeddingFunction()
+
+    def default_space(self) -> str:  # type: ignore[override]
+        return "cosine"
+
+    def supported_spaces(self) -> list[str]:  # type: ignore[override]
+        return ["cosine", "ip", "l2"]
+
+
+@register_embedding_function
+class OpenAIEmbeddingFunction(EmbeddingFunction[Documents]):
+    """OpenAI (or compatible) embeddings; key and base URL come from settings, never from config files."""
+
+    def __init__(self, model: str = "text-embedding-3-small", client: Any = None) -> None:
+        self.model = model
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from openai import OpenAI
+
+            from app.settings import get_settings
+
+            s = get_settings()
+            if not s.openai_api_key:
+                raise KnowledgeError("KB_EMBEDDINGS=openai but OPENAI_API_KEY is not set")
+            self._client = OpenAI(api_key=s.openai_api_key.get_secret_value(), base_url=s.openai_base_url,
+                                  timeout=30, max_retries=2)
+        return self._client
+
+    def __call__(self, input: Documents) -> Embeddings:
+        resp = self.client.embeddings.create(model=self.model, input=list(input))
+        return [d.embedding for d in sorted(resp.data, key=lambda d: d.index)]
+
+    @staticmethod
+    def name() -> str:
+        return OPENAI_EF_NAME
+
+    @property
+    def signature(self) -> str:
+        return f"openai:{self.model}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model": self.model}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> OpenAIEmbeddingFunction:
+        return OpenAIEmbeddingFunction(model=config.get("model", "text-embedding-3-small"))
+
+    def default_space(self) -> str:  # type: ignore[override]
+        return "cosine"
+
+    def supported_spaces(self) -> list[str]:  # type: ignore[override]
+        return ["cosine", "ip", "l2"]
+
+
+def configured_embedding_function() -> EmbeddingFunction:
+    """The embedding function the environment asks for (local MiniLM unless ``KB_EMBEDDINGS=openai``)."""
+    from app.settings import get_settings
+
+    settings = get_settings()
+    kind = settings.kb_embeddings
+    if kind == "openai":
+        return OpenAIEmbeddingFunction(model=settings.openai_embedding_model)
+    if kind != "local":
+        raise KnowledgeError(f"KB_EMBEDDINGS must be 'local' or 'openai' (got {kind!r})")
+    return LocalEmbeddingFunction()
+
+
+def make_client(path: str | None = None, url: str | None = None) -> Any:
+    """A chroma client: HTTP when ``url`` is given, else persistent at ``path``. Telemetry off."""
+    cs = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if url:
+        from urllib.parse import urlparse
+
+        u = urlparse(url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise KnowledgeError("CHROMA_URL must be an http(s) URL")
+        # chromadb's HTTP client logs every request at INFO through httpx: one line per retrieval.
+        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+        return chromadb.HttpClient(host=u.hostname, port=u.port or (443 if u.scheme == "https" else 8000),
+                                   ssl=u.scheme == "https", settings=cs)
+    os.makedirs(path or "var/chroma", exist_ok=True)
+    return chromadb.PersistentClient(path=path or "var/chroma", settings=cs)
+
+
+class KnowledgeStore:
+    """One chroma collection of knowledge chunks plus the embedding function it was built with."""
+
+    def __init__(self, path: str | None = None, url: str | None = None, *, embedding_function: Any = None,
+                 collection: str = COLLECTION, client: Any = None, create: bool = True) -> None:
+        self.ef = embedding_function or configured_embedding_function()
+        self.signature = getattr(self.ef, "signature", self.ef.name())
+        self.client = client or make_client(path, url)
+        self.name = collection
+        self.persistent = not (url or client)
+        self.collection = self._open(create)
+        self.generation = (self.collection.metadata or {}).get("generation")
+        self.checked_at = time.monotonic()
+
+    def _open(self, create: bool) -> Any:
+        existing = {c.name: c for c in self.client.list_collections() if not isinstance(c, str)}
+        if self.name in existing:
+            # Compare the recorded signature before attaching our function, so a mismatch is our
+            # clear error and not chromadb's (or, worse, a silent mix of vector spaces).
+            stored = (existing[self.name].metadata or {}).get("embedding")
+            if stored and stored != self.signature:
+                raise EmbeddingMismatch(
+                    f"knowledge collection '{self.name}' was built with embedding '{stored}' but the configured "
+                    f"embedding is '{self.signature}'. Mixing them would give meaningless scores: re-ingest into a "
+                    "fresh CHROMA_PATH (or switch KB_EMBEDDINGS back)."
+                )
+            try:
+                return self.client.get_collection(self.name, embedding_function=self.ef)
+            except Exception as exc:
+                raise EmbeddingMismatch(
+                    f"knowledge collection '{self.name}' cannot be opened with embedding {self.signature}: {exc}. "
+                    "Re-ingest into a fresh CHROMA_PATH or collection."
+                ) from exc
+        if not create:
+            raise KnowledgeError(f"knowledge collection '{self.name}' does not exist yet: run `python -m app kb ingest`")
+        return self.client.create_collection(
+            self.name,
+            embedding_function=self.ef,
+            metadata={"embedding": self.signature, "description": "sidecar knowledge base"},
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def current_generation(self) -> str | None:
+        """The collection's change marker as stored now (reads the shared metadata, not our cache)."""
+        for c in self.client.list_collections():
+            if not isinstance(c, str) and c.name == self.name:
+                return (c.metadata or {}).get("generation")
+        return None
+
+    def mark_changed(self) -> None:
+        """Record that the content changed, so other processes reopen their view (see ``get_store``)."""
+        gen = uuid.uuid4().hex
+        meta = {k: v for k, v in (self.collection.metadata or {}).items() if not k.startswith("hnsw:")}
+        meta["generation"] = gen
+        self.collection.modify(metadata=meta)
+        self.generation = gen
+
+    def embed(self, texts: list[str]) -> list[Any]:
+        """Embed texts with the collection's function."""
+        return list(self.ef(texts)) if texts else []
+
+    def count(self) -> int:
+        return self.collection.count()
+
+
+_store: KnowledgeStore | None = None
+_store_key: tuple | None = None
+_lock = threading.Lock()
+
+
+def _stale(store: KnowledgeStore) -> bool:
+    if not store.persistent or time.monotonic() - store.checked_at < REFRESH_SECONDS:
+        return False
+    store.checked_at = time.monotonic()
+    try:
+        return store.current_generation() != store.generation
+    except Exception as exc:  # the check must never break retrieval
+        log.warning("knowledge store freshness check failed: %s", exc)
+        return False
+
+
+def _forget_client(store: KnowledgeStore) -> None:
+    # chromadb shares one System per path inside a process; drop ours so the next client
+    # reloads the index from disk. In-flight queries on the old objects finish on them.
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    ident = getattr(store.client, "_identifier", None)
+    SharedSystemClient._identifier_to_system.pop(ident, None)
+    SharedSystemClient._identifier_to_refcount.pop(ident, None)
+
+
+def get_store(create: bool = False) -> KnowledgeStore:
+    """The process-wide store for the current settings.
+
+    Opened once per process, re-opened when settings change or when another process
+    changed the embedded store (checked at most every ``REFRESH_SECONDS``).
+    """
+    global _store, _store_key
+    from app.settings import get_settings
+
+    s = get_settings()
+    key = (s.chroma_url, s.chroma_path, s.kb_embeddings)
+    with _lock:
+        if _store is not None and _store_key == key and _stale(_store):
+            log.info("knowledge base changed on disk: reopening it")
+            _forget_client(_store)
+            _store = None
+        if _store is None or _store_key != key:
+            _store = KnowledgeStore(path=s.chroma_path, url=s.chroma_url, create=create)
+            _store_key = key
+    return _store
+
+
+def reset_store() -> None:
+    """Forget the process-wide store (tests, or after settings change)."""
+    global _store, _store_key
+    _store, _store_key = None, None

@@ -1,0 +1,229 @@
+"""Ingest → retrieve on the demo KB, chunking, incremental re-ingest, embedding bookkeeping."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from knowledge.chunking import Document, chunk_document, load_folder, parse_file
+from knowledge.ingest import ingest_documents, ingest_folder
+from knowledge.retrieve import DEFAULT_THRESHOLD, search
+from knowledge.store import (
+    LOCAL_EF_NAME,
+    EmbeddingMismatch,
+    KnowledgeStore,
+    LocalEmbeddingFunction,
+    OpenAIEmbeddingFunction,
+    make_client,
+)
+
+# Phrased the way customers write, not the way the articles do.
+PARAPHRASES = [
+    ("the app says it was dropped off yesterday but there's nothing at my door", "lost-or-damaged-parcel"),
+    ("my mug came smashed to pieces", "lost-or-damaged-parcel"),
+    ("I can't remember my login code, how do I make a new one", "reset-password"),
+    ("there are two identical payments on my statement for one purchase", "double-charge"),
+    ("I need a bill with my company's tax number on it", "invoices"),
+    ("how long before the refund shows on my visa", "refund-timing"),
+    ("I clicked buy by accident, can you stop it before it goes out", "cancel-or-change-order"),
+    ("the code from your email gets rejected when I pay", "discount-codes"),
+    ("will this coat keep me dry in a downpour", "product-care-materials"),
+    ("please erase everything you have about me", "update-or-delete-account"),
+]
+
+
+@pytest.mark.parametrize("question,expected", PARAPHRASES)
+def test_paraphrased_questions_find_the_right_article(demo_store, question, expected):
+    hits = search(demo_store, question, k=3)
+    assert expected in [h.id for h in hits], [(h.id, h.score) for h in hits]
+    top = hits[0]
+    assert top.url and top.url.startswith("https://help.demo-store.example/")
+    assert DEFAULT_THRESHOLD <= top.score <= 1.0 and top.text
+
+
+def test_results_are_one_per_document_and_sorted(demo_store):
+    hits = search(demo_store, "return shipping label refund money back", k=5, threshold=0.0)
+    ids = [h.id for h in hits]
+    assert len(ids) == len(set(ids)) == 5
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_off_topic_text_is_below_the_threshold(demo_store):
+    assert search(demo_store, "what's the weather like in Lisbon tomorrow") == []
+    assert search(demo_store, "") == []
+    # With the threshold off, the same text does return (weak) passages: the threshold is what stops it.
+    assert search(demo_store, "what's the weather like in Lisbon tomorrow", threshold=0.0)
+
+
+def test_intent_boost_and_policy_type(demo_store):
+    hits = search(demo_store, "where is my order", k=3, intent="order_status")
+    assert hits[0].id == "track-your-order"
+    pol = search(demo_store, "how long do I have to send stuff back", k=1)[0]
+    assert pol.id == "return-policy" and pol.source_type == "policy"
+
+
+def test_brand_and_language_filters(counting_store):
+    store, _ = counting_store
+    docs = [
+        Document("a-ship", "Shipping for brand A", "Brand A ships parcels with DHL in two days.", brand="a"),
+        Document("b-ship", "Shipping for brand B", "Brand B ships parcels with UPS in five days.", brand="b"),
+        Document("fr-ship", "Livraison", "Nous expédions les colis en deux jours.", language="fr"),
+    ]
+    ingest_documents(store, docs, origin="test", progress=False)
+    q = "how long does shipping of my parcel take"
+    assert {h.id for h in search(store, q, k=5, threshold=0.0, brand="a")} == {"a-ship", "fr-ship"}
+    assert {h.id for h in search(store, q, k=5, threshold=0.0, brand="b", language="en")} == {"b-ship"}
+    assert len(search(store, q, k=5, threshold=0.0)) == 3
+
+
+def _write(folder: Path, name: str, body: str) -> None:
+    (folder / name).write_text(textwrap.dedent(body).lstrip(), encoding="utf-8")
+
+
+def _kb(folder: Path) -> None:
+    folder.mkdir()
+    _write(folder, "shipping.md", """
+        ---
+        id: shipping
+        url: https://kb.example/shipping
+        ---
+        # Shipping
+
+        ## Delivery times
+        Parcels reach EU addresses in two to four working days after they leave the warehouse.
+
+        ## Costs
+        Standard shipping costs 4.90 EUR and is free above 60 EUR after discounts are applied.
+        """)
+    _write(folder, "returns.md", """
+        # Returns
+
+        ## Return window
+        Items can be returned within 30 days of delivery when unused and with their tags attached.
+
+        ## Refunds
+        Refunds go to the original payment method within ten business days of inspection.
+        """)
+    _write(folder, "faq.html", """
+        <html><head><title>Account FAQ</title></head><body>
+        <h2>Password</h2><p>Use the forgot password link on the sign-in page to get a reset email.</p>
+        <h2>Newsletter</h2><p>Unsubscribe with the link at the bottom of every newsletter email.</p>
+        </body></html>
+        """)
+
+
+def test_incremental_reingest_only_touches_the_edited_document(tmp_path, counting_store):
+    store, counter = counting_store
+    kb = tmp_path / "kb"
+    _kb(kb)
+    first = ingest_folder(store, kb, progress=False)
+    assert first.added == first.chunks == store.count() > 0
+    before = store.collection.get(include=["metadatas"])
+    by_doc = {}
+    for cid, meta in zip(before["ids"], before["metadatas"], strict=True):
+        by_doc.setdefault(meta["doc_id"], set()).add(cid)
+    assert set(by_doc) == {"shipping", "returns.md", "faq.html"}
+
+    # Nothing changed: nothing embedded, nothing deleted.
+    counter.texts.clear()
+    again = ingest_folder(store, kb, progress=False)
+    assert (again.added, again.deleted, again.unchanged) == (0, 0, first.chunks)
+    assert counter.texts == []
+
+    # Edit one section of one file: only that chunk is re-embedded and replaced.
+    p = kb / "returns.md"
+    p.write_text(p.read_text().replace("within 30 days", "within 45 days"), encoding="utf-8")
+    edited = ingest_folder(store, kb, progress=False)
+    assert edited.added == 1 and edited.deleted == 1
+    assert len(counter.texts) == 1 and "45 days" in counter.texts[0]
+    after = store.collection.get(include=["metadatas"])
+    after_by_doc = {}
+    for cid, meta in zip(after["ids"], after["metadatas"], strict=True):
+        after_by_doc.setdefault(meta["doc_id"], set()).add(cid)
+    assert after_by_doc["shipping"] == by_doc["shipping"] and after_by_doc["faq.html"] == by_doc["faq.html"]
+    assert after_by_doc["returns.md"] != by_doc["returns.md"]
+    assert search(store, "how many days do I have to return an item", k=1, threshold=0.0)[0].text.count("45 days")
+
+    # Metadata-only change (url): updated without embedding.
+    counter.texts.clear()
+    s = kb / "shipping.md"
+    s.write_text(s.read_text().replace("https://kb.example/shipping", "https://kb.example/shipping-v2"), encoding="utf-8")
+    meta_only = ingest_folder(store, kb, progress=False)
+    assert meta_only.added == 0 and meta_only.metadata_updated == len(by_doc["shipping"]) and counter.texts == []
+    assert search(store, "delivery times", k=1, threshold=0.0)[0].url == "https://kb.example/shipping-v2"
+
+    # Delete a file: its chunks go, the others stay.
+    (kb / "faq.html").unlink()
+    deleted = ingest_folder(store, kb, progress=False)
+    assert deleted.deleted == len(by_doc["faq.html"]) and deleted.added == 0
+    left = {m["doc_id"] for m in store.collection.get(include=["metadatas"])["metadatas"]}
+    assert left == {"shipping", "returns.md"}
+
+
+def test_two_origins_do_not_prune_each_other(tmp_path, counting_store):
+    store, _ = counting_store
+    kb = tmp_path / "kb"
+    _kb(kb)
+    ingest_folder(store, kb, progress=False)
+    n = store.count()
+    ingest_documents(store, [Document("other", "Other", "Gift cards are valid for a year.")], origin="helpcenter:x",
+                     progress=False)
+    ingest_folder(store, kb, progress=False)
+    assert store.count() == n + 1
+
+
+def test_chunking_by_headings_with_context_and_overlap():
+    paras = [f"Paragraph {i} about delivery delays and what the carrier does next, in some detail." for i in range(30)]
+    text = "# Guide\n\nIntro text that is long enough to stand alone as its own chunk of the guide, because it " \
+           "explains what the guide covers and who it is for.\n\n" \
+           "## Long section\n\n" + "\n\n".join(paras) + "\n\n## Tiny\nShort.\n"
+    chunks = chunk_document(Document("g", "Guide", text), max_chars=400)
+    assert chunks[0].heading == "" and chunks[0].embed_text.startswith("Guide\n")
+    long = [c for c in chunks if c.heading == "Long section"]
+    assert len(long) >= 3 and all(len(c.body) <= 400 for c in long)
+    # Windows overlap by one paragraph: each window starts with the previous window's last paragraph.
+    for a, b in zip(long, long[1:], strict=False):
+        assert b.body.split("\n\n")[0] == a.body.split("\n\n")[-1]
+    assert all(c.embed_text.startswith("Guide - Long section\n") for c in long)
+    # The tiny section is merged, not dropped.
+    assert any("Short." in c.body for c in chunks)
+    meta = chunks[0].metadata()
+    assert {"title", "url", "source_type", "updated_at", "content_hash", "doc_id"} <= set(meta)
+
+
+def test_parse_front_matter_html_and_text(tmp_path):
+    _kb(tmp_path / "kb")
+    (tmp_path / "kb" / "note.txt").write_text("Opening hours\n\nWe answer from 9 to 5.", encoding="utf-8")
+    docs = {d.doc_id: d for d in load_folder(tmp_path / "kb")}
+    assert docs["shipping"].url == "https://kb.example/shipping" and docs["shipping"].title == "Shipping"
+    assert docs["faq.html"].title == "Account FAQ" and "## Password" in docs["faq.html"].text
+    assert docs["note.txt"].title == "Opening hours"
+    demo = parse_file(Path("config/knowledge/returns/return-policy.md"), Path("config/knowledge"))
+    assert demo.source_type == "policy" and demo.intents == ["return_refund"] and demo.updated_at
+
+
+def test_collection_records_its_embedding_and_refuses_another(tmp_path):
+    path = str(tmp_path / "c")
+    store = KnowledgeStore(path=path)
+    assert store.collection.metadata["embedding"].startswith("local:")
+    ingest_documents(store, [Document("x", "X", "Some text about parcels.")], origin="t", progress=False)
+    # Opened without an embedding function, chromadb rebuilds ours from its registered name:
+    # never the stock (downloading) default.
+    raw = make_client(path).get_collection("knowledge")
+    assert raw.configuration["embedding_function"].name() == LOCAL_EF_NAME
+    assert isinstance(raw.configuration["embedding_function"], LocalEmbeddingFunction)
+    with pytest.raises(EmbeddingMismatch, match="embedding"):
+        KnowledgeStore(path=path, embedding_function=OpenAIEmbeddingFunction(model="text-embedding-3-small",
+                                                                             client=object()))
+    # Reopening with the same embedding works and keeps the data.
+    assert KnowledgeStore(path=path).count() == 1
+
+
+def test_duplicate_document_ids_are_reported_not_merged(counting_store):
+    store, _ = counting_store
+    rep = ingest_documents(store, [Document("same", "First", "Gift cards last a year."),
+                                   Document("same", "Second", "Passwords reset by email.")], origin="t", progress=False)
+    assert rep.documents == 2 and rep.added == 1 and "duplicate document id 'same'" in rep.summary()
+    assert store.collection.get(include=["metadatas"])["metadatas"][0]["title"] == "First"

@@ -1,0 +1,48 @@
+"""A long-lived process sees a `kb ingest` made by another process (embedded chroma reopens)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from knowledge import store as store_mod
+from knowledge.chunking import Document
+from knowledge.ingest import ingest_documents
+from knowledge.retrieve import retrieve
+
+ROOT = Path(__file__).resolve().parents[2]
+
+OTHER_PROCESS = """
+import sys
+sys.path.insert(0, {root!r})
+from knowledge.chunking import Document
+from knowledge.ingest import ingest_documents
+from knowledge.store import KnowledgeStore
+store = KnowledgeStore(path={path!r})
+ingest_documents(store, [Document("pw", "Passwords", "Passwords can be reset from the sign-in page with the forgot link.")],
+                 origin="other", progress=False)
+"""
+
+
+def test_worker_store_picks_up_another_process_ingest(kb_env, monkeypatch):
+    monkeypatch.setattr(store_mod, "REFRESH_SECONDS", 0.0)
+    store = store_mod.get_store(create=True)
+    ingest_documents(store, [Document("gift", "Gift cards", "Gift cards are valid for twelve months.")], origin="t",
+                     progress=False)
+    assert [s.id for s in retrieve("how do I reset my password", k=3)] == []
+    subprocess.run([sys.executable, "-c", OTHER_PROCESS.format(root=str(ROOT), path=str(kb_env))], check=True,
+                   capture_output=True, timeout=120)
+    hits = retrieve("how do I reset my password", k=3)
+    assert [s.id for s in hits] == ["pw"]
+    assert store_mod.get_store() is not store  # reopened
+    assert store_mod.get_store() is store_mod.get_store()  # and then kept while nothing changes
+
+
+def test_warm_up_loads_the_model_and_tolerates_a_missing_kb(kb_env, caplog):
+    import knowledge
+    from knowledge.embedding import get_embedder
+
+    knowledge.warm_up()  # no collection yet: a warning, not an error
+    assert "not available yet" in caplog.text
+    assert get_embedder() is get_embedder()
