@@ -186,11 +186,11 @@ def test_learn_missing_column(var_dir, tmp_path, capsys):
     assert code == 2 and "no column 'text'" in _run.err
 
 
-def test_standalone_module_entry_point(csvs, tmp_path):
+def test_python_m_app_eval_entry_point(csvs, tmp_path):
     train, test = csvs
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SIDECAR_"))}
     proc = subprocess.run(
-        [sys.executable, "-m", "app.commands.classifier", "eval", "--train", str(train), "--test", str(test)],
+        [sys.executable, "-m", "app", "eval", "--train", str(train), "--test", str(test)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
