@@ -1,16 +1,32 @@
 """Triage: intent + confidence, priority, sentiment, language and signals.
 
-This module holds the keyword baseline (phrases from ``config/intents.yaml``). It is honest
-about what it is: ``classifier="keywords"`` and a confidence that only reflects how many
-configured phrases matched.
+Entry points: :func:`classify` (one message) and :func:`warm_up` (once per worker process).
+
+- With ``OPENAI_API_KEY`` set: one structured-output call (:mod:`pipeline.llm_classifier`) with
+  few-shot examples picked by embedding similarity; on any failure the local model answers and
+  ``Triage.fallback_reason`` says why.
+- Otherwise: the local model (:mod:`pipeline.local_classifier`, MiniLM ONNX embeddings + char
+  n-grams + logistic regression, calibrated), trained on ``intents.yaml`` examples plus learned
+  history. If even that cannot load (a broken install), the keyword baseline below answers.
+
+Sentiment, language, signals and rule-based priority come from :mod:`pipeline.signals` on every
+path; the LLM's own priority/signals can only add to them, never lower them.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from typing import Any
 
 from pipeline.config import Config
-from pipeline.models import PRIORITIES, Ticket, Triage, priority_rank
+from pipeline.models import Ticket, Triage, priority_rank
+from pipeline.signals import detect_language, detect_signals, priority_for, sentiment
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ keyword baseline (last resort)
 
 
 def _phrase_re(phrase: str) -> re.Pattern[str]:
@@ -30,25 +46,11 @@ def keyword_scores(text: str, cfg: Config) -> dict[str, float]:
 
 def base_priority(intent: str, text: str, ticket: Ticket | None, cfg: Config) -> str:
     """Priority from the intent's default, urgent/high keywords and the customer's tier."""
-    idef = cfg.intents.intents.get(intent)
-    prio = (idef.priority if idef and idef.priority else None) or "normal"
-    low = text.lower()
-    for level in ("urgent", "high"):
-        if any(_phrase_re(p).search(low) for p in cfg.intents.priority_keywords.get(level, [])):
-            if priority_rank(level) > priority_rank(prio):
-                prio = level
-            break
-    if ticket is not None:
-        tier_tags = cfg.intents.tier.get("tags") or {}
-        for tag in ticket.tags:
-            level = tier_tags.get(tag)
-            if level in PRIORITIES and priority_rank(level) > priority_rank(prio):
-                prio = level
-    return prio
+    return priority_for(intent, text, ticket, cfg)
 
 
 def classify_keywords(text: str, ticket: Ticket | None, cfg: Config) -> Triage:
-    """Keyword baseline: the intent whose phrases match most, ``other`` when none does."""
+    """Keyword baseline: the intent whose phrases match most, the OOS intent when none does."""
     scores = keyword_scores(text, cfg)
     oos = cfg.intents.oos_intent
     if not scores:
@@ -70,10 +72,114 @@ def classify_keywords(text: str, ticket: Ticket | None, cfg: Config) -> Triage:
     )
 
 
-def classify(text: str, ticket: Ticket | None, cfg: Config) -> Triage:
-    """Classify one customer message."""
-    return classify_keywords(text, ticket, cfg)
+# ------------------------------------------------------------------ local + LLM
+
+
+def _decorate(triage: Triage, text: str, ticket: Ticket | None, cfg: Config) -> Triage:
+    """Fill sentiment, language, signals and rule-based priority (no LLM needed)."""
+    triage.sentiment, triage.sentiment_score = sentiment(text)
+    triage.language = detect_language(text)
+    triage.signals = detect_signals(text, ticket)
+    triage.priority = priority_for(triage.intent, text, ticket, cfg, triage.signals)
+    return triage
+
+
+def classify_local_triage(text: str, ticket: Ticket | None, cfg: Config, fallback_reason: str | None = None) -> Triage:
+    """Triage with the local model only (the keyword baseline if the model cannot load)."""
+    from pipeline.local_classifier import classify_local
+
+    oos_name = cfg.intents.oos_intent
+    if not (text or "").strip():
+        t = Triage(intent=oos_name, confidence=0.0, out_of_scope=True, classifier="local", fallback_reason=fallback_reason)
+        return _decorate(t, text or "", ticket, cfg)
+    try:
+        pred, oos = classify_local(text, cfg)
+    except Exception as exc:  # a broken model install must not stop triage
+        log.exception("local classifier unavailable, using the keyword baseline")
+        t = classify_keywords(text, ticket, cfg)
+        reason = f"local_model_unavailable: {type(exc).__name__}"
+        t.fallback_reason = f"{fallback_reason}; {reason}" if fallback_reason else reason
+        return _decorate(t, text, ticket, cfg)
+    alternatives = list(pred.alternatives)
+    intent = pred.label
+    if oos and intent != oos_name:
+        # Below threshold: report the out-of-scope intent, keep what the model thought as an alternative.
+        alternatives = [(pred.label, round(pred.confidence, 4))] + [a for a in alternatives if a[0] != oos_name][:2]
+        intent = oos_name
+    t = Triage(
+        intent=intent,
+        confidence=round(pred.confidence, 4),
+        alternatives=alternatives,
+        out_of_scope=oos,
+        classifier="local",
+        fallback_reason=fallback_reason,
+    )
+    return _decorate(t, text, ticket, cfg)
+
+
+def _classify_openai(text: str, ticket: Ticket | None, cfg: Config, settings: Any) -> Triage:
+    from pipeline.llm_classifier import LLMError, classify_llm
+    from pipeline.local_classifier import get_local_model, oos_threshold
+
+    try:
+        examples = get_local_model(cfg).nearest_examples(text, k=8)
+    except Exception:  # few-shot is a nicety; the call works without it
+        log.warning("few-shot examples unavailable", exc_info=True)
+        examples = []
+    try:
+        answer, usage = classify_llm(
+            text,
+            cfg,
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+            model=settings.openai_model,
+            examples=examples,
+        )
+    except LLMError as exc:
+        log.warning("OpenAI classification failed (%s); using the local model", exc.reason)
+        t = classify_local_triage(text, ticket, cfg, fallback_reason=f"openai: {exc.reason}")
+        t.usage = exc.usage
+        return t
+    intent = answer["intent"]
+    conf = float(answer["confidence"])
+    idef = cfg.intents.intents[intent]
+    oos = intent == cfg.intents.oos_intent or idef.out_of_scope or conf < oos_threshold(cfg, intent)
+    t = Triage(intent=cfg.intents.oos_intent if oos else intent, confidence=round(conf, 4), out_of_scope=oos,
+               classifier="openai", usage=usage)
+    if oos and intent != cfg.intents.oos_intent:
+        t.alternatives = [(intent, round(conf, 4))]
+    _decorate(t, text, ticket, cfg)
+    # The model's view can raise priority and add signals, never lower or remove the rule-based ones.
+    if priority_rank(answer["priority"]) > priority_rank(t.priority):
+        t.priority = answer["priority"]
+    t.signals = [s for s in dict.fromkeys(t.signals + list(answer["signals"]))]
+    t.sentiment = answer["sentiment"]
+    t.language = answer["language"]
+    return t
+
+
+def classify(text: str, ticket: Ticket | None, cfg: Config, settings: Any | None = None) -> Triage:
+    """Classify one customer message (OpenAI when a key is configured, else the local model)."""
+    if settings is None:
+        try:
+            from app.settings import get_settings
+
+            settings = get_settings()
+        except Exception:  # invalid env is reported at start-up; triage still works locally
+            log.warning("settings unavailable; classifying locally", exc_info=True)
+            settings = None
+    if settings is not None and getattr(settings, "openai_api_key", None) and (text or "").strip():
+        return _classify_openai(text, ticket, cfg, settings)
+    return classify_local_triage(text, ticket, cfg)
 
 
 def warm_up(cfg: Config) -> None:
-    """Load models once per process (called by the worker before it takes jobs)."""
+    """Load the embedder, fit the local head and load the language/sentiment models, once per process."""
+    from pipeline.local_classifier import get_local_model
+
+    try:
+        get_local_model(cfg)
+    except Exception:
+        log.exception("local classifier failed to warm up; the keyword baseline will answer")
+    sentiment("warm up")
+    detect_language("warm up the detector")

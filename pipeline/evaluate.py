@@ -1,0 +1,144 @@
+"""Measure the local classifier on labeled data (``python -m app eval``) and read labeled CSVs.
+
+``evaluate`` fits on TRAIN only (``intents.yaml`` is ignored), predicts TEST and scores it with
+out-of-scope rules: a test row whose label is ``oos_label`` or absent from TRAIN is correct only
+when predicted out of scope. The out-of-scope threshold is chosen by class-held-out
+cross-validation on TRAIN (see :class:`pipeline.local_classifier.IntentModel`), never on TEST,
+unless the caller passes one explicitly.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from pipeline.local_classifier import IntentModel, _embed
+
+log = logging.getLogger(__name__)
+
+OOS = "<out-of-scope>"
+
+
+class LabeledDataError(ValueError):
+    """A labeled CSV cannot be used (missing file or column); the message says which."""
+
+
+@dataclass
+class LabeledData:
+    """Rows of a labeled CSV, plus the rows that were rejected and why (1-based CSV line numbers)."""
+
+    texts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # CSV line number of each accepted row
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+
+def read_labeled_csv(path: str | Path, text_column: str = "text", label_column: str = "label") -> LabeledData:
+    """Read ``text_column``/``label_column`` from a CSV with a header; empty rows are rejected."""
+    p = Path(path)
+    if not p.is_file():
+        raise LabeledDataError(f"{p}: file not found")
+    out = LabeledData()
+    with p.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        cols = reader.fieldnames or []
+        for col in (text_column, label_column):
+            if col not in cols:
+                raise LabeledDataError(f"{p}: no column '{col}' (columns: {', '.join(cols) or 'none'})")
+        for n, row in enumerate(reader, start=2):
+            text = (row.get(text_column) or "").strip()
+            label = (row.get(label_column) or "").strip()
+            if not text:
+                out.rejected.append((n, "empty text"))
+            elif not label:
+                out.rejected.append((n, "empty label"))
+            else:
+                out.texts.append(text)
+                out.labels.append(label)
+                out.lines.append(n)
+    return out
+
+
+def evaluate(
+    train_texts: Sequence[str],
+    train_labels: Sequence[str],
+    test_texts: Sequence[str],
+    test_labels: Sequence[str],
+    oos_label: str | None = None,
+    threshold: float | None = None,
+    model: IntentModel | None = None,
+) -> dict[str, Any]:
+    """Fit on TRAIN, score TEST; returns the figures (see module docstring for the OOS rules)."""
+    t0 = time.time()
+    train_emb = _embed(train_texts)
+    test_emb = _embed(test_texts)
+    t_embed = time.time() - t0
+    model = model or IntentModel()
+    # Calibration only matters when a threshold is applied; closed-set scoring skips its CV pass.
+    model.fit(train_texts, train_labels, embeddings=train_emb, oos_label=oos_label, calibrate=threshold != 0.0)
+    t_fit = time.time() - t0 - t_embed
+    source = "explicit"
+    if threshold is None:
+        threshold, source = (model.cv.threshold, "train-cv") if model.cv.threshold is not None else (0.0, "none")
+    P = model.predict_proba(test_texts, embeddings=test_emb)
+    classes = np.array(model.classes_)
+    top = P.argmax(axis=1)
+    conf = P.max(axis=1)
+    pred = classes[top]
+    pred_oos = (conf < threshold) | (pred == oos_label)
+    known = set(train_labels) - {oos_label}
+    gold = np.array(list(test_labels))
+    gold_oos = np.array([g == oos_label or g not in known for g in gold])
+    correct = np.where(gold_oos, pred_oos, (~pred_oos) & (pred == gold))
+    # Closed-set accuracy: argmax over in-scope classes only, no threshold (what closed benchmarks report).
+    in_cols = np.array([c != oos_label for c in classes])
+    closed_pred = classes[in_cols][P[:, in_cols].argmax(axis=1)]
+    y_true = [OOS if o else g for g, o in zip(gold, gold_oos, strict=True)]
+    y_pred = [OOS if o else p for p, o in zip(pred, pred_oos, strict=True)]
+    confused = Counter((t, p) for t, p in zip(y_true, y_pred, strict=True) if t != p)
+    n_in, n_oos = int((~gold_oos).sum()), int(gold_oos.sum())
+    return {
+        "accuracy": round(float(correct.mean()), 4),
+        "macro_f1": round(float(f1_score(y_true, y_pred, labels=sorted(set(y_true)), average="macro", zero_division=0)), 4),
+        "in_scope_accuracy": round(float(correct[~gold_oos].mean()), 4) if n_in else None,
+        "oos_recall": round(float(pred_oos[gold_oos].mean()), 4) if n_oos else None,
+        "closed_set_accuracy": round(float((closed_pred[~gold_oos] == gold[~gold_oos]).mean()), 4) if n_in else None,
+        "threshold": round(float(threshold), 3),
+        "threshold_source": source,
+        "temperature": round(model.temperature, 3),
+        "n_train": len(train_texts),
+        "n_test": len(test_texts),
+        "n_test_oos": n_oos,
+        "n_classes": len(known),
+        "worst_confused": [[t, p, n] for (t, p), n in confused.most_common(5)],
+        "seconds": {"embed": round(t_embed, 1), "fit": round(t_fit, 1), "total": round(time.time() - t0, 1)},
+    }
+
+
+def format_report(r: dict[str, Any]) -> list[str]:
+    """Human-readable lines for an :func:`evaluate` result."""
+
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+
+    lines = [
+        f"train {r['n_train']} rows / {r['n_classes']} intents; test {r['n_test']} rows ({r['n_test_oos']} out-of-scope)",
+        f"out-of-scope threshold {r['threshold']} ({r['threshold_source']}), temperature {r['temperature']}",
+        f"accuracy             {pct(r['accuracy'])}",
+        f"macro-F1             {pct(r['macro_f1'])}",
+        f"in-scope accuracy    {pct(r['in_scope_accuracy'])}",
+        f"out-of-scope recall  {pct(r['oos_recall'])}",
+        f"closed-set accuracy  {pct(r['closed_set_accuracy'])}  (argmax, no threshold)",
+        "worst-confused pairs (gold -> predicted: count):",
+    ]
+    lines += [f"  {t} -> {p}: {n}" for t, p, n in r["worst_confused"]] or ["  none"]
+    return lines

@@ -1,0 +1,479 @@
+"""Local intent classifier: MiniLM sentence embeddings + character n-grams → logistic regression.
+
+No network and no torch: embeddings come from :func:`knowledge.embedding.get_embedder` (int8 ONNX
+on onnxruntime), the head is scikit-learn. Confidence is calibrated by temperature scaling fit
+on out-of-fold predictions, so a threshold such as ``0.35`` means roughly the same thing whether
+the model knows 13 intents or 150.
+
+The same cross-validation pass also measures how confident the model is on *classes it never
+saw* (whole classes are held out per fold), which is what :func:`IntentModel.fit` uses to pick an
+out-of-scope threshold honestly from the training data alone (``eval`` uses it; production uses
+the thresholds in ``intents.yaml``).
+
+One fitted model per process and per config content: :func:`get_local_model` caches it under a
+hash of the intents file and the learned-examples store, so a hot-reloaded ``intents.yaml`` (or a
+``python -m app intents learn`` run) refits on next use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from pipeline.config import Config
+
+log = logging.getLogger(__name__)
+
+LEARNED_FILE = "learned_examples.jsonl"
+KEEP_CACHED = 3  # fitted models kept per process (and cache entries on disk), most recent first
+
+
+@dataclass
+class Prediction:
+    """One message's prediction: best label, calibrated confidence, runners-up."""
+
+    label: str
+    confidence: float
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class CVReport:
+    """What the cross-validation pass measured on the training data."""
+
+    temperature: float = 1.0
+    threshold: float | None = None  # OOS threshold maximising (in-scope acc + OOS recall) / 2
+    in_scope_accuracy: float | None = None  # out-of-fold, without a threshold
+    folds: int = 0
+
+
+def _embed(texts: Sequence[str]) -> np.ndarray:
+    from knowledge.embedding import get_embedder
+
+    return get_embedder().embed(list(texts))
+
+
+class IntentModel:
+    """Logistic regression over [sentence embedding | weighted char n-gram TF-IDF].
+
+    ``fit`` takes texts and labels (and optionally precomputed embeddings, so benchmarks embed
+    once). ``oos_label`` names a label that means "out of scope": it is learned like any class,
+    but also counts as out-of-scope when the threshold is chosen.
+    """
+
+    def __init__(self, C: float = 20.0, char_weight: float = 0.6, char_ngrams: bool = True, cv_folds: int = 5):
+        self.C = C
+        self.char_weight = char_weight
+        self.char_ngrams = char_ngrams
+        self.cv_folds = cv_folds
+        self.classes_: list[str] = []
+        self.temperature = 1.0
+        self.cv = CVReport()
+        self._vec: TfidfVectorizer | None = None
+        self._clf: LogisticRegression | None = None
+        self.train_texts: list[str] = []
+        self.train_labels: list[str] = []
+        self.train_emb = np.zeros((0, 0), dtype=np.float32)
+
+    # -------------------------------------------------------------- features
+
+    def _new_vectorizer(self) -> TfidfVectorizer | None:
+        if not self.char_ngrams:
+            return None
+        # char_wb n-grams catch spelling variants, order numbers and non-English words that the
+        # English-trained MiniLM embeds poorly.
+        return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1, max_features=60000)
+
+    def _features(self, emb: np.ndarray, texts: Sequence[str], vec: TfidfVectorizer | None, fit: bool = False):
+        if vec is None:
+            return emb
+        tf = vec.fit_transform(texts) if fit else vec.transform(texts)
+        return sparse.hstack([sparse.csr_matrix(emb), tf * self.char_weight], format="csr")
+
+    def _new_clf(self) -> LogisticRegression:
+        return LogisticRegression(C=self.C, max_iter=2000)
+
+    # -------------------------------------------------------------- fit / predict
+
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        embeddings: np.ndarray | None = None,
+        oos_label: str | None = None,
+        calibrate: bool = True,
+        cv: CVReport | None = None,
+    ) -> IntentModel:
+        """Fit the head on ``texts``/``labels``; with ``calibrate``, run the CV pass first.
+
+        ``cv`` reuses a calibration measured earlier on the same data (skips the CV pass).
+        """
+        texts = [t or "" for t in texts]
+        labels = [str(lab) for lab in labels]
+        if len(set(labels)) < 2:
+            raise ValueError("need examples of at least two intents to train a classifier")
+        emb = _embed(texts) if embeddings is None else embeddings
+        if cv is not None:
+            self.cv = cv
+        elif calibrate:
+            self.cv = self._cross_validate(texts, labels, emb, oos_label)
+        self.temperature = self.cv.temperature
+        self._vec = self._new_vectorizer()
+        X = self._features(emb, texts, self._vec, fit=True)
+        self._clf = self._new_clf().fit(X, labels)
+        self.classes_ = [str(c) for c in self._clf.classes_]
+        # Kept for nearest-example look-ups (few-shot prompts); small next to the model itself.
+        self.train_texts, self.train_labels, self.train_emb = texts, labels, np.asarray(emb, dtype=np.float32)
+        return self
+
+    def nearest_examples(self, text: str, k: int = 8, per_label: int = 2) -> list[tuple[str, str]]:
+        """Up to ``k`` training (text, label) pairs most similar to ``text``, at most ``per_label`` each."""
+        if not getattr(self, "train_texts", None):
+            return []
+        q = _embed([text])[0]
+        sims = self.train_emb @ q
+        out: list[tuple[str, str]] = []
+        counts: dict[str, int] = {}
+        for j in np.argsort(-sims):
+            lab = self.train_labels[j]
+            if counts.get(lab, 0) >= per_label:
+                continue
+            counts[lab] = counts.get(lab, 0) + 1
+            out.append((self.train_texts[j], lab))
+            if len(out) >= k:
+                break
+        return out
+
+    def decision(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Raw logits [n, n_classes]."""
+        if self._clf is None:
+            raise RuntimeError("model is not fitted")
+        texts = [t or "" for t in texts]
+        emb = _embed(texts) if embeddings is None else embeddings
+        d = self._clf.decision_function(self._features(emb, texts, self._vec))
+        if d.ndim == 1:  # binary problems give one column
+            d = np.stack([-d, d], axis=1) / 2
+        return d
+
+    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probabilities [n, n_classes] (columns follow ``classes_``)."""
+        return softmax(self.decision(texts, embeddings) / self.temperature, axis=1)
+
+    def predict(self, texts: Sequence[str], embeddings: np.ndarray | None = None, top: int = 3) -> list[Prediction]:
+        """Best label, its calibrated confidence and the next ``top`` alternatives for each text."""
+        P = self.predict_proba(texts, embeddings)
+        out = []
+        for row in P:
+            order = np.argsort(-row)
+            out.append(
+                Prediction(
+                    label=self.classes_[order[0]],
+                    confidence=float(row[order[0]]),
+                    alternatives=[(self.classes_[j], round(float(row[j]), 4)) for j in order[1 : top + 1]],
+                )
+            )
+        return out
+
+    # -------------------------------------------------------------- cross-validation
+
+    def _cross_validate(self, texts: list[str], labels: list[str], emb: np.ndarray, oos_label: str | None) -> CVReport:
+        """Class-held-out CV: fit temperature and an OOS threshold from training data only.
+
+        Classes are split into ``k`` groups; each sample also gets a fold different from its
+        class's group. Fold ``i`` trains on samples whose class is not in group ``i`` and whose
+        own fold is not ``i``; it then scores (a) its held-out samples of seen classes — in-scope
+        predictions, used for temperature and in-scope accuracy — and (b) all samples of group
+        ``i`` — classes the model never saw, i.e. realistic out-of-scope messages.
+        """
+        rng = np.random.default_rng(0)
+        classes = sorted(set(labels))
+        movable = [c for c in classes if c != oos_label]
+        k = min(self.cv_folds, len(movable))
+        if k < 3 or len(texts) < 4 * k:
+            log.info("too little data for cross-validation (%d examples); confidence left uncalibrated", len(texts))
+            return CVReport()
+        order = rng.permutation(len(movable))
+        group = {movable[j]: pos % k for pos, j in enumerate(order)}
+        if oos_label is not None:
+            group[oos_label] = -1  # the OOS class is always trained on, never held out as a group
+        lab = np.array(labels)
+        fold = np.empty(len(labels), dtype=int)
+        for c in classes:
+            idx = rng.permutation(np.flatnonzero(lab == c))
+            choices = [f for f in range(k) if f != group[c]]
+            offset = int(rng.integers(len(choices)))
+            for n, i in enumerate(idx):
+                fold[i] = choices[(n + offset) % len(choices)]
+        in_logits: list[np.ndarray] = []
+        in_true: list[int] = []
+        in_conf_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (logits, true idx, is_oos)
+        out_parts: list[dict[str, Any]] = []  # logits of never-seen classes + the OOS column
+        for i in range(k):
+            train = (fold != i) & np.array([group[c] != i for c in labels])
+            seen = sorted(set(lab[train]))
+            if len(seen) < 2:
+                continue
+            vec = self._new_vectorizer()
+            tr_idx = np.flatnonzero(train)
+            Xtr = self._features(emb[tr_idx], [texts[j] for j in tr_idx], vec, fit=True)
+            clf = self._new_clf().fit(Xtr, lab[tr_idx])
+            cls = [str(c) for c in clf.classes_]
+            pos = {c: n for n, c in enumerate(cls)}
+            held = np.flatnonzero((fold == i) & np.isin(lab, cls))
+            unseen = np.flatnonzero(np.array([group[c] == i for c in labels]))
+            for idx_set, is_unseen in ((held, False), (unseen, True)):
+                if len(idx_set) == 0:
+                    continue
+                d = clf.decision_function(self._features(emb[idx_set], [texts[j] for j in idx_set], vec))
+                if d.ndim == 1:
+                    d = np.stack([-d, d], axis=1) / 2
+                if is_unseen:
+                    out_parts.append(self._oos_stub(d, cls, oos_label))
+                else:
+                    true = np.array([pos[labels[j]] for j in idx_set])
+                    is_oos = np.array([labels[j] == oos_label for j in idx_set])
+                    in_conf_parts.append((d, true, is_oos))
+                    for r in range(len(idx_set)):
+                        if not is_oos[r]:
+                            in_logits.append(d[r])
+                            in_true.append(true[r])
+        if not in_logits:
+            return CVReport()
+        temperature = _fit_temperature(in_logits, in_true)
+        # Scores after calibration: confidence of the top label, and whether it is right / OOS.
+        in_conf, in_ok, oos_conf = [], [], []
+        for d, true, is_oos in in_conf_parts:
+            P = softmax(d / temperature, axis=1)
+            top = P.argmax(axis=1)
+            conf = P.max(axis=1)
+            for r in range(len(top)):
+                if is_oos[r]:
+                    # A real OOS example: "caught" when predicted as the OOS class (conf=0) or low.
+                    oos_conf.append(0.0 if top[r] == true[r] else conf[r])
+                else:
+                    in_conf.append(conf[r])
+                    in_ok.append(top[r] == true[r])
+        for stub in out_parts:
+            P = softmax(stub["logits"] / temperature, axis=1)
+            top = P.argmax(axis=1)
+            conf = np.where(top == stub["oos_col"], 0.0, P.max(axis=1))
+            oos_conf.extend(conf.tolist())
+        in_conf_a, in_ok_a, oos_a = np.array(in_conf), np.array(in_ok, dtype=bool), np.array(oos_conf)
+        threshold = _pick_threshold(in_conf_a, in_ok_a, oos_a)
+        return CVReport(
+            temperature=temperature,
+            threshold=threshold,
+            in_scope_accuracy=float(in_ok_a.mean()) if len(in_ok_a) else None,
+            folds=k,
+        )
+
+    @staticmethod
+    def _oos_stub(d: np.ndarray, cls: list[str], oos_label: str | None) -> dict[str, Any]:
+        return {"logits": d, "oos_col": cls.index(oos_label) if oos_label in cls else -1}
+
+
+def _fit_temperature(logits: list[np.ndarray], true: list[int]) -> float:
+    """Temperature minimising the negative log-likelihood of out-of-fold predictions."""
+    # Folds differ in their class count; pad each row to a common width with -inf-like values.
+    width = max(len(r) for r in logits)
+    L = np.full((len(logits), width), -1e4)
+    for n, r in enumerate(logits):
+        L[n, : len(r)] = r
+    y = np.array(true)
+
+    def nll(t: float) -> float:
+        return float(-log_softmax(L / t, axis=1)[np.arange(len(y)), y].mean())
+
+    res = minimize_scalar(nll, bounds=(0.05, 20.0), method="bounded")
+    return float(res.x)
+
+
+def _pick_threshold(in_conf: np.ndarray, in_ok: np.ndarray, oos_conf: np.ndarray) -> float | None:
+    """Threshold maximising the mean of in-scope accuracy and OOS recall on CV predictions."""
+    if len(in_conf) == 0 or len(oos_conf) == 0:
+        return None
+    best_t, best = 0.0, -1.0
+    for t in np.linspace(0.0, 0.995, 200):
+        acc = float((in_ok & (in_conf >= t)).mean())
+        rec = float((oos_conf < t).mean())
+        score = (acc + rec) / 2
+        if score > best + 1e-9:
+            best_t, best = float(t), score
+    return round(best_t, 3)
+
+
+# ------------------------------------------------------------------ config-driven model (production)
+
+
+def learned_path(var_dir: str | Path | None = None) -> Path:
+    """Where ``intents learn`` stores labeled history (``<var_dir>/learned_examples.jsonl``)."""
+    if var_dir is None:
+        from app.settings import get_settings
+
+        var_dir = get_settings().var_dir
+    return Path(var_dir) / LEARNED_FILE
+
+
+def load_learned(path: Path) -> list[tuple[str, str]]:
+    """Labeled examples from the store, as (text, intent) pairs; unreadable lines are skipped."""
+    out: list[tuple[str, str]] = []
+    if not path.is_file():
+        return out
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            try:
+                row = json.loads(line)
+                out.append((str(row["text"]), str(row["label"])))
+            except (ValueError, KeyError, TypeError):
+                log.warning("%s:%d: not a {text, label} JSON line, skipped", path, n)
+    return out
+
+
+def training_data(cfg: Config, learned: Path | None = None) -> tuple[list[str], list[str]]:
+    """Texts and labels the production model trains on: YAML examples and keywords + learned history.
+
+    Learned rows whose intent is no longer configured are ignored (ops may remove intents).
+    """
+    texts, labels = [], []
+    for name, idef in cfg.intents.intents.items():
+        # Keyword phrases are short but precise evidence ops already wrote; they train too.
+        for ex in list(idef.examples) + list(idef.keywords):
+            texts.append(ex)
+            labels.append(name)
+    if learned is not None:
+        known = set(cfg.intents.intents)
+        for text, label in load_learned(learned):
+            if label in known:
+                texts.append(text)
+                labels.append(label)
+    return texts, labels
+
+
+def _cache_key(cfg: Config, learned: Path | None) -> str:
+    # Only what the model learns from: editing a threshold or a priority must not trigger a refit.
+    from knowledge.embedding import MODEL_ID
+
+    content = {
+        "model": MODEL_ID,
+        "oos": cfg.intents.oos_intent,
+        "examples": {n: [d.examples, d.keywords] for n, d in cfg.intents.intents.items()},
+    }
+    h = hashlib.sha256(json.dumps(content, sort_keys=True).encode())
+    if learned is not None and learned.is_file():
+        h.update(learned.read_bytes())
+    return h.hexdigest()
+
+
+_models: dict[str, IntentModel] = {}
+_models_lock = threading.Lock()
+
+
+def _disk_cache(var_dir: Path, key: str) -> tuple[np.ndarray | None, CVReport | None]:
+    """Training embeddings + calibration saved by an earlier process for the same content."""
+    base = var_dir / "classifier_cache" / key[:32]
+    try:
+        emb = np.load(base.with_suffix(".npy"), allow_pickle=False)  # plain floats, never pickles
+        cv = CVReport(**json.loads(base.with_suffix(".json").read_text(encoding="utf-8")))
+        return emb, cv
+    except (OSError, ValueError, TypeError):
+        return None, None
+
+
+def _save_disk_cache(var_dir: Path, key: str, emb: np.ndarray, cv: CVReport) -> None:
+    folder = var_dir / "classifier_cache"
+    base = folder / key[:32]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Keep the few most recent contents (an edit is often reverted), drop older ones.
+        stale = sorted(folder.glob("*.npy"), key=lambda f: f.stat().st_mtime, reverse=True)[KEEP_CACHED - 1 :]
+        for old in stale:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".json").unlink(missing_ok=True)
+        tmp = base.with_suffix(".tmp.npy")
+        np.save(tmp, emb.astype(np.float32), allow_pickle=False)
+        os.replace(tmp, base.with_suffix(".npy"))
+        tmpj = base.with_suffix(".tmp.json")
+        tmpj.write_text(json.dumps(dataclasses.asdict(cv)), encoding="utf-8")
+        os.replace(tmpj, base.with_suffix(".json"))
+    except OSError as exc:  # a read-only var/ only costs start-up time
+        log.info("classifier cache not written (%s)", exc)
+
+
+def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
+    """The fitted model for this config (cached per process by content; refits on change).
+
+    Embedding the examples and the CV calibration are the slow part of a fit; both are saved
+    under ``<var>/classifier_cache/`` (a numpy array and a JSON file, keyed by content hash), so
+    a restarted worker only refits the head. The head itself is refit, never unpickled.
+    """
+    if learned is None:
+        learned = learned_path()
+    key = _cache_key(cfg, learned)
+    with _models_lock:
+        model = _models.pop(key, None)
+        if model is not None:
+            _models[key] = model  # most recently used goes last
+    if model is None:
+        with _models_lock:
+            model = _models.get(key)
+            if model is None:
+                texts, labels = training_data(cfg, learned)
+                emb, cv = _disk_cache(learned.parent, key)
+                if emb is not None and emb.shape != (len(texts), _embed_dim()):
+                    emb, cv = None, None
+                cached = emb is not None
+                model = IntentModel().fit(texts, labels, embeddings=emb, oos_label=cfg.intents.oos_intent, cv=cv)
+                if not cached:
+                    _save_disk_cache(learned.parent, key, model.train_emb, model.cv)
+                log.info(
+                    "local intent model fitted: %d examples, %d intents, temperature %.2f%s",
+                    len(texts), len(set(labels)), model.temperature, " (cached embeddings)" if cached else "",
+                )
+                _models[key] = model
+                while len(_models) > KEEP_CACHED:  # least recently used first (dicts keep order)
+                    _models.pop(next(iter(_models)))
+    return model
+
+
+def _embed_dim() -> int:
+    from knowledge.embedding import DIM
+
+    return DIM
+
+
+def oos_threshold(cfg: Config, intent: str) -> float:
+    """The out-of-scope threshold that applies to a prediction of ``intent``."""
+    idef = cfg.intents.intents.get(intent)
+    if idef is not None and idef.threshold is not None:
+        return idef.threshold
+    return cfg.intents.threshold
+
+
+def classify_local(text: str, cfg: Config, learned: Path | None = None) -> tuple[Prediction, bool]:
+    """Predict one message with the config's model → (prediction, out_of_scope).
+
+    Out of scope when the top intent is the OOS intent (or marked ``out_of_scope``) or when the
+    calibrated confidence is below the intent's threshold (or the global one).
+    """
+    model = get_local_model(cfg, learned)
+    pred = model.predict([text])[0]
+    idef = cfg.intents.intents.get(pred.label)
+    oos = pred.label == cfg.intents.oos_intent or bool(idef and idef.out_of_scope)
+    if pred.confidence < oos_threshold(cfg, pred.label):
+        oos = True
+    return pred, oos

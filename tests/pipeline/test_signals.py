@@ -1,0 +1,116 @@
+"""Sentiment, language, signals and priority without an LLM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Config, load_config
+from pipeline.models import Message, Ticket
+from pipeline.signals import detect_language, detect_signals, priority_for, sentiment, sentiment_label
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cfg() -> Config:
+    return load_config(ROOT / "config")
+
+
+def _ticket(n_customer: int = 1, tags=(), fields=None) -> Ticket:
+    msgs = [Message(id=str(i), author_role="customer", body_text=f"msg {i}") for i in range(n_customer)]
+    msgs.append(Message(id="a", author_role="agent", body_text="we are on it"))
+    return Ticket(platform="gorgias", id="7", tags=list(tags), custom_fields=fields or {}, messages=msgs)
+
+
+@pytest.mark.parametrize(
+    "score,label", [(-0.9, "very_negative"), (-0.6, "very_negative"), (-0.3, "negative"), (0.0, "neutral"), (0.1, "neutral"), (0.5, "positive")]
+)
+def test_sentiment_label_bands(score, label):
+    assert sentiment_label(score) == label
+
+
+def test_sentiment_from_vader():
+    label, score = sentiment("This is absolutely horrible, the worst service ever, I am furious!")
+    assert label == "very_negative" and score <= -0.6
+    label, score = sentiment("Thank you so much, you were very helpful, great job!")
+    assert label == "positive" and score > 0.5
+    assert sentiment("My order number is 1234.")[0] == "neutral"
+
+
+@pytest.mark.parametrize(
+    "text,lang",
+    [
+        ("Where is my order? I placed it two weeks ago and nothing has arrived.", "en"),
+        ("Bonjour, je n'ai toujours pas reçu ma commande passée il y a deux semaines.", "fr"),
+        ("Hola, todavía no he recibido mi pedido y ya pasaron dos semanas.", "es"),
+        ("Hallo, ich habe meine Bestellung nach zwei Wochen immer noch nicht erhalten.", "de"),
+        ("Ciao, non ho ancora ricevuto il mio ordine dopo due settimane.", "it"),
+        ("ok", "en"),  # too short to tell: default
+        ("thx", "en"),
+        ("", "en"),
+        ("12345 !!!", "en"),
+    ],
+)
+def test_language(text, lang):
+    assert detect_language(text) == lang
+
+
+def test_signals_asks_for_human():
+    assert "asks_for_human" in detect_signals("Can I please speak to a real person about this?")
+    assert "asks_for_human" in detect_signals("Je veux parler à un conseiller")
+    assert "asks_for_human" in detect_signals("Quiero hablar con una persona")
+    assert "asks_for_human" not in detect_signals("The person who delivered it was nice")
+
+
+def test_signals_churn_and_legal():
+    s = detect_signals("I will never shop with you again and I'm talking to my lawyer")
+    assert "churn_risk" in s and "legal_threat" in s
+    assert "churn_risk" in detect_signals("Please close my account, I'm switching to a competitor")
+    assert "legal_threat" in detect_signals("I will take this to small claims court")
+    assert "legal_threat" not in detect_signals("Can I return the suede boots?")
+    assert detect_signals("Where is my order?") == []
+
+
+def test_signals_repeated_contact_from_text_and_thread():
+    assert "repeated_contact" in detect_signals("This is the third time I'm writing about this")
+    assert "repeated_contact" in detect_signals("I have already contacted you several times")
+    assert "repeated_contact" not in detect_signals("hello", _ticket(2))
+    assert "repeated_contact" in detect_signals("hello", _ticket(3))
+
+
+def test_signals_caps_and_profanity():
+    assert "all_caps" in detect_signals("WHERE IS MY ORDER I PAID A MONTH AGO")
+    assert "all_caps" not in detect_signals("Order ABC-123 via UPS, DHL or USPS")
+    assert "all_caps" not in detect_signals("OK THX")  # too short to be shouting
+    assert "profanity" in detect_signals("this is bullshit")
+    assert "profanity" not in detect_signals("I need to pass the class")  # word-bounded: no false hit
+    assert detect_signals("WHAT THE FUCK IS GOING ON WITH MY ORDER") == ["all_caps", "profanity"]
+
+
+def test_priority_from_intent_default(cfg):
+    assert priority_for("product_question", "is it waterproof?", None, cfg) == "low"
+    assert priority_for("delivery_problem", "box was crushed", None, cfg) == "high"
+    assert priority_for("unknown_intent", "hi", None, cfg) == "normal"
+
+
+def test_priority_keywords(cfg):
+    assert priority_for("product_question", "the charger caught fire", None, cfg) == "urgent"
+    assert priority_for("product_question", "need an answer asap", None, cfg) == "high"
+    assert priority_for("product_question", "a fireplace guard?", None, cfg) == "low"  # word-bounded
+
+
+def test_priority_tier_from_tags_and_field(cfg):
+    assert priority_for("product_question", "hi", _ticket(tags=["VIP"]), cfg) == "high"
+    tier = {"tags": {"vip": "high"}, "field": "customer_tier", "values": {"platinum": "urgent", "basic": "low"}}
+    cfg2 = Config(intents=cfg.intents.model_copy(update={"tier": tier}), rules=cfg.rules, folder=cfg.folder)
+    assert priority_for("product_question", "hi", _ticket(fields={"customer_tier": "Platinum"}), cfg2) == "urgent"
+    # A tier never lowers priority.
+    assert priority_for("delivery_problem", "hi", _ticket(fields={"customer_tier": "basic"}), cfg2) == "high"
+
+
+def test_priority_from_signals(cfg):
+    assert priority_for("product_question", "hi", None, cfg, ["legal_threat"]) == "urgent"
+    assert priority_for("product_question", "hi", None, cfg, ["repeated_contact"]) == "high"
+    assert priority_for("product_question", "hi", None, cfg, ["all_caps"]) == "low"
