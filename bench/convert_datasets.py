@@ -44,6 +44,8 @@ def main(src: str, out: str) -> None:
     _write(o / "clinc150_train.csv", [(t, lab) for t, lab in d["train"]])
     _write(o / "clinc150_train_oos.csv", [(t, lab) for t, lab in d["train"] + d["oos_train"]])
     _write(o / "clinc150_test_oos.csv", [(t, lab) for t, lab in d["test"] + d["oos_test"]])
+    # The validation split (with its out-of-scope part) is what chooses the threshold: never the test split.
+    _write(o / "clinc150_val_oos.csv", [(t, lab) for t, lab in d["val"] + d["oos_val"]])
 
 
 if __name__ == "__main__":

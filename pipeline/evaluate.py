@@ -76,8 +76,14 @@ def evaluate(
     oos_label: str | None = None,
     threshold: float | None = None,
     model: IntentModel | None = None,
+    val_texts: Sequence[str] | None = None,
+    val_labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Fit on TRAIN, score TEST; returns the figures (see module docstring for the OOS rules)."""
+    """Fit on TRAIN, score TEST; returns the figures (see module docstring for the OOS rules).
+
+    With a validation set (``val_texts``), the out-of-scope threshold is the one that scores
+    best on it (overall accuracy, ties → lower threshold); TEST is never used to choose it.
+    """
     t0 = time.time()
     train_emb = _embed(train_texts)
     test_emb = _embed(test_texts)
@@ -87,6 +93,8 @@ def evaluate(
     model.fit(train_texts, train_labels, embeddings=train_emb, oos_label=oos_label, calibrate=threshold != 0.0)
     t_fit = time.time() - t0 - t_embed
     source = "explicit"
+    if threshold is None and val_texts:
+        threshold, source = _threshold_on_val(model, val_texts, val_labels or [], train_labels, oos_label), "validation"
     if threshold is None:
         threshold, source = (model.cv.threshold, "train-cv") if model.cv.threshold is not None else (0.0, "none")
     P = model.predict_proba(test_texts, embeddings=test_emb)
@@ -122,6 +130,23 @@ def evaluate(
         "worst_confused": [[t, p, n] for (t, p), n in confused.most_common(5)],
         "seconds": {"embed": round(t_embed, 1), "fit": round(t_fit, 1), "total": round(time.time() - t0, 1)},
     }
+
+
+def _threshold_on_val(model: IntentModel, texts: Sequence[str], labels: Sequence[str], train_labels: Sequence[str],
+                      oos_label: str | None) -> float:
+    P = model.predict_proba(list(texts), embeddings=_embed(texts))
+    classes = np.array(model.classes_)
+    conf, pred = P.max(axis=1), classes[P.argmax(axis=1)]
+    known = set(train_labels) - {oos_label}
+    gold = np.array(list(labels))
+    gold_oos = np.array([g == oos_label or g not in known for g in gold])
+    best, best_acc = 0.0, -1.0
+    for t in np.round(np.arange(0.0, 0.996, 0.005), 3):
+        pred_oos = (conf < t) | (pred == oos_label)
+        acc = float(np.where(gold_oos, pred_oos, (~pred_oos) & (pred == gold)).mean())
+        if acc > best_acc + 1e-9:
+            best, best_acc = float(t), acc
+    return best
 
 
 def format_report(r: dict[str, Any]) -> list[str]:

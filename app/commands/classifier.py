@@ -103,8 +103,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         threshold = float(args.threshold)
     if threshold == 0.0:
         print("closed-set evaluation (out-of-scope threshold 0); pass --threshold auto to choose one by CV on TRAIN")
+    val = read_labeled_csv(args.val, args.text_column, args.label_column) if args.val else None
+    if val is not None and args.threshold in (None, "auto"):
+        threshold = None  # chosen on VAL
     result = evaluate(train.texts, train.labels, test.texts, test.labels, oos_label=args.oos_label,
-                      threshold=threshold)
+                      threshold=threshold, val_texts=val.texts if val else None,
+                      val_labels=val.labels if val else None)
     for line in format_report(result):
         print(line)
     print(json.dumps(result, ensure_ascii=False), flush=True)
@@ -139,6 +143,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--oos-label", default=None,
                     help="label meaning out-of-scope (rows with it, or with labels absent from TRAIN, "
                          "count as correct only when predicted out-of-scope)")
+    ev.add_argument("--val", help="labeled CSV held out from TRAIN and TEST to choose the out-of-scope threshold on")
     ev.add_argument("--threshold", type=_threshold, default=None,
                     help="out-of-scope confidence threshold, or 'auto' to choose it by class-held-out "
                          "cross-validation on TRAIN (default: auto with --oos-label, else 0 = closed-set)")

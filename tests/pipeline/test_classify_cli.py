@@ -116,6 +116,21 @@ def test_eval_auto_threshold_comes_from_train_cv(csvs, capsys):
     assert 0.0 < r["threshold"] < 1.0
 
 
+def test_eval_threshold_chosen_on_a_validation_set(csvs, tmp_path, capsys):
+    train, test = csvs
+    # A validation set made only of out-of-scope rows pushes the threshold up; one of (mostly)
+    # in-scope rows keeps it lower: the threshold follows VAL, never TEST.
+    oos_val = _write_csv(tmp_path / "val_oos.csv", [(t, "oos") for t, lab in TEST if lab == "oos"])
+    in_val = _write_csv(tmp_path / "val_in.csv", [(t, lab) for t, lab in TEST if lab != "oos"])
+    r_oos = json.loads(_run(["eval", "--train", str(train), "--test", str(test), "--oos-label", "oos",
+                             "--val", str(oos_val)], capsys)[1][-1])
+    r_in = json.loads(_run(["eval", "--train", str(train), "--test", str(test), "--oos-label", "oos",
+                            "--val", str(in_val)], capsys)[1][-1])
+    assert r_oos["threshold_source"] == r_in["threshold_source"] == "validation"
+    assert r_oos["threshold"] > r_in["threshold"]
+    assert r_oos["oos_recall"] == 1.0
+
+
 def test_eval_custom_columns_and_errors(tmp_path, capsys):
     train = _write_csv(tmp_path / "tr.csv", [(t, lab) for lab, ts in TRAIN.items() for t in ts], ("body", "intent"))
     test = _write_csv(tmp_path / "te.csv", TEST[:4], ("body", "intent"))
