@@ -154,6 +154,32 @@ class RulesFile(_Strict):
     overrides: list[Override] = Field(default_factory=list)
 
 
+# ---------------------------------------------------------------- drafting.yaml (optional)
+
+Texts = dict[str, str]  # language -> text
+
+
+class DraftingFile(_Strict):
+    """``drafting.yaml``: tone and template texts for draft replies (validated, used by ``pipeline.draft``)."""
+
+    version: Literal[1]
+    store_name: str | None = None
+    tone: str | None = None
+    max_sources: int = Field(default=4, ge=1, le=20)
+    template_passages: int = Field(default=3, ge=1, le=10)
+    max_passage_chars: int = Field(default=600, ge=100, le=5000)
+    llm_timeout_seconds: float = Field(default=20, gt=0, le=120)
+    greeting: Texts | None = None
+    greeting_anonymous: Texts | None = None
+    closing: Texts | None = None
+    signature: Texts | None = None
+    about: Texts | None = None
+    passage_language_note: Texts | None = None
+    not_found: Texts | None = None
+    sensitive_followup: Texts | None = None
+    intro: dict[str, Texts] | None = None
+
+
 # ---------------------------------------------------------------- loading
 
 
@@ -257,6 +283,21 @@ def _check_cross(intents: IntentsFile, rules: RulesFile, rules_name: str) -> Non
         raise ConfigError("\n".join(problems))
 
 
+def _check_drafting(path: Path, intents: set[str]) -> None:
+    if not path.exists():
+        return  # optional: built-in texts are used
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: expected a mapping with 'version: 1' at the top")
+    try:
+        d = DraftingFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path.name, exc)) from None
+    unknown = sorted(set(d.intro or {}) - intents - {"default"})
+    if unknown:
+        raise ConfigError("\n".join(f"{path.name}: intent '{n}': intro: not defined in intents.yaml" for n in unknown))
+
+
 def load_config(folder: str | os.PathLike | None = None) -> Config:
     """Load and validate ``intents.yaml`` + ``rules.yaml`` from ``folder`` (default ``SIDECAR_CONFIG`` or ``config/``)."""
     base = Path(folder or os.environ.get("SIDECAR_CONFIG") or "config")
@@ -274,6 +315,7 @@ def load_config(folder: str | os.PathLike | None = None) -> Config:
     except ValidationError as exc:
         raise ConfigError(_format_errors(rpath.name, exc)) from None
     _check_cross(intents, rules, rpath.name)
+    _check_drafting(base / "drafting.yaml", set(intents.intents))
     mt = {str(p): p.stat().st_mtime for p in (ipath, rpath)}
     return Config(intents=intents, rules=rules, folder=base, mtimes=mt)
 

@@ -112,3 +112,14 @@ overrides:
     assert "outdoor-wismo" in cfg.rule_for("order_status", "gorgias", "outdoor")["tags"]
     assert "ai-processed" in cfg.rule_for("order_status", "gorgias", "outdoor")["tags"]
     assert cfg.rule_for("order_status", "zendesk", "outdoor").get("priority") is None
+
+
+def test_drafting_yaml_is_validated_too(cfg_dir):
+    shutil.copy(ROOT / "config" / "drafting.yaml", cfg_dir / "drafting.yaml")
+    load_config(cfg_dir)
+    _edit(cfg_dir / "drafting.yaml", "max_sources: 4", "max_sources: lots")
+    with pytest.raises(ConfigError, match="drafting.yaml: max_sources"):
+        load_config(cfg_dir)
+    _edit(cfg_dir / "drafting.yaml", "max_sources: lots", "max_sources: 4\nintro_typo: {}")
+    with pytest.raises(ConfigError, match="drafting.yaml: intro_typo"):
+        load_config(cfg_dir)
