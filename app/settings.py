@@ -7,6 +7,7 @@ Secrets live only here, read from env; they never appear in logs, ``repr`` or er
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from pathlib import Path
 from urllib.parse import urlparse
@@ -92,6 +93,7 @@ class Settings(BaseModel):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
+    llm_prices: dict[str, tuple[float, float]] = {}  # model -> (input, output) USD per 1M tokens, over defaults
     slack_bot_token: SecretStr | None = None
     slack_channel: str | None = None
     slack_api_url: str | None = None
@@ -164,6 +166,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     openai_base = _env("OPENAI_BASE_URL", env)
     if openai_base and urlparse(openai_base).scheme not in ("http", "https"):
         raise SettingsError("OPENAI_BASE_URL must be an http(s) URL")
+    llm_prices: dict[str, tuple[float, float]] = {}
+    raw_prices = _env("SIDECAR_LLM_PRICES", env)
+    if raw_prices:
+        try:
+            llm_prices = {str(m): (float(p[0]), float(p[1])) for m, p in json.loads(raw_prices).items()}
+        except (ValueError, TypeError, IndexError, AttributeError, KeyError):
+            raise SettingsError('SIDECAR_LLM_PRICES must be JSON like {"gpt-4o-mini": [0.15, 0.6]} '
+                                "(USD per 1M input and output tokens)") from None
     slack_api = _env("SLACK_API_URL", env)
     if slack_api and urlparse(slack_api).scheme not in ("http", "https"):
         raise SettingsError("SLACK_API_URL must be an http(s) URL")
@@ -174,6 +184,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         openai_api_key=_secret("OPENAI_API_KEY", env),
         openai_base_url=openai_base,
         openai_model=_env("OPENAI_MODEL", env) or "gpt-4o-mini",
+        llm_prices=llm_prices,
         slack_bot_token=_secret("SLACK_BOT_TOKEN", env),
         slack_channel=_env("SLACK_CHANNEL", env),
         slack_api_url=slack_api,

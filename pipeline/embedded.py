@@ -75,12 +75,9 @@ class EmbeddedQueue:
                 cur = self._conn.execute("UPDATE jobs SET status='running', updated=? WHERE id=? AND status='queued'",
                                          (time.time(), row[0]))
                 if cur.rowcount != 1:
-                    return self._next_unlocked_retry()
+                    self._wake.set()  # somebody else took it; look again on the next loop
+                    return None
         return row
-
-    def _next_unlocked_retry(self) -> None:
-        self._wake.set()  # somebody else took it; look again on the next loop
-        return None
 
     def run_pending(self) -> int:
         """Run every job that is due now (used by the thread, the CLI and tests). Returns jobs run."""

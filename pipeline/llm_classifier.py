@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import threading
 from typing import Any
@@ -54,16 +53,10 @@ class LLMError(RuntimeError):
 
 
 def prices() -> dict[str, tuple[float, float]]:
-    """The price table, with ``SIDECAR_LLM_PRICES`` (JSON) layered over the defaults."""
-    table = dict(PRICES)
-    raw = os.environ.get("SIDECAR_LLM_PRICES")
-    if raw:
-        try:
-            for model, pair in json.loads(raw).items():
-                table[str(model)] = (float(pair[0]), float(pair[1]))
-        except (ValueError, TypeError, IndexError, AttributeError):
-            log.warning("SIDECAR_LLM_PRICES is not a JSON object of model -> [input, output] USD per 1M tokens")
-    return table
+    """The price table, with ``SIDECAR_LLM_PRICES`` (JSON, validated in settings) layered over the defaults."""
+    from app.settings import get_settings
+
+    return {**PRICES, **get_settings().llm_prices}
 
 
 def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:

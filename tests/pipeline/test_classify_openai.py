@@ -215,5 +215,17 @@ def test_no_key_means_local(cfg):
 
 def test_price_table_override(monkeypatch):
     monkeypatch.setenv("SIDECAR_LLM_PRICES", '{"my-local-model": [1.0, 2.0]}')
-    assert llm_classifier.estimate_cost("my-local-model", 1_000_000, 500_000) == pytest.approx(2.0)
-    assert llm_classifier.estimate_cost("gpt-4o-mini-2024-07-18", 1_000_000, 0) == pytest.approx(0.15)
+    reset_settings()
+    try:
+        assert llm_classifier.estimate_cost("my-local-model", 1_000_000, 500_000) == pytest.approx(2.0)
+        assert llm_classifier.estimate_cost("gpt-4o-mini-2024-07-18", 1_000_000, 0) == pytest.approx(0.15)
+    finally:
+        monkeypatch.delenv("SIDECAR_LLM_PRICES")
+        reset_settings()
+
+
+def test_invalid_price_table_is_a_settings_error():
+    from app.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="SIDECAR_LLM_PRICES"):
+        load_settings({"SIDECAR_LLM_PRICES": "cheap"})
