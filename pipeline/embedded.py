@@ -32,6 +32,9 @@ class EmbeddedQueue:
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, platform TEXT, event TEXT, status TEXT, "
             "attempts INTEGER DEFAULT 0, error TEXT, created REAL, updated REAL, run_after REAL DEFAULT 0)")
+        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(jobs)")}
+        if "func" not in cols:  # files made before scheduled jobs existed
+            self._conn.execute("ALTER TABLE jobs ADD COLUMN func TEXT")
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -53,6 +56,28 @@ class EmbeddedQueue:
         self._wake.set()
         return jid
 
+    def enqueue_call(self, job_id: str, func: str, args: list[Any], run_after: float = 0.0) -> bool:
+        """Schedule ``func`` (a ``module.function`` path) with JSON ``args`` at ``run_after`` (epoch seconds).
+
+        Used for SLA timers in embedded mode. A pending job with the same id is kept (the earlier
+        schedule wins); a finished one is replaced. Returns True if scheduled now.
+        """
+        now = time.time()
+        with self._lock:
+            row = self._conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row and row[0] in ("queued", "running"):
+                return False
+            self._conn.execute(
+                "INSERT OR REPLACE INTO jobs (id, platform, event, status, attempts, created, updated, run_after, func) "
+                "VALUES (?, NULL, ?, 'queued', 0, ?, ?, ?, ?)", (job_id, json.dumps(args), now, now, run_after, func))
+        self._wake.set()
+        return True
+
+    def cancel(self, job_id: str) -> bool:
+        with self._lock:
+            cur = self._conn.execute("DELETE FROM jobs WHERE id = ? AND status = 'queued'", (job_id,))
+        return cur.rowcount == 1
+
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._stop = False
@@ -65,10 +90,10 @@ class EmbeddedQueue:
         if self._thread:
             self._thread.join(timeout=10)
 
-    def _next(self) -> tuple[str, str, str, int] | None:
+    def _next(self) -> tuple[str, str, str, int, str | None] | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, platform, event, attempts FROM jobs WHERE status = 'queued' AND run_after <= ? "
+                "SELECT id, platform, event, attempts, func FROM jobs WHERE status = 'queued' AND run_after <= ? "
                 "ORDER BY created LIMIT 1", (time.time(),)).fetchone()
             if row:
                 # Conditional update: another process sharing the file (gunicorn workers) may race us.
@@ -85,10 +110,13 @@ class EmbeddedQueue:
 
         n = 0
         while (row := self._next()) is not None:
-            jid, platform, event, attempts = row
+            jid, platform, event, attempts, func = row
             n += 1
             try:
-                process_event(platform, json.loads(event))
+                if func:
+                    _resolve(func)(*json.loads(event))
+                else:
+                    process_event(platform, json.loads(event))
             except Exception as exc:
                 attempts += 1
                 permanent = isinstance(exc, PermanentError) or attempts > len(RETRY_DELAYS)
@@ -134,6 +162,15 @@ class EmbeddedQueue:
         with self._lock:
             rows = self._conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
         return {s: c for s, c in rows}
+
+
+def _resolve(path: str) -> Any:
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    if not module.startswith(("pipeline.", "knowledge.")):  # only our own job functions, never arbitrary code
+        raise ValueError(f"refusing to run {path}")
+    return getattr(importlib.import_module(module), name)
 
 
 _queues: dict[str, EmbeddedQueue] = {}

@@ -108,11 +108,10 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
         timings["write"] = time.monotonic() - t3
         timings["note_posted_at"] = time.time()
         remember_draft(state, outcome, text)
-        if settings.redis_url:
-            try:
-                schedule_for(outcome, ticket)
-            except Exception:  # timers are a safety net; the ticket's note is already there
-                log.exception("%s ticket %s: could not schedule SLA checks", platform, ticket.id)
+        try:
+            schedule_for(outcome, ticket)
+        except Exception:  # timers are a safety net; the ticket's note is already there
+            log.exception("%s ticket %s: could not schedule SLA checks", platform, ticket.id)
         timings["total"] = time.monotonic() - t0
         timings["since_webhook"] = max(0.0, time.time() - ev.received_at)
         outcome.timings = timings

@@ -132,8 +132,7 @@ def schedule_sla_checks(platform: str, ticket_id: str, priority: str | None, tie
 
             settings = get_settings()
         if not settings.redis_url:
-            log.info("SLA timers need Redis (embedded mode): not scheduled for %s ticket %s", platform, ticket_id)
-            return []
+            return _schedule_embedded(settings, platform, str(ticket_id), priority, minutes, since, sla, intent)
         queue = _queue(settings)
     registry = ScheduledJobRegistry(queue=queue)
     warn_share = float(sla.get("warning_at", 0.75))
@@ -155,6 +154,23 @@ def schedule_sla_checks(platform: str, ticket_id: str, priority: str | None, tie
     return scheduled
 
 
+def _schedule_embedded(settings: Any, platform: str, ticket_id: str, priority: str | None, minutes: float,
+                       since: float, sla: dict[str, Any], intent: str | None) -> list[str]:
+    """Embedded mode (no Redis): the same two checks in the durable SQLite queue."""
+    from pipeline.embedded import get_embedded_queue
+
+    q = get_embedded_queue(settings)
+    deadline = since + minutes * 60
+    warn = since + float(sla.get("warning_at", 0.75)) * minutes * 60
+    scheduled = []
+    for stage, at in (("warning", warn), ("breach", deadline)):
+        jid = job_id(platform, ticket_id, stage)
+        if q.enqueue_call(jid, "pipeline.sla.check_sla", [platform, ticket_id, stage, since, deadline, intent, priority],
+                          run_after=at):
+            scheduled.append(jid)
+    return scheduled
+
+
 def cancel_sla_checks(platform: str, ticket_id: str, *, queue: Any = None, settings: Any = None) -> int:
     """Remove a ticket's pending checks (e.g. when an agent reply is seen); returns how many were removed."""
     from rq.registry import ScheduledJobRegistry
@@ -165,7 +181,10 @@ def cancel_sla_checks(platform: str, ticket_id: str, *, queue: Any = None, setti
 
             settings = get_settings()
         if not settings.redis_url:
-            return 0
+            from pipeline.embedded import get_embedded_queue
+
+            q = get_embedded_queue(settings)
+            return sum(q.cancel(job_id(platform, ticket_id, stage)) for stage in STAGES)
         queue = _queue(settings)
     registry = ScheduledJobRegistry(queue=queue)
     n = 0

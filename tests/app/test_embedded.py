@@ -54,7 +54,7 @@ def test_embedded_queue_survives_a_restart(embedded_env):
     del q  # "crash" before processing
     q2 = EmbeddedQueue(embedded_env / "jobs.sqlite3", autostart=False)
     assert q2.run_pending() == 1
-    assert q2.counts() == {"done": 1}
+    assert q2.counts()["done"] == 1  # (plus the SLA timers it scheduled, still pending)
     assert settings.embedded
 
 

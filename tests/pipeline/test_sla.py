@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -72,11 +73,6 @@ def test_schedule_at_75_and_100_percent_idempotent(queue):
     assert sla.schedule_sla_checks("zendesk", "55", "urgent", "vip", now=T0 + 300, queue=queue, config=Cfg) == []
     assert reg.get_scheduled_time(ids[0]).timestamp() == T0 + 0.75 * 30 * 60
     assert sla.cancel_sla_checks("zendesk", "55", queue=queue) == 2 and reg.count == 0
-
-
-def test_embedded_mode_skips(tmp_path):
-    s = load_settings({"SIDECAR_VAR": str(tmp_path)})
-    assert sla.schedule_sla_checks("zendesk", "1", "urgent", now=T0, settings=s, config=Cfg) == []
 
 
 @pytest.fixture
@@ -183,3 +179,34 @@ def test_schedule_for_outcome_uses_tier_tag_and_message_time(queue):
     assert Job.fetch(ids[0], connection=queue.connection).args[5] == "order_status"
     sla.cancel_sla_checks("zendesk", "55", queue=queue)
     assert sla.schedule_for(o, make_ticket([T0 + 10]), queue=queue, config=Cfg) == []  # already answered
+
+
+def test_embedded_mode_keeps_timers_in_the_sqlite_queue(tmp_path, slack, monkeypatch):
+    """No Redis: the checks live in the durable embedded queue, run when due, alert once, and can be cancelled."""
+    from pipeline.embedded import get_embedded_queue
+    from tests.conftest import reset_caches
+
+    url, calls = slack
+    for k, v in {"SIDECAR_VAR": str(tmp_path), "SLACK_BOT_TOKEN": "xoxb-t", "SLACK_CHANNEL": "#sla",
+                 "SLACK_API_URL": url}.items():
+        monkeypatch.setenv(k, v)
+    reset_caches()
+    try:
+        from app.settings import get_settings
+
+        s = get_settings()
+        q = get_embedded_queue(s, autostart=False)
+        # A message from three hours ago: both checks of an urgent (60 min) ticket are due.
+        past = time.time() - 3 * 3600
+        ids = sla.schedule_sla_checks("zendesk", "77", "urgent", now=past, settings=s, config=Cfg)
+        assert ids == ["sla-zendesk-77-warning", "sla-zendesk-77-breach"]
+        assert sla.schedule_sla_checks("zendesk", "77", "urgent", now=past + 60, settings=s, config=Cfg) == []
+        # A future one stays pending and can be cancelled.
+        assert len(sla.schedule_sla_checks("zendesk", "78", "low", settings=s, config=Cfg)) == 2
+        assert q.run_pending() == 2
+        assert q.counts() == {"done": 2, "queued": 2}
+        assert [c["text"] for c in calls] and len(calls) == 2  # warning, then breach
+        assert sla.cancel_sla_checks("zendesk", "78", settings=s) == 2
+        assert q.counts() == {"done": 2}
+    finally:
+        reset_caches()
