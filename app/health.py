@@ -30,5 +30,10 @@ def readyz():
     except ConfigError as exc:
         checks["config"] = f"invalid: {str(exc).splitlines()[0]}"
     checks["mode"] = "embedded" if settings.embedded else "redis"
+    if not settings.embedded and checks["store"] == "ok":
+        from app.webhooks import get_inbox
+
+        # Accepted events not yet turned into rq jobs: growing means no worker is running.
+        checks["inbox"] = str(get_inbox(settings).depth())
     ok = checks["store"] == "ok" and checks["config"] == "ok"
     return jsonify({"status": "ready" if ok else "not ready", "checks": checks}), 200 if ok else 503
