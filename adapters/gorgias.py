@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters.base import (
     MARKER_PREFIX,
+    AuthError,
     BadPayload,
     Ignored,
     PermanentError,
@@ -134,6 +135,7 @@ class GorgiasAdapter(RestAdapter):
     def __init__(self, ps: Any, **kw: Any):
         super().__init__(ps, **kw)
         self._sender_id: int | None = int(ps.user_id) if ps.user_id and str(ps.user_id).isdigit() else None
+        self._sender_lookup_failed = False
 
     def _auth(self, ps: Any) -> tuple[str, str]:
         return (ps.email or "", ps.api_token.get_secret_value())
@@ -200,21 +202,33 @@ class GorgiasAdapter(RestAdapter):
                        channel=m.get("channel"), created_at=m.get("created_datetime"))
 
     # -- write ------------------------------------------------------------------------------
-    def _sender(self) -> int:
-        if self._sender_id is None:
-            me = self.http.get("/api/users/0") or {}
-            if not me.get("id"):
-                raise PermanentError("gorgias: set GORGIAS_USER_ID (the API user's id): notes need an agent sender")
-            self._sender_id = int(me["id"])
-            log.info("gorgias: API user is %s (set GORGIAS_USER_ID to skip this lookup and ignore its events)",
-                     self._sender_id)
-        return self._sender_id
+    def _sender(self) -> dict[str, Any]:
+        """The note's agent sender: GORGIAS_USER_ID, else the API user (looked up once), else its email."""
+        if self._sender_id is None and not self._sender_lookup_failed:
+            try:
+                me = self.http.get("/api/users/0") or {}
+            except PermanentError as exc:  # AuthError is permanent too, and must still fail the job
+                if isinstance(exc, AuthError):
+                    raise
+                me = {}
+                log.warning("gorgias: could not look up the API user (%s)", exc)
+            if str(me.get("id") or "").isdigit():
+                self._sender_id = int(me["id"])
+                log.info("gorgias: API user is %s (set GORGIAS_USER_ID to skip this lookup)", self._sender_id)
+            else:
+                self._sender_lookup_failed = True
+        if self._sender_id is not None:
+            return {"id": self._sender_id}
+        if self.ps.email:
+            # The sender schema accepts an email: the API user's own (GORGIAS_EMAIL).
+            return {"email": self.ps.email}
+        raise PermanentError("gorgias: set GORGIAS_USER_ID (the API user's id): notes need an agent sender")
 
     def post_internal_note(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
         sender = self._sender()
         body = {
             "channel": "internal-note", "from_agent": True, "via": "api",
-            "sender": {"id": sender},
+            "sender": sender,
             "source": {"type": "internal-note", "from": {"address": self.ps.email or ""}, "to": []},
             "body_text": text, "body_html": html,
             "external_id": marker,  # not used by Gorgias: a second way to find our note again
@@ -298,7 +312,7 @@ class GorgiasAdapter(RestAdapter):
             raise PermanentError(f"gorgias: public replies are only sent on email tickets (ticket channel {channel})")
         customer = src["from"]
         body = {
-            "channel": "email", "from_agent": True, "via": "api", "sender": {"id": self._sender()},
+            "channel": "email", "from_agent": True, "via": "api", "sender": self._sender(),
             "receiver": {"email": customer.get("address")},
             "source": {"type": "email", "from": src["to"][0], "to": [customer]},
             "body_text": text if "<" not in text else html_to_text(text), "body_html": html,

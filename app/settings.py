@@ -45,8 +45,9 @@ def _base_url(name: str, environ: dict[str, str]) -> str | None:
     u = urlparse(v)
     if u.scheme not in ("https", "http") or not u.hostname:
         raise SettingsError(f"{name} must be a URL like https://acme.example.com (got something else)")
-    if u.scheme == "http" and not _is_loopback(u.hostname):
-        raise SettingsError(f"{name} must use https (plain http is only allowed for loopback test servers)")
+    if u.scheme == "http" and not _is_loopback(u.hostname) and _env("SIDECAR_ALLOW_HTTP", environ) not in ("1", "true"):
+        raise SettingsError(f"{name} must use https (plain http is only allowed for loopback test servers, "
+                            "or anywhere with SIDECAR_ALLOW_HTTP=1)")
     if u.query or u.fragment:
         raise SettingsError(f"{name} must not carry a query string or fragment")
     return f"{u.scheme}://{u.netloc}{u.path.rstrip('/')}"

@@ -252,7 +252,7 @@ class FakeGorgias(FakeHelpdesk):
 
     def _create(self, m, p, b):
         msg = self.add_message(b.get("body_text") or "", agent=True, channel=b["channel"], via=b["via"],
-                               sender={"id": b["sender"]["id"]}, body_html=b["body_html"],
+                               sender=dict(b["sender"]), body_html=b["body_html"],
                                public=b["channel"] != "internal-note", external_id=b.get("external_id"),
                                source=b["source"])
         return 201, msg
@@ -907,14 +907,16 @@ def test_gorgias_note_needs_an_agent_sender_looked_up_once(rsps, waits):
     assert all(c.body["sender"] == {"id": BOT_ID} for c in fake.writes())
 
 
-def test_gorgias_without_a_resolvable_sender_fails_clearly(rsps, waits):
+@pytest.mark.parametrize("answer", [(200, {}), (404, {"error": "not found"})])
+def test_gorgias_without_a_resolvable_user_id_sends_as_the_api_users_email(rsps, waits, answer):
     fake, adapter = make(KITS[1], rsps, waits, user_id=None)
     fake.routes = [r for r in fake.routes if r[1].pattern != "/api/users/0"]
-    fake.route("GET", "/api/users/0", lambda m, p, b: (200, {}))
+    fake.route("GET", "/api/users/0", lambda m, p, b: answer)
     t = adapter.fetch_ticket(fake.tid)
-    with pytest.raises(PermanentError, match="GORGIAS_USER_ID"):
-        adapter.post_internal_note(t, *note_for("ev-x"))
-    assert fake.notes() == []
+    adapter.post_internal_note(t, *note_for("ev-x"))
+    adapter.post_internal_note(t, *note_for("ev-y"))
+    assert [c.body["sender"] for c in fake.writes()] == [{"email": adapter.ps.email}] * 2
+    assert len([c for c in fake.calls if c.path == "/api/users/0"]) == 1  # not asked again
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,3 +35,10 @@ def test_invalid_settings_name_the_variable(env, msg):
 def test_http_allowed_for_loopback_test_servers():
     s = load_settings({"FRESHDESK_URL": "http://127.0.0.1:8089", "FRESHDESK_API_KEY": "k", "FRESHDESK_WEBHOOK_TOKEN": "t"})
     assert s.freshdesk.url == "http://127.0.0.1:8089"
+
+
+def test_plain_http_elsewhere_only_with_explicit_opt_in():
+    env = {"FRESHDESK_URL": "http://helpdesk.test:8080", "FRESHDESK_API_KEY": "k", "FRESHDESK_WEBHOOK_TOKEN": "t"}
+    with pytest.raises(SettingsError, match="https"):
+        load_settings(env)
+    assert load_settings({**env, "SIDECAR_ALLOW_HTTP": "1"}).freshdesk.url == "http://helpdesk.test:8080"
