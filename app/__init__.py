@@ -55,8 +55,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     for ps in (settings.zendesk, settings.gorgias, settings.freshdesk):
         if not ps.configured:
             log.warning("%s: no URL/credentials, DRY RUN: writes go to %s/%s.jsonl", ps.name, settings.outbox_dir, ps.name)
-        elif not ps.webhook_secrets:
+        elif not ps.webhook_secrets and settings.allow_unsigned:
             log.warning("%s: SIDECAR_ALLOW_UNSIGNED is set: webhooks are not authenticated", ps.name)
+        elif not ps.webhook_secrets:
+            var = "ZENDESK_WEBHOOK_SECRET" if ps.name == "zendesk" else f"{ps.name.upper()}_WEBHOOK_TOKEN"
+            log.error("%s writes to a real helpdesk but %s is not set: its webhooks are refused (401)", ps.name, var)
     if settings.embedded:
         from pipeline.embedded import get_embedded_queue
 

@@ -23,7 +23,7 @@ def test_full_platform_config():
     ({"ZENDESK_URL": "https://acme.zendesk.com"}, "ZENDESK_API_TOKEN"),
     ({"GORGIAS_URL": "http://acme.gorgias.com", "GORGIAS_EMAIL": "a", "GORGIAS_API_KEY": "k"}, "https"),
     ({"FRESHDESK_URL": "ftp://x"}, "FRESHDESK_URL"),
-    ({"FRESHDESK_URL": "https://acme.freshdesk.com", "FRESHDESK_API_KEY": "supersecret"}, "FRESHDESK_WEBHOOK_TOKEN"),
+    ({"FRESHDESK_API_KEY": "supersecret"}, "FRESHDESK_URL"),
     ({"SIDECAR_MAX_BODY_BYTES": "lots"}, "SIDECAR_MAX_BODY_BYTES"),
 ])
 def test_invalid_settings_name_the_variable(env, msg):
@@ -42,3 +42,13 @@ def test_plain_http_elsewhere_only_with_explicit_opt_in():
     with pytest.raises(SettingsError, match="https"):
         load_settings(env)
     assert load_settings({**env, "SIDECAR_ALLOW_HTTP": "1"}).freshdesk.url == "http://helpdesk.test:8080"
+
+
+def test_live_platform_without_webhook_secret_starts_but_refuses_its_webhooks():
+    from adapters import freshdesk
+    from adapters.base import AuthError
+
+    s = load_settings({"FRESHDESK_URL": "https://acme.freshdesk.com", "FRESHDESK_API_KEY": "k"})
+    assert s.freshdesk.configured and not s.freshdesk.webhook_secrets
+    with pytest.raises(AuthError, match="FRESHDESK_WEBHOOK_TOKEN is not set"):
+        freshdesk.verify({"X-Sidecar-Token": "anything"}, b"{}", {}, s)
