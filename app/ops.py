@@ -132,6 +132,21 @@ def _failed() -> tuple[list[dict[str, Any]], str | None]:
         return [], f"cannot list failed jobs: {exc.__class__.__name__}"
 
 
+def _inbox() -> dict[str, int] | None:
+    """Webhook events accepted but not yet turned into jobs, and unreadable ones (Redis mode)."""
+    settings = _settings()
+    if settings.embedded:
+        return None
+    try:
+        from app.webhooks import get_inbox
+
+        inbox = get_inbox(settings)
+        return {"waiting": inbox.depth(), "dead": int(inbox.redis.llen(inbox.key + ":dead"))}
+    except Exception:
+        log.exception("ops: cannot read the webhook inbox")
+        return None
+
+
 @bp.get("/ops")
 def ops_page():
     denied, how = _check()
@@ -153,7 +168,7 @@ def ops_page():
     query_token = request.args.get("token") if how == "query" else None
     return render_template(
         "ops.html", stats=stats, since_txt=since_txt, recent=recent, failed=failed, failed_error=failed_error,
-        rules=_rules_view(), csrf=_csrf(token), query_token=query_token, store_kind=store.kind,
+        rules=_rules_view(), csrf=_csrf(token), inbox=_inbox(), query_token=query_token, store_kind=store.kind,
         mode="embedded" if _settings().embedded else "redis", retried=request.args.get("retried"),
         retry_failed=request.args.get("retry_failed"),
         chart_data={"daily": stats["daily"], "escalations": stats["escalations"], "by_intent": stats["by_intent"]},

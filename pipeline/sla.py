@@ -103,10 +103,12 @@ def schedule_for(outcome: Outcome, ticket: Ticket, **kw: Any) -> list[str]:
 
 
 def _queue(settings: Any) -> Any:
-    import redis
     from rq import Queue
 
-    return Queue(settings.queue_name, connection=redis.Redis.from_url(settings.redis_url))
+    from pipeline.runtime import get_redis
+
+    # The process-wide client: no new connection per processed ticket.
+    return Queue(settings.queue_name, connection=get_redis(settings))
 
 
 def schedule_sla_checks(platform: str, ticket_id: str, priority: str | None, tier: str | None = None,

@@ -181,3 +181,13 @@ def test_embedded_mode_page_and_metrics(monkeypatch, tmp_path):
 
         embedded.reset()
         reset_caches()
+
+
+def test_ops_shows_the_webhook_inbox_and_unreadable_entries(ops_app, redis_url):
+    from pipeline.inbox import INBOX
+
+    conn = redis.Redis.from_url(redis_url)
+    conn.rpush(INBOX, b'{"platform": "zendesk", "event": {}}', b"{}")
+    conn.rpush(INBOX + ":dead", b"not json")
+    page = ops_app.test_client().get("/ops", headers={"Authorization": f"Bearer {OPS_TOKEN}"}).get_data(as_text=True)
+    assert re.search(r'id="inbox-waiting">2<', page) and re.search(r'id="inbox-dead">1<', page)

@@ -236,3 +236,16 @@ def test_inbox_entries_of_a_dead_pump_are_recovered(app_client, sidecar_env, red
 def test_readyz_ok_with_redis(app_client):
     r = app_client.get("/readyz")
     assert r.status_code == 200 and r.get_json()["checks"]["store"] == "ok"
+
+
+def test_an_unreadable_inbox_entry_is_kept_aside_not_lost(app_client, sidecar_env, redis_url):
+    from pipeline.inbox import INBOX
+
+    conn = redis.Redis.from_url(redis_url)
+    conn.rpush(INBOX, b"{broken")
+    body = load_fixture("gorgias", CUSTOMER_EVENTS["gorgias"])
+    assert app_client.post("/webhooks/gorgias", data=body, headers=auth_headers("gorgias", body)).status_code == 202
+    run_worker(redis_url)
+    assert conn.lrange(INBOX + ":dead", 0, -1) == [b"{broken"]
+    assert conn.llen(INBOX) == 0
+    assert len(_notes(sidecar_env, "gorgias")) == 1  # the good event behind it was processed
