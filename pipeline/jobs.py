@@ -22,7 +22,7 @@ from pipeline.draft import draft as make_draft
 from pipeline.draft import retrieve
 from pipeline.escalate import EscalationError, escalate
 from pipeline.feedback import remember_draft
-from pipeline.models import Outcome, TicketEvent, marker_for
+from pipeline.models import CUSTOMER, Message, Outcome, Ticket, TicketEvent, marker_for
 from pipeline.normalize import normalize
 from pipeline.note import render_note
 from pipeline.record import record
@@ -67,13 +67,13 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
         ticket = adapter.fetch_ticket(ev.ticket_id, hint=ev)
         timings["fetch"] = time.monotonic() - t0
         outcome.ticket_url = ticket.url
-        msg = ticket.latest_customer_message(ev.message_id)
-        if msg is None:
-            return _skip(outcome, "no customer message in the thread")
-        if ev.message_id is None and ticket.messages and ticket.messages[-1].author_role != "customer":
+        if ev.message_id is None and ticket.messages and ticket.messages[-1].author_role != CUSTOMER:
             # A trigger without a comment id fired after someone else wrote (an agent, or our own note):
             # the newest customer message was already answered or processed.
             return _skip(outcome, "newest message is not the customer's")
+        msg = _target_message(ticket, ev)
+        if msg is None:
+            return _skip(outcome, "no customer message in the thread")
         # One pipeline run per customer message, whichever event carried it (event + trigger webhooks
         # for the same comment, or a trigger fired by our own update).
         claim = f"sidecar:msg:{platform}:{ticket.id}:{msg.id}"
@@ -132,6 +132,27 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         _failed(outcome, exc, timings, t0)
         raise
+
+
+def _target_message(ticket: Ticket, ev: TicketEvent) -> Message | None:
+    """The customer message this event is about.
+
+    The event's own message if the thread has it; else, when the webhook carried the text, that
+    text (the API may not show a brand-new comment yet, or may not say who wrote what); else the
+    newest customer message of the thread.
+    """
+    if ev.message_id is not None:
+        for m in ticket.messages:
+            if str(m.id) == str(ev.message_id):
+                return m
+    msg = None if ev.message_id is not None and ev.body_hint else ticket.latest_customer_message()
+    if msg is None and ev.body_hint and ev.author_role == CUSTOMER:
+        mid = ev.message_id or "hint-" + hashlib.sha256(ev.body_hint.encode("utf-8")).hexdigest()[:16]
+        msg = Message(id=mid, author_role=CUSTOMER, body_text=ev.body_hint, author_id=ev.author_id,
+                      author_name=ev.requester_name, author_email=ev.requester_email)
+        ticket.messages.append(msg)
+        log.info("%s ticket %s: message %s taken from the webhook body", ev.platform, ticket.id, mid)
+    return msg
 
 
 def _escalate(outcome: Outcome, ticket: Any, state: Any) -> EscalationError | None:

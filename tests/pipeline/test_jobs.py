@@ -120,3 +120,22 @@ def test_job_ids_are_rq_safe(platform, fixture):
     for eid in ("01JDEMO0000000000000000001", "h" + "a" * 32, "weird id/with:chars", "x" * 300):
         jid = job_id_for(platform, eid)
         assert all(c.isalnum() or c in "-_" for c in jid) and len(jid) <= 100
+
+
+def test_target_message_prefers_the_events_own_comment_then_the_webhook_text():
+    from pipeline.jobs import _target_message
+    from pipeline.models import Message, Ticket, TicketEvent
+
+    old = Message(id="1", author_role="customer", body_text="Where is my order?")
+    ticket = Ticket(platform="zendesk", id="9", messages=[old, Message(id="2", author_role="agent", body_text="Soon")])
+    # The event's comment is in the thread.
+    assert _target_message(ticket, TicketEvent("zendesk", "e1", "9", message_id="1")) is old
+    # A brand-new comment the API does not show yet: its text comes from the webhook, never the old message.
+    fresh = _target_message(ticket, TicketEvent("zendesk", "e2", "9", message_id="3", body_hint="I want a refund"))
+    assert fresh.id == "3" and fresh.body_text == "I want a refund" and ticket.messages[-1] is fresh
+    # A thread whose authors cannot be told apart (no requester, no users): the webhook's text is used.
+    bare = Ticket(platform="zendesk", id="10", messages=[Message(id="5", author_role="agent", body_text="x")])
+    got = _target_message(bare, TicketEvent("zendesk", "e3", "10", body_hint="Cancel my order"))
+    assert got.body_text == "Cancel my order" and got.id.startswith("hint-")
+    # Nothing to go on: nothing is processed.
+    assert _target_message(Ticket(platform="zendesk", id="11"), TicketEvent("zendesk", "e4", "11")) is None
