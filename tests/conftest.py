@@ -130,3 +130,19 @@ def outbox(var_dir, platform: str) -> list[dict]:
 
     p = var_dir / "outbox" / f"{platform}.jsonl"
     return [json.loads(x) for x in p.read_text().splitlines()] if p.exists() else []
+
+
+@pytest.fixture(scope="module")
+def isolated_var(tmp_path_factory):
+    """A fresh SIDECAR_VAR for a whole module: learned examples and caches are never the developer's."""
+    from app.settings import reset_settings
+
+    old = os.environ.get("SIDECAR_VAR")
+    os.environ["SIDECAR_VAR"] = str(tmp_path_factory.mktemp("var"))
+    reset_settings()
+    yield
+    if old is None:
+        os.environ.pop("SIDECAR_VAR", None)
+    else:
+        os.environ["SIDECAR_VAR"] = old
+    reset_settings()

@@ -29,6 +29,7 @@ from adapters import freshdesk, gorgias, zendesk
 from adapters.base import AuthError, Ignored, PermanentError, StepLog, TransientError
 from app.settings import PlatformSettings
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, Outcome, Plan, TicketEvent, marker_for
+from tests.adapters.test_ratelimit import FakeClock
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures"
 TOKEN = "tok-SECRET-123"
@@ -845,19 +846,6 @@ def test_write_back_after_a_lost_step_log_does_not_post_the_note_twice(kit, rsps
 # --------------------------------------------------------------------------------------------
 # Rate limit shared through Redis
 # --------------------------------------------------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, s: float) -> None:
-        self.slept.append(s)
-        self.now += s
 
 
 def _limited(kit: Kit, rsps, waits, redis_client, clock: FakeClock):

@@ -27,11 +27,8 @@ def ops_app(sidecar_env, monkeypatch):
 
     reset_caches()
     from app import create_app
-    from app.ops import bp
 
     app = create_app()
-    if "ops" not in app.blueprints:  # until create_app registers it
-        app.register_blueprint(bp)
     return app
 
 

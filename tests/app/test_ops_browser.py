@@ -124,11 +124,8 @@ def live_app(sidecar_env, monkeypatch):
 
     reset_caches()
     from app import create_app
-    from app.ops import bp
 
     app = create_app()
-    if "ops" not in app.blueprints:  # until create_app registers it
-        app.register_blueprint(bp)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()

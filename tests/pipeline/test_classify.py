@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from app.settings import reset_settings
 from pipeline import classify as classify_mod
 from pipeline import local_classifier as lc
 from pipeline.classify import classify, warm_up
@@ -79,18 +77,7 @@ HELD_OUT = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _isolated_var(tmp_path_factory):
-    """Learned examples come from a fresh var dir, never the developer's."""
-    old = os.environ.get("SIDECAR_VAR")
-    os.environ["SIDECAR_VAR"] = str(tmp_path_factory.mktemp("var"))
-    reset_settings()
-    yield
-    if old is None:
-        os.environ.pop("SIDECAR_VAR", None)
-    else:
-        os.environ["SIDECAR_VAR"] = old
-    reset_settings()
+pytestmark = pytest.mark.usefixtures("isolated_var")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 from pathlib import Path
 
@@ -19,17 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PATH = "/v1/chat/completions"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _isolated_var(tmp_path_factory):
-    old = os.environ.get("SIDECAR_VAR")
-    os.environ["SIDECAR_VAR"] = str(tmp_path_factory.mktemp("var"))
-    reset_settings()
-    yield
-    if old is None:
-        os.environ.pop("SIDECAR_VAR", None)
-    else:
-        os.environ["SIDECAR_VAR"] = old
-    reset_settings()
+pytestmark = pytest.mark.usefixtures("isolated_var")
 
 
 @pytest.fixture(scope="module")
