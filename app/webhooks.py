@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
 from adapters import registry
 from adapters.base import AuthError, BadPayload, Ignored
 from pipeline.jobs import enqueue_event
+from pipeline.models import TicketEvent
 from pipeline.runtime import get_state
 from pipeline.state import StateStore, StateUnavailable
 
@@ -27,6 +30,86 @@ def _error(status: int, error: str, detail: str | None = None, **headers: str):
     for k, v in headers.items():
         resp.headers[k.replace("_", "-")] = v
     return resp
+
+
+# Real webhook bodies nest a handful of levels; anything deeper is refused before a parser or a
+# later json.dumps can recurse into a RecursionError (a 500 the helpdesk would retry forever).
+MAX_JSON_DEPTH = 64
+# A lone UTF-16 surrogate can only arrive as a \uD800-\uDFFF escape (raw bytes of one are not valid
+# UTF-8 and already fail decoding); bodies without such an escape skip the cleaning walk.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_ID_CHARS = 256
+
+
+def load_body(raw: bytes) -> Any:
+    """Parse a webhook body into JSON values a later step can always encode and walk.
+
+    Raises :class:`BadPayload` for malformed JSON, nesting deeper than :data:`MAX_JSON_DEPTH`
+    and non-UTF-8 bytes. Lone surrogates (``"\\ud800"``: valid JSON, not encodable text) are
+    replaced by U+FFFD in keys and values, so text from a customer is kept; ids holding one
+    are refused later by :func:`check_event`.
+    """
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise BadPayload(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadPayload(f"malformed JSON: {str(exc)[:200]}") from None
+    nesting = raw.count(b"[") + raw.count(b"{")
+    if nesting > MAX_JSON_DEPTH or _SURROGATE_ESCAPE.search(raw):
+        body = _clean(body, clean_text=_SURROGATE_ESCAPE.search(raw) is not None)
+    return body
+
+
+def _fix(s: str) -> str:
+    return _LONE_SURROGATE.sub("\ufffd", s)
+
+
+def _clean(body: Any, clean_text: bool) -> Any:
+    """Depth check + surrogate replacement, without recursion (the input is hostile)."""
+    fix = _fix if clean_text else (lambda s: s)
+    if isinstance(body, str):
+        return fix(body)
+    if not isinstance(body, (dict, list)):
+        return body
+    root: Any = {} if isinstance(body, dict) else []
+    stack: list[tuple[Any, Any, int]] = [(body, root, 1)]
+    while stack:
+        src, dst, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise BadPayload(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        items = src.items() if isinstance(src, dict) else enumerate(src)
+        for k, v in items:
+            if isinstance(v, dict):
+                nv: Any = {}
+                stack.append((v, nv, depth + 1))
+            elif isinstance(v, list):
+                nv = []
+                stack.append((v, nv, depth + 1))
+            elif isinstance(v, str):
+                nv = fix(v)
+            else:
+                nv = v
+            if isinstance(dst, dict):
+                dst[fix(k)] = nv
+            else:
+                dst.append(nv)
+    return root
+
+
+def check_event(event: TicketEvent) -> None:
+    """Ids become Redis keys, rq job ids and URL paths: refuse ones no helpdesk sends (400)."""
+    for name in ("event_id", "ticket_id", "message_id", "author_id"):
+        value = getattr(event, name)
+        if value is None:
+            continue
+        if len(value) > MAX_ID_CHARS:
+            raise BadPayload(f"{name} is longer than {MAX_ID_CHARS} characters")
+        if "\ufffd" in value or not value.isprintable():
+            raise BadPayload(f"{name} contains invalid or control characters")
+    if not (event.ticket_id.isascii() and event.ticket_id.isdigit()):
+        raise BadPayload("ticket id must be a number")
 
 
 def get_inbox(settings):
@@ -88,13 +171,16 @@ def webhook(platform: str):
     if not raw.strip():
         return _error(400, "empty body", "expected a JSON object")
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return _error(400, "malformed JSON", str(exc)[:200])
+        body = load_body(raw)
+    except BadPayload as exc:
+        return _error(400, "malformed JSON", str(exc))
     try:
         event = mod.parse_webhook(request.headers, body, settings)
+        check_event(event)
     except BadPayload as exc:
         return _error(400, "bad payload", str(exc))
+    except RecursionError:  # belt and braces: a parser walking a body we let through
+        return _error(400, "bad payload", "JSON nested too deeply")
     except Ignored as exc:
         log.info("%s webhook ignored: %s", platform, exc.reason)
         body = {"status": "ignored", "reason": exc.reason}
