@@ -3,7 +3,8 @@
 * Authentication is HTTP Basic on the session (Zendesk ``{email}/token:{token}``, Gorgias
   ``email:api_key``, Freshdesk ``api_key:X``); credentials never appear in URLs, logs or errors.
 * Every request first takes a slot from the connection's :class:`~adapters.ratelimit.RateLimiter`.
-* ``tenacity`` retries 429 (honouring ``Retry-After``, capped), 409, 5xx, connection errors and
+* ``tenacity`` retries 429 (honouring ``Retry-After`` up to ``max_retry_after``; a longer one
+  fails the call with ``retry_after`` set, and the job is re-scheduled for then), 409, 5xx, connection errors and
   timeouts with exponential backoff and jitter, but only where a retry cannot duplicate
   anything: a non-idempotent request (a note, a reply) that may have reached the server
   (read timeout, 5xx, connection dropped after sending) raises
@@ -132,6 +133,15 @@ class HttpClient:
     def post(self, path: str, body: Any, *, idempotent: bool = False) -> Any:
         return self.request("POST", path, json=body, idempotent=idempotent)
 
+    def too_long(self, exc: TransientError) -> bool:
+        """A ``Retry-After`` longer than ``max_retry_after``: not slept out inside the job.
+
+        The error goes up with its ``retry_after`` and the job is re-scheduled for then, so a
+        worker is not held for minutes and the helpdesk is not asked again too early (one
+        more 429).
+        """
+        return exc.retry_after is not None and exc.retry_after > self.max_retry_after
+
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter for retry number ``attempt`` (1-based)."""
         ceiling = min(self.backoff_max, self.backoff_initial * (2 ** max(0, attempt - 1)))
@@ -153,7 +163,8 @@ class HttpClient:
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, TransientError) and (idempotent or not e.ambiguous)),
+            retry=retry_if_exception(lambda e: isinstance(e, TransientError) and (idempotent or not e.ambiguous)
+                                     and not self.too_long(e)),
             sleep=self.sleep,
             before_sleep=lambda rs: log.warning(
                 "%s %s %s: %s; retry %d in %.1fs", self.platform, method, safe_path,
@@ -219,7 +230,8 @@ class HttpClient:
         if status == 429:
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             if retry_after is not None and self.limiter is not None:
-                self.limiter.pause(min(retry_after, self.max_retry_after))
+                # Every worker of this account holds off for as long as the helpdesk asked.
+                self.limiter.pause(retry_after)
             raise TransientError(msg, retry_after=retry_after)
         if status in (401, 403):
             raise AuthError(msg + (" (check the API credentials)" if status == 401 else " (the API user lacks permission)"))

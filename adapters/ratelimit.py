@@ -34,11 +34,23 @@ DEFAULT_BUDGETS: dict[str, tuple[int, float]] = {
     "freshdesk": (50, 60.0),
 }
 
+# Time comes from the Redis server (TIME), never from the worker: one worker with a clock two
+# minutes fast would otherwise stamp slots in the future and make every other worker wait.
+# ARGV[1] overrides it only when a test injects a clock.
+_NOW_LUA = """
+local now
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+else
+  now = tonumber(ARGV[1])
+end
+"""
+
 # KEYS[1] = window (sorted set), KEYS[2] = pause-until key
-# ARGV = now (s, float), period (s), limit, unique member
+# ARGV = now (s, float, or '' for server time), period (s), limit, unique member
 # Returns 0 when a slot was taken, else the seconds to wait (as a string, Lua numbers truncate).
-_ACQUIRE_LUA = """
-local now = tonumber(ARGV[1])
+_ACQUIRE_LUA = _NOW_LUA + """
 local period = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -58,12 +70,13 @@ if wait < 0.001 then wait = 0.001 end
 return tostring(wait)
 """
 
-# KEYS[1] = pause-until key; ARGV = until (s, float), ttl (s). Only ever extends a pause.
-_PAUSE_LUA = """
+# KEYS[1] = pause-until key; ARGV = now (or '' for server time), seconds. Only ever extends a pause.
+_PAUSE_LUA = _NOW_LUA + """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local until_ = tonumber(ARGV[1])
+local seconds = tonumber(ARGV[2])
+local until_ = now + seconds
 if until_ > current then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', math.ceil(tonumber(ARGV[2])) + 1)
+  redis.call('SET', KEYS[1], tostring(until_), 'EX', math.ceil(seconds) + 1)
 end
 return 1
 """
@@ -91,12 +104,13 @@ class RateLimiter:
     """At most ``limit`` requests per ``period`` seconds for one connection key.
 
     ``acquire()`` blocks (via the injectable ``sleep``) until a slot is free and returns the
-    seconds it waited. ``clock`` is wall-clock time shared by all machines (NTP-level skew
-    is negligible against windows of tens of seconds).
+    seconds it waited. The shared window runs on the Redis server's clock, so workers with
+    skewed clocks still agree; ``clock`` (tests) replaces it, and is the clock of the
+    in-process window (default ``time.time``).
     """
 
     def __init__(self, key: str, limit: int, period: float, redis: Any = None, *,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] | None = None,
                  max_wait: float = 300.0):
         if limit < 1 or period <= 0:
             raise ValueError("rate limit needs limit >= 1 and period > 0")
@@ -104,7 +118,8 @@ class RateLimiter:
         self.limit = limit
         self.period = float(period)
         self.sleep = sleep
-        self.clock = clock
+        self._server_time = clock is None
+        self._clock = clock or time.time
         self.max_wait = max_wait
         self._redis = _redis_client(redis)
         self._acquire_script = self._redis.register_script(_ACQUIRE_LUA) if self._redis is not None else None
@@ -120,6 +135,16 @@ class RateLimiter:
         """The limiter of one helpdesk connection, with the platform's default budget."""
         limit, period = budget_for(platform, rate_per_minute)
         return cls(connection_key(platform, base_url), limit, period, redis, **kw)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    @clock.setter
+    def clock(self, fn: Callable[[], float]) -> None:
+        """Injecting a clock (tests) replaces the server's clock too."""
+        self._clock = fn
+        self._server_time = False
 
     @property
     def shared(self) -> bool:
@@ -145,25 +170,27 @@ class RateLimiter:
         """Hold every request of this connection for ``seconds`` (the helpdesk said 429)."""
         if seconds <= 0:
             return
-        until = self.clock() + seconds
         if self._pause_script is not None:
             try:
-                self._pause_script(keys=[self.key + ":pause"], args=[repr(until), repr(seconds)])
+                self._pause_script(keys=[self.key + ":pause"], args=[self._now_arg(), repr(float(seconds))])
                 return
             except Exception as exc:  # Redis trouble must not fail the write; fall back locally
                 self._warn(exc)
         with self._lock:
-            self._local_paused_until = max(self._local_paused_until, until)
+            self._local_paused_until = max(self._local_paused_until, self.clock() + seconds)
+
+    def _now_arg(self) -> str:
+        return "" if self._server_time else repr(self.clock())
 
     def _try_acquire(self) -> float:
-        now = self.clock()
         if self._acquire_script is not None:
             try:
                 res = self._acquire_script(keys=[self.key, self.key + ":pause"],
-                                           args=[repr(now), repr(self.period), self.limit, uuid.uuid4().hex])
+                                           args=[self._now_arg(), repr(self.period), self.limit, uuid.uuid4().hex])
                 return float(res.decode() if isinstance(res, bytes) else res)
             except Exception as exc:
                 self._warn(exc)
+        now = self.clock()
         with self._lock:
             if self._local_paused_until > now:
                 return self._local_paused_until - now

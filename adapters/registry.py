@@ -30,16 +30,28 @@ def get_adapter(platform: str, settings: Any = None, redis: Any = None) -> Adapt
 
         settings = get_settings()
     key = (platform, id(settings))
-    if key not in _cache:
+    cached = _cache.get(key)
+    if cached is not None and getattr(settings, "redis_url", None) and hasattr(cached, "http") and not _shared(cached):
+        cached = None  # built before Redis was known: never hand out a limiter that is not shared
+    if cached is None:
         ps = settings.platform(platform)
         if ps.configured:
             cls = getattr(module(platform), _CLASSES[platform])
-            _cache[key] = cls(ps, redis=redis)
+            # With REDIS_URL the account's budget is shared by every worker: whoever asks first
+            # (web process, CLI, worker) must not get an adapter with a process-local limiter.
+            redis_url = getattr(settings, "redis_url", None)
+            _cache[key] = cls(ps, redis=redis if redis is not None else redis_url)
         else:
             from adapters.dryrun import DryRunAdapter
 
             _cache[key] = DryRunAdapter(platform, settings.outbox_dir)
     return _cache[key]
+
+
+def _shared(adapter: Adapter) -> bool:
+    http = getattr(adapter, "http", None)
+    limiter = getattr(http, "limiter", None)
+    return bool(limiter is not None and limiter.shared)
 
 
 def reset() -> None:

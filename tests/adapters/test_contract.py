@@ -644,11 +644,16 @@ def test_429_with_retry_after_is_waited_out_and_retried(kit, rsps, waits):
     assert fake.notes() == [html]
 
 
-def test_retry_after_is_capped(kit, rsps, waits):
+def test_a_long_retry_after_is_not_slept_in_the_job_but_handed_up(kit, rsps, waits):
+    """Past 30 s the job is re-scheduled for the helpdesk's time instead of cut short (one more 429)."""
     fake, adapter = make(kit, rsps, waits)
     fake.fail("GET", r".*", "429", retry_after="3600")
-    adapter.fetch_ticket(fake.tid)
-    assert waits == [30.0]
+    with pytest.raises(TransientError) as err:
+        adapter.fetch_ticket(fake.tid)
+    assert err.value.retry_after == 3600.0
+    assert waits == [] and len(fake.calls) == 1, "no sleep, no second request"
+    # The whole connection holds off for the full hour, not for 30 s.
+    assert adapter.http.limiter._try_acquire() == pytest.approx(3600.0, abs=1.0)
 
 
 def test_500_twice_then_200_gives_one_note(kit, rsps, waits):

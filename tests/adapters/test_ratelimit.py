@@ -136,3 +136,21 @@ def test_keys_are_per_platform_and_account():
 def test_invalid_budget_is_refused():
     with pytest.raises(ValueError):
         RateLimiter("t:bad", 0, 60.0)
+
+
+def test_shared_window_runs_on_the_redis_clock_not_the_workers(redis_url):
+    """A worker two minutes fast and one two minutes slow still see one window (Redis TIME)."""
+    r = redis_lib.Redis.from_url(redis_url)
+    waits: list[float] = []
+    fast = RateLimiter("t:skew", 2, 60.0, r, sleep=_refuse)
+    slow = RateLimiter("t:skew", 2, 60.0, r, sleep=waits.append, max_wait=1000)
+    fast._clock = lambda: time.time() + 120  # the machines' clocks are wrong; they must not matter
+    slow._clock = lambda: time.time() - 120
+    fast.acquire()
+    fast.acquire()
+    slow._try_acquire()  # one probe, no sleeping
+    wait = slow._try_acquire()
+    assert 59.0 <= wait <= 60.0, wait
+    fast.pause(5.0)
+    r.delete("t:skew")
+    assert 4.0 <= slow._try_acquire() <= 5.0, "the pause is measured on the server clock too"
