@@ -29,6 +29,12 @@ def readyz():
         checks["config"] = "ok"
     except ConfigError as exc:
         checks["config"] = f"invalid: {str(exc).splitlines()[0]}"
+    from pipeline.config import rejected_config
+
+    rejected = rejected_config()
+    if rejected:
+        # The last good config keeps serving; the files on disk are what the next start would refuse.
+        checks["config_on_disk"] = f"rejected: {rejected.splitlines()[0]}"
     checks["mode"] = "embedded" if settings.embedded else "redis"
     if not settings.embedded and checks["store"] == "ok":
         from app.webhooks import get_inbox

@@ -1,4 +1,4 @@
-"""Ops configuration: ``intents.yaml`` and ``rules.yaml``, validated at load and hot-reloaded.
+"""Ops configuration: ``intents.yaml``, ``rules.yaml`` and ``drafting.yaml``, validated at load and hot-reloaded.
 
 Both files are ``version: 1`` and parsed with ``yaml.safe_load``. Validation errors name the
 file, the intent and the field, e.g. ``rules.yaml: intent 'refund': auto_reply.enabled: ...``.
@@ -221,6 +221,9 @@ class Config:
     rules: RulesFile
     folder: Path
     mtimes: dict[str, float] = field(default_factory=dict)
+    # drafting.yaml as validated with the rest (None: no file, built-in texts). Reloaded and
+    # rejected together with intents.yaml and rules.yaml, so one typo never reaches a draft.
+    drafting: dict[str, Any] | None = None
 
     @property
     def intent_names(self) -> list[str]:
@@ -283,9 +286,10 @@ def _check_cross(intents: IntentsFile, rules: RulesFile, rules_name: str) -> Non
         raise ConfigError("\n".join(problems))
 
 
-def _check_drafting(path: Path, intents: set[str]) -> None:
+def _check_drafting(path: Path, intents: set[str]) -> dict[str, Any] | None:
+    """The validated ``drafting.yaml`` as written (keys the file sets), or None when there is none."""
     if not path.exists():
-        return  # optional: built-in texts are used
+        return None  # optional: built-in texts are used
     raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path.name}: expected a mapping with 'version: 1' at the top")
@@ -296,6 +300,7 @@ def _check_drafting(path: Path, intents: set[str]) -> None:
     unknown = sorted(set(d.intro or {}) - intents - {"default"})
     if unknown:
         raise ConfigError("\n".join(f"{path.name}: intent '{n}': intro: not defined in intents.yaml" for n in unknown))
+    return raw
 
 
 def load_config(folder: str | os.PathLike | None = None) -> Config:
@@ -315,9 +320,23 @@ def load_config(folder: str | os.PathLike | None = None) -> Config:
     except ValidationError as exc:
         raise ConfigError(_format_errors(rpath.name, exc)) from None
     _check_cross(intents, rules, rpath.name)
-    _check_drafting(base / "drafting.yaml", set(intents.intents))
-    mt = {str(p): p.stat().st_mtime for p in (ipath, rpath)}
-    return Config(intents=intents, rules=rules, folder=base, mtimes=mt)
+    drafting = _check_drafting(base / "drafting.yaml", set(intents.intents))
+    return Config(intents=intents, rules=rules, folder=base, mtimes=_mtimes(base), drafting=drafting)
+
+
+WATCHED = ("intents.yaml", "rules.yaml", "drafting.yaml")
+
+
+def _mtimes(folder: Path) -> dict[str, float]:
+    """Modification times of the watched files (-1 for a missing one: drafting.yaml is optional)."""
+    out = {}
+    for name in WATCHED:
+        p = folder / name
+        try:
+            out[str(p)] = p.stat().st_mtime
+        except FileNotFoundError:
+            out[str(p)] = -1.0
+    return out
 
 
 class ConfigHolder:
@@ -334,14 +353,7 @@ class ConfigHolder:
         self.last_error: str | None = None
 
     def _current_mtimes(self) -> dict[str, float]:
-        out = {}
-        for name in ("intents.yaml", "rules.yaml"):
-            p = self.folder / name
-            try:
-                out[str(p)] = p.stat().st_mtime
-            except FileNotFoundError:
-                out[str(p)] = -1.0
-        return out
+        return _mtimes(self.folder)
 
     def get(self) -> Config:
         mt = self._current_mtimes()
@@ -368,6 +380,14 @@ def get_config() -> Config:
     if _holder is None or _holder.folder != Path(os.environ.get("SIDECAR_CONFIG") or "config"):
         _holder = ConfigHolder()
     return _holder.get()
+
+
+def rejected_config() -> str | None:
+    """Why the config files on disk were rejected (the last good config is in force), or None."""
+    if _holder is None:
+        return None
+    _holder.get()  # notice a change made since the last job
+    return _holder.last_error
 
 
 def reset_config() -> None:

@@ -24,11 +24,9 @@ import json
 import logging
 import re
 import threading
-from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from pipeline.config import Config
 from pipeline.models import AGENT, CUSTOMER, Draft, Plan, Source, Ticket, Triage
@@ -55,30 +53,21 @@ _DEFAULTS: dict[str, Any] = {
     "sensitive_followup": {"en": "A member of our team will review your request and confirm the next steps with you."},
     "intro": {"default": {"en": "Thank you for your message. Here is what our help centre says about this:"}},
 }
-_dcfg_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_dcfg_cache: dict[int, tuple[Config, dict[str, Any]]] = {}
 _dcfg_lock = threading.Lock()
 
 
 def drafting_config(cfg: Config | None) -> dict[str, Any]:
-    """``drafting.yaml`` from the config folder merged over built-in defaults (reloaded when it changes)."""
-    folder = Path(cfg.folder) if cfg is not None else Path("config")
-    path = folder / "drafting.yaml"
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
+    """``drafting.yaml`` as validated with ``cfg`` (hot reload keeps the last good one) over built-in defaults."""
+    if cfg is None:
         return dict(_DEFAULTS)
-    key = str(path)
     with _dcfg_lock:
-        hit = _dcfg_cache.get(key)
-        if hit and hit[0] == mtime:
+        hit = _dcfg_cache.get(id(cfg))
+        if hit is not None and hit[0] is cfg:
             return hit[1]
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            log.error("drafting.yaml unreadable, using defaults: %s", exc)
-            raw = {}
-        merged = {**_DEFAULTS, **(raw if isinstance(raw, dict) else {})}
-        _dcfg_cache[key] = (mtime, merged)
+        merged = {**_DEFAULTS, **(cfg.drafting or {})}
+        _dcfg_cache.clear()  # one config is in force at a time
+        _dcfg_cache[id(cfg)] = (cfg, merged)
         return merged
 
 

@@ -249,3 +249,27 @@ def test_an_unreadable_inbox_entry_is_kept_aside_not_lost(app_client, sidecar_en
     assert conn.lrange(INBOX + ":dead", 0, -1) == [b"{broken"]
     assert conn.llen(INBOX) == 0
     assert len(_notes(sidecar_env, "gorgias")) == 1  # the good event behind it was processed
+
+
+def test_readyz_reports_a_config_change_rejected_on_disk(sidecar_env, tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from app import create_app
+    from pipeline.config import reset_config
+    from tests.conftest import ROOT
+
+    cfg = tmp_path / "config"
+    shutil.copytree(ROOT / "config", cfg, ignore=shutil.ignore_patterns("knowledge"))
+    monkeypatch.setenv("SIDECAR_CONFIG", str(cfg))
+    reset_config()
+    client = create_app().test_client()
+    assert "config_on_disk" not in client.get("/readyz").get_json()["checks"]
+    path = cfg / "drafting.yaml"
+    path.write_text(path.read_text().replace("max_sources: 4", "max_sources: lots"))
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 2))
+    r = client.get("/readyz")
+    checks = r.get_json()["checks"]
+    assert r.status_code == 200 and checks["config"] == "ok", "the last good config still serves"
+    assert checks["config_on_disk"].startswith("rejected: drafting.yaml: max_sources")
+    reset_config()

@@ -123,3 +123,20 @@ def test_drafting_yaml_is_validated_too(cfg_dir):
     _edit(cfg_dir / "drafting.yaml", "max_sources: lots", "max_sources: 4\nintro_typo: {}")
     with pytest.raises(ConfigError, match="drafting.yaml: intro_typo"):
         load_config(cfg_dir)
+
+
+def test_drafting_yaml_hot_reload_is_validated_and_keeps_the_last_good(cfg_dir, caplog):
+    from pipeline.draft import drafting_config
+
+    holder = ConfigHolder(cfg_dir)
+    good = holder.get()
+    assert drafting_config(good)["max_sources"] == 4
+    _edit(cfg_dir / "drafting.yaml", "max_sources: 4", "max_sources: 6")
+    assert drafting_config(holder.get())["max_sources"] == 6, "a valid change is used by the next draft"
+    _edit(cfg_dir / "drafting.yaml", "max_sources: 6", "max_sources: lots")
+    with caplog.at_level(logging.ERROR):
+        kept = holder.get()
+    assert drafting_config(kept)["max_sources"] == 6, "a typo never reaches a draft"
+    assert "drafting.yaml: max_sources" in holder.last_error and "keeping the last good config" in caplog.text
+    _edit(cfg_dir / "drafting.yaml", "max_sources: lots", "max_sources: 5")
+    assert drafting_config(holder.get())["max_sources"] == 5 and holder.last_error is None
