@@ -79,10 +79,12 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     if message_id:
         event_id = event_hash(platform, ticket_id, message_id)
     else:
+        # No message id in the template: a hash of the body, deduped only for a short window (weak_id).
         event_id = event_hash(platform, ticket_id, json.dumps(data, sort_keys=True, ensure_ascii=False))
     kind = "ticket_created" if "created" in trig else "message_created"
     return TicketEvent(
         platform=platform, event_id=event_id, ticket_id=ticket_id, kind=kind, message_id=message_id,
+        weak_id=not message_id,
         author_role=CUSTOMER, author_id=author_id,
         subject_hint=as_str(data.get("ticket_subject")),
         body_hint=latest or as_str(data.get("ticket_description")),

@@ -91,11 +91,13 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     if message_id:
         event_id = event_hash(platform, ticket_id, message_id)
     else:
+        # No message id in the template: a hash of the body, deduped only for a short window (weak_id).
         event_id = event_hash(platform, ticket_id, json.dumps(body, sort_keys=True, ensure_ascii=False))
     customer = ticket.get("customer") if isinstance(ticket.get("customer"), dict) else {}
     sender = (message or {}).get("sender") if isinstance((message or {}).get("sender"), dict) else {}
     return TicketEvent(
         platform=platform, event_id=event_id, ticket_id=ticket_id, kind=kind, message_id=message_id,
+        weak_id=not message_id,
         author_role=CUSTOMER, author_id=as_str(sender.get("id")),
         subject_hint=as_str(ticket.get("subject") or (message or {}).get("subject")),
         body_hint=as_str((message or {}).get("stripped_text") or (message or {}).get("body_text") or body.get("body_text")),

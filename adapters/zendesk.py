@@ -145,7 +145,7 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]
     return ev
 
 
-def _parse_trigger(body: dict[str, Any], own: set[str]) -> TicketEvent:
+def _parse_trigger(body: dict[str, Any], own: set[str], invocation: str | None = None) -> TicketEvent:
     """Admin-templated trigger body: every value a string; only the ticket id is required."""
     t = body.get("ticket") if isinstance(body.get("ticket"), dict) else {}
     ticket_id = as_str(body.get("ticket_id")) or as_str(t.get("id")) or as_str(body.get("id"))
@@ -170,9 +170,16 @@ def _parse_trigger(body: dict[str, Any], own: set[str]) -> TicketEvent:
     if role in _STAFF_ROLES:
         raise Ignored("update made by an agent", AgentFeedback(ticket_id=ticket_id, reply_text=latest, tags=fb_tags,
                                                                agent_id=author_id, message_id=message_id))
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False)
-    event_id = _event_hash(ticket_id, message_id) if message_id else _event_hash(ticket_id, canonical)
-    return TicketEvent(platform=platform, event_id=event_id, ticket_id=ticket_id,
+    weak = False
+    if message_id:
+        event_id = _event_hash(ticket_id, message_id)
+    elif invocation:
+        # Templates carry no comment id; Zendesk's invocation id is one per trigger firing and
+        # kept across its retries: "Any update?" sent twice is two invocations, two events.
+        event_id = _event_hash(ticket_id, "invocation", invocation)
+    else:
+        event_id, weak = _event_hash(ticket_id, json.dumps(body, sort_keys=True, ensure_ascii=False)), True
+    return TicketEvent(platform=platform, event_id=event_id, ticket_id=ticket_id, weak_id=weak,
                        kind="ticket_updated", message_id=message_id, author_id=author_id, author_role=CUSTOMER,
                        subject_hint=as_str(body.get("ticket_title") or body.get("subject") or t.get("subject")),
                        body_hint=latest or as_str(body.get("ticket_description") or body.get("description")),
@@ -186,14 +193,15 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
 
     Raises :class:`BadPayload` (400) or :class:`Ignored` (200 ignored). The delivery id for
     dedupe is the event's ``id`` (stable across retries), else the invocation id header, else
-    a hash of ticket + comment (or of the whole templated body).
+    a hash of ticket + comment; a templated body without any of them hashes the whole body
+    (``weak_id``: deduped only for a short window).
     """
     if not isinstance(body, dict):
         raise BadPayload("zendesk webhook body must be a JSON object")
     own = _own_ids(settings)
     if isinstance(body.get("type"), str) and body["type"].startswith("zen:"):
         return _parse_event(body, headers, own)
-    return _parse_trigger(body, own)
+    return _parse_trigger(body, own, as_str(header(headers, INVOCATION_HEADER)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -40,6 +40,11 @@ MAX_JSON_DEPTH = 64
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_ID_CHARS = 256
+# How long a body-hash event id (``weak_id``: no delivery or message id in the template) is held
+# as a duplicate: long enough for a delivery storm and the sender's quick retries, short enough
+# that a customer writing the same words again is processed. Past it the job's per-message claim
+# (a message id from the API) still keeps one note per message.
+WEAK_DEDUPE_TTL = 120
 
 
 def load_body(raw: bytes) -> Any:
@@ -112,6 +117,11 @@ def check_event(event: TicketEvent) -> None:
         raise BadPayload("ticket id must be a number")
 
 
+def dedupe_ttl(event: TicketEvent, settings: Any) -> int:
+    """Seconds a delivery is remembered: the configured TTL, or :data:`WEAK_DEDUPE_TTL` for a weak id."""
+    return min(settings.dedupe_ttl, WEAK_DEDUPE_TTL) if event.weak_id else settings.dedupe_ttl
+
+
 def get_inbox(settings):
     from pipeline.inbox import Inbox
     from pipeline.runtime import get_redis
@@ -130,7 +140,7 @@ def _embedded_enqueue(platform: str, event, settings) -> str | None:
     key = StateStore.dedupe_key(platform, event.event_id)
     try:
         state = get_state(settings)
-        if not state.claim(key, settings.dedupe_ttl):
+        if not state.claim(key, dedupe_ttl(event, settings)):
             return None
     except (StateUnavailable, OSError) as exc:
         log.error("%s webhook not stored: %s", platform, exc)
@@ -191,7 +201,7 @@ def webhook(platform: str):
     if settings.redis_url:
         # One atomic round trip: dedupe claim + append to the inbox (worker pumps turn it into an rq job).
         try:
-            stored = get_inbox(settings).accept(event, settings.dedupe_ttl)
+            stored = get_inbox(settings).accept(event, dedupe_ttl(event, settings))
         except Exception as exc:  # any Redis failure: never a silent 2xx
             log.error("%s webhook not stored (Redis): %s", platform, exc.__class__.__name__)
             return _error(503, "cannot store event", "Redis unavailable, retry later", Retry_After="30")

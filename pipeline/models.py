@@ -67,6 +67,10 @@ class TicketEvent(_Serializable):
     tags_hint: list[str] = field(default_factory=list)
     raw_type: str | None = None
     received_at: float = field(default_factory=time.time)
+    # True when ``event_id`` is a hash of the body (the sender gave neither a delivery id nor a
+    # message id): two identical follow-ups then look alike, so the webhook dedupes them only
+    # for a short window and the job tells messages apart by what the API shows.
+    weak_id: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TicketEvent:

@@ -209,3 +209,27 @@ def test_unsigned_is_refused_for_a_live_platform_without_secret():
     s = load_settings({"FRESHDESK_URL": "https://acme.freshdesk.com", "FRESHDESK_API_KEY": "k",
                        "SIDECAR_ALLOW_UNSIGNED": "1"})
     freshdesk.verify({}, b"{}", {}, s)  # explicitly allowed
+
+
+def test_zendesk_trigger_without_comment_id_is_one_event_per_invocation():
+    """Trigger templates carry no comment id: "Any update?" twice must be two events, a retry one."""
+    body = {"ticket_id": "7", "latest_comment": "Any update?", "current_user_role": "end-user"}
+    first = zendesk.parse_webhook({"X-Zendesk-Webhook-Invocation-Id": "inv-1"}, body)
+    retry = zendesk.parse_webhook({"x-zendesk-webhook-invocation-id": "inv-1"}, dict(body))
+    again = zendesk.parse_webhook({"X-Zendesk-Webhook-Invocation-Id": "inv-2"}, dict(body))
+    assert first.event_id == retry.event_id != again.event_id
+    assert not first.weak_id
+    bare = zendesk.parse_webhook({}, body)
+    assert bare.weak_id, "no invocation id and no comment id: a body hash, deduped only briefly"
+    assert not zendesk.parse_webhook({}, {**body, "comment_id": "55"}).weak_id
+
+
+@pytest.mark.parametrize("platform,body,weak", [
+    ("freshdesk", {"freshdesk_webhook": {"ticket_id": "11", "ticket_latest_public_comment": "Any update?"}}, True),
+    ("freshdesk", {"freshdesk_webhook": {"ticket_id": "11", "conversation_id": "5"}}, False),
+    ("gorgias", {"ticket_id": "11", "body_text": "Any update?"}, True),
+    ("gorgias", {"ticket_id": "11", "message_id": "8"}, False),
+])
+def test_body_hash_ids_are_marked_weak(platform, body, weak):
+    mod = {"freshdesk": freshdesk, "gorgias": gorgias}[platform]
+    assert mod.parse_webhook({}, body).weak_id is weak

@@ -273,3 +273,34 @@ def test_readyz_reports_a_config_change_rejected_on_disk(sidecar_env, tmp_path, 
     assert r.status_code == 200 and checks["config"] == "ok", "the last good config still serves"
     assert checks["config_on_disk"].startswith("rejected: drafting.yaml: max_sources")
     reset_config()
+
+
+def test_identical_trigger_follow_ups_are_each_queued_and_a_retry_is_a_duplicate(app_client, redis_url):
+    from tests.conftest import signed_headers
+
+    body = json.dumps({"ticket_id": "7", "latest_comment": "Any update?", "current_user_role": "end-user"}).encode()
+
+    def send(invocation):
+        return app_client.post("/webhooks/zendesk", data=body,
+                               headers={**signed_headers(body), "X-Zendesk-Webhook-Invocation-Id": invocation})
+
+    assert send("inv-a").status_code == 202
+    assert send("inv-a").get_json()["status"] == "duplicate", "Zendesk's retry of one invocation"
+    assert send("inv-b").status_code == 202, "the customer wrote the same words again"
+    assert redis.Redis.from_url(redis_url).llen("sidecar:inbox") == 2
+
+
+def test_a_body_hash_id_is_deduped_only_for_a_short_window(app_client, redis_url):
+    from app.webhooks import WEAK_DEDUPE_TTL
+
+    body = json.dumps({"freshdesk_webhook": {"ticket_id": "11", "ticket_latest_public_comment": "Any update?"}}).encode()
+    first = app_client.post("/webhooks/freshdesk", data=body, headers=auth_headers("freshdesk", body))
+    assert first.status_code == 202
+    second = app_client.post("/webhooks/freshdesk", data=body, headers=auth_headers("freshdesk", body))
+    assert second.get_json()["status"] == "duplicate", "a delivery storm or a quick retry"
+    r = redis.Redis.from_url(redis_url)
+    key = f"sidecar:dedupe:freshdesk:{first.get_json()['event_id']}"
+    assert 0 < r.ttl(key) <= WEAK_DEDUPE_TTL
+    r.delete(key)  # the window has passed
+    third = app_client.post("/webhooks/freshdesk", data=body, headers=auth_headers("freshdesk", body))
+    assert third.status_code == 202, "the same words written again later are a new message"
