@@ -159,7 +159,14 @@ def _classify_openai(text: str, ticket: Ticket | None, cfg: Config, settings: An
 
 
 def classify(text: str, ticket: Ticket | None, cfg: Config, settings: Any | None = None) -> Triage:
-    """Classify one customer message (OpenAI when a key is configured, else the local model)."""
+    """Classify one customer message (OpenAI when a key is configured, else the local model).
+
+    The text is cut to :data:`pipeline.normalize.MAX_TEXT_CHARS` first: every model's cost (and
+    an LLM's prompt) stays bounded whatever the caller passes.
+    """
+    from pipeline.normalize import MAX_TEXT_CHARS, clip
+
+    text = clip(text or "", MAX_TEXT_CHARS)
     if settings is None:
         try:
             from app.settings import get_settings

@@ -36,6 +36,13 @@ _QUOTE_SELECTORS = (
 _LANGS = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "da"]
 _parser = EmailReplyParser(languages=_LANGS)
 _BLOCKS = ["p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "ul", "ol"]
+# Bounded work whatever the message size (a 1 MB email of pasted logs or a forwarded thread must
+# not hold the queue): the HTML parser sees at most MAX_HTML_CHARS, the reply/signature parser
+# (its cost grows faster than the text) MAX_PARSE_CHARS, and every model MAX_TEXT_CHARS, cut at
+# a word boundary. What a customer writes in one message fits well inside these.
+MAX_HTML_CHARS = 200_000
+MAX_PARSE_CHARS = 20_000
+MAX_TEXT_CHARS = 8_000
 _BLANKS = re.compile(r"\n{3,}")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 
@@ -76,10 +83,22 @@ def strip_reply(text: str) -> str:
     return body or tidy(text)
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, at the last whitespace when there is one near."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    return cut[:space] if space > limit * 0.8 else cut
+
+
 def message_text(message: Message) -> str:
-    """The new text the author wrote in this message."""
-    raw = html_to_text(message.body_html) if message.body_html else tidy(message.body_text or "")
-    return strip_reply(raw)
+    """The new text the author wrote in this message (at most :data:`MAX_TEXT_CHARS`)."""
+    if message.body_html:
+        raw = html_to_text(message.body_html[:MAX_HTML_CHARS])
+    else:
+        raw = tidy(clip(message.body_text or "", MAX_PARSE_CHARS * 2))
+    return clip(strip_reply(clip(raw, MAX_PARSE_CHARS)), MAX_TEXT_CHARS)
 
 
 def normalize(ticket: Ticket, message_id: str | None = None) -> str:
@@ -93,4 +112,4 @@ def normalize(ticket: Ticket, message_id: str | None = None) -> str:
     if is_first and ticket.subject and ticket.subject.strip().lower() not in text.lower():
         # The subject often carries the intent ("Refund request") when the body is short.
         text = f"{ticket.subject.strip()}\n\n{text}" if text else ticket.subject.strip()
-    return text
+    return clip(text, MAX_TEXT_CHARS)

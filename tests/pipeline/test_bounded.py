@@ -1,0 +1,70 @@
+"""Bounded work: whatever a message's size, each model sees a bounded slice of it (no timings here:
+``bench/bounded_work.py`` measures; these check what reaches each step)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline import signals
+from pipeline.models import CUSTOMER, Message, Ticket
+from pipeline.normalize import MAX_PARSE_CHARS, MAX_TEXT_CHARS, clip, message_text, normalize
+
+OPENING = "Where is my order #4412? It was due last week and I need it for a wedding on Saturday. "
+FILLER = "log line 2026-11-29 12:00:01 INFO request served in 12 ms status 200 path /api/v1/items "
+
+
+def _ticket(body_text: str = "", body_html: str | None = None) -> Ticket:
+    return Ticket(platform="zendesk", id="1", subject="Order late",
+                  messages=[Message(id="m1", author_role=CUSTOMER, body_text=body_text, body_html=body_html)])
+
+
+@pytest.mark.parametrize("kind", ["text", "html"])
+def test_a_megabyte_message_is_cut_to_the_model_budget_keeping_its_opening(kind):
+    big = OPENING + FILLER * (1_000_000 // len(FILLER))
+    t = _ticket(body_text=big) if kind == "text" else _ticket(body_html="<p>" + big + "</p>")
+    text = normalize(t, "m1")
+    assert len(text) <= MAX_TEXT_CHARS
+    assert "Where is my order #4412?" in text
+
+
+def test_the_reply_parser_never_sees_more_than_its_budget(monkeypatch):
+    from pipeline import normalize as norm
+
+    seen: list[int] = []
+    real = norm._parser.read
+
+    def spy(text):
+        seen.append(len(text))
+        return real(text=text)
+
+    monkeypatch.setattr(norm._parser, "read", lambda text: spy(text))
+    message_text(Message(id="m", author_role=CUSTOMER, body_text=FILLER * 20_000))
+    assert seen and max(seen) <= MAX_PARSE_CHARS
+
+
+def test_sentiment_language_and_signals_look_at_a_bounded_opening(monkeypatch):
+    seen: dict[str, int] = {}
+
+    class SpyVader:
+        def polarity_scores(self, text):
+            seen["sentiment"] = len(text)
+            return {"compound": -0.7}
+
+    class SpyLangid:
+        def classify(self, text):
+            seen["language"] = len(text)
+            return "en", 0.99
+
+    monkeypatch.setattr(signals, "_analyzer", lambda: SpyVader())
+    monkeypatch.setattr(signals, "_identifier", lambda: SpyLangid())
+    huge = "This is terrible, I want to speak to a real person now. " + "blah " * 400_000
+    assert signals.sentiment(huge)[0] == "very_negative"
+    assert signals.detect_language(huge) == "en"
+    assert seen["sentiment"] <= signals.SENTIMENT_CHARS and seen["language"] <= signals.LANGUAGE_CHARS
+    assert "asks_for_human" in signals.detect_signals(huge)
+
+
+def test_clip_cuts_at_a_word_boundary():
+    assert clip("short", 10) == "short"
+    assert clip("alpha beta gamma delta", 12) == "alpha beta"
+    assert len(clip("x" * 50, 10)) == 10
