@@ -19,7 +19,7 @@ from adapters.base import (
     feedback_tags,
     verify_token,
 )
-from adapters.http import RestAdapter
+from adapters.http import MAX_THREAD_PAGES, RestAdapter
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, AgentFeedback, Message, Person, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,9 @@ class FreshdeskAdapter(RestAdapter):
             batch = self.http.get(f"/api/v2/tickets/{tid}/conversations", {"page": page, "per_page": PAGE_SIZE}) or []
             convs.extend(c for c in batch if isinstance(c, dict))
             if len(batch) < PAGE_SIZE:
+                break
+            if page >= MAX_THREAD_PAGES:
+                log.warning("freshdesk ticket %s: thread longer than %d pages, reading stops there", tid, MAX_THREAD_PAGES)
                 break
             page += 1
         req = t.get("requester") if isinstance(t.get("requester"), dict) else {}

@@ -20,7 +20,7 @@ from adapters.base import (
     feedback_tags,
     verify_token,
 )
-from adapters.http import RestAdapter, html_to_text
+from adapters.http import MAX_THREAD_PAGES, RestAdapter, html_to_text
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, SYSTEM, AgentFeedback, Message, Person, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,9 @@ class GorgiasAdapter(RestAdapter):
             out.extend(m for m in items if isinstance(m, dict))
             cursor = None if isinstance(body, list) else ((body or {}).get("meta") or {}).get("next_cursor")
             if not cursor or cursor in seen:
+                return out
+            if len(seen) + 1 >= MAX_THREAD_PAGES:
+                log.warning("gorgias ticket %s: thread longer than %d pages, reading stops there", tid, MAX_THREAD_PAGES)
                 return out
             seen.add(cursor)
             params = {**params, "cursor": cursor}

@@ -36,6 +36,9 @@ from pipeline.models import AGENT, SIDECAR, Ticket
 log = logging.getLogger(__name__)
 
 _NO_BODY = object()
+# Bounded work per event: a thread is read at most this many pages (of 100) deep. A ticket with
+# thousands of messages is a loop or an abuse; the job then falls back to the webhook's own text.
+MAX_THREAD_PAGES = 20
 USER_AGENT = "helpdesk-sidecar/1.0 (+https://github.com/)"
 
 

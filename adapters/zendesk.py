@@ -24,7 +24,7 @@ from adapters.base import (
     feedback_tags,
     header,
 )
-from adapters.http import RestAdapter
+from adapters.http import MAX_THREAD_PAGES, RestAdapter
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, SYSTEM, AgentFeedback, Message, Person, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -237,7 +237,12 @@ class ZendeskAdapter(RestAdapter):
         comments: list[dict[str, Any]] = []
         page: str | None = f"/api/v2/tickets/{tid}/comments.json"
         params: dict[str, Any] | None = {"page[size]": 100, "include": "users"}
+        pages = 0
         while page:
+            pages += 1
+            if pages > MAX_THREAD_PAGES:
+                log.warning("zendesk ticket %s: thread longer than %d pages, reading stops there", tid, MAX_THREAD_PAGES)
+                break
             body = self.http.get(page, params) or {}
             comments.extend(c for c in body.get("comments") or [] if isinstance(c, dict))
             users.update({str(u.get("id")): u for u in body.get("users") or [] if isinstance(u, dict)})

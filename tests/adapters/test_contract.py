@@ -1020,3 +1020,13 @@ def test_a_public_reply_is_recognised_by_its_text_after_a_lost_answer(kit, rsps,
     assert len(fake.writes()) == 1
     adapter.post_public_reply(adapter.fetch_ticket(fake.tid), html, html, marker_for("ev-reply-lost"))
     assert len(fake.writes()) == 1, "a retried job does not send the reply again"
+
+
+def test_thread_reading_stops_at_the_page_cap(kit, rsps, waits, monkeypatch):
+    """Bounded work: a thread of thousands of messages is not read to the end (the cap, here 1 page)."""
+    monkeypatch.setattr(kit.module, "MAX_THREAD_PAGES", 1)
+    fake, adapter = make(kit, rsps, waits, n_messages=kit.n_page)
+    t = adapter.fetch_ticket(fake.tid)
+    pages = [c for c in fake.calls if c.method == "GET" and re.search(r"comments|messages|conversations", c.path)]
+    assert len(pages) == 1
+    assert 0 < len(t.messages) < kit.n_page + 1
