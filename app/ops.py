@@ -152,7 +152,7 @@ def ops_page():
     denied, how = _check()
     if denied:
         return denied
-    from app.store.decisions import compute_stats, parse_since
+    from app.store.queries import compute_stats, parse_since
 
     since_txt = request.args.get("since", "7d")
     try:
@@ -181,7 +181,7 @@ def ops_stats_json():
     denied, _ = _check()
     if denied:
         return denied
-    from app.store.decisions import compute_stats, parse_since
+    from app.store.queries import compute_stats, parse_since
 
     try:
         since = parse_since(request.args.get("since", "7d"))
