@@ -76,10 +76,10 @@ def _demo_knowledge(settings) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """An rq worker (one queue per process) with the scheduler; models load once before any job."""
+    import redis
     from rq import Queue
 
-    from app.jobs.worker import SidecarWorker
-    from app.runtime import get_redis
+    from app.jobs.worker import SidecarWorker, run_forever
     from pipeline.classify import warm_up
     from pipeline.local_classifier import learned_path
 
@@ -92,12 +92,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import knowledge
 
     knowledge.warm_up(settings)
-    conn = get_redis(settings)
+    # rq's own connection: rq raises its socket timeout above its blocking dequeue (minutes), which
+    # must not reach the jobs' client (get_redis: short timeouts, a Redis pause fails fast).
+    conn = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)
     queue = Queue(args.queue or settings.queue_name, connection=conn)
-    # A non-forking worker: the models loaded above are reused by every job, and onnxruntime
-    # never runs in a forked child. It also pumps the webhook inbox into rq.
-    worker = SidecarWorker([queue], connection=conn, settings=settings)
-    worker.work(with_scheduler=True, burst=args.burst, logging_level=os.environ.get("LOG_LEVEL", "INFO").upper())
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+
+    def make_worker() -> SidecarWorker:
+        # A non-forking worker: the models loaded above are reused by every job, and onnxruntime
+        # never runs in a forked child. It also pumps the webhook inbox into rq.
+        return SidecarWorker([queue], connection=conn, settings=settings)
+
+    if args.burst:
+        make_worker().work(with_scheduler=True, burst=True, logging_level=level)
+        return 0
+    # A Redis restart or outage ends rq's loop; the process waits for Redis and carries on.
+    run_forever(make_worker, conn, with_scheduler=True, logging_level=level)
     return 0
 
 
