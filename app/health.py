@@ -40,6 +40,9 @@ def readyz():
         from app.webhooks import get_inbox
 
         # Accepted events not yet turned into rq jobs: growing means no worker is running.
-        checks["inbox"] = str(get_inbox(settings).depth())
+        inbox = get_inbox(settings)
+        checks["inbox"] = str(inbox.depth())
+        # Taken by a worker's pump and not yet an rq job: stays near 0 unless something is stuck.
+        checks["inbox_processing"] = str(inbox.processing_depth())
     ok = checks["store"] == "ok" and checks["config"] == "ok"
     return jsonify({"status": "ready" if ok else "not ready", "checks": checks}), 200 if ok else 503

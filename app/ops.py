@@ -141,7 +141,8 @@ def _inbox() -> dict[str, int] | None:
         from app.webhooks import get_inbox
 
         inbox = get_inbox(settings)
-        return {"waiting": inbox.depth(), "dead": int(inbox.redis.llen(inbox.key + ":dead"))}
+        return {"waiting": inbox.depth(), "dead": int(inbox.redis.llen(inbox.key + ":dead")),
+                "processing": inbox.processing_depth()}
     except Exception:
         log.exception("ops: cannot read the webhook inbox")
         return None

@@ -66,6 +66,9 @@ class Inbox:
         from app.jobs.process import enqueue_event
 
         processing = PROCESSING + pump_id
+        # Entries this (live) pump could not finish last time go first, back at the inbox's head:
+        # nobody else would ever look in a live pump's processing list.
+        self.give_back(processing)
         moved = 0
         while max_items is None or moved < max_items:
             raw = self.redis.lmove(self.key, processing, "LEFT", "RIGHT")
@@ -73,14 +76,43 @@ class Inbox:
                 break
             try:
                 data = json.loads(raw)
-                enqueue_event(TicketEvent.from_dict(data["event"]), settings)
+                event = TicketEvent.from_dict(data["event"])
             except (ValueError, KeyError, TypeError):
                 # Unreadable entry: keep it for a human instead of dropping it silently.
                 log.error("inbox entry unreadable, moved to %s:dead", self.key)
                 self.redis.rpush(self.key + ":dead", raw)
+                self.redis.lrem(processing, 1, raw)
+                continue
+            try:
+                enqueue_event(event, settings)
+            except Exception as exc:
+                # A transient failure (Redis hiccup, timeout): the entry goes back to the head of
+                # the inbox now, or, if Redis cannot take even that, at the next pump round.
+                log.warning("inbox entry %s not queued (%s); put back", event.event_id, type(exc).__name__)
+                try:
+                    with self.redis.pipeline() as p:  # MULTI/EXEC: back in the inbox exactly once
+                        p.lrem(processing, 1, raw)
+                        p.lpush(self.key, raw)
+                        p.execute()
+                except Exception:
+                    log.warning("inbox entry %s stays in %s until Redis answers", event.event_id, processing)
+                raise
             self.redis.lrem(processing, 1, raw)
             moved += 1
         return moved
+
+    def give_back(self, processing: str) -> int:
+        """Move every entry of a processing list back to the head of the inbox (order kept)."""
+        n = 0
+        while self.redis.lmove(processing, self.key, "RIGHT", "LEFT") is not None:
+            n += 1
+        if n:
+            log.warning("%d inbox entries from %s put back", n, processing)
+        return n
+
+    def processing_depth(self) -> int:
+        """Entries taken by pumps and not yet turned into rq jobs (should be ~0; growing = stuck)."""
+        return sum(int(self.redis.llen(k)) for k in self.redis.scan_iter(match=PROCESSING + "*", count=100))
 
     def heartbeat(self, pump_id: str) -> None:
         self.redis.set(HEARTBEAT + pump_id, "1", ex=HEARTBEAT_TTL)
@@ -93,8 +125,7 @@ class Inbox:
             pid = k[len(PROCESSING):]
             if self.redis.exists(HEARTBEAT + pid):
                 continue
-            while self.redis.lmove(k, self.key, "RIGHT", "LEFT") is not None:
-                n += 1
+            n += self.give_back(k)
         if n:
             log.warning("recovered %d inbox entries from dead pumps", n)
         return n

@@ -304,3 +304,41 @@ def test_a_body_hash_id_is_deduped_only_for_a_short_window(app_client, redis_url
     r.delete(key)  # the window has passed
     third = app_client.post("/webhooks/freshdesk", data=body, headers=auth_headers("freshdesk", body))
     assert third.status_code == 202, "the same words written again later are a new message"
+
+
+def test_a_transient_error_while_queueing_puts_the_entry_back_and_shows_it(app_client, sidecar_env, redis_url,
+                                                                            monkeypatch):
+    """A live pump must not sit on an entry it failed to turn into an rq job (it was invisible)."""
+    from app.jobs import process
+    from app.jobs.inbox import INBOX, PROCESSING, Inbox
+    from app.settings import get_settings
+
+    body = load_fixture("zendesk", CUSTOMER_EVENTS["zendesk"])
+    assert app_client.post("/webhooks/zendesk", data=body, headers=auth_headers("zendesk", body)).status_code == 202
+    conn = redis.Redis.from_url(redis_url)
+    inbox = Inbox(conn)
+    real = process.enqueue_event
+
+    def flaky(event, settings):
+        raise redis.ConnectionError("Redis restarting")
+
+    monkeypatch.setattr(process, "enqueue_event", flaky)
+    with pytest.raises(redis.ConnectionError):
+        inbox.pump(get_settings(), "livepump")
+    assert conn.llen(INBOX) == 1 and conn.llen(PROCESSING + "livepump") == 0, "put back at once"
+
+    # Redis refuses even the put-back: the entry waits in the live pump's list, visible, and goes
+    # back at the pump's next round.
+    real_pipeline = conn.pipeline
+    monkeypatch.setattr(conn, "pipeline", lambda *a, **k: (_ for _ in ()).throw(redis.ConnectionError("down")))
+    with pytest.raises(redis.ConnectionError):
+        inbox.pump(get_settings(), "livepump")
+    monkeypatch.setattr(conn, "pipeline", real_pipeline)
+    assert conn.llen(PROCESSING + "livepump") == 1
+    checks = app_client.get("/readyz").get_json()["checks"]
+    assert checks["inbox_processing"] == "1" and checks["inbox"] == "0"
+    monkeypatch.setattr(process, "enqueue_event", real)
+    assert Inbox(conn).pump(get_settings(), "livepump") == 1
+    assert conn.llen(PROCESSING + "livepump") == 0 and conn.llen(INBOX) == 0
+    run_worker(redis_url)
+    assert len(_notes(sidecar_env, "zendesk")) == 1
