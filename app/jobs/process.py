@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from typing import Any
 
-from adapters.base import PermanentError
+from adapters.base import PermanentError, TransientError
 from adapters.registry import get_adapter
 from app.escalate import EscalationError, escalate
 from app.jobs.feedback import remember_draft
@@ -30,6 +31,16 @@ log = logging.getLogger(__name__)
 
 RETRY_INTERVALS = [10, 60, 300]  # seconds between attempts of a transient failure
 MESSAGE_CLAIM_TTL = 30 * 24 * 3600
+# How long after the webhook the job keeps looking for a message the API does not show yet
+# (retried at 10 s and 60 s) before it works from the webhook's own text.
+LAG_WINDOW = 60.0
+
+
+class NotVisibleYet(TransientError):
+    """The helpdesk's API does not show the event's message yet: try the job again shortly."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retry_after=None)
 
 
 def _settings():
@@ -53,17 +64,34 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
         ticket = adapter.fetch_ticket(ev.ticket_id, hint=ev)
         timings["fetch"] = time.monotonic() - t0
         outcome.ticket_url = ticket.url
-        if ev.message_id is None and ticket.messages and ticket.messages[-1].author_role != CUSTOMER:
-            # A trigger without a comment id fired after someone else wrote (an agent, or our own note):
-            # the newest customer message was already answered or processed.
+        young = time.time() - ev.received_at < LAG_WINDOW
+        if ev.message_id is None and not ev.body_hint and ticket.messages \
+                and ticket.messages[-1].author_role != CUSTOMER:
+            # A trigger without a comment id or text, and the newest message is someone else's: the
+            # API may not show the new comment yet (look again), or the trigger fired on our own
+            # update or an agent's reply (nothing to do).
+            if young:
+                raise NotVisibleYet("the newest message is not the customer's yet")
             return _skip(outcome, "newest message is not the customer's")
-        msg = _target_message(ticket, ev)
+        msg = _target_message(ticket, ev, young)
         if msg is None:
             return _skip(outcome, "no customer message in the thread")
+        if ev.message_id is None and ticket.messages and ticket.messages[-1] is not msg \
+                and ticket.messages[-1].author_role != CUSTOMER:
+            # Named by its text only, and someone (an agent, our note) wrote after it: that message
+            # was answered. Unless the customer just wrote the same words again and the API does
+            # not show them yet: look again while the event is young.
+            if young:
+                raise NotVisibleYet("the newest message is not the customer's yet")
+            return _skip(outcome, "newest message is not the customer's")
         # One pipeline run per customer message, whichever event carried it (event + trigger webhooks
         # for the same comment, or a trigger fired by our own update).
         claim = f"sidecar:msg:{platform}:{ticket.id}:{msg.id}"
         if not state.claim_for(claim, ev.event_id, MESSAGE_CLAIM_TTL):
+            if ev.message_id is None and young:
+                # The same words as a message already processed: a late copy of that delivery, or the
+                # customer wrote them again and the API does not show the new comment yet. Look again.
+                raise NotVisibleYet(f"message {msg.id} is already processed; the new one may not be visible yet")
             return _skip(outcome, f"message {msg.id} already processed by another event")
 
         decision = decide_message(ticket, msg.id, cfg, platform, capabilities(settings, cfg))
@@ -91,7 +119,8 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
         timings["since_webhook"] = max(0.0, time.time() - ev.received_at)
         outcome.timings = timings
         outcome.status = "processed"
-        record(outcome, ticket=ticket, escalated=outcome.alerted)
+        # Without Slack (dry-run) the plan's escalations are still recorded: the note names them.
+        record(outcome, ticket=ticket, escalated=outcome.alerted if _slack_configured(settings, cfg) else None)
         if escalation_error is not None:
             raise escalation_error
         log.info("%s ticket %s event %s: intent=%s (%.2f) steps=%s", platform, ticket.id, ev.event_id,
@@ -99,6 +128,16 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
         return {"status": "processed", "intent": triage.intent, "confidence": triage.confidence,
                 "steps": outcome.steps_done, "dry_run": adapter.dry_run, "note": outcome.note_text}
     except EscalationError:
+        raise
+    except NotVisibleYet as exc:
+        # Not a failure: the job is tried again shortly (rq's retry / the embedded queue's delay).
+        log.info("%s ticket %s event %s: %s; trying again", platform, ev.ticket_id, ev.event_id, exc)
+        raise
+    except TransientError as exc:
+        if exc.retry_after is not None and exc.retry_after > RETRY_INTERVALS[0]:
+            # The helpdesk said when: the retry is scheduled for then, not slept out in this job.
+            _retry_not_before(exc.retry_after)
+        _failed(outcome, exc, timings, t0)
         raise
     except PermanentError as exc:
         _no_more_retries()
@@ -109,25 +148,47 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
         raise
 
 
-def _target_message(ticket: Ticket, ev: TicketEvent) -> Message | None:
+def _same_text(a: str | None, b: str | None) -> bool:
+    """Loosely the same message (API text vs. the webhook's rendering of it)."""
+    na, nb = " ".join((a or "").lower().split())[:300], " ".join((b or "").lower().split())[:300]
+    if not na or not nb:
+        return False
+    short, long_ = sorted((na, nb), key=len)
+    return short[:120] in long_
+
+
+def _target_message(ticket: Ticket, ev: TicketEvent, young: bool = False) -> Message | None:
     """The customer message this event is about.
 
-    The event's own message if the thread has it; else, when the webhook carried the text, that
-    text (the API may not show a brand-new comment yet, or may not say who wrote what); else the
+    The event's own message if the thread has it. A trigger without a comment id names its message
+    by its text: the newest customer message when it says the same. When the thread does not show
+    the message yet (the API lags behind the webhook), the job looks again shortly
+    (:class:`NotVisibleYet`) while the event is young, then works from the webhook's own text,
+    under an id of this event (two identical follow-ups are two messages). Without any text, the
     newest customer message of the thread.
     """
     if ev.message_id is not None:
         for m in ticket.messages:
             if str(m.id) == str(ev.message_id):
                 return m
-    msg = None if ev.message_id is not None and ev.body_hint else ticket.latest_customer_message()
-    if msg is None and ev.body_hint and ev.author_role == CUSTOMER:
-        mid = ev.message_id or "hint-" + hashlib.sha256(ev.body_hint.encode("utf-8")).hexdigest()[:16]
+        if not ev.body_hint and young:
+            raise NotVisibleYet(f"message {ev.message_id} is not in the thread yet")
+    if ev.message_id is None:
+        latest = ticket.latest_customer_message()
+        if not ev.body_hint:
+            return latest
+        if latest is not None and _same_text(latest.body_text or latest.body_html, ev.body_hint):
+            return latest
+        if young:
+            raise NotVisibleYet("the thread does not show the webhook's message yet")
+    if ev.body_hint and ev.author_role == CUSTOMER:
+        mid = ev.message_id or "hint-" + hashlib.sha256(ev.event_id.encode("utf-8")).hexdigest()[:16]
         msg = Message(id=mid, author_role=CUSTOMER, body_text=ev.body_hint, author_id=ev.author_id,
                       author_name=ev.requester_name, author_email=ev.requester_email)
         ticket.messages.append(msg)
         log.info("%s ticket %s: message %s taken from the webhook body", ev.platform, ticket.id, mid)
-    return msg
+        return msg
+    return ticket.latest_customer_message()
 
 
 def _escalate(outcome: Outcome, ticket: Any, state: Any) -> EscalationError | None:
@@ -164,6 +225,26 @@ def _failed(outcome: Outcome, exc: Exception, timings: dict[str, float], t0: flo
         record(outcome)
     except Exception:  # recording must never hide the real failure
         log.exception("could not record the failed outcome")
+
+
+def _slack_configured(settings: Any, cfg: Any) -> bool:
+    """Slack can be posted to (a token and a channel somewhere); else escalations are dry-run."""
+    esc = dict(getattr(cfg.rules, "escalation", {}) or {}) if cfg is not None else {}
+    channel = getattr(settings, "slack_channel", None) or esc.get("channel") or esc.get("priority_channels")
+    return bool(getattr(settings, "slack_bot_token", None) and channel)
+
+
+def _retry_not_before(seconds: float) -> None:
+    """Make the current rq job's next retry wait at least ``seconds`` (a helpdesk's Retry-After)."""
+    try:
+        from rq import get_current_job
+
+        job = get_current_job()
+    except Exception:
+        job = None
+    if job is not None and job.retry_intervals:
+        wait = int(math.ceil(seconds))
+        job.retry_intervals = [max(wait, int(i)) for i in job.retry_intervals]
 
 
 def _no_more_retries() -> None:

@@ -69,11 +69,15 @@ def test_trigger_fired_by_our_own_note_is_skipped(app_client, redis_url, sidecar
     assert _post(app_client, "zendesk", load_fixture("zendesk", "webhook_comment_added.json")).status_code == 202
     run_worker(redis_url)
     # ...then a trigger without a comment id fires for the same ticket (e.g. on our own update).
-    from app.jobs.process import process_event
+    from app.jobs.process import LAG_WINDOW, NotVisibleYet, process_event
     from pipeline.models import TicketEvent
 
     ev = TicketEvent(platform="zendesk", event_id="trigger-after-note", ticket_id="1042",
                      body_hint="Hi, where is my order?", kind="ticket_updated")
+    # Young, it could be the customer writing the same again before the API shows it: look again.
+    with pytest.raises(NotVisibleYet):
+        process_event("zendesk", ev.to_dict())
+    ev.received_at -= LAG_WINDOW + 1
     result = process_event("zendesk", ev.to_dict())
     assert result["status"] == "skipped"
     assert len([e for e in outbox(sidecar_env, "zendesk") if e["action"] == "note"]) == 1
@@ -139,3 +143,105 @@ def test_target_message_prefers_the_events_own_comment_then_the_webhook_text():
     assert got.body_text == "Cancel my order" and got.id.startswith("hint-")
     # Nothing to go on: nothing is processed.
     assert _target_message(Ticket(platform="zendesk", id="11"), TicketEvent("zendesk", "e4", "11")) is None
+
+
+class _Thread:
+    """A controllable thread for the dry-run adapter: what the helpdesk's API shows right now."""
+
+    def __init__(self, monkeypatch):
+        from pipeline.models import Ticket
+
+        self.messages = []
+        outer = self
+
+        def fetch(adapter, ticket_id, hint=None):
+            notes = [m for m in DryRunAdapter._entries(adapter, ticket_id) if m.get("action") == "note"]
+            from pipeline.models import Message
+
+            thread = list(outer.messages) + [Message(id=f"note-{i}", author_role="sidecar", body_text=n["text"],
+                                                     body_html=n["html"], public=False) for i, n in enumerate(notes)]
+            thread.sort(key=lambda m: m.created_at or "")
+            return Ticket(platform="zendesk", id=str(ticket_id), subject="Order", messages=thread)
+
+        monkeypatch.setattr(DryRunAdapter, "fetch_ticket", fetch)
+
+    def customer(self, mid, text, at):
+        from pipeline.models import CUSTOMER, Message
+
+        self.messages.append(Message(id=mid, author_role=CUSTOMER, body_text=text, created_at=at))
+
+
+def _trigger(eid, text, old=False):
+    from app.jobs.process import LAG_WINDOW
+    from pipeline.models import TicketEvent
+
+    ev = TicketEvent(platform="zendesk", event_id=eid, ticket_id="77", body_hint=text, kind="ticket_updated",
+                     raw_type="trigger")
+    if old:
+        ev.received_at -= LAG_WINDOW + 1
+    return ev.to_dict()
+
+
+def _notes_77(var):
+    return [e for e in outbox(var, "zendesk") if e["action"] == "note" and e["ticket_id"] == "77"]
+
+
+def test_identical_follow_ups_are_each_processed_once(sidecar_env, monkeypatch):
+    from app.jobs.process import process_event
+
+    thread = _Thread(monkeypatch)
+    thread.customer("m1", "Any update?", "2026-11-29T10:00:00Z")
+    assert process_event("zendesk", _trigger("ev1", "Any update?"))["status"] == "processed"
+    thread.customer("m2", "Any update?", "2026-11-29T11:00:00Z")  # the same words, a day later
+    assert process_event("zendesk", _trigger("ev2", "Any update?"))["status"] == "processed"
+    assert len(_notes_77(sidecar_env)) == 2
+
+
+def test_a_message_the_api_does_not_show_yet_is_looked_for_again_then_taken_from_the_webhook(sidecar_env,
+                                                                                              monkeypatch):
+    from app.jobs.process import NotVisibleYet, process_event
+
+    thread = _Thread(monkeypatch)
+    thread.customer("m1", "Where is my order?", "2026-11-29T10:00:00Z")
+    assert process_event("zendesk", _trigger("ev1", "Where is my order?"))["status"] == "processed"
+    # The customer writes again; the webhook arrives before the API shows the comment.
+    with pytest.raises(NotVisibleYet):
+        process_event("zendesk", _trigger("ev2", "Can I also change the address?"))
+    assert len(_notes_77(sidecar_env)) == 1, "not skipped, not answered from the old message"
+    # Still not visible after the lag window: the webhook's own text is processed, never dropped.
+    result = process_event("zendesk", _trigger("ev2", "Can I also change the address?", old=True))
+    assert result["status"] == "processed"
+    notes = _notes_77(sidecar_env)
+    assert len(notes) == 2 and "sidecar-event:ev2" in notes[1]["text"] and "change_order" in notes[1]["text"]
+
+
+def test_the_same_words_repeated_before_the_api_shows_them_are_not_lost(sidecar_env, monkeypatch):
+    from app.jobs.process import NotVisibleYet, process_event
+
+    thread = _Thread(monkeypatch)
+    thread.customer("m1", "Any update?", "2026-11-29T10:00:00Z")
+    assert process_event("zendesk", _trigger("ev1", "Any update?"))["status"] == "processed"
+    with pytest.raises(NotVisibleYet):  # m2 not visible: the newest customer text is m1's, already answered
+        process_event("zendesk", _trigger("ev2", "Any update?"))
+    thread.customer("m2", "Any update?", "2026-11-29T11:00:00Z")  # the API catches up; the retry finds it
+    assert process_event("zendesk", _trigger("ev2", "Any update?"))["status"] == "processed"
+    assert len(_notes_77(sidecar_env)) == 2
+    # A late copy of ev1 (past the dedupe window): looked for while young, then skipped, no third note.
+    with pytest.raises(NotVisibleYet):
+        process_event("zendesk", _trigger("ev1-copy", "Any update?"))
+    assert process_event("zendesk", _trigger("ev1-copy", "Any update?", old=True))["status"] == "skipped"
+    assert len(_notes_77(sidecar_env)) == 2
+
+
+def test_escalations_are_recorded_even_without_slack(sidecar_env, monkeypatch):
+    """Dry-run Slack (no token): the note says the ticket needs escalating, and so must the log and stats."""
+    from app.jobs.process import process_event
+    from app.store.decisions import get_store
+
+    thread = _Thread(monkeypatch)
+    text = "This is the third time I write. I want to speak to a real person now, or I will contact my lawyer."
+    thread.customer("m1", text, "2026-11-29T10:00:00Z")
+    assert process_event("zendesk", _trigger("ev-esc", text))["status"] == "processed"
+    [row] = get_store().decisions()
+    assert "asks_for_human" in row.escalations
+    assert get_store().totals()["escalations"].get("asks_for_human") == 1
