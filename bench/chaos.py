@@ -344,6 +344,28 @@ def _busy_workers(rig: Rig) -> dict[int, str]:
     return out
 
 
+def _ready_pids(rig: Rig) -> set[int]:
+    """Pids of the workers registered with rq (models loaded, taking jobs)."""
+    import redis
+    from rq import Worker
+
+    live = {w.pid for w in rig.workers if w.poll() is None}  # a killed worker stays registered for minutes
+    try:
+        return {int(w.pid) for w in Worker.all(connection=redis.Redis.from_url(rig.redis.url, socket_timeout=2))
+                if w.pid and int(w.pid) in live}
+    except Exception:
+        return set()
+
+
+def _time_ready(rig: Rig, proc: subprocess.Popen, out: list[float]) -> None:
+    t0 = time.time()
+    while proc.poll() is None and time.time() - t0 < 600:
+        if proc.pid in _ready_pids(rig):
+            out.append(time.time() - t0)
+            return
+        time.sleep(0.2)
+
+
 def _wait_notes(rig: Rig, tickets: list[str], timeout: float) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline and any(rig.stub.note_count(t) == 0 for t in tickets):
@@ -378,17 +400,19 @@ def phase_kill(rig: Rig, tickets: int, kills: int, base: int) -> dict[str, Any]:
     interrupted: list[tuple[float, str]] = []  # (kill time, job id)
     done = 0
     idle_kills = 0
+    restarts: list[float] = []
     while done < kills:
         busy = _busy_workers(rig)
+        ready = _ready_pids(rig)
         live = [w for w in rig.workers if w.poll() is None]
-        candidates = [w for w in live if w.pid in busy]
+        # A kill needs another worker ready to take the job over ("within 60 s of a live worker
+        # being available"); a supervisor restarts the victim meanwhile.
+        candidates = [w for w in live if w.pid in busy and any(p != w.pid for p in ready)]
         if not candidates:
-            if stop.is_set() and done < kills and not busy:
+            idle = [w for w in live if w.pid in ready and any(p != w.pid for p in ready)]
+            if stop.is_set() and done < kills and not busy and idle:
                 # No work left to interrupt: kill an idle worker (a kill at a random point includes idle time).
-                if not live:
-                    time.sleep(0.2)
-                    continue
-                victim = random.choice(live)
+                victim = random.choice(idle)
                 idle_kills += 1
             else:
                 time.sleep(0.05)
@@ -406,7 +430,9 @@ def phase_kill(rig: Rig, tickets: int, kills: int, base: int) -> dict[str, Any]:
         if job:
             interrupted.append((t_kill, job))
         done += 1
-        rig.workers[rig.workers.index(victim)] = rig.start_worker()  # the supervisor restarts it
+        new = rig.start_worker()  # the supervisor restarts it
+        rig.workers[rig.workers.index(victim)] = new
+        threading.Thread(target=_time_ready, args=(rig, new, restarts), daemon=True).start()
         time.sleep(random.uniform(0.2, 1.0))
     th.join()
     _wait_notes(rig, list(sent), 180)
@@ -422,10 +448,13 @@ def phase_kill(rig: Rig, tickets: int, kills: int, base: int) -> dict[str, Any]:
         at = rig.stub.first_note_at(tid) if tid else None
         if at is not None and at >= t_kill - 1:
             recov.append(at - t_kill)
+    missing = sum(1 for _, jid in interrupted if (m := re.search(r"01KILL0*(\d+)", jid))
+                  and rig.stub.first_note_at(m.group(1)) is None)
     return {"tickets": len(sent), "kills": done, "kills_mid_job": len(interrupted), "idle_kills": idle_kills,
+            "worker_restart_to_ready_p50_s": round(_pct(restarts, 0.5), 1),
             "lost": len(lost), "duplicates": len(dup), "orphan_processes": orphans,
             "kill_to_note_p50_s": round(_pct(recov, 0.5), 1), "kill_to_note_max_s": round(max(recov, default=0), 1),
-            "over_90s": sum(1 for r in recov if r > 90)}
+            "over_90s": sum(1 for r in recov if r > 90) + missing}
 
 
 def phase_redis(rig: Rig, tickets: int, base: int) -> dict[str, Any]:

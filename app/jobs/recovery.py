@@ -10,7 +10,7 @@ every :data:`BEAT` seconds, expiring after :data:`ALIVE_TTL`) from a thread of i
 every :data:`SWEEP` seconds sweeps its queues: an execution whose worker has no live key, or a
 job left in rq's intermediate list by a worker that died between dequeueing and starting it,
 is put back at the front of its queue (without using up one of the job's retries: it did not
-fail). With a live worker, an abandoned job runs again within ALIVE_TTL + SWEEP (≈ 30 s).
+fail). With a live worker, an abandoned job runs again within ALIVE_TTL + SWEEP (≈ 15 s).
 
 Running it twice is safe: a per-job lock makes one sweeper requeue it, and the job itself writes
 each step once (step log, and the note's marker is looked for before posting again).
@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 ALIVE = "sidecar:worker:alive:"
 REQUEUE_LOCK = "sidecar:recover:"
 SEEN = "sidecar:recover:seen:"
-BEAT = 5.0
-ALIVE_TTL = 20
-SWEEP = 10.0
+BEAT = 2.0
+ALIVE_TTL = 10
+SWEEP = 5.0
 
 
 def _text(v: Any) -> str:
