@@ -36,7 +36,7 @@ _AGENT_PERFORMERS = {"agent", "admin", "supervisor", "system"}
 
 def verify(headers: Mapping[str, str], raw_body: bytes, query: Mapping[str, str], settings: Any) -> None:
     """Freshdesk has no signature: the automation sends our shared token in a header or the URL."""
-    verify_token(headers, query, settings.freshdesk, settings.allow_unsigned)
+    verify_token(headers, query, settings.freshdesk, settings)
 
 
 def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -> TicketEvent:

@@ -30,7 +30,7 @@ platform = "gorgias"
 
 def verify(headers: Mapping[str, str], raw_body: bytes, query: Mapping[str, str], settings: Any) -> None:
     """Gorgias has no signature scheme: the admin puts our shared token in a header or the URL."""
-    verify_token(headers, query, settings.gorgias, settings.allow_unsigned)
+    verify_token(headers, query, settings.gorgias, settings)
 
 
 def _own_ids(settings: Any) -> set[str]:

@@ -23,6 +23,7 @@ from adapters.base import (
     event_hash,
     feedback_tags,
     header,
+    refuse_unsigned,
 )
 from adapters.http import RestAdapter
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, SYSTEM, AgentFeedback, Message, Person, Ticket, TicketEvent
@@ -61,12 +62,11 @@ def verify(headers: Mapping[str, str], raw_body: bytes, query: Mapping[str, str]
     """Check the HMAC signature over timestamp + raw body against every configured secret (rotation).
 
     Raises :class:`AuthError` with a reason that never includes a secret. With no secret
-    configured, only a dry-run platform (or ``SIDECAR_ALLOW_UNSIGNED``) accepts the webhook.
+    configured, :func:`adapters.base.refuse_unsigned` decides (the demo, or ``SIDECAR_ALLOW_UNSIGNED``).
     """
     ps = settings.zendesk
     if not ps.webhook_secrets:
-        if ps.configured and not settings.allow_unsigned:
-            raise AuthError("ZENDESK_WEBHOOK_SECRET is not set")
+        refuse_unsigned(settings, platform)
         return
     sig = header(headers, SIG_HEADER)
     ts = header(headers, TS_HEADER)

@@ -47,8 +47,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     mode = "embedded (in-process jobs)" if settings.embedded else f"web only, jobs go to Redis queue '{settings.queue_name}'"
     print(f"sidecar listening on http://{args.host}:{args.port}  mode: {mode}")
-    for ps in (settings.zendesk, settings.gorgias, settings.freshdesk):
-        print(f"  {ps.name:9s} {'LIVE ' + (ps.url or '') if ps.configured else 'DRY RUN → ' + str(settings.outbox_dir / (ps.name + '.jsonl'))}")
+    from app.settings import platform_states
+
+    for name, st in platform_states(settings).items():
+        print(f"  {name:9s} {st.banner(settings.outbox_dir)}")
     print("try:  curl -s -X POST -H 'Content-Type: application/json' "
           f"--data @samples/zendesk_comment_added.json http://{args.host}:{args.port}/webhooks/zendesk")
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)

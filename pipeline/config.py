@@ -370,6 +370,14 @@ def get_config() -> Config:
     return _holder.get()
 
 
+def rejected_change() -> str | None:
+    """Why the config on disk was rejected (the last good one is in force), or None if it is in force."""
+    if _holder is None:
+        return None
+    _holder.get()  # notice a change made since the last look
+    return _holder.last_error
+
+
 def reset_config() -> None:
     """Forget the cached config (tests, or after SIDECAR_CONFIG changes)."""
     global _holder
