@@ -109,6 +109,29 @@ def as_str(value: Any) -> str | None:
     return str(value).strip()
 
 
+# The channels the pipeline, stats and /ops know, whatever the helpdesk calls them.
+CHANNELS = ("email", "chat", "web_form", "social", "phone", "api", "other")
+
+
+def normalize_channel(raw: Any, table: Mapping[str, str]) -> str | None:
+    """A platform's channel / via / source value → one of :data:`CHANNELS` (None when absent).
+
+    ``table`` maps the platform's own values, lower-cased, with ``-``/space read as ``_``
+    ("Web Form", "web-form" and "web_form" are one key). Unknown values are ``other``, so stats
+    show that something arrived on a channel nobody mapped instead of hiding it as ``unknown``.
+    """
+    if isinstance(raw, dict):  # Zendesk's via object
+        raw = raw.get("channel")
+    if raw is None or raw == "" or isinstance(raw, bool):
+        return None
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    key = "_".join(str(raw).strip().lower().replace("-", " ").split())
+    if not key:
+        return None
+    return table.get(key, "other")
+
+
 TOKEN_HEADER = "X-Sidecar-Token"
 MARKER_PREFIX = "sidecar-event:"
 
