@@ -108,11 +108,14 @@ def test_sample_webhooks_show_email_in_stats_and_ops(embedded):
         body = (ROOT / "samples" / sample).read_bytes()
         r = client.post(f"/webhooks/{platform}", data=body, headers={"Content-Type": "application/json"})
         assert r.status_code == 202, r.get_json()
-    end = time.monotonic() + 60
-    while time.monotonic() < end and not all(
-            any(e["action"] == "note" for e in outbox(embedded, p)) for p in ("zendesk", "gorgias")):
-        time.sleep(0.1)
-    stats = compute_stats(store_for(get_settings()), time.time() - 3600)
+    # A bound, not a timing claim: the first fit of the classifier can take minutes on a loaded machine.
+    end = time.monotonic() + 600
+    while time.monotonic() < end:
+        stats = compute_stats(store_for(get_settings()), time.time() - 3600)
+        if stats["processed"] + stats["failed"] + stats["skipped"] >= 2:
+            break
+        time.sleep(0.2)
+    assert all(any(e["action"] == "note" for e in outbox(embedded, p)) for p in ("zendesk", "gorgias"))
     assert stats["by_channel"] == {"email": 2}, stats["by_channel"]
     page = client.get("/ops", headers={"Authorization": "Bearer ops-token"}).get_data(as_text=True)
     by_channel = page[page.index('id="by-channel"'):]
