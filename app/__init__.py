@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         elif not st.authenticated:
             log.warning("%s: SIDECAR_ALLOW_UNSIGNED is set: webhooks are not authenticated", name)
     if settings.embedded:
-        from pipeline.embedded import get_embedded_queue
+        from app.jobs.embedded import get_embedded_queue
 
         get_embedded_queue(settings)  # starts the in-process worker thread; resumes pending jobs
         log.info("embedded mode (no REDIS_URL): events are processed in this process")

@@ -21,9 +21,9 @@ def readyz():
     in force), leaves the sidecar serving the rest: 200 with ``status: degraded`` and the
     problems listed, so a glance (or a monitor) sees the truth.
     """
+    from app.runtime import get_state
     from app.settings import platform_states
     from pipeline.config import ConfigError, get_config, rejected_change
-    from pipeline.runtime import get_state
 
     settings = current_app.config["SETTINGS"]
     checks: dict[str, str] = {}

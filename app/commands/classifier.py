@@ -28,9 +28,9 @@ def _add_columns(p: argparse.ArgumentParser) -> None:
 
 def cmd_learn(args: argparse.Namespace) -> int:
     """Validate a labeled CSV against the configured intents and append the good rows to the store."""
+    from app.evaluate import LabeledDataError, read_labeled_csv
     from app.settings import get_settings
     from pipeline.config import ConfigError, load_config
-    from pipeline.evaluate import LabeledDataError, read_labeled_csv
     from pipeline.local_classifier import learned_path, load_learned
 
     settings = get_settings()
@@ -59,20 +59,12 @@ def cmd_learn(args: argparse.Namespace) -> int:
             continue
         seen.add((text, label))
         added.append((text, label))
+    bar.close()
     if added:
         store.parent.mkdir(parents=True, exist_ok=True)
         with store.open("a", encoding="utf-8") as fh:
             for text, label in added:
                 fh.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n")
-    by_reason: dict[str, int] = {}
-    for _, reason in rejected:
-        by_reason[reason] = by_reason.get(reason, 0) + 1
-    print(f"{args.file}: {len(added)} examples added to {store}, {duplicates} already there, {len(rejected)} rejected")
-    for reason, count in sorted(by_reason.items(), key=lambda kv: -kv[1]):
-        where = [str(n) for n, r in rejected if r == reason][:10]
-        print(f"  rejected {count}: {reason} (CSV lines {', '.join(where)}{', ...' if count > 10 else ''})")
-    if any(r.startswith("unknown intent") for r in by_reason):
-        print(f"  known intents: {', '.join(sorted(known))}")
     fitted = ""
     if args.fit and added:
         # Fit now, with a bar over the examples embedded: the embeddings and calibration are cached
@@ -85,7 +77,16 @@ def cmd_learn(args: argparse.Namespace) -> int:
         with report_embedding(bar):
             get_local_model(cfg, store)
         fitted = f"; classifier refitted in {time.monotonic() - t0:.1f}s"
-    bar.close()
+        bar.close()
+    by_reason: dict[str, int] = {}
+    for _, reason in rejected:
+        by_reason[reason] = by_reason.get(reason, 0) + 1
+    print(f"{args.file}: {len(added)} examples added to {store}, {duplicates} already there, {len(rejected)} rejected")
+    for reason, count in sorted(by_reason.items(), key=lambda kv: -kv[1]):
+        where = [str(n) for n, r in rejected if r == reason][:10]
+        print(f"  rejected {count}: {reason} (CSV lines {', '.join(where)}{', ...' if count > 10 else ''})")
+    if any(r.startswith("unknown intent") for r in by_reason):
+        print(f"  known intents: {', '.join(sorted(known))}")
     counts: dict[str, int] = {}
     for _, label in load_learned(store):
         counts[label] = counts.get(label, 0) + 1
@@ -105,7 +106,7 @@ def training_texts(cfg, learned) -> list[str]:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Fit on TRAIN, evaluate on TEST, print figures; the last line is one JSON object."""
-    from pipeline.evaluate import LabeledDataError, evaluate, format_report, read_labeled_csv
+    from app.evaluate import LabeledDataError, evaluate, format_report, read_labeled_csv
 
     try:
         train = read_labeled_csv(args.train, args.text_column, args.label_column)

@@ -36,13 +36,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """Sync a helpdesk's help centre (base URL and credentials from the environment)."""
+    from app.settings import get_settings
     from knowledge.helpcenter import SyncError, sync_platform
     from knowledge.progress import Progress
 
     store = _store(create=True)
+    settings = get_settings()
     with Progress(f"fetching {args.platform} articles", "article", enabled=not args.quiet) as bar:
         try:
-            rep = sync_platform(store, args.platform, progress=bar)
+            rep = sync_platform(settings, store, args.platform, progress=bar)
         except SyncError as exc:
             bar.close()
             sys.exit(f"sync {args.platform}: {exc}")
@@ -88,9 +90,10 @@ def cmd_add_tickets(args: argparse.Namespace) -> int:
 
         if not args.platform or not args.ids:
             sys.exit("give --platform and ticket ids, or --from-json FILE")
-        if not get_settings().platform(args.platform).configured:
+        settings = get_settings()
+        if not settings.platform(args.platform).configured:
             sys.exit(f"{args.platform} is not configured: set its URL and credentials in the env")
-        adapter = get_adapter(args.platform)
+        adapter = get_adapter(args.platform, settings)
         tickets = [str(i) for i in args.ids]  # fetched one by one below, under the bar
     store = _store(create=True)
     indexed = skipped = chunks = 0

@@ -19,8 +19,13 @@ def small_limit(monkeypatch, tmp_path):
     monkeypatch.setenv("SIDECAR_MAX_BODY_BYTES", "2000")
     reset_caches()
     from app import create_app
+    from app.jobs.embedded import get_embedded_queue
+    from app.settings import get_settings
 
-    yield create_app()
+    app = create_app()
+    # Intake is what these tests look at: the accepted events stay queued, no job runs on after the test.
+    get_embedded_queue(get_settings()).stop()
+    yield app
     reset_caches()
 
 
