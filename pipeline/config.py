@@ -84,6 +84,18 @@ class AutoReply(_Strict):
     enabled: bool = False
     min_confidence: float = Field(default=0.9, ge=0, le=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        # `auto_reply: true` / `false` is what people write first: it means {enabled: true/false}
+        # with the default min_confidence. Anything else that is not a mapping gets told what to write.
+        if isinstance(v, bool):
+            return {"enabled": v}
+        if v is None or isinstance(v, dict | AutoReply):
+            return v
+        raise ValueError("write `auto_reply: true` (or false), or a mapping like "
+                         "`auto_reply: {enabled: true, min_confidence: 0.9}`")
+
 
 class Macro(_Strict):
     mode: Literal["suggest", "apply"] = "suggest"
@@ -382,11 +394,11 @@ def get_config() -> Config:
     return _holder.get()
 
 
-def rejected_config() -> str | None:
-    """Why the config files on disk were rejected (the last good config is in force), or None."""
+def rejected_change() -> str | None:
+    """Why the config on disk was rejected (the last good one is in force), or None if it is in force."""
     if _holder is None:
         return None
-    _holder.get()  # notice a change made since the last job
+    _holder.get()  # notice a change made since the last look
     return _holder.last_error
 
 

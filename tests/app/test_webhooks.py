@@ -270,7 +270,7 @@ def test_readyz_reports_a_config_change_rejected_on_disk(sidecar_env, tmp_path, 
     os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 2))
     r = client.get("/readyz")
     checks = r.get_json()["checks"]
-    assert r.status_code == 200 and checks["config"] == "ok", "the last good config still serves"
+    assert r.status_code == 200 and checks["config"].startswith("ok"), "the last good config still serves"
     assert checks["config_on_disk"].startswith("rejected: drafting.yaml: max_sources")
     reset_config()
 
