@@ -70,6 +70,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     sock = _bind_or_exit(args.host, args.port)
     settings = _settings_or_exit()
+    if settings.embedded:
+        from app.jobs.embedded import AlreadyServing, hold_var_dir
+
+        try:
+            # Two servers on one var/ would run the same queue side by side: refuse the second.
+            _serve_lock = hold_var_dir(settings.var_dir)  # noqa: F841 - held until the process ends
+        except AlreadyServing as exc:
+            sys.exit(str(exc))
     cfg = _config_or_exit()
     print(f"starting the sidecar on http://{args.host}:{args.port} (port reserved)", flush=True)
     _demo_knowledge(settings, progress=True)

@@ -107,6 +107,19 @@ class SidecarCollector:
             reg.add_metric([name, "failed"], len(failed_jobs(self.settings)))
         yield depth
         yield reg
+        from app.commands.jobs import running_jobs
+
+        running = running_jobs(self.settings)
+        g = GaugeMetricFamily("sidecar_jobs_running", "Jobs running now; slow: past 60 s; stuck: runner gone",
+                              labels=["queue", "state"])
+        g.add_metric([name, "all"], len(running))
+        g.add_metric([name, "slow"], sum(1 for j in running if j["slow"]))
+        g.add_metric([name, "stuck"], sum(1 for j in running if j["lease_lost"]))
+        yield g
+        g = GaugeMetricFamily("sidecar_job_oldest_running_seconds", "How long the oldest running job has run",
+                              labels=["queue"])
+        g.add_metric([name], max((j["seconds"] for j in running), default=0.0))
+        yield g
 
 
 def render_metrics(settings: Any, store: Any = None) -> bytes:

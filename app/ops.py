@@ -122,6 +122,16 @@ def _rules_view() -> dict[str, Any]:
             "escalation": cfg.rules.escalation, "sla": cfg.rules.sla}
 
 
+def _running() -> list[dict[str, Any]]:
+    from app.commands.jobs import running_jobs
+
+    try:
+        return running_jobs(_settings())
+    except Exception:  # the page still shows everything else
+        log.exception("ops: cannot list running jobs")
+        return []
+
+
 def _failed() -> tuple[list[dict[str, Any]], str | None]:
     from app.commands.jobs import failed_jobs
 
@@ -165,6 +175,7 @@ def ops_page():
     stats = compute_stats(store, since, now=now, days=30)
     recent = store.decisions(limit=RECENT)
     failed, failed_error = _failed()
+    running = _running()
     token = _settings().ops_token.get_secret_value()
     query_token = request.args.get("token") if how == "query" else None
     from app.settings import platform_states
@@ -176,7 +187,7 @@ def ops_page():
         config_rejected = None
     return render_template(
         "ops.html", platforms={n: st.as_dict() for n, st in platform_states(_settings()).items()},
-        config_rejected=config_rejected, stats=stats, since_txt=since_txt, recent=recent, failed=failed, failed_error=failed_error,
+        config_rejected=config_rejected, stats=stats, since_txt=since_txt, recent=recent, failed=failed, failed_error=failed_error, running=running,
         rules=_rules_view(), csrf=_csrf(token), inbox=_inbox(), query_token=query_token, store_kind=store.kind,
         mode="embedded" if _settings().embedded else "redis", retried=request.args.get("retried"),
         retry_failed=request.args.get("retry_failed"),

@@ -11,9 +11,8 @@ from flask import Blueprint, current_app, jsonify, request
 
 from adapters import registry
 from adapters.base import AuthError, BadPayload, Ignored
-from app.jobs.process import enqueue_event
 from app.runtime import get_state
-from app.store.state import StateStore, StateUnavailable
+from app.store.state import StateStore
 from pipeline.models import TicketEvent
 
 log = logging.getLogger(__name__)
@@ -136,21 +135,14 @@ _inbox = None
 
 
 def _embedded_enqueue(platform: str, event, settings) -> str | None:
-    """Embedded mode: SQLite claim + durable SQLite queue. None = duplicate, "" = cannot store."""
+    """Embedded mode: dedupe claim + job in one SQLite transaction. None = duplicate, "" = cannot store."""
+    from app.jobs.embedded import get_embedded_queue
+
     key = StateStore.dedupe_key(platform, event.event_id)
     try:
-        state = get_state(settings)
-        if not state.claim(key, dedupe_ttl(event, settings)):
-            return None
-    except (StateUnavailable, OSError) as exc:
-        log.error("%s webhook not stored: %s", platform, exc)
-        return ""
-    try:
-        return enqueue_event(event, settings)
-    except Exception as exc:
-        # Give the claim back so the helpdesk's retry is not mistaken for a duplicate.
-        state.release(key)
-        log.error("%s webhook not queued: %s", platform, exc.__class__.__name__)
+        return get_embedded_queue(settings).enqueue(event, claim=(key, dedupe_ttl(event, settings)))
+    except Exception as exc:  # a full disk, a locked file: never a silent 2xx
+        log.error("%s webhook not stored: %s", platform, exc.__class__.__name__)
         return ""
 
 

@@ -18,12 +18,17 @@ DRAFT_TTL = 30 * 24 * 3600
 SENT_AS_IS = 0.9  # similarity at or above: the agent sent the draft (maybe with a typo fixed)
 EDITED = 0.5  # at or above: edited; below: rewritten
 _WS = re.compile(r"\s+")
+# Bounded work: the comparison grows with the product of the two lengths (a 10k-character reply
+# cost ~15 s). Drafts are a few hundred characters; what an agent adds past this is not compared.
+FEEDBACK_CHARS = 2_000
+_RAW_CHARS = 20_000  # HTML / reply parsing before the cut
 
 
 def _norm(text: str) -> str:
+    text = text[:_RAW_CHARS]
     if "<" in text and ">" in text:
         text = html_to_text(text)
-    return _WS.sub(" ", strip_reply(text)).strip().lower()
+    return _WS.sub(" ", strip_reply(text)).strip().lower()[:FEEDBACK_CHARS]
 
 
 def classify_edit(draft: str, sent: str) -> tuple[str, float]:

@@ -48,3 +48,34 @@ def retry_job(settings: Any, job_id: str) -> bool:
         return False
     reg.requeue(job_id)
     return True
+
+
+SLOW_AFTER = 60.0  # a job running longer than this shows as slow in /ops and /metrics
+
+
+def running_jobs(settings: Any) -> list[dict[str, Any]]:
+    """Jobs running now, oldest first: id, seconds running, ``slow`` past :data:`SLOW_AFTER`, and
+    ``lease_lost`` when its runner stopped renewing it (embedded) or rq's registry says it expired."""
+    import time
+
+    if not settings.redis_url:
+        from app.jobs.embedded import get_embedded_queue
+
+        return get_embedded_queue(settings, autostart=False).running()
+    from rq import Queue
+    from rq.job import Job
+
+    from app.runtime import get_redis
+
+    conn = get_redis(settings)
+    q = Queue(settings.queue_name, connection=conn)
+    ids = q.started_job_registry.get_job_ids(cleanup=False)  # one per busy worker: a short list
+    now = time.time()
+    out = []
+    for job in Job.fetch_many(ids, connection=conn):
+        if job is None:
+            continue
+        started = job.started_at.timestamp() if job.started_at else now
+        out.append({"id": job.id, "platform": (job.args or [None])[0], "seconds": round(now - started, 1),
+                    "slow": now - started > SLOW_AFTER, "lease_lost": False})
+    return sorted(out, key=lambda j: -j["seconds"])
