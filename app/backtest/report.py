@@ -446,8 +446,11 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 th{background:#f5f5f5}td.l,th.l{text-align:left}.grid td{min-width:26px;text-align:center}
 th.rot{height:110px;vertical-align:bottom}th.rot span{writing-mode:vertical-rl;transform:rotate(180deg)}
 svg.chart{display:block;margin:10px 0}svg text{font-size:12px;fill:#333}svg text.t{font-size:14px;font-weight:600}
-.rec{font-weight:600}code{background:#f3f3f3;padding:1px 4px;border-radius:3px}
+.rec{font-weight:600}.sens{font-size:11px;background:#fde0dc;color:#8a1c1c;border-radius:3px;padding:0 4px;margin-left:4px}code{background:#f3f3f3;padding:1px 4px;border-radius:3px}
 """
+
+
+SENS = ' <span class="sens">sensitive</span>'
 
 
 def render_html(summary: dict[str, Any]) -> str:
@@ -466,7 +469,7 @@ def render_html(summary: dict[str, Any]) -> str:
     for i in intents:
         ar = i["auto_reply"]
         rows.append(
-            f"<tr data-intent='{escape(i['intent'])}'><td class='l'>{escape(i['intent'])}{' 🔒' if i['sensitive'] else ''}</td>"
+            f"<tr data-intent='{escape(i['intent'])}'><td class='l'>{escape(i['intent'])}{SENS if i['sensitive'] else ''}</td>"
             f"<td>{i['tickets']}</td><td>{_pct(i['share'])}</td><td>{i['bands']['high']}/{i['bands']['medium']}/{i['bands']['low']}</td>"
             f"<td>{_pct(i['precision'])}</td><td>{_pct(i['recall'])}</td><td>{i['labelled_support']}</td>"
             f"<td>{_pct(i['predicted_acceptance'])}</td><td>{ar['would_send']}</td><td>{_pct(ar['precision'])}</td>"
@@ -504,7 +507,7 @@ no notes, no Slack, no decision-log rows.</p>
 <p class="muted">Precision/recall against agents' labels mapped in <code>backtest.yaml</code>. Predicted acceptance: share of
 drafts the agent's first reply did not rewrite (similarity ≥ 0.5). Agreement: auto-replies whose real reply was sent as is
 or edited (and whose label, if any, matches). Recommendations need ≥ {th['min_tickets']} tickets; auto-reply needs
-≥ {th['auto_reply_agreement']:.0%} agreement; drafting ≥ {th['draft_acceptance']:.0%} acceptance. 🔒 sensitive: never auto-replied.</p>
+≥ {th['auto_reply_agreement']:.0%} agreement; drafting ≥ {th['draft_acceptance']:.0%} acceptance. Sensitive intents are never auto-replied.</p>
 {bands}
 {verdicts}
 {lines}

@@ -191,19 +191,45 @@ class Backtest:
                                              "position": position, "saved_at": iso(datetime.now(UTC))})
 
     # -- one ticket ------------------------------------------------------------------------------
-    def _rows_for(self, raw: dict[str, Any]) -> list[dict[str, Any]]:
-        tid = self.reader.ticket_id(raw)
-        base: dict[str, Any] = {"platform": self.args.platform, "ticket_id": tid}
+    def _fetch(self, raw: dict[str, Any]) -> tuple[Any, list[dict[str, Any]] | None]:
+        """(ticket, None) for a ticket to replay, or (None, rows) when it is skipped or unreadable."""
+        base: dict[str, Any] = {"platform": self.args.platform, "ticket_id": self.reader.ticket_id(raw)}
         if not self.reader.is_closed(raw):
-            return [{**base, "status": "skipped", "reason": "not solved/closed"}]
+            return None, [{**base, "status": "skipped", "reason": "not solved/closed"}]
         t0 = self.clock()
         try:
             ticket = self.reader.fetch(raw)
         except TransientError:
             raise
         except PermanentError as exc:  # deleted meanwhile, no permission on one ticket: note it, go on
-            return [{**base, "status": "failed", "reason": f"fetch: {exc}"}]
+            return None, [{**base, "status": "failed", "reason": f"fetch: {exc}"}]
         self.state.fetch_seconds += self.clock() - t0
+        return ticket, None
+
+    def _prefetch_embeddings(self, tickets: list[Any]) -> None:
+        """Embed a page's customer texts in one batch: the pipeline's one-by-one calls then hit the cache."""
+        if self.offline_settings.openai_api_key:
+            return
+        from pipeline.draft import split_parts
+        from pipeline.normalize import normalize
+
+        texts: list[str] = []
+        for ticket in tickets:
+            for msg in compare.customer_targets(ticket, self.args.every_message):
+                text = normalize(compare.as_of(ticket, msg, self.hidden), msg.id)
+                texts.append(text)
+                texts += split_parts(text)
+        if not texts:
+            return
+        try:
+            from knowledge.embedding import get_embedder
+
+            get_embedder().embed(list(dict.fromkeys(texts)))
+        except Exception as exc:  # only a speed-up: the pipeline embeds (or falls back) itself
+            log.debug("embedding prefetch skipped: %s", exc)
+
+    def _rows_for(self, ticket: Any) -> list[dict[str, Any]]:
+        base: dict[str, Any] = {"platform": self.args.platform, "ticket_id": ticket.id}
         base.update(url=ticket.url, created_at=ticket.created_at, subject=(ticket.subject or "")[:200],
                     final_priority=ticket.priority, final_status=ticket.status)
         label = agent_label(ticket, self.bt_cfg, self.intents, self.tag_prefix)
@@ -271,13 +297,22 @@ class Backtest:
         try:
             with self.results.open("a", encoding="utf-8") as fh:
                 for page in self.reader.pages(self.args.window, position):
+                    # Read the page's threads first (I/O), embed their texts in one batch, then replay.
+                    todo: list[tuple[str, Any, list[dict[str, Any]] | None]] = []
                     for raw in page.items:
                         self.state.scanned += 1
                         tid = self.reader.ticket_id(raw)
-                        if tid in seen:
+                        if tid in seen or any(tid == t[0] for t in todo):
                             self.state.skipped_done += 1
                             continue
-                        rows = self._rows_for(raw)
+                        if self.args.limit and self.state.processed + sum(t[1] is not None for t in todo) \
+                                >= self.args.limit:
+                            break  # no more needed for --limit: do not read threads that will not be replayed
+                        todo.append((tid, *self._fetch(raw)))
+                    self._prefetch_embeddings([t for _, t, rows in todo if t is not None])
+                    for tid, ticket, rows in todo:
+                        if rows is None:
+                            rows = self._rows_for(ticket)
                         fh.write("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
                         fh.flush()
                         seen.add(tid)
