@@ -323,3 +323,70 @@ def test_cli_prints_the_json_summary_last_and_learn_needs_review(tmp_path):
 def test_resume_without_a_checkpoint_says_so(tmp_path):
     with pytest.raises(BacktestError, match="nothing to resume"):
         load_checkpoint(tmp_path, "gorgias")
+
+
+class _MemoryReader:
+    """A reader over ready-made tickets (for run-control tests that need no HTTP)."""
+
+    platform, page_size, calls = "zendesk", 3, 0
+
+    def __init__(self, tickets: list[Ticket]):
+        self.tickets = tickets
+
+    def pages(self, window, position=None):
+        from adapters.history import HistoryPage
+
+        start = int((position or {}).get("offset", 0))
+        for off in range(start, len(self.tickets), self.page_size):
+            end = min(len(self.tickets), off + self.page_size)
+            yield HistoryPage([{"id": t.id} for t in self.tickets[off:end]], {"offset": off},
+                              {"offset": end} if end < len(self.tickets) else None, end / len(self.tickets))
+
+    def ticket_id(self, raw):
+        return str(raw["id"])
+
+    def is_closed(self, raw):
+        return True
+
+    def fetch(self, raw):
+        return next(t for t in self.tickets if t.id == raw["id"])
+
+
+def _tickets(n: int) -> list[Ticket]:
+    return [Ticket(platform="zendesk", id=str(i), subject="Order", status="solved", messages=[
+        Message(f"{i}a", CUSTOMER, f"Where is my order {1000 + i}? It has not arrived.", created_at="2026-01-01T10:00:00Z"),
+        Message(f"{i}b", AGENT, "It ships today.", created_at="2026-01-01T11:00:00Z")]) for i in range(n)]
+
+
+def test_progress_bar_estimates_the_total_from_the_window_and_max_cost_keeps_the_checkpoint(tmp_path, monkeypatch):
+    import io
+
+    from app.backtest import engine
+    from app.settings import load_settings
+
+    monkeypatch.setenv("SIDECAR_VAR", str(tmp_path / "var"))
+    reset_caches()
+    settings = load_settings({"SIDECAR_VAR": str(tmp_path / "var")})
+    now = datetime.now(UTC)
+    args = RunArgs(platform="zendesk", since=(now - timedelta(days=3)).isoformat(), until=now.isoformat(),
+                   out=str(tmp_path / "out"), max_cost=0.01)
+    real = engine.run_offline
+
+    def priced(*a, **kw):  # as if an LLM answered: 0.004 USD per ticket
+        res = real(*a, **kw)
+        res.triage.usage = {"prompt_tokens": 300, "completion_tokens": 40, "cost_usd": 0.004}
+        return res
+
+    monkeypatch.setattr("app.backtest.runner.run_offline", priced)
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    run = Backtest(args, settings=settings, cfg=load_config(ROOT / "config"), bt_cfg=BacktestFile(version=1),
+                   reader=_MemoryReader(_tickets(9)), progress=True)
+    s = run.run()
+    reset_caches()
+    assert s["tickets"]["processed"] == 3 and s["backtest"]["stopped"] == "max_cost"
+    assert s["llm"]["prompt_tokens"] == 900 and s["llm"]["cost_usd"] == 0.012
+    cp = load_checkpoint(tmp_path / "var", "zendesk")
+    assert cp["position"] == {"offset": 0}, "resume re-reads the page it stopped in (done tickets are skipped)"
+    bar = err.getvalue()
+    assert "backtest zendesk" in bar and "3/9" in bar, "the total was estimated from the share of the window read"
