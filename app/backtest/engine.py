@@ -1,26 +1,29 @@
 """The real pipeline, offline, on one historical customer message: no notes, no Slack, no records.
 
-Classification, rules, retrieval, draft and the escalation decision run exactly as in
-production; nothing is written anywhere (no helpdesk, no decision log, no draft memory, no
-Slack). The rules' clock is the message's own time, so business-hours guards judge the moment
-the customer wrote.
+It is :func:`pipeline.flow.decide_message`, the entry point the live job uses, with the
+capabilities a backtest allows: the knowledge base (minus the replayed ticket's own entry: drafting
+from its own agent answer would be reading the answer sheet), the LLM only when configured and not
+``--local``, the process's local intent model, and a clock set to the moment the customer wrote
+(business-hours guards judge that moment). Nothing is written anywhere: the backtest never builds
+an adapter that can write, a state store, a decision log or a Slack client.
 
 Besides the plan under the given rules, a *what-if* plan is computed with ``auto_reply`` enabled
-at confidence 0 for every non-sensitive intent: whether every other guard (band, sentiment, asks
-for a human, grounded draft without warnings) would have let an auto-reply go. The report turns
-that into a precision estimate per intent and threshold.
+at confidence 0 for every non-sensitive intent (rules only, same triage and draft): whether every
+other guard (band, sentiment, asks for a human, grounded draft without warnings) would have let an
+auto-reply go. The report turns that into a precision estimate per intent and threshold.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pipeline.config import AutoReply, Config, Rule
-from pipeline.models import Draft, Plan, Source, Ticket, Triage
+from pipeline.flow import Capabilities, decide_message
+from pipeline.models import Draft, LLMSettings, Plan, Source, Ticket, Triage
+from pipeline.rules import allow_auto_reply, decide
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +35,33 @@ def whatif_config(cfg: Config) -> Config:
         if cfg.is_sensitive(name):
             continue
         rule = rules.intents.get(name) or Rule()
-        rule = rule.model_copy(update={"auto_reply": AutoReply(enabled=True, min_confidence=0.0)})
-        rules.intents[name] = rule
+        rules.intents[name] = rule.model_copy(update={"auto_reply": AutoReply(enabled=True, min_confidence=0.0)})
     return Config(intents=cfg.intents, rules=rules, folder=cfg.folder, mtimes=dict(cfg.mtimes))
+
+
+class WithoutDocument:
+    """A knowledge base that never returns one document (the replayed ticket, once indexed as knowledge)."""
+
+    def __init__(self, kb: Any, doc_id: str):
+        self.kb, self.doc_id = kb, doc_id
+
+    def count(self) -> int:
+        return self.kb.count()
+
+    def embed(self, texts: list[str]) -> list[Any]:
+        return self.kb.embed(texts)
+
+    def search(self, text: str, *, k: int, intent: str | None = None, brand: str | None = None,
+               embedding: Any = None) -> list[Source]:
+        found = self.kb.search(text, k=k + 1, intent=intent, brand=brand, embedding=embedding)
+        return [s for s in found if s.id != self.doc_id][:k]
 
 
 @dataclass
 class OfflineResult:
     """What the pipeline decided for one message."""
 
+    text: str
     triage: Triage
     plan: Plan
     draft: Draft | None
@@ -64,41 +85,35 @@ class OfflineResult:
         return out
 
 
-def _retrieve(text: str, triage: Triage, cfg: Config, ticket: Ticket) -> list[Source]:
-    from pipeline.draft import retrieve
+class OfflinePipeline:
+    """``decide_message`` with a backtest's capabilities, built once per run."""
 
-    own = f"ticket:{ticket.platform}:{ticket.id}"
-    # The ticket itself may be in the knowledge base (resolved tickets are indexed): drafting from
-    # its own agent answer would be reading the answer sheet.
-    return [s for s in retrieve(text, triage, cfg, brand=ticket.brand) if s.id != own]
+    def __init__(self, cfg: Config, *, kb: Any = None, llm: LLMSettings | None = None, intent_model: Any = None):
+        self.cfg = cfg
+        self.whatif = whatif_config(cfg)
+        self.kb, self.llm, self.intent_model = kb, llm, intent_model
 
+    @classmethod
+    def from_settings(cls, settings: Any, cfg: Config, local: bool = False) -> OfflinePipeline:
+        from app.runtime import intent_model, knowledge_base
 
-def run_offline(ticket: Ticket, text: str, cfg: Config, whatif: Config, settings: Any,
-                now: datetime | None = None) -> OfflineResult:
-    """Classify → decide → retrieve → draft → auto-reply guard → escalation decision, without any write."""
-    from pipeline.classify import classify
-    from pipeline.draft import draft as make_draft
-    from pipeline.rules import allow_auto_reply, decide
+        return cls(cfg, kb=knowledge_base(settings), llm=None if local else settings.llm(),
+                   intent_model=intent_model(settings, cfg))
 
-    now = now or datetime.now(UTC)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    triage = classify(text, ticket, cfg, settings)
-    timings["classify"] = time.perf_counter() - t0
-    plan = decide(triage, ticket, cfg, ticket.platform, now=now)
-    what = decide(triage, ticket, whatif, ticket.platform, now=now)
-    draft: Draft | None = None
-    if plan.enabled and (plan.draft or what.draft):
-        t1 = time.perf_counter()
-        sources = _retrieve(text, triage, cfg, ticket)
-        timings["retrieve"] = time.perf_counter() - t1
-        t2 = time.perf_counter()
-        draft = make_draft(ticket, text, triage, plan if plan.draft else what, sources, cfg)
-        timings["draft"] = time.perf_counter() - t2
-    allowed, why = allow_auto_reply(plan, draft) if plan.enabled else (False, "; ".join(plan.reasons))
-    eligible, _ = allow_auto_reply(what, draft) if plan.enabled else (False, "")
-    timings["total"] = time.perf_counter() - t0
-    return OfflineResult(triage=triage, plan=plan, draft=draft if plan.draft else None,
-                         would_auto_reply=bool(plan.auto_reply and allowed), auto_reply_why=why,
-                         auto_eligible=bool(eligible), escalate=list(plan.escalate) if plan.enabled else [],
-                         timings=timings)
+    def run(self, ticket: Ticket, message_id: str, now: datetime) -> OfflineResult:
+        """Classify → decide → retrieve → draft → auto-reply guard → escalation decision, writing nothing."""
+        kb = WithoutDocument(self.kb, f"ticket:{ticket.platform}:{ticket.id}") if self.kb is not None else None
+        caps = Capabilities(kb=kb, llm=self.llm, intent_model=self.intent_model, clock=lambda: now)
+        d = decide_message(ticket, message_id, self.cfg, ticket.platform, caps)
+        plan = d.plan
+        eligible = False
+        if plan.enabled:
+            what = decide(d.triage, ticket, self.whatif, ticket.platform, now=now)
+            eligible = allow_auto_reply(what, d.draft)[0] and what.auto_reply
+        timings = dict(d.timings)
+        timings["total"] = sum(v for k, v in d.timings.items() if k in ("classify", "draft"))
+        return OfflineResult(text=d.text, triage=d.triage, plan=plan, draft=d.draft if plan.enabled else None,
+                             would_auto_reply=d.public_reply is not None,
+                             auto_reply_why=d.auto_reply_reason or "; ".join(plan.reasons),
+                             auto_eligible=bool(eligible), escalate=d.escalate if plan.enabled else [],
+                             timings=timings)

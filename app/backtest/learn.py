@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from pipeline.evaluate import LabeledData, LabeledDataError
+from app.evaluate import LabeledData, LabeledDataError
 
 APPROVED = {"yes", "y", "1", "true", "x", "ok"}
 _DEFUSED = ("'=", "'+", "'-", "'@")

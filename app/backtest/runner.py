@@ -29,7 +29,7 @@ from typing import Any
 from adapters.base import AdapterError, PermanentError, TransientError
 from adapters.history import HistoryReader, Window, iso, parse_time, reader_for
 from app.backtest import compare
-from app.backtest.engine import run_offline, whatif_config
+from app.backtest.engine import OfflinePipeline
 from app.backtest.labels import BacktestFile, agent_label, escalation_evidence, label_tags
 from pipeline.config import Config
 
@@ -152,12 +152,11 @@ class Backtest:
     """One run (new or resumed). ``run()`` returns the report's summary dict."""
 
     def __init__(self, args: RunArgs, *, settings: Any, cfg: Config, bt_cfg: BacktestFile,
-                 reader: HistoryReader | None = None, progress: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 reader: HistoryReader | None = None, pipeline: OfflinePipeline | None = None,
+                 progress: bool | None = None, clock: Callable[[], float] = time.monotonic):
         self.args = args
         self.settings = settings
         self.cfg = cfg
-        self.whatif = whatif_config(cfg)
         self.bt_cfg = bt_cfg
         self.out = Path(args.out)
         self.results = self.out / "results.jsonl"
@@ -168,9 +167,8 @@ class Backtest:
         self.state = RunState()
         self.intents = set(cfg.intent_names)
         self.hidden = label_tags(bt_cfg)
-        tag_prefix = cfg.rules.defaults.tag_prefix
-        self.tag_prefix = tag_prefix
-        self.offline_settings = settings.model_copy(update={"openai_api_key": None}) if args.local else settings
+        self.tag_prefix = cfg.rules.defaults.tag_prefix
+        self.pipeline = pipeline or OfflinePipeline.from_settings(settings, cfg, local=args.local)
 
     def _make_reader(self) -> HistoryReader:
         ps = self.settings.platform(self.args.platform)
@@ -208,8 +206,8 @@ class Backtest:
 
     def _prefetch_embeddings(self, tickets: list[Any]) -> None:
         """Embed a page's customer texts in one batch: the pipeline's one-by-one calls then hit the cache."""
-        if self.offline_settings.openai_api_key:
-            return
+        if self.pipeline.llm is not None:
+            return  # the LLM classifies: local embeddings are only used for few-shot examples
         from pipeline.draft import split_parts
         from pipeline.normalize import normalize
 
@@ -246,18 +244,16 @@ class Backtest:
 
     def _row_for_message(self, ticket: Any, msg: Any, base: dict[str, Any]) -> dict[str, Any]:
         from pipeline.feedback import classify_edit
-        from pipeline.normalize import message_text, normalize
+        from pipeline.normalize import message_text
 
         view = compare.as_of(ticket, msg, self.hidden)
-        text = normalize(view, msg.id)
         row = {**base, "message_id": msg.id, "message_at": msg.created_at}
         reply = compare.first_agent_reply(ticket, msg)
         row["agent_replied"] = reply is not None
         row["first_response_seconds"] = compare.seconds_between(msg.created_at, reply.created_at) if reply else None
         t0 = self.clock()
         try:
-            res = run_offline(view, text, self.cfg, self.whatif, self.offline_settings,
-                              now=compare.message_time(msg) or datetime.now(UTC))
+            res = self.pipeline.run(view, msg.id, now=compare.message_time(msg) or datetime.now(UTC))
         except Exception as exc:  # one odd ticket must not stop a 20,000-ticket run
             log.exception("%s ticket %s: pipeline failed", ticket.platform, ticket.id)
             return {**row, "status": "failed", "reason": f"pipeline: {type(exc).__name__}: {exc}"[:300]}
@@ -279,7 +275,7 @@ class Backtest:
             verdict=verdict, similarity=sim, prompt_tokens=int(usage["prompt_tokens"]),
             completion_tokens=int(usage["completion_tokens"]), cost_usd=round(usage["cost_usd"], 6),
             llm_calls=int(usage["llm_calls"]), seconds=round(res.timings.get("total", 0.0), 4),
-            text=_redact(text, names)[:TEXT_CHARS])
+            text=_redact(res.text, names)[:TEXT_CHARS])
         return row
 
     # -- the run ---------------------------------------------------------------------------------

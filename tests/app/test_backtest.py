@@ -361,7 +361,7 @@ def _tickets(n: int) -> list[Ticket]:
 def test_progress_bar_estimates_the_total_from_the_window_and_max_cost_keeps_the_checkpoint(tmp_path, monkeypatch):
     import io
 
-    from app.backtest import engine
+    from app.backtest.engine import OfflinePipeline
     from app.settings import load_settings
 
     monkeypatch.setenv("SIDECAR_VAR", str(tmp_path / "var"))
@@ -370,18 +370,16 @@ def test_progress_bar_estimates_the_total_from_the_window_and_max_cost_keeps_the
     now = datetime.now(UTC)
     args = RunArgs(platform="zendesk", since=(now - timedelta(days=3)).isoformat(), until=now.isoformat(),
                    out=str(tmp_path / "out"), max_cost=0.01)
-    real = engine.run_offline
+    class Priced(OfflinePipeline):
+        def run(self, *a, **kw):  # as if an LLM answered: 0.004 USD per ticket
+            res = super().run(*a, **kw)
+            res.triage.usage = {"prompt_tokens": 300, "completion_tokens": 40, "cost_usd": 0.004}
+            return res
 
-    def priced(*a, **kw):  # as if an LLM answered: 0.004 USD per ticket
-        res = real(*a, **kw)
-        res.triage.usage = {"prompt_tokens": 300, "completion_tokens": 40, "cost_usd": 0.004}
-        return res
-
-    monkeypatch.setattr("app.backtest.runner.run_offline", priced)
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
     run = Backtest(args, settings=settings, cfg=load_config(ROOT / "config"), bt_cfg=BacktestFile(version=1),
-                   reader=_MemoryReader(_tickets(9)), progress=True)
+                   reader=_MemoryReader(_tickets(9)), pipeline=Priced(load_config(ROOT / "config")), progress=True)
     s = run.run()
     reset_caches()
     assert s["tickets"]["processed"] == 3 and s["backtest"]["stopped"] == "max_cost"
