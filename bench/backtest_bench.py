@@ -128,7 +128,7 @@ def main() -> int:
     warm_up(cfg)
     import knowledge
 
-    knowledge.warm_up()
+    knowledge.warm_up(get_settings())
     now = datetime.now(UTC).replace(microsecond=0)
     run_args = RunArgs(platform="zendesk", since=(now - timedelta(days=30)).isoformat(), until=now.isoformat(),
                        out=str(tmp / "out"))
