@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.progress import embedded
+
 log = logging.getLogger(__name__)
 
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
@@ -108,6 +110,9 @@ class LocalEmbedder:
                 else:
                     self._cache.move_to_end(t)
                     result[i] = v
+        hits = len(texts) - sum(len(v) for v in missing.values())
+        if hits:
+            embedded(hits)  # cached texts are done too, for progress bars counting texts
         if not missing:
             return result
         todo = list(missing)
@@ -116,6 +121,7 @@ class LocalEmbedder:
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             vecs = self._embed_batch([todo[i] or " " for i in idx])
+            embedded(sum(len(missing[todo[i]]) for i in idx))  # progress bars of long commands (else a no-op)
             with self._cache_lock:
                 for j, v in zip(idx, vecs, strict=True):
                     text = todo[j]
