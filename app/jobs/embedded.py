@@ -290,8 +290,6 @@ def get_embedded_queue(settings: Any, autostart: bool = True) -> EmbeddedQueue:
         if path not in _queues:
             _queues[path] = EmbeddedQueue(path, autostart=autostart,
                                           job_timeout=float(getattr(settings, "job_timeout", 300) or 300))
-        elif autostart:
-            _queues[path].start()
         return _queues[path]
 
 
