@@ -33,6 +33,18 @@ def _histogram(name: str, doc: str, values: list[float], buckets: tuple[float, .
     return h
 
 
+def _histogram_from(name: str, doc: str, h: dict[str, Any], buckets: tuple[float, ...] = LATENCY_BUCKETS):
+    """A histogram from bucket counts kept by the decision store (non-cumulative per bucket)."""
+    counts, acc = [], 0
+    for b in buckets:
+        acc += h["buckets"].get(float(b), 0)
+        counts.append((str(float(b)), acc))
+    counts.append(("+Inf", h["count"]))
+    fam = HistogramMetricFamily(name, doc)
+    fam.add_metric([], counts, sum_value=float(h["sum"]))
+    return fam
+
+
 class SidecarCollector:
     """Collects the sidecar's figures on each scrape."""
 
@@ -59,7 +71,8 @@ class SidecarCollector:
     def _from_log(self):
         from app.store.decisions import store_for
 
-        t = (self.store or store_for(self.settings)).totals()
+        # Running totals kept with every write: a scrape reads a few rows, whatever the log's size.
+        t = (self.store or store_for(self.settings)).counters()
         c = CounterMetricFamily("sidecar_events", "Events recorded in the decision log, by status", labels=["status"])
         for status in ("processed", "failed", "skipped"):
             c.add_metric([status], t["by_status"].get(status, 0))
@@ -83,9 +96,9 @@ class SidecarCollector:
         c = CounterMetricFamily("sidecar_llm_cost_usd", "Estimated LLM cost in US dollars")
         c.add_metric([], t["cost_usd"])
         yield c
-        yield _histogram("sidecar_webhook_to_note_seconds", "Time from webhook received to note posted",
-                         t["webhook_to_note"])
-        yield _histogram("sidecar_job_duration_seconds", "Pipeline run time per event", t["job_durations"])
+        yield _histogram_from("sidecar_webhook_to_note_seconds", "Time from webhook received to note posted",
+                              t["webhook_to_note_hist"])
+        yield _histogram_from("sidecar_job_duration_seconds", "Pipeline run time per event", t["job_duration_hist"])
 
     def _from_queue(self):
         depth = GaugeMetricFamily("sidecar_queue_depth", "Jobs waiting in the queue", labels=["queue"])

@@ -9,7 +9,7 @@ password (any user name), or ``?token=<token>``. Missing or wrong → 401; ``OPS
 404 saying so (the page is off). The retry button posts a form carrying a token derived from
 ``OPS_TOKEN`` (HMAC), so another site cannot make a logged-in browser retry jobs (CSRF).
 
-``/metrics`` is open (no customer data in it, only counts), like most Prometheus endpoints; keep
+``/metrics`` is open unless ``METRICS_TOKEN`` is set (no customer data in it, only counts); keep
 it on the internal network.
 """
 
@@ -240,6 +240,17 @@ def metrics():
     from prometheus_client import CONTENT_TYPE_LATEST
 
     from app.metrics import render_metrics
+
+    want = _settings().metrics_token
+    if want is not None:
+        # Optional: with METRICS_TOKEN set, scrapers send it (Prometheus `authorization` / basic auth).
+        given, _ = _given_token()
+        if not given or not hmac.compare_digest(given.encode(), want.get_secret_value().encode()):
+            resp = jsonify({"status": "error", "error": "unauthorized",
+                            "detail": "METRICS_TOKEN is set: send it as a Bearer token or basic-auth password"})
+            resp.status_code = 401
+            resp.headers["WWW-Authenticate"] = 'Basic realm="sidecar metrics", charset="UTF-8"'
+            return resp
 
     return Response(render_metrics(_settings(), current_app.config.get("DECISION_STORE")),
                     mimetype=CONTENT_TYPE_LATEST.split(";")[0], headers={"Content-Type": CONTENT_TYPE_LATEST})

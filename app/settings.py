@@ -116,6 +116,7 @@ class Settings(BaseModel):
     var_dir: str = "var"
     database_url: SecretStr | None = None
     ops_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None  # optional bearer / basic-auth password for GET /metrics
     max_body_bytes: int = 1_000_000
     dedupe_ttl: int = 7 * 24 * 3600
     queue_name: str = "sidecar"
@@ -287,6 +288,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         var_dir=_env("SIDECAR_VAR", env) or "var",
         database_url=_secret("DATABASE_URL", env),
         ops_token=_secret("OPS_TOKEN", env),
+        metrics_token=_secret("METRICS_TOKEN", env),
         max_body_bytes=_int("SIDECAR_MAX_BODY_BYTES", env, 1_000_000),
         dedupe_ttl=_int("SIDECAR_DEDUPE_TTL", env, 7 * 24 * 3600),
         queue_name=_env("SIDECAR_QUEUE", env) or "sidecar",

@@ -146,15 +146,22 @@ def _embedded_enqueue(platform: str, event, settings) -> str | None:
         return ""
 
 
-def _capture_feedback(platform: str, fb, settings) -> list[str]:
-    """Agent actions are not processed, but recorded as feedback on our draft (cheap: one lookup)."""
-    from app.jobs.feedback import capture
+def _capture_feedback(platform: str, fb, settings, body: dict[str, Any]) -> None:
+    """Agent actions are not processed, but recorded as feedback on our draft.
 
+    Tags are recorded here (a few claims); the reply is compared with the draft in a job, since
+    that costs CPU growing with the texts. Feedback is analytics: never fail the webhook over it.
+    """
+    from app.jobs.feedback import capture, enqueue_reply
+
+    body["feedback"] = []
     try:
-        return capture(settings, get_state(settings), platform, fb)
-    except Exception:  # feedback is analytics: never fail the webhook over it
+        state = get_state(settings)
+        body["feedback"] = capture(settings, state, platform, fb, compare_reply=False)
+        if enqueue_reply(settings, state, platform, fb):
+            body["feedback_reply"] = "queued"
+    except Exception:
         log.exception("%s ticket %s: could not record agent feedback", platform, fb.ticket_id)
-        return []
 
 
 @bp.post("/webhooks/<platform>")
@@ -191,7 +198,7 @@ def webhook(platform: str):
         log.info("%s webhook ignored: %s", platform, exc.reason)
         body = {"status": "ignored", "reason": exc.reason}
         if exc.feedback is not None:
-            body["feedback"] = _capture_feedback(platform, exc.feedback, settings)
+            _capture_feedback(platform, exc.feedback, settings, body)
         return jsonify(body), 200
 
     if settings.redis_url:

@@ -13,7 +13,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 # Never let a developer's real credentials leak into a test run.
 _ENV_PREFIXES = ("ZENDESK_", "GORGIAS_", "FRESHDESK_", "OPENAI_", "SLACK_", "SENTRY_", "CHROMA_", "REDIS_URL",
-                 "SIDECAR_", "DATABASE_URL", "OPS_TOKEN", "KB_")
+                 "SIDECAR_", "DATABASE_URL", "OPS_TOKEN", "METRICS_TOKEN", "KB_")
 for _k in list(os.environ):
     if _k.startswith(_ENV_PREFIXES) and _k not in ("SIDECAR_TEST_REDIS_DB", "SIDECAR_TEST_REDIS_HOST"):
         del os.environ[_k]

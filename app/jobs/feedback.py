@@ -40,8 +40,12 @@ def _record(platform: str, ticket_id: str, event_id: str, verdict: str, similari
              f" (similarity {similarity:.2f})" if similarity is not None else "")
 
 
-def capture(settings: Any, state: Any, platform: str, fb: AgentFeedback) -> list[str]:
-    """Record the agent's response to our last draft on ``fb.ticket_id``. Returns the verdicts recorded."""
+def capture(settings: Any, state: Any, platform: str, fb: AgentFeedback, compare_reply: bool = True) -> list[str]:
+    """Record the agent's response to our last draft on ``fb.ticket_id``. Returns the verdicts recorded.
+
+    ``compare_reply=False`` records the feedback tags only (cheap claims, fine inside a webhook
+    request); the reply comparison then runs as a job (:func:`enqueue_reply`).
+    """
     last = state.get_json(draft_key(platform, fb.ticket_id))
     if not last:
         return []  # nothing of ours on this ticket (or too old): not feedback on a draft
@@ -52,11 +56,8 @@ def capture(settings: Any, state: Any, platform: str, fb: AgentFeedback) -> list
         # Webhooks are retried and duplicated: count each verdict once per draft.
         return state.claim(f"sidecar:feedback:{platform}:{fb.ticket_id}:{event_id}:{verdict}", DRAFT_TTL)
 
-    if fb.reply_text and last.get("draft"):
-        verdict, sim = classify_edit(last["draft"], fb.reply_text)
-        if once("reply"):
-            _record(platform, fb.ticket_id, event_id, verdict, sim, {"intent": last.get("intent")})
-            verdicts.append(verdict)
+    if compare_reply and fb.reply_text and last.get("draft"):
+        verdicts += _compare_reply(state, platform, fb, last)
     for tag in fb.tags:
         if tag == "ai-reject" and once("rejected"):
             _record(platform, fb.ticket_id, event_id, "rejected", None, {"intent": last.get("intent")})
@@ -72,6 +73,62 @@ def capture(settings: Any, state: Any, platform: str, fb: AgentFeedback) -> list
                 _queue_correction(settings, platform, fb.ticket_id, event_id, last, correct)
                 verdicts.append("wrong_intent")
     return verdicts
+
+
+def _compare_reply(state: Any, platform: str, fb: AgentFeedback, last: dict[str, Any]) -> list[str]:
+    """The reply verdict: claimed before it is computed, so a retried or duplicated delivery never
+    recomputes it (nor counts it twice); given back if computing or recording it fails."""
+    key = f"sidecar:feedback:{platform}:{fb.ticket_id}:{last['event_id']}:reply"
+    if not state.claim(key, DRAFT_TTL):
+        return []
+    try:
+        verdict, sim = classify_edit(last["draft"], fb.reply_text or "")  # bounded (FEEDBACK_CHARS)
+        _record(platform, fb.ticket_id, last["event_id"], verdict, sim, {"intent": last.get("intent")})
+    except Exception:
+        state.release(key)
+        raise
+    return [verdict]
+
+
+def capture_reply(platform: str, feedback: dict[str, Any]) -> list[str]:
+    """Job: compare an agent's public reply with our last draft on the ticket and record the verdict."""
+    from app.runtime import get_state
+    from app.settings import get_settings
+
+    state = get_state(get_settings())
+    fb = AgentFeedback(**{k: v for k, v in feedback.items() if k in AgentFeedback.__dataclass_fields__})
+    last = state.get_json(draft_key(platform, fb.ticket_id))
+    if not last or not last.get("draft") or not fb.reply_text:
+        return []
+    return _compare_reply(state, platform, fb, last)
+
+
+def enqueue_reply(settings: Any, state: Any, platform: str, fb: AgentFeedback) -> bool:
+    """Queue :func:`capture_reply` when there is a reply and a draft of ours to compare it with.
+
+    The comparison costs CPU that grows with the texts: it runs in a worker, not in the webhook.
+    """
+    import hashlib
+
+    if not fb.reply_text or not (state.get_json(draft_key(platform, fb.ticket_id)) or {}).get("draft"):
+        return False
+    ident = fb.message_id or hashlib.sha256(fb.reply_text.encode("utf-8", "replace")).hexdigest()[:24]
+    job_id = "fb-" + hashlib.sha256(f"{platform}:{fb.ticket_id}:{ident}".encode()).hexdigest()[:32]
+    args = [platform, fb.to_dict()]
+    if settings.redis_url:
+        from rq import Queue, Retry
+
+        from app.runtime import get_redis
+
+        Queue(settings.queue_name, connection=get_redis(settings)).enqueue(
+            "app.jobs.feedback.capture_reply", *args, job_id=job_id, job_timeout=60, result_ttl=3600,
+            failure_ttl=7 * 24 * 3600, retry=Retry(max=2, interval=[10, 60]),
+            description=f"{platform} ticket {fb.ticket_id}: agent reply vs draft")
+    else:
+        from app.jobs.embedded import get_embedded_queue
+
+        get_embedded_queue(settings).enqueue_call(job_id, "app.jobs.feedback.capture_reply", args)
+    return True
 
 
 def _corrections_path(settings: Any) -> Path:

@@ -87,6 +87,14 @@ def _schema(p: str, pg: bool) -> list[str]:
             UNIQUE (platform, event_id)
         )""",
         f"CREATE INDEX IF NOT EXISTS {p}decisions_recorded ON {p}decisions (recorded_at)",
+        # Running totals kept with every write (incremental), so /metrics reads a few rows whatever
+        # the size of the log. (name, label) -> value; see DecisionStore._contributions.
+        f"""CREATE TABLE IF NOT EXISTS {p}counters (
+            name TEXT NOT NULL,
+            label TEXT NOT NULL,
+            value {real} NOT NULL DEFAULT 0,
+            PRIMARY KEY (name, label)
+        )""",
         f"""CREATE TABLE IF NOT EXISTS {p}feedback (
             id {ident},
             platform TEXT NOT NULL,
@@ -328,7 +336,7 @@ class DecisionStore:
     def drop(self) -> None:
         """Drop this store's tables (tests)."""
         with self._conn() as conn:
-            for t in ("decisions", "feedback"):
+            for t in ("decisions", "feedback", "counters"):
                 conn.execute(f"DROP TABLE IF EXISTS {self.prefix}{t}")
         self.close()
         self._ready = False
@@ -336,17 +344,43 @@ class DecisionStore:
     # ------------------------------------------------------------ writes
 
     def add_decision(self, row: dict[str, Any]) -> None:
-        """Insert or update the row of ``(platform, event_id)`` (a retry overwrites and counts an attempt)."""
+        """Insert or update the row of ``(platform, event_id)`` (a retry overwrites and counts an attempt).
+
+        The running totals move in the same transaction: minus what the row it replaces counted,
+        plus what this one counts.
+        """
+        self.ensure_schema()
         values = [json.dumps(row.get(c)) if c in _JSON_COLUMNS else row.get(c) for c in DECISION_COLUMNS]
         cols = ", ".join(DECISION_COLUMNS)
         marks = ", ".join(["%s"] * len(DECISION_COLUMNS))
         updates = ", ".join(f"{c} = excluded.{c}" for c in DECISION_COLUMNS if c not in ("platform", "event_id"))
         t = f"{self.prefix}decisions"
-        self._execute(
-            f"INSERT INTO {t} ({cols}) VALUES ({marks}) ON CONFLICT (platform, event_id) DO UPDATE SET "
-            f"{updates}, attempts = {t}.attempts + 1",
-            values,
-        )
+        counted = ", ".join(_COUNTED)
+
+        def write(conn: Any) -> None:
+            cur = conn.execute(self._sql(f"SELECT {counted} FROM {t} WHERE platform = %s AND event_id = %s"),
+                               (row.get("platform"), row.get("event_id")))
+            old = cur.fetchone()
+            conn.execute(self._sql(
+                f"INSERT INTO {t} ({cols}) VALUES ({marks}) ON CONFLICT (platform, event_id) DO UPDATE SET "
+                f"{updates}, attempts = {t}.attempts + 1"), tuple(values))
+            delta: Counter[tuple[str, str]] = Counter()
+            if old is not None:
+                for k, v in _contributions(dict(zip(_COUNTED, old, strict=True))):
+                    delta[k] -= v
+            for k, v in _contributions({c: values[DECISION_COLUMNS.index(c)] for c in _COUNTED}):
+                delta[k] += v
+            self._bump(conn, delta)
+
+        self._run(write)
+
+    def _bump(self, conn: Any, delta: Any) -> None:
+        c = f"{self.prefix}counters"
+        for (name, label), v in delta.items():
+            if v:
+                conn.execute(self._sql(f"INSERT INTO {c} (name, label, value) VALUES (%s, %s, %s) "
+                                       f"ON CONFLICT (name, label) DO UPDATE SET value = {c}.value + excluded.value"),
+                             (name, label, float(v)))
 
     def add_feedback(self, platform: str, ticket_id: str, event_id: str | None, verdict: str,
                      similarity: float | None = None, *, intent: str | None = None, agent_id: str | None = None,
@@ -417,8 +451,54 @@ class DecisionStore:
             params.append(until)
         return where, params
 
+    def counters(self) -> dict[str, Any]:
+        """All-time aggregates from the running totals: a few rows read, whatever the size of the log.
+
+        Same shape as :meth:`totals`, except that latencies come as histograms
+        (``webhook_to_note_hist`` / ``job_duration_hist``: bucket counts, sum, count).
+        """
+        self.ensure_schema()
+        c = f"{self.prefix}counters"
+        if not self._query(f"SELECT value FROM {c} WHERE name = 'meta' AND label = 'backfilled'"):
+            self._backfill()
+        rows = self._query(f"SELECT name, label, value FROM {c}")
+        by: dict[str, dict[str, float]] = {}
+        for r in rows:
+            by.setdefault(r["name"], {})[r["label"]] = float(r["value"])
+
+        def ints(name: str) -> dict[str, int]:
+            return {k: int(v) for k, v in by.get(name, {}).items() if int(v)}
+
+        def hist(name: str) -> dict[str, Any]:
+            d = by.get(name, {})
+            return {"buckets": {float(k[2:]): int(v) for k, v in d.items() if k.startswith("le")},
+                    "sum": d.get("sum", 0.0), "count": int(d.get("count", 0))}
+
+        tot = by.get("total", {})
+        return {"by_status": ints("status"), "by_intent": ints("intent"), "drafts": ints("draft"),
+                "escalations": ints("escalation"), "tokens_in": int(tot.get("tokens_in", 0)),
+                "tokens_out": int(tot.get("tokens_out", 0)), "cost_usd": round(tot.get("cost_usd", 0.0), 6),
+                "webhook_to_note_hist": hist("webhook_to_note"), "job_duration_hist": hist("job_duration")}
+
+    def _backfill(self) -> None:
+        """Once, for a log written before the running totals existed: one full pass, then incremental."""
+        t, c = f"{self.prefix}decisions", f"{self.prefix}counters"
+        counted = ", ".join(_COUNTED)
+
+        def fill(conn: Any) -> None:
+            conn.execute(self._sql(f"DELETE FROM {c}"))
+            delta: Counter[tuple[str, str]] = Counter()
+            for r in conn.execute(self._sql(f"SELECT {counted} FROM {t}")).fetchall():
+                for k, v in _contributions(dict(zip(_COUNTED, r, strict=True))):
+                    delta[k] += v
+            delta[("meta", "backfilled")] = 1
+            self._bump(conn, delta)
+
+        self._run(fill)
+
     def totals(self) -> dict[str, Any]:
-        """All-time aggregates computed in SQL (cheap enough to run on every ``/metrics`` scrape)."""
+        """All-time aggregates computed in SQL by a full pass (the ops page's and tests' reference;
+        ``/metrics`` reads :meth:`counters`)."""
         t = f"{self.prefix}decisions"
         out: dict[str, Any] = {
             "by_status": {r["status"]: int(r["n"]) for r in
@@ -443,6 +523,56 @@ class DecisionStore:
             if isinstance(total, int | float):
                 out["job_durations"].append(float(total))
         return out
+
+
+# ---------------------------------------------------------------- running totals
+
+_COUNTED = ("status", "intent", "has_draft", "draft_kind", "escalations", "tokens_in", "tokens_out", "cost_usd",
+            "webhook_to_note", "timings")
+LATENCY_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
+
+
+def _bucket(value: float) -> str:
+    for b in LATENCY_BUCKETS:
+        if value <= b:
+            return f"le{float(b)}"
+    return "leinf"
+
+
+def _contributions(r: dict[str, Any]) -> list[tuple[tuple[str, str], float]]:
+    """What one decision row adds to the running totals."""
+    out: list[tuple[tuple[str, str], float]] = [(("status", str(r.get("status") or "unknown")), 1)]
+    processed = r.get("status") == "processed"
+    if processed:
+        out.append((("intent", str(r.get("intent") or "unknown")), 1))
+    if r.get("has_draft"):
+        out.append((("draft", str(r.get("draft_kind") or "none")), 1))
+    esc = r.get("escalations")
+    if isinstance(esc, str):
+        try:
+            esc = json.loads(esc or "[]")
+        except ValueError:
+            esc = []
+    for reason in esc or []:
+        out.append((("escalation", str(reason)), 1))
+    for k in ("tokens_in", "tokens_out", "cost_usd"):
+        out.append((("total", k), float(r.get(k) or 0)))
+    if processed:
+        w = r.get("webhook_to_note")
+        if isinstance(w, int | float):
+            out += [(("webhook_to_note", _bucket(float(w))), 1), (("webhook_to_note", "sum"), float(w)),
+                    (("webhook_to_note", "count"), 1)]
+        timings = r.get("timings")
+        if isinstance(timings, str):
+            try:
+                timings = json.loads(timings or "{}")
+            except ValueError:
+                timings = {}
+        total = (timings or {}).get("total")
+        if isinstance(total, int | float):
+            out += [(("job_duration", _bucket(float(total))), 1), (("job_duration", "sum"), float(total)),
+                    (("job_duration", "count"), 1)]
+    return out
 
 
 # ---------------------------------------------------------------- process-wide store

@@ -188,3 +188,17 @@ def test_ops_shows_the_webhook_inbox_and_unreadable_entries(ops_app, redis_url):
     conn.rpush(INBOX + ":dead", b"not json")
     page = ops_app.test_client().get("/ops", headers={"Authorization": f"Bearer {OPS_TOKEN}"}).get_data(as_text=True)
     assert re.search(r'id="inbox-waiting">2<', page) and re.search(r'id="inbox-dead">1<', page)
+
+
+def test_metrics_token_is_optional(monkeypatch, sidecar_env):
+    from app import create_app
+    from tests.conftest import reset_caches
+
+    assert create_app().test_client().get("/metrics").status_code == 200, "open by default"
+    monkeypatch.setenv("METRICS_TOKEN", "scrape-secret")
+    reset_caches()
+    client = create_app().test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    r = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+    assert r.status_code == 200 and b"sidecar_jobs_running" in r.data

@@ -43,6 +43,12 @@ def with_draft(monkeypatch):
     monkeypatch.setattr(flow, "make_draft", fake_draft)
 
 
+def _verdicts() -> list[str]:
+    from app.store.decisions import get_store
+
+    return [r["verdict"] for r in get_store().feedback()]
+
+
 def _post(client, platform, body):
     raw = json.dumps(body).encode() if not isinstance(body, bytes) else body
     return client.post(f"/webhooks/{platform}", data=raw, headers=auth_headers(platform, raw))
@@ -55,9 +61,13 @@ def test_zendesk_agent_reply_is_recorded_with_its_edit_classification(app_client
     reply["event"]["comment"]["body"] = DRAFT.replace("UPS", "DHL")
     r = _post(app_client, "zendesk", reply)
     assert r.status_code == 200 and r.get_json()["status"] == "ignored"
-    assert r.get_json()["feedback"] == ["sent_as_is"]
+    assert r.get_json()["feedback_reply"] == "queued", "compared in a job, not in the webhook request"
+    run_worker(redis_url)
+    assert _verdicts() == ["sent_as_is"]
     # A retried delivery of the same reply is not counted twice.
-    assert _post(app_client, "zendesk", reply).get_json()["feedback"] == []
+    _post(app_client, "zendesk", reply)
+    run_worker(redis_url)
+    assert _verdicts() == ["sent_as_is"]
 
 
 def test_gorgias_agent_rewrite_and_tags(app_client, redis_url, with_draft, sidecar_env):
@@ -68,7 +78,9 @@ def test_gorgias_agent_rewrite_and_tags(app_client, redis_url, with_draft, sidec
     reply["message"]["stripped_text"] = reply["message"]["body_text"]
     reply["ticket"]["tags"] = [{"name": "vip"}, {"name": "ai-wrong-intent:return_refund"}]
     r = _post(app_client, "gorgias", reply)
-    assert sorted(r.get_json()["feedback"]) == ["rewritten", "wrong_intent"]
+    assert r.get_json()["feedback"] == ["wrong_intent"] and r.get_json()["feedback_reply"] == "queued"
+    run_worker(redis_url)
+    assert sorted(_verdicts()) == ["rewritten", "wrong_intent"]
     from app.settings import get_settings
 
     pending = pending_corrections(get_settings())
@@ -88,3 +100,33 @@ def test_freshdesk_reject_tag_from_an_agent_update(app_client, redis_url, with_d
 def test_agent_reply_on_a_ticket_without_our_draft_records_nothing(app_client, redis_url):
     r = _post(app_client, "zendesk", load_fixture("zendesk", "webhook_agent_reply.json"))
     assert r.get_json()["status"] == "ignored" and r.get_json()["feedback"] == []
+
+
+def test_a_long_agent_reply_is_compared_in_a_job_once_and_bounded(app_client, redis_url, with_draft, monkeypatch):
+    """A 10k-character reply used to cost ~15 s of CPU inside the webhook request."""
+    from app.jobs import feedback as fbmod
+    from pipeline import feedback as pure
+
+    assert _post(app_client, "zendesk", load_fixture("zendesk", "webhook_comment_added.json")).status_code == 202
+    run_worker(redis_url)
+    compared: list[tuple[int, int]] = []
+    real = pure.classify_edit
+
+    def spy(draft, sent):
+        compared.append((len(draft), len(sent)))
+        return real(draft, sent)
+
+    monkeypatch.setattr(fbmod, "classify_edit", spy)
+    reply = json.loads(load_fixture("zendesk", "webhook_agent_reply.json"))
+    reply["event"]["comment"]["body"] = DRAFT + " " + "Some more detail about our shipping partners. " * 220
+    assert len(reply["event"]["comment"]["body"]) > 10_000
+    r = _post(app_client, "zendesk", reply)
+    assert r.get_json()["feedback_reply"] == "queued" and compared == [], "nothing compared in the request"
+    run_worker(redis_url)
+    assert len(compared) == 1 and _verdicts()[0] in ("edited", "rewritten")
+    a, b = pure._norm(DRAFT), pure._norm(reply["event"]["comment"]["body"])
+    assert len(a) <= pure.FEEDBACK_CHARS and len(b) == pure.FEEDBACK_CHARS
+    # The same reply delivered again: the verdict is already claimed, nothing is recomputed.
+    _post(app_client, "zendesk", reply)
+    run_worker(redis_url)
+    assert len(compared) == 1 and len(_verdicts()) == 1

@@ -226,3 +226,30 @@ def test_parse_since():
     assert parse_since("2027-01-01") == 1798761600.0
     with pytest.raises(ValueError, match="--since"):
         parse_since("yesterday")
+
+
+def test_running_totals_equal_a_full_count_through_inserts_retries_and_changes(store):
+    """/metrics reads the running totals: they must say exactly what a full pass over the log says."""
+    record(outcome("e1", "t1", escalate=["urgent"], tokens=(100, 20), cost=0.01), store=store)
+    record(outcome("e2", "t2", intent="billing", status="failed", error="TransientError: 500"), store=store)
+    record(outcome("e2", "t2", intent="billing", escalate=["asks_for_human", "urgent"], note_after=2.0), store=store)
+    record(outcome("e3", "t3", intent="other", status="skipped", draft_kind=None, note_after=None), store=store)
+    record(outcome("e4", "t4", note_after=700.0), store=store)
+    c, t = store.counters(), store.totals()
+    for key in ("by_status", "by_intent", "drafts", "escalations", "tokens_in", "tokens_out"):
+        assert c[key] == t[key], key
+    assert c["cost_usd"] == pytest.approx(t["cost_usd"])
+    h = c["webhook_to_note_hist"]
+    assert h["count"] == len(t["webhook_to_note"]) and h["sum"] == pytest.approx(sum(t["webhook_to_note"]))
+    assert sum(h["buckets"].values()) == h["count"] - sum(1 for w in t["webhook_to_note"] if w > 1800)
+    assert c["job_duration_hist"]["count"] == len(t["job_durations"])
+    assert c["by_status"] == {"processed": 3, "skipped": 1}, "the failed attempt was replaced by its retry"
+
+
+def test_running_totals_are_built_once_for_a_log_written_before_them(store):
+    record(outcome("e1", "t1", escalate=["urgent"]), store=store)
+    record(outcome("e2", "t2", intent="billing"), store=store)
+    store._execute(f"DELETE FROM {store.prefix}counters")  # a log from before the running totals
+    assert store.counters()["by_intent"] == {"order_status": 1, "billing": 1}
+    record(outcome("e3", "t3", intent="billing"), store=store)
+    assert store.counters()["by_intent"] == {"order_status": 1, "billing": 2}
