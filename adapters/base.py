@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pipeline.models import AgentFeedback, Outcome, Ticket
+from pipeline.models import MARKER_PREFIX, AgentFeedback, Outcome, Ticket, is_own_marker  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +111,38 @@ def as_str(value: Any) -> str | None:
 
 
 TOKEN_HEADER = "X-Sidecar-Token"
-MARKER_PREFIX = "sidecar-event:"
+_DIGITS = re.compile(r"[0-9]{1,20}")
 
 
-def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, allow_unsigned: bool) -> None:
+def check_ticket_id(value: Any) -> str:
+    """``value`` as a ticket id string if it is 1-20 ASCII digits, else :class:`BadPayload`.
+
+    All three helpdesks number tickets; anything else is refused before it can reach an API
+    path (``/tickets/<id>``), a Redis key or a Slack message.
+    """
+    s = as_str(value)
+    if s is None or not _DIGITS.fullmatch(s):
+        raise BadPayload("ticket id must be a number")
+    return s
+
+
+def refuse_unsigned(ps: Any, settings: Any, secret_var: str) -> None:
+    """For a platform without a webhook secret: raise :class:`AuthError` unless unsigned intake is allowed.
+
+    Unsigned webhooks are accepted only when every platform is dry-run (the demo) or with
+    ``SIDECAR_ALLOW_UNSIGNED``. As soon as one platform writes to a real helpdesk, an unsigned
+    request to any platform is refused: it would otherwise run the pipeline and alert Slack
+    with attacker text.
+    """
+    if getattr(settings, "allow_unsigned", False):
+        return
+    if ps.configured:
+        raise AuthError(f"{secret_var} is not set")
+    if getattr(settings, "any_live", False):
+        raise AuthError(f"{secret_var} is not set (another platform is live: unsigned webhooks are refused)")
+
+
+def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, settings: Any) -> None:
     """Shared-secret check for senders without signatures (Gorgias, Freshdesk).
 
     The token comes in the ``X-Sidecar-Token`` header or, for senders that can only template
@@ -121,8 +150,7 @@ def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, 
     constant time. Raises :class:`AuthError`.
     """
     if not ps.webhook_secrets:
-        if ps.configured and not allow_unsigned:
-            raise AuthError(f"{ps.name.upper()}_WEBHOOK_TOKEN is not set")
+        refuse_unsigned(ps, settings, f"{ps.name.upper()}_WEBHOOK_TOKEN")
         return
     given = header(headers, TOKEN_HEADER) or (query.get("token") if query else None)
     if not given:
@@ -249,8 +277,19 @@ class Adapter(ABC):
                 if plan.assign_group:
                     step("assign", lambda: self.assign_group(ticket, plan.assign_group))
         if outcome.public_reply:
-            step("reply", lambda: self.post_public_reply(ticket, outcome.public_reply, outcome.public_reply, outcome.marker))
+            # The reply is plain text (a model's or a template's): sent as escaped HTML with our own
+            # line breaks, so no customer- or model-supplied markup can become live.
+            reply_text = outcome.public_reply
+            step("reply", lambda: self.post_public_reply(ticket, reply_html(reply_text), reply_text, outcome.marker))
         return done
+
+
+def reply_html(text: str) -> str:
+    """Plain text as inert HTML for a public reply: everything escaped, paragraphs and line breaks kept."""
+    from html import escape
+
+    paras = [p for p in re.split(r"\n\s*\n", (text or "").strip()) if p.strip()]
+    return "".join("<p>" + escape(p.strip()).replace("\n", "<br>") + "</p>" for p in paras)
 
 
 def with_macro_text(note_html: str, note_text: str, macro_id: Any, macro_html: str) -> tuple[str, str]:

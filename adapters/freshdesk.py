@@ -10,13 +10,13 @@ from html import escape
 from typing import Any
 
 from adapters.base import (
-    MARKER_PREFIX,
     BadPayload,
     Ignored,
     PermanentError,
     as_str,
     event_hash,
     feedback_tags,
+    is_own_marker,
     verify_token,
 )
 from adapters.http import RestAdapter
@@ -36,7 +36,7 @@ _AGENT_PERFORMERS = {"agent", "admin", "supervisor", "system"}
 
 def verify(headers: Mapping[str, str], raw_body: bytes, query: Mapping[str, str], settings: Any) -> None:
     """Freshdesk has no signature: the automation sends our shared token in a header or the URL."""
-    verify_token(headers, query, settings.freshdesk, settings.allow_unsigned)
+    verify_token(headers, query, settings.freshdesk, settings)
 
 
 def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -> TicketEvent:
@@ -73,7 +73,7 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     if author_id and author_id in own:
         raise Ignored("update made by the sidecar's own API user")
     latest = as_str(data.get("ticket_latest_public_comment") or data.get("latest_comment"))
-    if latest and MARKER_PREFIX in latest:
+    if is_own_marker(latest, getattr(settings, "marker_key", None) if settings is not None else None):
         raise Ignored("latest comment carries the sidecar's marker")
     message_id = as_str(data.get("conversation_id") or data.get("comment_id"))
     if message_id:
@@ -114,7 +114,7 @@ class FreshdeskAdapter(RestAdapter):
     # -- read -------------------------------------------------------------------------------
     def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
         """The ticket with its requester, then conversation pages until a short page."""
-        tid = str(ticket_id)
+        tid = self._ticket_id(ticket_id)
         t = self.http.get(f"/api/v2/tickets/{tid}", {"include": "requester"}) or {}
         convs: list[dict[str, Any]] = []
         page = 1
