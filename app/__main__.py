@@ -77,9 +77,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """An rq worker (one queue per process) with the scheduler; models load once before any job."""
     from rq import Queue
 
+    from app.jobs.worker import SidecarWorker
+    from app.runtime import get_redis
     from pipeline.classify import warm_up
-    from pipeline.runtime import get_redis
-    from pipeline.worker import SidecarWorker
 
     settings = _settings_or_exit()
     if not settings.redis_url:
@@ -109,7 +109,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Push a sample webhook body through the whole pipeline in this process and print the note."""
     from adapters import registry
     from adapters.base import BadPayload, Ignored
-    from pipeline.jobs import process_event
+    from app.jobs.process import process_event
 
     settings = _settings_or_exit()
     _config_or_exit()
@@ -178,7 +178,7 @@ def cmd_feedback_corrections(args: argparse.Namespace) -> int:
     """Intent corrections agents made with ai-wrong-intent:<intent>, for review before learning."""
     import csv
 
-    from pipeline.feedback import pending_corrections
+    from app.jobs.feedback import pending_corrections
 
     settings = _settings_or_exit()
     rows = pending_corrections(settings)

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from pipeline.feedback import classify_edit, pending_corrections
+from app.jobs.feedback import pending_corrections
+from pipeline.feedback import classify_edit
 from pipeline.models import Draft, Source
 from tests.conftest import auth_headers, load_fixture, run_worker
 
@@ -34,7 +35,7 @@ def test_draft_with_greeting_and_signature_is_still_sent_as_is():
 @pytest.fixture
 def with_draft(monkeypatch):
     """Processing produces a known draft, so the agent's reply can be compared with it."""
-    import pipeline.jobs as jobs
+    import app.jobs.process as jobs
 
     def fake_draft(ticket, text, triage, plan, sources, cfg):
         return Draft(text=DRAFT, kind="template", sources=[Source(id="kb-shipping", title="Shipping times")])

@@ -5,7 +5,7 @@ mode) or PostgreSQL when ``DATABASE_URL`` is set (psycopg 3; needed as soon as w
 than one machine). Both run the same SQL (``%s`` placeholders, rewritten to ``?`` for SQLite) so the
 same tests cover both.
 
-Rows with status ``alert`` are SLA alerts (recorded by :mod:`pipeline.sla`): they count in
+Rows with status ``alert`` are SLA alerts (recorded by :mod:`app.jobs.sla`): they count in
 "escalations by reason" but not as events. A row is keyed by ``(platform, event_id)``: an event that failed and was retried successfully ends
 up as one ``processed`` row with ``attempts = 2`` (and its last error kept in ``error`` only while
 it is failed). No customer text is stored here: only labels, figures and the ticket link.

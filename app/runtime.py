@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pipeline.state import RedisState, SqliteState, StateStore
+from app.store.state import RedisState, SqliteState, StateStore
 
 _lock = threading.RLock()
 _redis: dict[str, Any] = {}

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from app.commands import classifier as cli
+from app.evaluate import evaluate
 from app.settings import reset_settings
 from pipeline import local_classifier as lc
 from pipeline.config import load_config
-from pipeline.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 

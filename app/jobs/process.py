@@ -15,20 +15,20 @@ from typing import Any
 
 from adapters.base import PermanentError
 from adapters.registry import get_adapter
+from app.escalate import EscalationError, escalate
+from app.jobs.feedback import remember_draft
+from app.jobs.sla import schedule_for
 from app.observability import set_job_context
+from app.runtime import get_redis, get_state
+from app.store.decisions import record
 from pipeline.classify import classify
 from pipeline.config import get_config
 from pipeline.draft import draft as make_draft
 from pipeline.draft import retrieve
-from pipeline.escalate import EscalationError, escalate
-from pipeline.feedback import remember_draft
 from pipeline.models import CUSTOMER, Message, Outcome, Ticket, TicketEvent, marker_for
 from pipeline.normalize import normalize
 from pipeline.note import render_note
-from pipeline.record import record
 from pipeline.rules import allow_auto_reply, decide
-from pipeline.runtime import get_redis, get_state
-from pipeline.sla import schedule_for
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _no_more_retries() -> None:
 def enqueue_event(event: TicketEvent, settings: Any) -> str:
     """Queue ``process_event`` for ``event``: an rq job with ``REDIS_URL``, else the embedded queue.
 
-    With Redis the webhook itself only appends to the inbox (``pipeline.inbox``); worker
+    With Redis the webhook itself only appends to the inbox (``app.jobs.inbox``); worker
     pumps call this to create the rq job. Raises on failure.
     """
     if settings.redis_url:
@@ -219,6 +219,6 @@ def enqueue_event(event: TicketEvent, settings: Any) -> str:
                         job_timeout=settings.job_timeout, result_ttl=24 * 3600, failure_ttl=30 * 24 * 3600,
                         description=f"{event.platform} ticket {event.ticket_id} event {event.event_id}")
         return job.id
-    from pipeline.embedded import get_embedded_queue
+    from app.jobs.embedded import get_embedded_queue
 
     return get_embedded_queue(settings).enqueue(event)

@@ -45,7 +45,7 @@ class EmbeddedQueue:
             self.start()
 
     def enqueue(self, event: TicketEvent) -> str:
-        from pipeline.jobs import job_id_for
+        from app.jobs.process import job_id_for
 
         jid = job_id_for(event.platform, event.event_id)
         now = time.time()
@@ -106,7 +106,7 @@ class EmbeddedQueue:
 
     def run_pending(self) -> int:
         """Run every job that is due now (used by the thread, the CLI and tests). Returns jobs run."""
-        from pipeline.jobs import process_event
+        from app.jobs.process import process_event
 
         n = 0
         while (row := self._next()) is not None:
@@ -168,7 +168,7 @@ def _resolve(path: str) -> Any:
     import importlib
 
     module, _, name = path.rpartition(".")
-    if not module.startswith(("pipeline.", "knowledge.")):  # only our own job functions, never arbitrary code
+    if not module.startswith(("app.jobs.", "knowledge.")):  # only our own job functions, never arbitrary code
         raise ValueError(f"refusing to run {path}")
     return getattr(importlib.import_module(module), name)
 

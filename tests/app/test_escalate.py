@@ -7,15 +7,15 @@ import json
 import pytest
 from werkzeug import Request, Response
 
-from app.settings import load_settings
-from pipeline.escalate import (
+from app.escalate import (
     EscalationError,
     alerted_note_line,
     escalate,
     reason_label,
 )
+from app.settings import load_settings
+from app.store.state import RedisState, SqliteState
 from pipeline.models import Draft, Message, Outcome, Person, Plan, Ticket, TicketEvent, Triage
-from pipeline.state import RedisState, SqliteState
 
 
 class SlackStub:
@@ -185,7 +185,7 @@ def test_state_claim_is_exclusive(kind, redis_url, tmp_path):
     assert st.claim("k", 60) is False
     st.release("k")
     assert st.claim("k", 60) is True
-    from pipeline.escalate import _get_thread, _set_thread
+    from app.escalate import _get_thread, _set_thread
 
     assert _get_thread(st, "t") is None
     _set_thread(st, "t", "C1", "1.2", 60)
