@@ -14,6 +14,7 @@ from adapters.base import (
     Ignored,
     PermanentError,
     as_str,
+    check_ticket_id,
     event_hash,
     feedback_tags,
     is_own_marker,
@@ -52,8 +53,9 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     ticket_id = as_str(data.get("ticket_id") or data.get("id"))
     if not ticket_id:
         raise BadPayload("freshdesk webhook has no ticket_id: template it as \"ticket_id\": \"{{ticket.id}}\"")
-    if not ticket_id.isdigit():
+    if not ticket_id.isascii() or not ticket_id.isdigit():
         raise BadPayload("freshdesk ticket_id must be a number (is the placeholder {{ticket.id}} spelled right?)")
+    ticket_id = check_ticket_id(ticket_id)
     trig = as_str(data.get("triggered_event")) or ""
     tags = as_str(data.get("ticket_tags"))
     tag_list = [t.strip() for t in tags.split(",") if t.strip()] if tags else []

@@ -154,8 +154,9 @@ def _parse_trigger(body: dict[str, Any], own: set[str], key: bytes | None) -> Ti
     ticket_id = as_str(body.get("ticket_id")) or as_str(t.get("id")) or as_str(body.get("id"))
     if not ticket_id:
         raise BadPayload("zendesk webhook body has no ticket id: template it as \"ticket_id\": \"{{ticket.id}}\"")
-    if not ticket_id.isdigit():
+    if not ticket_id.isascii() or not ticket_id.isdigit():
         raise BadPayload("zendesk ticket_id must be a number (is the placeholder {{ticket.id}} spelled right?)")
+    ticket_id = check_ticket_id(ticket_id)
     message_id = as_str(body.get("comment_id"))
     author_id = as_str(body.get("author_id") or body.get("current_user_id"))
     role = (as_str(body.get("author_role") or body.get("current_user_role")) or "").lower()

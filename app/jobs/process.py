@@ -62,7 +62,7 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
     adapter = get_adapter(platform, settings, redis=get_redis(settings))
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    outcome = Outcome(event=ev, ticket_id=ev.ticket_id, marker=marker_for(ev.event_id))
+    outcome = Outcome(event=ev, ticket_id=ev.ticket_id, marker=marker_for(ev.event_id, settings.marker_key))
     try:
         ticket = adapter.fetch_ticket(ev.ticket_id, hint=ev)
         timings["fetch"] = time.monotonic() - t0
