@@ -188,4 +188,12 @@ def allow_auto_reply(plan: Plan, draft: Draft | None) -> tuple[bool, str]:
         return False, "draft has no grounding source"
     if draft.warnings:
         return False, "draft has warnings: " + "; ".join(draft.warnings)
+    from pipeline import guards
+
+    # Checked again here, on the exact text that would be sent, whoever drafted it.
+    if guards.only_past_tickets(draft):
+        return False, "draft is grounded only on past tickets, not on a policy"
+    unsafe = guards.unsafe_reasons(draft.text, draft.sources)
+    if unsafe:
+        return False, "draft failed a guard: " + "; ".join(unsafe)
     return True, "grounded draft, every guard passed"

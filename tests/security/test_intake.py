@@ -19,7 +19,7 @@ from adapters import freshdesk, gorgias, zendesk
 from adapters.base import BadPayload, Ignored, PermanentError
 from app.settings import load_settings
 from pipeline.models import CUSTOMER, SIDECAR, Outcome, Ticket, TicketEvent, is_own_marker, marker_for
-from tests.adapters.test_contract import KITS, make, rsps, waits  # noqa: F401 (fixtures)
+from tests.adapters.test_contract import KITS, make
 from tests.conftest import FIXTURES, auth_headers, load_fixture, outbox, reset_caches
 
 LIVE_ZENDESK = {"ZENDESK_URL": "https://acme.zendesk.com", "ZENDESK_EMAIL": "bot@acme.example",
