@@ -156,7 +156,7 @@ def ops_page():
 
 
 def _render_page(how: str | None, retried: str | None = None, retry_failed: str | None = None):
-    from app.store.decisions import compute_stats, parse_since
+    from app.store.queries import compute_stats, parse_since
 
     since_txt = request.args.get("since", "7d")
     try:
@@ -185,7 +185,7 @@ def ops_stats_json():
     denied, _ = _check()
     if denied:
         return denied
-    from app.store.decisions import compute_stats, parse_since
+    from app.store.queries import compute_stats, parse_since
 
     try:
         since = parse_since(request.args.get("since", "7d"))

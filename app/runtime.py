@@ -1,12 +1,17 @@
-"""Process-wide handles: the Redis connection and the state store, built from settings once."""
+"""Process-wide handles built from settings once: the Redis connection, the state store, and the
+capabilities handed to the pipeline (knowledge base, LLM, local intent model)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
 
 from app.store.state import RedisState, SqliteState, StateStore
+from pipeline.flow import Capabilities
+
+log = logging.getLogger(__name__)
 
 _lock = threading.RLock()
 _redis: dict[str, Any] = {}
@@ -43,3 +48,31 @@ def reset() -> None:
     with _lock:
         _redis.clear()
         _state.clear()
+
+
+def knowledge_base(settings: Any) -> Any:
+    """The knowledge base for the pipeline, or None when it cannot be opened (drafts then say so)."""
+    try:
+        from knowledge.retrieve import retriever_for
+
+        return retriever_for(settings)
+    except Exception as exc:  # the KB is optional: never fail the ticket over it
+        log.warning("knowledge retrieval unavailable: %s", exc)
+        return None
+
+
+def intent_model(settings: Any, cfg: Any) -> Any:
+    """The process's local intent model for ``cfg`` plus the store's learned examples (fitted once, cached)."""
+    from pipeline.local_classifier import get_local_model, learned_path
+
+    try:
+        return get_local_model(cfg, learned_path(settings.var_dir))
+    except Exception:  # classify() falls back to the keyword baseline and says why
+        log.exception("local intent model unavailable")
+        return None
+
+
+def capabilities(settings: Any, cfg: Any) -> Capabilities:
+    """What the pipeline may use for one job: built from the process's settings, never by the pipeline."""
+    llm = settings.llm()
+    return Capabilities(kb=knowledge_base(settings), llm=llm, intent_model=intent_model(settings, cfg))

@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.store.decisions import DecisionStore, compute_stats, decision_from_outcome  # noqa: E402
+from app.store.decisions import DecisionStore, decision_from_outcome  # noqa: E402
+from app.store.queries import compute_stats  # noqa: E402
 from pipeline.models import Action, Draft, Outcome, Plan, TicketEvent, Triage  # noqa: E402
 
 INTENTS = ["order_status", "return_refund", "delivery_problem", "billing", "product_question", "other"]

@@ -1,11 +1,7 @@
-"""Agent feedback on drafts, read from the helpdesk's own events.
+"""How an agent's reply relates to our draft: sent as is / edited / rewritten, by text similarity.
 
-The sidecar remembers the last draft it put on each ticket. When the agent then sends a public
-reply, the reply is compared with the draft (sent as is / edited / rewritten, by similarity);
-the tags ``ai-reject``, ``ai-handoff`` and ``ai-wrong-intent:<intent>`` are recorded too. An
-intent correction becomes a *pending* labeled example in ``var/intent_corrections.jsonl``: a
-human reviews it (``python -m app feedback corrections --csv FILE``) before it is learned with
-``python -m app intents learn FILE``, never blindly.
+Pure: the runtime (``app/jobs/feedback.py``) remembers the last draft per ticket, calls
+:func:`classify_edit` when the agent replies, and records the verdict and feedback tags.
 """
 
 from __future__ import annotations

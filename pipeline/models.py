@@ -14,7 +14,7 @@ import hmac
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 # Roles of a message author, normalised across platforms.
 CUSTOMER = "customer"
@@ -327,3 +327,36 @@ def is_own_marker(text: str | None, key: bytes | None) -> bool:
         if hmac.compare_digest(m.group(2), _marker_mac(m.group(1), key)):
             return True
     return False
+
+
+# ---------------------------------------------------------------- capabilities passed into the pipeline
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """An OpenAI-compatible model the pipeline may call (built from the environment by the runtime).
+
+    ``prices``: USD per 1M tokens ``{model: (input, output)}`` layered over the built-in table.
+    """
+
+    api_key: str = field(repr=False)
+    model: str
+    base_url: str | None = None
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+class KnowledgeBase(Protocol):
+    """The knowledge base as the pipeline sees it (``knowledge.retrieve.Retriever`` implements it)."""
+
+    def count(self) -> int:
+        """Number of stored chunks (0: nothing to search)."""
+        ...
+
+    def embed(self, texts: list[str]) -> list[Any]:
+        """Query embeddings for ``texts``, in order."""
+        ...
+
+    def search(self, text: str, *, k: int, intent: str | None = None, brand: str | None = None,
+               embedding: Any = None) -> list[Source]:
+        """Top ``k`` passages for ``text`` (best chunk per document)."""
+        ...

@@ -237,8 +237,9 @@ def _after_last_customer(ticket: Ticket, msg: Any) -> bool:
 
 def _default_fetch(platform: str, ticket_id: str) -> Ticket:
     from adapters.registry import get_adapter  # provided by the adapters package
+    from app.settings import get_settings
 
-    return get_adapter(platform).fetch_ticket(ticket_id)
+    return get_adapter(platform, get_settings()).fetch_ticket(ticket_id)
 
 
 def check_sla(platform: str, ticket_id: str, stage: str, since: float, deadline: float | None = None,

@@ -9,8 +9,8 @@ import redis
 from rq import Queue
 from werkzeug import Response
 
-from tests.app.test_escalate import SlackStub
 from tests.conftest import auth_headers, load_fixture, outbox, reset_caches, run_worker
+from tests.fakes.slack import SlackStub
 
 ANGRY = "I want to speak to a manager right now. This is the third time I write, I will call my lawyer."
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.redact import deidentify, redact
-from knowledge.tickets import document_from_ticket, ingest_ticket
+from knowledge.tickets import ingest_ticket
 from pipeline.config import load_config
 from pipeline.draft import build_messages, drafting_config, template_draft
 from pipeline.guards import review

@@ -18,7 +18,7 @@ def embedded_env(monkeypatch, tmp_path):
     reset_caches()
 
 
-def _wait_for(pred, timeout=20.0):
+def _wait_for(pred, timeout=120.0):  # the first job includes the model fit: slow on a busy machine
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if pred():

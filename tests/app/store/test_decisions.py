@@ -11,14 +11,12 @@ import uuid
 import pytest
 
 from app.store.decisions import (
-    DAY,
     DecisionStore,
-    compute_stats,
     decision_from_outcome,
-    parse_since,
     record,
     record_feedback,
 )
+from app.store.queries import DAY, compute_stats, parse_since
 from pipeline.models import Action, Draft, Outcome, Plan, TicketEvent, Triage
 
 PG_DSN = os.environ.get("SIDECAR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
