@@ -33,7 +33,8 @@ _IBAN = re.compile(r"(?i)\b[a-z]{2}\d{2}(?:[ \-]?[a-z0-9]){10,30}\b")
 _CARDISH = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 _CVV = re.compile(r"(?i)\b(?:cvv2?|cvc2?|cid|security code|card verification(?: code| value)?|code de s[ée]curit[ée]|"
                   r"cryptogramme(?: visuel)?|c[óo]digo de seguridad|pr[üu]fnummer|kartenpr[üu]fnummer|sicherheitscode|"
-                  r"codice di sicurezza|codice cvv|beveiligingscode|c[óo]digo de seguran[çc]a)\b\W{0,20}\d{3,4}\b")
+                  r"codice di sicurezza|codice cvv|beveiligingscode|c[óo]digo de seguran[çc]a|card code|pin)\b"
+                  r"(?:\W+[^\W\d]+){0,5}?\W+\d{3,4}\b")
 _MONTHS = (r"jan(?:uary|vier|uar|eiro)?|feb(?:ruary|ruar|braio)?|f[ée]v(?:rier|ereiro)?|mar(?:ch|s|zo|ço|co)?|m[äa]rz|"
            r"apr(?:il|ile)?|avr(?:il)?|abr(?:il)?|may|mai|mayo|maio|maggio|mei|jun(?:e|i|io|ho)?|juin|giugno|"
            r"jul(?:y|i|io|ho)?|juil(?:let)?|luglio|aug(?:ust|ustus)?|ao[uû]t|ago(?:sto)?|sep(?:t|tember|tiembre|tembre)?|"
@@ -141,7 +142,8 @@ def _phones(text: str) -> str:
     for region in REGIONS:
         for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE,
                                                      max_tries=200):
-            spans.append((match.start, match.end))
+            if sum(c.isdigit() for c in match.raw_string) >= 7:  # "30 days", "24 hours" are not phones
+                spans.append((match.start, match.end))
     for start, end in sorted(set(spans), reverse=True):
         if "[" not in text[start:end]:
             text = text[:start] + "[phone]" + text[end:]

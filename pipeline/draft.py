@@ -362,8 +362,17 @@ def _passage_for_prompt(i: int, s: Source) -> str:
         return f"[S{i}] {s.title} ({s.source_type})\n{_DELIMS.sub('', s.text)}"
     from knowledge.redact import deidentify
 
-    answer = re.split(r"(?im)^##\s*agent answer\s*$", s.text or "", maxsplit=1)
-    guidance = deidentify(answer[1] if len(answer) == 2 else "")
+    # Only the agent's answer is guidance; the other customer's question is never shown. A chunk is
+    # the answer section (title "... - Agent answer"), or holds it after an "Agent answer" heading.
+    text = s.text or ""
+    parts = re.split(r"(?im)^(?:##[ \t]*)?agent answer:?[ \t]*$|^agent answer:[ \t]*", text, maxsplit=1)
+    if len(parts) == 2:
+        answer = parts[1]
+    elif s.title.rstrip().lower().endswith("agent answer"):
+        answer = text
+    else:
+        answer = ""
+    guidance = deidentify(answer) or "(no agent answer in this passage)"
     return (f"[S{i}] similar past ticket (guidance only: how the team answered a similar question; "
             f"not a policy, never quote it)\n{_DELIMS.sub('', guidance)[:1200]}")
 

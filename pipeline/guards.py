@@ -173,7 +173,16 @@ PROMISE_TERMS: dict[str, tuple[str, ...]] = {
                   "uitzondering", "excecao", "a titre exceptionnel", "exceptionnellement", "excepcionalmente",
                   "eccezionalmente", "ausnahmsweise", "uitzonderlijk"),
 }
-_TERM_RX = {cat: re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(t) for t in terms) + ")")
+# Separable verbs and split phrases ("we betalen u het bedrag terug", "zahlen Ihnen den Betrag zurück").
+_SPLIT_TERMS: dict[str, tuple[str, ...]] = {
+    "refund": (r"betal\w*\b.{0,60}\bterug", r"(?:zahl|uberweis|buch)\w*\b.{0,60}\bzuruck",
+               r"(?:give|send|pay|put)\b.{0,30}\bmoney\b.{0,20}\bback", r"storn\w*"),
+    "discount": (r"\d{1,2}\s?%", r"\bpercent\b", r"prozent", r"por ?ciento", r"pour ?cent", r"per ?cento", r"procent",
+                 r"por ?cento"),
+    "credit": (r"schrijven\b.{0,40}\bbij", r"schreiben\b.{0,40}\bgut"),
+}
+_TERM_RX = {cat: re.compile(r"(?<![a-z])(?:" + "|".join([re.escape(t) for t in terms] + list(_SPLIT_TERMS.get(cat, ())))
+                            + ")")
             for cat, terms in PROMISE_TERMS.items()}
 _SENTENCES = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
@@ -267,6 +276,21 @@ def secret_requests(text: str) -> list[str]:
     return found[:5]
 
 
+# ---------------------------------------------------------------- personal data
+
+# What a reply sent without a human must never carry, whoever's it is (names aside: greetings use them).
+_PII_PLACEHOLDERS = ("[iban]", "[card number]", "[cvv]", "[id number]", "[phone]", "[address]", "[postcode]",
+                     "[email]", "[number]")
+
+
+def personal_data(text: str) -> list[str]:
+    """Kinds of personal data in ``text`` (IBANs, cards, CVVs, ID numbers, phones, addresses, e-mails, long numbers)."""
+    from knowledge.redact import redact
+
+    redacted = redact(text or "")
+    return [p.strip("[]") for p in _PII_PLACEHOLDERS if p in redacted and p not in (text or "")]
+
+
 # ---------------------------------------------------------------- past tickets
 
 QUOTE_WORDS = 8
@@ -313,6 +337,10 @@ def unsafe_reasons(text: str, sources: list[Source]) -> list[str]:
     if secret_requests(text):
         reasons.append("The draft mentions card numbers, security codes, PINs or passwords: "
                        "never ask a customer for them. Never sent automatically.")
+    pii = personal_data(text)
+    if pii:
+        reasons.append(f"The draft contains personal data ({', '.join(pii)}): check whose it is. "
+                       "Never sent automatically.")
     if quotes_past_ticket(text, sources):
         reasons.append("The draft repeats text from another customer's ticket: remove it before sending.")
     return reasons
