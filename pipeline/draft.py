@@ -365,7 +365,7 @@ def _passage_for_prompt(i: int, s: Source) -> str:
     # Only the agent's answer is guidance; the other customer's question is never shown. A chunk is
     # the answer section (title "... - Agent answer"), or holds it after an "Agent answer" heading.
     text = s.text or ""
-    parts = re.split(r"(?im)^(?:##[ \t]*)?agent answer:?[ \t]*$|^agent answer:[ \t]*", text, maxsplit=1)
+    parts = re.split(r"(?im)^(?:##[ \t]*)?agent answer:?[ \t]*$|(?:^|>[ \t]*)agent answer:[ \t]*", text, maxsplit=1)
     if len(parts) == 2:
         answer = parts[1]
     elif s.title.rstrip().lower().endswith("agent answer"):
