@@ -110,6 +110,29 @@ def as_str(value: Any) -> str | None:
     return str(value).strip()
 
 
+# The channels the pipeline, stats and /ops know, whatever the helpdesk calls them.
+CHANNELS = ("email", "chat", "web_form", "social", "phone", "api", "other")
+
+
+def normalize_channel(raw: Any, table: Mapping[str, str]) -> str | None:
+    """A platform's channel / via / source value → one of :data:`CHANNELS` (None when absent).
+
+    ``table`` maps the platform's own values, lower-cased, with ``-``/space read as ``_``
+    ("Web Form", "web-form" and "web_form" are one key). Unknown values are ``other``, so stats
+    show that something arrived on a channel nobody mapped instead of hiding it as ``unknown``.
+    """
+    if isinstance(raw, dict):  # Zendesk's via object
+        raw = raw.get("channel")
+    if raw is None or raw == "" or isinstance(raw, bool):
+        return None
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    key = "_".join(str(raw).strip().lower().replace("-", " ").split())
+    if not key:
+        return None
+    return table.get(key, "other")
+
+
 TOKEN_HEADER = "X-Sidecar-Token"
 _DIGITS = re.compile(r"[0-9]{1,20}")
 
@@ -126,20 +149,15 @@ def check_ticket_id(value: Any) -> str:
     return s
 
 
-def refuse_unsigned(ps: Any, settings: Any, secret_var: str) -> None:
-    """For a platform without a webhook secret: raise :class:`AuthError` unless unsigned intake is allowed.
+def refuse_unsigned(settings: Any, name: str) -> None:
+    """No secret is configured for ``name``: accept only if the shared rule says so, else :class:`AuthError`.
 
-    Unsigned webhooks are accepted only when every platform is dry-run (the demo) or with
-    ``SIDECAR_ALLOW_UNSIGNED``. As soon as one platform writes to a real helpdesk, an unsigned
-    request to any platform is refused: it would otherwise run the pipeline and alert Slack
-    with attacker text.
+    The rule is ``settings.platform_state(name)`` (``app.settings.platform_state``), the same one
+    the start banner, ``/readyz`` and ``/ops`` report, so what they say is what intake does.
     """
-    if getattr(settings, "allow_unsigned", False):
-        return
-    if ps.configured:
-        raise AuthError(f"{secret_var} is not set")
-    if getattr(settings, "any_live", False):
-        raise AuthError(f"{secret_var} is not set (another platform is live: unsigned webhooks are refused)")
+    st = settings.platform_state(name)
+    if not st.unsigned_ok:
+        raise AuthError(f"webhook refused: {st.why}")
 
 
 def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, settings: Any) -> None:
@@ -147,10 +165,10 @@ def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, 
 
     The token comes in the ``X-Sidecar-Token`` header or, for senders that can only template
     the URL, the ``token`` query parameter. Every configured token (rotation) is compared in
-    constant time. Raises :class:`AuthError`.
+    constant time. Without a configured token, :func:`refuse_unsigned` decides. Raises :class:`AuthError`.
     """
     if not ps.webhook_secrets:
-        refuse_unsigned(ps, settings, f"{ps.name.upper()}_WEBHOOK_TOKEN")
+        refuse_unsigned(settings, ps.name)
         return
     given = header(headers, TOKEN_HEADER) or (query.get("token") if query else None)
     if not given:
