@@ -59,7 +59,7 @@ def test_unsigned_webhook_to_a_dry_run_platform_is_refused_when_another_is_live(
     r = live_zendesk_app.post(f"/webhooks/{platform}", data=load_fixture(platform, fixture),
                               headers={"Content-Type": "application/json"})
     assert r.status_code == 401, r.get_json()
-    assert "another platform is live" in r.get_json()["detail"]
+    assert "while zendesk is live" in r.get_json()["detail"]
     assert redis.Redis.from_url(redis_url).dbsize() == 0, "nothing stored, nothing queued"
 
 
