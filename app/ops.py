@@ -132,6 +132,17 @@ def _failed() -> tuple[list[dict[str, Any]], str | None]:
         return [], f"cannot list failed jobs: {exc.__class__.__name__}"
 
 
+def _queue() -> tuple[dict[str, Any] | None, str | None]:
+    """Queued, scheduled, running (with age) and failed jobs, in both modes; or why they are unknown."""
+    from app.commands.jobs import queue_status
+
+    try:
+        return queue_status(_settings()), None
+    except Exception as exc:
+        log.exception("ops: cannot read the queue")
+        return None, f"cannot read the queue: {exc.__class__.__name__}"
+
+
 def _inbox() -> dict[str, int] | None:
     """Webhook events accepted but not yet turned into jobs, and unreadable ones (Redis mode)."""
     settings = _settings()
@@ -177,8 +188,9 @@ def _render_page(how: str | None, retried: str | None = None, retry_failed: str 
         config_rejected = rejected_change()
     except Exception:  # the rules section says why the config cannot load
         config_rejected = None
+    queue, queue_error = _queue()
     return render_template(
-        "ops.html", platforms={n: st.as_dict() for n, st in platform_states(_settings()).items()},
+        "ops.html", queue=queue, queue_error=queue_error, platforms={n: st.as_dict() for n, st in platform_states(_settings()).items()},
         config_rejected=config_rejected, stats=stats, since_txt=since_txt, recent=recent, failed=failed, failed_error=failed_error,
         rules=_rules_view(), csrf=_csrf(token), inbox=_inbox(), query_token=query_token, store_kind=store.kind,
         mode="embedded" if _settings().embedded else "redis", retried=retried or request.args.get("retried"),
