@@ -36,7 +36,8 @@ def get_adapter(platform: str, settings: Any, redis: Any = None) -> Adapter:
             # With REDIS_URL the account's budget is shared by every worker: whoever asks first
             # (web process, CLI, worker) must not get an adapter with a process-local limiter.
             redis_url = getattr(settings, "redis_url", None)
-            _cache[key] = cls(ps, redis=redis if redis is not None else redis_url)
+            _cache[key] = cls(ps, redis=redis if redis is not None else redis_url,
+                              marker_key=getattr(settings, "marker_key", None))
         else:
             from adapters.dryrun import DryRunAdapter
 
