@@ -307,21 +307,21 @@ def queue_job(settings: Any, func: str, job_id: str, payload: dict[str, Any]) ->
     if settings.redis_url:
         from rq import Queue, Retry
 
-        from pipeline.runtime import get_redis
+        from app.runtime import get_redis
 
         q = Queue(settings.queue_name, connection=get_redis(settings))
         q.enqueue(func, payload, job_id=job_id, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
                   job_timeout=settings.job_timeout, result_ttl=24 * 3600, failure_ttl=30 * 24 * 3600,
                   description=f"{func.rsplit('.', 1)[-1]} {job_id}")
         return
-    from pipeline.embedded import get_embedded_queue
+    from app.jobs.embedded import get_embedded_queue
 
     get_embedded_queue(settings).enqueue_call(job_id, func, [payload])
 
 
 def _accept(settings: Any, kind: str, dedupe_id: str, func: str, payload: dict[str, Any]):
     """Claim the dedupe key and queue the job: (body or error response, status)."""
-    from pipeline.runtime import get_state
+    from app.runtime import get_state
 
     key = f"sidecar:slack:{kind}:{dedupe_id}"
     try:
