@@ -401,3 +401,39 @@ def test_alert_without_signing_secret_has_no_buttons(env, slack, monkeypatch):
     root = slack.posted("chat.postMessage")[0]
     ids = [e.get("action_id") for b in root["blocks"] if b.get("type") == "actions" for e in b["elements"]]
     assert ids == ["open_ticket"]
+
+
+def test_embedded_mode_reply_and_acknowledge_without_redis(slack, monkeypatch, tmp_path):
+    """No REDIS_URL: the Slack jobs go through the durable SQLite queue; the mapping lives in var/."""
+    from tests.conftest import ROOT, outbox
+
+    monkeypatch.setenv("SIDECAR_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("SIDECAR_CONFIG", str(ROOT / "config"))
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_API_URL", slack.url)
+    monkeypatch.setenv("SLACK_CHANNEL", CHANNEL)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    reset_caches()
+    try:
+        from app import create_app
+        from app.jobs.embedded import get_embedded_queue
+        from app.jobs.slack import acknowledgement
+        from app.runtime import get_state
+
+        settings = get_settings()
+        assert settings.embedded
+        client = create_app().test_client()
+        queue = get_embedded_queue(settings)
+        queue.stop()  # run the jobs here, deterministically
+        ts = alert(slack, "gorgias", "321")
+        body = event_body(reply_event("embedded reply", thread_ts=ts), event_id="Ev0EMB")
+        assert post_event(client, body).status_code == 202
+        assert post_event(client, body, retry=1).get_json()["status"] == "duplicate"
+        assert click(client, "sidecar_ack", ts, blocks=_root(slack)["blocks"]).get_json()["status"] == "queued"
+        queue.run_pending()
+        assert queue.failed() == []
+        notes = [e for e in outbox(tmp_path / "var", "gorgias") if e["action"] == "note"]
+        assert len(notes) == 1 and "From Slack, Mia Manager: embedded reply" in notes[0]["text"]
+        assert acknowledgement(get_state(settings), "gorgias", "321")["user"] == "U0MANAGER"
+    finally:
+        reset_caches()
