@@ -235,7 +235,7 @@ def escalate(outcome: Outcome, ticket: Ticket, *, reasons: Iterable[str] | None 
     if thread is None and resp.get("ts"):
         _set_thread(state, thread_key, resp.get("channel") or channel, resp["ts"], ttl)
         # The other direction, for replies and button clicks coming back from Slack (app.jobs.slack).
-        from app.jobs.slack import remember_escalation
+        from app.store.slack import remember_escalation
 
         remember_escalation(state, channel=resp.get("channel") or channel, ts=resp["ts"], platform=platform,
                             ticket_id=str(ticket.id), ticket_url=outcome.ticket_url or ticket.url, ttl=ttl)

@@ -249,8 +249,8 @@ def _acknowledged(platform: str, ticket_id: str, settings: Any) -> dict[str, Any
             from app.settings import get_settings
 
             settings = get_settings()
-        from app.jobs.slack import acknowledgement
         from app.runtime import get_state
+        from app.store.slack import acknowledgement
 
         return acknowledgement(get_state(settings), platform, ticket_id)
     except Exception:  # the state store is down: a reminder too many beats a missed breach

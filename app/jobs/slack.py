@@ -27,21 +27,16 @@ import time
 from typing import Any
 
 from adapters.base import AgentNotFound, PermanentError
-from app.slack_inbound import ButtonClick, ThreadReply
+from app.slack_payloads import ButtonClick, ThreadReply
+from app.store.slack import ESCALATION_TTL, ack_key, acknowledgement, actions_key, escalation_for
 from pipeline.models import marker_for
 
 log = logging.getLogger(__name__)
 
-ESCALATION_TTL = 30 * 24 * 3600
 STEP_PREFIX = "slack-"
 MAX_STATUS_LINES = 10
-_KEY_SAFE = re.compile(r"[^A-Za-z0-9_.#-]")
 # Slack's own markup in message text: <@U123|name>, <#C123|channel>, <!here>, <https://x|label>.
 _SLACK_TOKEN = re.compile(r"<([^<>]{1,2000})>")
-
-
-def _safe(x: Any) -> str:
-    return _KEY_SAFE.sub("_", str(x))[:120]
 
 
 def _settings() -> Any:
@@ -54,41 +49,6 @@ def _state(settings: Any) -> Any:
     from app.runtime import get_state
 
     return get_state(settings)
-
-
-# --------------------------------------------------------------------------- escalation ↔ thread
-
-
-def escalation_key(channel: str, ts: str) -> str:
-    return f"sidecar:slack-escalation:{_safe(channel)}:{_safe(ts)}"
-
-
-def remember_escalation(state: Any, *, channel: str, ts: str, platform: str, ticket_id: str,
-                        ticket_url: str | None = None, ttl: int = ESCALATION_TTL, now: float | None = None) -> None:
-    """Store which ticket the alert ``channel``/``ts`` (the thread's first message) is about."""
-    state.put_json(escalation_key(channel, ts), {
-        "platform": platform, "ticket_id": str(ticket_id), "ticket_url": ticket_url, "channel": channel, "ts": ts,
-        "alerted_at": time.time() if now is None else now}, ttl)
-
-
-def escalation_for(state: Any, channel: str, ts: str) -> dict[str, Any] | None:
-    """The escalation whose thread starts at ``channel``/``ts``; None for threads we did not start."""
-    d = state.get_json(escalation_key(channel, ts))
-    return d if isinstance(d, dict) and d.get("platform") and d.get("ticket_id") else None
-
-
-def ack_key(platform: str, ticket_id: str) -> str:
-    return f"sidecar:slack-ack:{_safe(platform)}:{_safe(ticket_id)}"
-
-
-def acknowledgement(state: Any, platform: str, ticket_id: str) -> dict[str, Any] | None:
-    """Who acknowledged the ticket's escalation in Slack, and when (None if nobody did)."""
-    d = state.get_json(ack_key(platform, ticket_id))
-    return d if isinstance(d, dict) else None
-
-
-def _actions_key(platform: str, ticket_id: str) -> str:
-    return f"sidecar:slack-actions:{_safe(platform)}:{_safe(ticket_id)}"
 
 
 # --------------------------------------------------------------------------- Slack Web API
@@ -347,11 +307,11 @@ def handle_button(payload: dict[str, Any]) -> dict[str, Any]:
             result["status"] = "already-acknowledged"
             entry = {}
 
-    actions = state.get_json(_actions_key(platform, ticket_id)) or []
+    actions = state.get_json(actions_key(platform, ticket_id)) or []
     if entry and not any(a.get("at") == entry["at"] and a.get("user") == entry["user"] and
                          a.get("action") == entry["action"] for a in actions):
         actions = [*actions, entry][-MAX_STATUS_LINES:]
-        state.put_json(_actions_key(platform, ticket_id), actions, ESCALATION_TTL)
+        state.put_json(actions_key(platform, ticket_id), actions, ESCALATION_TTL)
     result["alert_updated"] = _update_alert(client, click, actions,
                                             acknowledgement(state, platform, ticket_id) is not None)
     return result

@@ -308,8 +308,8 @@ def test_acknowledge_records_who_stops_sla_reminders_and_updates_the_alert(kit, 
     fake = helpdesk(kit, rsps, monkeypatch)
     from app import create_app
     from app.jobs.sla import check_sla, schedule_sla_checks
-    from app.jobs.slack import acknowledgement
     from app.runtime import get_state
+    from app.store.slack import acknowledgement
     settings = get_settings()
     client = create_app().test_client()
     ts = alert(slack, kit.name, fake.tid)
@@ -341,8 +341,8 @@ def test_acknowledge_records_who_stops_sla_reminders_and_updates_the_alert(kit, 
 
 def test_second_acknowledge_keeps_the_first(env, slack, redis_url):
     from app import create_app
-    from app.jobs.slack import acknowledgement
     from app.runtime import get_state
+    from app.store.slack import acknowledgement
 
     client = create_app().test_client()
     ts = alert(slack, "zendesk", "991")
@@ -417,8 +417,8 @@ def test_embedded_mode_reply_and_acknowledge_without_redis(slack, monkeypatch, t
     try:
         from app import create_app
         from app.jobs.embedded import get_embedded_queue
-        from app.jobs.slack import acknowledgement
         from app.runtime import get_state
+        from app.store.slack import acknowledgement
 
         settings = get_settings()
         assert settings.embedded
