@@ -45,7 +45,7 @@ class DryRunAdapter(Adapter):
         return Ticket(platform=self.platform, id=str(ticket_id), subject=(ev.subject_hint if ev else "") or "",
                       tags=list(ev.tags_hint) if ev else [],
                       requester=Person(name=ev.requester_name if ev else None, email=ev.requester_email if ev else None),
-                      messages=messages, url=None)
+                      messages=messages, url=None, channel=ev.channel if ev else None)
 
     def _entries(self, ticket_id: str) -> list[dict[str, Any]]:
         if not self.path.exists():

@@ -32,33 +32,79 @@ def _config_or_exit():
         sys.exit(f"invalid config:\n{exc}")
 
 
+def _bind_or_exit(host: str, port: int):
+    """Take the port before anything slow: a busy port fails in a second, with the fix in the message.
+
+    The bound socket is handed to the server later, so nobody can take the port while models load.
+    """
+    import errno
+    import socket
+
+    from werkzeug.serving import get_sockaddr, select_address_family
+
+    family = select_address_family(host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart right after a stop still binds
+    try:
+        sock.bind(get_sockaddr(host, port, family))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            other = port + 1 if port < 65535 else 8001
+            sys.exit(f"port {port} on {host} is already in use (another sidecar still running?).\n"
+                     f"  start on another port:  ./scripts/run --port {other}   (or PORT={other} ./scripts/run)\n"
+                     f"  or see who holds it:    lsof -i :{port}   (ss -ltnp 'sport = :{port}')")
+        if exc.errno == errno.EACCES:
+            sys.exit(f"port {port} needs root privileges: use a port above 1024, e.g. ./scripts/run --port 8000")
+        sys.exit(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    sock.set_inheritable(True)
+    return sock
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Embedded single-process mode: web + in-process jobs (no Redis needed)."""
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 
-    from app import create_app
+    from knowledge.progress import step
 
+    sock = _bind_or_exit(args.host, args.port)
     settings = _settings_or_exit()
     cfg = _config_or_exit()
-    _demo_knowledge(settings)
+    print(f"starting the sidecar on http://{args.host}:{args.port} (port reserved)", flush=True)
+    _demo_knowledge(settings, progress=True)
     from pipeline.classify import warm_up
     from pipeline.local_classifier import learned_path
 
-    warm_up(cfg, learned_path(settings.var_dir))
-    app = create_app(settings)
+    with step("Loading the intent classifier (the very first start fits it, later starts reuse the cache)"):
+        warm_up(cfg, learned_path(settings.var_dir))
+    with step("Starting the web app and the in-process queue"):
+        from app import create_app
+
+        app = create_app(settings)
     mode = "embedded (in-process jobs)" if settings.embedded else f"web only, jobs go to Redis queue '{settings.queue_name}'"
     print(f"sidecar listening on http://{args.host}:{args.port}  mode: {mode}")
-    for ps in (settings.zendesk, settings.gorgias, settings.freshdesk):
-        print(f"  {ps.name:9s} {'LIVE ' + (ps.url or '') if ps.configured else 'DRY RUN → ' + str(settings.outbox_dir / (ps.name + '.jsonl'))}")
+    from app.settings import platform_states
+
+    for name, st in platform_states(settings).items():
+        print(f"  {name:9s} {st.banner(settings.outbox_dir)}")
     print("try:  curl -s -X POST -H 'Content-Type: application/json' "
-          f"--data @samples/zendesk_comment_added.json http://{args.host}:{args.port}/webhooks/zendesk")
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+          f"--data @samples/zendesk_comment_added.json http://{args.host}:{args.port}/webhooks/zendesk", flush=True)
+    srv = make_server(args.host, args.port, app, threaded=True, fd=sock.fileno())
+    sock.close()  # the server holds its own duplicate of the listening socket
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
     return 0
 
 
-def _demo_knowledge(settings) -> None:
+def _demo_knowledge(settings, progress: bool = False) -> None:
     """First start on embedded defaults: index the sample knowledge base so drafts have sources."""
     import knowledge
+    from knowledge.progress import Progress, step
 
     try:
         from knowledge.ingest import ingest_folder
@@ -67,11 +113,17 @@ def _demo_knowledge(settings) -> None:
         store = get_store(settings, create=True)
         kb = Path(settings.config_dir) / "knowledge"
         if store.count() == 0 and not settings.chroma_url and kb.is_dir():
-            print(f"indexing the sample knowledge base {kb} (first start only)")
-            ingest_folder(store, kb)
+            with step(f"Indexing the sample knowledge base {kb} (first start only)"), \
+                    Progress("embedding chunks", "chunk", enabled=progress) as bar:
+                rep = ingest_folder(store, kb, progress=bar)
+                bar.summary(f"  {rep.summary()}")
     except Exception as exc:  # drafts then say they found nothing; the sidecar still runs
         log.warning("sample knowledge base not indexed: %s", exc)
-    knowledge.warm_up(settings)
+    if progress:
+        with step("Loading the embedding model"):
+            knowledge.warm_up(settings)
+    else:
+        knowledge.warm_up(settings)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

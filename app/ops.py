@@ -166,8 +166,16 @@ def ops_page():
     failed, failed_error = _failed()
     token = _settings().ops_token.get_secret_value()
     query_token = request.args.get("token") if how == "query" else None
+    from app.settings import platform_states
+    from pipeline.config import rejected_change
+
+    try:
+        config_rejected = rejected_change()
+    except Exception:  # the rules section says why the config cannot load
+        config_rejected = None
     return render_template(
-        "ops.html", stats=stats, since_txt=since_txt, recent=recent, failed=failed, failed_error=failed_error,
+        "ops.html", platforms={n: st.as_dict() for n, st in platform_states(_settings()).items()},
+        config_rejected=config_rejected, stats=stats, since_txt=since_txt, recent=recent, failed=failed, failed_error=failed_error,
         rules=_rules_view(), csrf=_csrf(token), inbox=_inbox(), query_token=query_token, store_kind=store.kind,
         mode="embedded" if _settings().embedded else "redis", retried=request.args.get("retried"),
         retry_failed=request.args.get("retry_failed"),

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.progress import embedded
+
 log = logging.getLogger(__name__)
 
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
@@ -94,6 +96,7 @@ class LocalEmbedder:
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             out.append((idx, self._embed_batch([texts[i] or " " for i in idx])))
+            embedded(len(idx))  # progress bars of long commands (a no-op otherwise)
         result = np.zeros((len(texts), DIM), dtype=np.float32)
         for idx, vecs in out:
             result[idx] = vecs

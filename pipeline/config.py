@@ -84,6 +84,18 @@ class AutoReply(_Strict):
     enabled: bool = False
     min_confidence: float = Field(default=0.9, ge=0, le=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        # `auto_reply: true` / `false` is what people write first: it means {enabled: true/false}
+        # with the default min_confidence. Anything else that is not a mapping gets told what to write.
+        if isinstance(v, bool):
+            return {"enabled": v}
+        if v is None or isinstance(v, dict | AutoReply):
+            return v
+        raise ValueError("write `auto_reply: true` (or false), or a mapping like "
+                         "`auto_reply: {enabled: true, min_confidence: 0.9}`")
+
 
 class Macro(_Strict):
     mode: Literal["suggest", "apply"] = "suggest"
@@ -368,6 +380,14 @@ def get_config() -> Config:
     if _holder is None or _holder.folder != Path(os.environ.get("SIDECAR_CONFIG") or "config"):
         _holder = ConfigHolder()
     return _holder.get()
+
+
+def rejected_change() -> str | None:
+    """Why the config on disk was rejected (the last good one is in force), or None if it is in force."""
+    if _holder is None:
+        return None
+    _holder.get()  # notice a change made since the last look
+    return _holder.last_error
 
 
 def reset_config() -> None:

@@ -67,6 +67,8 @@ class TicketEvent(_Serializable):
     tags_hint: list[str] = field(default_factory=list)
     raw_type: str | None = None
     received_at: float = field(default_factory=time.time)
+    # email | chat | web_form | social | phone | api | other (mapped by the adapter); None = not said.
+    channel: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TicketEvent:
@@ -100,7 +102,7 @@ class Message(_Serializable):
     author_id: str | None = None
     author_name: str | None = None
     author_email: str | None = None
-    channel: str | None = None
+    channel: str | None = None  # the platform's own value (adapters rely on it, e.g. Gorgias "internal-note")
     created_at: str | None = None
 
     @classmethod
@@ -122,7 +124,7 @@ class Ticket(_Serializable):
     requester: Person = field(default_factory=Person)
     messages: list[Message] = field(default_factory=list)
     url: str | None = None  # for humans (agent UI), never used to make requests
-    channel: str | None = None
+    channel: str | None = None  # email | chat | web_form | social | phone | api | other (see TicketEvent)
     brand: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
