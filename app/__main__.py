@@ -11,7 +11,7 @@ from pathlib import Path
 
 log = logging.getLogger("app")
 
-COMMAND_MODULES = ("app.commands.classifier", "app.commands.kb", "app.commands.ops")
+COMMAND_MODULES = ("app.commands.classifier", "app.commands.kb", "app.commands.ops", "app.commands.backtest")
 
 
 def _settings_or_exit():

@@ -310,10 +310,13 @@ def _check_drafting(path: Path, intents: set[str]) -> None:
         raise ConfigError("\n".join(f"{path.name}: intent '{n}': intro: not defined in intents.yaml" for n in unknown))
 
 
-def load_config(folder: str | os.PathLike | None = None) -> Config:
-    """Load and validate ``intents.yaml`` + ``rules.yaml`` from ``folder`` (default ``SIDECAR_CONFIG`` or ``config/``)."""
+def load_config(folder: str | os.PathLike | None = None, rules_file: str | os.PathLike | None = None) -> Config:
+    """Load and validate ``intents.yaml`` + ``rules.yaml`` from ``folder`` (default ``SIDECAR_CONFIG`` or ``config/``).
+
+    ``rules_file`` replaces ``folder/rules.yaml`` (a candidate rules file tried in a backtest).
+    """
     base = Path(folder or os.environ.get("SIDECAR_CONFIG") or "config")
-    ipath, rpath = base / "intents.yaml", base / "rules.yaml"
+    ipath, rpath = base / "intents.yaml", Path(rules_file) if rules_file else base / "rules.yaml"
     raw_i, raw_r = _read_yaml(ipath), _read_yaml(rpath)
     for p, raw in ((ipath, raw_i), (rpath, raw_r)):
         if not isinstance(raw, dict):

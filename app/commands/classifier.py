@@ -3,6 +3,8 @@
 - ``intents learn FILE.csv [--text-column text] [--label-column label]``: add labeled history
   (e.g. exported past tickets) to the store the local model trains on
   (``<SIDECAR_VAR>/learned_examples.jsonl``); labels must be configured intents.
+- ``intents learn --from-backtest DIR``: the same from a backtest's ``labels_review.csv``, only
+  the rows a reviewer approved (``approve`` = yes).
 - ``eval --train TRAIN.csv --test TEST.csv [...]``: fit on TRAIN only, score TEST, print the
   figures and, as the very last line, the same figures as one JSON object.
 
@@ -34,9 +36,24 @@ def cmd_learn(args: argparse.Namespace) -> int:
     from pipeline.local_classifier import learned_path, load_learned
 
     settings = get_settings()
+    if bool(args.file) == bool(args.from_backtest):
+        print("error: give either FILE.csv or --from-backtest DIR", file=sys.stderr)
+        return 2
     try:
         cfg = load_config(settings.config_dir)
-        data = read_labeled_csv(args.file, args.text_column, args.label_column)
+        if args.from_backtest:
+            from app.backtest.learn import approved_examples
+
+            data, waiting = approved_examples(args.from_backtest)
+            source = f"{args.from_backtest}/labels_review.csv"
+            if not data.texts:
+                print(f"{source}: no approved rows ({waiting} waiting for review). Nothing is learned blindly: "
+                      "write yes in the approve column of the rows that are right (fix the label where the agents' "
+                      "was wrong), then run this again.", file=sys.stderr)
+                return 1
+            args.file = source
+        else:
+            data = read_labeled_csv(args.file, args.text_column, args.label_column)
     except (ConfigError, LabeledDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -168,7 +185,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     intents = sub.add_parser("intents", help="manage the intent classifier's training data")
     isub = intents.add_subparsers(dest="intents_command", required=True)
     learn = isub.add_parser("learn", help="add labeled examples (CSV) to the local model's training data")
-    learn.add_argument("file", help="CSV with a header row")
+    learn.add_argument("file", nargs="?", help="CSV with a header row")
+    learn.add_argument("--from-backtest", metavar="DIR",
+                       help="a backtest report folder: learn the rows of its labels_review.csv approved by a reviewer")
     _add_columns(learn)
     learn.add_argument("--fit", action="store_true", help="refit the local classifier now (cached for the next start)")
     learn.add_argument("--quiet", action="store_true", help="no progress bar")
