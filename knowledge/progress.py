@@ -75,6 +75,9 @@ class Progress:
 
     def _close_bar(self) -> None:
         if self._bar is not None:
+            # Draw the final count once: a bar done within tqdm's redraw interval (fast, cached
+            # embeddings) would otherwise never show it before being erased.
+            self._bar.refresh()
             self._bar.close()
             self._bar = None
 

@@ -179,7 +179,7 @@ def handle_thread_reply(payload: dict[str, Any]) -> dict[str, Any]:
     client = _client(settings)
     name = _display_name(_user(client, reply.user), reply.user)
     link = _permalink(client, reply.channel, reply.ts)
-    marker = marker_for(step_id)
+    marker = marker_for(step_id, settings.marker_key)
     note_html, note_text = render_note(name, reply.text, link, reply.files, marker)
     adapter = _adapter(platform, settings)
     ticket = adapter.fetch_ticket(ticket_id)

@@ -171,7 +171,11 @@ def test_thread_reply_becomes_exactly_one_note_even_when_slack_retries_three_tim
     assert "From Slack, Mia Manager:" in note
     assert "Refund approved, offer 20% off @leo &amp; see policy (https://acme.example/p)" in note
     assert f"https://acme.slack.com/archives/{CHANNEL}/p1700000100000200" in note
-    assert "sidecar-event:slack-Ev0REPLY1" in note
+    assert "sidecar-event:slack-Ev0REPLY1:" in note
+    # the helpdesk's webhook about this note is recognised as the sidecar's own (signed marker)
+    from pipeline.models import is_own_marker
+
+    assert is_own_marker(note, get_settings().marker_key)
     # the job ran again (an rq retry after the note was stored): still one note
     from app.jobs.slack import handle_thread_reply
 
