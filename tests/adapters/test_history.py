@@ -21,6 +21,7 @@ from adapters.history import (
     ReadOnlySession,
     ReadOnlyViolation,
     Window,
+    ZendeskHistory,
     reader_for,
     share_limiter,
 )
@@ -154,7 +155,7 @@ def test_readers_have_no_write_path(platform, history):
                                                   "delete", "reply"))}
     assert writes == set(), f"{cls.__name__} exposes {writes}"
     assert public <= {"pages", "fetch", "is_closed", "ticket_id", "updated_at", "calls", "page_size", "platform",
-                      "EXPORT", "EXPORT_BUDGET", "MAX_PAGE"}
+                      "EXPORT", "EXPORT_BUDGET", "MAX_PAGE", "MAX_COMMENT_PAGES"}
     with FakeHistoryServer(platform, history[:3]) as fake:
         reader = _reader(platform, fake, Sleeps())
         # Even the wrapped production adapter, reached on purpose, cannot write through this session.
@@ -182,3 +183,34 @@ def test_budget_share_uses_the_production_key_and_leaves_the_rest_to_production(
     assert share_limiter("gorgias", "https://acme.gorgias.com", 0, None, 0.25).limit == 10
     zd = FreshdeskHistory.MAX_PAGE
     assert zd == 300
+
+
+def test_zendesk_export_pages_also_take_a_slot_of_the_export_endpoints_own_budget(history):
+    """The incremental export allows 10 requests/min: its pages go through a second limiter, comments do not."""
+
+    class Counting:
+        def __init__(self) -> None:
+            self.acquired = 0
+            self.paused: list[float] = []
+
+        def acquire(self) -> float:
+            self.acquired += 1
+            return 0.0
+
+        def pause(self, s: float) -> None:
+            self.paused.append(s)
+
+    sleep = Sleeps()
+    export = Counting()
+    with FakeHistoryServer("zendesk", history) as fake:
+        ps = load_settings(platform_env("zendesk", fake.base)).platform("zendesk")
+        reader = reader_for("zendesk", ps, limiter=RateLimiter("t:z", 10_000, 60.0, None, sleep=sleep, clock=sleep.clock),
+                            export_limiter=export, sleep=sleep)
+        reader.page_size = 50
+        for page in reader.pages(_window(history)):
+            for raw in page.items[:1]:
+                reader.fetch(raw)
+    exports = [c for c in fake.calls if c.path.endswith("/incremental/tickets/cursor.json")]
+    assert export.acquired == len(exports) == 5 and len(fake.calls) > len(exports)
+    default = ZendeskHistory(ps)._export_limiter
+    assert (default.limit, default.period) == (10, 60.0) and default.key.endswith(":incremental")
