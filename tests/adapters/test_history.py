@@ -214,3 +214,29 @@ def test_zendesk_export_pages_also_take_a_slot_of_the_export_endpoints_own_budge
     assert export.acquired == len(exports) == 5 and len(fake.calls) > len(exports)
     default = ZendeskHistory(ps)._export_limiter
     assert (default.limit, default.period) == (10, 60.0) and default.key.endswith(":incremental")
+
+
+def test_a_looping_api_cannot_hold_the_reader_forever():
+    """An export that hands back the same cursor, and a thread whose next link never ends, both stop."""
+    import re
+
+    import responses
+
+    base = "https://acme.zendesk.com"
+    ps = load_settings(platform_env("zendesk", base)).platform("zendesk")
+    sleep = Sleeps()
+    reader = reader_for("zendesk", ps, limiter=RateLimiter("t:loop", 10_000, 60.0, None, sleep=sleep, clock=sleep.clock),
+                        export_limiter=None, sleep=sleep)
+    now = datetime.now(UTC)
+    ticket = {"id": 5, "status": "solved", "updated_at": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    with responses.RequestsMock() as rs:
+        rs.get(re.compile(base + r"/api/v2/incremental/tickets/cursor\.json.*"),
+               json={"tickets": [ticket], "after_cursor": "SAME", "end_of_stream": False})
+        rs.get(re.compile(base + r"/api/v2/tickets/5/comments\.json.*"),
+               json={"comments": [{"id": 1, "author_id": 9, "body": "hi", "public": True}], "users": [],
+                     "meta": {"has_more": True}, "links": {"next": base + "/api/v2/tickets/5/comments.json?page[after]=x"}})
+        pages = list(reader.pages(Window(now - timedelta(days=3), now)))
+        t = reader.fetch(pages[0].items[0])
+        assert len(pages) == 2, "the repeated cursor ends the listing"
+        assert len(t.messages) == reader.MAX_COMMENT_PAGES
+        assert {c.request.method for c in rs.calls} == {"GET"}
