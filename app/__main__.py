@@ -113,10 +113,12 @@ def _demo_knowledge(settings, progress: bool = False) -> None:
         store = get_store(settings, create=True)
         kb = Path(settings.config_dir) / "knowledge"
         if store.count() == 0 and not settings.chroma_url and kb.is_dir():
-            with step(f"Indexing the sample knowledge base {kb} (first start only)"), \
+            # serve reports its start steps on stdout; other commands keep stdout for their own output.
+            out = sys.stdout if progress else sys.stderr
+            with step(f"Indexing the sample knowledge base {kb} (first start only)", stream=out), \
                     Progress("embedding chunks", "chunk", enabled=progress) as bar:
                 rep = ingest_folder(store, kb, progress=bar)
-                bar.summary(f"  {rep.summary()}")
+                bar.summary(f"  {rep.summary()}", out=out)
     except Exception as exc:  # drafts then say they found nothing; the sidecar still runs
         log.warning("sample knowledge base not indexed: %s", exc)
     if progress:
@@ -181,8 +183,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.fresh:
         import uuid
 
+        # A new event id *and* no message claim: "process again even if seen" means this message too.
         event.event_id = f"replay-{uuid.uuid4().hex[:12]}"
-    result = process_event(args.platform, event.to_dict())
+    live = settings.platform(args.platform).configured
+    preview = live and not args.write
+    if preview:
+        print(f"{args.platform} is live: preview only, writes go to "
+              f"{settings.outbox_dir / (args.platform + '.jsonl')} (pass --write to write to the helpdesk)",
+              file=sys.stderr)
+    result = process_event(args.platform, event.to_dict(), claim_message=not args.fresh, preview=preview)
     print(json.dumps({k: v for k, v in result.items() if k != "note"}, indent=2))
     if result.get("note"):
         print("\n----- internal note -----\n" + result["note"])
@@ -264,7 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="run a sample webhook through the pipeline and print the note")
     r.add_argument("file")
     r.add_argument("--platform", required=True, choices=["zendesk", "gorgias", "freshdesk"])
-    r.add_argument("--fresh", action="store_true", help="new event id (process again even if seen)")
+    r.add_argument("--fresh", action="store_true",
+                   help="process again even if seen: a new event id, and the message is claimed afresh")
+    r.add_argument("--write", action="store_true",
+                   help="on a live platform, really write to the helpdesk (default: preview into the outbox)")
     r.set_defaults(func=cmd_replay)
     c = sub.add_parser("check-config", help="validate config/*.yaml and print intents × actions")
     c.add_argument("--config", help="config folder (default SIDECAR_CONFIG or config/)")

@@ -123,3 +123,12 @@ def test_sample_webhooks_show_email_in_stats_and_ops(embedded):
     by_channel = page[page.index('id="by-channel"'):]
     by_channel = by_channel[:by_channel.index("</table>")]
     assert "<td>email</td>" in by_channel and "unknown" not in by_channel
+
+
+def test_skipped_or_failed_events_keep_the_webhooks_channel_in_the_log():
+    from app.store.decisions import decision_from_outcome
+    from pipeline.models import Outcome, TicketEvent
+
+    ev = TicketEvent(platform="gorgias", event_id="e1", ticket_id="5", channel="chat")
+    row = decision_from_outcome(Outcome(event=ev, ticket_id="5", marker="m", status="failed"))
+    assert row["channel"] == "chat"

@@ -113,6 +113,6 @@ def test_kb_add_tickets_counts_tickets(kb_env, tmp_path, capsys, monkeypatch):
     tty = FakeTTY()
     monkeypatch.setattr(sys, "stderr", tty)
     assert main(["kb", "add-tickets", "--from-json", str(f)]) == 0
-    assert "indexing resolved tickets" in tty.getvalue() and "1/1" in tty.getvalue()
+    assert "indexing resolved tickets" in tty.getvalue() and "/1 [" in tty.getvalue()
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and lines[0].startswith("indexed 1 resolved tickets")
