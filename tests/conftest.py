@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,28 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 _ENV_PREFIXES = ("ZENDESK_", "GORGIAS_", "FRESHDESK_", "OPENAI_", "SLACK_", "SENTRY_", "CHROMA_", "REDIS_URL",
                  "SIDECAR_", "DATABASE_URL", "OPS_TOKEN", "METRICS_TOKEN", "KB_")
 for _k in list(os.environ):
-    if _k.startswith(_ENV_PREFIXES) and _k not in ("SIDECAR_TEST_REDIS_DB", "SIDECAR_TEST_REDIS_HOST"):
+    if _k.startswith(_ENV_PREFIXES) and _k not in ("SIDECAR_TEST_REDIS_DB", "SIDECAR_TEST_REDIS_HOST",
+                                                    "SIDECAR_SCREENSHOT_DIR"):
         del os.environ[_k]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tests never write into the developer's var/: anything that does not set its own SIDECAR_VAR
+# (a CLI test, a helper reading settings) gets this throw-away folder instead of ./var.
+os.environ["SIDECAR_VAR"] = tempfile.mkdtemp(prefix="sidecar-test-var-")
+
+
+def _var_snapshot() -> dict[str, float]:
+    var = ROOT / "var"
+    return {str(p): p.stat().st_mtime for p in var.rglob("*") if p.is_file()} if var.is_dir() else {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _developer_var_untouched():
+    """Fails the run if any test wrote into the repository's var/ (the developer's data)."""
+    before = _var_snapshot()
+    yield
+    after = _var_snapshot()
+    changed = sorted(p for p in after if before.get(p) != after[p])
+    assert not changed, f"tests wrote into the developer's var/: {changed[:5]}"
 
 
 def redis_test_url() -> str:

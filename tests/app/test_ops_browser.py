@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -24,12 +25,13 @@ from rq import Queue
 from rq.scheduler import RQScheduler
 from werkzeug.serving import make_server
 
-from tests.conftest import ROOT, auth_headers, load_fixture, outbox, run_worker
+from tests.conftest import auth_headers, load_fixture, outbox, run_worker
 
 OPS_TOKEN = "ops-browser-token"
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
                  if p and os.path.exists(p)), None)
-SCREENSHOTS = Path(os.environ.get("SIDECAR_SCREENSHOT_DIR") or ROOT / "var" / "screenshots")
+# Screenshots go where SIDECAR_SCREENSHOT_DIR says, else a temporary folder: never the developer's var/.
+SCREENSHOTS = Path(os.environ.get("SIDECAR_SCREENSHOT_DIR") or Path(tempfile.gettempdir()) / "sidecar-screenshots")
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
 

@@ -29,7 +29,13 @@ def _wait_for(pred, timeout=120.0):  # the first job includes the model fit: slo
 
 def test_embedded_defaults_process_in_process_into_the_dry_run_outbox(embedded_env):
     from app import create_app
+    from app.runtime import intent_model
+    from app.settings import get_settings
+    from pipeline.config import get_config
 
+    # The first model fit (tens of seconds on a busy machine) happens here, outside any wait: the
+    # wait below is for the job alone, so a slow machine does not make this test fail.
+    intent_model(get_settings(), get_config())
     client = create_app().test_client()
     body = load_fixture("zendesk", "webhook_comment_added.json")
     # No secret configured and the platform is dry-run: unsigned webhooks are accepted.

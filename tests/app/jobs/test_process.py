@@ -245,3 +245,27 @@ def test_escalations_are_recorded_even_without_slack(sidecar_env, monkeypatch):
     [row] = get_store().decisions()
     assert "asks_for_human" in row.escalations
     assert get_store().totals()["escalations"].get("asks_for_human") == 1
+
+
+def limited_job() -> None:
+    """A job whose helpdesk answered 429 with Retry-After: 120."""
+    from app.jobs.process import _retry_not_before
+
+    _retry_not_before(120)
+    raise TransientError("zendesk GET /api/v2/tickets/1.json -> 429", retry_after=120)
+
+
+def test_a_long_retry_after_reschedules_the_rq_job_for_then(redis_url):
+    """Past 30 s the job is not slept in: rq's retry is scheduled at the helpdesk's time, not at 10 s."""
+    import time
+
+    from rq import Retry, SimpleWorker
+    from rq.registry import ScheduledJobRegistry
+
+    conn = redis.Redis.from_url(redis_url)
+    q = Queue("retry-after", connection=conn)
+    job = q.enqueue(limited_job, retry=Retry(max=3, interval=[10, 60, 300]))
+    SimpleWorker([q], connection=conn).work(burst=True)
+    scheduled_at = ScheduledJobRegistry(queue=q).get_scheduled_time(job.id).timestamp()
+    assert 110 < scheduled_at - time.time() <= 121
+    assert job.get_status(refresh=True) == "scheduled"
