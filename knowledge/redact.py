@@ -85,13 +85,16 @@ _CUES = (r"mr|mrs|ms|miss|dr|sir|madam|m\.|mme|mlle|monsieur|madame|herr|frau|sr
          r"mijn (?:buurman|buurvrouw|man|vrouw|zoon|dochter|moeder|vader|broer|zus|vriend(?:in)?|collega)|"
          r"(?:o )?meu (?:vizinho|marido|filho|pai|irm[ãa]o|amigo|colega)|(?:a )?minha (?:vizinha|mulher|esposa|filha|m[ãa]e|irm[ãa]|amiga|colega)|"
          r"named|called|c/o|care of|addressed to|signed by|delivered to|recipient|attn|attention|"
+         # Prepositions: a capitalised word right after one, mid-sentence, is a proper noun; names go.
+         r"to|from|with|for|by|gave it to|left it with|pour|avec|par|chez|para|con|por|an|f[üu]r|mit|von|bei|"
+         r"per|presso|voor|met|van|bij|door|com|"
          r"s'appelle|nomm[ée]e?|[àa] l'attention de|au nom de|se llama|llamad[oa]|a nombre de|a la atenci[óo]n de|"
          r"hei(?:ß|ss)t|namens|z\. ?hd\.?|zu h[äa]nden|si chiama|a nome di|all'attenzione di|heet|genaamd|t\.a\.v\.?|ter attentie van|"
          r"chama-se|chamad[oa]|em nome de|aos cuidados de|"
          r"hi|hello|hey|dear|bonjour|salut|cher|ch[èe]re|hola|estimad[oa]|querid[oa]|hallo|liebe[r]?|sehr geehrte[r]?|"
          r"ciao|buongiorno|gentile|caro|cara|hoi|beste|geachte|ol[áa]|bom dia|prezad[oa]|car[oa]")
 _CUED_NAME = re.compile(rf"(?i:\b(?:{_CUES}))\.?,?\s+({_NAME_RUN})")
-_SIGNOFF = re.compile(r"(?im)^(?:thanks|thank you|regards|best regards|kind regards|best|cheers|sincerely|cordialement|"
+_SIGNOFF = re.compile(r"(?m)^(?i:thanks|thank you|regards|best regards|kind regards|best|cheers|sincerely|cordialement|"
                       r"merci|bien [àa] vous|saludos|gracias|atentamente|un saludo|gr[üu](?:ß|ss)e|viele gr[üu](?:ß|ss)e|"
                       r"mit freundlichen gr[üu](?:ß|ss)en|lg|danke|saluti|cordiali saluti|grazie|distinti saluti|groeten|"
                       r"met vriendelijke groet(?:en)?|bedankt|obrigad[oa]|cumprimentos|atenciosamente|abra[çc]os)\b[ ,.!]*"

@@ -80,6 +80,10 @@ def test_no_planted_value_is_stored_or_embedded(counting_store):  # noqa: F811
     ("passport no. 533401372", "533401372"),
     ("deliver to 221B Baker Street, London NW1 6XE", "Baker"),
     ("my neighbour Ana Folau took it", "Folau"),
+    ("I gave the parcel to Kowalczyk yesterday", "Kowalczyk"),
+    ("le colis a été laissé chez Dubreuil", "Dubreuil"),
+    ("das Paket liegt bei Frau Brandstätter", "Brandstätter"),
+    ("lo ha recogido con Ibarrola", "Ibarrola"),
 ])
 def test_redaction_catches_each_kind(text, secret):
     assert secret not in redact(text)
