@@ -180,8 +180,32 @@ def _is_name(words: str) -> bool:
     return any(w.lower() not in _NOT_NAMES for w in words.split())
 
 
-def redact(text: str, names: Iterable[str] | None = None) -> str:
-    """``text`` with personal data replaced by placeholders (``[email]``, ``[iban]``, ``[phone]``, ``[name]`` ...)."""
+_MID_SENTENCE_CAP = re.compile(rf"(?<=[a-zà-öø-ÿ0-9,)]\s){_CAP}(?:-{_CAP})?")
+
+
+def _mid_sentence_capitals(text: str) -> str:
+    """Every capitalised word inside a sentence that is not a known common word → ``[name]``.
+
+    The conservative stand-in for a named-entity model: inside a sentence, a capitalised word is
+    a proper noun (a person, a street, a town, a brand). Not used on German, which capitalises
+    every noun (the cue and run rules still apply there).
+    """
+    try:
+        from pipeline.signals import detect_language
+
+        if detect_language(text) == "de":
+            return text
+    except Exception:  # no language model: be conservative anyway
+        pass
+    return _MID_SENTENCE_CAP.sub(lambda m: m.group(0) if m.group(0).lower() in _NOT_NAMES else "[name]", text)
+
+
+def redact(text: str, names: Iterable[str] | None = None, strict_names: bool = False) -> str:
+    """``text`` with personal data replaced by placeholders (``[email]``, ``[iban]``, ``[phone]``, ``[name]`` ...).
+
+    ``strict_names`` (past tickets before storage, and before a prompt) also replaces every
+    capitalised word inside a sentence, see :func:`_mid_sentence_capitals`.
+    """
     t = (text or "")[:MAX_CHARS]
     t = _EMAIL.sub("[email]", t)
     t = _IBAN.sub(_iban, t)
@@ -196,10 +220,11 @@ def redact(text: str, names: Iterable[str] | None = None) -> str:
     t = _MIXED_ID.sub("[id number]", t)
     t = _LONG_NUMBER.sub(lambda m: "[number]" if sum(c.isdigit() for c in m.group(0)) >= 5 else m.group(0), t)
     t = re.sub(r"(?<![\w\[])\d{5,}(?![\w\]])", "[number]", t)
-    return _names(t, names or [])
+    t = _names(t, names or [])
+    return _mid_sentence_capitals(t) if strict_names else t
 
 
 def deidentify(text: str) -> str:
     """A past ticket's text made safe to show a model as guidance: redacted again, placeholders merged."""
-    t = redact(text)
+    t = redact(text, strict_names=True)
     return re.sub(r"(?:\[(?:name|number|id number|phone|address|postcode)\][\s,]*){2,}", "[redacted] ", t).strip()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.redact import deidentify, redact
-from knowledge.tickets import ingest_ticket
+from knowledge.tickets import document_from_ticket, ingest_ticket
 from pipeline.config import load_config
 from pipeline.draft import build_messages, drafting_config, template_draft
 from pipeline.guards import review
@@ -68,6 +68,20 @@ def test_no_planted_value_is_stored_or_embedded(counting_store):  # noqa: F811
     assert leaks == [], f"{len(leaks)} planted values stored: {leaks[:20]}"
     # What remains is still how the team answered: the guidance survives redaction.
     assert "carrier" in blob and "transporteur" in blob and "Erstattung" in blob
+
+
+@pytest.mark.parametrize("text,name", [
+    ("the courier Tomasz left it with the neighbour", "Tomasz"),
+    ("Le livreur Jérôme a laissé le colis devant la porte", "Jérôme"),
+    ("el repartidor Ibai dejó el paquete", "Ibai"),
+    ("il corriere Gennaro ha lasciato il pacco", "Gennaro"),
+])
+def test_a_name_without_any_cue_is_removed_before_storage(text, name):
+    t = Ticket(platform="zendesk", id="5", subject="Parcel",
+               messages=[Message(id="1", author_role=CUSTOMER, body_text=text + "."),
+                         Message(id="2", author_role=AGENT, body_text="Thanks, we contacted the carrier.")])
+    doc = document_from_ticket(t)
+    assert doc is not None and name not in doc.text and "[name]" in doc.text
 
 
 @pytest.mark.parametrize("text,secret", [
