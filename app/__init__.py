@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             var = "ZENDESK_WEBHOOK_SECRET" if ps.name == "zendesk" else f"{ps.name.upper()}_WEBHOOK_TOKEN"
             log.error("%s writes to a real helpdesk but %s is not set: its webhooks are refused (401)", ps.name, var)
     if settings.embedded:
-        from pipeline.embedded import get_embedded_queue
+        from app.jobs.embedded import get_embedded_queue
 
         get_embedded_queue(settings)  # starts the in-process worker thread; resumes pending jobs
         log.info("embedded mode (no REDIS_URL): events are processed in this process")

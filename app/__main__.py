@@ -42,8 +42,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = _config_or_exit()
     _demo_knowledge(settings)
     from pipeline.classify import warm_up
+    from pipeline.local_classifier import learned_path
 
-    warm_up(cfg)
+    warm_up(cfg, learned_path(settings.var_dir))
     app = create_app(settings)
     mode = "embedded (in-process jobs)" if settings.embedded else f"web only, jobs go to Redis queue '{settings.queue_name}'"
     print(f"sidecar listening on http://{args.host}:{args.port}  mode: {mode}")
@@ -63,33 +64,34 @@ def _demo_knowledge(settings) -> None:
         from knowledge.ingest import ingest_folder
         from knowledge.store import get_store
 
-        store = get_store(create=True)
+        store = get_store(settings, create=True)
         kb = Path(settings.config_dir) / "knowledge"
         if store.count() == 0 and not settings.chroma_url and kb.is_dir():
             print(f"indexing the sample knowledge base {kb} (first start only)")
             ingest_folder(store, kb)
     except Exception as exc:  # drafts then say they found nothing; the sidecar still runs
         log.warning("sample knowledge base not indexed: %s", exc)
-    knowledge.warm_up()
+    knowledge.warm_up(settings)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """An rq worker (one queue per process) with the scheduler; models load once before any job."""
     from rq import Queue
 
+    from app.jobs.worker import SidecarWorker
+    from app.runtime import get_redis
     from pipeline.classify import warm_up
-    from pipeline.runtime import get_redis
-    from pipeline.worker import SidecarWorker
+    from pipeline.local_classifier import learned_path
 
     settings = _settings_or_exit()
     if not settings.redis_url:
         sys.exit("REDIS_URL is not set: the worker needs Redis (use `python -m app serve` for the embedded mode)")
     cfg = _config_or_exit()
     _init_observability(settings, "worker")
-    warm_up(cfg)
+    warm_up(cfg, learned_path(settings.var_dir))
     import knowledge
 
-    knowledge.warm_up()
+    knowledge.warm_up(settings)
     conn = get_redis(settings)
     queue = Queue(args.queue or settings.queue_name, connection=conn)
     # A non-forking worker: the models loaded above are reused by every job, and onnxruntime
@@ -109,7 +111,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Push a sample webhook body through the whole pipeline in this process and print the note."""
     from adapters import registry
     from adapters.base import BadPayload, Ignored
-    from pipeline.jobs import process_event
+    from app.jobs.process import process_event
 
     settings = _settings_or_exit()
     _config_or_exit()
@@ -178,7 +180,7 @@ def cmd_feedback_corrections(args: argparse.Namespace) -> int:
     """Intent corrections agents made with ai-wrong-intent:<intent>, for review before learning."""
     import csv
 
-    from pipeline.feedback import pending_corrections
+    from app.jobs.feedback import pending_corrections
 
     settings = _settings_or_exit()
     rows = pending_corrections(settings)

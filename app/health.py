@@ -15,8 +15,8 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Ready when the state store answers and the config loads."""
+    from app.runtime import get_state
     from pipeline.config import ConfigError, get_config
-    from pipeline.runtime import get_state
 
     settings = current_app.config["SETTINGS"]
     checks: dict[str, str] = {}

@@ -57,7 +57,7 @@ class SidecarCollector:
         yield g
 
     def _from_log(self):
-        from pipeline.record import store_for
+        from app.store.decisions import store_for
 
         t = (self.store or store_for(self.settings)).totals()
         c = CounterMetricFamily("sidecar_events", "Events recorded in the decision log, by status", labels=["status"])
@@ -94,7 +94,7 @@ class SidecarCollector:
         if self.settings.redis_url:
             from rq import Queue
 
-            from pipeline.runtime import get_redis
+            from app.runtime import get_redis
 
             q = Queue(name, connection=get_redis(self.settings))
             depth.add_metric([name], q.count)

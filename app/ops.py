@@ -40,7 +40,7 @@ def _settings() -> Any:
 
 
 def _store() -> Any:
-    from pipeline.record import store_for
+    from app.store.decisions import store_for
 
     return current_app.config.get("DECISION_STORE") or store_for(_settings())
 
@@ -152,7 +152,7 @@ def ops_page():
     denied, how = _check()
     if denied:
         return denied
-    from pipeline.record import compute_stats, parse_since
+    from app.store.queries import compute_stats, parse_since
 
     since_txt = request.args.get("since", "7d")
     try:
@@ -181,7 +181,7 @@ def ops_stats_json():
     denied, _ = _check()
     if denied:
         return denied
-    from pipeline.record import compute_stats, parse_since
+    from app.store.queries import compute_stats, parse_since
 
     try:
         since = parse_since(request.args.get("since", "7d"))

@@ -14,6 +14,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from pipeline.models import LLMSettings
+
 
 class SettingsError(ValueError):
     """Invalid environment; the message names the variable, never its value if secret."""
@@ -119,6 +121,13 @@ class Settings(BaseModel):
     def embedded(self) -> bool:
         """No Redis: events processed in-process, state in SQLite under ``var/``."""
         return not self.redis_url
+
+    def llm(self) -> LLMSettings | None:
+        """The OpenAI-compatible model the pipeline may use (None without ``OPENAI_API_KEY``: local models)."""
+        if not self.openai_api_key:
+            return None
+        return LLMSettings(api_key=self.openai_api_key.get_secret_value(), model=self.openai_model,
+                           base_url=self.openai_base_url, prices=dict(self.llm_prices))
 
     @property
     def outbox_dir(self) -> Path:

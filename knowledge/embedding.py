@@ -48,6 +48,12 @@ MODEL_ID = E5_MODEL_ID
 DIM = 384
 MAX_TOKENS = 256  # MiniLM truncation
 MAX_CHARS = 2000  # longer texts are cut before embedding: a support message's intent is up front
+# Cosine similarity below which a passage is not relevant. Model-specific: e5's cosines sit in a
+# narrow high band (unrelated texts ~0.75), MiniLM's spread over 0..1 (bench/retrieval_eval.py).
+E5_RELEVANCE_THRESHOLD = 0.80
+MINILM_RELEVANCE_THRESHOLD = 0.25
+# The default model's; :func:`relevance_threshold` gives the selected model's.
+RELEVANCE_THRESHOLD = E5_RELEVANCE_THRESHOLD
 
 
 class EmbeddingModelMissing(RuntimeError):
@@ -254,3 +260,8 @@ def get_embedder() -> Embedder:
 def current_model_id() -> str:
     """``model_id`` of the selected model, without loading it."""
     return _FACTORIES[_selected].model_id
+
+
+def relevance_threshold() -> float:
+    """Cosine similarity below which a passage is not relevant, for the selected model."""
+    return E5_RELEVANCE_THRESHOLD if _selected == E5_MODEL else MINILM_RELEVANCE_THRESHOLD

@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from knowledge.embedding import RELEVANCE_THRESHOLD as DEFAULT_THRESHOLD
 from knowledge.store import KnowledgeStore, get_store
 from pipeline.models import Source
 
 log = logging.getLogger(__name__)
 
 DEFAULT_K = 3
-DEFAULT_THRESHOLD = 0.25  # bench/retrieval_eval.py: lowest on-topic top-1 score 0.28, off-topic mostly < 0.22
 INTENT_BOOST = 0.05
 OVERFETCH = 4  # chunks fetched per wanted document, to survive the per-document dedupe
 
@@ -73,9 +73,25 @@ def search(store: KnowledgeStore, text: str, *, k: int = DEFAULT_K, intent: str 
     return [s for _, _, s in ranked[:k]]
 
 
-def retrieve(text: str, k: int = DEFAULT_K, intent: str | None = None, brand: str | None = None,
-             language: str | None = None, threshold: float = DEFAULT_THRESHOLD,
-             store: KnowledgeStore | None = None) -> list[Source]:
-    """Top ``k`` knowledge passages for ``text`` from the process-wide store (see :func:`search`)."""
-    return search(store or get_store(), text, k=k, intent=intent, brand=brand, language=language,
-                  threshold=threshold)
+class Retriever:
+    """The knowledge base as the pipeline sees it (``pipeline.models.KnowledgeBase``): one store, searched."""
+
+    def __init__(self, store: KnowledgeStore, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.store = store
+        self.threshold = threshold
+
+    def count(self) -> int:
+        return self.store.count()
+
+    def embed(self, texts: list[str]) -> list[Any]:
+        return self.store.embed(texts)
+
+    def search(self, text: str, *, k: int = DEFAULT_K, intent: str | None = None, brand: str | None = None,
+               embedding: Any = None) -> list[Source]:
+        return search(self.store, text, k=k, intent=intent, brand=brand, threshold=self.threshold,
+                      embedding=embedding)
+
+
+def retriever_for(settings: Any) -> Retriever:
+    """A :class:`Retriever` on the process-wide store for ``settings``."""
+    return Retriever(get_store(settings))

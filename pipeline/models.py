@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 # Roles of a message author, normalised across platforms.
 CUSTOMER = "customer"
@@ -291,3 +291,36 @@ class AgentFeedback(_Serializable):
 def marker_for(event_id: str) -> str:
     """The invisible marker put in every note, so a retry can find a note already posted."""
     return f"sidecar-event:{event_id}"
+
+
+# ---------------------------------------------------------------- capabilities passed into the pipeline
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """An OpenAI-compatible model the pipeline may call (built from the environment by the runtime).
+
+    ``prices``: USD per 1M tokens ``{model: (input, output)}`` layered over the built-in table.
+    """
+
+    api_key: str = field(repr=False)
+    model: str
+    base_url: str | None = None
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+class KnowledgeBase(Protocol):
+    """The knowledge base as the pipeline sees it (``knowledge.retrieve.Retriever`` implements it)."""
+
+    def count(self) -> int:
+        """Number of stored chunks (0: nothing to search)."""
+        ...
+
+    def embed(self, texts: list[str]) -> list[Any]:
+        """Query embeddings for ``texts``, in order."""
+        ...
+
+    def search(self, text: str, *, k: int, intent: str | None = None, brand: str | None = None,
+               embedding: Any = None) -> list[Source]:
+        """Top ``k`` passages for ``text`` (best chunk per document)."""
+        ...

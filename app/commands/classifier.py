@@ -27,9 +27,9 @@ def _add_columns(p: argparse.ArgumentParser) -> None:
 
 def cmd_learn(args: argparse.Namespace) -> int:
     """Validate a labeled CSV against the configured intents and append the good rows to the store."""
+    from app.evaluate import LabeledDataError, read_labeled_csv
     from app.settings import get_settings
     from pipeline.config import ConfigError, load_config
-    from pipeline.evaluate import LabeledDataError, read_labeled_csv
     from pipeline.local_classifier import learned_path, load_learned
 
     settings = get_settings()
@@ -78,7 +78,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Fit on TRAIN, evaluate on TEST, print figures; the last line is one JSON object."""
-    from pipeline.evaluate import LabeledDataError, evaluate, format_report, read_labeled_csv
+    from app.evaluate import LabeledDataError, evaluate, format_report, read_labeled_csv
 
     try:
         train = read_labeled_csv(args.train, args.text_column, args.label_column)

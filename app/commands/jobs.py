@@ -13,13 +13,13 @@ def _reason(exc_info: str | None) -> str:
 def failed_jobs(settings: Any) -> list[dict[str, Any]]:
     """Failed jobs, newest first: id, platform, error (the exception's last line)."""
     if not settings.redis_url:
-        from pipeline.embedded import get_embedded_queue
+        from app.jobs.embedded import get_embedded_queue
 
         return get_embedded_queue(settings, autostart=False).failed()
     from rq import Queue
     from rq.job import Job
 
-    from pipeline.runtime import get_redis
+    from app.runtime import get_redis
 
     conn = get_redis(settings)
     q = Queue(settings.queue_name, connection=conn)
@@ -35,12 +35,12 @@ def failed_jobs(settings: Any) -> list[dict[str, Any]]:
 def retry_job(settings: Any, job_id: str) -> bool:
     """Requeue one failed job (once). False if there is no such failed job."""
     if not settings.redis_url:
-        from pipeline.embedded import get_embedded_queue
+        from app.jobs.embedded import get_embedded_queue
 
         return get_embedded_queue(settings, autostart=False).retry(job_id)
     from rq import Queue
 
-    from pipeline.runtime import get_redis
+    from app.runtime import get_redis
 
     q = Queue(settings.queue_name, connection=get_redis(settings))
     reg = q.failed_job_registry

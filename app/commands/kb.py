@@ -32,11 +32,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """Sync a helpdesk's help centre (base URL and credentials from the environment)."""
+    from app.settings import get_settings
     from knowledge.helpcenter import SyncError, sync_platform
 
     store = _store(create=True)
+    settings = get_settings()
     try:
-        rep = sync_platform(store, args.platform, progress=not args.quiet)
+        rep = sync_platform(settings, store, args.platform, progress=not args.quiet)
     except SyncError as exc:
         sys.exit(f"sync {args.platform}: {exc}")
     print(f"synced {args.platform}: {rep.summary()}")
@@ -80,9 +82,10 @@ def cmd_add_tickets(args: argparse.Namespace) -> int:
 
         if not args.platform or not args.ids:
             sys.exit("give --platform and ticket ids, or --from-json FILE")
-        if not get_settings().platform(args.platform).configured:
+        settings = get_settings()
+        if not settings.platform(args.platform).configured:
             sys.exit(f"{args.platform} is not configured: set its URL and credentials in the env")
-        adapter = get_adapter(args.platform)
+        adapter = get_adapter(args.platform, settings)
         tickets = [adapter.fetch_ticket(str(i)) for i in args.ids]
     store = _store(create=True)
     indexed = skipped = 0

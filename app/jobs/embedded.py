@@ -45,7 +45,7 @@ class EmbeddedQueue:
             self.start()
 
     def enqueue(self, event: TicketEvent) -> str:
-        from pipeline.jobs import job_id_for
+        from app.jobs.ids import job_id_for
 
         jid = job_id_for(event.platform, event.event_id)
         now = time.time()
@@ -106,8 +106,8 @@ class EmbeddedQueue:
 
     def run_pending(self) -> int:
         """Run every job that is due now (used by the thread, the CLI and tests). Returns jobs run."""
-        from pipeline.jobs import process_event
-
+        # By name, like rq: the queue does not import the job it runs (no import cycle with app.jobs.process).
+        process_event = _resolve("app.jobs.process.process_event")
         n = 0
         while (row := self._next()) is not None:
             jid, platform, event, attempts, func = row
@@ -164,11 +164,16 @@ class EmbeddedQueue:
         return {s: c for s, c in rows}
 
 
+# Jobs queued before the runtime moved out of pipeline/ keep running after an upgrade.
+_LEGACY_JOBS = {"pipeline.sla.check_sla": "app.jobs.sla.check_sla", "pipeline.jobs.process_event": "app.jobs.process.process_event"}
+
+
 def _resolve(path: str) -> Any:
     import importlib
 
+    path = _LEGACY_JOBS.get(path, path)
     module, _, name = path.rpartition(".")
-    if not module.startswith(("pipeline.", "knowledge.")):  # only our own job functions, never arbitrary code
+    if not module.startswith(("app.jobs.", "knowledge.")):  # only our own job functions, never arbitrary code
         raise ValueError(f"refusing to run {path}")
     return getattr(importlib.import_module(module), name)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from rq import SimpleWorker
 
-from pipeline.inbox import Inbox, PumpThread, new_pump_id
+from app.jobs.inbox import Inbox, PumpThread, new_pump_id
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from app.commands import classifier as cli
-from app.settings import reset_settings
+from app.evaluate import evaluate
+from app.settings import get_settings, reset_settings
 from pipeline import local_classifier as lc
 from pipeline.config import load_config
-from pipeline.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -184,7 +184,7 @@ def test_learn_adds_valid_rows_and_reports_rejected(var_dir, tmp_path, capsys):
     code, lines = _run(["intents", "learn", str(f)], capsys)
     assert "0 examples added" in lines[0] and "3 already there" in lines[0]
     # The production model trains on them.
-    texts, labels = lc.training_data(load_config(ROOT / "config"), lc.learned_path())
+    texts, labels = lc.training_data(load_config(ROOT / "config"), lc.learned_path(get_settings().var_dir))
     assert ("do you ship to Iceland?", "product_question") in zip(texts, labels, strict=True)
 
 

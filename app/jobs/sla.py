@@ -105,7 +105,7 @@ def schedule_for(outcome: Outcome, ticket: Ticket, **kw: Any) -> list[str]:
 def _queue(settings: Any) -> Any:
     from rq import Queue
 
-    from pipeline.runtime import get_redis
+    from app.runtime import get_redis
 
     # The process-wide client: no new connection per processed ticket.
     return Queue(settings.queue_name, connection=get_redis(settings))
@@ -159,7 +159,7 @@ def schedule_sla_checks(platform: str, ticket_id: str, priority: str | None, tie
 def _schedule_embedded(settings: Any, platform: str, ticket_id: str, priority: str | None, minutes: float,
                        since: float, sla: dict[str, Any], intent: str | None) -> list[str]:
     """Embedded mode (no Redis): the same two checks in the durable SQLite queue."""
-    from pipeline.embedded import get_embedded_queue
+    from app.jobs.embedded import get_embedded_queue
 
     q = get_embedded_queue(settings)
     deadline = since + minutes * 60
@@ -167,7 +167,7 @@ def _schedule_embedded(settings: Any, platform: str, ticket_id: str, priority: s
     scheduled = []
     for stage, at in (("warning", warn), ("breach", deadline)):
         jid = job_id(platform, ticket_id, stage)
-        if q.enqueue_call(jid, "pipeline.sla.check_sla", [platform, ticket_id, stage, since, deadline, intent, priority],
+        if q.enqueue_call(jid, "app.jobs.sla.check_sla", [platform, ticket_id, stage, since, deadline, intent, priority],
                           run_after=at):
             scheduled.append(jid)
     return scheduled
@@ -183,7 +183,7 @@ def cancel_sla_checks(platform: str, ticket_id: str, *, queue: Any = None, setti
 
             settings = get_settings()
         if not settings.redis_url:
-            from pipeline.embedded import get_embedded_queue
+            from app.jobs.embedded import get_embedded_queue
 
             q = get_embedded_queue(settings)
             return sum(q.cancel(job_id(platform, ticket_id, stage)) for stage in STAGES)
@@ -237,8 +237,9 @@ def _after_last_customer(ticket: Ticket, msg: Any) -> bool:
 
 def _default_fetch(platform: str, ticket_id: str) -> Ticket:
     from adapters.registry import get_adapter  # provided by the adapters package
+    from app.settings import get_settings
 
-    return get_adapter(platform).fetch_ticket(ticket_id)
+    return get_adapter(platform, get_settings()).fetch_ticket(ticket_id)
 
 
 def check_sla(platform: str, ticket_id: str, stage: str, since: float, deadline: float | None = None,
@@ -261,7 +262,7 @@ def check_sla(platform: str, ticket_id: str, stage: str, since: float, deadline:
         log.info("SLA %s for %s ticket %s: an agent replied, nothing to do", stage, platform, ticket_id)
         return "answered"
     if escalate_fn is None:
-        from pipeline.escalate import escalate as escalate_fn
+        from app.escalate import escalate as escalate_fn
     outcome = Outcome(
         event=TicketEvent(platform=platform, event_id=f"sla-{stage}-{ticket_id}-{int(since)}", ticket_id=str(ticket_id),
                           kind="sla_check"),
@@ -272,7 +273,7 @@ def check_sla(platform: str, ticket_id: str, stage: str, since: float, deadline:
     if not alerted:
         return "not-alerted"  # deduped, or Slack in dry-run
     outcome.status = "alert"
-    from pipeline.record import record
+    from app.store.decisions import record
 
     record(outcome, ticket=ticket, escalated=alerted)  # counted in "escalations by reason"
     overdue = f", {(time.time() - deadline) / 60:.0f} min past the deadline" if deadline and stage == "breach" else ""

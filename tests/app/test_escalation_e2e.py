@@ -10,7 +10,7 @@ from rq import Queue
 from werkzeug import Response
 
 from tests.conftest import auth_headers, load_fixture, outbox, reset_caches, run_worker
-from tests.pipeline.test_escalate import SlackStub
+from tests.fakes.slack import SlackStub
 
 ANGRY = "I want to speak to a manager right now. This is the third time I write, I will call my lawyer."
 

@@ -23,8 +23,8 @@ import time
 import uuid
 from typing import Any
 
+from app.store.state import StateStore
 from pipeline.models import TicketEvent
-from pipeline.state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class Inbox:
 
     def pump(self, settings: Any, pump_id: str, max_items: int | None = None) -> int:
         """Move inbox entries into rq until the inbox is empty (or ``max_items``). Returns entries moved."""
-        from pipeline.jobs import enqueue_event
+        from app.jobs.process import enqueue_event
 
         processing = PROCESSING + pump_id
         moved = 0

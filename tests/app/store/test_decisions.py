@@ -10,16 +10,14 @@ import uuid
 
 import pytest
 
-from pipeline.models import Action, Draft, Outcome, Plan, TicketEvent, Triage
-from pipeline.record import (
-    DAY,
+from app.store.decisions import (
     DecisionStore,
-    compute_stats,
     decision_from_outcome,
-    parse_since,
     record,
     record_feedback,
 )
+from app.store.queries import DAY, compute_stats, parse_since
+from pipeline.models import Action, Draft, Outcome, Plan, TicketEvent, Triage
 
 PG_DSN = os.environ.get("SIDECAR_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = 1_800_000_000.0  # fixed clock: 2027-01-15 08:00 UTC
@@ -175,7 +173,7 @@ def test_stats_figures_exact(store):
 
 def test_stats_cli_prints_figures(store, monkeypatch, tmp_path):
     import app.commands.ops as ops
-    from pipeline import record as rec
+    from app.store import decisions as rec
 
     seed(store)
     monkeypatch.setattr(rec, "store_for", lambda settings: store)
@@ -202,7 +200,7 @@ def test_stats_cli_prints_figures(store, monkeypatch, tmp_path):
 
 def test_record_uses_settings_store_and_never_raises(tmp_path, monkeypatch, caplog):
     from app.settings import reset_settings
-    from pipeline.record import get_store, reset_store
+    from app.store.decisions import get_store, reset_store
 
     monkeypatch.setenv("SIDECAR_VAR", str(tmp_path))
     reset_settings()

@@ -69,7 +69,7 @@ def test_trigger_fired_by_our_own_note_is_skipped(app_client, redis_url, sidecar
     assert _post(app_client, "zendesk", load_fixture("zendesk", "webhook_comment_added.json")).status_code == 202
     run_worker(redis_url)
     # ...then a trigger without a comment id fires for the same ticket (e.g. on our own update).
-    from pipeline.jobs import process_event
+    from app.jobs.process import process_event
     from pipeline.models import TicketEvent
 
     ev = TicketEvent(platform="zendesk", event_id="trigger-after-note", ticket_id="1042",
@@ -86,7 +86,7 @@ def test_hot_reload_applies_to_the_next_job_and_rejects_invalid_changes(monkeypa
     monkeypatch.setenv("SIDECAR_VAR", str(tmp_path / "var"))
     monkeypatch.setenv("SIDECAR_CONFIG", str(cfg))
     reset_caches()
-    from pipeline.jobs import process_event
+    from app.jobs.process import process_event
     from pipeline.models import TicketEvent
 
     def run(n):
@@ -115,7 +115,7 @@ def test_hot_reload_applies_to_the_next_job_and_rejects_invalid_changes(monkeypa
 
 @pytest.mark.parametrize("platform,fixture", [("gorgias", "webhook_message_created.json")])
 def test_job_ids_are_rq_safe(platform, fixture):
-    from pipeline.jobs import job_id_for
+    from app.jobs.process import job_id_for
 
     for eid in ("01JDEMO0000000000000000001", "h" + "a" * 32, "weird id/with:chars", "x" * 300):
         jid = job_id_for(platform, eid)
@@ -123,7 +123,7 @@ def test_job_ids_are_rq_safe(platform, fixture):
 
 
 def test_target_message_prefers_the_events_own_comment_then_the_webhook_text():
-    from pipeline.jobs import _target_message
+    from app.jobs.process import _target_message
     from pipeline.models import Message, Ticket, TicketEvent
 
     old = Message(id="1", author_role="customer", body_text="Where is my order?")

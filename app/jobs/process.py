@@ -9,41 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
 from typing import Any
 
 from adapters.base import PermanentError
 from adapters.registry import get_adapter
+from app.escalate import EscalationError, escalate
+from app.jobs.feedback import remember_draft
+from app.jobs.ids import job_id_for  # noqa: F401  (part of this module's API)
+from app.jobs.sla import schedule_for
 from app.observability import set_job_context
-from pipeline.classify import classify
+from app.runtime import capabilities, get_redis, get_state
+from app.store.decisions import record
 from pipeline.config import get_config
-from pipeline.draft import draft as make_draft
-from pipeline.draft import retrieve
-from pipeline.escalate import EscalationError, escalate
-from pipeline.feedback import remember_draft
+from pipeline.flow import decide_message
 from pipeline.models import CUSTOMER, Message, Outcome, Ticket, TicketEvent, marker_for
-from pipeline.normalize import normalize
 from pipeline.note import render_note
-from pipeline.record import record
-from pipeline.rules import allow_auto_reply, decide
-from pipeline.runtime import get_redis, get_state
-from pipeline.sla import schedule_for
 
 log = logging.getLogger(__name__)
 
 RETRY_INTERVALS = [10, 60, 300]  # seconds between attempts of a transient failure
 MESSAGE_CLAIM_TTL = 30 * 24 * 3600
-_JOB_ID_BAD = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def job_id_for(platform: str, event_id: str) -> str:
-    """An rq job id (letters, digits, ``_`` and ``-`` only) for an event."""
-    raw = f"evt-{platform}-{event_id}"
-    clean = _JOB_ID_BAD.sub("_", raw)
-    if clean != raw or len(clean) > 100:
-        clean = f"evt-{platform}-" + hashlib.sha256(event_id.encode()).hexdigest()[:40]
-    return clean
 
 
 def _settings():
@@ -80,24 +66,13 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
         if not state.claim_for(claim, ev.event_id, MESSAGE_CLAIM_TTL):
             return _skip(outcome, f"message {msg.id} already processed by another event")
 
-        t1 = time.monotonic()
-        text = normalize(ticket, msg.id)
-        triage = classify(text, ticket, cfg)
-        timings["classify"] = time.monotonic() - t1
-        plan = decide(triage, ticket, cfg, platform)
+        decision = decide_message(ticket, msg.id, cfg, platform, capabilities(settings, cfg))
+        timings.update(decision.timings)
+        text, triage, plan = decision.text, decision.triage, decision.plan
         outcome.triage, outcome.plan = triage, plan
         if not plan.enabled:
             return _skip(outcome, "; ".join(plan.reasons))
-
-        t2 = time.monotonic()
-        sources = retrieve(text, triage, cfg, brand=ticket.brand) if plan.draft else []
-        outcome.draft = make_draft(ticket, text, triage, plan, sources, cfg)
-        timings["draft"] = time.monotonic() - t2
-        allowed, why = allow_auto_reply(plan, outcome.draft)
-        if plan.auto_reply:
-            plan.reasons.append(f"auto-reply {'sent' if allowed else 'withheld'}: {why}")
-            if allowed and outcome.draft is not None:
-                outcome.public_reply = outcome.draft.text
+        outcome.draft, outcome.public_reply = decision.draft, decision.public_reply
         # Slack first, so the note can say who was alerted; a Slack failure never costs the note:
         # it is noted, the note is written, and the job is retried for the alert alone.
         escalation_error = _escalate(outcome, ticket, state)
@@ -206,7 +181,7 @@ def _no_more_retries() -> None:
 def enqueue_event(event: TicketEvent, settings: Any) -> str:
     """Queue ``process_event`` for ``event``: an rq job with ``REDIS_URL``, else the embedded queue.
 
-    With Redis the webhook itself only appends to the inbox (``pipeline.inbox``); worker
+    With Redis the webhook itself only appends to the inbox (``app.jobs.inbox``); worker
     pumps call this to create the rq job. Raises on failure.
     """
     if settings.redis_url:
@@ -219,6 +194,6 @@ def enqueue_event(event: TicketEvent, settings: Any) -> str:
                         job_timeout=settings.job_timeout, result_ttl=24 * 3600, failure_ttl=30 * 24 * 3600,
                         description=f"{event.platform} ticket {event.ticket_id} event {event.event_id}")
         return job.id
-    from pipeline.embedded import get_embedded_queue
+    from app.jobs.embedded import get_embedded_queue
 
     return get_embedded_queue(settings).enqueue(event)

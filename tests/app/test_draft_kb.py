@@ -10,9 +10,26 @@ import yaml
 from app.settings import reset_settings
 from knowledge.store import reset_store
 from pipeline.config import load_config
-from pipeline.draft import draft, retrieve, split_parts, template_draft
+from pipeline.draft import draft as _draft
+from pipeline.draft import retrieve as _retrieve
+from pipeline.draft import split_parts, template_draft
 from pipeline.models import Person, Plan, Ticket, Triage
-from tests.knowledge.kbfixtures import demo_env  # noqa: F401
+from tests.knowledge.kbfixtures import (
+    demo_env,  # noqa: F401
+    env_kb,
+    env_llm,
+)
+
+
+def draft(*args, **kw):
+    """The pipeline's draft with the LLM the runtime would pass for the current env."""
+    return _draft(*args, llm=env_llm(), **kw)
+
+
+def retrieve(text, triage, cfg, brand=None):
+    """The pipeline's retrieval on the knowledge base the runtime would pass for the current env."""
+    return _retrieve(text, triage, cfg, env_kb(), brand=brand, llm=env_llm())
+
 
 ROOT = Path(__file__).resolve().parents[2]
 INTENTS = list(yaml.safe_load((ROOT / "config/intents.yaml").read_text())["intents"])

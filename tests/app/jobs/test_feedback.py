@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from pipeline.feedback import classify_edit, pending_corrections
+from app.jobs.feedback import pending_corrections
+from pipeline.feedback import classify_edit
 from pipeline.models import Draft, Source
 from tests.conftest import auth_headers, load_fixture, run_worker
 
@@ -34,12 +35,12 @@ def test_draft_with_greeting_and_signature_is_still_sent_as_is():
 @pytest.fixture
 def with_draft(monkeypatch):
     """Processing produces a known draft, so the agent's reply can be compared with it."""
-    import pipeline.jobs as jobs
+    import pipeline.flow as flow
 
-    def fake_draft(ticket, text, triage, plan, sources, cfg):
+    def fake_draft(ticket, text, triage, plan, sources, cfg, llm=None):
         return Draft(text=DRAFT, kind="template", sources=[Source(id="kb-shipping", title="Shipping times")])
 
-    monkeypatch.setattr(jobs, "make_draft", fake_draft)
+    monkeypatch.setattr(flow, "make_draft", fake_draft)
 
 
 def _post(client, platform, body):

@@ -5,41 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
-from werkzeug import Request, Response
+from werkzeug import Response
 
-from app.settings import load_settings
-from pipeline.escalate import (
+from app.escalate import (
     EscalationError,
     alerted_note_line,
     escalate,
     reason_label,
 )
+from app.settings import load_settings
+from app.store.state import RedisState, SqliteState
 from pipeline.models import Draft, Message, Outcome, Person, Plan, Ticket, TicketEvent, Triage
-from pipeline.state import RedisState, SqliteState
-
-
-class SlackStub:
-    """Answers chat.postMessage like Slack; ``script`` holds canned failures served first."""
-
-    def __init__(self, httpserver):
-        self.calls: list[dict] = []
-        self.auth: list[str] = []
-        self.script: list[Response] = []
-        self.n = 0
-        httpserver.expect_request("/api/chat.postMessage", method="POST").respond_with_handler(self)
-        self.url = httpserver.url_for("/api")
-
-    def __call__(self, request: Request) -> Response:
-        body = request.get_json(silent=True)
-        if body is None:
-            body = request.form.to_dict()
-        self.calls.append(body)
-        self.auth.append(request.headers.get("Authorization", ""))
-        if self.script:
-            return self.script.pop(0)
-        self.n += 1
-        ts = f"1700000000.{self.n:06d}"
-        return Response(json.dumps({"ok": True, "channel": "C0ESC", "ts": ts}), content_type="application/json")
+from tests.fakes.slack import SlackStub
 
 
 @pytest.fixture
@@ -185,7 +162,7 @@ def test_state_claim_is_exclusive(kind, redis_url, tmp_path):
     assert st.claim("k", 60) is False
     st.release("k")
     assert st.claim("k", 60) is True
-    from pipeline.escalate import _get_thread, _set_thread
+    from app.escalate import _get_thread, _set_thread
 
     assert _get_thread(st, "t") is None
     _set_thread(st, "t", "C1", "1.2", 60)

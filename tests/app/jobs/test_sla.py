@@ -15,8 +15,8 @@ from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 from werkzeug import Response
 
+from app.jobs import sla
 from app.settings import load_settings
-from pipeline import sla
 from pipeline.models import Message, Person, Ticket
 
 T0 = 1_800_000_000.0  # customer message arrives
@@ -67,7 +67,7 @@ def test_schedule_at_75_and_100_percent_idempotent(queue):
     assert reg.get_scheduled_time(ids[0]).timestamp() == T0 + 0.75 * 30 * 60
     assert reg.get_scheduled_time(ids[1]).timestamp() == T0 + 30 * 60
     job = Job.fetch(ids[0], connection=queue.connection)
-    assert job.func_name == "pipeline.sla.check_sla"
+    assert job.func_name == "app.jobs.sla.check_sla"
     assert json.dumps(job.args) and job.args[:3] == ("zendesk", "55", "warning")  # small JSON args
     # processing a second message of the same ticket keeps the first clock
     assert sla.schedule_sla_checks("zendesk", "55", "urgent", "vip", now=T0 + 300, queue=queue, config=Cfg) == []
@@ -108,7 +108,7 @@ def scenario(queue, monkeypatch, slack, redis_url, tmp_path, ticket_at):
     clock = {"now": T0}
     monkeypatch.setattr(sla, "_default_fetch", lambda platform, tid: ticket_at(clock["now"]))
     monkeypatch.setattr("app.settings.get_settings", lambda: settings)
-    monkeypatch.setattr("pipeline.escalate._escalation_cfg", lambda config: {})
+    monkeypatch.setattr("app.escalate._escalation_cfg", lambda config: {})
     sla.schedule_sla_checks("zendesk", "55", "urgent", None, now=T0, intent="order_status", queue=queue, config=Cfg)
     results = {}
     for minutes in (30, 44, 46, 59, 61, 120):
@@ -128,7 +128,7 @@ def test_warning_then_breach_fire_at_the_right_times(queue, monkeypatch, slack, 
     assert "thread_ts" not in calls[0] and calls[1]["thread_ts"] == "17.1"
     assert "order_status" in json.dumps(calls[0]["blocks"][1])
     from app.settings import get_settings
-    from pipeline.record import store_for
+    from app.store.decisions import store_for
 
     alerts = store_for(get_settings()).decisions(status="alert")
     assert sorted(a.escalations[0] for a in alerts) == ["sla_breach", "sla_warning"]
@@ -183,7 +183,7 @@ def test_schedule_for_outcome_uses_tier_tag_and_message_time(queue):
 
 def test_embedded_mode_keeps_timers_in_the_sqlite_queue(tmp_path, slack, monkeypatch):
     """No Redis: the checks live in the durable embedded queue, run when due, alert once, and can be cancelled."""
-    from pipeline.embedded import get_embedded_queue
+    from app.jobs.embedded import get_embedded_queue
     from tests.conftest import reset_caches
 
     url, calls = slack
