@@ -8,7 +8,7 @@ import os
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from app.settings import Settings, get_settings
+from app.settings import Settings, apply_process_settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app. Settings and config are validated here, so a bad start fails loudly."""
     configure_logging()
     settings = settings or get_settings()
+    apply_process_settings(settings)
     from pipeline.config import get_config
 
     get_config()  # invalid YAML stops the start with file, intent and field named

@@ -5,7 +5,7 @@ bursts] with four classes — ``angry`` (complaints, threats, sarcasm, shouting)
 (mild dissatisfaction), ``neutral``, ``positive`` — trained at start-up on
 ``pipeline/data/sentiment_examples.csv`` (written for this project in EN/FR/ES/DE/IT/NL/PT) plus
 the intents' own examples (``complaint`` → negative, the request intents and ``other`` →
-neutral). VADER is only a feature: it is English-centric and reads "Brilliant service, really"
+neutral) and the shipped generic non-support text (neutral). VADER is only a feature: it is English-centric and reads "Brilliant service, really"
 as praise.
 
 The verdict maps to the triage labels: ``very_negative`` when P(angry) ≥ 0.5, ``negative`` when
@@ -60,7 +60,10 @@ def load_examples(path: Path = DATA_FILE) -> list[tuple[str, str]]:
 
 def training_examples(cfg: Config | None, path: Path = DATA_FILE) -> list[tuple[str, str]]:
     """Shipped examples plus the configured intents' examples mapped to sentiment classes."""
+    from pipeline.local_classifier import generic_non_support
+
     rows = load_examples(path)
+    rows += [(t, "neutral") for t in generic_non_support()]  # off-topic chatter is not anger
     if cfg is not None:
         oos = cfg.intents.oos_intent
         for name, idef in cfg.intents.intents.items():

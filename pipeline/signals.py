@@ -234,19 +234,21 @@ THREAT_SIGNALS = ("legal_threat", "chargeback")
 
 
 def sentiment(text: str, cfg: Config | None = None, embedding: np.ndarray | None = None,
-              signals: list[str] | None = None) -> tuple[str, float]:
+              signals: list[str] | None = None, known: tuple | None = None) -> tuple[str, float]:
     """(label, score in -1..1) of ``text`` from the embedding-based model (:mod:`pipeline.sentiment`).
 
     ``embedding`` is the message's vector when the caller already has it (triage embeds once).
     If the embedding model cannot load, VADER alone answers (English-centric, logged once).
     Threat signals (given, or detected here) raise a neutral/positive verdict to negative.
+    ``known``: (texts, embeddings) already computed (the intent model's examples), reused when
+    the sentiment model is fitted.
     """
     text = text or ""
     try:
         from pipeline.local_classifier import embed_texts
         from pipeline.sentiment import get_sentiment_model
 
-        model = get_sentiment_model(cfg, embed_texts)
+        model = get_sentiment_model(cfg, embed_texts, known)
         emb = embed_texts([text]) if embedding is None else np.asarray(embedding, dtype=np.float32).reshape(1, -1)
         label, score = model.verdicts([text], emb)[0]
     except Exception:  # a broken model install must not stop triage
