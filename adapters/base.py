@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pipeline.models import AgentFeedback, Outcome, Ticket
+from pipeline.models import MARKER_PREFIX, AgentFeedback, Outcome, Ticket, is_own_marker  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -109,20 +110,65 @@ def as_str(value: Any) -> str | None:
     return str(value).strip()
 
 
+# The channels the pipeline, stats and /ops know, whatever the helpdesk calls them.
+CHANNELS = ("email", "chat", "web_form", "social", "phone", "api", "other")
+
+
+def normalize_channel(raw: Any, table: Mapping[str, str]) -> str | None:
+    """A platform's channel / via / source value → one of :data:`CHANNELS` (None when absent).
+
+    ``table`` maps the platform's own values, lower-cased, with ``-``/space read as ``_``
+    ("Web Form", "web-form" and "web_form" are one key). Unknown values are ``other``, so stats
+    show that something arrived on a channel nobody mapped instead of hiding it as ``unknown``.
+    """
+    if isinstance(raw, dict):  # Zendesk's via object
+        raw = raw.get("channel")
+    if raw is None or raw == "" or isinstance(raw, bool):
+        return None
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    key = "_".join(str(raw).strip().lower().replace("-", " ").split())
+    if not key:
+        return None
+    return table.get(key, "other")
+
+
 TOKEN_HEADER = "X-Sidecar-Token"
-MARKER_PREFIX = "sidecar-event:"
+_DIGITS = re.compile(r"[0-9]{1,20}")
 
 
-def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, allow_unsigned: bool) -> None:
+def check_ticket_id(value: Any) -> str:
+    """``value`` as a ticket id string if it is 1-20 ASCII digits, else :class:`BadPayload`.
+
+    All three helpdesks number tickets; anything else is refused before it can reach an API
+    path (``/tickets/<id>``), a Redis key or a Slack message.
+    """
+    s = as_str(value)
+    if s is None or not _DIGITS.fullmatch(s):
+        raise BadPayload("ticket id must be a number")
+    return s
+
+
+def refuse_unsigned(settings: Any, name: str) -> None:
+    """No secret is configured for ``name``: accept only if the shared rule says so, else :class:`AuthError`.
+
+    The rule is ``settings.platform_state(name)`` (``app.settings.platform_state``), the same one
+    the start banner, ``/readyz`` and ``/ops`` report, so what they say is what intake does.
+    """
+    st = settings.platform_state(name)
+    if not st.unsigned_ok:
+        raise AuthError(f"webhook refused: {st.why}")
+
+
+def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, settings: Any) -> None:
     """Shared-secret check for senders without signatures (Gorgias, Freshdesk).
 
     The token comes in the ``X-Sidecar-Token`` header or, for senders that can only template
     the URL, the ``token`` query parameter. Every configured token (rotation) is compared in
-    constant time. Raises :class:`AuthError`.
+    constant time. Without a configured token, :func:`refuse_unsigned` decides. Raises :class:`AuthError`.
     """
     if not ps.webhook_secrets:
-        if ps.configured and not allow_unsigned:
-            raise AuthError(f"{ps.name.upper()}_WEBHOOK_TOKEN is not set")
+        refuse_unsigned(settings, ps.name)
         return
     given = header(headers, TOKEN_HEADER) or (query.get("token") if query else None)
     if not given:
@@ -249,8 +295,19 @@ class Adapter(ABC):
                 if plan.assign_group:
                     step("assign", lambda: self.assign_group(ticket, plan.assign_group))
         if outcome.public_reply:
-            step("reply", lambda: self.post_public_reply(ticket, outcome.public_reply, outcome.public_reply, outcome.marker))
+            # The reply is plain text (a model's or a template's): sent as escaped HTML with our own
+            # line breaks, so no customer- or model-supplied markup can become live.
+            reply_text = outcome.public_reply
+            step("reply", lambda: self.post_public_reply(ticket, reply_html(reply_text), reply_text, outcome.marker))
         return done
+
+
+def reply_html(text: str) -> str:
+    """Plain text as inert HTML for a public reply: everything escaped, paragraphs and line breaks kept."""
+    from html import escape
+
+    paras = [p for p in re.split(r"\n\s*\n", (text or "").strip()) if p.strip()]
+    return "".join("<p>" + escape(p.strip()).replace("\n", "<br>") + "</p>" for p in paras)
 
 
 def with_macro_text(note_html: str, note_text: str, macro_id: Any, macro_html: str) -> tuple[str, str]:

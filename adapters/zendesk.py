@@ -13,16 +13,19 @@ from html import escape
 from typing import Any
 
 from adapters.base import (
-    MARKER_PREFIX,
     AuthError,
     BadPayload,
     Ignored,
     PermanentError,
     as_str,
+    check_ticket_id,
     constant_time_equals,
     event_hash,
     feedback_tags,
     header,
+    is_own_marker,
+    normalize_channel,
+    refuse_unsigned,
 )
 from adapters.http import RestAdapter
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, SYSTEM, AgentFeedback, Message, Person, Ticket, TicketEvent
@@ -40,6 +43,27 @@ _PROCESSED_TYPES = {
     "zen:event-type:ticket.comment_added": "message_created",
 }
 _STAFF_ROLES = {"agent", "admin", "staff"}
+
+# `via.channel` (API and event webhooks) and the `{{ticket.via}}` placeholder's titles → CHANNELS.
+# Messaging apps (WhatsApp, Messenger, LINE, ...) count as social; web/mobile messaging and SMS as chat.
+CHANNEL_MAP = {
+    **dict.fromkeys(("email", "mail"), "email"),
+    **dict.fromkeys(("web", "web_form", "webform", "helpcenter", "help_center", "web_widget", "forum",
+                     "mobile_web"), "web_form"),
+    **dict.fromkeys(("chat", "native_messaging", "messaging", "mobile_sdk", "mobile", "sms", "text",
+                     "messagebird_sms", "answer_bot", "apple_business_chat", "google_business_messages",
+                     "google_rcs"), "chat"),
+    **dict.fromkeys(("twitter", "twitter_dm", "facebook", "facebook_post", "facebook_message", "instagram_dm",
+                     "instagram", "whatsapp", "line", "wechat", "telegram", "viber", "kakaotalk"), "social"),
+    **dict.fromkeys(("voice", "phone", "call", "phone_call_(incoming)", "phone_call_(outgoing)", "voicemail",
+                     "phone_call"), "phone"),
+    **dict.fromkeys(("api", "web_service", "any_channel", "channel_integration"), "api"),
+}
+
+
+def channel_of(via: Any) -> str | None:
+    """Zendesk ``via`` (object or its ``channel``, or a templated ``{{ticket.via}}``) → a pipeline channel."""
+    return normalize_channel(via, CHANNEL_MAP)
 
 
 def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
@@ -61,12 +85,11 @@ def verify(headers: Mapping[str, str], raw_body: bytes, query: Mapping[str, str]
     """Check the HMAC signature over timestamp + raw body against every configured secret (rotation).
 
     Raises :class:`AuthError` with a reason that never includes a secret. With no secret
-    configured, only a dry-run platform (or ``SIDECAR_ALLOW_UNSIGNED``) accepts the webhook.
+    configured, :func:`adapters.base.refuse_unsigned` decides (the demo, or ``SIDECAR_ALLOW_UNSIGNED``).
     """
     ps = settings.zendesk
     if not ps.webhook_secrets:
-        if ps.configured and not settings.allow_unsigned:
-            raise AuthError("ZENDESK_WEBHOOK_SECRET is not set")
+        refuse_unsigned(settings, platform)
         return
     sig = header(headers, SIG_HEADER)
     ts = header(headers, TS_HEADER)
@@ -104,13 +127,14 @@ def _ticket_id_from_subject(subject: Any) -> str | None:
     return None
 
 
-def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]) -> TicketEvent:
+def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str], key: bytes | None) -> TicketEvent:
     etype = body.get("type")
     detail = body.get("detail") if isinstance(body.get("detail"), dict) else {}
     event = body.get("event") if isinstance(body.get("event"), dict) else {}
     ticket_id = as_str(detail.get("id")) or _ticket_id_from_subject(body.get("subject"))
     if not ticket_id:
         raise BadPayload("zendesk event has no ticket id (detail.id or subject zen:ticket:<id>)")
+    ticket_id = check_ticket_id(ticket_id)
     kind = _PROCESSED_TYPES.get(etype)
     if kind is None:
         tags = event.get("tags_added") or (event.get("current") or {}).get("tags") or detail.get("tags") or []
@@ -120,7 +144,7 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]
     event_id = as_str(body.get("id")) or as_str(header(headers, INVOCATION_HEADER)) or _event_hash(ticket_id, etype, body.get("time"))
     ev = TicketEvent(platform=platform, event_id=event_id, ticket_id=ticket_id, kind=kind, raw_type=etype,
                      subject_hint=as_str(detail.get("subject")), body_hint=as_str(detail.get("description")),
-                     author_id=as_str(detail.get("requester_id")))
+                     author_id=as_str(detail.get("requester_id")), channel=channel_of(detail.get("via")))
     if kind == "ticket_created":
         submitter = as_str(detail.get("submitter_id"))
         if submitter and submitter in own:
@@ -134,7 +158,8 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]
     ev.is_internal = comment.get("is_public") is False
     if ev.author_id and ev.author_id in own:
         raise Ignored("comment written by the sidecar's own API user")
-    if ev.body_hint and MARKER_PREFIX in ev.body_hint:
+    if is_own_marker(ev.body_hint, key):
+        # Only a marker signed with our key counts: customers can type "sidecar-event:" too.
         raise Ignored("comment carries the sidecar's marker")
     if ev.is_internal:
         raise Ignored("internal note")
@@ -145,14 +170,15 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]
     return ev
 
 
-def _parse_trigger(body: dict[str, Any], own: set[str]) -> TicketEvent:
+def _parse_trigger(body: dict[str, Any], own: set[str], key: bytes | None) -> TicketEvent:
     """Admin-templated trigger body: every value a string; only the ticket id is required."""
     t = body.get("ticket") if isinstance(body.get("ticket"), dict) else {}
     ticket_id = as_str(body.get("ticket_id")) or as_str(t.get("id")) or as_str(body.get("id"))
     if not ticket_id:
         raise BadPayload("zendesk webhook body has no ticket id: template it as \"ticket_id\": \"{{ticket.id}}\"")
-    if not ticket_id.isdigit():
+    if not ticket_id.isascii() or not ticket_id.isdigit():
         raise BadPayload("zendesk ticket_id must be a number (is the placeholder {{ticket.id}} spelled right?)")
+    ticket_id = check_ticket_id(ticket_id)
     message_id = as_str(body.get("comment_id"))
     author_id = as_str(body.get("author_id") or body.get("current_user_id"))
     role = (as_str(body.get("author_role") or body.get("current_user_role")) or "").lower()
@@ -161,7 +187,7 @@ def _parse_trigger(body: dict[str, Any], own: set[str]) -> TicketEvent:
     latest = latest if isinstance(latest, str) else None
     if author_id and author_id in own:
         raise Ignored("update made by the sidecar's own API user")
-    if latest and MARKER_PREFIX in latest:
+    if is_own_marker(latest, key):
         raise Ignored("latest comment carries the sidecar's marker")
     tags = as_str(body.get("tags"))
     fb_tags = feedback_tags(tags.split()) if tags else []
@@ -176,6 +202,8 @@ def _parse_trigger(body: dict[str, Any], own: set[str]) -> TicketEvent:
                        kind="ticket_updated", message_id=message_id, author_id=author_id, author_role=CUSTOMER,
                        subject_hint=as_str(body.get("ticket_title") or body.get("subject") or t.get("subject")),
                        body_hint=latest or as_str(body.get("ticket_description") or body.get("description")),
+                       channel=channel_of(body.get("via") or body.get("ticket_via") or body.get("channel")
+                                          or t.get("via")),
                        requester_name=as_str(body.get("requester_full_name") or body.get("requester_name")),
                        requester_email=as_str(body.get("requester_email")),
                        tags_hint=tags.split() if tags else [], raw_type="trigger")
@@ -191,9 +219,10 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     if not isinstance(body, dict):
         raise BadPayload("zendesk webhook body must be a JSON object")
     own = _own_ids(settings)
+    key = getattr(settings, "marker_key", None) if settings is not None else None
     if isinstance(body.get("type"), str) and body["type"].startswith("zen:"):
-        return _parse_event(body, headers, own)
-    return _parse_trigger(body, own)
+        return _parse_event(body, headers, own, key)
+    return _parse_trigger(body, own, key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,7 +251,7 @@ class ZendeskAdapter(RestAdapter):
     # -- read -------------------------------------------------------------------------------
     def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
         """Ticket (+ side-loaded users) and every page of its comments (cursor pagination)."""
-        tid = str(ticket_id)
+        tid = self._ticket_id(ticket_id)
         data = self.http.get(f"/api/v2/tickets/{tid}.json", {"include": "users"}) or {}
         t = data.get("ticket") or {}
         users = {str(u.get("id")): u for u in data.get("users") or [] if isinstance(u, dict)}
@@ -246,7 +275,8 @@ class ZendeskAdapter(RestAdapter):
             custom_fields={str(f.get("id")): f.get("value") for f in t.get("custom_fields") or []
                            if isinstance(f, dict) and f.get("id") is not None},
             requester=Person(id=requester_id, name=req.get("name"), email=req.get("email")),
-            messages=messages, url=f"{self.base_url}/agent/tickets/{tid}", channel=via.get("channel"),
+            messages=messages, url=f"{self.base_url}/agent/tickets/{tid}",
+            channel=channel_of(via) or (hint.channel if isinstance(hint, TicketEvent) else None),
             brand=as_str(t.get("brand_id")), created_at=t.get("created_at"), updated_at=t.get("updated_at"),
         )
 

@@ -132,6 +132,17 @@ def _failed() -> tuple[list[dict[str, Any]], str | None]:
         return [], f"cannot list failed jobs: {exc.__class__.__name__}"
 
 
+def _queue() -> tuple[dict[str, Any] | None, str | None]:
+    """Queued, scheduled, running (with age) and failed jobs, in both modes; or why they are unknown."""
+    from app.commands.jobs import queue_status
+
+    try:
+        return queue_status(_settings()), None
+    except Exception as exc:
+        log.exception("ops: cannot read the queue")
+        return None, f"cannot read the queue: {exc.__class__.__name__}"
+
+
 def _inbox() -> dict[str, int] | None:
     """Webhook events accepted but not yet turned into jobs, and unreadable ones (Redis mode)."""
     settings = _settings()
@@ -152,6 +163,10 @@ def ops_page():
     denied, how = _check()
     if denied:
         return denied
+    return _render_page(how)
+
+
+def _render_page(how: str | None, retried: str | None = None, retry_failed: str | None = None):
     from app.store.queries import compute_stats, parse_since
 
     since_txt = request.args.get("since", "7d")
@@ -166,11 +181,20 @@ def ops_page():
     failed, failed_error = _failed()
     token = _settings().ops_token.get_secret_value()
     query_token = request.args.get("token") if how == "query" else None
+    from app.settings import platform_states
+    from pipeline.config import rejected_change
+
+    try:
+        config_rejected = rejected_change()
+    except Exception:  # the rules section says why the config cannot load
+        config_rejected = None
+    queue, queue_error = _queue()
     return render_template(
-        "ops.html", stats=stats, since_txt=since_txt, recent=recent, failed=failed, failed_error=failed_error,
+        "ops.html", queue=queue, queue_error=queue_error, platforms={n: st.as_dict() for n, st in platform_states(_settings()).items()},
+        config_rejected=config_rejected, stats=stats, since_txt=since_txt, recent=recent, failed=failed, failed_error=failed_error,
         rules=_rules_view(), csrf=_csrf(token), inbox=_inbox(), query_token=query_token, store_kind=store.kind,
-        mode="embedded" if _settings().embedded else "redis", retried=request.args.get("retried"),
-        retry_failed=request.args.get("retry_failed"),
+        mode="embedded" if _settings().embedded else "redis", retried=retried or request.args.get("retried"),
+        retry_failed=retry_failed or request.args.get("retry_failed"),
         chart_data={"daily": stats["daily"], "escalations": stats["escalations"], "by_intent": stats["by_intent"]},
         fmt_time=lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)) if t else "",
     )
@@ -211,7 +235,9 @@ def ops_retry(job_id: str):
         return jsonify({"status": "requeued" if ok else "not-found", "job_id": job_id}), 200 if ok else 404
     args = {"retried" if ok else "retry_failed": job_id}
     if how == "query":
-        args["token"] = request.args["token"]
+        # A redirect would have to carry ?token= in its Location (and the browser's history):
+        # answer with the page itself instead.
+        return _render_page(how, **args)
     return redirect(url_for("ops.ops_page", **args), code=303)
 
 

@@ -6,10 +6,15 @@ Secrets live only here, read from env; they never appear in logs, ``repr`` or er
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import json
 import os
+import secrets
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -83,6 +88,11 @@ class PlatformSettings(BaseModel):
             return bool(self.url and self.api_token)
         return bool(self.url and self.email and self.api_token)
 
+    @property
+    def secret_var(self) -> str:
+        """The env var holding this platform's webhook secret (signing secret or shared token)."""
+        return "ZENDESK_WEBHOOK_SECRET" if self.name == "zendesk" else f"{self.name.upper()}_WEBHOOK_TOKEN"
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -93,6 +103,8 @@ class Settings(BaseModel):
     freshdesk: PlatformSettings
     zendesk_signature_tolerance: int = 300  # seconds between the signed timestamp and now
     allow_unsigned: bool = False
+    # Key of the HMAC marker in the notes we write (recognises our own notes; customers cannot forge it).
+    marker_secret: SecretStr = SecretStr("")
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
@@ -118,6 +130,15 @@ class Settings(BaseModel):
     def platform(self, name: str) -> PlatformSettings:
         return getattr(self, name)
 
+    def platform_state(self, name: str) -> PlatformState:
+        """What this platform does with webhooks and writes: see :func:`platform_state`."""
+        return platform_state(self, name)
+
+    @property
+    def marker_key(self) -> bytes:
+        """The marker HMAC key as bytes (see :func:`marker_secret`)."""
+        return self.marker_secret.get_secret_value().encode("utf-8")
+
     @property
     def embedded(self) -> bool:
         """No Redis: events processed in-process, state in SQLite under ``var/``."""
@@ -133,6 +154,80 @@ class Settings(BaseModel):
     @property
     def outbox_dir(self) -> Path:
         return Path(self.var_dir) / "outbox"
+
+
+PLATFORM_NAMES = ("zendesk", "gorgias", "freshdesk")
+
+
+@dataclass(frozen=True)
+class PlatformState:
+    """One platform's state, as the start banner, ``/readyz``, ``/ops`` and webhook intake see it.
+
+    ``state`` is ``live`` (writes go to the helpdesk, webhooks accepted), ``dry-run`` (writes go
+    to the outbox) or ``refusing`` (webhooks answered 401); ``why`` says why, ``fix`` what to set.
+    ``unsigned_ok`` is True when a webhook without a secret is accepted (no secret configured).
+    """
+
+    name: str
+    state: Literal["live", "dry-run", "refusing"]
+    why: str
+    writes: Literal["helpdesk", "outbox"]
+    url: str | None = None
+    fix: str | None = None
+    unsigned_ok: bool = False
+    authenticated: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {"state": self.state, "why": self.why, "writes": self.writes, "url": self.url, "fix": self.fix,
+                "authenticated": self.authenticated}
+
+    def banner(self, outbox: Path) -> str:
+        """One line of the start banner, e.g. ``gorgias LIVE but refusing webhooks: set GORGIAS_WEBHOOK_TOKEN``."""
+        if self.state == "live":
+            extra = "" if self.authenticated else "  (webhooks NOT authenticated: SIDECAR_ALLOW_UNSIGNED)"
+            return f"LIVE {self.url}{extra}"
+        if self.state == "dry-run":
+            return f"DRY RUN → {outbox / (self.name + '.jsonl')}"
+        where = f"LIVE {self.url}" if self.writes == "helpdesk" else "DRY RUN"
+        return f"{where} but refusing webhooks: {self.fix or self.why}"
+
+
+def platform_state(settings: Settings, name: str) -> PlatformState:
+    """The one rule for whether ``name``'s webhooks are accepted, shared by intake and every report.
+
+    * credentials set → writes go to the helpdesk: webhooks need the platform's secret (refused
+      with 401 without it) unless ``SIDECAR_ALLOW_UNSIGNED`` is set;
+    * no credentials → dry-run: unsigned webhooks are accepted only when *every* platform is
+      dry-run (the demo). As soon as any platform is live, a platform without a secret refuses
+      webhooks, so nobody unauthenticated can make the sidecar work (or post to Slack).
+    """
+    ps = settings.platform(name)
+    secret = bool(ps.webhook_secrets)
+    writes: Literal["helpdesk", "outbox"] = "helpdesk" if ps.configured else "outbox"
+    if ps.configured:
+        if secret:
+            return PlatformState(name, "live", "credentials and webhook secret set", writes, ps.url,
+                                 authenticated=True)
+        if settings.allow_unsigned:
+            return PlatformState(name, "live", f"{ps.secret_var} not set; SIDECAR_ALLOW_UNSIGNED accepts "
+                                 "unauthenticated webhooks", writes, ps.url, unsigned_ok=True)
+        return PlatformState(name, "refusing", f"writes to {ps.url} but {ps.secret_var} is not set: webhooks "
+                             "are refused (401)", writes, ps.url, fix=f"set {ps.secret_var}")
+    if secret:
+        return PlatformState(name, "dry-run", "no URL/credentials: writes go to the outbox; webhooks need "
+                             f"{ps.secret_var}", writes, authenticated=True)
+    live = [n for n in PLATFORM_NAMES if settings.platform(n).configured]
+    if live and not settings.allow_unsigned:
+        return PlatformState(name, "refusing", f"dry-run without {ps.secret_var} while {', '.join(live)} "
+                             "is live: unsigned webhooks are refused (401)", writes,
+                             fix=f"set {ps.secret_var} (or SIDECAR_ALLOW_UNSIGNED=1)")
+    return PlatformState(name, "dry-run", "no URL/credentials: writes go to the outbox; unsigned webhooks "
+                         "accepted (demo)", writes, unsigned_ok=True)
+
+
+def platform_states(settings: Settings) -> dict[str, PlatformState]:
+    """Every platform's :class:`PlatformState`, in a fixed order."""
+    return {n: platform_state(settings, n) for n in PLATFORM_NAMES}
 
 
 def _platform(name: str, environ: dict[str, str]) -> PlatformSettings:
@@ -157,13 +252,36 @@ def _platform(name: str, environ: dict[str, str]) -> PlatformSettings:
     return ps
 
 
+_MARKER_MATERIAL = ("ZENDESK_API_TOKEN", "GORGIAS_API_KEY", "FRESHDESK_API_KEY")
+
+
+def marker_secret(environ: dict[str, str]) -> SecretStr:
+    """The key of the marker that identifies the notes the sidecar writes.
+
+    ``SIDECAR_MARKER_SECRET`` when set (recommended: any long random string, the same for the web
+    and worker processes). Otherwise derived (HMAC-SHA256) from the helpdesk API credentials that
+    are set, which every process of a live deployment shares; rotating one of them then changes
+    the key, and older notes are recognised by their author (the API user) only. With no
+    credentials at all (every platform dry-run, the demo) a random per-process key: nothing is
+    written to a real helpdesk, so no note of ours can come back through a webhook.
+    """
+    explicit = _env("SIDECAR_MARKER_SECRET", environ)
+    if explicit:
+        return SecretStr(explicit)
+    material = [f"{n}={_env(n, environ)}" for n in _MARKER_MATERIAL if _env(n, environ)]
+    if material:
+        mac = hmac.new(b"sidecar-marker-v1", "\x1f".join(material).encode("utf-8"), hashlib.sha256)
+        return SecretStr(mac.hexdigest())
+    return SecretStr(secrets.token_hex(32))
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read and validate settings from ``environ`` (default ``os.environ``)."""
     env = dict(os.environ if environ is None else environ)
     platforms = {n: _platform(n, env) for n in ("zendesk", "gorgias", "freshdesk")}
     allow_unsigned = _env("SIDECAR_ALLOW_UNSIGNED", env) in ("1", "true", "yes")
-    # A live platform without its webhook secret is not a start-up error: its webhooks are
-    # refused with 401 (fail closed, per platform) and create_app logs why.
+    # A platform without its webhook secret is not a start-up error: when any platform is live its
+    # webhooks are refused with 401 (fail closed, per platform) and create_app logs why.
     kb_embeddings = (_env("KB_EMBEDDINGS", env) or "local").lower()
     if kb_embeddings not in ("local", "openai"):
         raise SettingsError("KB_EMBEDDINGS must be 'local' or 'openai'")
@@ -193,6 +311,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_url=_env("REDIS_URL", env),
         zendesk_signature_tolerance=_int("ZENDESK_SIGNATURE_TOLERANCE", env, 300),
         allow_unsigned=allow_unsigned,
+        marker_secret=marker_secret(env),
         openai_api_key=_secret("OPENAI_API_KEY", env),
         openai_base_url=openai_base,
         openai_model=_env("OPENAI_MODEL", env) or "gpt-4o-mini",

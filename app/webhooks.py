@@ -79,7 +79,11 @@ def webhook(platform: str):
         mod = registry.module(platform)
     except KeyError:
         return _error(404, "unknown platform", f"use one of: {', '.join(registry.PLATFORMS)}")
-    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH (Content-Length given)
+    if request.content_length is None and len(raw) >= settings.max_body_bytes:
+        # A chunked body is cut at the limit, not refused: one more read tells whether it went on
+        # (werkzeug then raises 413), so a long body is never parsed truncated.
+        request.stream.read(1)
     try:
         mod.verify(request.headers, raw, request.args, settings)
     except AuthError as exc:

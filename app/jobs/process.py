@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from adapters.base import PermanentError
+from adapters.base import PermanentError, StepLog
 from adapters.registry import get_adapter
 from app.escalate import EscalationError, escalate
 from app.jobs.feedback import remember_draft
@@ -38,17 +38,30 @@ def _settings():
     return get_settings()
 
 
-def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
-    """Fetch → normalize → classify → decide → retrieve → draft → write back → escalate → record."""
+def process_event(platform: str, event: dict[str, Any], *, claim_message: bool = True,
+                  preview: bool = False) -> dict[str, Any]:
+    """Fetch → normalize → classify → decide → retrieve → draft → write back → escalate → record.
+
+    Jobs call it with the defaults. ``python -m app replay`` may pass ``claim_message=False``
+    (``--fresh``: run even if another event already processed this customer message) and
+    ``preview=True`` (a live platform without ``--write``: read the real ticket, write only to
+    the outbox, and no Slack alert, SLA timer, feedback memory or decision-log row).
+    """
     settings = _settings()
     ev = TicketEvent.from_dict(event)
     set_job_context(platform, ev.ticket_id, ev.event_id)
     cfg = get_config()
     state = get_state(settings)
     adapter = get_adapter(platform, settings, redis=get_redis(settings))
+    if preview and not adapter.dry_run:
+        from adapters.dryrun import PreviewAdapter
+
+        adapter = PreviewAdapter(adapter, settings.outbox_dir)
+    else:
+        preview = False  # a dry-run platform's writes go to the outbox anyway: a normal run
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    outcome = Outcome(event=ev, ticket_id=ev.ticket_id, marker=marker_for(ev.event_id))
+    outcome = Outcome(event=ev, ticket_id=ev.ticket_id, marker=marker_for(ev.event_id, settings.marker_key))
     try:
         ticket = adapter.fetch_ticket(ev.ticket_id, hint=ev)
         timings["fetch"] = time.monotonic() - t0
@@ -63,7 +76,8 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
         # One pipeline run per customer message, whichever event carried it (event + trigger webhooks
         # for the same comment, or a trigger fired by our own update).
         claim = f"sidecar:msg:{platform}:{ticket.id}:{msg.id}"
-        if not state.claim_for(claim, ev.event_id, MESSAGE_CLAIM_TTL):
+        # A preview takes no claim: the real event for this message must still be processed.
+        if claim_message and not preview and not state.claim_for(claim, ev.event_id, MESSAGE_CLAIM_TTL):
             return _skip(outcome, f"message {msg.id} already processed by another event")
 
         decision = decide_message(ticket, msg.id, cfg, platform, capabilities(settings, cfg))
@@ -75,13 +89,19 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
         outcome.draft, outcome.public_reply = decision.draft, decision.public_reply
         # Slack first, so the note can say who was alerted; a Slack failure never costs the note:
         # it is noted, the note is written, and the job is retried for the alert alone.
-        escalation_error = _escalate(outcome, ticket, state)
+        escalation_error = None if preview else _escalate(outcome, ticket, state)
         outcome.note_html, outcome.note_text = render_note(outcome)
 
         t3 = time.monotonic()
-        outcome.steps_done = adapter.write_back(ticket, outcome, state)
+        # A preview's steps are remembered apart, or the real job for this event would skip them.
+        outcome.steps_done = adapter.write_back(ticket, outcome, _MemorySteps() if preview else state)
         timings["write"] = time.monotonic() - t3
         timings["note_posted_at"] = time.time()
+        if preview:
+            # Nothing of a preview may act later on the live ticket (timers, feedback) or count as work done.
+            return {"status": "preview", "intent": triage.intent, "confidence": triage.confidence,
+                    "steps": outcome.steps_done, "dry_run": True, "escalate": plan.escalate,
+                    "note": outcome.note_text}
         remember_draft(state, outcome, text)
         try:
             schedule_for(outcome, ticket)
@@ -107,6 +127,19 @@ def process_event(platform: str, event: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         _failed(outcome, exc, timings, t0)
         raise
+
+
+class _MemorySteps(StepLog):
+    """Write steps done in this process only (previews)."""
+
+    def __init__(self) -> None:
+        self.done: set[tuple[str, str, str]] = set()
+
+    def is_done(self, platform: str, event_id: str, step: str) -> bool:
+        return (platform, event_id, step) in self.done
+
+    def mark_done(self, platform: str, event_id: str, step: str) -> None:
+        self.done.add((platform, event_id, step))
 
 
 def _target_message(ticket: Ticket, ev: TicketEvent) -> Message | None:

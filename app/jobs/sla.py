@@ -1,7 +1,7 @@
 """SLA timers: catch stalled tickets before they breach their first-response target.
 
-When a customer message is processed, :func:`schedule_sla_checks` puts two rq jobs in the queue's
-scheduled registry (in Redis, so they survive worker restarts): a warning at 75% of the target and
+When a customer message is processed, :func:`schedule_sla_checks` schedules two checks (see
+below for where they live in each mode): a warning at 75% of the target and
 a breach check at 100%. Each check (:func:`check_sla`) re-fetches the ticket and alerts Slack
 (reasons ``sla_warning`` then ``sla_breach``, in the ticket's escalation thread) only if no agent
 has replied publicly since the customer message; once an agent replied the checks do nothing, and
@@ -17,9 +17,10 @@ has replied publicly since the customer message; once an agent replied the check
       tier_field: customer_tier     # optional: ticket custom field holding the tier
                                     # (else the first ticket tag that names a tier counts)
 
-Timers need Redis: in embedded mode (no ``REDIS_URL``) scheduling is skipped with a log line.
-The worker must run rq's scheduler (``Worker.work(with_scheduler=True)`` / ``rq worker --with-scheduler``)
-for scheduled jobs to be moved to the queue on time.
+Both modes run them: with Redis they are rq scheduled jobs, and the worker must run rq's scheduler
+(``Worker.work(with_scheduler=True)`` / ``rq worker --with-scheduler``) for them to be moved to the
+queue on time; in embedded mode (no ``REDIS_URL``) they are rows of the durable SQLite queue under
+``var/`` with a ``run_after`` time, run by the in-process worker thread. Either way they survive restarts.
 """
 
 from __future__ import annotations

@@ -185,7 +185,8 @@ def decision_from_outcome(outcome: Outcome, *, ticket: Ticket | None = None, cha
         "event_id": ev.event_id,
         "ticket_id": str(outcome.ticket_id),
         "ticket_url": outcome.ticket_url or (ticket.url if ticket else None),
-        "channel": channel or (ticket.channel if ticket else None),
+        # The fetched ticket's channel, else what the webhook said (skipped and failed events have no ticket).
+        "channel": channel or (ticket.channel if ticket else None) or getattr(ev, "channel", None),
         "intent": t.intent if t else (p.intent if p else None),
         "confidence": t.confidence if t else None,
         "priority": (p.priority if p and p.priority else None) or (t.priority if t else None),

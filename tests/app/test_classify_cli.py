@@ -211,3 +211,43 @@ def test_python_m_app_eval_entry_point(csvs, tmp_path):
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
     assert json.loads(last)["threshold"] == 0.0  # no --oos-label: closed-set
+
+
+class _TTY:
+    """A terminal-like stderr: the progress bar draws on it."""
+
+    def __init__(self):
+        import io
+
+        self.buf = io.StringIO()
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        return self.buf.write(s)
+
+    def flush(self):
+        pass
+
+
+def test_eval_shows_one_bar_over_every_text_embedded_and_a_summary(csvs, capsys, monkeypatch):
+    train, test = csvs
+    tty = _TTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    code, lines = _run(["eval", "--train", str(train), "--test", str(test), "--oos-label", "oos"], capsys)
+    assert code == 0
+    n = sum(len(v) for v in TRAIN.values()) + len(TEST)
+    assert "embedding texts" in tty.buf.getvalue() and f"/{n} [" in tty.buf.getvalue()
+    assert lines[-2].startswith(f"eval: {n - len(TEST)} train / {len(TEST)} test rows, accuracy ")
+    json.loads(lines[-1])  # the JSON line stays last
+
+
+def test_learn_ends_with_one_summary_line(var_dir, tmp_path, capsys, monkeypatch):
+    f = _write_csv(tmp_path / "history.csv", [("do you ship to Iceland?", "product_question"), ("x", "nope")])
+    tty = _TTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    code, lines = _run(["intents", "learn", str(f)], capsys)
+    assert code == 0
+    assert "checking rows" in tty.buf.getvalue() and "/2 [" in tty.buf.getvalue()
+    assert lines[-1] == "intents learn: 1 added, 0 already there, 1 rejected"
