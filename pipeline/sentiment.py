@@ -73,16 +73,31 @@ def training_examples(cfg: Config | None, path: Path = DATA_FILE) -> list[tuple[
     return rows
 
 
-def _vader(texts: Sequence[str]) -> np.ndarray:
-    from pipeline.signals import vader_compound
+_vader = None
+_vader_lock = threading.Lock()
+VADER_MAX_CHARS = 20_000  # bounded work per message
 
+
+def vader_compound(text: str) -> float:
+    """VADER's compound score (-1..1). English-centric: a feature of the model, not a verdict."""
+    global _vader
+    if _vader is None:
+        with _vader_lock:
+            if _vader is None:
+                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+                _vader = SentimentIntensityAnalyzer()
+    return float(_vader.polarity_scores((text or "")[:VADER_MAX_CHARS])["compound"])
+
+
+def _vader_scores(texts: Sequence[str]) -> np.ndarray:
     return np.array([vader_compound(t) for t in texts], dtype=np.float32)
 
 
 def features(texts: Sequence[str], emb: np.ndarray) -> np.ndarray:
     """[embedding | VADER compound | shouting | ?!! burst] for each text."""
     extra = np.stack(
-        [_vader(texts),
+        [_vader_scores(texts),
          np.array([float(is_shouting(t)) for t in texts], dtype=np.float32),
          np.array([float(bool(_BURST.search(t))) for t in texts], dtype=np.float32)],
         axis=1,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import html
 import logging
 import re
-import threading
 import unicodedata
 from functools import lru_cache
 
@@ -187,26 +186,6 @@ def _phrase_re(phrase: str) -> re.Pattern[str]:
 
 # ------------------------------------------------------------------ sentiment
 
-_vader = None
-_vader_lock = threading.Lock()
-
-
-def _analyzer():
-    global _vader
-    if _vader is None:
-        with _vader_lock:
-            if _vader is None:
-                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-                _vader = SentimentIntensityAnalyzer()
-    return _vader
-
-
-def vader_compound(text: str) -> float:
-    """VADER's compound score (-1..1). English-centric: a feature of the sentiment model, not a verdict."""
-    return float(_analyzer().polarity_scores((text or "")[:MAX_MATCH_CHARS])["compound"])
-
-
 def sentiment_label(score: float) -> str:
     """Map a VADER compound score (-1..1) to a label (the fallback when no embedding model loads).
 
@@ -224,7 +203,9 @@ def sentiment_label(score: float) -> str:
 
 def vader_sentiment(text: str) -> tuple[str, float]:
     """(label, compound score) from VADER alone."""
-    score = vader_compound(text)
+    from pipeline.sentiment import vader_compound
+
+    score = vader_compound(text[:MAX_MATCH_CHARS] if text else "")
     return sentiment_label(score), round(score, 4)
 
 
