@@ -45,20 +45,21 @@ def test_the_reply_parser_never_sees_more_than_its_budget(monkeypatch):
 def test_sentiment_language_and_signals_look_at_a_bounded_opening(monkeypatch):
     seen: dict[str, int] = {}
 
-    class SpyVader:
-        def polarity_scores(self, text):
-            seen["sentiment"] = len(text)
-            return {"compound": -0.7}
+    def spy_vader(text):
+        seen["sentiment"] = len(text)
+        return -0.7
 
     class SpyLangid:
         def classify(self, text):
             seen["language"] = len(text)
             return "en", 0.99
 
-    monkeypatch.setattr(signals, "_analyzer", lambda: SpyVader())
+    import pipeline.sentiment
+
+    monkeypatch.setattr(pipeline.sentiment, "vader_compound", spy_vader)
     monkeypatch.setattr(signals, "_identifier", lambda: SpyLangid())
     huge = "This is terrible, I want to speak to a real person now. " + "blah " * 400_000
-    assert signals.sentiment(huge)[0] == "very_negative"
+    assert signals.vader_sentiment(huge)[0] == "very_negative"
     assert signals.detect_language(huge) == "en"
     assert seen["sentiment"] <= signals.SENTIMENT_CHARS and seen["language"] <= signals.LANGUAGE_CHARS
     assert "asks_for_human" in signals.detect_signals(huge)
