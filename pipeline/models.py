@@ -224,6 +224,7 @@ class Source(_Serializable):
     score: float = 0.0
     text: str = ""
     source_type: str = "article"  # article | policy | ticket
+    language: str = ""  # the passage's language when the knowledge base says ("" = not tagged)
 
 
 @dataclass
