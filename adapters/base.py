@@ -109,20 +109,53 @@ def as_str(value: Any) -> str | None:
     return str(value).strip()
 
 
+# The channels the pipeline, stats and /ops know, whatever the helpdesk calls them.
+CHANNELS = ("email", "chat", "web_form", "social", "phone", "api", "other")
+
+
+def normalize_channel(raw: Any, table: Mapping[str, str]) -> str | None:
+    """A platform's channel / via / source value → one of :data:`CHANNELS` (None when absent).
+
+    ``table`` maps the platform's own values, lower-cased, with ``-``/space read as ``_``
+    ("Web Form", "web-form" and "web_form" are one key). Unknown values are ``other``, so stats
+    show that something arrived on a channel nobody mapped instead of hiding it as ``unknown``.
+    """
+    if isinstance(raw, dict):  # Zendesk's via object
+        raw = raw.get("channel")
+    if raw is None or raw == "" or isinstance(raw, bool):
+        return None
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    key = "_".join(str(raw).strip().lower().replace("-", " ").split())
+    if not key:
+        return None
+    return table.get(key, "other")
+
+
 TOKEN_HEADER = "X-Sidecar-Token"
 MARKER_PREFIX = "sidecar-event:"
 
 
-def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, allow_unsigned: bool) -> None:
+def refuse_unsigned(settings: Any, name: str) -> None:
+    """No secret is configured for ``name``: accept only if the shared rule says so, else :class:`AuthError`.
+
+    The rule is ``settings.platform_state(name)`` (``app.settings.platform_state``), the same one
+    the start banner, ``/readyz`` and ``/ops`` report, so what they say is what intake does.
+    """
+    st = settings.platform_state(name)
+    if not st.unsigned_ok:
+        raise AuthError(f"webhook refused: {st.why}")
+
+
+def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, settings: Any) -> None:
     """Shared-secret check for senders without signatures (Gorgias, Freshdesk).
 
     The token comes in the ``X-Sidecar-Token`` header or, for senders that can only template
     the URL, the ``token`` query parameter. Every configured token (rotation) is compared in
-    constant time. Raises :class:`AuthError`.
+    constant time. Without a configured token, :func:`refuse_unsigned` decides. Raises :class:`AuthError`.
     """
     if not ps.webhook_secrets:
-        if ps.configured and not allow_unsigned:
-            raise AuthError(f"{ps.name.upper()}_WEBHOOK_TOKEN is not set")
+        refuse_unsigned(settings, ps.name)
         return
     given = header(headers, TOKEN_HEADER) or (query.get("token") if query else None)
     if not given:

@@ -45,7 +45,7 @@ class DryRunAdapter(Adapter):
         return Ticket(platform=self.platform, id=str(ticket_id), subject=(ev.subject_hint if ev else "") or "",
                       tags=list(ev.tags_hint) if ev else [],
                       requester=Person(name=ev.requester_name if ev else None, email=ev.requester_email if ev else None),
-                      messages=messages, url=None)
+                      messages=messages, url=None, channel=ev.channel if ev else None)
 
     def _entries(self, ticket_id: str) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -98,3 +98,26 @@ class DryRunAdapter(Adapter):
 
     def post_public_reply(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
         self._write("public_reply", ticket, html=html, text=text, marker=marker)
+
+
+class PreviewAdapter(DryRunAdapter):
+    """Reads the real helpdesk, writes to the outbox: ``replay`` of a live ticket without ``--write``.
+
+    The ticket (thread, tags, fields) is the real one, so the preview decides what the pipeline
+    would decide; every write is appended to ``var/outbox/<platform>.jsonl`` instead, so replaying
+    a ticket never writes to a live helpdesk a second time unless the operator asks.
+    """
+
+    def __init__(self, real: Adapter, outbox_dir: str | Path):
+        super().__init__(real.platform, outbox_dir)
+        self.real = real
+
+    def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
+        ticket = self.real.fetch_ticket(ticket_id, hint=hint)
+        # Notes "posted" by earlier previews count as part of the thread (marker look-ups).
+        for entry in self._entries(ticket_id):
+            if entry.get("action") == "note":
+                ticket.messages.append(Message(id=f"outbox-{entry.get('at')}", author_role="sidecar",
+                                               body_text=entry.get("text", ""), body_html=entry.get("html"),
+                                               public=False))
+        return ticket

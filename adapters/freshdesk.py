@@ -17,6 +17,7 @@ from adapters.base import (
     as_str,
     event_hash,
     feedback_tags,
+    normalize_channel,
     verify_token,
 )
 from adapters.http import RestAdapter
@@ -36,7 +37,7 @@ _AGENT_PERFORMERS = {"agent", "admin", "supervisor", "system"}
 
 def verify(headers: Mapping[str, str], raw_body: bytes, query: Mapping[str, str], settings: Any) -> None:
     """Freshdesk has no signature: the automation sends our shared token in a header or the URL."""
-    verify_token(headers, query, settings.freshdesk, settings.allow_unsigned)
+    verify_token(headers, query, settings.freshdesk, settings)
 
 
 def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -> TicketEvent:
@@ -89,6 +90,7 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
         requester_name=as_str(data.get("requester_name")), requester_email=as_str(data.get("requester_email")),
         tags_hint=tag_list,
         raw_type=trig or None,
+        channel=channel_of(data.get("ticket_source") or data.get("source")),
     )
 
 
@@ -100,6 +102,20 @@ PRIORITY_OUT = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
 PRIORITY_IN = {v: k for k, v in PRIORITY_OUT.items()}
 STATUS_IN = {2: "open", 3: "pending", 4: "resolved", 5: "closed"}
 SOURCE_IN = {1: "email", 2: "portal", 3: "phone", 7: "chat", 9: "feedback_widget", 10: "outbound_email"}
+# Ticket `source` (a number in the API, its name in the `{{ticket.source}}` placeholder) → CHANNELS.
+CHANNEL_MAP = {
+    **dict.fromkeys(("1", "email", "10", "outbound_email"), "email"),
+    **dict.fromkeys(("2", "portal", "9", "feedback_widget"), "web_form"),
+    **dict.fromkeys(("3", "phone"), "phone"),
+    **dict.fromkeys(("7", "chat", "8", "mobihelp", "12", "bot"), "chat"),
+    **dict.fromkeys(("4", "forum", "5", "twitter", "6", "facebook", "13", "whatsapp"), "social"),
+    "api": "api",
+}
+
+
+def channel_of(source: Any) -> str | None:
+    """A Freshdesk ticket ``source`` (number or name) → a pipeline channel."""
+    return normalize_channel(source, CHANNEL_MAP)
 PAGE_SIZE = 100
 
 
@@ -141,7 +157,8 @@ class FreshdeskAdapter(RestAdapter):
             priority=PRIORITY_IN.get(t.get("priority")), tags=[str(x) for x in t.get("tags") or []],
             custom_fields={str(k): v for k, v in (t.get("custom_fields") or {}).items()},
             requester=Person(id=requester_id, name=req.get("name"), email=req.get("email")),
-            messages=messages, url=f"{self.base_url}/a/tickets/{tid}", channel=channel,
+            messages=messages, url=f"{self.base_url}/a/tickets/{tid}",
+            channel=channel_of(t.get("source")) or (hint.channel if isinstance(hint, TicketEvent) else None),
             brand=as_str(t.get("product_id")), created_at=t.get("created_at"), updated_at=t.get("updated_at"),
         )
 

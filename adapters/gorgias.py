@@ -18,6 +18,7 @@ from adapters.base import (
     as_str,
     event_hash,
     feedback_tags,
+    normalize_channel,
     verify_token,
 )
 from adapters.http import RestAdapter, html_to_text
@@ -27,10 +28,27 @@ log = logging.getLogger(__name__)
 
 platform = "gorgias"
 
+# Ticket / message `channel` values → CHANNELS (messaging apps and social networks are social).
+CHANNEL_MAP = {
+    "email": "email",
+    **dict.fromkeys(("chat", "sms", "google_business_messages"), "chat"),
+    **dict.fromkeys(("contact_form", "help_center", "helpcenter", "form"), "web_form"),
+    **dict.fromkeys(("phone", "aircall", "voice"), "phone"),
+    **dict.fromkeys(("facebook", "facebook_mention", "facebook_messenger", "facebook_recommendations",
+                     "instagram_ad_comment", "instagram_comment", "instagram_direct_message", "instagram_mention",
+                     "twitter", "twitter_direct_message", "whatsapp", "tiktok", "tiktok_shop"), "social"),
+    "api": "api",
+}
+
+
+def channel_of(value: Any) -> str | None:
+    """A Gorgias ``channel`` value → a pipeline channel."""
+    return normalize_channel(value, CHANNEL_MAP)
+
 
 def verify(headers: Mapping[str, str], raw_body: bytes, query: Mapping[str, str], settings: Any) -> None:
     """Gorgias has no signature scheme: the admin puts our shared token in a header or the URL."""
-    verify_token(headers, query, settings.gorgias, settings.allow_unsigned)
+    verify_token(headers, query, settings.gorgias, settings)
 
 
 def _own_ids(settings: Any) -> set[str]:
@@ -103,6 +121,7 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
         requester_email=as_str(customer.get("email") or sender.get("email")),
         tags_hint=tag_names,
         raw_type=as_str(body.get("event") or body.get("trigger")) or kind,
+        channel=channel_of((message or {}).get("channel") or ticket.get("channel") or body.get("channel")),
     )
 
 
@@ -179,7 +198,8 @@ class GorgiasAdapter(RestAdapter):
             tags=[str(x.get("name")) for x in t.get("tags") or [] if isinstance(x, dict) and x.get("name")],
             custom_fields={str(k): (v.get("value") if isinstance(v, dict) else v) for k, v in cf.items()},
             requester=Person(id=as_str(customer.get("id")), name=name or None, email=customer.get("email")),
-            messages=messages, url=f"{self.base_url}/app/ticket/{tid}", channel=t.get("channel"),
+            messages=messages, url=f"{self.base_url}/app/ticket/{tid}",
+            channel=channel_of(t.get("channel")) or (hint.channel if isinstance(hint, TicketEvent) else None),
             created_at=t.get("created_datetime"), updated_at=t.get("updated_datetime"),
         )
 

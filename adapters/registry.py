@@ -23,12 +23,8 @@ def module(platform: str) -> ModuleType:
     return importlib.import_module(f"adapters.{platform}")
 
 
-def get_adapter(platform: str, settings: Any = None, redis: Any = None) -> Adapter:
+def get_adapter(platform: str, settings: Any, redis: Any = None) -> Adapter:
     """One adapter per platform per settings object and process (sessions are reused)."""
-    if settings is None:
-        from app.settings import get_settings
-
-        settings = get_settings()
     key = (platform, id(settings))
     if key not in _cache:
         ps = settings.platform(platform)

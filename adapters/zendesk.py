@@ -23,6 +23,8 @@ from adapters.base import (
     event_hash,
     feedback_tags,
     header,
+    normalize_channel,
+    refuse_unsigned,
 )
 from adapters.http import RestAdapter
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, SYSTEM, AgentFeedback, Message, Person, Ticket, TicketEvent
@@ -40,6 +42,27 @@ _PROCESSED_TYPES = {
     "zen:event-type:ticket.comment_added": "message_created",
 }
 _STAFF_ROLES = {"agent", "admin", "staff"}
+
+# `via.channel` (API and event webhooks) and the `{{ticket.via}}` placeholder's titles → CHANNELS.
+# Messaging apps (WhatsApp, Messenger, LINE, ...) count as social; web/mobile messaging and SMS as chat.
+CHANNEL_MAP = {
+    **dict.fromkeys(("email", "mail"), "email"),
+    **dict.fromkeys(("web", "web_form", "webform", "helpcenter", "help_center", "web_widget", "forum",
+                     "mobile_web"), "web_form"),
+    **dict.fromkeys(("chat", "native_messaging", "messaging", "mobile_sdk", "mobile", "sms", "text",
+                     "messagebird_sms", "answer_bot", "apple_business_chat", "google_business_messages",
+                     "google_rcs"), "chat"),
+    **dict.fromkeys(("twitter", "twitter_dm", "facebook", "facebook_post", "facebook_message", "instagram_dm",
+                     "instagram", "whatsapp", "line", "wechat", "telegram", "viber", "kakaotalk"), "social"),
+    **dict.fromkeys(("voice", "phone", "call", "phone_call_(incoming)", "phone_call_(outgoing)", "voicemail",
+                     "phone_call"), "phone"),
+    **dict.fromkeys(("api", "web_service", "any_channel", "channel_integration"), "api"),
+}
+
+
+def channel_of(via: Any) -> str | None:
+    """Zendesk ``via`` (object or its ``channel``, or a templated ``{{ticket.via}}``) → a pipeline channel."""
+    return normalize_channel(via, CHANNEL_MAP)
 
 
 def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
@@ -61,12 +84,11 @@ def verify(headers: Mapping[str, str], raw_body: bytes, query: Mapping[str, str]
     """Check the HMAC signature over timestamp + raw body against every configured secret (rotation).
 
     Raises :class:`AuthError` with a reason that never includes a secret. With no secret
-    configured, only a dry-run platform (or ``SIDECAR_ALLOW_UNSIGNED``) accepts the webhook.
+    configured, :func:`adapters.base.refuse_unsigned` decides (the demo, or ``SIDECAR_ALLOW_UNSIGNED``).
     """
     ps = settings.zendesk
     if not ps.webhook_secrets:
-        if ps.configured and not settings.allow_unsigned:
-            raise AuthError("ZENDESK_WEBHOOK_SECRET is not set")
+        refuse_unsigned(settings, platform)
         return
     sig = header(headers, SIG_HEADER)
     ts = header(headers, TS_HEADER)
@@ -120,7 +142,7 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]
     event_id = as_str(body.get("id")) or as_str(header(headers, INVOCATION_HEADER)) or _event_hash(ticket_id, etype, body.get("time"))
     ev = TicketEvent(platform=platform, event_id=event_id, ticket_id=ticket_id, kind=kind, raw_type=etype,
                      subject_hint=as_str(detail.get("subject")), body_hint=as_str(detail.get("description")),
-                     author_id=as_str(detail.get("requester_id")))
+                     author_id=as_str(detail.get("requester_id")), channel=channel_of(detail.get("via")))
     if kind == "ticket_created":
         submitter = as_str(detail.get("submitter_id"))
         if submitter and submitter in own:
@@ -180,6 +202,8 @@ def _parse_trigger(body: dict[str, Any], own: set[str]) -> TicketEvent:
                        kind="ticket_updated", message_id=message_id, author_id=author_id, author_role=CUSTOMER,
                        subject_hint=as_str(body.get("ticket_title") or body.get("subject") or t.get("subject")),
                        body_hint=latest or as_str(body.get("ticket_description") or body.get("description")),
+                       channel=channel_of(body.get("via") or body.get("ticket_via") or body.get("channel")
+                                          or t.get("via")),
                        requester_name=as_str(body.get("requester_full_name") or body.get("requester_name")),
                        requester_email=as_str(body.get("requester_email")),
                        tags_hint=tags.split() if tags else [], raw_type="trigger")
@@ -253,7 +277,8 @@ class ZendeskAdapter(RestAdapter):
             custom_fields={str(f.get("id")): f.get("value") for f in t.get("custom_fields") or []
                            if isinstance(f, dict) and f.get("id") is not None},
             requester=Person(id=requester_id, name=req.get("name"), email=req.get("email")),
-            messages=messages, url=f"{self.base_url}/agent/tickets/{tid}", channel=via.get("channel"),
+            messages=messages, url=f"{self.base_url}/agent/tickets/{tid}",
+            channel=channel_of(via) or (hint.channel if isinstance(hint, TicketEvent) else None),
             brand=as_str(t.get("brand_id")), created_at=t.get("created_at"), updated_at=t.get("updated_at"),
         )
 

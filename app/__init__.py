@@ -6,7 +6,7 @@ import logging
 import os
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.settings import Settings, get_settings
 
@@ -20,6 +20,15 @@ def configure_logging() -> None:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     else:
         root.setLevel(level)
+
+
+def body_too_large(limit: int):
+    """The 413 answer: the same JSON error shape as every other rejection, naming the limit and its knob."""
+    resp = jsonify({"status": "error", "error": "body too large",
+                    "detail": f"the body is larger than {limit} bytes; raise SIDECAR_MAX_BODY_BYTES to accept more",
+                    "limit_bytes": limit})
+    resp.status_code = 413
+    return resp
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -48,20 +57,23 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         # JSON errors everywhere (413 too large, 405, 404 ...), never an HTML page.
+        if isinstance(exc, RequestEntityTooLarge):
+            return body_too_large(settings.max_body_bytes)
         resp = jsonify({"status": "error", "error": exc.name.lower(), "detail": exc.description})
         resp.status_code = exc.code or 500
         return resp
 
-    for ps in (settings.zendesk, settings.gorgias, settings.freshdesk):
-        if not ps.configured:
-            log.warning("%s: no URL/credentials, DRY RUN: writes go to %s/%s.jsonl", ps.name, settings.outbox_dir, ps.name)
-        elif not ps.webhook_secrets and settings.allow_unsigned:
-            log.warning("%s: SIDECAR_ALLOW_UNSIGNED is set: webhooks are not authenticated", ps.name)
-        elif not ps.webhook_secrets:
-            var = "ZENDESK_WEBHOOK_SECRET" if ps.name == "zendesk" else f"{ps.name.upper()}_WEBHOOK_TOKEN"
-            log.error("%s writes to a real helpdesk but %s is not set: its webhooks are refused (401)", ps.name, var)
+    from app.settings import platform_states
+
+    for name, st in platform_states(settings).items():
+        if st.state == "refusing":
+            log.error("%s: %s (%s)", name, st.why, st.fix)
+        elif st.state == "dry-run":
+            log.warning("%s: DRY RUN, writes go to %s/%s.jsonl", name, settings.outbox_dir, name)
+        elif not st.authenticated:
+            log.warning("%s: SIDECAR_ALLOW_UNSIGNED is set: webhooks are not authenticated", name)
     if settings.embedded:
-        from pipeline.embedded import get_embedded_queue
+        from app.jobs.embedded import get_embedded_queue
 
         get_embedded_queue(settings)  # starts the in-process worker thread; resumes pending jobs
         log.info("embedded mode (no REDIS_URL): events are processed in this process")

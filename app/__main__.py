@@ -11,7 +11,7 @@ from pathlib import Path
 
 log = logging.getLogger("app")
 
-COMMAND_MODULES = ("app.commands.classifier", "app.commands.kb", "app.commands.ops")
+COMMAND_MODULES = ("app.commands.classifier", "app.commands.kb", "app.commands.ops", "app.commands.backtest")
 
 
 def _settings_or_exit():
@@ -32,64 +32,120 @@ def _config_or_exit():
         sys.exit(f"invalid config:\n{exc}")
 
 
+def _bind_or_exit(host: str, port: int):
+    """Take the port before anything slow: a busy port fails in a second, with the fix in the message.
+
+    The bound socket is handed to the server later, so nobody can take the port while models load.
+    """
+    import errno
+    import socket
+
+    from werkzeug.serving import get_sockaddr, select_address_family
+
+    family = select_address_family(host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart right after a stop still binds
+    try:
+        sock.bind(get_sockaddr(host, port, family))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            other = port + 1 if port < 65535 else 8001
+            sys.exit(f"port {port} on {host} is already in use (another sidecar still running?).\n"
+                     f"  start on another port:  ./scripts/run --port {other}   (or PORT={other} ./scripts/run)\n"
+                     f"  or see who holds it:    lsof -i :{port}   (ss -ltnp 'sport = :{port}')")
+        if exc.errno == errno.EACCES:
+            sys.exit(f"port {port} needs root privileges: use a port above 1024, e.g. ./scripts/run --port 8000")
+        sys.exit(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    sock.set_inheritable(True)
+    return sock
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Embedded single-process mode: web + in-process jobs (no Redis needed)."""
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import make_server
 
-    from app import create_app
+    from knowledge.progress import step
 
+    sock = _bind_or_exit(args.host, args.port)
     settings = _settings_or_exit()
     cfg = _config_or_exit()
-    _demo_knowledge(settings)
+    print(f"starting the sidecar on http://{args.host}:{args.port} (port reserved)", flush=True)
+    _demo_knowledge(settings, progress=True)
     from pipeline.classify import warm_up
+    from pipeline.local_classifier import learned_path
 
-    warm_up(cfg)
-    app = create_app(settings)
+    with step("Loading the intent classifier (the very first start fits it, later starts reuse the cache)"):
+        warm_up(cfg, learned_path(settings.var_dir))
+    with step("Starting the web app and the in-process queue"):
+        from app import create_app
+
+        app = create_app(settings)
     mode = "embedded (in-process jobs)" if settings.embedded else f"web only, jobs go to Redis queue '{settings.queue_name}'"
     print(f"sidecar listening on http://{args.host}:{args.port}  mode: {mode}")
-    for ps in (settings.zendesk, settings.gorgias, settings.freshdesk):
-        print(f"  {ps.name:9s} {'LIVE ' + (ps.url or '') if ps.configured else 'DRY RUN → ' + str(settings.outbox_dir / (ps.name + '.jsonl'))}")
+    from app.settings import platform_states
+
+    for name, st in platform_states(settings).items():
+        print(f"  {name:9s} {st.banner(settings.outbox_dir)}")
     print("try:  curl -s -X POST -H 'Content-Type: application/json' "
-          f"--data @samples/zendesk_comment_added.json http://{args.host}:{args.port}/webhooks/zendesk")
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+          f"--data @samples/zendesk_comment_added.json http://{args.host}:{args.port}/webhooks/zendesk", flush=True)
+    srv = make_server(args.host, args.port, app, threaded=True, fd=sock.fileno())
+    sock.close()  # the server holds its own duplicate of the listening socket
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
     return 0
 
 
-def _demo_knowledge(settings) -> None:
+def _demo_knowledge(settings, progress: bool = False) -> None:
     """First start on embedded defaults: index the sample knowledge base so drafts have sources."""
     import knowledge
+    from knowledge.progress import Progress, step
 
     try:
         from knowledge.ingest import ingest_folder
         from knowledge.store import get_store
 
-        store = get_store(create=True)
+        store = get_store(settings, create=True)
         kb = Path(settings.config_dir) / "knowledge"
         if store.count() == 0 and not settings.chroma_url and kb.is_dir():
-            print(f"indexing the sample knowledge base {kb} (first start only)")
-            ingest_folder(store, kb)
+            # serve reports its start steps on stdout; other commands keep stdout for their own output.
+            out = sys.stdout if progress else sys.stderr
+            with step(f"Indexing the sample knowledge base {kb} (first start only)", stream=out), \
+                    Progress("embedding chunks", "chunk", enabled=progress) as bar:
+                rep = ingest_folder(store, kb, progress=bar)
+                bar.summary(f"  {rep.summary()}", out=out)
     except Exception as exc:  # drafts then say they found nothing; the sidecar still runs
         log.warning("sample knowledge base not indexed: %s", exc)
-    knowledge.warm_up()
+    if progress:
+        with step("Loading the embedding model"):
+            knowledge.warm_up(settings)
+    else:
+        knowledge.warm_up(settings)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """An rq worker (one queue per process) with the scheduler; models load once before any job."""
     from rq import Queue
 
+    from app.jobs.worker import SidecarWorker
+    from app.runtime import get_redis
     from pipeline.classify import warm_up
-    from pipeline.runtime import get_redis
-    from pipeline.worker import SidecarWorker
+    from pipeline.local_classifier import learned_path
 
     settings = _settings_or_exit()
     if not settings.redis_url:
         sys.exit("REDIS_URL is not set: the worker needs Redis (use `python -m app serve` for the embedded mode)")
     cfg = _config_or_exit()
     _init_observability(settings, "worker")
-    warm_up(cfg)
+    warm_up(cfg, learned_path(settings.var_dir))
     import knowledge
 
-    knowledge.warm_up()
+    knowledge.warm_up(settings)
     conn = get_redis(settings)
     queue = Queue(args.queue or settings.queue_name, connection=conn)
     # A non-forking worker: the models loaded above are reused by every job, and onnxruntime
@@ -109,7 +165,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Push a sample webhook body through the whole pipeline in this process and print the note."""
     from adapters import registry
     from adapters.base import BadPayload, Ignored
-    from pipeline.jobs import process_event
+    from app.jobs.process import process_event
 
     settings = _settings_or_exit()
     _config_or_exit()
@@ -127,8 +183,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.fresh:
         import uuid
 
+        # A new event id *and* no message claim: "process again even if seen" means this message too.
         event.event_id = f"replay-{uuid.uuid4().hex[:12]}"
-    result = process_event(args.platform, event.to_dict())
+    live = settings.platform(args.platform).configured
+    preview = live and not args.write
+    if preview:
+        print(f"{args.platform} is live: preview only, writes go to "
+              f"{settings.outbox_dir / (args.platform + '.jsonl')} (pass --write to write to the helpdesk)",
+              file=sys.stderr)
+    result = process_event(args.platform, event.to_dict(), claim_message=not args.fresh, preview=preview)
     print(json.dumps({k: v for k, v in result.items() if k != "note"}, indent=2))
     if result.get("note"):
         print("\n----- internal note -----\n" + result["note"])
@@ -178,7 +241,7 @@ def cmd_feedback_corrections(args: argparse.Namespace) -> int:
     """Intent corrections agents made with ai-wrong-intent:<intent>, for review before learning."""
     import csv
 
-    from pipeline.feedback import pending_corrections
+    from app.jobs.feedback import pending_corrections
 
     settings = _settings_or_exit()
     rows = pending_corrections(settings)
@@ -210,7 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="run a sample webhook through the pipeline and print the note")
     r.add_argument("file")
     r.add_argument("--platform", required=True, choices=["zendesk", "gorgias", "freshdesk"])
-    r.add_argument("--fresh", action="store_true", help="new event id (process again even if seen)")
+    r.add_argument("--fresh", action="store_true",
+                   help="process again even if seen: a new event id, and the message is claimed afresh")
+    r.add_argument("--write", action="store_true",
+                   help="on a live platform, really write to the helpdesk (default: preview into the outbox)")
     r.set_defaults(func=cmd_replay)
     c = sub.add_parser("check-config", help="validate config/*.yaml and print intents × actions")
     c.add_argument("--config", help="config folder (default SIDECAR_CONFIG or config/)")

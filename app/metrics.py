@@ -57,7 +57,7 @@ class SidecarCollector:
         yield g
 
     def _from_log(self):
-        from pipeline.record import store_for
+        from app.store.decisions import store_for
 
         t = (self.store or store_for(self.settings)).totals()
         c = CounterMetricFamily("sidecar_events", "Events recorded in the decision log, by status", labels=["status"])
@@ -88,25 +88,32 @@ class SidecarCollector:
         yield _histogram("sidecar_job_duration_seconds", "Pipeline run time per event", t["job_durations"])
 
     def _from_queue(self):
-        depth = GaugeMetricFamily("sidecar_queue_depth", "Jobs waiting in the queue", labels=["queue"])
-        reg = GaugeMetricFamily("sidecar_queue_registry_jobs", "Jobs in rq registries", labels=["queue", "registry"])
-        name = self.settings.queue_name
-        if self.settings.redis_url:
-            from rq import Queue
+        """Queue figures, the same names in both modes (rq with Redis, the SQLite queue embedded)."""
+        from app.commands.jobs import queue_status
 
-            from pipeline.runtime import get_redis
-
-            q = Queue(name, connection=get_redis(self.settings))
-            depth.add_metric([name], q.count)
-            for label, r in (("failed", q.failed_job_registry), ("scheduled", q.scheduled_job_registry),
-                             ("started", q.started_job_registry), ("deferred", q.deferred_job_registry)):
-                reg.add_metric([name, label], r.count)
-        else:
-            from app.commands.jobs import failed_jobs
-
-            reg.add_metric([name, "failed"], len(failed_jobs(self.settings)))
+        st = queue_status(self.settings)
+        name = st["queue"]
+        depth = GaugeMetricFamily("sidecar_queue_depth", "Jobs due and waiting for a worker", labels=["queue"])
+        depth.add_metric([name], st["queued"])
         yield depth
+        reg = GaugeMetricFamily("sidecar_queue_registry_jobs", "Jobs by state: scheduled (timers, retries "
+                                "backing off), started (running), failed", labels=["queue", "registry"])
+        reg.add_metric([name, "scheduled"], st["scheduled"])
+        reg.add_metric([name, "started"], st["running_count"])
+        reg.add_metric([name, "failed"], st["failed"])
         yield reg
+        oldest = GaugeMetricFamily("sidecar_queue_oldest_running_seconds",
+                                   "Age of the longest-running job (0 when none runs)", labels=["queue"])
+        oldest.add_metric([name], max((r["age_seconds"] for r in st["running"]), default=0.0))
+        yield oldest
+        wait = GaugeMetricFamily("sidecar_queue_oldest_queued_seconds",
+                                 "How long the oldest due job has waited (0 when none waits)", labels=["queue"])
+        wait.add_metric([name], st["oldest_queued_seconds"] or 0.0)
+        yield wait
+        if st["inbox"] is not None:
+            inbox = GaugeMetricFamily("sidecar_inbox_depth", "Webhooks accepted, not yet turned into jobs (Redis)")
+            inbox.add_metric([], st["inbox"])
+            yield inbox
 
 
 def render_metrics(settings: Any, store: Any = None) -> bytes:

@@ -40,7 +40,7 @@ def _settings() -> Any:
 
 
 def _store() -> Any:
-    from pipeline.record import store_for
+    from app.store.decisions import store_for
 
     return current_app.config.get("DECISION_STORE") or store_for(_settings())
 
@@ -132,6 +132,17 @@ def _failed() -> tuple[list[dict[str, Any]], str | None]:
         return [], f"cannot list failed jobs: {exc.__class__.__name__}"
 
 
+def _queue() -> tuple[dict[str, Any] | None, str | None]:
+    """Queued, scheduled, running (with age) and failed jobs, in both modes; or why they are unknown."""
+    from app.commands.jobs import queue_status
+
+    try:
+        return queue_status(_settings()), None
+    except Exception as exc:
+        log.exception("ops: cannot read the queue")
+        return None, f"cannot read the queue: {exc.__class__.__name__}"
+
+
 def _inbox() -> dict[str, int] | None:
     """Webhook events accepted but not yet turned into jobs, and unreadable ones (Redis mode)."""
     settings = _settings()
@@ -152,7 +163,7 @@ def ops_page():
     denied, how = _check()
     if denied:
         return denied
-    from pipeline.record import compute_stats, parse_since
+    from app.store.queries import compute_stats, parse_since
 
     since_txt = request.args.get("since", "7d")
     try:
@@ -166,8 +177,17 @@ def ops_page():
     failed, failed_error = _failed()
     token = _settings().ops_token.get_secret_value()
     query_token = request.args.get("token") if how == "query" else None
+    from app.settings import platform_states
+    from pipeline.config import rejected_change
+
+    try:
+        config_rejected = rejected_change()
+    except Exception:  # the rules section says why the config cannot load
+        config_rejected = None
+    queue, queue_error = _queue()
     return render_template(
-        "ops.html", stats=stats, since_txt=since_txt, recent=recent, failed=failed, failed_error=failed_error,
+        "ops.html", queue=queue, queue_error=queue_error, platforms={n: st.as_dict() for n, st in platform_states(_settings()).items()},
+        config_rejected=config_rejected, stats=stats, since_txt=since_txt, recent=recent, failed=failed, failed_error=failed_error,
         rules=_rules_view(), csrf=_csrf(token), inbox=_inbox(), query_token=query_token, store_kind=store.kind,
         mode="embedded" if _settings().embedded else "redis", retried=request.args.get("retried"),
         retry_failed=request.args.get("retry_failed"),
@@ -181,7 +201,7 @@ def ops_stats_json():
     denied, _ = _check()
     if denied:
         return denied
-    from pipeline.record import compute_stats, parse_since
+    from app.store.queries import compute_stats, parse_since
 
     try:
         since = parse_since(request.args.get("since", "7d"))

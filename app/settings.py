@@ -9,10 +9,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, SecretStr
+
+from pipeline.models import LLMSettings
 
 
 class SettingsError(ValueError):
@@ -81,6 +85,11 @@ class PlatformSettings(BaseModel):
             return bool(self.url and self.api_token)
         return bool(self.url and self.email and self.api_token)
 
+    @property
+    def secret_var(self) -> str:
+        """The env var holding this platform's webhook secret (signing secret or shared token)."""
+        return "ZENDESK_WEBHOOK_SECRET" if self.name == "zendesk" else f"{self.name.upper()}_WEBHOOK_TOKEN"
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -115,14 +124,99 @@ class Settings(BaseModel):
     def platform(self, name: str) -> PlatformSettings:
         return getattr(self, name)
 
+    def platform_state(self, name: str) -> PlatformState:
+        """What this platform does with webhooks and writes: see :func:`platform_state`."""
+        return platform_state(self, name)
+
     @property
     def embedded(self) -> bool:
         """No Redis: events processed in-process, state in SQLite under ``var/``."""
         return not self.redis_url
 
+    def llm(self) -> LLMSettings | None:
+        """The OpenAI-compatible model the pipeline may use (None without ``OPENAI_API_KEY``: local models)."""
+        if not self.openai_api_key:
+            return None
+        return LLMSettings(api_key=self.openai_api_key.get_secret_value(), model=self.openai_model,
+                           base_url=self.openai_base_url, prices=dict(self.llm_prices))
+
     @property
     def outbox_dir(self) -> Path:
         return Path(self.var_dir) / "outbox"
+
+
+PLATFORM_NAMES = ("zendesk", "gorgias", "freshdesk")
+
+
+@dataclass(frozen=True)
+class PlatformState:
+    """One platform's state, as the start banner, ``/readyz``, ``/ops`` and webhook intake see it.
+
+    ``state`` is ``live`` (writes go to the helpdesk, webhooks accepted), ``dry-run`` (writes go
+    to the outbox) or ``refusing`` (webhooks answered 401); ``why`` says why, ``fix`` what to set.
+    ``unsigned_ok`` is True when a webhook without a secret is accepted (no secret configured).
+    """
+
+    name: str
+    state: Literal["live", "dry-run", "refusing"]
+    why: str
+    writes: Literal["helpdesk", "outbox"]
+    url: str | None = None
+    fix: str | None = None
+    unsigned_ok: bool = False
+    authenticated: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {"state": self.state, "why": self.why, "writes": self.writes, "url": self.url, "fix": self.fix,
+                "authenticated": self.authenticated}
+
+    def banner(self, outbox: Path) -> str:
+        """One line of the start banner, e.g. ``gorgias LIVE but refusing webhooks: set GORGIAS_WEBHOOK_TOKEN``."""
+        if self.state == "live":
+            extra = "" if self.authenticated else "  (webhooks NOT authenticated: SIDECAR_ALLOW_UNSIGNED)"
+            return f"LIVE {self.url}{extra}"
+        if self.state == "dry-run":
+            return f"DRY RUN → {outbox / (self.name + '.jsonl')}"
+        where = f"LIVE {self.url}" if self.writes == "helpdesk" else "DRY RUN"
+        return f"{where} but refusing webhooks: {self.fix or self.why}"
+
+
+def platform_state(settings: Settings, name: str) -> PlatformState:
+    """The one rule for whether ``name``'s webhooks are accepted, shared by intake and every report.
+
+    * credentials set → writes go to the helpdesk: webhooks need the platform's secret (refused
+      with 401 without it) unless ``SIDECAR_ALLOW_UNSIGNED`` is set;
+    * no credentials → dry-run: unsigned webhooks are accepted only when *every* platform is
+      dry-run (the demo). As soon as any platform is live, a platform without a secret refuses
+      webhooks, so nobody unauthenticated can make the sidecar work (or post to Slack).
+    """
+    ps = settings.platform(name)
+    secret = bool(ps.webhook_secrets)
+    writes: Literal["helpdesk", "outbox"] = "helpdesk" if ps.configured else "outbox"
+    if ps.configured:
+        if secret:
+            return PlatformState(name, "live", "credentials and webhook secret set", writes, ps.url,
+                                 authenticated=True)
+        if settings.allow_unsigned:
+            return PlatformState(name, "live", f"{ps.secret_var} not set; SIDECAR_ALLOW_UNSIGNED accepts "
+                                 "unauthenticated webhooks", writes, ps.url, unsigned_ok=True)
+        return PlatformState(name, "refusing", f"writes to {ps.url} but {ps.secret_var} is not set: webhooks "
+                             "are refused (401)", writes, ps.url, fix=f"set {ps.secret_var}")
+    if secret:
+        return PlatformState(name, "dry-run", "no URL/credentials: writes go to the outbox; webhooks need "
+                             f"{ps.secret_var}", writes, authenticated=True)
+    live = [n for n in PLATFORM_NAMES if settings.platform(n).configured]
+    if live and not settings.allow_unsigned:
+        return PlatformState(name, "refusing", f"dry-run without {ps.secret_var} while {', '.join(live)} "
+                             "is live: unsigned webhooks are refused (401)", writes,
+                             fix=f"set {ps.secret_var} (or SIDECAR_ALLOW_UNSIGNED=1)")
+    return PlatformState(name, "dry-run", "no URL/credentials: writes go to the outbox; unsigned webhooks "
+                         "accepted (demo)", writes, unsigned_ok=True)
+
+
+def platform_states(settings: Settings) -> dict[str, PlatformState]:
+    """Every platform's :class:`PlatformState`, in a fixed order."""
+    return {n: platform_state(settings, n) for n in PLATFORM_NAMES}
 
 
 def _platform(name: str, environ: dict[str, str]) -> PlatformSettings:

@@ -9,9 +9,9 @@ from flask import Blueprint, current_app, jsonify, request
 
 from adapters import registry
 from adapters.base import AuthError, BadPayload, Ignored
-from pipeline.jobs import enqueue_event
-from pipeline.runtime import get_state
-from pipeline.state import StateStore, StateUnavailable
+from app.jobs.process import enqueue_event
+from app.runtime import get_state
+from app.store.state import StateStore, StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,8 @@ def _error(status: int, error: str, detail: str | None = None, **headers: str):
 
 
 def get_inbox(settings):
-    from pipeline.inbox import Inbox
-    from pipeline.runtime import get_redis
+    from app.jobs.inbox import Inbox
+    from app.runtime import get_redis
 
     global _inbox
     if _inbox is None or _inbox.redis is not get_redis(settings):
@@ -63,7 +63,7 @@ def _embedded_enqueue(platform: str, event, settings) -> str | None:
 
 def _capture_feedback(platform: str, fb, settings) -> list[str]:
     """Agent actions are not processed, but recorded as feedback on our draft (cheap: one lookup)."""
-    from pipeline.feedback import capture
+    from app.jobs.feedback import capture
 
     try:
         return capture(settings, get_state(settings), platform, fb)
@@ -79,7 +79,11 @@ def webhook(platform: str):
         mod = registry.module(platform)
     except KeyError:
         return _error(404, "unknown platform", f"use one of: {', '.join(registry.PLATFORMS)}")
-    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH (Content-Length given)
+    if request.content_length is None and len(raw) >= settings.max_body_bytes:
+        # A chunked body is cut at the limit, not refused: one more read tells whether it went on
+        # (werkzeug then raises 413), so a long body is never parsed truncated.
+        request.stream.read(1)
     try:
         mod.verify(request.headers, raw, request.args, settings)
     except AuthError as exc:

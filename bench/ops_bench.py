@@ -17,8 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.store.decisions import DecisionStore, decision_from_outcome  # noqa: E402
+from app.store.queries import compute_stats  # noqa: E402
 from pipeline.models import Action, Draft, Outcome, Plan, TicketEvent, Triage  # noqa: E402
-from pipeline.record import DecisionStore, compute_stats, decision_from_outcome  # noqa: E402
 
 INTENTS = ["order_status", "return_refund", "delivery_problem", "billing", "product_question", "other"]
 REASONS = ["urgent", "asks_for_human", "very_negative", "legal_threat", "churn_risk"]

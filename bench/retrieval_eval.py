@@ -75,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["CHROMA_PATH"] = tmp  # the product's own path (pipeline.draft.retrieve) uses this store
         os.environ.pop("CHROMA_URL", None)
         os.environ.pop("OPENAI_API_KEY", None)
+        from app.settings import get_settings, reset_settings
         from knowledge import retrieve as kr
         from knowledge.ingest import ingest_folder
         from knowledge.store import get_store, reset_store
 
+        reset_settings()
         reset_store()
         if args.lexical_weight is not None:
             kr.LEXICAL_WEIGHT = args.lexical_weight
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             kr.SCORE_LEXICAL_WEIGHT = args.score_lexical_weight
         if args.rrf_k is not None:
             kr.RRF_K = args.rrf_k
-        store = get_store(create=True)
+        store = get_store(get_settings(), create=True)
         rep = ingest_folder(store, args.kb, progress=False)
         print(f"ingested: {rep.summary()}")
 
@@ -151,11 +153,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _draft_check(items: list[dict]) -> tuple[int, int, list]:
     """Build each message's template draft through the product path and look for the answer sentences."""
+    from app.runtime import knowledge_base
+    from app.settings import get_settings
     from pipeline.config import load_config
     from pipeline.draft import retrieve, template_draft
     from pipeline.models import CUSTOMER, Message, Person, Plan, Ticket, Triage
 
     cfg = load_config(str(ROOT / "config"))
+    kb = knowledge_base(get_settings())  # what the runtime hands the pipeline
+    try:
+        from app.runtime import intent_model
+
+        model = intent_model(get_settings(), cfg)
+    except Exception:  # the classifier falls back to its keyword baseline
+        model = None
     present = total = 0
     misses = []
     for it in items:
@@ -165,10 +176,10 @@ def _draft_check(items: list[dict]) -> tuple[int, int, list]:
         try:  # the product's own triage (intent boost, language) as a webhook would get it
             from pipeline.classify import classify_local_triage
 
-            triage = classify_local_triage(it["msg"], ticket, cfg)
+            triage = classify_local_triage(it["msg"], ticket, cfg, model=model)
         except Exception:  # the classifier moved or cannot load: neutral triage
             triage = Triage(intent="other", confidence=0.5, language=lang)
-        sources = retrieve(it["msg"], triage, cfg)
+        sources = retrieve(it["msg"], triage, cfg, kb)
         d = template_draft(ticket, it["msg"], triage, Plan(intent="other", draft=True), sources, cfg)
         for lab in it["labels"]:
             total += 1

@@ -8,21 +8,22 @@ Entry points: :func:`knowledge.retrieve.retrieve`, :func:`knowledge.ingest.inges
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-def warm_up() -> None:
+def warm_up(settings: Any) -> None:
     """Load the embedding model and open the store once per process (call before taking jobs).
 
     A missing knowledge base is not an error here: drafts then say they found nothing.
     """
     from knowledge.store import KnowledgeError, configured_embedding_function, get_store
 
-    ef = configured_embedding_function()
+    ef = configured_embedding_function(settings)
     if hasattr(ef, "embedder"):
         ef.embedder.embed(["warm up"])  # loads the process-wide ONNX session
     try:
-        get_store()
+        get_store(settings)
     except KnowledgeError as exc:
         log.warning("knowledge base not available yet: %s", exc)

@@ -13,16 +13,22 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from knowledge.progress import embedded
 
 log = logging.getLogger(__name__)
 
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 DIM = 384
+# Cosine similarity below which a passage is not relevant (model-specific; bench/retrieval_eval.py:
+# lowest on-topic top-1 score 0.28, off-topic mostly < 0.22).
+RELEVANCE_THRESHOLD = 0.25
 MAX_TOKENS = 256
 
 
@@ -60,7 +66,7 @@ class LocalEmbedder:
     model_id = MODEL_ID
     dim = DIM
 
-    def __init__(self, batch_size: int = 64, threads: int | None = None):
+    def __init__(self, batch_size: int = 64, threads: int | None = None, cache_size: int = 4096):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -80,20 +86,50 @@ class LocalEmbedder:
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed ``texts`` → float32 array [n, 384], rows L2-normalised."""
+        """Embed ``texts`` → float32 array [n, 384], rows L2-normalised.
+
+        Recently embedded texts come from a bounded LRU cache (the model is deterministic):
+        the same message is embedded by the classifier, retrieval and part matching, and the
+        same knowledge passages by every draft. Embedding a batch first (one ONNX call) makes
+        the later one-by-one calls hits.
+        """
+        result = np.zeros((len(texts), DIM), dtype=np.float32)
         if not texts:
-            return np.zeros((0, DIM), dtype=np.float32)
-        out = []
+            return result
+        missing: dict[str, list[int]] = {}
+        with self._cache_lock:
+            for i, t in enumerate(texts):
+                v = self._cache.get(t)
+                if v is None:
+                    missing.setdefault(t, []).append(i)
+                else:
+                    self._cache.move_to_end(t)
+                    result[i] = v
+        hits = len(texts) - sum(len(v) for v in missing.values())
+        if hits:
+            embedded(hits)  # cached texts are done too, for progress bars counting texts
+        if not missing:
+            return result
+        todo = list(missing)
         # Sorting by length keeps padding small inside each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            out.append((idx, self._embed_batch([texts[i] or " " for i in idx])))
-        result = np.zeros((len(texts), DIM), dtype=np.float32)
-        for idx, vecs in out:
-            result[idx] = vecs
+            vecs = self._embed_batch([todo[i] or " " for i in idx])
+            embedded(sum(len(missing[todo[i]]) for i in idx))  # progress bars of long commands (else a no-op)
+            with self._cache_lock:
+                for j, v in zip(idx, vecs, strict=True):
+                    text = todo[j]
+                    result[missing[text]] = v
+                    if self.cache_size:
+                        self._cache[text] = v.copy()  # not a view: the batch array can go
+                        if len(self._cache) > self.cache_size:
+                            self._cache.popitem(last=False)
         return result
 
     def embed_one(self, text: str) -> np.ndarray:

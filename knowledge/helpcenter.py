@@ -27,6 +27,7 @@ from urllib.parse import urljoin, urlparse
 import requests
 
 from knowledge.chunking import Document, html_to_text
+from knowledge.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,8 @@ class _Api:
         return resp
 
 
-def _settings_for(platform: str) -> Any:
-    from app.settings import get_settings
-
-    ps = get_settings().platform(platform)
+def _settings_for(settings: Any, platform: str) -> Any:
+    ps = settings.platform(platform)
     if not ps.configured:
         raise SyncError(f"{platform} is not configured: set {platform.upper()}_URL and its credentials in the env")
     return ps
@@ -191,22 +190,37 @@ def gorgias_articles(base: str, email: str, api_key: str, session: requests.Sess
 PLATFORMS = ("zendesk", "freshdesk", "gorgias")
 
 
-def fetch_articles(platform: str, session: requests.Session | None = None) -> list[Document]:
-    """All published help-centre articles of ``platform``, using the configured URL and credentials."""
+def _iter_articles(settings: Any, platform: str, session: requests.Session | None = None) -> Iterator[Document]:
     if platform not in PLATFORMS:
         raise SyncError(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
-    ps = _settings_for(platform)
+    ps = _settings_for(settings, platform)
     token = ps.api_token.get_secret_value()
     if platform == "zendesk":
-        return list(zendesk_articles(ps.url, ps.email, token, session))
+        return zendesk_articles(ps.url, ps.email, token, session)
     if platform == "freshdesk":
-        return list(freshdesk_articles(ps.url, token, session))
-    return list(gorgias_articles(ps.url, ps.email, token, session))
+        return freshdesk_articles(ps.url, token, session)
+    return gorgias_articles(ps.url, ps.email, token, session)
 
 
-def sync_platform(store: Any, platform: str, session: requests.Session | None = None, progress: bool | None = None):
-    """Fetch ``platform``'s help centre and ingest it incrementally (articles deleted there are removed)."""
+def fetch_articles(settings: Any, platform: str, session: requests.Session | None = None) -> list[Document]:
+    """All published help-centre articles of ``platform``, with the URL and credentials in ``settings``."""
+    return list(_iter_articles(settings, platform, session))
+
+
+def sync_platform(settings: Any, store: Any, platform: str, session: requests.Session | None = None,
+                  progress: bool | Progress | None = None):
+    """Fetch ``platform``'s help centre and ingest it incrementally (articles deleted there are removed).
+
+    With a :class:`~knowledge.progress.Progress`, it counts the articles fetched, then the chunks embedded.
+    """
     from knowledge.ingest import ingest_documents
 
-    docs = fetch_articles(platform, session)
+    if isinstance(progress, Progress):
+        progress.start(None, f"fetching {platform} articles", "article")
+        docs = []
+        for doc in _iter_articles(settings, platform, session):
+            docs.append(doc)
+            progress.update(1)
+    else:
+        docs = fetch_articles(settings, platform, session)
     return ingest_documents(store, docs, origin=f"helpcenter:{platform}", progress=progress)

@@ -14,10 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from knowledge import sentences
 from knowledge.chunking import Chunk, Document, chunk_document, load_folder
+from knowledge.progress import Progress
 from knowledge.store import KnowledgeStore
 
 log = logging.getLogger(__name__)
@@ -59,12 +58,13 @@ def _chunk_ids(chunks: list[Chunk]) -> list[str]:
 
 
 def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: str, *, prune: bool = True,
-                     progress: bool | None = None) -> IngestReport:
+                     progress: bool | Progress | None = None) -> IngestReport:
     """Bring the store in line with ``docs`` for this ``origin``.
 
     ``prune`` deletes chunks of this origin that are no longer produced (documents deleted or
     edited); pass ``prune=False`` to add documents one at a time (resolved tickets).
-    ``progress`` shows a tqdm bar (default: only when there is a lot to embed).
+    ``progress`` shows a bar (default: only when there is a lot to embed), or reports on the
+    caller's :class:`~knowledge.progress.Progress`.
     """
     import time
 
@@ -115,8 +115,11 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
             sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in backfill])
             rep.sentences_backfilled = len(backfill)
 
-    show = progress if progress is not None else len(new_ids) > 200
-    bar = tqdm(total=len(new_ids), desc="embedding chunks", unit="chunk", disable=not show)
+    if isinstance(progress, Progress):
+        bar = progress.start(len(new_ids), "embedding chunks", "chunk")
+    else:
+        show = progress if progress is not None else len(new_ids) > 200
+        bar = Progress("embedding chunks", "chunk", len(new_ids), enabled=bool(show))
     for start in range(0, len(new_ids), EMBED_BATCH):
         batch = new_ids[start:start + EMBED_BATCH]
         texts = [wanted[c][0].embed_text for c in batch]
@@ -126,7 +129,8 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
         sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in batch])
         rep.added += len(batch)
         bar.update(len(batch))
-    bar.close()
+    if not isinstance(progress, Progress):
+        bar.close()  # a caller's bar is the caller's to close (it prints the summary)
 
     if stale:
         for start in range(0, len(stale), 500):
@@ -136,11 +140,13 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
     if rep.added or rep.deleted or rep.metadata_updated or rep.sentences_backfilled:
         store.mark_changed()
     rep.seconds = time.perf_counter() - t0
-    log.info("ingest %s: %s", origin, rep.summary())
+    # debug: the CLI prints the same summary once; the server's first start says it too.
+    log.debug("ingest %s: %s", origin, rep.summary())
     return rep
 
 
-def ingest_folder(store: KnowledgeStore, folder: str | Path, *, progress: bool | None = None) -> IngestReport:
+def ingest_folder(store: KnowledgeStore, folder: str | Path, *,
+                  progress: bool | Progress | None = None) -> IngestReport:
     """Ingest every Markdown / HTML / text file under ``folder`` (incremental; files removed → chunks removed)."""
     root = Path(folder).resolve()
     docs = load_folder(root)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.embedding import RELEVANCE_THRESHOLD
 from knowledge.store import KnowledgeStore, get_store
 from pipeline.models import Source
 
@@ -32,7 +33,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_K = 3
 BASE_LANGUAGE = "en"  # the knowledge base's main language: always acceptable as a fallback
-DEFAULT_THRESHOLD = 0.30  # best of chunk and sentence cosine; eval_tune.yaml: on-topic best >= 0.37, off-topic mostly < 0.28
+# The embedding's own relevance cut-off (model-specific, knowledge.embedding), raised by the margin
+# sentence scoring adds: eval_tune.yaml with MiniLM: on-topic best >= 0.37, off-topic mostly < 0.28.
+SENTENCE_MARGIN = 0.05
+DEFAULT_THRESHOLD = RELEVANCE_THRESHOLD + SENTENCE_MARGIN
 INTENT_BOOST = 0.0005  # in RRF units: about two rank places near the top
 RRF_K = 60  # the usual constant (Cormack et al. 2009); flat enough that rank 1 vs 3 matters little
 DENSE_WEIGHT = 1.0
@@ -200,9 +204,25 @@ def search(store: KnowledgeStore, text: str, *, k: int = DEFAULT_K, intent: str 
     return [merge_sections(g) for g in best_per_document(hits, k, per_doc)]
 
 
-def retrieve(text: str, k: int = DEFAULT_K, intent: str | None = None, brand: str | None = None,
-             language: str | None = None, threshold: float = DEFAULT_THRESHOLD,
-             store: KnowledgeStore | None = None) -> list[Source]:
-    """Top ``k`` knowledge passages for ``text`` from the process-wide store (see :func:`search`)."""
-    return search(store or get_store(), text, k=k, intent=intent, brand=brand, language=language,
-                  threshold=threshold)
+class Retriever:
+    """The knowledge base as the pipeline sees it (``pipeline.models.KnowledgeBase``): one store, searched."""
+
+    def __init__(self, store: KnowledgeStore, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.store = store
+        self.threshold = threshold
+
+    def count(self) -> int:
+        return self.store.count()
+
+    def embed(self, texts: list[str]) -> list[Any]:
+        return self.store.embed(texts)
+
+    def search(self, text: str, *, k: int = DEFAULT_K, intent: str | None = None, brand: str | None = None,
+               embedding: Any = None, language: str | None = None, strict_language: bool = False) -> list[Source]:
+        return search(self.store, text, k=k, intent=intent, brand=brand, threshold=self.threshold,
+                      embedding=embedding, language=language, strict_language=strict_language)
+
+
+def retriever_for(settings: Any) -> Retriever:
+    """A :class:`Retriever` on the process-wide store for ``settings``."""
+    return Retriever(get_store(settings))

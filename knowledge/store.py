@@ -90,22 +90,20 @@ class LocalEmbeddingFunction(EmbeddingFunction[Documents]):
 class OpenAIEmbeddingFunction(EmbeddingFunction[Documents]):
     """OpenAI (or compatible) embeddings; key and base URL come from settings, never from config files."""
 
-    def __init__(self, model: str = "text-embedding-3-small", client: Any = None) -> None:
+    def __init__(self, model: str = "text-embedding-3-small", client: Any = None, *, api_key: str | None = None,
+                 base_url: str | None = None) -> None:
         self.model = model
         self._client = client
+        self._api_key, self._base_url = api_key, base_url
 
     @property
     def client(self) -> Any:
         if self._client is None:
             from openai import OpenAI
 
-            from app.settings import get_settings
-
-            s = get_settings()
-            if not s.openai_api_key:
+            if not self._api_key:  # e.g. rebuilt by chromadb from the collection's config: no key there
                 raise KnowledgeError("KB_EMBEDDINGS=openai but OPENAI_API_KEY is not set")
-            self._client = OpenAI(api_key=s.openai_api_key.get_secret_value(), base_url=s.openai_base_url,
-                                  timeout=30, max_retries=2)
+            self._client = OpenAI(api_key=self._api_key, base_url=self._base_url, timeout=30, max_retries=2)
         return self._client
 
     def __call__(self, input: Documents) -> Embeddings:
@@ -134,14 +132,13 @@ class OpenAIEmbeddingFunction(EmbeddingFunction[Documents]):
         return ["cosine", "ip", "l2"]
 
 
-def configured_embedding_function() -> EmbeddingFunction:
-    """The embedding function the environment asks for (local MiniLM unless ``KB_EMBEDDINGS=openai``)."""
-    from app.settings import get_settings
-
-    settings = get_settings()
+def configured_embedding_function(settings: Any) -> EmbeddingFunction:
+    """The embedding function ``settings`` ask for (local MiniLM unless ``KB_EMBEDDINGS=openai``)."""
     kind = settings.kb_embeddings
     if kind == "openai":
-        return OpenAIEmbeddingFunction(model=settings.openai_embedding_model)
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return OpenAIEmbeddingFunction(model=settings.openai_embedding_model, api_key=key,
+                                       base_url=settings.openai_base_url)
     if kind != "local":
         raise KnowledgeError(f"KB_EMBEDDINGS must be 'local' or 'openai' (got {kind!r})")
     return LocalEmbeddingFunction()
@@ -169,7 +166,7 @@ class KnowledgeStore:
 
     def __init__(self, path: str | None = None, url: str | None = None, *, embedding_function: Any = None,
                  collection: str = COLLECTION, client: Any = None, create: bool = True) -> None:
-        self.ef = embedding_function or configured_embedding_function()
+        self.ef = embedding_function or LocalEmbeddingFunction()
         self.signature = getattr(self.ef, "signature", self.ef.name())
         self.client = client or make_client(path, url)
         self.name = collection
@@ -255,16 +252,14 @@ def _forget_client(store: KnowledgeStore) -> None:
     SharedSystemClient._identifier_to_refcount.pop(ident, None)
 
 
-def get_store(create: bool = False) -> KnowledgeStore:
-    """The process-wide store for the current settings.
+def get_store(settings: Any, create: bool = False) -> KnowledgeStore:
+    """The process-wide store for ``settings`` (``CHROMA_PATH`` / ``CHROMA_URL``, ``KB_EMBEDDINGS``).
 
     Opened once per process, re-opened when settings change or when another process
     changed the embedded store (checked at most every ``REFRESH_SECONDS``).
     """
     global _store, _store_key
-    from app.settings import get_settings
-
-    s = get_settings()
+    s = settings
     key = (s.chroma_url, s.chroma_path, s.kb_embeddings)
     with _lock:
         if _store is not None and _store_key == key and _stale(_store):
@@ -272,7 +267,8 @@ def get_store(create: bool = False) -> KnowledgeStore:
             _forget_client(_store)
             _store = None
         if _store is None or _store_key != key:
-            _store = KnowledgeStore(path=s.chroma_path, url=s.chroma_url, create=create)
+            _store = KnowledgeStore(path=s.chroma_path, url=s.chroma_url, create=create,
+                                    embedding_function=configured_embedding_function(s))
             _store_key = key
     return _store
 

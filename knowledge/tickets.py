@@ -89,13 +89,11 @@ def document_from_ticket(ticket: Ticket) -> Document | None:
     )
 
 
-def ingest_ticket(ticket: Ticket, store=None) -> int:
+def ingest_ticket(ticket: Ticket, store) -> int:
     """Index one resolved ticket (replacing its previous version); returns the number of chunks embedded."""
     from knowledge.ingest import ingest_documents
-    from knowledge.store import get_store
 
     doc = document_from_ticket(ticket)
     if doc is None:
         return 0
-    store = store or get_store(create=True)
     return ingest_documents(store, [doc], origin="tickets", prune=False, progress=False).added

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from pipeline.config import Config
-from pipeline.models import Ticket, Triage, priority_rank
+from pipeline.models import LLMSettings, Ticket, Triage, priority_rank
 from pipeline.signals import detect_language, detect_signals, priority_for, sentiment
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,8 @@ def _decorate(triage: Triage, text: str, ticket: Ticket | None, cfg: Config) -> 
     return triage
 
 
-def classify_local_triage(text: str, ticket: Ticket | None, cfg: Config, fallback_reason: str | None = None) -> Triage:
+def classify_local_triage(text: str, ticket: Ticket | None, cfg: Config, fallback_reason: str | None = None,
+                          model: Any = None) -> Triage:
     """Triage with the local model only (the keyword baseline if the model cannot load)."""
     from pipeline.local_classifier import classify_local
 
@@ -93,7 +94,7 @@ def classify_local_triage(text: str, ticket: Ticket | None, cfg: Config, fallbac
         t = Triage(intent=oos_name, confidence=0.0, out_of_scope=True, classifier="local", fallback_reason=fallback_reason)
         return _decorate(t, text or "", ticket, cfg)
     try:
-        pred, oos = classify_local(text, cfg)
+        pred, oos = classify_local(text, cfg, model=model)
     except Exception as exc:  # a broken model install must not stop triage
         log.exception("local classifier unavailable, using the keyword baseline")
         t = classify_keywords(text, ticket, cfg)
@@ -117,12 +118,12 @@ def classify_local_triage(text: str, ticket: Ticket | None, cfg: Config, fallbac
     return _decorate(t, text, ticket, cfg)
 
 
-def _classify_openai(text: str, ticket: Ticket | None, cfg: Config, settings: Any) -> Triage:
+def _classify_openai(text: str, ticket: Ticket | None, cfg: Config, llm: LLMSettings, model: Any = None) -> Triage:
     from pipeline.llm_classifier import LLMError, classify_llm
     from pipeline.local_classifier import get_local_model, oos_threshold
 
     try:
-        examples = get_local_model(cfg).nearest_examples(text, k=8)
+        examples = (model or get_local_model(cfg)).nearest_examples(text, k=8)
     except Exception:  # few-shot is a nicety; the call works without it
         log.warning("few-shot examples unavailable", exc_info=True)
         examples = []
@@ -130,14 +131,15 @@ def _classify_openai(text: str, ticket: Ticket | None, cfg: Config, settings: An
         answer, usage = classify_llm(
             text,
             cfg,
-            api_key=settings.openai_api_key.get_secret_value(),
-            base_url=settings.openai_base_url,
-            model=settings.openai_model,
+            api_key=llm.api_key,
+            base_url=llm.base_url,
+            model=llm.model,
             examples=examples,
+            prices=llm.prices,
         )
     except LLMError as exc:
         log.warning("OpenAI classification failed (%s); using the local model", exc.reason)
-        t = classify_local_triage(text, ticket, cfg, fallback_reason=f"openai: {exc.reason}")
+        t = classify_local_triage(text, ticket, cfg, fallback_reason=f"openai: {exc.reason}", model=model)
         t.usage = exc.usage
         return t
     intent = answer["intent"]
@@ -158,28 +160,30 @@ def _classify_openai(text: str, ticket: Ticket | None, cfg: Config, settings: An
     return t
 
 
-def classify(text: str, ticket: Ticket | None, cfg: Config, settings: Any | None = None) -> Triage:
-    """Classify one customer message (OpenAI when a key is configured, else the local model)."""
-    if settings is None:
-        try:
-            from app.settings import get_settings
+def classify(text: str, ticket: Ticket | None, cfg: Config, llm: LLMSettings | None = None,
+             model: Any = None) -> Triage:
+    """Classify one customer message: with ``llm`` (an OpenAI-compatible model) when given, else locally.
 
-            settings = get_settings()
-        except Exception:  # invalid env is reported at start-up; triage still works locally
-            log.warning("settings unavailable; classifying locally", exc_info=True)
-            settings = None
-    if settings is not None and getattr(settings, "openai_api_key", None) and (text or "").strip():
-        return _classify_openai(text, ticket, cfg, settings)
-    return classify_local_triage(text, ticket, cfg)
+    ``model``: the process's fitted local intent model (None → fitted here on the config's examples).
+    """
+    if llm is not None and (text or "").strip():
+        return _classify_openai(text, ticket, cfg, llm, model)
+    return classify_local_triage(text, ticket, cfg, model=model)
 
 
-def warm_up(cfg: Config) -> None:
-    """Load the embedder, fit the local head and load the language/sentiment models, once per process."""
+def warm_up(cfg: Config, learned: Any = None) -> Any:
+    """Load the embedder, fit the local head and load the language/sentiment models, once per process.
+
+    ``learned``: the labeled-history file (``local_classifier.learned_path(var_dir)``); its folder also
+    holds the fit cache. Returns the fitted intent model (None if it could not load).
+    """
     from pipeline.local_classifier import get_local_model
 
+    model = None
     try:
-        get_local_model(cfg)
+        model = get_local_model(cfg, learned)
     except Exception:
         log.exception("local classifier failed to warm up; the keyword baseline will answer")
     sentiment("warm up")
     detect_language("warm up the detector")
+    return model

@@ -84,6 +84,18 @@ class AutoReply(_Strict):
     enabled: bool = False
     min_confidence: float = Field(default=0.9, ge=0, le=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        # `auto_reply: true` / `false` is what people write first: it means {enabled: true/false}
+        # with the default min_confidence. Anything else that is not a mapping gets told what to write.
+        if isinstance(v, bool):
+            return {"enabled": v}
+        if v is None or isinstance(v, dict | AutoReply):
+            return v
+        raise ValueError("write `auto_reply: true` (or false), or a mapping like "
+                         "`auto_reply: {enabled: true, min_confidence: 0.9}`")
+
 
 class Macro(_Strict):
     mode: Literal["suggest", "apply"] = "suggest"
@@ -299,10 +311,13 @@ def _check_drafting(path: Path, intents: set[str]) -> None:
         raise ConfigError("\n".join(f"{path.name}: intent '{n}': intro: not defined in intents.yaml" for n in unknown))
 
 
-def load_config(folder: str | os.PathLike | None = None) -> Config:
-    """Load and validate ``intents.yaml`` + ``rules.yaml`` from ``folder`` (default ``SIDECAR_CONFIG`` or ``config/``)."""
+def load_config(folder: str | os.PathLike | None = None, rules_file: str | os.PathLike | None = None) -> Config:
+    """Load and validate ``intents.yaml`` + ``rules.yaml`` from ``folder`` (default ``SIDECAR_CONFIG`` or ``config/``).
+
+    ``rules_file`` replaces ``folder/rules.yaml`` (a candidate rules file tried in a backtest).
+    """
     base = Path(folder or os.environ.get("SIDECAR_CONFIG") or "config")
-    ipath, rpath = base / "intents.yaml", base / "rules.yaml"
+    ipath, rpath = base / "intents.yaml", Path(rules_file) if rules_file else base / "rules.yaml"
     raw_i, raw_r = _read_yaml(ipath), _read_yaml(rpath)
     for p, raw in ((ipath, raw_i), (rpath, raw_r)):
         if not isinstance(raw, dict):
@@ -369,6 +384,14 @@ def get_config() -> Config:
     if _holder is None or _holder.folder != Path(os.environ.get("SIDECAR_CONFIG") or "config"):
         _holder = ConfigHolder()
     return _holder.get()
+
+
+def rejected_change() -> str | None:
+    """Why the config on disk was rejected (the last good one is in force), or None if it is in force."""
+    if _holder is None:
+        return None
+    _holder.get()  # notice a change made since the last look
+    return _holder.last_error
 
 
 def reset_config() -> None:

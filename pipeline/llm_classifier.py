@@ -52,16 +52,15 @@ class LLMError(RuntimeError):
         self.usage = usage or {}
 
 
-def prices() -> dict[str, tuple[float, float]]:
-    """The price table, with ``SIDECAR_LLM_PRICES`` (JSON, validated in settings) layered over the defaults."""
-    from app.settings import get_settings
-
-    return {**PRICES, **get_settings().llm_prices}
+def prices(extra: dict[str, tuple[float, float]] | None = None) -> dict[str, tuple[float, float]]:
+    """The price table, with ``extra`` (``SIDECAR_LLM_PRICES``, validated in settings) layered over the defaults."""
+    return {**PRICES, **(extra or {})}
 
 
-def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int,
+                  extra_prices: dict[str, tuple[float, float]] | None = None) -> float | None:
     """Estimated USD cost of one call, or None for a model missing from the price table."""
-    table = prices()
+    table = prices(extra_prices)
     pair = table.get(model)
     if pair is None:
         # Dated snapshots ("gpt-4o-mini-2024-07-18") are priced like their family.
@@ -136,7 +135,8 @@ def _client(api_key: str, base_url: str | None):
 
 
 def classify_llm(
-    text: str, cfg: Config, *, api_key: str, base_url: str | None, model: str, examples: list[tuple[str, str]]
+    text: str, cfg: Config, *, api_key: str, base_url: str | None, model: str, examples: list[tuple[str, str]],
+    prices: dict[str, tuple[float, float]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One structured-output call → (validated answer, usage). Raises :class:`LLMError` on any failure."""
     import openai
@@ -156,7 +156,7 @@ def classify_llm(
     usage: dict[str, Any] = {"model": model}
     if getattr(resp, "usage", None) is not None:
         pt, ct = int(resp.usage.prompt_tokens or 0), int(resp.usage.completion_tokens or 0)
-        usage.update(prompt_tokens=pt, completion_tokens=ct, total_tokens=pt + ct, cost_usd=estimate_cost(model, pt, ct))
+        usage.update(prompt_tokens=pt, completion_tokens=ct, total_tokens=pt + ct, cost_usd=estimate_cost(model, pt, ct, prices))
     if not resp.choices:
         raise LLMError("empty_response", usage)
     msg = resp.choices[0].message

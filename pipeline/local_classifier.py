@@ -320,12 +320,8 @@ def _pick_threshold(in_conf: np.ndarray, in_ok: np.ndarray, oos_conf: np.ndarray
 # ------------------------------------------------------------------ config-driven model (production)
 
 
-def learned_path(var_dir: str | Path | None = None) -> Path:
+def learned_path(var_dir: str | Path) -> Path:
     """Where ``intents learn`` stores labeled history (``<var_dir>/learned_examples.jsonl``)."""
-    if var_dir is None:
-        from app.settings import get_settings
-
-        var_dir = get_settings().var_dir
     return Path(var_dir) / LEARNED_FILE
 
 
@@ -420,9 +416,8 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
     Embedding the examples and the CV calibration are the slow part of a fit; both are saved
     under ``<var>/classifier_cache/`` (a numpy array and a JSON file, keyed by content hash), so
     a restarted worker only refits the head. The head itself is refit, never unpickled.
+    ``learned`` None: the config's examples only, and no disk cache.
     """
-    if learned is None:
-        learned = learned_path()
     key = _cache_key(cfg, learned)
     with _models_lock:
         model = _models.pop(key, None)
@@ -433,12 +428,12 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
             model = _models.get(key)
             if model is None:
                 texts, labels = training_data(cfg, learned)
-                emb, cv = _disk_cache(learned.parent, key)
+                emb, cv = _disk_cache(learned.parent, key) if learned is not None else (None, None)
                 if emb is not None and emb.shape != (len(texts), _embed_dim()):
                     emb, cv = None, None
                 cached = emb is not None
                 model = IntentModel().fit(texts, labels, embeddings=emb, oos_label=cfg.intents.oos_intent, cv=cv)
-                if not cached:
+                if not cached and learned is not None:
                     _save_disk_cache(learned.parent, key, model.train_emb, model.cv)
                 log.info(
                     "local intent model fitted: %d examples, %d intents, temperature %.2f%s",
@@ -464,13 +459,14 @@ def oos_threshold(cfg: Config, intent: str) -> float:
     return cfg.intents.threshold
 
 
-def classify_local(text: str, cfg: Config, learned: Path | None = None) -> tuple[Prediction, bool]:
+def classify_local(text: str, cfg: Config, learned: Path | None = None, model: IntentModel | None = None
+                   ) -> tuple[Prediction, bool]:
     """Predict one message with the config's model → (prediction, out_of_scope).
 
     Out of scope when the top intent is the OOS intent (or marked ``out_of_scope``) or when the
     calibrated confidence is below the intent's threshold (or the global one).
     """
-    model = get_local_model(cfg, learned)
+    model = model or get_local_model(cfg, learned)
     pred = model.predict([text])[0]
     idef = cfg.intents.intents.get(pred.label)
     oos = pred.label == cfg.intents.oos_intent or bool(idef and idef.out_of_scope)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 # Roles of a message author, normalised across platforms.
 CUSTOMER = "customer"
@@ -67,6 +67,8 @@ class TicketEvent(_Serializable):
     tags_hint: list[str] = field(default_factory=list)
     raw_type: str | None = None
     received_at: float = field(default_factory=time.time)
+    # email | chat | web_form | social | phone | api | other (mapped by the adapter); None = not said.
+    channel: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TicketEvent:
@@ -100,7 +102,7 @@ class Message(_Serializable):
     author_id: str | None = None
     author_name: str | None = None
     author_email: str | None = None
-    channel: str | None = None
+    channel: str | None = None  # the platform's own value (adapters rely on it, e.g. Gorgias "internal-note")
     created_at: str | None = None
 
     @classmethod
@@ -122,7 +124,7 @@ class Ticket(_Serializable):
     requester: Person = field(default_factory=Person)
     messages: list[Message] = field(default_factory=list)
     url: str | None = None  # for humans (agent UI), never used to make requests
-    channel: str | None = None
+    channel: str | None = None  # email | chat | web_form | social | phone | api | other (see TicketEvent)
     brand: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
@@ -292,3 +294,40 @@ class AgentFeedback(_Serializable):
 def marker_for(event_id: str) -> str:
     """The invisible marker put in every note, so a retry can find a note already posted."""
     return f"sidecar-event:{event_id}"
+
+
+# ---------------------------------------------------------------- capabilities passed into the pipeline
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """An OpenAI-compatible model the pipeline may call (built from the environment by the runtime).
+
+    ``prices``: USD per 1M tokens ``{model: (input, output)}`` layered over the built-in table.
+    """
+
+    api_key: str = field(repr=False)
+    model: str
+    base_url: str | None = None
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+class KnowledgeBase(Protocol):
+    """The knowledge base as the pipeline sees it (``knowledge.retrieve.Retriever`` implements it)."""
+
+    def count(self) -> int:
+        """Number of stored chunks (0: nothing to search)."""
+        ...
+
+    def embed(self, texts: list[str]) -> list[Any]:
+        """Query embeddings for ``texts``, in order."""
+        ...
+
+    def search(self, text: str, *, k: int, intent: str | None = None, brand: str | None = None,
+               embedding: Any = None, language: str | None = None, strict_language: bool = False) -> list[Source]:
+        """Top ``k`` documents for ``text``, each as its retrieved section(s).
+
+        ``language``: that language's articles plus untagged and English ones; with
+        ``strict_language`` only that language's.
+        """
+        ...

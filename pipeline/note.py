@@ -72,7 +72,7 @@ def render_note(outcome: Outcome) -> tuple[str, str]:
             add("<p><strong>Recommended action</strong></p><ul>" + "".join(f"<li>{escape(a)}</li>" for a in acts)
                 + "</ul>", "Recommended action:\n" + "\n".join(f"- {a}" for a in acts))
     if outcome.alerted:
-        from pipeline.escalate import alerted_note_line
+        from pipeline.escalation import alerted_note_line
 
         line = alerted_note_line(outcome.alerted)
         add(f"<p>{escape(line)}</p>", line)

@@ -22,14 +22,73 @@ HUMAN_INTENTS = {"human_request"}
 
 def band_for(confidence: float, rule: dict[str, Any]) -> str:
     """high → act (draft ready), medium → draft and flag for review, low → no draft, route to a human."""
+    return band_decision(confidence, rule)[0]
+
+
+def show_confidence(confidence: float, *thresholds: float) -> str:
+    """``confidence`` with enough decimals that its comparison with each threshold reads right.
+
+    0.7496 against 0.75 prints ``0.7496``, not ``0.75`` (which would read as "≥ 0.75").
+    """
+    for digits in (2, 3, 4):
+        shown = round(confidence, digits)
+        if all((shown >= t) == (confidence >= t) and (shown != t or confidence == t) for t in thresholds):
+            return f"{confidence:.{digits}f}"
+    return f"{confidence:.6f}"
+
+
+def band_decision(confidence: float, rule: dict[str, Any], *, min_source: str = "min_confidence",
+                  bands_source: str = "bands") -> tuple[str, str]:
+    """(band, why): the band applied and the one threshold that decided it, named where it is set.
+
+    ``min_source`` / ``bands_source`` name the config keys the thresholds came from (e.g.
+    ``rules.intents.refund.min_confidence``), so the note says which line of rules.yaml to change.
+    """
     bands = rule.get("bands") or {}
-    if confidence < float(rule.get("min_confidence", 0.0)):
-        return "low"
-    if confidence >= float(bands.get("high", 0.75)):
-        return "high"
-    if confidence >= float(bands.get("medium", 0.5)):
-        return "medium"
-    return "low"
+    floor = float(rule.get("min_confidence", 0.0))
+    high, medium = float(bands.get("high", 0.75)), float(bands.get("medium", 0.5))
+    c = show_confidence(confidence, floor, high, medium)
+    if confidence < floor:
+        return "low", f"confidence {c} → low band: below {min_source} {floor:g}"
+    if confidence >= high:
+        return "high", f"confidence {c} → high band: ≥ {bands_source}.high {high:g}"
+    if confidence >= medium:
+        return "medium", f"confidence {c} → medium band: ≥ {bands_source}.medium {medium:g}, < high {high:g}"
+    return "low", f"confidence {c} → low band: below {bands_source}.medium {medium:g}"
+
+
+def _set_in(cfg: Config, intent: str, platform: str | None, brand: str | None, key: str) -> str:
+    """Where the effective value of rule ``key`` for ``intent`` comes from, as a config path."""
+    where = "rules.defaults"
+    r = cfg.rules.intents.get(intent)
+    if r is not None and key in r.model_fields_set:
+        where = f"rules.intents.{intent}"
+    for i, ov in enumerate(cfg.rules.overrides):
+        if all((platform if k == "platform" else brand) == v for k, v in ov.match.items()):
+            if ov.defaults is not None and key in ov.defaults.model_fields_set:
+                where = f"rules.overrides[{i}].defaults"
+            oi = ov.intents.get(intent)
+            if oi is not None and key in oi.model_fields_set:
+                where = f"rules.overrides[{i}].intents.{intent}"
+    return f"{where}.{key}"
+
+
+def _out_of_scope_reason(triage: Triage, cfg: Config) -> str:
+    """Why an out-of-scope message is in the low band: the intents.yaml threshold it fell under."""
+    guess = triage.alternatives[0] if triage.alternatives and triage.alternatives[0][0] != triage.intent else None
+    if guess is None:
+        return (f"out of scope: classified '{triage.intent}' (the out-of-scope intent) → low band, "
+                "no draft")
+    name, conf = guess[0], float(guess[1])
+    idef = cfg.intents.intents.get(name)
+    if idef is not None and idef.out_of_scope:
+        return f"out of scope: '{name}' is marked out_of_scope in intents.yaml → low band, no draft"
+    if idef is not None and idef.threshold is not None:
+        thr, where = idef.threshold, f"intents.{name}.threshold"
+    else:
+        thr, where = cfg.intents.threshold, "intents.yaml threshold"
+    return (f"out of scope: best guess '{name}' at {show_confidence(conf, thr)} is below {where} {thr:g} "
+            "→ low band, no draft")
 
 
 def in_business_hours(bh: Any, now: datetime) -> bool:
@@ -64,12 +123,17 @@ def decide(triage: Triage, ticket: Ticket, cfg: Config, platform: str | None = N
         plan.reasons.append(f"{rname}: enabled is false, the sidecar leaves this ticket alone")
         return plan
 
-    band = "low" if triage.out_of_scope else band_for(triage.confidence, rule)
+    # The band applied and the threshold that decided it are computed once, here, so what the
+    # note says is what the tags and the draft follow.
+    if triage.out_of_scope:
+        band, why = "low", _out_of_scope_reason(triage, cfg)
+    else:
+        band, why = band_decision(
+            triage.confidence, rule,
+            min_source=_set_in(cfg, intent, platform, ticket.brand, "min_confidence"),
+            bands_source=_set_in(cfg, intent, platform, ticket.brand, "bands"))
     plan.band = band
-    bands = rule.get("bands") or {}
-    plan.reasons.append(
-        f"confidence {triage.confidence:.2f} → {band} band (high ≥ {bands.get('high', 0.75)}, "
-        f"medium ≥ {bands.get('medium', 0.5)}, min_confidence {rule.get('min_confidence', 0)})")
+    plan.reasons.append(why)
 
     # Tags: defaults + intent tag + rule tags + review state.
     prefix = rule.get("tag_prefix", "ai-")
@@ -138,7 +202,8 @@ def decide(triage: Triage, ticket: Ticket, cfg: Config, platform: str | None = N
         if band != "high":
             blockers.append(f"confidence band is {band}")
         if triage.confidence < float(ar.get("min_confidence", 0.9)):
-            blockers.append(f"confidence {triage.confidence:.2f} < auto_reply.min_confidence {ar.get('min_confidence')}")
+            amin = float(ar.get("min_confidence", 0.9))
+            blockers.append(f"confidence {show_confidence(triage.confidence, amin)} < auto_reply.min_confidence {amin:g}")
         if human:
             blockers.append("customer asked for a human")
         if triage.sentiment == "very_negative":

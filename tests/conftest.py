@@ -62,8 +62,9 @@ FRESHDESK_TOKEN = "test-freshdesk-token"
 def reset_caches() -> None:
     """Forget every process-wide cache that depends on env (settings, adapters, state, config)."""
     from adapters import registry
+    from app import runtime
+    from app.jobs import embedded
     from app.settings import reset_settings
-    from pipeline import embedded, runtime
     from pipeline.config import reset_config
 
     embedded.reset()
@@ -118,8 +119,8 @@ def run_worker(redis_url: str, queue: str = "sidecar") -> None:
     import redis
     from rq import Queue
 
+    from app.jobs.worker import SidecarWorker
     from app.settings import get_settings
-    from pipeline.worker import SidecarWorker
 
     conn = redis.Redis.from_url(redis_url)
     SidecarWorker([Queue(queue, connection=conn)], connection=conn, settings=get_settings()).work(burst=True)

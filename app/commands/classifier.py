@@ -3,6 +3,8 @@
 - ``intents learn FILE.csv [--text-column text] [--label-column label]``: add labeled history
   (e.g. exported past tickets) to the store the local model trains on
   (``<SIDECAR_VAR>/learned_examples.jsonl``); labels must be configured intents.
+- ``intents learn --from-backtest DIR``: the same from a backtest's ``labels_review.csv``, only
+  the rows a reviewer approved (``approve`` = yes).
 - ``eval --train TRAIN.csv --test TEST.csv [...]``: fit on TRAIN only, score TEST, print the
   figures and, as the very last line, the same figures as one JSON object.
 
@@ -16,6 +18,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +30,30 @@ def _add_columns(p: argparse.ArgumentParser) -> None:
 
 def cmd_learn(args: argparse.Namespace) -> int:
     """Validate a labeled CSV against the configured intents and append the good rows to the store."""
+    from app.evaluate import LabeledDataError, read_labeled_csv
     from app.settings import get_settings
     from pipeline.config import ConfigError, load_config
-    from pipeline.evaluate import LabeledDataError, read_labeled_csv
     from pipeline.local_classifier import learned_path, load_learned
 
     settings = get_settings()
+    if bool(args.file) == bool(args.from_backtest):
+        print("error: give either FILE.csv or --from-backtest DIR", file=sys.stderr)
+        return 2
     try:
         cfg = load_config(settings.config_dir)
-        data = read_labeled_csv(args.file, args.text_column, args.label_column)
+        if args.from_backtest:
+            from app.backtest.learn import approved_examples
+
+            data, waiting = approved_examples(args.from_backtest)
+            source = f"{args.from_backtest}/labels_review.csv"
+            if not data.texts:
+                print(f"{source}: no approved rows ({waiting} waiting for review). Nothing is learned blindly: "
+                      "write yes in the approve column of the rows that are right (fix the label where the agents' "
+                      "was wrong), then run this again.", file=sys.stderr)
+                return 1
+            args.file = source
+        else:
+            data = read_labeled_csv(args.file, args.text_column, args.label_column)
     except (ConfigError, LabeledDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -45,7 +63,11 @@ def cmd_learn(args: argparse.Namespace) -> int:
     rejected = list(data.rejected)
     added: list[tuple[str, str]] = []
     duplicates = 0
+    from knowledge.progress import Progress, report_embedding
+
+    bar = Progress("checking rows", "row", len(data.texts), enabled=not args.quiet)
     for n, text, label in zip(data.lines, data.texts, data.labels, strict=True):
+        bar.update(1)
         if label not in known:
             rejected.append((n, f"unknown intent '{label}'"))
             continue
@@ -54,11 +76,25 @@ def cmd_learn(args: argparse.Namespace) -> int:
             continue
         seen.add((text, label))
         added.append((text, label))
+    bar.close()
     if added:
         store.parent.mkdir(parents=True, exist_ok=True)
         with store.open("a", encoding="utf-8") as fh:
             for text, label in added:
                 fh.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n")
+    fitted = ""
+    if args.fit and added:
+        # Fit now, with a bar over the examples embedded: the embeddings and calibration are cached
+        # under <var>/classifier_cache/, so the next start (and every worker) only refits the head.
+        from pipeline.local_classifier import get_local_model
+
+        texts_total = len(training_texts(cfg, store))
+        t0 = time.monotonic()
+        bar.start(texts_total, "embedding training examples", "text")
+        with report_embedding(bar):
+            get_local_model(cfg, store)
+        fitted = f"; classifier refitted in {time.monotonic() - t0:.1f}s"
+        bar.close()
     by_reason: dict[str, int] = {}
     for _, reason in rejected:
         by_reason[reason] = by_reason.get(reason, 0) + 1
@@ -72,13 +108,22 @@ def cmd_learn(args: argparse.Namespace) -> int:
     for _, label in load_learned(store):
         counts[label] = counts.get(label, 0) + 1
     print("learned examples per intent: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-    print("the local model refits on next use (workers pick the change up automatically)")
+    if not fitted:
+        print("the local model refits on next use (workers pick the change up automatically; --fit does it now)")
+    print(f"intents learn: {len(added)} added, {duplicates} already there, {len(rejected)} rejected{fitted}")
     return 0 if added or duplicates else 1
+
+
+def training_texts(cfg, learned) -> list[str]:
+    """The texts the local model trains on for ``cfg`` + the learned store (for the bar's total)."""
+    from pipeline.local_classifier import training_data
+
+    return list(training_data(cfg, learned)[0])
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Fit on TRAIN, evaluate on TEST, print figures; the last line is one JSON object."""
-    from pipeline.evaluate import LabeledDataError, evaluate, format_report, read_labeled_csv
+    from app.evaluate import LabeledDataError, evaluate, format_report, read_labeled_csv
 
     try:
         train = read_labeled_csv(args.train, args.text_column, args.label_column)
@@ -106,11 +151,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     val = read_labeled_csv(args.val, args.text_column, args.label_column) if args.val else None
     if val is not None and args.threshold in (None, "auto"):
         threshold = None  # chosen on VAL
-    result = evaluate(train.texts, train.labels, test.texts, test.labels, oos_label=args.oos_label,
-                      threshold=threshold, val_texts=val.texts if val else None,
-                      val_labels=val.labels if val else None)
+    from knowledge.progress import Progress, report_embedding
+
+    # Embedding every text is the slow part (the CV fit after it is seconds): the bar counts it.
+    n = len(train.texts) + len(test.texts) + (len(val.texts) if val else 0)
+    with Progress("embedding texts", "text", n, enabled=not args.quiet) as bar, report_embedding(bar):
+        result = evaluate(train.texts, train.labels, test.texts, test.labels, oos_label=args.oos_label,
+                          threshold=threshold, val_texts=val.texts if val else None,
+                          val_labels=val.labels if val else None)
     for line in format_report(result):
         print(line)
+    sec = result.get("seconds") or {}
+    print(f"eval: {result['n_train']} train / {result['n_test']} test rows, accuracy {100 * result['accuracy']:.1f}%, "
+          f"macro-F1 {100 * result['macro_f1']:.1f}% in {sec.get('total', 0)}s")
     print(json.dumps(result, ensure_ascii=False), flush=True)
     return 0
 
@@ -132,8 +185,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     intents = sub.add_parser("intents", help="manage the intent classifier's training data")
     isub = intents.add_subparsers(dest="intents_command", required=True)
     learn = isub.add_parser("learn", help="add labeled examples (CSV) to the local model's training data")
-    learn.add_argument("file", help="CSV with a header row")
+    learn.add_argument("file", nargs="?", help="CSV with a header row")
+    learn.add_argument("--from-backtest", metavar="DIR",
+                       help="a backtest report folder: learn the rows of its labels_review.csv approved by a reviewer")
     _add_columns(learn)
+    learn.add_argument("--fit", action="store_true", help="refit the local classifier now (cached for the next start)")
+    learn.add_argument("--quiet", action="store_true", help="no progress bar")
     learn.set_defaults(func=cmd_learn)
 
     ev = sub.add_parser("eval", help="fit the local classifier on TRAIN.csv and measure it on TEST.csv")
@@ -147,6 +204,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--threshold", type=_threshold, default=None,
                     help="out-of-scope confidence threshold, or 'auto' to choose it by class-held-out "
                          "cross-validation on TRAIN (default: auto with --oos-label, else 0 = closed-set)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_eval)
 
 

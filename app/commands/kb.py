@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 
 def _store(create: bool):
@@ -18,28 +19,36 @@ def _store(create: bool):
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """Ingest a folder of Markdown / HTML / text files (incremental)."""
+    """Ingest a folder of Markdown / HTML / text files (incremental): one bar, one summary line."""
     from knowledge.ingest import ingest_folder
+    from knowledge.progress import Progress
 
     store = _store(create=True)
-    try:
-        rep = ingest_folder(store, args.path, progress=not args.quiet)
-    except FileNotFoundError as exc:
-        sys.exit(str(exc))
-    print(f"ingested {args.path}: {rep.summary()} (store now holds {store.count()} chunks)")
+    with Progress("embedding chunks", "chunk", enabled=not args.quiet) as bar:
+        try:
+            rep = ingest_folder(store, args.path, progress=bar)
+        except FileNotFoundError as exc:
+            bar.close()
+            sys.exit(str(exc))
+        bar.summary(f"ingested {args.path}: {rep.summary()} (store now holds {store.count()} chunks)")
     return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """Sync a helpdesk's help centre (base URL and credentials from the environment)."""
+    from app.settings import get_settings
     from knowledge.helpcenter import SyncError, sync_platform
+    from knowledge.progress import Progress
 
     store = _store(create=True)
-    try:
-        rep = sync_platform(store, args.platform, progress=not args.quiet)
-    except SyncError as exc:
-        sys.exit(f"sync {args.platform}: {exc}")
-    print(f"synced {args.platform}: {rep.summary()}")
+    settings = get_settings()
+    with Progress(f"fetching {args.platform} articles", "article", enabled=not args.quiet) as bar:
+        try:
+            rep = sync_platform(settings, store, args.platform, progress=bar)
+        except SyncError as exc:
+            bar.close()
+            sys.exit(f"sync {args.platform}: {exc}")
+        bar.summary(f"synced {args.platform}: {rep.summary()}")
     return 0
 
 
@@ -65,10 +74,11 @@ def cmd_add_tickets(args: argparse.Namespace) -> int:
     """Index resolved tickets (question + final public answer, PII redacted)."""
     import json
 
+    from knowledge.progress import Progress
     from knowledge.tickets import document_from_ticket, ingest_ticket
     from pipeline.models import Ticket
 
-    tickets: list[Ticket] = []
+    tickets: list[Ticket | str] = []
     if args.from_json:
         with open(args.from_json, encoding="utf-8") as fh:
             for line in fh:
@@ -80,19 +90,25 @@ def cmd_add_tickets(args: argparse.Namespace) -> int:
 
         if not args.platform or not args.ids:
             sys.exit("give --platform and ticket ids, or --from-json FILE")
-        if not get_settings().platform(args.platform).configured:
+        settings = get_settings()
+        if not settings.platform(args.platform).configured:
             sys.exit(f"{args.platform} is not configured: set its URL and credentials in the env")
-        adapter = get_adapter(args.platform)
-        tickets = [adapter.fetch_ticket(str(i)) for i in args.ids]
+        adapter = get_adapter(args.platform, settings)
+        tickets = [str(i) for i in args.ids]  # fetched one by one below, under the bar
     store = _store(create=True)
-    indexed = skipped = 0
-    for t in tickets:
-        if document_from_ticket(t) is None:
-            skipped += 1
-            continue
-        ingest_ticket(t, store)
-        indexed += 1
-    print(f"indexed {indexed} resolved tickets ({skipped} skipped: no public agent answer)")
+    indexed = skipped = chunks = 0
+    t0 = time.monotonic()
+    with Progress("indexing resolved tickets", "ticket", len(tickets), enabled=not args.quiet) as bar:
+        for t in tickets:
+            ticket = adapter.fetch_ticket(t) if isinstance(t, str) else t
+            if document_from_ticket(ticket) is None:
+                skipped += 1
+            else:
+                chunks += ingest_ticket(ticket, store)
+                indexed += 1
+            bar.update(1)
+        bar.summary(f"indexed {indexed} resolved tickets ({skipped} skipped: no public agent answer), "
+                    f"{chunks} chunks embedded in {time.monotonic() - t0:.1f}s")
     return 0
 
 
@@ -125,7 +141,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = kbs.add_parser("sync", help="sync a helpdesk's help-centre articles")
     p.add_argument("platform", choices=["zendesk", "freshdesk", "gorgias"])
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sync)
 
     p = kbs.add_parser("query", help="show the passages retrieved for a question")
@@ -142,6 +158,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("ids", nargs="*", help="ticket ids (fetched with the platform's adapter)")
     p.add_argument("--platform", choices=["zendesk", "freshdesk", "gorgias"])
     p.add_argument("--from-json", help="a JSON-lines file of pipeline Ticket dicts instead")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_add_tickets)
 
     p = kbs.add_parser("stats", help="chunks and documents per source")

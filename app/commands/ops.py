@@ -25,7 +25,7 @@ def _pct(x: float | None) -> str:
 
 
 def format_stats(s: dict[str, Any]) -> str:
-    """The human-readable report of :func:`pipeline.record.compute_stats` figures."""
+    """The human-readable report of :func:`app.store.queries.compute_stats` figures."""
     t0 = time.strftime("%Y-%m-%d %H:%M", time.gmtime(s["since"]))
     t1 = time.strftime("%Y-%m-%d %H:%M", time.gmtime(s["until"]))
     lines = [f"Decision log {t0} → {t1} UTC",
@@ -69,7 +69,8 @@ def format_stats(s: dict[str, Any]) -> str:
 def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Print the stats for ``--since``; exit code 2 on a bad ``--since``."""
     from app.settings import get_settings
-    from pipeline.record import compute_stats, parse_since, store_for
+    from app.store.decisions import store_for
+    from app.store.queries import compute_stats, parse_since
 
     out = out or sys.stdout
     try:

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import redis as redis_lib
 
 from adapters.base import TransientError
 from adapters.ratelimit import RateLimiter, budget_for, connection_key
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, s: float) -> None:
-        self.slept.append(s)
-        self.now += s
+from tests.fakes.clock import FakeClock
 
 
 class OutOfBudget(Exception):

@@ -57,3 +57,72 @@ def test_settings_error_is_clear_and_secret_free(tmp_path):
 def test_worker_without_redis_explains(tmp_path):
     r = run("worker", "--burst", env=_env(tmp_path))
     assert r.returncode != 0 and "REDIS_URL" in r.stderr
+
+
+def _busy_port():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    return s, s.getsockname()[1]
+
+
+def test_serve_on_a_busy_port_fails_before_loading_anything_with_the_fix(tmp_path):
+    holder, port = _busy_port()
+    try:
+        r = run("serve", "--port", str(port), env=_env(tmp_path))
+        r_env = run("serve", env=_env(tmp_path, PORT=str(port)))
+    finally:
+        holder.close()
+    for res in (r, r_env):
+        assert res.returncode == 1
+        assert f"port {port} on 127.0.0.1 is already in use" in res.stderr
+        assert "--port" in res.stderr and "PORT=" in res.stderr
+        # Nothing slow ran first: no indexing, no model, no "listening" claim.
+        assert "Indexing" not in res.stdout and "Loading" not in res.stdout and "listening" not in res.stdout
+    assert not (tmp_path / "var" / "chroma").exists()
+
+
+def test_serve_checks_the_port_before_settings_config_or_models(tmp_path, monkeypatch):
+    import pytest
+
+    from app.__main__ import main
+    from pipeline import classify
+
+    def never(*a, **k):
+        raise AssertionError("models must not load when the port is busy")
+
+    monkeypatch.setattr(classify, "warm_up", never)
+    monkeypatch.setenv("SIDECAR_VAR", str(tmp_path / "var"))
+    holder, port = _busy_port()
+    try:
+        with pytest.raises(SystemExit, match="already in use"):
+            main(["serve", "--port", str(port)])
+    finally:
+        holder.close()
+
+
+def test_the_reserved_socket_is_the_one_the_server_answers_on():
+    import threading
+
+    import requests
+    from flask import Flask
+    from werkzeug.serving import make_server
+
+    from app.__main__ import _bind_or_exit
+
+    sock = _bind_or_exit("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    app = Flask("t")
+    app.get("/ping")(lambda: "pong")
+    srv = make_server("127.0.0.1", port, app, threaded=True, fd=sock.fileno())
+    sock.close()
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        assert requests.get(f"http://127.0.0.1:{port}/ping", timeout=10).text == "pong"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(5)

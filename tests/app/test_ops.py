@@ -9,8 +9,8 @@ import pytest
 import redis
 from rq import Queue, SimpleWorker
 
-from pipeline.record import decision_from_outcome, store_for
-from tests.pipeline.test_record import outcome
+from app.store.decisions import decision_from_outcome, store_for
+from tests.app.store.test_decisions import outcome
 
 OPS_TOKEN = "ops-test-token-123"
 
@@ -174,14 +174,14 @@ def test_embedded_mode_page_and_metrics(monkeypatch, tmp_path):
         assert "sidecar_metrics_scrape_ok 1.0" in body
         assert (tmp_path / "var" / "decisions.sqlite3").exists()
     finally:
-        from pipeline import embedded
+        from app.jobs import embedded
 
         embedded.reset()
         reset_caches()
 
 
 def test_ops_shows_the_webhook_inbox_and_unreadable_entries(ops_app, redis_url):
-    from pipeline.inbox import INBOX
+    from app.jobs.inbox import INBOX
 
     conn = redis.Redis.from_url(redis_url)
     conn.rpush(INBOX, b'{"platform": "zendesk", "event": {}}', b"{}")

@@ -153,7 +153,8 @@ def test_failed_job_on_ops_in_stats_and_retry_from_page_processes_once(live_app,
                                                                       sidecar_env):
     from adapters.base import TransientError
     from adapters.dryrun import DryRunAdapter
-    from pipeline.record import compute_stats, store_for
+    from app.store.decisions import store_for
+    from app.store.queries import compute_stats
 
     app, base = live_app
     helpdesk = {"down": True, "fetches": 0}

@@ -24,7 +24,7 @@ def failing_job(platform: str, event: dict) -> None:
     """An rq job that fails while holding customer text in its arguments and locals."""
     set_job_context(platform, event["ticket_id"], event["event_id"])
     body = event["body_hint"]
-    logging.getLogger("pipeline.jobs").info("processing %s", body)
+    logging.getLogger("app.jobs.process").info("processing %s", body)
     raise RuntimeError("helpdesk answered 503 after 5 attempts")
 
 

@@ -205,7 +205,7 @@ def test_redis_down_is_503_never_silent_2xx(monkeypatch, tmp_path, dead_redis_ur
 
 
 def test_store_failure_is_503_and_the_retry_is_accepted(app_client, redis_url, monkeypatch):
-    from pipeline.inbox import Inbox
+    from app.jobs.inbox import Inbox
 
     def boom(self, event, ttl):
         raise redis.ConnectionError("connection reset")
@@ -221,7 +221,7 @@ def test_store_failure_is_503_and_the_retry_is_accepted(app_client, redis_url, m
 
 
 def test_inbox_entries_of_a_dead_pump_are_recovered(app_client, sidecar_env, redis_url):
-    from pipeline.inbox import INBOX, PROCESSING, Inbox
+    from app.jobs.inbox import INBOX, PROCESSING, Inbox
 
     body = load_fixture("freshdesk", CUSTOMER_EVENTS["freshdesk"])
     assert app_client.post("/webhooks/freshdesk", data=body, headers=auth_headers("freshdesk", body)).status_code == 202
@@ -239,7 +239,7 @@ def test_readyz_ok_with_redis(app_client):
 
 
 def test_an_unreadable_inbox_entry_is_kept_aside_not_lost(app_client, sidecar_env, redis_url):
-    from pipeline.inbox import INBOX
+    from app.jobs.inbox import INBOX
 
     conn = redis.Redis.from_url(redis_url)
     conn.rpush(INBOX, b"{broken")

@@ -1,4 +1,4 @@
-"""Knowledge fixtures shared by tests/knowledge and tests/pipeline/test_draft*: demo store, temp chroma paths."""
+"""Knowledge fixtures shared by tests/knowledge and tests/app/test_draft_*: demo store, temp chroma paths."""
 
 from __future__ import annotations
 
@@ -69,3 +69,18 @@ def demo_env(tmp_path_factory):
         yield path
     reset_store()
     reset_settings()
+
+
+def env_kb():
+    """The knowledge base the runtime would hand the pipeline for the current env (None if it cannot open)."""
+    from app.runtime import knowledge_base
+    from app.settings import get_settings
+
+    return knowledge_base(get_settings())
+
+
+def env_llm():
+    """The LLM the runtime would hand the pipeline for the current env (None without OPENAI_API_KEY)."""
+    from app.settings import get_settings
+
+    return get_settings().llm()

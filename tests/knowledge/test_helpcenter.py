@@ -8,7 +8,7 @@ import pytest
 import responses
 from responses import matchers
 
-from app.settings import reset_settings
+from app.settings import get_settings, reset_settings
 from knowledge.helpcenter import SyncError, fetch_articles, sync_platform
 from knowledge.retrieve import search
 
@@ -55,7 +55,7 @@ def test_zendesk_guide_cursor_pagination_skips_drafts(helpdesk_env):
     )
     responses.get(page2, json={"articles": [_zd_article(3, "Returns", "<p>Thirty days to return items.</p>")],
                                "meta": {"has_more": False}, "links": {"next": None}})
-    docs = fetch_articles("zendesk")
+    docs = fetch_articles(get_settings(), "zendesk")
     assert [d.doc_id for d in docs] == ["zendesk:article:1", "zendesk:article:3"]
     assert docs[0].url == f"{ZD}/hc/en-us/articles/1" and "## Europe" in docs[0].text and docs[0].language == "en"
     assert all(c.request.headers["Accept"] == "application/json" for c in responses.calls)
@@ -66,7 +66,7 @@ def test_pagination_link_to_another_host_is_refused(helpdesk_env):
     responses.get(f"{ZD}/api/v2/help_center/articles.json",
                   json={"articles": [], "meta": {"has_more": True}, "links": {"next": "https://evil.example/steal"}})
     with pytest.raises(SyncError, match="another host"):
-        fetch_articles("zendesk")
+        fetch_articles(get_settings(), "zendesk")
     assert len(responses.calls) == 1
 
 
@@ -74,12 +74,12 @@ def test_pagination_link_to_another_host_is_refused(helpdesk_env):
 def test_auth_failure_and_unconfigured_platform(helpdesk_env, monkeypatch):
     responses.get(f"{ZD}/api/v2/help_center/articles.json", status=401, json={"error": "Couldn't authenticate you"})
     with pytest.raises(SyncError, match="credentials"):
-        fetch_articles("zendesk")
+        fetch_articles(get_settings(), "zendesk")
     for k in ("ZENDESK_URL", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN"):
         monkeypatch.delenv(k)
     reset_settings()
     with pytest.raises(SyncError, match="not configured"):
-        fetch_articles("zendesk")
+        fetch_articles(get_settings(), "zendesk")
 
 
 @responses.activate
@@ -95,7 +95,7 @@ def test_freshdesk_solutions_walk_categories_folders_articles(helpdesk_env):
     responses.get(f"{FD}/api/v2/solutions/folders/20/articles",
                   match=[matchers.query_param_matcher({"page": "2", "per_page": "100"})],
                   json=[{"id": 999, "title": "Last", "description": "<p>Final body.</p>", "status": 2}])
-    docs = fetch_articles("freshdesk")
+    docs = fetch_articles(get_settings(), "freshdesk")
     assert len(docs) == 100  # 99 published on page 1 + 1 on page 2
     assert "freshdesk:article:105" not in {d.doc_id for d in docs}
     assert docs[-1].url == f"{FD}/support/solutions/articles/999" and docs[-1].text == "Final body."
@@ -112,7 +112,7 @@ def test_gorgias_help_center_articles(helpdesk_env):
     responses.get(f"{GG}/api/help-center/help-centers/7/articles",
                   match=[matchers.query_param_matcher({"limit": "100", "cursor": "c2"})],
                   json={"data": [], "meta": {"next_cursor": None}})
-    docs = fetch_articles("gorgias")
+    docs = fetch_articles(get_settings(), "gorgias")
     assert len(docs) == 1 and docs[0].title == "Cancel an order"
     assert docs[0].url == "https://acme.gorgias.help/en-US/cancel-an-order-55"
 
@@ -121,7 +121,7 @@ def test_gorgias_help_center_articles(helpdesk_env):
 def test_gorgias_without_help_center_api_says_so(helpdesk_env):
     responses.get(f"{GG}/api/help-center/help-centers", status=404)
     with pytest.raises(SyncError, match="kb ingest"):
-        fetch_articles("gorgias")
+        fetch_articles(get_settings(), "gorgias")
 
 
 @responses.activate
@@ -131,11 +131,11 @@ def test_sync_is_incremental_and_removes_deleted_articles(helpdesk_env, counting
     a1 = _zd_article(1, "Gift cards", "<p>Gift cards are valid for twelve months and cannot be exchanged for cash.</p>")
     a2 = _zd_article(2, "Password reset", "<p>Use the forgot password link to receive a reset email.</p>")
     responses.get(url, json={"articles": [a1, a2], "meta": {"has_more": False}})
-    first = sync_platform(store, "zendesk", progress=False)
+    first = sync_platform(get_settings(), store, "zendesk", progress=False)
     assert first.added == 2
     assert search(store, "how long is my voucher valid", k=1)[0].id == "zendesk:article:1"
     responses.replace(responses.GET, url, json={"articles": [a2], "meta": {"has_more": False}})
     counter.texts.clear()
-    second = sync_platform(store, "zendesk", progress=False)
+    second = sync_platform(get_settings(), store, "zendesk", progress=False)
     assert (second.added, second.deleted, counter.texts) == (0, 1, [])
     assert {m["doc_id"] for m in store.collection.get(include=["metadatas"])["metadatas"]} == {"zendesk:article:2"}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from werkzeug import Response
 
-from app.settings import reset_settings
+from app.settings import get_settings, reset_settings
 from knowledge.chunking import Document
 from knowledge.ingest import ingest_documents
 from knowledge.retrieve import search
@@ -46,7 +46,7 @@ def openai_env(httpserver, monkeypatch):
 
 
 def test_openai_embeddings_are_used_and_recorded(openai_env, tmp_path, monkeypatch):
-    ef = configured_embedding_function()
+    ef = configured_embedding_function(get_settings())
     assert isinstance(ef, OpenAIEmbeddingFunction) and ef.signature == "openai:stub-embed"
     path = str(tmp_path / "c")
     store = KnowledgeStore(path=path, embedding_function=ef)

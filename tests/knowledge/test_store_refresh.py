@@ -6,10 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from app.settings import get_settings
 from knowledge import store as store_mod
 from knowledge.chunking import Document
 from knowledge.ingest import ingest_documents
-from knowledge.retrieve import retrieve
+from knowledge.retrieve import retriever_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,22 +28,22 @@ ingest_documents(store, [Document("pw", "Passwords", "Passwords can be reset fro
 
 def test_worker_store_picks_up_another_process_ingest(kb_env, monkeypatch):
     monkeypatch.setattr(store_mod, "REFRESH_SECONDS", 0.0)
-    store = store_mod.get_store(create=True)
+    store = store_mod.get_store(get_settings(), create=True)
     ingest_documents(store, [Document("gift", "Gift cards", "Gift cards are valid for twelve months.")], origin="t",
                      progress=False)
-    assert [s.id for s in retrieve("how do I reset my password", k=3)] == []
+    assert [s.id for s in retriever_for(get_settings()).search("how do I reset my password", k=3)] == []
     subprocess.run([sys.executable, "-c", OTHER_PROCESS.format(root=str(ROOT), path=str(kb_env))], check=True,
                    capture_output=True, timeout=120)
-    hits = retrieve("how do I reset my password", k=3)
+    hits = retriever_for(get_settings()).search("how do I reset my password", k=3)
     assert [s.id for s in hits] == ["pw"]
-    assert store_mod.get_store() is not store  # reopened
-    assert store_mod.get_store() is store_mod.get_store()  # and then kept while nothing changes
+    assert store_mod.get_store(get_settings()) is not store  # reopened
+    assert store_mod.get_store(get_settings()) is store_mod.get_store(get_settings())  # and then kept while nothing changes
 
 
 def test_warm_up_loads_the_model_and_tolerates_a_missing_kb(kb_env, caplog):
     import knowledge
     from knowledge.embedding import get_embedder
 
-    knowledge.warm_up()  # no collection yet: a warning, not an error
+    knowledge.warm_up(get_settings())  # no collection yet: a warning, not an error
     assert "not available yet" in caplog.text
     assert get_embedder() is get_embedder()

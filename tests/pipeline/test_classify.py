@@ -250,16 +250,17 @@ def test_model_cached_and_refit_when_examples_change(cfg):
     assert lc.get_local_model(cfg) is full  # recent models stay cached
 
 
-def test_disk_cache_skips_embedding_and_calibration(cfg, monkeypatch):
+def test_disk_cache_skips_embedding_and_calibration(cfg, monkeypatch, tmp_path):
     mini = _mini(cfg, ["disk cache check: billing example"])
-    first = lc.get_local_model(mini)
-    lc._models.pop(lc._cache_key(mini, lc.learned_path()))  # as if the worker restarted
+    learned = tmp_path / lc.LEARNED_FILE  # the cache lives beside the learned examples (the runtime's var/)
+    first = lc.get_local_model(mini, learned)
+    lc._models.pop(lc._cache_key(mini, learned))  # as if the worker restarted
 
     def no_cv(*a, **k):
         raise AssertionError("calibration should come from the disk cache")
 
     monkeypatch.setattr(lc.IntentModel, "_cross_validate", no_cv)
-    again = lc.get_local_model(mini)
+    again = lc.get_local_model(mini, learned)
     assert again is not first
     assert again.temperature == pytest.approx(first.temperature)
     np.testing.assert_allclose(again.train_emb, first.train_emb)

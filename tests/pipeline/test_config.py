@@ -123,3 +123,35 @@ def test_drafting_yaml_is_validated_too(cfg_dir):
     _edit(cfg_dir / "drafting.yaml", "max_sources: lots", "max_sources: 4\nintro_typo: {}")
     with pytest.raises(ConfigError, match="drafting.yaml: intro_typo"):
         load_config(cfg_dir)
+
+
+def test_auto_reply_true_shorthand_is_accepted(cfg_dir):
+    _edit(cfg_dir / "rules.yaml", "  order_status:\n    tags: [ai-wismo]",
+          "  order_status:\n    tags: [ai-wismo]\n    auto_reply: true")
+    cfg = load_config(cfg_dir)
+    assert cfg.rule_for("order_status")["auto_reply"] == {"enabled": True, "min_confidence": 0.9}
+    assert not cfg.rule_for("delivery_problem")["auto_reply"]["enabled"]
+
+
+@pytest.mark.parametrize("intent,anchor", [("return_refund", "priority_floor: normal"),
+                                           ("cancel_order", "priority_floor: high"),
+                                           ("account_change", "{}")])
+def test_auto_reply_true_shorthand_is_still_refused_on_sensitive_intents(cfg_dir, intent, anchor):
+    if anchor == "{}":
+        _edit(cfg_dir / "rules.yaml", f"  {intent}: {{}}", f"  {intent}:\n    auto_reply: true")
+    else:
+        _edit(cfg_dir / "rules.yaml", f"  {intent}:\n    {anchor}", f"  {intent}:\n    auto_reply: true")
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg_dir)
+    assert f"rules.yaml: intent '{intent}': auto_reply.enabled: sensitive intents can never be auto-replied" in str(exc.value)
+
+
+@pytest.mark.parametrize("value", ["enabled", "1", "[true]", '"true"'])
+def test_auto_reply_of_another_shape_says_what_to_write(cfg_dir, value):
+    _edit(cfg_dir / "rules.yaml", "  order_status:\n    tags: [ai-wismo]",
+          f"  order_status:\n    tags: [ai-wismo]\n    auto_reply: {value}")
+    with pytest.raises(ConfigError) as exc:
+        load_config(cfg_dir)
+    msg = str(exc.value)
+    assert "rules.yaml: intent 'order_status': auto_reply" in msg
+    assert "auto_reply: true" in msg and "{enabled: true, min_confidence: 0.9}" in msg

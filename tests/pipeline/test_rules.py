@@ -124,3 +124,64 @@ def test_final_guard_refuses_sensitive_even_if_plan_was_tampered(cfg):
     plan = decide(T("return_refund", 0.99), TICKET, cfg, "zendesk")
     plan.auto_reply = True  # nothing in config can do this; the guard still says no
     assert allow_auto_reply(plan, GROUNDED)[0] is False
+
+
+@pytest.fixture(scope="module")
+def strict_cfg(tmp_path_factory):
+    """delivery_problem has its own min_confidence 0.8 (above the high band 0.75); complaint a 0.9 OOS threshold."""
+    d = tmp_path_factory.mktemp("strict")
+    shutil.copytree(ROOT / "config", d, dirs_exist_ok=True, ignore=shutil.ignore_patterns("knowledge"))
+    rules = (d / "rules.yaml").read_text()
+    rules = rules.replace("  delivery_problem:\n    priority_floor: high",
+                          "  delivery_problem:\n    priority_floor: high\n    min_confidence: 0.8")
+    (d / "rules.yaml").write_text(rules)
+    intents = (d / "intents.yaml").read_text()
+    assert "  complaint:\n" in intents
+    (d / "intents.yaml").write_text(intents.replace("  complaint:\n", "  complaint:\n    threshold: 0.9\n", 1))
+    return load_config(d)
+
+
+def _band_line(plan):
+    lines = [r for r in plan.reasons if r.startswith(("confidence", "out of scope"))]
+    assert len(lines) == 1, plan.reasons
+    return lines[0]
+
+
+def test_band_shown_is_band_applied_and_names_the_intents_own_threshold(strict_cfg):
+    from pipeline.models import Outcome, TicketEvent
+    from pipeline.note import render_note
+
+    plan = decide(T("delivery_problem", 0.76), TICKET, strict_cfg, "zendesk", now=WEEKDAY_NOON)
+    line = _band_line(plan)
+    assert plan.band == "low" and "ai-low-confidence" in plan.tags and not plan.draft
+    assert line == "confidence 0.76 → low band: below rules.intents.delivery_problem.min_confidence 0.8"
+    assert "high ≥" not in line
+    ev = TicketEvent(platform="zendesk", event_id="e", ticket_id="1")
+    _, text = render_note(Outcome(event=ev, ticket_id="1", marker="m", triage=T("delivery_problem", 0.76), plan=plan))
+    assert "Confidence band: low" in text and "min_confidence 0.8" in text
+    assert "high band" not in text and "Confidence band: high" not in text
+
+
+@pytest.mark.parametrize("conf,band,says", [
+    (0.80, "high", "→ high band: ≥ rules.defaults.bands.high 0.75"),
+    (0.7496, "medium", "confidence 0.7496 → medium band"),   # 0.75 when rounded: it must not read "≥ 0.75"
+    (0.60, "medium", "≥ rules.defaults.bands.medium 0.5, < high 0.75"),
+    (0.45, "low", "→ low band: below rules.defaults.bands.medium 0.5"),
+    (0.20, "low", "→ low band: below rules.defaults.min_confidence 0.35"),
+])
+def test_band_explanation_shows_the_deciding_threshold(cfg, conf, band, says):
+    plan = decide(T("order_status", conf), TICKET, cfg, "zendesk", now=WEEKDAY_NOON)
+    assert plan.band == band
+    assert says in _band_line(plan)
+    tags = {"high": None, "medium": "ai-needs-review", "low": "ai-low-confidence"}[band]
+    if tags:
+        assert tags in plan.tags
+    else:
+        assert "ai-low-confidence" not in plan.tags and "ai-needs-review" not in plan.tags
+
+
+def test_out_of_scope_band_names_the_intents_yaml_threshold(strict_cfg):
+    t = T("other", 0.76, out_of_scope=True, alternatives=[("complaint", 0.76), ("other", 0.1)])
+    plan = decide(t, TICKET, strict_cfg, "zendesk", now=WEEKDAY_NOON)
+    assert plan.band == "low"
+    assert _band_line(plan) == "out of scope: best guess 'complaint' at 0.76 is below intents.complaint.threshold 0.9 → low band, no draft"

@@ -1,0 +1,127 @@
+"""The escalation message: reason labels, the note's "Slack was alerted" line and the Slack alert's
+text and Block Kit blocks. Pure functions of the pipeline's own types; sending (Slack, dedupe, threads)
+is the runtime's job (``app/escalate.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pipeline.models import CUSTOMER, Outcome, Ticket
+
+REASON_LABELS = {
+    "asks_for_human": "Customer asks for a human",
+    "very_negative": "Very negative sentiment",
+    "legal_threat": "Legal threat",
+    "churn_risk": "Churn risk",
+    "urgent": "Urgent priority",
+    "low_confidence": "Confidence too low to draft",
+    "sensitive_amount": "Sensitive request above the configured amount",
+    "sla_warning": "SLA warning: 75% of the first-response target passed",
+    "sla_breach": "SLA breached: no agent reply within the target",
+    "always": "Escalated by rule for this intent",
+    "rule": "Escalated by rule for this intent",
+    "high": "High priority",
+}
+
+def reason_label(reason: str) -> str:
+    """Human label of a reason code (unknown codes are shown as they are)."""
+    return REASON_LABELS.get(reason, reason.replace("_", " "))
+
+
+def alerted_note_line(reasons: Iterable[str]) -> str:
+    """The one line for the ticket's note, e.g. ``Slack was alerted: Legal threat, Urgent priority``; ``""`` if none."""
+    rs = [reason_label(r) for r in reasons]
+    return f"Slack was alerted: {', '.join(rs)}" if rs else ""
+
+
+# ---------------------------------------------------------------- message
+
+
+def slack_escape(text: str) -> str:
+    """Escape Slack's control characters so customer text cannot ping ``@channel`` or forge links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _message_text(msg: Any) -> str:
+    """The new text of a message (quoted history and signature removed), falling back to the raw text."""
+    try:
+        from pipeline.normalize import message_text
+
+        return message_text(msg) or msg.body_text or ""
+    except Exception:  # normalisation is heuristic; an alert must still go out
+        return msg.body_text or ""
+
+
+def _customer(ticket: Ticket) -> str:
+    r = ticket.requester
+    if r.name and r.email:
+        return f"{r.name} <{r.email}>"
+    return r.name or r.email or "unknown"
+
+
+def _tried(outcome: Outcome, ticket: Ticket) -> list[str]:
+    """What the sidecar (and agents) already did, in a few words each."""
+    out = []
+    p, d = outcome.plan, outcome.draft
+    if d and d.kind != "none" and d.text:
+        out.append(f"draft reply prepared ({d.kind}, {len(d.used_source_ids or d.sources)} source(s)) as internal note")
+    elif p and not p.draft:
+        out.append("no draft (rule routes this intent to a human)")
+    elif p:
+        out.append("no draft (confidence too low or no grounded answer)")
+    if p and p.macro:
+        out.append(f"macro {p.macro} {'applied' if p.macro_mode == 'apply' else 'suggested'}")
+    if outcome.public_reply:
+        out.append("auto-reply sent")
+    if p and p.tags:
+        out.append("tags " + ", ".join(p.tags[:6]))
+    agent_replies = sum(1 for m in ticket.messages if m.author_role == "agent" and m.public)
+    out.append(f"{agent_replies} agent repl{'y' if agent_replies == 1 else 'ies'} so far")
+    return out
+
+
+def build_blocks(outcome: Outcome, ticket: Ticket, reasons: list[str], *, summary_chars: int = 280,
+                 update: bool = False) -> tuple[str, list[dict[str, Any]]]:
+    """The notification text and Block Kit blocks of an alert (customer text escaped and shortened)."""
+    t, p = outcome.triage, outcome.plan
+    intent = (t.intent if t else None) or (p.intent if p else None) or "unknown"
+    priority = (p.priority if p and p.priority else None) or (t.priority if t else None) or ticket.priority or "normal"
+    labels = ", ".join(reason_label(r) for r in reasons)
+    platform = outcome.event.platform
+    title = f"{'Update' if update else 'Escalation'}: {labels}"
+    text = f"{title} — {platform} ticket {ticket.id} ({intent}, {priority})"
+    msg = ticket.latest_customer_message(outcome.event.message_id)
+    wants = _short(_message_text(msg) if msg and msg.author_role == CUSTOMER else "", summary_chars)
+    subject = _short(ticket.subject, 120)
+    fields = [
+        f"*Reason*\n{slack_escape(labels)}",
+        f"*Intent*\n{slack_escape(intent)}" + (f" ({t.confidence:.0%})" if t else ""),
+        f"*Priority*\n{slack_escape(priority)}",
+        f"*Customer*\n{slack_escape(_customer(ticket))}",
+    ]
+    if t:
+        fields.append(f"*Sentiment*\n{slack_escape(t.sentiment)}")
+    fields.append(f"*Helpdesk*\n{slack_escape(platform)} #{slack_escape(str(ticket.id))}")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _short(title, 150), "emoji": True}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+    ]
+    wants_txt = f"*{slack_escape(subject)}*\n" if subject else ""
+    wants_txt += f">{slack_escape(wants)}" if wants else "_(no customer text)_"
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*What the customer wants*\n{wants_txt}"}})
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "*What was tried*\n" + "\n".join(
+        f"• {slack_escape(x)}" for x in _tried(outcome, ticket))}})
+    url = outcome.ticket_url or ticket.url
+    if url and url.startswith(("https://", "http://")):
+        blocks.append({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "Open ticket"}, "url": url,
+             "action_id": "open_ticket"}]})
+    blocks.append({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": f"event {slack_escape(outcome.event.event_id)} · reasons {', '.join(reasons)}"}]})
+    return text, blocks

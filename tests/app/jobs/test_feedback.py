@@ -1,0 +1,90 @@
+"""Agent feedback on drafts, captured from the helpdesks' own events."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.jobs.feedback import pending_corrections
+from pipeline.feedback import classify_edit
+from pipeline.models import Draft, Source
+from tests.conftest import auth_headers, load_fixture, run_worker
+
+DRAFT = ("Hi Dana, thanks for reaching out. Your order #55123 shipped yesterday with UPS; tracking updates "
+         "can take up to 24 hours to appear. You can follow it from the link in your shipping email.")
+
+
+@pytest.mark.parametrize("sent,verdict", [
+    (DRAFT, "sent_as_is"),
+    ("<p>" + DRAFT.replace("Hi Dana", "Hello Dana") + "</p>", "sent_as_is"),
+    ("Hi Dana! Your order #55123 shipped yesterday with DHL, not UPS; tracking updates can take a day to "
+     "appear. Follow it from the link in your shipping email.", "edited"),
+    ("We are sorry, we have issued a refund for your order.", "rewritten"),
+    ("", "rewritten"),
+])
+def test_classify_edit(sent, verdict):
+    assert classify_edit(DRAFT, sent)[0] == verdict
+
+
+def test_draft_with_greeting_and_signature_is_still_sent_as_is():
+    verdict, sim = classify_edit(DRAFT, f"Hi!\n\n{DRAFT}\n\nBest,\nKim")
+    assert verdict == "sent_as_is" and sim >= 0.9
+
+
+@pytest.fixture
+def with_draft(monkeypatch):
+    """Processing produces a known draft, so the agent's reply can be compared with it."""
+    import pipeline.flow as flow
+
+    def fake_draft(ticket, text, triage, plan, sources, cfg, llm=None):
+        return Draft(text=DRAFT, kind="template", sources=[Source(id="kb-shipping", title="Shipping times")])
+
+    monkeypatch.setattr(flow, "make_draft", fake_draft)
+
+
+def _post(client, platform, body):
+    raw = json.dumps(body).encode() if not isinstance(body, bytes) else body
+    return client.post(f"/webhooks/{platform}", data=raw, headers=auth_headers(platform, raw))
+
+
+def test_zendesk_agent_reply_is_recorded_with_its_edit_classification(app_client, redis_url, with_draft, caplog):
+    assert _post(app_client, "zendesk", load_fixture("zendesk", "webhook_comment_added.json")).status_code == 202
+    run_worker(redis_url)
+    reply = json.loads(load_fixture("zendesk", "webhook_agent_reply.json"))
+    reply["event"]["comment"]["body"] = DRAFT.replace("UPS", "DHL")
+    r = _post(app_client, "zendesk", reply)
+    assert r.status_code == 200 and r.get_json()["status"] == "ignored"
+    assert r.get_json()["feedback"] == ["sent_as_is"]
+    # A retried delivery of the same reply is not counted twice.
+    assert _post(app_client, "zendesk", reply).get_json()["feedback"] == []
+
+
+def test_gorgias_agent_rewrite_and_tags(app_client, redis_url, with_draft, sidecar_env):
+    assert _post(app_client, "gorgias", load_fixture("gorgias", "webhook_message_created.json")).status_code == 202
+    run_worker(redis_url)
+    reply = json.loads(load_fixture("gorgias", "webhook_agent_reply.json"))
+    reply["message"]["body_text"] = "Sorry about the mug, a replacement is on its way."
+    reply["message"]["stripped_text"] = reply["message"]["body_text"]
+    reply["ticket"]["tags"] = [{"name": "vip"}, {"name": "ai-wrong-intent:return_refund"}]
+    r = _post(app_client, "gorgias", reply)
+    assert sorted(r.get_json()["feedback"]) == ["rewritten", "wrong_intent"]
+    from app.settings import get_settings
+
+    pending = pending_corrections(get_settings())
+    assert len(pending) == 1 and pending[0]["label"] == "return_refund" and pending[0]["status"] == "pending"
+    assert "mug" in pending[0]["text"]
+
+
+def test_freshdesk_reject_tag_from_an_agent_update(app_client, redis_url, with_draft):
+    assert _post(app_client, "freshdesk", load_fixture("freshdesk", "webhook_ticket_created.json")).status_code == 202
+    run_worker(redis_url)
+    update = {"freshdesk_webhook": {"triggered_event": "{priority:{from:2,to:3}}", "ticket_id": "11",
+                                    "ticket_tags": "ai-processed,ai-reject"}}
+    r = _post(app_client, "freshdesk", update)
+    assert r.get_json()["status"] == "ignored" and r.get_json()["feedback"] == ["rejected"]
+
+
+def test_agent_reply_on_a_ticket_without_our_draft_records_nothing(app_client, redis_url):
+    r = _post(app_client, "zendesk", load_fixture("zendesk", "webhook_agent_reply.json"))
+    assert r.get_json()["status"] == "ignored" and r.get_json()["feedback"] == []

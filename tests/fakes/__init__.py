@@ -1,0 +1,1 @@
+"""Fakes shared by the whole suite: helpdesk APIs, Slack, an OpenAI-compatible server, a clock."""

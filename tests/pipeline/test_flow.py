@@ -1,0 +1,77 @@
+"""The pipeline's entry point with capabilities handed in: no Redis, no knowledge-base files, no network."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.flow import Capabilities, decide_message
+from pipeline.models import CUSTOMER, Message, Person, Source, Ticket
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class FakeKB:
+    """A knowledge base in memory: records what it was asked, answers with one shipping passage."""
+
+    def __init__(self, sources: list[Source]):
+        self.sources = sources
+        self.queries: list[tuple[str, str | None]] = []
+
+    def count(self) -> int:
+        return len(self.sources)
+
+    def embed(self, texts):
+        return [None for _ in texts]
+
+    def search(self, text, *, k, intent=None, brand=None, embedding=None):
+        self.queries.append((text, brand))
+        return self.sources[:k]
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(ROOT / "config")
+
+
+def _ticket(text: str) -> Ticket:
+    return Ticket(platform="zendesk", id="7", subject="Order", requester=Person(name="Anna Martin"), brand="acme",
+                  messages=[Message(id="m1", author_role=CUSTOMER, body_text=text)])
+
+
+SHIPPING = Source(id="kb-shipping", title="Shipping times", text="Orders ship within 2 working days. Tracking can "
+                  "take up to 24 hours to show the first scan.", score=0.8)
+
+
+def test_decision_uses_the_knowledge_base_it_is_given(cfg):
+    kb = FakeKB([SHIPPING])
+    d = decide_message(_ticket("Hi, where is my order? The tracking shows nothing yet."), "m1", cfg, "zendesk",
+                       Capabilities(kb=kb))
+    assert d.triage.intent == "order_status"
+    assert kb.queries and all(brand == "acme" for _, brand in kb.queries)  # the ticket's brand filters retrieval
+    assert d.draft is not None and d.draft.kind == "template"  # no LLM given: the template
+    assert [s.id for s in d.draft.sources] == ["kb-shipping"]
+    assert d.public_reply is None  # the shipped rules send nothing on their own
+    assert set(d.timings) == {"classify", "draft"}
+
+
+def test_without_a_knowledge_base_the_draft_says_it_found_nothing(cfg):
+    d = decide_message(_ticket("Hi, where is my order? The tracking shows nothing yet."), "m1", cfg, "zendesk",
+                       Capabilities(kb=None))
+    assert d.sources == [] and d.draft is not None and not d.draft.sources
+
+
+def test_the_clock_is_a_capability(cfg):
+    """Business-hours rules read the clock they are handed, not the machine's."""
+    seen: list[datetime] = []
+
+    def clock() -> datetime:
+        t = datetime(2027, 1, 16, 3, 0, tzinfo=UTC)  # a Saturday night
+        seen.append(t)
+        return t
+
+    decide_message(_ticket("where is my order?"), "m1", cfg, "zendesk", Capabilities(clock=clock))
+    assert seen
