@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pipeline.models import AgentFeedback, Outcome, Ticket
+from pipeline.models import MARKER_PREFIX, AgentFeedback, Outcome, Ticket, is_own_marker  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,19 @@ def normalize_channel(raw: Any, table: Mapping[str, str]) -> str | None:
 
 
 TOKEN_HEADER = "X-Sidecar-Token"
-MARKER_PREFIX = "sidecar-event:"
+_DIGITS = re.compile(r"[0-9]{1,20}")
+
+
+def check_ticket_id(value: Any) -> str:
+    """``value`` as a ticket id string if it is 1-20 ASCII digits, else :class:`BadPayload`.
+
+    All three helpdesks number tickets; anything else is refused before it can reach an API
+    path (``/tickets/<id>``), a Redis key or a Slack message.
+    """
+    s = as_str(value)
+    if s is None or not _DIGITS.fullmatch(s):
+        raise BadPayload("ticket id must be a number")
+    return s
 
 
 def refuse_unsigned(settings: Any, name: str) -> None:
@@ -282,8 +295,19 @@ class Adapter(ABC):
                 if plan.assign_group:
                     step("assign", lambda: self.assign_group(ticket, plan.assign_group))
         if outcome.public_reply:
-            step("reply", lambda: self.post_public_reply(ticket, outcome.public_reply, outcome.public_reply, outcome.marker))
+            # The reply is plain text (a model's or a template's): sent as escaped HTML with our own
+            # line breaks, so no customer- or model-supplied markup can become live.
+            reply_text = outcome.public_reply
+            step("reply", lambda: self.post_public_reply(ticket, reply_html(reply_text), reply_text, outcome.marker))
         return done
+
+
+def reply_html(text: str) -> str:
+    """Plain text as inert HTML for a public reply: everything escaped, paragraphs and line breaks kept."""
+    from html import escape
+
+    paras = [p for p in re.split(r"\n\s*\n", (text or "").strip()) if p.strip()]
+    return "".join("<p>" + escape(p.strip()).replace("\n", "<br>") + "</p>" for p in paras)
 
 
 def with_macro_text(note_html: str, note_text: str, macro_id: Any, macro_html: str) -> tuple[str, str]:

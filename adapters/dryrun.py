@@ -10,11 +10,12 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter
+from adapters.base import Adapter, BadPayload, PermanentError, check_ticket_id
 from pipeline.models import CUSTOMER, Message, Person, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ class DryRunAdapter(Adapter):
     # ---------------------------------------------------------------- reads
 
     def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
+        try:
+            ticket_id = check_ticket_id(ticket_id)
+        except BadPayload:
+            raise PermanentError(f"{self.platform}: ticket id must be a number") from None
         ev = hint if isinstance(hint, TicketEvent) else None
         messages = []
         if ev is not None and (ev.body_hint or ev.subject_hint):
@@ -66,8 +71,11 @@ class DryRunAdapter(Adapter):
     def _write(self, action: str, ticket: Ticket, **data: Any) -> None:
         entry = {"dry_run": True, "platform": self.platform, "ticket_id": ticket.id, "action": action,
                  "at": time.time(), **data}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as fh:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # The outbox holds customer text: owner-only (0600) from the moment it is created.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # an outbox left by an older version may be world-readable
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)  # several threads/processes may append at once
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
         summary = {k: v for k, v in data.items() if k not in ("html", "text")}

@@ -10,13 +10,14 @@ from html import escape
 from typing import Any
 
 from adapters.base import (
-    MARKER_PREFIX,
     BadPayload,
     Ignored,
     PermanentError,
     as_str,
+    check_ticket_id,
     event_hash,
     feedback_tags,
+    is_own_marker,
     normalize_channel,
     verify_token,
 )
@@ -53,8 +54,9 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     ticket_id = as_str(data.get("ticket_id") or data.get("id"))
     if not ticket_id:
         raise BadPayload("freshdesk webhook has no ticket_id: template it as \"ticket_id\": \"{{ticket.id}}\"")
-    if not ticket_id.isdigit():
+    if not ticket_id.isascii() or not ticket_id.isdigit():
         raise BadPayload("freshdesk ticket_id must be a number (is the placeholder {{ticket.id}} spelled right?)")
+    ticket_id = check_ticket_id(ticket_id)
     trig = as_str(data.get("triggered_event")) or ""
     tags = as_str(data.get("ticket_tags"))
     tag_list = [t.strip() for t in tags.split(",") if t.strip()] if tags else []
@@ -74,7 +76,7 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     if author_id and author_id in own:
         raise Ignored("update made by the sidecar's own API user")
     latest = as_str(data.get("ticket_latest_public_comment") or data.get("latest_comment"))
-    if latest and MARKER_PREFIX in latest:
+    if is_own_marker(latest, getattr(settings, "marker_key", None) if settings is not None else None):
         raise Ignored("latest comment carries the sidecar's marker")
     message_id = as_str(data.get("conversation_id") or data.get("comment_id"))
     if message_id:
@@ -130,7 +132,7 @@ class FreshdeskAdapter(RestAdapter):
     # -- read -------------------------------------------------------------------------------
     def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
         """The ticket with its requester, then conversation pages until a short page."""
-        tid = str(ticket_id)
+        tid = self._ticket_id(ticket_id)
         t = self.http.get(f"/api/v2/tickets/{tid}", {"include": "requester"}) or {}
         convs: list[dict[str, Any]] = []
         page = 1

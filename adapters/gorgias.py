@@ -10,14 +10,15 @@ from html import escape
 from typing import Any
 
 from adapters.base import (
-    MARKER_PREFIX,
     AuthError,
     BadPayload,
     Ignored,
     PermanentError,
     as_str,
+    check_ticket_id,
     event_hash,
     feedback_tags,
+    is_own_marker,
     normalize_channel,
     verify_token,
 )
@@ -51,18 +52,23 @@ def verify(headers: Mapping[str, str], raw_body: bytes, query: Mapping[str, str]
     verify_token(headers, query, settings.gorgias, settings)
 
 
+def _marker_key(settings: Any) -> bytes | None:
+    return getattr(settings, "marker_key", None) if settings is not None else None
+
+
 def _own_ids(settings: Any) -> set[str]:
     uid = settings.gorgias.user_id if settings is not None else None
     return {uid} if uid else set()
 
 
-def _check_message(msg: dict[str, Any], own: set[str], ticket_id: str, fb_tags: list[str]) -> None:
+def _check_message(msg: dict[str, Any], own: set[str], ticket_id: str, fb_tags: list[str], key: bytes | None) -> None:
     sender = msg.get("sender") if isinstance(msg.get("sender"), dict) else {}
     sender_id = as_str(sender.get("id") or msg.get("sender_id"))
     body = " ".join(str(msg.get(k) or "") for k in ("body_text", "body_html", "stripped_text"))
     if sender_id and sender_id in own:
         raise Ignored("message written by the sidecar's own API user")
-    if MARKER_PREFIX in body:
+    if is_own_marker(body, key):
+        # Only a marker signed with our key counts: customers can type "sidecar-event:" too.
         raise Ignored("message carries the sidecar's marker")
     tags_only = AgentFeedback(ticket_id=ticket_id, tags=fb_tags) if fb_tags else None
     if msg.get("channel") == "internal-note" or msg.get("public") is False:
@@ -91,6 +97,7 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
         ticket_id = as_str(message.get("ticket_id"))
     if not ticket_id:
         raise BadPayload("gorgias webhook body has no ticket id (ticket.id, ticket_id or message.ticket_id)")
+    ticket_id = check_ticket_id(ticket_id)
     kind = "message_created"
     if message is None:
         # ticket-created delivers the ticket with its messages; the newest one is the event.
@@ -100,7 +107,7 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     tags = ticket.get("tags") if isinstance(ticket.get("tags"), list) else []
     tag_names = [str(t.get("name")) for t in tags if isinstance(t, dict) and t.get("name")]
     if message is not None:
-        _check_message(message, own, ticket_id, feedback_tags(tag_names))
+        _check_message(message, own, ticket_id, feedback_tags(tag_names), _marker_key(settings))
     elif (as_str(body.get("from_agent")) or "").lower() in ("true", "1"):
         raise Ignored("message from an agent")
     elif as_str(body.get("channel")) == "internal-note":
@@ -185,7 +192,7 @@ class GorgiasAdapter(RestAdapter):
             params = {**params, "cursor": cursor}
 
     def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
-        tid = str(ticket_id)
+        tid = self._ticket_id(ticket_id)
         t = self._raw_ticket(tid)
         customer = t.get("customer") if isinstance(t.get("customer"), dict) else {}
         name = customer.get("name") or " ".join(x for x in (customer.get("firstname"), customer.get("lastname")) if x)

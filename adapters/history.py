@@ -219,6 +219,7 @@ class ZendeskHistory(HistoryReader):
     page_size = 100
     EXPORT = "/api/v2/incremental/tickets/cursor.json"
     EXPORT_BUDGET = (10, 60.0)  # the incremental export endpoints allow 10 requests per minute
+    MAX_COMMENT_PAGES = 100  # 10,000 comments: a bound, whatever a thread (or a looping API) holds
 
     def __init__(self, ps: Any, *, redis: Any = None, budget_share: float = 0.5, limiter: Any = None,
                  export_limiter: Any = None, sleep: Callable[[float], None] | None = None, **kw: Any):
@@ -230,6 +231,7 @@ class ZendeskHistory(HistoryReader):
 
     def pages(self, window: Window, position: dict[str, Any] | None = None) -> Iterator[HistoryPage]:
         pos = dict(position or {"start_time": int(window.since.timestamp())})
+        seen: set[str] = set()
         while True:
             params: dict[str, Any] = {"per_page": self.page_size}
             if pos.get("cursor"):
@@ -244,8 +246,12 @@ class ZendeskHistory(HistoryReader):
                        key=lambda d: d or datetime.min.replace(tzinfo=UTC))
             # Tickets updated after the window's end are left for a later run.
             inside = [t for t in items if (parse_time(t.get("updated_at")) or window.since) < window.until]
-            done = bool(body.get("end_of_stream")) or not body.get("after_cursor") or len(inside) < len(items)
-            nxt = None if done else {"cursor": body["after_cursor"]}
+            cursor = body.get("after_cursor")
+            # A cursor seen before would loop forever: stop instead (the API said there is no more).
+            done = bool(body.get("end_of_stream")) or not cursor or cursor in seen or len(inside) < len(items)
+            if cursor:
+                seen.add(cursor)
+            nxt = None if done else {"cursor": cursor}
             yield HistoryPage(inside, pos, nxt, 1.0 if nxt is None else window.fraction(last))
             if nxt is None:
                 return
@@ -261,7 +267,9 @@ class ZendeskHistory(HistoryReader):
         users: dict[str, dict[str, Any]] = {}
         page: str | None = f"/api/v2/tickets/{tid}/comments.json"
         params: dict[str, Any] | None = {"page[size]": 100, "include": "users"}
-        while page:
+        pages = 0
+        while page and pages < self.MAX_COMMENT_PAGES:
+            pages += 1
             body = self._get(page, params) or {}
             comments.extend(c for c in body.get("comments") or [] if isinstance(c, dict))
             users.update({str(u.get("id")): u for u in body.get("users") or [] if isinstance(u, dict)})

@@ -28,7 +28,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from adapters.base import MARKER_PREFIX, Adapter, AuthError, PermanentError, TransientError
+from adapters.base import Adapter, AuthError, BadPayload, PermanentError, TransientError, check_ticket_id, is_own_marker
 from adapters.ratelimit import RateLimiter
 from pipeline.models import AGENT, SIDECAR, Ticket
 
@@ -263,10 +263,11 @@ class RestAdapter(Adapter):
 
     def __init__(self, ps: Any, *, redis: Any = None, session: requests.Session | None = None,
                  sleep: Callable[[float], None] | None = None, limiter: RateLimiter | None = None,
-                 **http_options: Any):
+                 marker_key: bytes | None = None, **http_options: Any):
         if not ps.url or ps.api_token is None:
             raise PermanentError(f"{self.platform}: URL and API credentials are required for the REST adapter")
         self.ps = ps
+        self.marker_key = marker_key  # recognises our own notes by their signed marker
         self.base_url = ps.url.rstrip("/")
         if limiter is None:
             limiter = RateLimiter.for_platform(self.platform, ps.url, ps.rate_per_minute, redis)
@@ -280,10 +281,21 @@ class RestAdapter(Adapter):
         return {str(self.ps.user_id)} if self.ps.user_id else set()
 
     def _is_own(self, author_id: Any, *texts: str | None) -> bool:
-        """The sidecar wrote it: its API user id, or its marker in the body."""
+        """The sidecar wrote it: its API user id, or a marker signed with our key in the body.
+
+        Never a bare substring: a customer who writes ``sidecar-event:`` (visibly, in a hidden
+        HTML span, or with look-alike characters) stays a customer.
+        """
         if author_id is not None and str(author_id) in self._own_user_ids():
             return True
-        return any(t and MARKER_PREFIX in t for t in texts)
+        return any(is_own_marker(t, self.marker_key) for t in texts)
+
+    def _ticket_id(self, ticket_id: Any) -> str:
+        """``ticket_id`` checked to be a number before it goes into an API path."""
+        try:
+            return check_ticket_id(ticket_id)
+        except BadPayload:
+            raise PermanentError(f"{self.platform}: ticket id must be a number") from None
 
     def _send_once(self, ticket: Ticket, what: str, send: Callable[[], Any], found: Callable[[Ticket], bool]) -> None:
         """Send a non-idempotent write (note, reply) at most once.

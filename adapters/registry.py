@@ -30,7 +30,7 @@ def get_adapter(platform: str, settings: Any, redis: Any = None) -> Adapter:
         ps = settings.platform(platform)
         if ps.configured:
             cls = getattr(module(platform), _CLASSES[platform])
-            _cache[key] = cls(ps, redis=redis)
+            _cache[key] = cls(ps, redis=redis, marker_key=getattr(settings, "marker_key", None))
         else:
             from adapters.dryrun import DryRunAdapter
 

@@ -13,16 +13,17 @@ from html import escape
 from typing import Any
 
 from adapters.base import (
-    MARKER_PREFIX,
     AuthError,
     BadPayload,
     Ignored,
     PermanentError,
     as_str,
+    check_ticket_id,
     constant_time_equals,
     event_hash,
     feedback_tags,
     header,
+    is_own_marker,
     normalize_channel,
     refuse_unsigned,
 )
@@ -126,13 +127,14 @@ def _ticket_id_from_subject(subject: Any) -> str | None:
     return None
 
 
-def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]) -> TicketEvent:
+def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str], key: bytes | None) -> TicketEvent:
     etype = body.get("type")
     detail = body.get("detail") if isinstance(body.get("detail"), dict) else {}
     event = body.get("event") if isinstance(body.get("event"), dict) else {}
     ticket_id = as_str(detail.get("id")) or _ticket_id_from_subject(body.get("subject"))
     if not ticket_id:
         raise BadPayload("zendesk event has no ticket id (detail.id or subject zen:ticket:<id>)")
+    ticket_id = check_ticket_id(ticket_id)
     kind = _PROCESSED_TYPES.get(etype)
     if kind is None:
         tags = event.get("tags_added") or (event.get("current") or {}).get("tags") or detail.get("tags") or []
@@ -160,7 +162,8 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]
     ev.is_internal = comment.get("is_public") is False
     if ev.author_id and ev.author_id in own:
         raise Ignored("comment written by the sidecar's own API user")
-    if ev.body_hint and MARKER_PREFIX in ev.body_hint:
+    if is_own_marker(ev.body_hint, key):
+        # Only a marker signed with our key counts: customers can type "sidecar-event:" too.
         raise Ignored("comment carries the sidecar's marker")
     if ev.is_internal:
         raise Ignored("internal note")
@@ -171,14 +174,15 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]
     return ev
 
 
-def _parse_trigger(body: dict[str, Any], own: set[str]) -> TicketEvent:
+def _parse_trigger(body: dict[str, Any], own: set[str], key: bytes | None) -> TicketEvent:
     """Admin-templated trigger body: every value a string; only the ticket id is required."""
     t = body.get("ticket") if isinstance(body.get("ticket"), dict) else {}
     ticket_id = as_str(body.get("ticket_id")) or as_str(t.get("id")) or as_str(body.get("id"))
     if not ticket_id:
         raise BadPayload("zendesk webhook body has no ticket id: template it as \"ticket_id\": \"{{ticket.id}}\"")
-    if not ticket_id.isdigit():
+    if not ticket_id.isascii() or not ticket_id.isdigit():
         raise BadPayload("zendesk ticket_id must be a number (is the placeholder {{ticket.id}} spelled right?)")
+    ticket_id = check_ticket_id(ticket_id)
     message_id = as_str(body.get("comment_id"))
     author_id = as_str(body.get("author_id") or body.get("current_user_id"))
     role = (as_str(body.get("author_role") or body.get("current_user_role")) or "").lower()
@@ -187,7 +191,7 @@ def _parse_trigger(body: dict[str, Any], own: set[str]) -> TicketEvent:
     latest = latest if isinstance(latest, str) else None
     if author_id and author_id in own:
         raise Ignored("update made by the sidecar's own API user")
-    if latest and MARKER_PREFIX in latest:
+    if is_own_marker(latest, key):
         raise Ignored("latest comment carries the sidecar's marker")
     tags = as_str(body.get("tags"))
     fb_tags = feedback_tags(tags.split()) if tags else []
@@ -219,9 +223,10 @@ def parse_webhook(headers: Mapping[str, str], body: Any, settings: Any = None) -
     if not isinstance(body, dict):
         raise BadPayload("zendesk webhook body must be a JSON object")
     own = _own_ids(settings)
+    key = getattr(settings, "marker_key", None) if settings is not None else None
     if isinstance(body.get("type"), str) and body["type"].startswith("zen:"):
-        return _parse_event(body, headers, own)
-    return _parse_trigger(body, own)
+        return _parse_event(body, headers, own, key)
+    return _parse_trigger(body, own, key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,7 +255,7 @@ class ZendeskAdapter(RestAdapter):
     # -- read -------------------------------------------------------------------------------
     def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
         """Ticket (+ side-loaded users) and every page of its comments (cursor pagination)."""
-        tid = str(ticket_id)
+        tid = self._ticket_id(ticket_id)
         data = self.http.get(f"/api/v2/tickets/{tid}.json", {"include": "users"}) or {}
         t = data.get("ticket") or {}
         users = {str(u.get("id")): u for u in data.get("users") or [] if isinstance(u, dict)}

@@ -34,6 +34,9 @@ def body_too_large(limit: int):
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app. Settings and config are validated here, so a bad start fails loudly."""
     configure_logging()
+    from app import logsafe
+
+    logsafe.install()  # ?token= is masked in werkzeug's and gunicorn's access logs
     settings = settings or get_settings()
     from pipeline.config import get_config
 

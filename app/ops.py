@@ -163,6 +163,10 @@ def ops_page():
     denied, how = _check()
     if denied:
         return denied
+    return _render_page(how)
+
+
+def _render_page(how: str | None, retried: str | None = None, retry_failed: str | None = None):
     from app.store.queries import compute_stats, parse_since
 
     since_txt = request.args.get("since", "7d")
@@ -189,8 +193,8 @@ def ops_page():
         "ops.html", queue=queue, queue_error=queue_error, platforms={n: st.as_dict() for n, st in platform_states(_settings()).items()},
         config_rejected=config_rejected, stats=stats, since_txt=since_txt, recent=recent, failed=failed, failed_error=failed_error,
         rules=_rules_view(), csrf=_csrf(token), inbox=_inbox(), query_token=query_token, store_kind=store.kind,
-        mode="embedded" if _settings().embedded else "redis", retried=request.args.get("retried"),
-        retry_failed=request.args.get("retry_failed"),
+        mode="embedded" if _settings().embedded else "redis", retried=retried or request.args.get("retried"),
+        retry_failed=retry_failed or request.args.get("retry_failed"),
         chart_data={"daily": stats["daily"], "escalations": stats["escalations"], "by_intent": stats["by_intent"]},
         fmt_time=lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)) if t else "",
     )
@@ -231,7 +235,9 @@ def ops_retry(job_id: str):
         return jsonify({"status": "requeued" if ok else "not-found", "job_id": job_id}), 200 if ok else 404
     args = {"retried" if ok else "retry_failed": job_id}
     if how == "query":
-        args["token"] = request.args["token"]
+        # A redirect would have to carry ?token= in its Location (and the browser's history):
+        # answer with the page itself instead.
+        return _render_page(how, **args)
     return redirect(url_for("ops.ops_page", **args), code=303)
 
 

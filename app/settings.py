@@ -6,9 +6,12 @@ Secrets live only here, read from env; they never appear in logs, ``repr`` or er
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -100,6 +103,8 @@ class Settings(BaseModel):
     freshdesk: PlatformSettings
     zendesk_signature_tolerance: int = 300  # seconds between the signed timestamp and now
     allow_unsigned: bool = False
+    # Key of the HMAC marker in the notes we write (recognises our own notes; customers cannot forge it).
+    marker_secret: SecretStr = SecretStr("")
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
@@ -127,6 +132,11 @@ class Settings(BaseModel):
     def platform_state(self, name: str) -> PlatformState:
         """What this platform does with webhooks and writes: see :func:`platform_state`."""
         return platform_state(self, name)
+
+    @property
+    def marker_key(self) -> bytes:
+        """The marker HMAC key as bytes (see :func:`marker_secret`)."""
+        return self.marker_secret.get_secret_value().encode("utf-8")
 
     @property
     def embedded(self) -> bool:
@@ -241,13 +251,36 @@ def _platform(name: str, environ: dict[str, str]) -> PlatformSettings:
     return ps
 
 
+_MARKER_MATERIAL = ("ZENDESK_API_TOKEN", "GORGIAS_API_KEY", "FRESHDESK_API_KEY")
+
+
+def marker_secret(environ: dict[str, str]) -> SecretStr:
+    """The key of the marker that identifies the notes the sidecar writes.
+
+    ``SIDECAR_MARKER_SECRET`` when set (recommended: any long random string, the same for the web
+    and worker processes). Otherwise derived (HMAC-SHA256) from the helpdesk API credentials that
+    are set, which every process of a live deployment shares; rotating one of them then changes
+    the key, and older notes are recognised by their author (the API user) only. With no
+    credentials at all (every platform dry-run, the demo) a random per-process key: nothing is
+    written to a real helpdesk, so no note of ours can come back through a webhook.
+    """
+    explicit = _env("SIDECAR_MARKER_SECRET", environ)
+    if explicit:
+        return SecretStr(explicit)
+    material = [f"{n}={_env(n, environ)}" for n in _MARKER_MATERIAL if _env(n, environ)]
+    if material:
+        mac = hmac.new(b"sidecar-marker-v1", "\x1f".join(material).encode("utf-8"), hashlib.sha256)
+        return SecretStr(mac.hexdigest())
+    return SecretStr(secrets.token_hex(32))
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read and validate settings from ``environ`` (default ``os.environ``)."""
     env = dict(os.environ if environ is None else environ)
     platforms = {n: _platform(n, env) for n in ("zendesk", "gorgias", "freshdesk")}
     allow_unsigned = _env("SIDECAR_ALLOW_UNSIGNED", env) in ("1", "true", "yes")
-    # A live platform without its webhook secret is not a start-up error: its webhooks are
-    # refused with 401 (fail closed, per platform) and create_app logs why.
+    # A platform without its webhook secret is not a start-up error: when any platform is live its
+    # webhooks are refused with 401 (fail closed, per platform) and create_app logs why.
     kb_embeddings = (_env("KB_EMBEDDINGS", env) or "local").lower()
     if kb_embeddings not in ("local", "openai"):
         raise SettingsError("KB_EMBEDDINGS must be 'local' or 'openai'")
@@ -271,6 +304,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_url=_env("REDIS_URL", env),
         zendesk_signature_tolerance=_int("ZENDESK_SIGNATURE_TOLERANCE", env, 300),
         allow_unsigned=allow_unsigned,
+        marker_secret=marker_secret(env),
         openai_api_key=_secret("OPENAI_API_KEY", env),
         openai_base_url=openai_base,
         openai_model=_env("OPENAI_MODEL", env) or "gpt-4o-mini",

@@ -1,61 +1,27 @@
 """Resolved tickets as knowledge: the customer's question and the agent's final public answer.
 
-PII is redacted *before* anything is embedded or stored: email addresses, card numbers
-(Luhn-valid or grouped 4-4-4-4), phone numbers (9+ digits) and the names of the requester and
-of the answering agent. What remains is how the team answered a kind of question, which is what
-retrieval needs. Internal notes and the sidecar's own notes are never indexed.
+PII is redacted *before* anything is embedded or stored (:mod:`knowledge.redact`: emails,
+IBANs, cards, CVVs, phones, dates, addresses, postcodes, order/ID/passport numbers, the names
+the helpdesk knows and capitalised names after cues). What remains is how the team answered a
+kind of question, which is what retrieval needs. Internal notes and the sidecar's own notes are
+never indexed. Drafts never quote these documents (see ``pipeline/draft.py``): they only inform
+an LLM draft as de-identified guidance and are cited as "similar past ticket".
 """
 
 from __future__ import annotations
 
-import re
-
 from knowledge.chunking import Document
 from pipeline.models import AGENT, CUSTOMER, Ticket
 
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
-_CARDISH = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_GROUPED_CARD = re.compile(r"^\d{4}([ -])\d{4}\1\d{4}\1\d{4}$")
-_PHONE = re.compile(r"(?<![\w/])\+?\(?\d[\d\s().-]{6,}\d(?![\w/])")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{1,2}[./-]\d{1,2}[./-]\d{2,4}$")
 MAX_QUESTION = 1500
 MAX_ANSWER = 2500
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def redact_pii(text: str, names: list[str] | None = None) -> str:
-    """``text`` with emails, card numbers, phone numbers and the given names replaced by placeholders."""
-    text = _EMAIL.sub("[email]", text or "")
+    """``text`` with personal data replaced by placeholders (see :mod:`knowledge.redact`)."""
+    from knowledge.redact import redact
 
-    def card(m: re.Match[str]) -> str:
-        raw = m.group(0)
-        digits = re.sub(r"\D", "", raw)
-        if 13 <= len(digits) <= 19 and (_luhn(digits) or _GROUPED_CARD.match(raw.strip())):
-            return "[card number]"
-        return raw
-
-    text = _CARDISH.sub(card, text)
-
-    def phone(m: re.Match[str]) -> str:
-        raw = m.group(0)
-        if _DATE.match(raw.strip()) or len(re.sub(r"\D", "", raw)) < 9:
-            return raw
-        return "[phone]"
-
-    text = _PHONE.sub(phone, text)
-    for name in names or []:
-        for part in {p for p in re.split(r"\s+", name or "") if len(p) >= 2}:
-            text = re.sub(rf"(?<!\w){re.escape(part)}(?!\w)", "[name]", text, flags=re.I)
-    return text
+    return redact(text, names)
 
 
 def document_from_ticket(ticket: Ticket) -> Document | None:

@@ -95,7 +95,9 @@ def build_blocks(outcome: Outcome, ticket: Ticket, reasons: list[str], *, summar
     labels = ", ".join(reason_label(r) for r in reasons)
     platform = outcome.event.platform
     title = f"{'Update' if update else 'Escalation'}: {labels}"
-    text = f"{title} — {platform} ticket {ticket.id} ({intent}, {priority})"
+    # The fallback text (notifications, clients without blocks) is escaped like the blocks:
+    # nothing here may become <!channel> or a <url|label> link.
+    text = slack_escape(f"{title} — {platform} ticket {ticket.id} ({intent}, {priority})")
     msg = ticket.latest_customer_message(outcome.event.message_id)
     wants = _short(_message_text(msg) if msg and msg.author_role == CUSTOMER else "", summary_chars)
     subject = _short(ticket.subject, 120)

@@ -9,6 +9,9 @@ recorded in the decision log.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -291,9 +294,42 @@ class AgentFeedback(_Serializable):
     message_id: str | None = None
 
 
-def marker_for(event_id: str) -> str:
-    """The invisible marker put in every note, so a retry can find a note already posted."""
-    return f"sidecar-event:{event_id}"
+MARKER_PREFIX = "sidecar-event:"
+_MARKER_ID_BAD = re.compile(r"[^A-Za-z0-9_.-]")
+_MARKER = re.compile(r"sidecar-event:([A-Za-z0-9_.-]{1,100}):([0-9a-f]{32})")
+
+
+def _marker_mac(safe_id: str, key: bytes) -> str:
+    return hmac.new(key, f"sidecar-marker:{safe_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def marker_for(event_id: str, key: bytes | None = None) -> str:
+    """The invisible marker put in every note, so a retry can find a note already posted.
+
+    With ``key`` (the server's marker secret) the marker carries an HMAC of the event id:
+    ``sidecar-event:<id>:<mac>``. Only the sidecar can write one that :func:`is_own_marker`
+    accepts, so a customer typing ``sidecar-event:`` is never mistaken for the sidecar.
+    """
+    safe = _MARKER_ID_BAD.sub("_", str(event_id))[:100] or "_"
+    if not key:
+        return f"{MARKER_PREFIX}{safe}"
+    return f"{MARKER_PREFIX}{safe}:{_marker_mac(safe, key)}"
+
+
+def is_own_marker(text: str | None, key: bytes | None) -> bool:
+    """True when ``text`` carries a marker signed with ``key`` (constant-time check of each candidate).
+
+    No key, no recognition: the caller then relies on the author (the sidecar's API user) alone.
+    Bounded: at most 20 candidates are checked, whatever the text's size.
+    """
+    if not text or not key or MARKER_PREFIX not in text:
+        return False
+    for n, m in enumerate(_MARKER.finditer(text)):
+        if n >= 20:
+            break
+        if hmac.compare_digest(m.group(2), _marker_mac(m.group(1), key)):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- capabilities passed into the pipeline

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 from pipeline.models import Draft, Outcome, Plan, Source, Triage
 
+SIMILAR_TICKET = "Similar past ticket"
 BANNER_APPROVAL = "APPROVAL REQUIRED: sensitive request, a human must decide. Nothing has been sent to the customer."
 _KIND_LABEL = {"llm": "Draft reply (AI, grounded on the sources below)", "template": "Draft reply (template)",
                "none": "Draft reply"}
@@ -89,13 +90,16 @@ def render_note(outcome: Outcome) -> tuple[str, str]:
 def _render_sources(sources: list[Source], used: set[str]) -> tuple[str, str]:
     items_h, items_t = [], []
     for i, s in enumerate(sources, 1):
-        title = escape(s.title)
+        # A past ticket is cited as what it is, never by its (another customer's) subject or as a policy.
+        label = SIMILAR_TICKET if s.source_type == "ticket" else s.title
+        title = escape(label)
         mark = " (used)" if s.id in used else ""
-        meta = f"{s.source_type}, relevance {s.score:.2f}{mark}"
+        kind = "guidance only, not a policy" if s.source_type == "ticket" else s.source_type
+        meta = f"{kind}, relevance {s.score:.2f}{mark}"
         url = safe_url(s.url)
         link = f'<a href="{escape(url, quote=True)}">{title}</a>' if url else title
         items_h.append(f"<li>[{i}] {link} <small>({escape(meta)})</small></li>")
-        items_t.append(f"[{i}] {s.title}" + (f" <{url}>" if url else "") + f" ({meta})")
+        items_t.append(f"[{i}] {label}" + (f" <{url}>" if url else "") + f" ({meta})")
     return ("<p><strong>Sources</strong></p><ul>" + "".join(items_h) + "</ul>",
             "Sources:\n" + "\n".join(items_t))
 

@@ -9,6 +9,7 @@ Pure (no I/O, clock passed in). Hard guards are code, not config:
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -253,4 +254,14 @@ def allow_auto_reply(plan: Plan, draft: Draft | None) -> tuple[bool, str]:
         return False, "draft has no grounding source"
     if draft.warnings:
         return False, "draft has warnings: " + "; ".join(draft.warnings)
+    from pipeline import guards
+
+    # Checked again here, on the exact text that would be sent, whoever drafted it.
+    if len(re.findall(r"[^\W\d_]{2,}", draft.text)) < 4:
+        return False, "draft is too short to be an answer"
+    if guards.only_past_tickets(draft):
+        return False, "draft is grounded only on past tickets, not on a policy"
+    unsafe = guards.unsafe_reasons(draft.text, draft.sources)
+    if unsafe:
+        return False, "draft failed a guard: " + "; ".join(unsafe)
     return True, "grounded draft, every guard passed"

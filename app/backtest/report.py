@@ -236,8 +236,8 @@ def aggregate(results: Path, cfg: Config, meta: dict[str, Any]) -> dict[str, Any
         "auto_reply": {"would_send": sum(i["auto_reply"]["would_send"] for i in intents_out),
                        "replied": sum(i["auto_reply"]["replied"] for i in intents_out),
                        "agreed": sum(i["auto_reply"]["agreed"] for i in intents_out)},
-        "llm": {**llm, "cost_usd": round(llm["cost_usd"], 6),
-                "cost_per_ticket_usd": round(llm["cost_usd"] / processed, 6) if processed else None,
+        "llm": {**llm, "cost_usd": round(llm["cost_usd"], 8),
+                "cost_per_ticket_usd": round(llm["cost_usd"] / processed, 8) if processed else None,
                 "tokens_per_ticket": round((llm["prompt_tokens"] + llm["completion_tokens"]) / processed, 1)
                 if processed else None},
         "intents": intents_out,

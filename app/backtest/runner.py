@@ -273,7 +273,7 @@ class Backtest:
             draft_sources=len(d.sources) if d else 0, draft_warnings=len(d.warnings) if d else 0,
             would_auto_reply=res.would_auto_reply, auto_eligible=res.auto_eligible, escalate=res.escalate,
             verdict=verdict, similarity=sim, prompt_tokens=int(usage["prompt_tokens"]),
-            completion_tokens=int(usage["completion_tokens"]), cost_usd=round(usage["cost_usd"], 6),
+            completion_tokens=int(usage["completion_tokens"]), cost_usd=round(usage["cost_usd"], 8),
             llm_calls=int(usage["llm_calls"]), seconds=round(res.timings.get("total", 0.0), 4),
             text=_redact(res.text, names)[:TEXT_CHARS])
         return row

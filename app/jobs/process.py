@@ -61,7 +61,7 @@ def process_event(platform: str, event: dict[str, Any], *, claim_message: bool =
         preview = False  # a dry-run platform's writes go to the outbox anyway: a normal run
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    outcome = Outcome(event=ev, ticket_id=ev.ticket_id, marker=marker_for(ev.event_id))
+    outcome = Outcome(event=ev, ticket_id=ev.ticket_id, marker=marker_for(ev.event_id, settings.marker_key))
     try:
         ticket = adapter.fetch_ticket(ev.ticket_id, hint=ev)
         timings["fetch"] = time.monotonic() - t0

@@ -21,6 +21,7 @@ from adapters.history import (
     ReadOnlySession,
     ReadOnlyViolation,
     Window,
+    ZendeskHistory,
     reader_for,
     share_limiter,
 )
@@ -154,7 +155,7 @@ def test_readers_have_no_write_path(platform, history):
                                                   "delete", "reply"))}
     assert writes == set(), f"{cls.__name__} exposes {writes}"
     assert public <= {"pages", "fetch", "is_closed", "ticket_id", "updated_at", "calls", "page_size", "platform",
-                      "EXPORT", "EXPORT_BUDGET", "MAX_PAGE"}
+                      "EXPORT", "EXPORT_BUDGET", "MAX_PAGE", "MAX_COMMENT_PAGES"}
     with FakeHistoryServer(platform, history[:3]) as fake:
         reader = _reader(platform, fake, Sleeps())
         # Even the wrapped production adapter, reached on purpose, cannot write through this session.
@@ -182,3 +183,60 @@ def test_budget_share_uses_the_production_key_and_leaves_the_rest_to_production(
     assert share_limiter("gorgias", "https://acme.gorgias.com", 0, None, 0.25).limit == 10
     zd = FreshdeskHistory.MAX_PAGE
     assert zd == 300
+
+
+def test_zendesk_export_pages_also_take_a_slot_of_the_export_endpoints_own_budget(history):
+    """The incremental export allows 10 requests/min: its pages go through a second limiter, comments do not."""
+
+    class Counting:
+        def __init__(self) -> None:
+            self.acquired = 0
+            self.paused: list[float] = []
+
+        def acquire(self) -> float:
+            self.acquired += 1
+            return 0.0
+
+        def pause(self, s: float) -> None:
+            self.paused.append(s)
+
+    sleep = Sleeps()
+    export = Counting()
+    with FakeHistoryServer("zendesk", history) as fake:
+        ps = load_settings(platform_env("zendesk", fake.base)).platform("zendesk")
+        reader = reader_for("zendesk", ps, limiter=RateLimiter("t:z", 10_000, 60.0, None, sleep=sleep, clock=sleep.clock),
+                            export_limiter=export, sleep=sleep)
+        reader.page_size = 50
+        for page in reader.pages(_window(history)):
+            for raw in page.items[:1]:
+                reader.fetch(raw)
+    exports = [c for c in fake.calls if c.path.endswith("/incremental/tickets/cursor.json")]
+    assert export.acquired == len(exports) == 5 and len(fake.calls) > len(exports)
+    default = ZendeskHistory(ps)._export_limiter
+    assert (default.limit, default.period) == (10, 60.0) and default.key.endswith(":incremental")
+
+
+def test_a_looping_api_cannot_hold_the_reader_forever():
+    """An export that hands back the same cursor, and a thread whose next link never ends, both stop."""
+    import re
+
+    import responses
+
+    base = "https://acme.zendesk.com"
+    ps = load_settings(platform_env("zendesk", base)).platform("zendesk")
+    sleep = Sleeps()
+    reader = reader_for("zendesk", ps, limiter=RateLimiter("t:loop", 10_000, 60.0, None, sleep=sleep, clock=sleep.clock),
+                        export_limiter=None, sleep=sleep)
+    now = datetime.now(UTC)
+    ticket = {"id": 5, "status": "solved", "updated_at": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    with responses.RequestsMock() as rs:
+        rs.get(re.compile(base + r"/api/v2/incremental/tickets/cursor\.json.*"),
+               json={"tickets": [ticket], "after_cursor": "SAME", "end_of_stream": False})
+        rs.get(re.compile(base + r"/api/v2/tickets/5/comments\.json.*"),
+               json={"comments": [{"id": 1, "author_id": 9, "body": "hi", "public": True}], "users": [],
+                     "meta": {"has_more": True}, "links": {"next": base + "/api/v2/tickets/5/comments.json?page[after]=x"}})
+        pages = list(reader.pages(Window(now - timedelta(days=3), now)))
+        t = reader.fetch(pages[0].items[0])
+        assert len(pages) == 2, "the repeated cursor ends the listing"
+        assert len(t.messages) == reader.MAX_COMMENT_PAGES
+        assert {c.request.method for c in rs.calls} == {"GET"}

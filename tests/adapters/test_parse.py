@@ -10,7 +10,10 @@ import pytest
 from adapters import freshdesk, gorgias, zendesk
 from adapters.base import AuthError, BadPayload, Ignored
 from app.settings import load_settings
+from pipeline.models import marker_for
 from tests.conftest import load_fixture
+
+MARKER_SETTINGS = load_settings({"SIDECAR_MARKER_SECRET": "test-marker-secret"})
 
 
 def fx(platform: str, name: str) -> dict:
@@ -110,11 +113,11 @@ def test_zendesk_trigger_numeric_ids_and_comment_id():
 @pytest.mark.parametrize("body,reason", [
     ({"ticket_id": "7", "current_user_role": "agent"}, "agent"),
     ({"ticket_id": "7", "comment_public": "false"}, "internal note"),
-    ({"ticket_id": "7", "latest_comment": "ref sidecar-event:abc"}, "marker"),
+    ({"ticket_id": "7", "latest_comment": "ref " + marker_for("abc", MARKER_SETTINGS.marker_key)}, "marker"),
 ])
 def test_zendesk_trigger_ignored(body, reason):
     with pytest.raises(Ignored, match=reason):
-        zendesk.parse_webhook({}, body)
+        zendesk.parse_webhook({}, body, MARKER_SETTINGS)
 
 
 def test_zendesk_own_user_is_ignored():

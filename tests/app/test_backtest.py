@@ -388,3 +388,63 @@ def test_progress_bar_estimates_the_total_from_the_window_and_max_cost_keeps_the
     assert cp["position"] == {"offset": 0}, "resume re-reads the page it stopped in (done tickets are skipped)"
     bar = err.getvalue()
     assert "backtest zendesk" in bar and "3/9" in bar, "the total was estimated from the share of the window read"
+
+
+def test_llm_tokens_and_cost_per_ticket_from_a_real_openai_client_against_a_loopback_server(tmp_path, monkeypatch,
+                                                                                           httpserver):
+    """With an LLM configured, every classification's tokens and estimated cost reach the report; --local calls none."""
+    from app.settings import load_settings
+    from pipeline.llm_classifier import estimate_cost
+    from tests.fakes.openai import StubLLM
+
+    llm = StubLLM(httpserver)
+    llm.content = json.dumps({"intent": "order_status", "confidence": 0.93, "priority": "normal",
+                              "sentiment": "neutral", "language": "en", "signals": []})
+    monkeypatch.setenv("SIDECAR_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("CHROMA_PATH", str(tmp_path / "no-kb"))
+    reset_caches()
+    env = {"SIDECAR_VAR": str(tmp_path / "var"), "CHROMA_PATH": str(tmp_path / "no-kb"), "OPENAI_API_KEY": "sk-test",
+           "OPENAI_BASE_URL": httpserver.url_for("/v1"), "OPENAI_MODEL": "gpt-4o-mini"}
+    settings = load_settings(env)
+    now = datetime.now(UTC)
+    cfg = load_config(ROOT / "config")
+
+    def run(local: bool, out: str) -> dict:
+        args = RunArgs(platform="zendesk", since=(now - timedelta(days=3)).isoformat(), until=now.isoformat(),
+                       out=str(tmp_path / out), local=local)
+        return Backtest(args, settings=settings, cfg=cfg, bt_cfg=BacktestFile(version=1),
+                        reader=_MemoryReader(_tickets(4)), progress=False).run()
+
+    s = run(False, "llm")
+    per_call = estimate_cost("gpt-4o-mini", 321, 54)
+    assert len(llm.requests) == 4, "one classification call per ticket (template drafts: no knowledge base)"
+    assert s["llm"]["llm_calls"] == 4 and s["llm"]["rows_with_llm"] == 4
+    assert (s["llm"]["prompt_tokens"], s["llm"]["completion_tokens"]) == (4 * 321, 4 * 54)
+    assert s["llm"]["cost_usd"] == pytest.approx(4 * per_call) and s["llm"]["cost_per_ticket_usd"] == pytest.approx(per_call)
+    rows = [json.loads(x) for x in (tmp_path / "llm" / "results.jsonl").open()]
+    assert {r["classifier"] for r in rows} == {"openai"} and all(r["prompt_tokens"] == 321 for r in rows)
+    s_local = run(True, "local")
+    assert len(llm.requests) == 4, "--local never calls the LLM"
+    assert s_local["llm"]["llm_calls"] == 0 and s_local["llm"]["cost_usd"] == 0.0
+    reset_caches()
+
+
+def test_every_message_replays_each_customer_message_against_the_reply_that_followed_it(tmp_path, monkeypatch):
+    from app.settings import load_settings
+
+    monkeypatch.setenv("SIDECAR_VAR", str(tmp_path / "var"))
+    reset_caches()
+    t = Ticket(platform="zendesk", id="77", subject="Order", status="solved", messages=[
+        Message("a", CUSTOMER, "Where is my order 55123? Nothing has arrived.", created_at="2026-01-01T10:00:00Z"),
+        Message("b", AGENT, "It left the warehouse yesterday.", created_at="2026-01-01T10:30:00Z"),
+        Message("c", CUSTOMER, "I want to cancel it now, please refund me.", created_at="2026-01-02T09:00:00Z"),
+        Message("d", AGENT, "Cancelled and refunded.", created_at="2026-01-02T11:00:00Z")])
+    now = datetime.now(UTC)
+    args = RunArgs(platform="zendesk", since=(now - timedelta(days=3)).isoformat(), until=now.isoformat(),
+                   out=str(tmp_path / "out"), every_message=True)
+    s = Backtest(args, settings=load_settings({"SIDECAR_VAR": str(tmp_path / "var")}), cfg=load_config(ROOT / "config"),
+                 bt_cfg=BacktestFile(version=1), reader=_MemoryReader([t]), progress=False).run()
+    rows = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").open()]
+    assert [(r["message_id"], r["first_response_seconds"]) for r in rows] == [("a", 1800.0), ("c", 7200.0)]
+    assert s["tickets"]["processed"] == 2
+    reset_caches()

@@ -109,7 +109,7 @@ def test_escalation_response_times_and_llm_by_hand(results, cfg):
     assert fr["would_and_did"]["median_seconds"] == 3600.0 and fr["missed"]["n"] == 0
     llm = s["llm"]
     assert (llm["prompt_tokens"], llm["completion_tokens"], llm["rows_with_llm"], llm["llm_calls"]) == (150, 30, 2, 2)
-    assert llm["cost_usd"] == 0.0015 and llm["cost_per_ticket_usd"] == round(0.0015 / 7, 6)
+    assert llm["cost_usd"] == 0.0015 and llm["cost_per_ticket_usd"] == round(0.0015 / 7, 8)
 
 
 def test_files_csv_one_row_per_ticket_formulas_defused_review_disagreements_first(results, cfg, tmp_path):

@@ -144,7 +144,10 @@ def test_agent_and_internal_note_events_are_ignored(platform, fixture, reason, a
 
 def test_sidecar_own_note_event_is_ignored(app_client, redis_url):
     body = json.loads(load_fixture("zendesk", CUSTOMER_EVENTS["zendesk"]))
-    body["event"]["comment"]["body"] = "AI triage (sidecar) ... ref sidecar-event:01JDEMO"
+    from app.settings import get_settings
+    from pipeline.models import marker_for
+
+    body["event"]["comment"]["body"] = "AI triage (sidecar) ... ref " + marker_for("01JDEMO", get_settings().marker_key)
     raw = json.dumps(body).encode()
     r = app_client.post("/webhooks/zendesk", data=raw, headers=auth_headers("zendesk", raw))
     assert r.get_json()["status"] == "ignored"

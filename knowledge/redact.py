@@ -1,0 +1,202 @@
+"""PII redaction for past tickets, before anything is embedded or stored (and again before a prompt).
+
+Well-kept libraries where one fits:
+
+* phone numbers: ``phonenumbers`` (Google's libphonenumber) finds national and international
+  numbers for the store's usual regions; 7-digit local numbers ("555-0123") and any other run
+  of 5+ digits are caught by the conservative number rule below;
+* IBANs (compact or spaced) and card numbers: ``python-stdnum`` checksums (``iban``, ``luhn``);
+  a candidate that fails its checksum is still redacted when it is long enough to be one.
+
+No multilingual named-entity model is installable from PyPI here (spaCy's official pipelines
+are not published there; the English re-uploads are unofficial), so people's names and
+addresses are handled conservatively: the names the helpdesk knows (requester, agents), any
+capitalised word after a cue ("my neighbour", "Mrs", "c/o", "addressed to", greetings and
+sign-offs, in EN/FR/ES/DE/IT/NL/PT), runs of two or more capitalised words, street addresses
+(number + street word, either order, 7 languages) and postcodes. Every run of 5 or more
+digits, and every token mixing letters with 4+ digits (passport, ID, order, tracking
+numbers), is replaced; so are full dates (dates of birth). Past tickets lose some detail
+this way; that is the price of never storing another customer's data. The redaction is bounded
+(text cut to :data:`MAX_CHARS`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+MAX_CHARS = 20_000
+REGIONS = ("US", "GB", "FR", "DE", "ES", "IT", "NL", "PT", "BE", "CH", "AT", "IE", "CA", "AU", "BR", "MX")
+
+_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+_IBAN = re.compile(r"(?i)\b[a-z]{2}\d{2}(?:[ \-]?[a-z0-9]){10,30}\b")
+_CARDISH = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_CVV = re.compile(r"(?i)\b(?:cvv2?|cvc2?|cid|security code|card verification(?: code| value)?|code de s[ée]curit[ée]|"
+                  r"cryptogramme(?: visuel)?|c[óo]digo de seguridad|pr[üu]fnummer|kartenpr[üu]fnummer|sicherheitscode|"
+                  r"codice di sicurezza|codice cvv|beveiligingscode|c[óo]digo de seguran[çc]a|card code|pin)\b"
+                  r"(?:\W+[^\W\d]+){0,5}?\W+\d{3,4}\b")
+_MONTHS = (r"jan(?:uary|vier|uar|eiro)?|feb(?:ruary|ruar|braio)?|f[ée]v(?:rier|ereiro)?|mar(?:ch|s|zo|ço|co)?|m[äa]rz|"
+           r"apr(?:il|ile)?|avr(?:il)?|abr(?:il)?|may|mai|mayo|maio|maggio|mei|jun(?:e|i|io|ho)?|juin|giugno|"
+           r"jul(?:y|i|io|ho)?|juil(?:let)?|luglio|aug(?:ust|ustus)?|ao[uû]t|ago(?:sto)?|sep(?:t|tember|tiembre|tembre)?|"
+           r"set(?:tembre|embro)?|oct(?:ober|obre|ubre)?|okt(?:ober)?|ott(?:obre)?|out(?:ubro)?|nov(?:ember|embre|iembre|embro)?|"
+           r"dec(?:ember|embre)?|d[ée]c(?:embre)?|dez(?:ember|embro)?|dic(?:iembre|embre)?|ene(?:ro)?|gen(?:naio)?|"
+           r"januari|februari|maart|juni|juli|augustus|oktober|janeiro|fevereiro|abril|junho|julho|agosto|setembro|"
+           r"outubro|novembro|dezembro|enero|febrero|marzo|junio|julio|septiembre|octubre|noviembre|diciembre|"
+           r"gennaio|febbraio|aprile|luglio|settembre|ottobre|novembre|dicembre|janvier|f[ée]vrier|avril|juillet|"
+           r"septembre|octobre|d[ée]cembre|januar|februar|juni|juli|oktober|dezember")
+_DATE = re.compile(
+    rf"(?i)\b\d{{4}}-\d{{1,2}}-\d{{1,2}}\b|\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th|er|º|o)?\.?\s+(?:de\s+|of\s+)?(?:{_MONTHS})\.?,?\s+(?:de\s+)?\d{{4}}\b"
+    rf"|\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b")
+_STREET_WORDS_AFTER = (r"street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|square|sq|"
+                       r"terrace|close|crescent|gardens|grove|row|hill|parkway|highway")
+_STREET_WORDS_BEFORE = (r"rue|avenue|av|boulevard|bd|chemin|all[ée]e|impasse|place|quai|cours|route|calle|c/|avenida|avda|"
+                        r"paseo|plaza|camino|carrer|via|viale|piazza|corso|largo|vicolo|rua|travessa|pra[çc]a|alameda|"
+                        r"estrada")
+_DE_NL_SUFFIX = r"stra(?:ss|ß)e|str\.|weg|gasse|platz|allee|ring|damm|ufer|straat|laan|gracht|plein|kade|singel|dijk|steeg"
+_ADDRESS = re.compile(
+    rf"(?i)\b\d{{1,5}}[a-z]?(?:\s?(?:bis|ter))?,?\s+(?:[\w'’.-]+\s+){{0,4}}(?:{_STREET_WORDS_AFTER})\b\.?"
+    rf"|\b\d{{1,5}}(?:\s?(?:bis|ter))?,?\s+(?:{_STREET_WORDS_BEFORE})\b\.?(?:\s+[\w'’.-]+){{1,5}}"
+    rf"|\b(?:{_STREET_WORDS_BEFORE})\b\.?(?:\s+[\w'’.-]+){{1,5}}?,?\s+(?:n[º°o.]\s*)?\d{{1,5}}[a-z]?\b"
+    rf"|\b[\wäöüßÄÖÜ'-]*(?:{_DE_NL_SUFFIX})\s+\d{{1,5}}[a-z]?\b")
+_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b\d{4}\s?[A-Z]{2}\b|\b\d{4,5}(?:-\d{3,4})?\s+[A-ZÀ-Ý][\wÀ-ÿ'-]+")
+_ORDER = re.compile(r"(?i)(?:#\s?\d{3,}|\b(?:order|commande|pedido|bestellung|ordine|bestelling|encomenda|invoice|facture|"
+                    r"factura|rechnung|fattura|factuur|fatura|tracking|suivi|seguimiento|sendung|spedizione|zending)\b"
+                    r"(?:\s+(?:no\.?|nr\.?|n[º°o]\.?|number|num[ée]ro|n[úu]mero|nummer|numero))?\s*[:#]?\s*[a-z]{0,4}-?\d{3,})")
+_ID_CUE = re.compile(r"(?i)\b(?:passport|passeport|pasaporte|reisepass|passaporto|paspoort|passaporte|id card|identity card|"
+                     r"carte d'identit[ée]|cni|dni|nie|personalausweis|ausweis|carta d'identit[àa]|codice fiscale|bsn|nif|"
+                     r"cpf|nir|ssn|social security|national insurance|driving licen[cs]e|permis|licen[cs]e)\b"
+                     r"(?:\W+\w+){0,3}?\W+((?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{4,20}[A-Z0-9])\b")
+_LONG_NUMBER = re.compile(r"(?<![\w\[])(?:\+?\d[\d\s./-]{3,}\d)(?![\w\]])")
+_MIXED_ID = re.compile(r"\b(?=[A-Za-z0-9-]*\d[A-Za-z0-9-]*\d[A-Za-z0-9-]*\d[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])"
+                       r"[A-Za-z0-9][A-Za-z0-9-]{4,24}\b")
+
+# Names: cues in seven languages after which capitalised words are a person.
+_CAP = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’-]+"
+_NAME_RUN = rf"{_CAP}(?:[ -](?:(?:van|von|de|der|den|del|della|da|dos|das|di|le|la|du)\s)?{_CAP}){{0,3}}"
+_CUES = (r"mr|mrs|ms|miss|dr|sir|madam|m\.|mme|mlle|monsieur|madame|herr|frau|sr|sra|srta|se[ñn]or|se[ñn]ora|sig|sig\.ra|"
+         r"signor|signora|dhr|mevr|mevrouw|meneer|sr\.|sra\.|senhor|senhora|dona|"
+         r"my (?:neighbou?r|husband|wife|partner|son|daughter|mother|father|mum|mom|dad|friend|colleague|sister|brother|"
+         r"boss|landlord|flatmate|roommate)|"
+         r"mon (?:voisin|mari|fils|p[èe]re|fr[èe]re|ami|coll[èe]gue|conjoint)|ma (?:voisine|femme|fille|m[èe]re|s[œo]eur|amie|coll[èe]gue)|"
+         r"mi (?:vecin[oa]|marido|mujer|esposa|hij[oa]|madre|padre|herman[oa]|amig[oa]|compa[ñn]er[oa])|"
+         r"mein(?:e|em|er)? (?:nachbar(?:in)?|mann|frau|sohn|tochter|mutter|vater|bruder|schwester|freund(?:in)?|kolleg(?:e|in))|"
+         r"(?:il )?mio (?:vicino|marito|figlio|padre|fratello|amico|collega)|(?:la )?mia (?:vicina|moglie|figlia|madre|sorella|amica|collega)|"
+         r"mijn (?:buurman|buurvrouw|man|vrouw|zoon|dochter|moeder|vader|broer|zus|vriend(?:in)?|collega)|"
+         r"(?:o )?meu (?:vizinho|marido|filho|pai|irm[ãa]o|amigo|colega)|(?:a )?minha (?:vizinha|mulher|esposa|filha|m[ãa]e|irm[ãa]|amiga|colega)|"
+         r"named|called|c/o|care of|addressed to|signed by|delivered to|recipient|attn|attention|"
+         r"s'appelle|nomm[ée]e?|[àa] l'attention de|au nom de|se llama|llamad[oa]|a nombre de|a la atenci[óo]n de|"
+         r"hei(?:ß|ss)t|namens|z\. ?hd\.?|zu h[äa]nden|si chiama|a nome di|all'attenzione di|heet|genaamd|t\.a\.v\.?|ter attentie van|"
+         r"chama-se|chamad[oa]|em nome de|aos cuidados de|"
+         r"hi|hello|hey|dear|bonjour|salut|cher|ch[èe]re|hola|estimad[oa]|querid[oa]|hallo|liebe[r]?|sehr geehrte[r]?|"
+         r"ciao|buongiorno|gentile|caro|cara|hoi|beste|geachte|ol[áa]|bom dia|prezad[oa]|car[oa]")
+_CUED_NAME = re.compile(rf"(?i:\b(?:{_CUES}))\.?,?\s+({_NAME_RUN})")
+_SIGNOFF = re.compile(r"(?im)^(?:thanks|thank you|regards|best regards|kind regards|best|cheers|sincerely|cordialement|"
+                      r"merci|bien [àa] vous|saludos|gracias|atentamente|un saludo|gr[üu](?:ß|ss)e|viele gr[üu](?:ß|ss)e|"
+                      r"mit freundlichen gr[üu](?:ß|ss)en|lg|danke|saluti|cordiali saluti|grazie|distinti saluti|groeten|"
+                      r"met vriendelijke groet(?:en)?|bedankt|obrigad[oa]|cumprimentos|atenciosamente|abra[çc]os)\b[ ,.!]*"
+                      rf"(?:\n\s*)?({_NAME_RUN})")
+_AFTER_NAME = re.compile(rf"\[name\]\s+({_NAME_RUN})")
+_CAP_RUN = re.compile(rf"\b{_CAP}(?:\s+(?:(?:van|von|de|der|den|del|della|da|dos|das|di|le|la|du)\s+)?{_CAP})+")
+# Capitalised words that start sentences or name things, not people (kept inside a run of capitals).
+_NOT_NAMES = {w.lower() for w in (
+    "I I'm I've I'd I'll The A An My Our Your We You He She They It This That These Those Hi Hello Hey Dear Thanks Thank Please Yes No "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August "
+    "September October November December Le La Les Un Une Mon Ma Mes Nous Vous Il Elle Ils Bonjour Merci Je "
+    "El Los Las Mi Mis Hola Gracias Yo Der Die Das Ein Eine Mein Meine Ich Wir Sie Hallo Danke Lo Gli Il Mio Mia "
+    "Ciao Grazie Io Het De Een Mijn Wij Jij Ik Hoi Bedankt O Os As Um Uma Meu Minha Eu Olá Obrigado Obrigada "
+    "Order Commande Pedido Bestellung Ordine Bestelling Encomenda Customer Agent Answer Question Ticket Resolved "
+    "Support Team Store Shop Help Centre Center Click Collect Express Standard Premium Black Friday Cyber PayPal Visa "
+    "Mastercard Klarna Apple Google Pay DHL UPS FedEx GLS Colissimo Correos PostNL Poste CTT Royal Mail USPS EU UK US "
+    "Amex American Express Stripe Shopify Refund Return Returns Exchange Size Guide Gift Card Cards Invoice".split())}
+
+
+def _luhn(digits: str) -> bool:
+    from stdnum import luhn
+
+    return luhn.is_valid(digits)
+
+
+def _iban(m: re.Match[str]) -> str:
+    from stdnum import iban
+
+    raw = m.group(0)
+    compact = re.sub(r"[\s-]", "", raw).upper()
+    if iban.is_valid(compact) or sum(c.isdigit() for c in compact) >= 10:
+        return "[iban]"
+    return raw
+
+
+def _cards(text: str) -> str:
+    def card(m: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", m.group(0))
+        return "[card number]" if 13 <= len(digits) <= 19 and _luhn(digits) else m.group(0)
+
+    return _CARDISH.sub(card, text)
+
+
+def _phones(text: str) -> str:
+    import phonenumbers
+
+    spans: list[tuple[int, int]] = []
+    for region in REGIONS:
+        for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE,
+                                                     max_tries=200):
+            if sum(c.isdigit() for c in match.raw_string) >= 7:  # "30 days", "24 hours" are not phones
+                spans.append((match.start, match.end))
+    for start, end in sorted(set(spans), reverse=True):
+        if "[" not in text[start:end]:
+            text = text[:start] + "[phone]" + text[end:]
+    return text
+
+
+def _names(text: str, names: Iterable[str]) -> str:
+    for name in names:
+        for part in {p for p in re.split(r"[\s,]+", name or "") if len(p) >= 2 and not p.startswith("[")}:
+            text = re.sub(rf"(?<!\w){re.escape(part)}(?!\w)", "[name]", text, flags=re.I)
+    # A known first name followed by a surname the helpdesk does not know: "[name] Brennan".
+    text = _AFTER_NAME.sub(lambda m: "[name]" if _is_name(m.group(1)) else m.group(0), text)
+    text = _CUED_NAME.sub(lambda m: m.group(0).replace(m.group(1), "[name]") if _is_name(m.group(1)) else m.group(0),
+                          text)
+    text = _SIGNOFF.sub(lambda m: m.group(0).replace(m.group(1), "[name]") if _is_name(m.group(1)) else m.group(0),
+                        text)
+
+    def run(m: re.Match[str]) -> str:
+        words = m.group(0).split()
+        i = 0
+        while i < len(words) and words[i].lower() in _NOT_NAMES:
+            i += 1  # "Hello Maria Lopez" → "Hello [name]": known words in front stay
+        if sum(w.lower() not in _NOT_NAMES for w in words[i:]) >= 2:
+            return " ".join(words[:i] + ["[name]"])
+        return m.group(0)
+
+    return _CAP_RUN.sub(run, text)
+
+
+def _is_name(words: str) -> bool:
+    return any(w.lower() not in _NOT_NAMES for w in words.split())
+
+
+def redact(text: str, names: Iterable[str] | None = None) -> str:
+    """``text`` with personal data replaced by placeholders (``[email]``, ``[iban]``, ``[phone]``, ``[name]`` ...)."""
+    t = (text or "")[:MAX_CHARS]
+    t = _EMAIL.sub("[email]", t)
+    t = _IBAN.sub(_iban, t)
+    t = _cards(t)
+    t = _CVV.sub("[cvv]", t)
+    t = _ID_CUE.sub(lambda m: m.group(0).replace(m.group(1), "[id number]"), t)
+    t = _DATE.sub("[date]", t)
+    t = _ORDER.sub("[order number]", t)
+    t = _ADDRESS.sub("[address]", t)
+    t = _POSTCODE.sub("[postcode]", t)
+    t = _phones(t)
+    t = _MIXED_ID.sub("[id number]", t)
+    t = _LONG_NUMBER.sub(lambda m: "[number]" if sum(c.isdigit() for c in m.group(0)) >= 5 else m.group(0), t)
+    t = re.sub(r"(?<![\w\[])\d{5,}(?![\w\]])", "[number]", t)
+    return _names(t, names or [])
+
+
+def deidentify(text: str) -> str:
+    """A past ticket's text made safe to show a model as guidance: redacted again, placeholders merged."""
+    t = redact(text)
+    return re.sub(r"(?:\[(?:name|number|id number|phone|address|postcode)\][\s,]*){2,}", "[redacted] ", t).strip()

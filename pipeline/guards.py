@@ -1,0 +1,358 @@
+"""Guards on what the sidecar writes for a customer: links, promises, authority claims, secrets, quotes.
+
+Every draft (LLM or template) goes through :func:`review` before it reaches a note, and
+:func:`allow_auto_reply <pipeline.rules.allow_auto_reply>` re-checks the final text with
+:func:`unsafe_reasons` before anything is sent publicly. The checks work on a *folded* copy of
+the text (Unicode NFKC, so full-width ``ｅｖｉｌ．ｅｘａｍｐｌｅ`` becomes ``evil.example``;
+zero-width characters dropped; Cyrillic/Greek look-alikes mapped to Latin; accents removed;
+case-folded), so look-alike spellings do not slip through.
+
+What they promise, and what they do not:
+
+* :func:`strip_links` removes every URL, markdown/HTML link and *host-like token* (any
+  ``label.label`` ending in letters, with or without a path, and "evil dot example slash x"
+  spellings) from model text. It cannot tell a harmless file name (``invoice.pdf``) from a
+  host: both go. Links in notes only ever come from knowledge metadata.
+* :func:`promises` finds refund / credit / discount / replacement / free shipping /
+  compensation / "on us" / exception vocabulary in EN, FR, ES, DE, IT, NL and PT. A promise is
+  *backed* only when the sentence that makes it appears word for word in a policy or article
+  passage (a template quoting the policy); a paraphrase is never "backed" without an LLM
+  judge, so it is flagged and never auto-replied. Negations count too ("no refund").
+* :func:`authority_claims` and :func:`secret_requests` flag a draft that speaks as a manager /
+  approves / authorises, or that mentions card numbers, CVV, PINs, passwords or one-time codes.
+  A flagged draft can still help the agent; it is never sent by itself.
+* :func:`quotes_past_ticket` finds text copied from a past ticket (8 words in a row).
+
+These are vocabulary guards, bounded in time (the text is cut to :data:`MAX_CHARS`): a
+determined paraphrase in a language not listed can pass them, which is why sensitive intents
+are never auto-replied whatever the guards say.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from pipeline.models import Draft, Source
+
+MAX_CHARS = 20_000  # guards look at this much of a draft (drafts are capped far below)
+LINK_REMOVED = "[link removed]"
+
+# ---------------------------------------------------------------- folding
+
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064"), None)
+# Cyrillic and Greek letters that look like Latin ones (the usual homoglyph attack alphabet).
+_CONFUSABLES = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
+    "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ɡ": "g", "һ": "h", "ӏ": "l", "ԛ": "q",
+    "ԝ": "w", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "ϲ": "c", "ℓ": "l", "ı": "i",
+    "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "−": "-", "⁄": "/", "∕": "/", "⧸": "/", "。": ".", "｡": ".",
+    "·": ".", "•": ".", "∙": ".", "․": ".",
+})
+
+
+def fold(text: str) -> str:
+    """The text as the guards read it: NFKC, no zero-width characters, look-alikes mapped, no accents, lower case."""
+    t = unicodedata.normalize("NFKC", (text or "")[:MAX_CHARS]).translate(_ZERO_WIDTH)
+    t = t.casefold().translate(_CONFUSABLES)
+    t = "".join(c for c in unicodedata.normalize("NFD", t) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", t)
+
+
+_SPACED = re.compile(r"\b(?:\w[ .\-_*]{1,3}){4,}\w\b")
+
+
+def _despaced(folded: str, keep_dots: bool = False) -> str:
+    """``r e f u n d`` / ``r.e.f.u.n.d`` joined back into words, for a second look (``e v i l . c o m`` → ``evil.com``)."""
+    drop = r"[ \-_*]" if keep_dots else r"[ .\-_*]"
+    return _SPACED.sub(lambda m: re.sub(drop, "", m.group(0)), folded)
+
+
+# ---------------------------------------------------------------- links
+
+_URL = re.compile(r"(?i)\b(?:https?|ftp|file|javascript|data|mailto|tel|sms|vbscript):[^\s<>()\"']*|\bwww\.[^\s<>()\"']+")
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\((?:[^)]*)\)")
+_HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
+_REF_LINK = re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.M)
+_AUTOLINK = re.compile(r"<[^<>\s]+[:@.][^<>\s]*>")
+# Any host-like token: labels joined by dots (or spaced " . "), the last one letters only.
+_HOST = re.compile(
+    r"(?i)(?<![\w@])(?:[a-z0-9](?:[a-z0-9-]{0,62})(?:\.|\s\.\s))+[a-z][a-z-]{1,62}(?![\w])(?::\d{1,5})?"
+    r"(?:/[^\s<>()\"']*)?")
+_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\s?\.\s?[\w-]+)+")
+# "evil dot example slash track", "evil[.]example", "evil (dot) com", "evil punto com".
+_DOT_WORD = r"(?:\[\s*(?:\.|dot|point|punto|punkt|punt|ponto)\s*\]|\(\s*(?:\.|dot|point|punto|punkt|punt|ponto)\s*\)" \
+            r"|\{\s*(?:\.|dot)\s*\}|\bdot\b|\bpunto\b|\bpunkt\b|\bponto\b|\bpunt\b)"
+_SPELLED_HOST = re.compile(
+    rf"(?i)\b[a-z0-9][a-z0-9-]*(?:\s*{_DOT_WORD}\s*[a-z0-9][a-z0-9-]*)+"
+    r"(?:\s*(?:\bslash\b|\bbarra\b|\bschragstrich\b|/)\s*[a-z0-9][a-z0-9_-]*)*")
+
+
+def _host_like(token: str) -> bool:
+    """A ``label.label`` token that is a host, not an abbreviation or a number (``e.g.``, ``2.5``, ``U.S.``)."""
+    core = re.split(r"[/:]", token, maxsplit=1)[0]
+    labels = [x.strip() for x in core.split(".")]
+    return len(labels) >= 2 and len(labels[-1]) >= 2 and any(len(x) >= 2 for x in labels[:-1])
+
+
+def find_links(text: str) -> list[str]:
+    """Link-like things in ``text`` (URLs, markup links, host-like and spelled-out hosts), on the folded text."""
+    t = fold(text)
+    out = [m.group(0) for rx in (_URL, _MD_LINK, _MD_IMAGE, _AUTOLINK, _REF_LINK, _EMAIL) for m in rx.finditer(t)]
+    out += [m.group(0) for m in _HOST.finditer(t) if _host_like(m.group(0))]
+    out += [m.group(0) for m in _SPELLED_HOST.finditer(t)]
+    for m in _SPACED.finditer(t):  # "e v i l . c o m"
+        joined = _despaced(m.group(0), keep_dots=True)
+        out += [h.group(0) for h in _HOST.finditer(joined) if _host_like(h.group(0))]
+    return out
+
+
+def strip_links(text: str) -> tuple[str, bool]:
+    """``text`` without images, links, URLs, HTML tags and host-like tokens; True when something was removed.
+
+    The text is NFKC-normalised first (full-width characters become ASCII), so what remains is
+    what the checks saw. Look-alike letters are only mapped for detection, in :func:`find_links`,
+    which is run again on the result: anything still link-like is removed word by word.
+    """
+    orig = (text or "")[:MAX_CHARS]
+    t = unicodedata.normalize("NFKC", orig).translate(_ZERO_WIDTH)
+    t = _MD_IMAGE.sub("", t)
+    t = _MD_LINK.sub(lambda m: m.group(1), t)
+    t = _REF_LINK.sub("", t)
+    t = _AUTOLINK.sub(LINK_REMOVED, t)
+    t = _HTML_TAG.sub("", t)
+    t = _URL.sub(LINK_REMOVED, t)
+    t = _EMAIL.sub(LINK_REMOVED, t)
+    t = _HOST.sub(lambda m: LINK_REMOVED if _host_like(m.group(0)) else m.group(0), t)
+    t = _SPELLED_HOST.sub(LINK_REMOVED, t)
+    # Look-alike letters ("еvil.соm" in Cyrillic) pass the ASCII patterns: drop any word that
+    # still reads as a link once folded.
+    t = _SPACED.sub(lambda m: LINK_REMOVED if find_links(m.group(0)) else m.group(0), t)
+    if find_links(t.replace(LINK_REMOVED, " ")):
+        words = t.split(" ")
+        t = " ".join(LINK_REMOVED if find_links(w) else w for w in words)
+    t = re.sub(r"[ \t]{2,}", " ", t)
+    t = re.sub(r"\n{3,}", "\n\n", t).strip()
+    return t, t != orig.strip()
+
+
+# ---------------------------------------------------------------- promises
+
+PROMISE_TERMS: dict[str, tuple[str, ...]] = {
+    "refund": ("refund", "reimburs", "money back", "pay you back", "rembours", "reembols", "devolver el dinero",
+               "devolucion del dinero", "devolveremos", "erstatt", "ruckerstatt", "zuruckerstatt", "geld zuruck",
+               "rimbors", "restituzione", "restituiremo", "terugbetal", "geld terug", "terugstort", "restitu",
+               "devolucao do dinheiro", "devolver o dinheiro", "estorno", "estornar", "chargeback"),
+    "credit": ("store credit", "credit note", "account credit", "a credit", "credit of", "credited", "avoir",
+               "credit sur", "credito", "gutschrift", "guthaben", "gutgeschrieben", "tegoed", "creditnota",
+               "saldo a favor", "accredit"),
+    "discount": ("discount", "% off", "percent off", "coupon", "voucher", "promo code", "promotional code",
+                 "remise", "reduction", "bon d'achat", "code promo", "descuento", "cupon", "rabatt", "gutschein",
+                 "preisnachlass", "sconto", "buono", "codice promo", "korting", "waardebon", "desconto", "cupom",
+                 "cupao", "vale-desconto", "vale de desconto"),
+    "replacement": ("replacement", "replace", "send you a new", "send a new", "new one", "remplac", "renvoyer un",
+                    "reemplaz", "sustitu", "reenviar", "ersatz", "ersetzen", "neue zusenden", "neu zusenden",
+                    "sostitu", "rimpiazz", "vervang", "nieuwe sturen", "substitu", "reposicao", "enviaremos um novo",
+                    "enviaremos outro"),
+    "free_shipping": ("free shipping", "free delivery", "free return", "shipping is free", "livraison gratuite",
+                      "frais de port offerts", "port offert", "envio gratis", "envio gratuito", "kostenloser versand",
+                      "kostenlose lieferung", "versandkostenfrei", "spedizione gratuita", "spedizione gratis",
+                      "gratis verzending", "gratis bezorg", "frete gratis", "envio gratis", "portes gratis",
+                      "entrega gratuita"),
+    "compensation": ("compensat", "goodwill", "gesture", "dedommag", "indemni", "geste commercial",
+                     "compensacion", "indemniz", "entschadig", "kulanz", "risarci", "compensazion", "indennizz",
+                     "vergoeding", "schadevergoeding", "compensatie", "compensacao", "indeniza"),
+    "on_us": ("on us", "on the house", "free of charge", "at no cost", "at no charge", "for free", "a nos frais",
+              "offert", "gratuit", "a nuestro cargo", "por nuestra cuenta", "sin coste", "sin costo", "gratis",
+              "auf unsere kosten", "geht auf uns", "kostenlos", "a nostre spese", "offerto", "a carico nostro",
+              "op onze kosten", "kosteloos", "por nossa conta", "sem custo", "gratuito"),
+    "exception": ("exception", "one-off", "one off", "just this once", "ausnahme", "excepcion", "eccezione",
+                  "uitzondering", "excecao", "a titre exceptionnel", "exceptionnellement", "excepcionalmente",
+                  "eccezionalmente", "ausnahmsweise", "uitzonderlijk"),
+}
+# Separable verbs and split phrases ("we betalen u het bedrag terug", "zahlen Ihnen den Betrag zurück").
+_SPLIT_TERMS: dict[str, tuple[str, ...]] = {
+    "refund": (r"betal\w*\b.{0,60}\bterug", r"(?:zahl|uberweis|buch)\w*\b.{0,60}\bzuruck",
+               r"(?:give|send|pay|put)\b.{0,30}\bmoney\b.{0,20}\bback", r"storn\w*"),
+    "discount": (r"\d{1,2}\s?%", r"\bpercent\b", r"prozent", r"por ?ciento", r"pour ?cent", r"per ?cento", r"procent",
+                 r"por ?cento"),
+    "credit": (r"schrijven\b.{0,40}\bbij", r"schreiben\b.{0,40}\bgut"),
+}
+_TERM_RX = {cat: re.compile(r"(?<![a-z])(?:" + "|".join([re.escape(t) for t in terms] + list(_SPLIT_TERMS.get(cat, ())))
+                            + ")")
+            for cat, terms in PROMISE_TERMS.items()}
+_SENTENCES = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
+def _categories_of(folded: str) -> set[str]:
+    found = {cat for cat, rx in _TERM_RX.items() if rx.search(folded)}
+    despaced = _despaced(folded)
+    if despaced != folded:
+        found |= {cat for cat, rx in _TERM_RX.items() if rx.search(despaced)}
+    return found
+
+
+def promises(text: str) -> set[str]:
+    """Promise categories mentioned anywhere in ``text`` (any of the seven languages, look-alikes folded)."""
+    return _categories_of(fold(text))
+
+
+def _norm_words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", fold(text)))
+
+
+def unbacked_promises(text: str, sources: Iterable[Source]) -> list[str]:
+    """Promise categories in ``text`` that no policy or article passage states *word for word*.
+
+    Backing is per sentence: the sentence making the promise must appear in a passage of type
+    ``policy`` or ``article`` (a template quoting the store's policy). A passage that merely
+    mentions refunds does not back an invented refund; past tickets never back anything. There
+    is no LLM judge here, so a paraphrase is treated as unbacked (conservative on purpose: the
+    cost of a false warning is an agent's glance, of a missed one an invented refund).
+    """
+    trusted = [_norm_words(s.text) for s in sources if s.source_type in ("policy", "article")]
+    unbacked: set[str] = set()
+    for sentence in _SENTENCES.split((text or "")[:MAX_CHARS]):
+        cats = promises(sentence)
+        if not cats:
+            continue
+        words = _norm_words(sentence)
+        if not (len(words) >= 20 and any(words in p for p in trusted)):
+            unbacked |= cats
+    return sorted(unbacked)
+
+
+def promise_warning(cats: list[str]) -> str:
+    """The warning shown in the note for unbacked promise categories."""
+    return (f"Ungrounded claim: the draft promises or mentions {', '.join(c.replace('_', ' ') for c in cats)} "
+            "and no policy passage states it word for word. Check the policy before sending.")
+
+
+# ---------------------------------------------------------------- authority and secrets
+
+_AUTHORITY = re.compile(r"(?x)(?<![a-z])(?:"
+    r"as\s+(?:the|a|your)\s+(?:store\s+|shop\s+|customer\s+service\s+|support\s+)?(?:manager|supervisor|owner|director|ceo|head|team\s+lead|administrator)"  # noqa: E501
+    r"|i\s+(?:hereby\s+|have\s+|personally\s+|can\s+)?(?:approve|approved|authori[sz]e|authori[sz]ed|guarantee|grant|granted|sign\s+off|override|overrode)"  # noqa: E501
+    r"|(?:i\s+am|i'm)\s+(?:authori[sz]ed|the\s+manager|the\s+owner|a\s+manager|the\s+supervisor)"
+    r"|on\s+behalf\s+of\s+(?:the\s+)?(?:management|the\s+company|the\s+ceo)|manager\s+approval|approved\s+by\s+(?:the\s+)?(?:manager|management|me)"  # noqa: E501
+    r"|en\s+tant\s+que\s+(?:gerant|responsable|directeur|directrice|manager|proprietaire|superviseur)|j'approuve|j'autorise|je\s+garantis|j'ai\s+approuve|j'ai\s+autorise"  # noqa: E501
+    r"|(?:como|en\s+calidad\s+de)\s+(?:el\s+|la\s+)?(?:gerente|encargad[oa]|director[a]?|responsable|supervisor[a]?|duen[oa])|(?:yo\s+)?apruebo|autorizo|garantizo|he\s+aprobado|he\s+autorizado"  # noqa: E501
+    r"|als\s+(?:filialleiter(?:in)?|geschaftsfuhrer(?:in)?|manager(?:in)?|leiter(?:in)?|inhaber(?:in)?|vorgesetzte[r]?)|ich\s+genehmige|ich\s+autorisiere|ich\s+garantiere|ich\s+habe\s+(?:das\s+)?genehmigt"  # noqa: E501
+    r"|in\s+qualita\s+di\s+(?:responsabile|direttore|direttrice|manager|titolare)|come\s+(?:responsabile|direttore|manager|titolare)|approvo|autorizzo|garantisco|ho\s+approvato|ho\s+autorizzato"  # noqa: E501
+    r"|als\s+(?:de\s+)?(?:manager|bedrijfsleider|eigenaar|directeur|leidinggevende|supervisor)|ik\s+keur\b.{0,40}\bgoed|ik\s+geef\s+toestemming|ik\s+garandeer|ik\s+heb\s+goedgekeurd"  # noqa: E501
+    r"|(?:como|na\s+qualidade\s+de)\s+(?:o\s+|a\s+)?(?:gerente|diretor[a]?|responsavel|supervisor[a]?|dono|dona)|aprovo|garanto|eu\s+autorizo|aprovei|autorizei"  # noqa: E501
+    r")(?![a-z])")
+
+_SECRET = re.compile(r"(?x)(?<![a-z])(?:"
+    r"card\s*(?:number|no\b|num\b|details|digits)|credit\s*card|debit\s*card|full\s+card|long\s+number\s+on|expiry\s+date"
+    r"|cvv2?|cvc2?|cid\b|security\s+code|card\s+verification|pin(?:\s+code|\s+number)?\b|passcode|password|passphrase"
+    r"|one[\s-]?time\s+(?:code|password|passcode)|otp\b|2fa|two[\s-]factor\s+code|verification\s+code|login\s+details|credentials"  # noqa: E501
+    r"|numero\s+de\s+(?:la\s+)?carte|carte\s+bancaire|cryptogramme|mot\s+de\s+passe|code\s+(?:pin|secret|de\s+securite)"
+    r"|numero\s+de\s+(?:la\s+)?tarjeta|tarjeta\s+de\s+credito|codigo\s+de\s+seguridad|contrasena|clave\s+secreta"
+    r"|kartennummer|kreditkarte|prufnummer|kartenprufnummer|sicherheitscode|passwort|kennwort|zugangsdaten"
+    r"|numero\s+(?:della\s+)?carta|carta\s+di\s+credito|codice\s+(?:di\s+sicurezza|segreto)|parola\s+d'ordine"
+    r"|kaartnummer|creditcard|beveiligingscode|wachtwoord|pincode"
+    r"|numero\s+do\s+cartao|cartao\s+de\s+credito|codigo\s+de\s+seguranca|senha"
+    r")(?![a-z])")
+
+
+def authority_claims(text: str) -> list[str]:
+    """Phrases where the draft speaks with authority it does not have ("as the store manager I approve")."""
+    t = fold(text)
+    return [m.group(0) for m in _AUTHORITY.finditer(t)][:5] + [m.group(0) for m in _AUTHORITY.finditer(_despaced(t))
+                                                               if _despaced(t) != t][:5]
+
+
+def secret_requests(text: str) -> list[str]:
+    """Mentions of card numbers, CVV, PINs, passwords or one-time codes (a draft must never ask for them)."""
+    t = fold(text)
+    found = [m.group(0) for m in _SECRET.finditer(t)]
+    d = _despaced(t)
+    if d != t:
+        found += [m.group(0) for m in _SECRET.finditer(d)]
+    return found[:5]
+
+
+# ---------------------------------------------------------------- personal data
+
+# What a reply sent without a human must never carry, whoever's it is (names aside: greetings use them).
+_PII_PLACEHOLDERS = ("[iban]", "[card number]", "[cvv]", "[id number]", "[phone]", "[address]", "[postcode]",
+                     "[email]", "[number]")
+
+
+def personal_data(text: str) -> list[str]:
+    """Kinds of personal data in ``text`` (IBANs, cards, CVVs, ID numbers, phones, addresses, e-mails, long numbers)."""
+    from knowledge.redact import redact
+
+    redacted = redact(text or "")
+    return [p.strip("[]") for p in _PII_PLACEHOLDERS if p in redacted and p not in (text or "")]
+
+
+# ---------------------------------------------------------------- past tickets
+
+QUOTE_WORDS = 8
+
+
+def quotes_past_ticket(text: str, sources: Iterable[Source]) -> bool:
+    """True when ``text`` repeats :data:`QUOTE_WORDS` words in a row from a past-ticket passage."""
+    words = _norm_words(text).split()
+    if len(words) < QUOTE_WORDS:
+        return False
+    grams = {" ".join(words[i:i + QUOTE_WORDS]) for i in range(len(words) - QUOTE_WORDS + 1)}
+    for s in sources:
+        if s.source_type != "ticket":
+            continue
+        tw = _norm_words(s.text).split()
+        for i in range(len(tw) - QUOTE_WORDS + 1):
+            if " ".join(tw[i:i + QUOTE_WORDS]) in grams:
+                return True
+    return False
+
+
+def only_past_tickets(draft: Draft) -> bool:
+    """True when every passage the draft used (or, if it names none, every passage) is a past ticket."""
+    by_id = {s.id: s for s in draft.sources}
+    used = [by_id[i] for i in draft.used_source_ids if i in by_id] or list(draft.sources)
+    return bool(used) and all(s.source_type == "ticket" for s in used)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def unsafe_reasons(text: str, sources: list[Source]) -> list[str]:
+    """Every reason ``text`` must not reach a customer by itself (empty list = nothing found)."""
+    reasons: list[str] = []
+    links = find_links(text)
+    if links:
+        reasons.append("Link removed or link-like text in the draft: links are never sent automatically.")
+    cats = unbacked_promises(text, sources)
+    if cats:
+        reasons.append(promise_warning(cats))
+    if authority_claims(text):
+        reasons.append("The draft claims authority (a manager's approval, a guarantee): "
+                       "only a human can decide that. Never sent automatically.")
+    if secret_requests(text):
+        reasons.append("The draft mentions card numbers, security codes, PINs or passwords: "
+                       "never ask a customer for them. Never sent automatically.")
+    pii = personal_data(text)
+    if pii:
+        reasons.append(f"The draft contains personal data ({', '.join(pii)}): check whose it is. "
+                       "Never sent automatically.")
+    if quotes_past_ticket(text, sources):
+        reasons.append("The draft repeats text from another customer's ticket: remove it before sending.")
+    return reasons
+
+
+def review(draft: Draft) -> Draft:
+    """Add the guards' warnings to ``draft`` (each once); a draft with warnings is never auto-replied."""
+    reasons = unsafe_reasons(draft.text, draft.sources)
+    if only_past_tickets(draft):
+        reasons.append("Grounded only on similar past tickets, not on a policy: an agent must check it.")
+    for r in reasons:
+        # Same kind of warning from the drafter (e.g. its own link or promise check): keep one.
+        if r not in draft.warnings and not any(w.split(":")[0] == r.split(":")[0] for w in draft.warnings):
+            draft.warnings.append(r)
+    return draft
