@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pipeline.models import MARKER_PREFIX, AgentFeedback, Outcome, Ticket, is_own_marker  # noqa: F401 (re-exported)
+from pipeline.models import MARKER_PREFIX, AgentFeedback, Outcome, Person, Ticket, is_own_marker  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ class PermanentError(AdapterError):
 
 class AuthError(PermanentError):
     """Bad credentials or signature (401/403 outbound; 401 for inbound webhooks)."""
+
+
+class AgentNotFound(PermanentError):
+    """No helpdesk agent has the email we were given (or the email is not one we can look up)."""
 
 
 class BadPayload(ValueError):
@@ -180,6 +184,21 @@ def verify_token(headers: Mapping[str, str], query: Mapping[str, str], ps: Any, 
         raise AuthError("invalid token")
 
 
+# Only ASCII letters are folded: str.lower() maps some non-ASCII letters onto ASCII ones (the Kelvin
+# sign U+212A becomes "k"), which would let a look-alike address match a real agent's.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_EMAIL_RE = re.compile(r"[^\s@\"'<>()\[\],;:\\]{1,64}@[^\s@\"'<>()\[\],;:\\]{1,189}\.[^\s@\"'<>()\[\],;:\\.]{1,63}")
+
+
+def email_key(email: Any) -> str | None:
+    """The form two agent emails are compared in: stripped, ASCII letters lower-cased, nothing else
+    folded (no Unicode case folding or normalisation, so look-alikes never match). None if not an email."""
+    if not isinstance(email, str):
+        return None
+    e = email.strip().translate(_ASCII_LOWER)
+    return e if len(e) <= 254 and e.isprintable() and _EMAIL_RE.fullmatch(e) else None
+
+
 def event_hash(platform: str, *parts: Any) -> str:
     """Fallback dedupe key when the sender has no delivery id: a hash of platform + parts."""
     raw = "\x1f".join(str(p) for p in (platform, *parts))
@@ -228,6 +247,30 @@ class Adapter(ABC):
     def post_public_reply(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
         """Send a public reply to the customer (only when a rule allowed auto-reply)."""
         raise PermanentError(f"{self.platform}: public replies are not supported")
+
+    def find_agent(self, email: str) -> Person | None:
+        """The active agent whose helpdesk email is exactly ``email`` (see :func:`email_key`); None if none."""
+        raise PermanentError(f"{self.platform}: agent lookup is not supported")
+
+    def assign_agent(self, ticket_id: str, agent_id: str) -> None:
+        """Make the agent ``agent_id`` the ticket's assignee (idempotent)."""
+        raise PermanentError(f"{self.platform}: agent assignment is not supported")
+
+    def assign_to_email(self, ticket_id: str, email: str) -> Person:
+        """Assign the ticket to the agent whose helpdesk email matches ``email``; returns that agent.
+
+        Raises :class:`AgentNotFound` (with a reason fit to show a person) when the address is not
+        an email or no agent has it; :class:`TransientError` / :class:`AuthError` as any write.
+        """
+        key = email_key(email)
+        if key is None:
+            raise AgentNotFound(f"{self.platform}: {email!r} is not an email address")
+        agent = self.find_agent(key)
+        if agent is None or not agent.id:
+            raise AgentNotFound(f"no {self.platform} agent has the email {key}")
+        self.assign_agent(str(ticket_id), str(agent.id))
+        log.info("%s ticket %s assigned to agent %s", self.platform, ticket_id, agent.id)
+        return agent
 
     # True when update_ticket makes tags/fields/priority/group one write step in fewer requests.
     batch_updates: bool = False

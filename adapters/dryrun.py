@@ -104,6 +104,13 @@ class DryRunAdapter(Adapter):
     def assign_group(self, ticket: Ticket, group_id: str) -> None:
         self._write("assign", ticket, group_id=group_id)
 
+    def find_agent(self, email: str) -> Person | None:
+        # No API to ask: the agent is taken to be the one with this email (the outbox says so).
+        return Person(id=email, email=email)
+
+    def assign_agent(self, ticket_id: str, agent_id: str) -> None:
+        self._write("assign_agent", Ticket(platform=self.platform, id=str(ticket_id)), agent=agent_id)
+
     def post_public_reply(self, ticket: Ticket, html: str, text: str, marker: str) -> None:
         self._write("public_reply", ticket, html=html, text=text, marker=marker)
 

@@ -15,6 +15,7 @@ from adapters.base import (
     PermanentError,
     as_str,
     check_ticket_id,
+    email_key,
     event_hash,
     feedback_tags,
     is_own_marker,
@@ -210,6 +211,23 @@ class FreshdeskAdapter(RestAdapter):
         if not str(group_id).isdigit():
             raise PermanentError(f"freshdesk: group id must be a number (got {group_id!r})")
         self._update(ticket.id, {"group_id": int(group_id)})
+
+    def find_agent(self, email: str) -> Person | None:
+        """``GET /api/v2/agents?email=<email>``; the agent's email lives in its ``contact``."""
+        key = email_key(email)
+        if key is None:
+            return None
+        agents = self.http.get("/api/v2/agents", {"email": key}) or []
+        for a in agents if isinstance(agents, list) else []:
+            contact = a.get("contact") if isinstance(a, dict) and isinstance(a.get("contact"), dict) else {}
+            if email_key(contact.get("email")) == key and as_str(a.get("id")) and contact.get("active") is not False:
+                return Person(id=as_str(a.get("id")), name=contact.get("name"), email=contact.get("email"))
+        return None
+
+    def assign_agent(self, ticket_id: str, agent_id: str) -> None:
+        if not str(agent_id).isdigit():
+            raise PermanentError(f"freshdesk: agent id must be a number (got {agent_id!r})")
+        self._update(str(ticket_id), {"responder_id": int(agent_id)})
 
     def apply_macro(self, ticket: Ticket, macro_id: str) -> str | None:
         """A canned response has no apply endpoint: its text goes into the note."""

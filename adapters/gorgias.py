@@ -16,6 +16,7 @@ from adapters.base import (
     PermanentError,
     as_str,
     check_ticket_id,
+    email_key,
     event_hash,
     feedback_tags,
     is_own_marker,
@@ -278,6 +279,25 @@ class GorgiasAdapter(RestAdapter):
 
     def assign_group(self, ticket: Ticket, group_id: str) -> None:
         self.http.put(f"/api/tickets/{ticket.id}", {"assignee_team": {"id": _int_or_str(group_id)}})
+
+    def find_agent(self, email: str) -> Person | None:
+        """``GET /api/users?email=<email>`` (Gorgias users are the helpdesk's staff; bots never count)."""
+        key = email_key(email)
+        if key is None:
+            return None
+        body = self.http.get("/api/users", {"email": key, "limit": 30})
+        users = body if isinstance(body, list) else (body or {}).get("data") or []
+        for u in users:
+            if not isinstance(u, dict) or email_key(u.get("email")) != key or not as_str(u.get("id")):
+                continue
+            role = u.get("role") if isinstance(u.get("role"), dict) else {}
+            if role.get("name") == "bot" or u.get("active") is False or u.get("deactivated_datetime"):
+                continue
+            return Person(id=as_str(u.get("id")), name=u.get("name"), email=u.get("email"))
+        return None
+
+    def assign_agent(self, ticket_id: str, agent_id: str) -> None:
+        self.http.put(f"/api/tickets/{ticket_id}", {"assignee_user": {"id": _int_or_str(agent_id)}})
 
     def apply_macro(self, ticket: Ticket, macro_id: str) -> str | None:
         """Replay a macro's actions (Gorgias has no apply endpoint); return its reply text for the note.

@@ -20,6 +20,7 @@ from adapters.base import (
     as_str,
     check_ticket_id,
     constant_time_equals,
+    email_key,
     event_hash,
     feedback_tags,
     header,
@@ -327,6 +328,22 @@ class ZendeskAdapter(RestAdapter):
 
     def assign_group(self, ticket: Ticket, group_id: str) -> None:
         self._update(ticket.id, {"group_id": _int_or_str(group_id)})
+
+    def find_agent(self, email: str) -> Person | None:
+        """``GET /api/v2/users/search?query=email:<email>``: the search is fuzzy, so only an active
+        agent or admin whose email is exactly the one asked for counts (end users never do)."""
+        key = email_key(email)
+        if key is None:
+            return None
+        data = self.http.get("/api/v2/users/search.json", {"query": f"email:{key}"}) or {}
+        for u in data.get("users") or []:
+            if (isinstance(u, dict) and u.get("role") in ("agent", "admin") and u.get("active") is not False
+                    and not u.get("suspended") and email_key(u.get("email")) == key and as_str(u.get("id"))):
+                return Person(id=as_str(u.get("id")), name=u.get("name"), email=u.get("email"))
+        return None
+
+    def assign_agent(self, ticket_id: str, agent_id: str) -> None:
+        self._update(str(ticket_id), {"assignee_id": _int_or_str(agent_id)})
 
     def apply_macro(self, ticket: Ticket, macro_id: str) -> str | None:
         """Preview the macro, apply its field changes and new tags; return its comment for the note.

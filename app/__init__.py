@@ -56,6 +56,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(ops_bp)
+    if settings.slack_inbound:
+        # Slack may call us only when we can check that it is Slack: no secret, no routes (404).
+        from app.slack_inbound import bp as slack_bp
+
+        app.register_blueprint(slack_bp)
+        if not settings.slack_bot_token:
+            log.warning("SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not: Slack replies become notes "
+                        "without names or links, and the buttons cannot update the alert")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -221,7 +221,7 @@ def escalate(outcome: Outcome, ticket: Ticket, *, reasons: Iterable[str] | None 
     thread_key = f"sidecar:slack-thread:{_safe(platform)}:{_safe(ticket.id)}:{_safe(channel)}"
     thread = _get_thread(state, thread_key)
     text, blocks = build_blocks(outcome, ticket, new, summary_chars=int(cfg.get("summary_chars", 280)),
-                                update=thread is not None)
+                                update=thread is not None, buttons=thread is None and settings.slack_inbound)
     try:
         resp = post_message(client or make_client(settings), channel=thread[0] if thread else channel, text=text,
                             blocks=blocks, thread_ts=thread[1] if thread else None,
@@ -234,6 +234,11 @@ def escalate(outcome: Outcome, ticket: Ticket, *, reasons: Iterable[str] | None 
         raise EscalationError(f"Slack alert failed ({_describe(exc)}) for reasons {', '.join(new)}", new) from exc
     if thread is None and resp.get("ts"):
         _set_thread(state, thread_key, resp.get("channel") or channel, resp["ts"], ttl)
+        # The other direction, for replies and button clicks coming back from Slack (app.jobs.slack).
+        from app.store.slack import remember_escalation
+
+        remember_escalation(state, channel=resp.get("channel") or channel, ts=resp["ts"], platform=platform,
+                            ticket_id=str(ticket.id), ticket_url=outcome.ticket_url or ticket.url, ttl=ttl)
     log.info("Slack alerted for %s ticket %s: %s%s", platform, ticket.id, ", ".join(new),
              " (in thread)" if thread else "")
     return new

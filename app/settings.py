@@ -112,6 +112,10 @@ class Settings(BaseModel):
     slack_bot_token: SecretStr | None = None
     slack_channel: str | None = None
     slack_api_url: str | None = None
+    # Slack → sidecar (Events API, interactivity): the app's signing secret, and the previous one
+    # while it is being rotated. Empty: the /slack routes are not registered at all.
+    slack_signing_secrets: tuple[SecretStr, ...] = ()
+    slack_signature_tolerance: int = 300  # seconds; Slack documents a five-minute window
     sentry_dsn: SecretStr | None = None
     chroma_path: str = "var/chroma"
     chroma_url: str | None = None
@@ -149,6 +153,11 @@ class Settings(BaseModel):
             return None
         return LLMSettings(api_key=self.openai_api_key.get_secret_value(), model=self.openai_model,
                            base_url=self.openai_base_url, prices=dict(self.llm_prices))
+
+    @property
+    def slack_inbound(self) -> bool:
+        """True when Slack may call us (events, button clicks): a signing secret is configured."""
+        return bool(self.slack_signing_secrets)
 
     @property
     def outbox_dir(self) -> Path:
@@ -297,6 +306,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         except (ValueError, TypeError, IndexError, AttributeError, KeyError):
             raise SettingsError('SIDECAR_LLM_PRICES must be JSON like {"gpt-4o-mini": [0.15, 0.6]} '
                                 "(USD per 1M input and output tokens)") from None
+    if _env("SLACK_SIGNING_SECRET_PREVIOUS", env) and not _env("SLACK_SIGNING_SECRET", env):
+        raise SettingsError("SLACK_SIGNING_SECRET_PREVIOUS is set without SLACK_SIGNING_SECRET")
     slack_api = _env("SLACK_API_URL", env)
     if slack_api and urlparse(slack_api).scheme not in ("http", "https"):
         raise SettingsError("SLACK_API_URL must be an http(s) URL")
@@ -312,6 +323,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         slack_bot_token=_secret("SLACK_BOT_TOKEN", env),
         slack_channel=_env("SLACK_CHANNEL", env),
         slack_api_url=slack_api,
+        slack_signing_secrets=tuple(s for s in (_secret("SLACK_SIGNING_SECRET", env),
+                                                _secret("SLACK_SIGNING_SECRET_PREVIOUS", env)) if s),
+        slack_signature_tolerance=_int("SLACK_SIGNATURE_TOLERANCE", env, 300),
         sentry_dsn=_secret("SENTRY_DSN", env),
         chroma_path=_env("CHROMA_PATH", env) or str(Path(_env("SIDECAR_VAR", env) or "var") / "chroma"),
         kb_embeddings=kb_embeddings,

@@ -58,6 +58,9 @@ class Progress:
         self.n += n
         if self._bar is not None:
             self._bar.update(n)
+            if self.total is not None and self.n >= self.total:
+                # tqdm redraws at most every 0.1 s: without this a fast run never shows its final count.
+                self._bar.refresh()
         elif self.enabled and time.monotonic() - self._last >= self.every:
             self._line()
 

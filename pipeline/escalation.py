@@ -86,9 +86,16 @@ def _tried(outcome: Outcome, ticket: Ticket) -> list[str]:
     return out
 
 
+TAKE_ACTION, ACK_ACTION = "sidecar_take", "sidecar_ack"
+
+
 def build_blocks(outcome: Outcome, ticket: Ticket, reasons: list[str], *, summary_chars: int = 280,
-                 update: bool = False) -> tuple[str, list[dict[str, Any]]]:
-    """The notification text and Block Kit blocks of an alert (customer text escaped and shortened)."""
+                 update: bool = False, buttons: bool = False) -> tuple[str, list[dict[str, Any]]]:
+    """The notification text and Block Kit blocks of an alert (customer text escaped and shortened).
+
+    ``buttons`` adds *Take it* and *Acknowledge* (only where Slack can call us back, and only on the
+    thread's first alert: that is the message they update).
+    """
     t, p = outcome.triage, outcome.plan
     intent = (t.intent if t else None) or (p.intent if p else None) or "unknown"
     priority = (p.priority if p and p.priority else None) or (t.priority if t else None) or ticket.priority or "normal"
@@ -120,10 +127,20 @@ def build_blocks(outcome: Outcome, ticket: Ticket, reasons: list[str], *, summar
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "*What was tried*\n" + "\n".join(
         f"• {slack_escape(x)}" for x in _tried(outcome, ticket))}})
     url = outcome.ticket_url or ticket.url
+    elements: list[dict[str, Any]] = []
+    if buttons:
+        value = f"{platform}:{ticket.id}"[:200]
+        elements += [
+            {"type": "button", "text": {"type": "plain_text", "text": "Take it"}, "style": "primary",
+             "action_id": TAKE_ACTION, "value": value},
+            {"type": "button", "text": {"type": "plain_text", "text": "Acknowledge"}, "action_id": ACK_ACTION,
+             "value": value},
+        ]
     if url and url.startswith(("https://", "http://")):
-        blocks.append({"type": "actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": "Open ticket"}, "url": url,
-             "action_id": "open_ticket"}]})
+        elements.append({"type": "button", "text": {"type": "plain_text", "text": "Open ticket"}, "url": url,
+                         "action_id": "open_ticket"})
+    if elements:
+        blocks.append({"type": "actions", "block_id": "sidecar_actions", "elements": elements})
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"event {slack_escape(outcome.event.event_id)} · reasons {', '.join(reasons)}"}]})
     return text, blocks

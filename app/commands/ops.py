@@ -53,6 +53,11 @@ def format_stats(s: dict[str, Any]) -> str:
         lines.append(f"  {k:<10}  {n}")
     lines.append("")
     table("Escalations by reason", s["escalations"])
+    sl = s.get("slack") or {}
+    tta = sl.get("median_time_to_acknowledge")
+    lines.append(f"Slack: {sl.get('notes', 0)} thread replies noted, {sl.get('taken', 0)} taken "
+                 f"({sl.get('take_failed', 0)} could not be assigned), {sl.get('acknowledged', 0)} acknowledged; "
+                 f"median time to acknowledge {'n/a' if tta is None else f'{tta / 60:.1f} min'}")
     m = s["median_webhook_to_note"]
     lines.append(f"Median webhook → note: {'n/a' if m is None else f'{m:.1f} s'}")
     llm = s["llm"]

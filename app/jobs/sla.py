@@ -243,18 +243,40 @@ def _default_fetch(platform: str, ticket_id: str) -> Ticket:
     return get_adapter(platform, get_settings()).fetch_ticket(ticket_id)
 
 
+def _acknowledged(platform: str, ticket_id: str, settings: Any) -> dict[str, Any] | None:
+    """The Slack acknowledgement of the ticket's escalation, if any (it stops further reminders)."""
+    try:
+        if settings is None:
+            from app.settings import get_settings
+
+            settings = get_settings()
+        from app.runtime import get_state
+        from app.store.slack import acknowledgement
+
+        return acknowledgement(get_state(settings), platform, ticket_id)
+    except Exception:  # the state store is down: a reminder too many beats a missed breach
+        log.warning("SLA check for %s ticket %s: could not read the acknowledgement", platform, ticket_id)
+        return None
+
+
 def check_sla(platform: str, ticket_id: str, stage: str, since: float, deadline: float | None = None,
               intent: str | None = None, priority: str | None = None, *,
               fetch: Callable[[str, str], Ticket] | None = None, escalate_fn: Callable[..., list[str]] | None = None,
               settings: Any = None) -> str:
     """The scheduled check (an rq job): alert ``sla_warning`` / ``sla_breach`` unless an agent replied.
 
-    Returns what happened: ``answered``, ``closed``, ``alerted:<reason>`` or ``not-alerted`` (deduped or dry-run).
+    Returns what happened: ``acknowledged`` (someone pressed Acknowledge on the Slack alert),
+    ``answered``, ``closed``, ``alerted:<reason>`` or ``not-alerted`` (deduped or dry-run).
     A Slack failure raises (the job fails, visible in the failed registry, and can be retried).
     """
     if stage not in STAGES:
         raise ValueError(f"unknown SLA stage {stage!r}")
     reason = STAGES[stage]
+    ack = _acknowledged(platform, str(ticket_id), settings)
+    if ack:
+        log.info("SLA %s for %s ticket %s: acknowledged in Slack by %s, no reminder", stage, platform, ticket_id,
+                 ack.get("user"))
+        return "acknowledged"
     ticket = (fetch or _default_fetch)(platform, ticket_id)
     if (ticket.status or "").lower() in CLOSED_STATUSES:
         log.info("SLA %s for %s ticket %s: ticket %s, nothing to do", stage, platform, ticket_id, ticket.status)

@@ -102,6 +102,21 @@ def _schema(p: str, pg: bool) -> list[str]:
             UNIQUE (platform, ticket_id, event_id, slot)
         )""",
         f"CREATE INDEX IF NOT EXISTS {p}feedback_recorded ON {p}feedback (recorded_at)",
+        # What people did from Slack: a thread reply turned into a note, Take it, Acknowledge.
+        f"""CREATE TABLE IF NOT EXISTS {p}slack_actions (
+            id {ident},
+            platform TEXT NOT NULL,
+            ticket_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            action_key TEXT NOT NULL,
+            slack_user TEXT NOT NULL,
+            slack_name TEXT,
+            details TEXT NOT NULL DEFAULT '{{}}',
+            escalated_at {real},
+            recorded_at {real} NOT NULL,
+            UNIQUE (platform, ticket_id, action, action_key)
+        )""",
+        f"CREATE INDEX IF NOT EXISTS {p}slack_actions_recorded ON {p}slack_actions (recorded_at)",
     ]
 
 
@@ -110,6 +125,7 @@ DECISION_COLUMNS = (
     "language", "classifier", "actions", "draft_kind", "has_draft", "escalations", "steps", "timings", "received_at",
     "note_at", "webhook_to_note", "tokens_in", "tokens_out", "cost_usd", "status", "error", "recorded_at",
 )
+SLACK_ACTIONS = ("note", "take", "take_failed", "acknowledge")
 _JSON_COLUMNS = {"actions": list, "escalations": list, "steps": list, "timings": dict, "details": dict}
 
 
@@ -329,7 +345,7 @@ class DecisionStore:
     def drop(self) -> None:
         """Drop this store's tables (tests)."""
         with self._conn() as conn:
-            for t in ("decisions", "feedback"):
+            for t in ("decisions", "feedback", "slack_actions"):
                 conn.execute(f"DROP TABLE IF EXISTS {self.prefix}{t}")
         self.close()
         self._ready = False
@@ -367,7 +383,35 @@ class DecisionStore:
             vals,
         )
 
+    def add_slack_action(self, *, platform: str, ticket_id: str, action: str, key: str, slack_user: str,
+                         slack_name: str | None = None, detail: dict[str, Any] | None = None,
+                         escalated_at: float | None = None, now: float | None = None) -> None:
+        """Record one action taken from Slack (``note``, ``take``, ``take_failed``, ``acknowledge``).
+
+        Keyed by platform, ticket, action and ``key`` (the Slack event or click), so a retried job
+        records it once.
+        """
+        if action not in SLACK_ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(SLACK_ACTIONS)} (got {action!r})")
+        cols = ("platform", "ticket_id", "action", "action_key", "slack_user", "slack_name", "details",
+                "escalated_at", "recorded_at")
+        vals = (platform, str(ticket_id), action, key, slack_user, slack_name, json.dumps(detail or {}),
+                escalated_at, time.time() if now is None else now)
+        self._execute(
+            f"INSERT INTO {self.prefix}slack_actions ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))}) "
+            f"ON CONFLICT (platform, ticket_id, action, action_key) DO NOTHING",
+            vals,
+        )
+
     # ------------------------------------------------------------ reads
+
+    def slack_actions(self, since: float | None = None, until: float | None = None) -> list[dict[str, Any]]:
+        """Slack actions recorded in ``[since, until)``, oldest first."""
+        where, params = self._range(since, until)
+        sql = f"SELECT * FROM {self.prefix}slack_actions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [self._decode(r) for r in self._query(sql + " ORDER BY recorded_at, id", params)]
 
     @staticmethod
     def _decode(row: dict[str, Any]) -> dict[str, Any]:

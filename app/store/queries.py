@@ -72,8 +72,28 @@ def compute_stats(store: DecisionStore, since: float, until: float | None = None
         "failures": [{"platform": r.platform, "ticket_id": r.ticket_id, "event_id": r.event_id,
                       "error": r.error, "attempts": r.attempts, "recorded_at": r.recorded_at} for r in failed],
     }
+    stats["slack"] = slack_figures(store.slack_actions(since, until))
     stats["daily"] = daily_series(store, now=now, days=days)
     return stats
+
+
+def slack_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What people did from Slack: notes written from thread replies, takes, acknowledgements and
+    the median time from the alert to the first acknowledgement of each ticket."""
+    counts = Counter(r["action"] for r in rows)
+    first_ack: dict[tuple[str, str], float] = {}
+    for r in rows:
+        if r["action"] == "acknowledge" and r.get("escalated_at") is not None:
+            k = (r["platform"], r["ticket_id"])
+            first_ack.setdefault(k, max(0.0, float(r["recorded_at"]) - float(r["escalated_at"])))
+    waits = list(first_ack.values())
+    return {
+        "notes": counts.get("note", 0),
+        "taken": counts.get("take", 0),
+        "take_failed": counts.get("take_failed", 0),
+        "acknowledged": counts.get("acknowledge", 0),
+        "median_time_to_acknowledge": round(statistics.median(waits), 3) if waits else None,
+    }
 
 
 def daily_series(store: DecisionStore, *, now: float | None = None, days: int = 30) -> list[dict[str, Any]]:
