@@ -315,7 +315,7 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3) -> list
             out.append((sources[1], text))
         return out
     try:
-        from knowledge.retrieve import DEFAULT_THRESHOLD
+        from knowledge.embedding import RELEVANCE_THRESHOLD as DEFAULT_THRESHOLD
         from pipeline.answer import best_sentence_score
 
         # A part belongs to the passage holding the sentence that answers it best.
