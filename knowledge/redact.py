@@ -85,13 +85,16 @@ _CUES = (r"mr|mrs|ms|miss|dr|sir|madam|m\.|mme|mlle|monsieur|madame|herr|frau|sr
          r"mijn (?:buurman|buurvrouw|man|vrouw|zoon|dochter|moeder|vader|broer|zus|vriend(?:in)?|collega)|"
          r"(?:o )?meu (?:vizinho|marido|filho|pai|irm[ãa]o|amigo|colega)|(?:a )?minha (?:vizinha|mulher|esposa|filha|m[ãa]e|irm[ãa]|amiga|colega)|"
          r"named|called|c/o|care of|addressed to|signed by|delivered to|recipient|attn|attention|"
+         # Prepositions: a capitalised word right after one, mid-sentence, is a proper noun; names go.
+         r"to|from|with|for|by|gave it to|left it with|pour|avec|par|chez|para|con|por|an|f[üu]r|mit|von|bei|"
+         r"per|presso|voor|met|van|bij|door|com|"
          r"s'appelle|nomm[ée]e?|[àa] l'attention de|au nom de|se llama|llamad[oa]|a nombre de|a la atenci[óo]n de|"
          r"hei(?:ß|ss)t|namens|z\. ?hd\.?|zu h[äa]nden|si chiama|a nome di|all'attenzione di|heet|genaamd|t\.a\.v\.?|ter attentie van|"
          r"chama-se|chamad[oa]|em nome de|aos cuidados de|"
          r"hi|hello|hey|dear|bonjour|salut|cher|ch[èe]re|hola|estimad[oa]|querid[oa]|hallo|liebe[r]?|sehr geehrte[r]?|"
          r"ciao|buongiorno|gentile|caro|cara|hoi|beste|geachte|ol[áa]|bom dia|prezad[oa]|car[oa]")
 _CUED_NAME = re.compile(rf"(?i:\b(?:{_CUES}))\.?,?\s+({_NAME_RUN})")
-_SIGNOFF = re.compile(r"(?im)^(?:thanks|thank you|regards|best regards|kind regards|best|cheers|sincerely|cordialement|"
+_SIGNOFF = re.compile(r"(?m)^(?i:thanks|thank you|regards|best regards|kind regards|best|cheers|sincerely|cordialement|"
                       r"merci|bien [àa] vous|saludos|gracias|atentamente|un saludo|gr[üu](?:ß|ss)e|viele gr[üu](?:ß|ss)e|"
                       r"mit freundlichen gr[üu](?:ß|ss)en|lg|danke|saluti|cordiali saluti|grazie|distinti saluti|groeten|"
                       r"met vriendelijke groet(?:en)?|bedankt|obrigad[oa]|cumprimentos|atenciosamente|abra[çc]os)\b[ ,.!]*"
@@ -177,8 +180,32 @@ def _is_name(words: str) -> bool:
     return any(w.lower() not in _NOT_NAMES for w in words.split())
 
 
-def redact(text: str, names: Iterable[str] | None = None) -> str:
-    """``text`` with personal data replaced by placeholders (``[email]``, ``[iban]``, ``[phone]``, ``[name]`` ...)."""
+_MID_SENTENCE_CAP = re.compile(rf"(?<=[a-zà-öø-ÿ0-9,)]\s){_CAP}(?:-{_CAP})?")
+
+
+def _mid_sentence_capitals(text: str) -> str:
+    """Every capitalised word inside a sentence that is not a known common word → ``[name]``.
+
+    The conservative stand-in for a named-entity model: inside a sentence, a capitalised word is
+    a proper noun (a person, a street, a town, a brand). Not used on German, which capitalises
+    every noun (the cue and run rules still apply there).
+    """
+    try:
+        from pipeline.signals import detect_language
+
+        if detect_language(text) == "de":
+            return text
+    except Exception:  # no language model: be conservative anyway
+        pass
+    return _MID_SENTENCE_CAP.sub(lambda m: m.group(0) if m.group(0).lower() in _NOT_NAMES else "[name]", text)
+
+
+def redact(text: str, names: Iterable[str] | None = None, strict_names: bool = False) -> str:
+    """``text`` with personal data replaced by placeholders (``[email]``, ``[iban]``, ``[phone]``, ``[name]`` ...).
+
+    ``strict_names`` (past tickets before storage, and before a prompt) also replaces every
+    capitalised word inside a sentence, see :func:`_mid_sentence_capitals`.
+    """
     t = (text or "")[:MAX_CHARS]
     t = _EMAIL.sub("[email]", t)
     t = _IBAN.sub(_iban, t)
@@ -193,10 +220,11 @@ def redact(text: str, names: Iterable[str] | None = None) -> str:
     t = _MIXED_ID.sub("[id number]", t)
     t = _LONG_NUMBER.sub(lambda m: "[number]" if sum(c.isdigit() for c in m.group(0)) >= 5 else m.group(0), t)
     t = re.sub(r"(?<![\w\[])\d{5,}(?![\w\]])", "[number]", t)
-    return _names(t, names or [])
+    t = _names(t, names or [])
+    return _mid_sentence_capitals(t) if strict_names else t
 
 
 def deidentify(text: str) -> str:
     """A past ticket's text made safe to show a model as guidance: redacted again, placeholders merged."""
-    t = redact(text)
+    t = redact(text, strict_names=True)
     return re.sub(r"(?:\[(?:name|number|id number|phone|address|postcode)\][\s,]*){2,}", "[redacted] ", t).strip()

@@ -21,7 +21,7 @@ def redact_pii(text: str, names: list[str] | None = None) -> str:
     """``text`` with personal data replaced by placeholders (see :mod:`knowledge.redact`)."""
     from knowledge.redact import redact
 
-    return redact(text, names)
+    return redact(text, names, strict_names=True)
 
 
 def document_from_ticket(ticket: Ticket) -> Document | None:

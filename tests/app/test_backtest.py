@@ -448,3 +448,50 @@ def test_every_message_replays_each_customer_message_against_the_reply_that_foll
     assert [(r["message_id"], r["first_response_seconds"]) for r in rows] == [("a", 1800.0), ("c", 7200.0)]
     assert s["tickets"]["processed"] == 2
     reset_caches()
+
+
+class _KB:
+    """A knowledge base holding a help article and the replayed ticket's own resolved answer."""
+
+    def __init__(self) -> None:
+        from pipeline.models import Source
+
+        self.docs = [Source(id="ticket:zendesk:77", title="Resolved ticket: order", score=0.99, source_type="ticket",
+                            text="Customer question: where is my order 55123. Agent answer: it ships today."),
+                     Source(id="track-your-order", title="Track your order", score=0.8,
+                            text="Track your order from the link in your shipping confirmation email. Orders ship "
+                                 "within 2 business days.")]
+        self.asked: list[int] = []
+
+    def count(self) -> int:
+        return len(self.docs)
+
+    def embed(self, texts):
+        from knowledge.embedding import get_embedder
+
+        return list(get_embedder().embed(list(texts)))
+
+    def search(self, text, *, k, intent=None, brand=None, embedding=None):
+        self.asked.append(k)
+        return self.docs[:k]
+
+
+def test_offline_pipeline_never_grounds_on_the_replayed_ticket_and_judges_business_hours_at_the_message_time():
+    from app.backtest.engine import OfflinePipeline
+    from pipeline.config import AutoReply
+
+    rules = load_config(ROOT / "config")
+    rules.rules.intents["order_status"] = rules.rules.intents["order_status"].model_copy(update={
+        "auto_reply": AutoReply(enabled=True, min_confidence=0.5), "only_in_business_hours": True})
+    kb = _KB()
+    pipe = OfflinePipeline(rules, kb=kb)
+    t = Ticket(platform="zendesk", id="77", subject="Where is my order", messages=[
+        Message("a", CUSTOMER, "Where is my order 55123? The tracking shows nothing.")])
+    weekday = pipe.run(t, "a", now=datetime(2026, 3, 4, 10, 0, tzinfo=UTC))  # a Wednesday, 10:00 UTC
+    saturday = pipe.run(t, "a", now=datetime(2026, 3, 7, 10, 0, tzinfo=UTC))
+    assert weekday.triage.intent == saturday.triage.intent == "order_status"
+    for res in (weekday, saturday):
+        assert res.draft is not None and [s.id for s in res.draft.sources] == ["track-your-order"]
+        assert "ticket:zendesk:77" not in res.draft.text and "ships today" not in res.draft.text
+    assert weekday.would_auto_reply is True and weekday.auto_eligible is True
+    assert saturday.would_auto_reply is False and "outside business hours" in " ".join(saturday.plan.reasons)

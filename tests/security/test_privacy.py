@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.redact import deidentify, redact
-from knowledge.tickets import ingest_ticket
+from knowledge.tickets import document_from_ticket, ingest_ticket
 from pipeline.config import load_config
 from pipeline.draft import build_messages, drafting_config, template_draft
 from pipeline.guards import review
@@ -70,6 +70,20 @@ def test_no_planted_value_is_stored_or_embedded(counting_store):  # noqa: F811
     assert "carrier" in blob and "transporteur" in blob and "Erstattung" in blob
 
 
+@pytest.mark.parametrize("text,name", [
+    ("the courier Tomasz left it with the neighbour", "Tomasz"),
+    ("Le livreur Jérôme a laissé le colis devant la porte", "Jérôme"),
+    ("el repartidor Ibai dejó el paquete", "Ibai"),
+    ("il corriere Gennaro ha lasciato il pacco", "Gennaro"),
+])
+def test_a_name_without_any_cue_is_removed_before_storage(text, name):
+    t = Ticket(platform="zendesk", id="5", subject="Parcel",
+               messages=[Message(id="1", author_role=CUSTOMER, body_text=text + "."),
+                         Message(id="2", author_role=AGENT, body_text="Thanks, we contacted the carrier.")])
+    doc = document_from_ticket(t)
+    assert doc is not None and name not in doc.text and "[name]" in doc.text
+
+
 @pytest.mark.parametrize("text,secret", [
     ("IBAN GB33BUKB20201555555555 please", "20201555555555"),
     ("IBAN: DE89 3704 0044 0532 0130 00", "0532 0130"),
@@ -80,6 +94,10 @@ def test_no_planted_value_is_stored_or_embedded(counting_store):  # noqa: F811
     ("passport no. 533401372", "533401372"),
     ("deliver to 221B Baker Street, London NW1 6XE", "Baker"),
     ("my neighbour Ana Folau took it", "Folau"),
+    ("I gave the parcel to Kowalczyk yesterday", "Kowalczyk"),
+    ("le colis a été laissé chez Dubreuil", "Dubreuil"),
+    ("das Paket liegt bei Frau Brandstätter", "Brandstätter"),
+    ("lo ha recogido con Ibarrola", "Ibarrola"),
 ])
 def test_redaction_catches_each_kind(text, secret):
     assert secret not in redact(text)
