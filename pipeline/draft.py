@@ -172,9 +172,9 @@ def _retrieve_parts(kb: KnowledgeBase, text: str, triage: Triage, brand: str | N
     if len(parts) > 1:
         vecs = kb.embed(parts)
         for part, vec in zip(parts, vecs, strict=True):
-            found += kb.search(part, k=1, embedding=vec, brand=brand, language=language, strict_language=strict)
-    found += kb.search(text, k=RETRIEVE_K, intent=triage.intent, brand=brand, language=language,
-                       strict_language=strict)
+            found += _search(kb, part, k=1, embedding=vec, brand=brand, language=language, strict_language=strict)
+    found += _search(kb, text, k=RETRIEVE_K, intent=triage.intent, brand=brand, language=language,
+                     strict_language=strict)
     out: dict[str, Source] = {}
     for s in found:
         have = out.get(s.id)
@@ -183,6 +183,14 @@ def _retrieve_parts(kb: KnowledgeBase, text: str, triage: Triage, brand: str | N
         elif s.text and s.text not in have.text:
             out[s.id] = _join(have, s)
     return list(out.values())
+
+
+def _search(kb: KnowledgeBase, text: str, *, language: str | None, strict_language: bool, **kw: Any) -> list[Source]:
+    """``kb.search`` with the language filters; a knowledge base without them is searched unfiltered."""
+    try:
+        return kb.search(text, language=language, strict_language=strict_language, **kw)
+    except TypeError:  # an older KnowledgeBase (a wrapper, a fake) without language filters
+        return [] if strict_language else kb.search(text, **kw)
 
 
 def _sections_of(src: Source) -> list[tuple[str, str]]:
