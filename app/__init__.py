@@ -8,7 +8,7 @@ import os
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from app.settings import Settings, get_settings
+from app.settings import Settings, apply_process_settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     logsafe.install()  # ?token= is masked in werkzeug's and gunicorn's access logs
     settings = settings or get_settings()
+    apply_process_settings(settings)
     from pipeline.config import get_config
 
     get_config()  # invalid YAML stops the start with file, intent and field named

@@ -142,10 +142,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         sys.exit("REDIS_URL is not set: the worker needs Redis (use `python -m app serve` for the embedded mode)")
     cfg = _config_or_exit()
     _init_observability(settings, "worker")
-    warm_up(cfg, learned_path(settings.var_dir))
     import knowledge
+    from knowledge.progress import step
 
-    knowledge.warm_up(settings)
+    with step("Loading the intent classifier (the very first start fits it, later starts reuse the cache)"):
+        warm_up(cfg, learned_path(settings.var_dir))
+    with step("Loading the embedding model and the knowledge base"):
+        knowledge.warm_up(settings)
     conn = get_redis(settings)
     queue = Queue(args.queue or settings.queue_name, connection=conn)
     # A non-forking worker: the models loaded above are reused by every job, and onnxruntime

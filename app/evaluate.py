@@ -102,7 +102,7 @@ def evaluate(
     top = P.argmax(axis=1)
     conf = P.max(axis=1)
     pred = classes[top]
-    pred_oos = (conf < threshold) | (pred == oos_label)
+    pred_oos = (conf < threshold) | (pred == oos_label) | _below_floor(model, test_emb, top)
     known = set(train_labels) - {oos_label}
     gold = np.array(list(test_labels))
     gold_oos = np.array([g == oos_label or g not in known for g in gold])
@@ -123,6 +123,7 @@ def evaluate(
         "threshold": round(float(threshold), 3),
         "threshold_source": source,
         "temperature": round(model.temperature, 3),
+        "knn_floor": None if model.knn_floor is None else round(model.knn_floor, 4),
         "n_train": len(train_texts),
         "n_test": len(test_texts),
         "n_test_oos": n_oos,
@@ -132,17 +133,26 @@ def evaluate(
     }
 
 
+def _below_floor(model: IntentModel, emb: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Rows less similar to every example of their predicted intent than the model's kNN floor."""
+    if model.knn_floor is None:
+        return np.zeros(len(top), dtype=bool)
+    return model.label_similarity(emb, top) < model.knn_floor
+
+
 def _threshold_on_val(model: IntentModel, texts: Sequence[str], labels: Sequence[str], train_labels: Sequence[str],
                       oos_label: str | None) -> float:
-    P = model.predict_proba(list(texts), embeddings=_embed(texts))
+    emb = _embed(texts)
+    P = model.predict_proba(list(texts), embeddings=emb)
     classes = np.array(model.classes_)
     conf, pred = P.max(axis=1), classes[P.argmax(axis=1)]
+    far = _below_floor(model, emb, P.argmax(axis=1))
     known = set(train_labels) - {oos_label}
     gold = np.array(list(labels))
     gold_oos = np.array([g == oos_label or g not in known for g in gold])
     best, best_acc = 0.0, -1.0
     for t in np.round(np.arange(0.0, 0.996, 0.005), 3):
-        pred_oos = (conf < t) | (pred == oos_label)
+        pred_oos = (conf < t) | (pred == oos_label) | far
         acc = float(np.where(gold_oos, pred_oos, (~pred_oos) & (pred == gold)).mean())
         if acc > best_acc + 1e-9:
             best, best_acc = float(t), acc

@@ -120,6 +120,7 @@ class Settings(BaseModel):
     chroma_path: str = "var/chroma"
     chroma_url: str | None = None
     kb_embeddings: str = "local"  # local | openai
+    embedding_model: str = "multilingual-e5-small"  # local model: multilingual-e5-small | all-MiniLM-L6-v2
     openai_embedding_model: str = "text-embedding-3-small"
     config_dir: str = "config"
     var_dir: str = "var"
@@ -295,6 +296,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise SettingsError("KB_EMBEDDINGS must be 'local' or 'openai'")
     if kb_embeddings == "openai" and not _env("OPENAI_API_KEY", env):
         raise SettingsError("KB_EMBEDDINGS=openai needs OPENAI_API_KEY")
+    from knowledge.embedding import resolve_model
+
+    try:
+        embedding_model = resolve_model(_env("SIDECAR_EMBEDDING_MODEL", env))
+    except ValueError as exc:
+        raise SettingsError(f"SIDECAR_EMBEDDING_MODEL: {exc}") from None
     openai_base = _env("OPENAI_BASE_URL", env)
     if openai_base and urlparse(openai_base).scheme not in ("http", "https"):
         raise SettingsError("OPENAI_BASE_URL must be an http(s) URL")
@@ -329,6 +336,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         sentry_dsn=_secret("SENTRY_DSN", env),
         chroma_path=_env("CHROMA_PATH", env) or str(Path(_env("SIDECAR_VAR", env) or "var") / "chroma"),
         kb_embeddings=kb_embeddings,
+        embedding_model=embedding_model,
         openai_embedding_model=_env("OPENAI_EMBEDDING_MODEL", env) or "text-embedding-3-small",
         chroma_url=_env("CHROMA_URL", env),
         config_dir=_env("SIDECAR_CONFIG", env) or "config",
@@ -351,7 +359,15 @@ def get_settings() -> Settings:
     global _settings
     if _settings is None:
         _settings = load_settings()
+        apply_process_settings(_settings)
     return _settings
+
+
+def apply_process_settings(settings: Settings) -> None:
+    """Process-wide choices that live below the settings (the local embedding model)."""
+    from knowledge.embedding import select_model
+
+    select_model(settings.embedding_model)
 
 
 def reset_settings() -> None:

@@ -77,7 +77,7 @@ def main() -> None:
     os.environ.pop("OPENAI_API_KEY", None)
 
     t0 = time.perf_counter()
-    from knowledge.embedding import get_embedder
+    from knowledge.embedding import get_classifier_embedder as get_embedder
     from pipeline.classify import classify
     from pipeline.config import load_config
     from pipeline.local_classifier import get_local_model

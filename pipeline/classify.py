@@ -5,7 +5,7 @@ Entry points: :func:`classify` (one message) and :func:`warm_up` (once per worke
 - With ``OPENAI_API_KEY`` set: one structured-output call (:mod:`pipeline.llm_classifier`) with
   few-shot examples picked by embedding similarity; on any failure the local model answers and
   ``Triage.fallback_reason`` says why.
-- Otherwise: the local model (:mod:`pipeline.local_classifier`, MiniLM ONNX embeddings + char
+- Otherwise: the local model (:mod:`pipeline.local_classifier`, multilingual sentence embeddings + char
   n-grams + logistic regression, calibrated), trained on ``intents.yaml`` examples plus learned
   history. If even that cannot load (a broken install), the keyword baseline below answers.
 
@@ -75,11 +75,17 @@ def classify_keywords(text: str, ticket: Ticket | None, cfg: Config) -> Triage:
 # ------------------------------------------------------------------ local + LLM
 
 
-def _decorate(triage: Triage, text: str, ticket: Ticket | None, cfg: Config) -> Triage:
-    """Fill sentiment, language, signals and rule-based priority (no LLM needed)."""
-    triage.sentiment, triage.sentiment_score = sentiment(text)
-    triage.language = detect_language(text)
+def _decorate(triage: Triage, text: str, ticket: Ticket | None, cfg: Config, embedding: Any = None,
+              model: Any = None) -> Triage:
+    """Fill sentiment, language, signals and rule-based priority (no LLM needed).
+
+    ``embedding``: the message's vector when the intent model already computed it (one embedding
+    per message); ``model``: the fitted intent model, whose example vectors the sentiment model reuses.
+    """
     triage.signals = detect_signals(text, ticket)
+    known = (model.train_texts, model.train_emb) if getattr(model, "train_texts", None) else None
+    triage.sentiment, triage.sentiment_score = sentiment(text, cfg, embedding, triage.signals, known=known)
+    triage.language = detect_language(text)
     triage.priority = priority_for(triage.intent, text, ticket, cfg, triage.signals)
     return triage
 
@@ -87,20 +93,22 @@ def _decorate(triage: Triage, text: str, ticket: Ticket | None, cfg: Config) -> 
 def classify_local_triage(text: str, ticket: Ticket | None, cfg: Config, fallback_reason: str | None = None,
                           model: Any = None) -> Triage:
     """Triage with the local model only (the keyword baseline if the model cannot load)."""
-    from pipeline.local_classifier import classify_local
+    from pipeline.local_classifier import classify_local, embed_texts, get_local_model
 
     oos_name = cfg.intents.oos_intent
     if not (text or "").strip():
         t = Triage(intent=oos_name, confidence=0.0, out_of_scope=True, classifier="local", fallback_reason=fallback_reason)
-        return _decorate(t, text or "", ticket, cfg)
+        return _decorate(t, text or "", ticket, cfg, model=model)
     try:
-        pred, oos = classify_local(text, cfg, model=model)
+        model = model or get_local_model(cfg)
+        emb = embed_texts([text])  # once: intent head and sentiment both read it
+        pred, oos = classify_local(text, cfg, model=model, embedding=emb)
     except Exception as exc:  # a broken model install must not stop triage
         log.exception("local classifier unavailable, using the keyword baseline")
         t = classify_keywords(text, ticket, cfg)
         reason = f"local_model_unavailable: {type(exc).__name__}"
         t.fallback_reason = f"{fallback_reason}; {reason}" if fallback_reason else reason
-        return _decorate(t, text, ticket, cfg)
+        return _decorate(t, text, ticket, cfg, model=model)
     alternatives = list(pred.alternatives)
     intent = pred.label
     if oos and intent != oos_name:
@@ -115,7 +123,7 @@ def classify_local_triage(text: str, ticket: Ticket | None, cfg: Config, fallbac
         classifier="local",
         fallback_reason=fallback_reason,
     )
-    return _decorate(t, text, ticket, cfg)
+    return _decorate(t, text, ticket, cfg, embedding=emb[0], model=model)
 
 
 def _classify_openai(text: str, ticket: Ticket | None, cfg: Config, llm: LLMSettings, model: Any = None) -> Triage:
@@ -177,13 +185,20 @@ def warm_up(cfg: Config, learned: Any = None) -> Any:
     ``learned``: the labeled-history file (``local_classifier.learned_path(var_dir)``); its folder also
     holds the fit cache. Returns the fitted intent model (None if it could not load).
     """
+    import time
+
     from pipeline.local_classifier import get_local_model
 
+    t0 = time.monotonic()
     model = None
     try:
         model = get_local_model(cfg, learned)
     except Exception:
         log.exception("local classifier failed to warm up; the keyword baseline will answer")
-    sentiment("warm up")
+    t1 = time.monotonic()
+    known = (model.train_texts, model.train_emb) if model is not None else None
+    sentiment("warm up", cfg, known=known)
     detect_language("warm up the detector")
+    log.info("triage models ready in %.1f s (intent model %.1f s, sentiment + language %.1f s)",
+             time.monotonic() - t0, t1 - t0, time.monotonic() - t1)
     return model

@@ -1,7 +1,7 @@
-"""Local intent classifier: MiniLM sentence embeddings + character n-grams → logistic regression.
+"""Local intent classifier: multilingual sentence embeddings + character n-grams → logistic regression.
 
-No network and no torch: embeddings come from :func:`knowledge.embedding.get_embedder` (int8 ONNX
-on onnxruntime), the head is scikit-learn. Confidence is calibrated by temperature scaling fit
+No network and no torch: embeddings come from :func:`knowledge.embedding.get_classifier_embedder`
+(multilingual-e5-small by default, MiniLM selectable), the head is scikit-learn. Confidence is calibrated by temperature scaling fit
 on out-of-fold predictions, so a threshold such as ``0.35`` means roughly the same thing whether
 the model knows 13 intents or 150.
 
@@ -40,6 +40,10 @@ from pipeline.config import Config
 log = logging.getLogger(__name__)
 
 LEARNED_FILE = "learned_examples.jsonl"
+# Percentile of leave-one-out same-intent similarities below which a message is out of scope
+# (see _knn_floor); chosen on CLINC150's validation split (README), never on a test split.
+KNN_PERCENTILE = 0.5
+KNN_MIN_EXAMPLES = 1000
 KEEP_CACHED = 3  # fitted models kept per process (and cache entries on disk), most recent first
 
 
@@ -50,6 +54,8 @@ class Prediction:
     label: str
     confidence: float
     alternatives: list[tuple[str, float]] = field(default_factory=list)
+    # Cosine similarity to the closest training example of ``label`` (None: not computed).
+    similarity: float | None = None
 
 
 @dataclass
@@ -62,10 +68,23 @@ class CVReport:
     folds: int = 0
 
 
-def _embed(texts: Sequence[str]) -> np.ndarray:
-    from knowledge.embedding import get_embedder
+def _unshout(text: str) -> str:
+    # Sentence encoders read "WHERE IS MY ORDER" as rare upper-case tokens; the sentiment model
+    # gets the shouting as its own feature, so the embedding sees the words in lower case.
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) > 10 and sum(c.isupper() for c in letters) / len(letters) > 0.6:
+        return text.lower()
+    return text
 
-    return get_embedder().embed(list(texts))
+
+def embed_texts(texts: Sequence[str]) -> np.ndarray:
+    """Embed messages with the process-wide model (shouting folded to lower case) → [n, dim]."""
+    from knowledge.embedding import get_classifier_embedder
+
+    return get_classifier_embedder().embed([_unshout(t or "") for t in texts])
+
+
+_embed = embed_texts  # the name benchmarks and evaluate() patch
 
 
 class IntentModel:
@@ -76,7 +95,11 @@ class IntentModel:
     but also counts as out-of-scope when the threshold is chosen.
     """
 
-    def __init__(self, C: float = 20.0, char_weight: float = 0.6, char_ngrams: bool = True, cv_folds: int = 5):
+    def __init__(self, C: float = 20.0, char_weight: float = 0.6, char_ngrams: bool = True, cv_folds: int = 5,
+                 knn_percentile: float | None = None):
+        self.knn_percentile = KNN_PERCENTILE if knn_percentile is None else knn_percentile
+        self.knn_floor: float | None = None
+        self._label_idx = np.zeros(0, dtype=int)
         self.C = C
         self.char_weight = char_weight
         self.char_ngrams = char_ngrams
@@ -139,6 +162,10 @@ class IntentModel:
         self.classes_ = [str(c) for c in self._clf.classes_]
         # Kept for nearest-example look-ups (few-shot prompts); small next to the model itself.
         self.train_texts, self.train_labels, self.train_emb = texts, labels, np.asarray(emb, dtype=np.float32)
+        self._label_idx = np.array([self.classes_.index(lab) for lab in labels])
+        self.knn_floor = None if self.knn_percentile <= 0 else _knn_floor(
+            self.train_emb, self._label_idx, self.knn_percentile,
+            skip=self.classes_.index(oos_label) if oos_label in self.classes_ else None)
         return self
 
     def nearest_examples(self, text: str, k: int = 8, per_label: int = 2) -> list[tuple[str, str]]:
@@ -175,18 +202,36 @@ class IntentModel:
         return softmax(self.decision(texts, embeddings) / self.temperature, axis=1)
 
     def predict(self, texts: Sequence[str], embeddings: np.ndarray | None = None, top: int = 3) -> list[Prediction]:
-        """Best label, its calibrated confidence and the next ``top`` alternatives for each text."""
-        P = self.predict_proba(texts, embeddings)
+        """Best label, its calibrated confidence, the next ``top`` alternatives and the similarity
+        of the closest training example of that label, for each text."""
+        texts = [t or "" for t in texts]
+        emb = _embed(texts) if embeddings is None else embeddings
+        P = self.predict_proba(texts, emb)
+        sims = self.label_similarity(emb, P.argmax(axis=1))
         out = []
-        for row in P:
+        for row, sim in zip(P, sims, strict=True):
             order = np.argsort(-row)
             out.append(
                 Prediction(
                     label=self.classes_[order[0]],
                     confidence=float(row[order[0]]),
                     alternatives=[(self.classes_[j], round(float(row[j]), 4)) for j in order[1 : top + 1]],
+                    similarity=None if np.isnan(sim) else round(float(sim), 4),
                 )
             )
+        return out
+
+    def label_similarity(self, emb: np.ndarray, label_idx: np.ndarray) -> np.ndarray:
+        """Max cosine similarity of each row of ``emb`` to the training examples of its label (NaN: none)."""
+        out = np.full(len(emb), np.nan)
+        if not len(self.train_emb) or not len(emb):
+            return out
+        for start in range(0, len(emb), 512):  # bounded memory: 512 x n_train at a time
+            S = np.asarray(emb[start : start + 512], dtype=np.float32) @ self.train_emb.T
+            for r in range(len(S)):
+                mask = self._label_idx == label_idx[start + r]
+                if mask.any():
+                    out[start + r] = S[r, mask].max()
         return out
 
     # -------------------------------------------------------------- cross-validation
@@ -287,6 +332,34 @@ class IntentModel:
         return {"logits": d, "oos_col": cls.index(oos_label) if oos_label in cls else -1}
 
 
+def _knn_floor(emb: np.ndarray, label_idx: np.ndarray, percentile: float, skip: int | None = None) -> float | None:
+    """A similarity below which a message is unlike anything the model was taught.
+
+    Leave-one-out: each training example's similarity to its closest *other* example of the same
+    intent; the floor is a low percentile of those. Real in-scope messages resemble some example
+    at least that much; gibberish and unrelated text do not, however confident the head is.
+    Training data only, never an evaluation split. Computed in blocks (bounded memory).
+    None below :data:`KNN_MIN_EXAMPLES` examples: a 0.5th percentile of a few hundred values is
+    one or two examples, too noisy to reject real messages on (a store's intents.yaml).
+    """
+    if len(emb) < KNN_MIN_EXAMPLES:
+        return None
+    best = []
+    for start in range(0, len(emb), 512):
+        S = emb[start : start + 512] @ emb.T
+        for r in range(len(S)):
+            i = start + r
+            if skip is not None and label_idx[i] == skip:
+                continue
+            mask = label_idx == label_idx[i]
+            mask[i] = False
+            if mask.any():
+                best.append(float(S[r, mask].max()))
+    if len(best) < 10:
+        return None
+    return float(np.percentile(best, percentile))
+
+
 def _fit_temperature(logits: list[np.ndarray], true: list[int]) -> float:
     """Temperature minimising the negative log-likelihood of out-of-fold predictions."""
     # Folds differ in their class count; pad each row to a common width with -inf-like values.
@@ -340,6 +413,17 @@ def load_learned(path: Path) -> list[tuple[str, str]]:
     return out
 
 
+GENERIC_FILE = Path(__file__).resolve().parent / "data" / "generic_non_support.txt"
+
+
+def generic_non_support(path: Path = GENERIC_FILE) -> list[str]:
+    """Generic text that is no support request (shipped, written for the project, 7 languages)."""
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
 def training_data(cfg: Config, learned: Path | None = None) -> tuple[list[str], list[str]]:
     """Texts and labels the production model trains on: YAML examples and keywords + learned history.
 
@@ -362,10 +446,10 @@ def training_data(cfg: Config, learned: Path | None = None) -> tuple[list[str], 
 
 def _cache_key(cfg: Config, learned: Path | None) -> str:
     # Only what the model learns from: editing a threshold or a priority must not trigger a refit.
-    from knowledge.embedding import MODEL_ID
+    from knowledge.embedding import current_model_id
 
     content = {
-        "model": MODEL_ID,
+        "model": current_model_id(),
         "oos": cfg.intents.oos_intent,
         "examples": {n: [d.examples, d.keywords] for n, d in cfg.intents.intents.items()},
     }
@@ -459,17 +543,22 @@ def oos_threshold(cfg: Config, intent: str) -> float:
     return cfg.intents.threshold
 
 
-def classify_local(text: str, cfg: Config, learned: Path | None = None, model: IntentModel | None = None
-                   ) -> tuple[Prediction, bool]:
+def classify_local(text: str, cfg: Config, learned: Path | None = None, model: IntentModel | None = None,
+                   embedding: np.ndarray | None = None) -> tuple[Prediction, bool]:
     """Predict one message with the config's model → (prediction, out_of_scope).
 
     Out of scope when the top intent is the OOS intent (or marked ``out_of_scope``) or when the
     calibrated confidence is below the intent's threshold (or the global one).
+    ``embedding``: the message's [1, dim] vector if the caller already computed it.
     """
     model = model or get_local_model(cfg, learned)
-    pred = model.predict([text])[0]
+    pred = model.predict([text], embeddings=embedding)[0]
     idef = cfg.intents.intents.get(pred.label)
     oos = pred.label == cfg.intents.oos_intent or bool(idef and idef.out_of_scope)
     if pred.confidence < oos_threshold(cfg, pred.label):
+        oos = True
+    # Unlike every example of the intent it was given (gibberish, unrelated text): a confident
+    # head is not enough, the message must also resemble what the intent was taught with.
+    if model.knn_floor is not None and pred.similarity is not None and pred.similarity < model.knn_floor:
         oos = True
     return pred, oos

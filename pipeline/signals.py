@@ -1,77 +1,183 @@
 """Everything in a triage besides the intent, computed without an LLM.
 
-- sentiment: VADER (``vaderSentiment``), compound score mapped to four labels;
+- sentiment: an embedding-based model (:mod:`pipeline.sentiment`, all supported languages) with
+  VADER as one of its features; VADER alone only if the embedding model cannot load;
 - language: ``py3langid`` restricted to the languages a store is likely to receive;
-- signals: asks_for_human, churn_risk, legal_threat, repeated_contact, all_caps, profanity;
+- signals: asks_for_human, churn_risk, legal_threat, chargeback, subscription_cancel,
+  repeated_contact, all_caps, profanity — phrase patterns in EN/FR/ES/DE/IT/NL/PT, matched on
+  folded text (no markup, accents, look-alike letters or invisible characters);
 - priority: the intent's default, raised by ``priority_keywords``, the customer's tier and
-  signals (a legal threat is urgent whatever the intent).
+  signals (a legal threat or a chargeback is urgent whatever the intent).
 
-The phrase lists are deliberately small and readable, with a few French/Spanish/German forms:
-they flag, they never decide on their own (rules.yaml decides what a signal triggers).
+The phrase lists are deliberately small and readable: they flag, they never decide on their own
+(rules.yaml decides what a signal triggers).
 """
 
 from __future__ import annotations
 
+import html
+import logging
 import re
-import threading
+import unicodedata
 from functools import lru_cache
+
+import numpy as np
 
 from pipeline.config import Config
 from pipeline.models import PRIORITIES, Ticket, priority_rank
+
+log = logging.getLogger(__name__)
 
 SENTIMENTS = ("very_negative", "negative", "neutral", "positive")
 LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pt")
 DEFAULT_LANGUAGE = "en"
 
-SIGNALS = ("asks_for_human", "churn_risk", "legal_threat", "repeated_contact", "all_caps", "profanity")
+SIGNALS = (
+    "asks_for_human", "churn_risk", "legal_threat", "chargeback", "subscription_cancel", "repeated_contact",
+    "all_caps", "profanity",
+)
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
+# All patterns below run on :func:`normalize_for_matching` output: lower case, no accents, no
+# markup, look-alike letters folded to Latin. So "résilier" is written "resilier", "Rückbuchung"
+# "ruckbuchung", and a Cyrillic "с" in "сhargeback" cannot dodge them.
 _ASKS_FOR_HUMAN = _rx(
     r"\b(speak|talk|chat)\s+(to|with)\s+(a|an|some|your)?\s*(real|actual|live)?\s*(human|person|people|agent|manager|supervisor|someone|somebody|representative|rep)\b",
     r"\breal (person|human)\b",
     r"\b(human being|not a bot|stop (the )?bot|no more bots?|get me a (human|person|manager))\b",
     r"\b(call me|phone me|give me a call)\b",
     r"\b(manager|supervisor)\b.{0,20}\b(please|now|asap)\b",
-    r"\bparler (à|a|avec) (un|une) (humain|personne|conseill(er|ère)|responsable|agent)\b",
+    r"\bparler (a|avec) (un|une) (vrai(e)? )?(humain|personne|conseill(er|ere)|responsable|agent)\b",
+    r"\b(passez|passe)-moi un (conseiller|responsable)\b",
     r"\bhablar con (un|una|alguien)\s*(persona|humano|agente|responsable|encargado)?\b",
     r"\b(mit )?(einem|einer) (menschen|mitarbeiter(in)?|echten person|vorgesetzten)\b.{0,20}\bsprechen\b",
+    r"\bparlare con (un|una) (persona|operatore|responsabile|umano)\b",
+    r"\b(spreken|praten) met een (echt(e)? )?(persoon|mens|medewerker|leidinggevende|manager)\b",
+    r"\bmet een (echt(e)? )?(persoon|mens|medewerker|leidinggevende) (spreken|praten)\b",
+    r"\bfalar com (um|uma) (pessoa|humano|assistente|responsavel|operador)\b",
 )
 _CHURN = _rx(
     r"\bnever (shop|order|buy|purchase)(ing)?\b.{0,25}\bagain\b",
-    r"\b(cancel|end|stop)\b.{0,10}\b(my )?(subscription|membership)\b",
     r"\b(close|delete) my account\b",
     r"\b(switch(ing)?|go(ing)?|mov(e|ing)) to (a |another |your )?competitors?\b",
     r"\b(take|taking) my (business|money) elsewhere\b",
     r"\b(lost|losing) (a|me as a) (loyal )?customer\b",
     r"\blast time i (order|buy|shop)",
     r"\bplus jamais\b",
-    r"\bnunca m[aá]s\b",
+    r"\bnunca m[a]s\b",
     r"\bnie wieder\b",
+    r"\bmai piu\b",
+    r"\bnooit (meer|weer)\b",
+)
+_CHARGEBACK = _rx(
+    r"\bcharge ?backs?\b",
+    r"\b(dispute|disputing|disputed|contest(ing)?|reverse|reversing)\b.{0,30}\b(charge|payment|transaction)s?\b",
+    r"\b(charge|payment|transaction)\b.{0,20}\b(dispute|reversal)\b",
+    r"\b(call|calling|contact|contacting|tell|telling|ask|asking)\b.{0,15}\b(my|the) (bank|card issuer|credit card company)\b.{0,40}\b(back|refund|reverse|stop|block|dispute|charge|money)\b",
+    r"\b(paypal|klarna|amex|visa|mastercard) (dispute|claim|case)\b",
+    r"\b(open|opening|file|filing|raise|raising) an? (dispute|claim)\b",
+    # FR
+    r"\b(faire|fais|ferai|je fais) (une )?opposition\b", r"\bopposition (sur|au|a) (le |la )?(paiement|prelevement|carte)\b",
+    r"\bcontest\w* (le|la|ce|cette|mon) (paiement|prelevement|debit|transaction|achat)\b", r"\bretrofacturation\b",
+    r"\blitige (avec|aupres de) ma banque\b",
+    # ES
+    r"\b(contracargo|retrocargo)s?\b",
+    r"\b(reclam\w*|disput\w*|anul\w*|devol\w*) (el|este|del|ese) cargo\b.{0,30}\bbanco\b",
+    r"\bdevolucion del cargo\b",
+    # DE
+    r"\b(ruckbuchung|ruckbuchen|zuruckbuchen|zuruckbuchung|zurueckbuchen|rueckbuchung)\w*\b",
+    r"\blastschrift\w*\b.{0,25}\b(widerruf\w*|widersprech\w*|zuruckgeb\w*|zuruckhol\w*)\b",
+    r"\b(widerspreche|widerrufe)\w*\b.{0,25}\blastschrift\w*\b",
+    # IT
+    r"\bcontest\w* (l'|il |lo |questo )?(addebito|pagamento|transazione)\b", r"\bstorno (dell'addebito|del pagamento)\b",
+    r"\bdisconosc\w* (l'|il )?(addebito|pagamento)\b",
+    # NL
+    r"\bterugboek\w*\b", r"\bstorneren\b", r"\b(betaling|afschrijving)\b.{0,30}\bterug(draaien|halen|vorderen)\b",
+    r"\bterug(draaien|vorderen)\b.{0,10}\bbij (mijn|de) bank\b",
+    # PT
+    r"\bestorno\b", r"\bcontest\w* (a|o|esta|este) (cobranca|pagamento|compra|transacao)\b",
+)
+_SUBSCRIPTION = _rx(
+    r"\b(cancel\w*|end|ending|stop|stopping|terminate|terminating)\b.{0,20}\b(subscriptions?|membership|plan|auto-?renew\w*|recurring (payments?|charges?|orders?))\b",
+    r"\b(subscriptions?|membership)\b.{0,15}\bcancel\w*\b",
+    r"\b(resili\w*|annul\w*|arret\w*|mettre fin a)\b.{0,25}\babonnement\b", r"\babonnement\b.{0,15}\b(resili\w*|annul\w*)\b",
+    r"\b(cancel\w*|anul\w*|dar(me)? de baja|baja)\b.{0,25}\bsuscripcion\w*\b", r"\bsuscripcion\w*\b.{0,15}\b(cancel\w*|baja)\b",
+    r"\bk(u|ue)ndig\w*\b.{0,30}\b(abo|abos|abonnement\w*|mitgliedschaft|vertrag)\b",
+    r"\b(abo|abos|abonnement\w*|mitgliedschaft)\b.{0,30}\bk(u|ue)ndig\w*\b",
+    r"\b(disd\w+|annull\w+|cancell\w+|interromp\w+)\b.{0,30}\babbonament\w*\b", r"\babbonament\w*\b.{0,15}\b(disd\w+|annull\w+)\b",
+    r"\b(opzeg\w*|zeg\w*|stopzet\w*|beeindig\w*|annuleer\w*|annuleren)\b.{0,30}\b(abonnement|lidmaatschap)\b",
+    r"\b(abonnement|lidmaatschap)\b.{0,30}\b(opzeggen|op|stopzetten|beeindigen|annuleren)\b",
+    r"\b(cancel\w+|anul\w+|terminar|rescind\w+)\b.{0,30}\b(assinatura|subscricao)\b",
 )
 _LEGAL = _rx(
-    r"\b(lawyer|attorney|solicitor|legal action|lawsuit|sue|suing|small claims|court)\b",
+    r"\b(lawyer|attorney|solicitor|legal action|lawsuit|suing|small claims|in court|to court)\b",
+    r"\b(i|we|will|i'll|going to|gonna) sue\b", r"\bsue (you|your)\b",
     r"\b(consumer protection|trading standards|ombudsman|better business bureau|bbb)\b",
     r"\b(report|reporting) you to\b",
-    r"\b(avocat|poursuites|tribunal|abogado|demanda|denuncia|anwalt|rechtsanwalt|klage|gericht)\b",
+    r"\b(avocat|poursuites|tribunal|action en justice|porter plainte|porte plainte|depose plainte|repression des fraudes|dgccrf)\b",
+    r"\b(abogad[oa]|tribunales|juzgado|demandar\w*|os denunciare|voy a denunciar\w*|denunciar\w* a consumo|oficina de consumo|omic|facua)\b",
+    r"\b(anwalt|anwaltin|rechtsanwalt\w*|klage|verklagen|verklage|gericht|verbraucherzentrale)\b",
+    r"\b(avvocat[oa]|tribunale|fare causa|faro causa|vie legali|denunc\w+|associazion\w* (dei )?consumatori|codacons)\b",
+    r"\b(advocaat|rechter|rechtszaak|aanklagen|juridische stappen|consumentenbond|geschillencommissie)\b",
+    r"\b(advogad[oa]|processar|tribunal|acao judicial|livro de reclamacoes|deco proteste|apresentar queixa)\b",
 )
 _REPEATED = _rx(
     r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) (time|email|message|request)\b",
     r"\b(already|have) (contacted|emailed|written|called|asked|messaged)\b",
+    r"\b(written|emailed|called|contacted|messaged|asked) (you )?(\d+|two|three|four|five|six|several|many|multiple) times\b",
     r"\b(several|multiple|many|countless|numerous) times\b",
     r"\bstill (no|haven'?t had an?|not had an?) (answer|reply|response)\b",
     r"\b(again and again|over and over|yet again|once again)\b",
-    r"\b(troisième|deuxième) fois\b|\bplusieurs fois\b|\b(tercera|segunda) vez\b|\bvarias veces\b|\b(dritte|zweite)s? mal\b|\bmehrmals\b",
+    r"\b(deuxieme|troisieme|quatrieme|cinquieme|\d+e) fois\b", r"\bplusieurs fois\b",
+    r"\bje vous ai (deja )?(ecrit|contacte|appele|relance)\b.{0,20}\bfois\b", r"\bdeja (ecrit|contacte|relance)\b",
+    r"\b(segunda|tercera|cuarta|quinta) vez\b", r"\bvarias veces\b", r"\bya (os|les|le) he (escrito|llamado|contactado)\b",
+    r"\b(zweit|dritt|viert|funft|\d+\.)(e|en|es)? mal\b", r"\bmehrmals\b", r"\bmehrfach\b",
+    r"\b(bereits|schon) (kontaktiert|geschrieben|angerufen)\b",
+    r"\b(seconda|terza|quarta|quinta) volta\b", r"\bpiu volte\b", r"\bvi ho gia (scritto|contattato|chiamato)\b",
+    r"\b(tweede|derde|vierde|vijfde) keer\b", r"\bmeerdere keren\b", r"\b(al|nu) (\w+ )?keer (ge)?(mail|schrev|beld)\w*\b",
+    r"\bjullie (nu )?(al )?(\w+ keer )?(gemaild|geschreven|gebeld)\b",
+    r"\b(segunda|terceira|quarta|quinta) vez\b", r"\bvarias vezes\b", r"\bja vos (escrevi|contactei|liguei)\b",
 )
 # A small list on purpose (word-bounded); what matters is flagging, not completeness.
 _PROFANITY = _rx(
     r"\b(fuck\w*|shit\w*|bullshit|crap|damn|bastard\w*|asshole\w*|bitch\w*|wtf|piss(ed)? off|dick\w*|scam(mers?)?)\b",
-    r"\b(merde|putain|connards?|mierda|joder|cabr[oó]n\w*|scheiße|scheisse|verdammt|arschl[oö]ch\w*)\b",
+    r"\b(merde|putain|connards?|mierda|joder|cabron\w*|scheisse|verdammt|arschloch\w*|cazzo|stronz\w*|kut|klootzak\w*|godverdomme|porra|caralho)\b",
 )
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+# Latin look-alikes (Cyrillic, Greek, a few others) that would otherwise let a word slip past the
+# patterns; folded before matching. Genuine Cyrillic/Greek text is not a supported language.
+_CONFUSABLES = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
+    "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ӏ": "l",
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
+    "У": "Y", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S",
+    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
+    "χ": "x", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
+    "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    "ı": "i", "ɡ": "g", "ℓ": "l", "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'",
+})
+# Zero-width and formatting characters that split words invisibly; soft hyphen too.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e\u2061\u2062\u2063"), None)
+_TAG = re.compile(r"<[^>]{0,500}>")
+# Inline tags can sit inside a word ("dis<b>pute</b>"): removed without a space; others separate words.
+_INLINE_TAG = re.compile(r"</?(b|i|u|em|strong|span|font|a|small|big|mark|s|strike|sub|sup|code)\b[^>]{0,500}>", re.I)
+_SPACES = re.compile(r"\s+")
+MAX_MATCH_CHARS = 20_000  # signals look at the first 20k characters: bounded regex work per message
+
+
+def normalize_for_matching(text: str) -> str:
+    """Fold ``text`` for the phrase patterns: no markup, NFKC, no invisible characters, look-alike
+    letters to Latin, case-folded, accents removed, whitespace collapsed."""
+    t = html.unescape((text or "")[:MAX_MATCH_CHARS])
+    t = _TAG.sub(" ", _INLINE_TAG.sub("", t))
+    t = unicodedata.normalize("NFKC", t).translate(_INVISIBLE).translate(_CONFUSABLES).casefold()
+    t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
+    return _SPACES.sub(" ", t).strip()
 
 
 def _phrase_re(phrase: str) -> re.Pattern[str]:
@@ -80,23 +186,8 @@ def _phrase_re(phrase: str) -> re.Pattern[str]:
 
 # ------------------------------------------------------------------ sentiment
 
-_vader = None
-_vader_lock = threading.Lock()
-
-
-def _analyzer():
-    global _vader
-    if _vader is None:
-        with _vader_lock:
-            if _vader is None:
-                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-                _vader = SentimentIntensityAnalyzer()
-    return _vader
-
-
 def sentiment_label(score: float) -> str:
-    """Map a VADER compound score (-1..1) to a label.
+    """Map a VADER compound score (-1..1) to a label (the fallback when no embedding model loads).
 
     Asymmetric on purpose: factual support messages often score mildly positive ("my order
     number is ..." ≈ 0.08), while any negativity is worth flagging; very_negative is a strong signal.
@@ -110,10 +201,54 @@ def sentiment_label(score: float) -> str:
     return "neutral"
 
 
-def sentiment(text: str) -> tuple[str, float]:
-    """(label, compound score) of ``text``; VADER is English-centric, other languages lean neutral."""
-    score = float(_analyzer().polarity_scores(text or "")["compound"])
+def vader_sentiment(text: str) -> tuple[str, float]:
+    """(label, compound score) from VADER alone."""
+    from pipeline.sentiment import vader_compound
+
+    score = vader_compound(text[:MAX_MATCH_CHARS] if text else "")
     return sentiment_label(score), round(score, 4)
+
+
+# Signals that make a message at least negative whatever the model reads: nobody threatens a
+# lawyer or a chargeback in a good mood, however polite the wording.
+THREAT_SIGNALS = ("legal_threat", "chargeback")
+
+
+def sentiment(text: str, cfg: Config | None = None, embedding: np.ndarray | None = None,
+              signals: list[str] | None = None, known: tuple | None = None) -> tuple[str, float]:
+    """(label, score in -1..1) of ``text`` from the embedding-based model (:mod:`pipeline.sentiment`).
+
+    ``embedding`` is the message's vector when the caller already has it (triage embeds once).
+    If the embedding model cannot load, VADER alone answers (English-centric, logged once).
+    Threat signals (given, or detected here) raise a neutral/positive verdict to negative.
+    ``known``: (texts, embeddings) already computed (the intent model's examples), reused when
+    the sentiment model is fitted.
+    """
+    text = text or ""
+    try:
+        from pipeline.local_classifier import embed_texts
+        from pipeline.sentiment import get_sentiment_model
+
+        model = get_sentiment_model(cfg, embed_texts, known)
+        emb = embed_texts([text]) if embedding is None else np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+        label, score = model.verdicts([text], emb)[0]
+    except Exception:  # a broken model install must not stop triage
+        _log_fallback()
+        label, score = vader_sentiment(text)
+    sig = detect_signals(text) if signals is None else signals
+    if label in ("neutral", "positive") and any(s in sig for s in THREAT_SIGNALS):
+        label, score = "negative", min(score, -0.3)
+    return label, score
+
+
+_fallback_logged = False
+
+
+def _log_fallback() -> None:
+    global _fallback_logged
+    if not _fallback_logged:
+        _fallback_logged = True
+        log.exception("sentiment model unavailable; using VADER alone")
 
 
 # ------------------------------------------------------------------ language
@@ -155,20 +290,30 @@ def _all_caps(text: str) -> bool:
 
 
 def detect_signals(text: str, ticket: Ticket | None = None) -> list[str]:
-    """Signals present in ``text`` (and the ticket's history), in :data:`SIGNALS` order."""
-    text = text or ""
+    """Signals present in ``text`` (and the ticket's history), in :data:`SIGNALS` order.
+
+    Phrases are matched on :func:`normalize_for_matching` output (markup, accents, look-alike
+    letters and invisible characters cannot hide them); shouting is judged on the raw text.
+    """
+    raw = (text or "")[:MAX_MATCH_CHARS]
+    norm = normalize_for_matching(raw)
     found = set()
-    if _ASKS_FOR_HUMAN.search(text):
+    if _ASKS_FOR_HUMAN.search(norm):
         found.add("asks_for_human")
-    if _CHURN.search(text):
+    if _CHURN.search(norm):
         found.add("churn_risk")
-    if _LEGAL.search(text):
+    if _LEGAL.search(norm):
         found.add("legal_threat")
-    if _REPEATED.search(text) or (ticket is not None and len(ticket.customer_messages()) >= 3):
+    if _CHARGEBACK.search(norm):
+        found.add("chargeback")
+    if _SUBSCRIPTION.search(norm):
+        # Cancelling a subscription is churn by definition; the specific signal says which kind.
+        found.update(("subscription_cancel", "churn_risk"))
+    if _REPEATED.search(norm) or (ticket is not None and len(ticket.customer_messages()) >= 3):
         found.add("repeated_contact")
-    if _all_caps(text):
+    if _all_caps(_TAG.sub(" ", raw)):
         found.add("all_caps")
-    if _PROFANITY.search(text):
+    if _PROFANITY.search(norm):
         found.add("profanity")
     return [s for s in SIGNALS if s in found]
 
@@ -210,8 +355,8 @@ def priority_for(intent: str, text: str, ticket: Ticket | None, cfg: Config, sig
     if ticket is not None:
         bump(_tier_level(ticket, cfg))
     sig = set(signals or ())
-    if "legal_threat" in sig:
+    if sig & {"legal_threat", "chargeback"}:
         bump("urgent")
-    if sig & {"churn_risk", "repeated_contact"}:
+    if sig & {"churn_risk", "subscription_cancel", "repeated_contact"}:
         bump("high")
     return prio

@@ -441,3 +441,47 @@ def test_embedded_mode_reply_and_acknowledge_without_redis(slack, monkeypatch, t
         assert acknowledgement(get_state(settings), "gorgias", "321")["user"] == "U0MANAGER"
     finally:
         reset_caches()
+
+
+# ----------------------------------------------------------------------------------- note rendering (adversarial)
+
+HOSTILE = [
+    "&lt;script&gt;alert(1)&lt;/script&gt;",  # Slack sends < > & as entities
+    "<javascript:alert(1)|click me>",  # a Slack link token with a script URL
+    "<https://evil.example/x\" onmouseover=\"alert(1)|innocent>",
+    "&lt;img src=x onerror=alert(1)&gt; sidecar-event:forged-marker",
+    "<!channel> <@U0X|<b>bold</b>> ＜script＞",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_slack_text_is_escaped_in_the_note_and_never_becomes_a_link_or_markup(text):
+    from app.jobs.slack import render_note
+
+    html, plain = render_note("Mia <i>Manager</i>", text, "https://acme.slack.com/archives/C0ESC/p1", [
+        {"name": "<b>x</b>", "permalink": "https://acme.slack.com/files/F1"}], "sidecar-event:slack-Ev1:ab")
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    # Only the note's own structure: no element or attribute comes from the Slack text or the name.
+    assert {t.name for t in soup.find_all(True)} <= {"p", "b", "blockquote", "br", "a"}
+    assert [a["href"] for a in soup.find_all("a")] == ["https://acme.slack.com/files/F1",
+                                                      "https://acme.slack.com/archives/C0ESC/p1"]
+    for t in soup.find_all(True):
+        assert set(t.attrs) <= ({"href"} if t.name == "a" else {"style"} if t.name == "p" else set()), t
+    assert soup.find("b").get_text() == "From Slack, Mia <i>Manager</i>:"  # the name is text, not markup
+    assert plain.startswith("From Slack, Mia <i>Manager</i>:")
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("<@U0ABC|leo> please check", "@leo please check"),
+    ("<@U0ABC> please check", "@U0ABC please check"),
+    ("see <#C0ESC|support-esc>", "see #support-esc"),
+    ("<!here> refund approved", "@here refund approved"),
+    ("<https://acme.example/p|policy> and <https://acme.example/q>", "policy (https://acme.example/p) and https://acme.example/q"),
+    ("5 &lt; 6 &amp;&amp; 7 &gt; 3", "5 < 6 && 7 > 3"),
+])
+def test_slack_markup_becomes_readable_text(text, expected):
+    from app.jobs.slack import slack_to_text
+
+    assert slack_to_text(text) == expected

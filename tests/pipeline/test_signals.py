@@ -31,7 +31,7 @@ def test_sentiment_label_bands(score, label):
     assert sentiment_label(score) == label
 
 
-def test_sentiment_from_vader():
+def test_sentiment_basic_cases():
     label, score = sentiment("This is absolutely horrible, the worst service ever, I am furious!")
     assert label == "very_negative" and score <= -0.6
     label, score = sentiment("Thank you so much, you were very helpful, great job!")
@@ -114,3 +114,118 @@ def test_priority_from_signals(cfg):
     assert priority_for("product_question", "hi", None, cfg, ["legal_threat"]) == "urgent"
     assert priority_for("product_question", "hi", None, cfg, ["repeated_contact"]) == "high"
     assert priority_for("product_question", "hi", None, cfg, ["all_caps"]) == "low"
+
+
+# ------------------------------------------------------------------ chargeback, subscription, 7 languages
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm going to do a chargeback if I don't hear back today.",
+        "I have disputed the charge with my bank.",
+        "Je fais opposition au paiement, c'est fini.",
+        "Voy a reclamar este cargo a mi banco.",
+        "Ich widerspreche der Lastschrift.",
+        "Farò il chargeback con la carta.",
+        "Ik ga de afschrijving laten terugdraaien door mijn bank.",
+        "Vou contestar a cobrança no banco.",
+    ],
+)
+def test_chargeback_in_every_language(text):
+    assert "chargeback" in detect_signals(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please end my membership at the end of the month.",
+        "Annulez mon abonnement s'il vous plaît.",
+        "Dadme de baja de la suscripción.",
+        "Ich möchte meine Mitgliedschaft kündigen.",
+        "Annullate il mio abbonamento.",
+        "Ik wil mijn lidmaatschap beëindigen.",
+        "Cancelem a subscrição, por favor.",
+    ],
+)
+def test_subscription_cancel_in_every_language(text):
+    s = detect_signals(text)
+    assert "subscription_cancel" in s and "churn_risk" in s
+
+
+@pytest.mark.parametrize(
+    "text,signal",
+    [
+        ("Nous allons saisir le tribunal.", "legal_threat"),
+        ("Os voy a demandar.", "legal_threat"),
+        ("Mein Rechtsanwalt ist informiert.", "legal_threat"),
+        ("Passerò alle vie legali.", "legal_threat"),
+        ("We stappen naar de rechter.", "legal_threat"),
+        ("O meu advogado vai tratar disto.", "legal_threat"),
+        ("Vous ai-je déjà écrit ? Oui, plusieurs fois.", "repeated_contact"),
+        ("Es la segunda vez que pregunto.", "repeated_contact"),
+        ("Ich habe schon mehrmals angerufen.", "repeated_contact"),
+        ("Vi ho già scritto ieri.", "repeated_contact"),
+        ("Ik heb jullie al drie keer gemaild.", "repeated_contact"),
+        ("Já vos escrevi na semana passada.", "repeated_contact"),
+        ("Voglio parlare con un operatore.", "asks_for_human"),
+        ("Ik wil met een medewerker spreken.", "asks_for_human"),
+        ("Quero falar com uma pessoa.", "asks_for_human"),
+    ],
+)
+def test_signals_in_other_languages(text, signal):
+    assert signal in detect_signals(text)
+
+
+@pytest.mark.parametrize(
+    "text,signal",
+    [
+        ("I'm filing a \u0441h\u0430rgeb\u0430\u0441k", "chargeback"),  # Cyrillic с/а look-alikes
+        ("\u0421\u0410NCEL MY SUBSCRIPTION", "subscription_cancel"),  # Cyrillic С/А, shouting
+        ("charge\u200bback", "chargeback"),  # zero-width space inside the word
+        ("char\u00adgeback", "chargeback"),  # soft hyphen
+        ("\uff23\uff28\uff21\uff32\uff27\uff25\uff22\uff21\uff23\uff2b", "chargeback"),  # full-width letters
+        ("I will <b>dis</b>pute the <i>charge</i> with my bank", "chargeback"),  # markup inside words
+        ("<p>I will contact my</p><p>lawyer</p>", "legal_threat"),  # block markup between words
+        ("cancel&nbsp;my&nbsp;subscription", "subscription_cancel"),  # HTML entities
+        ("Je vais re\u0301silier mon abonnement", "subscription_cancel"),  # combining accent
+        ("Ich lasse das zur\u00fcckbuchen", "chargeback"),
+        ("Ich lasse das zurueckbuchen", "chargeback"),  # ue spelling without umlaut
+        ("talk to my l\u0430wyer", "legal_threat"),
+    ],
+)
+def test_signals_resist_obfuscation(text, signal):
+    assert signal in detect_signals(text)
+
+
+@pytest.mark.parametrize(
+    "text,signal",
+    [
+        ("Sue from your team promised a call back.", "legal_threat"),  # a name, not a threat
+        ("Do you have court shoes in a 38?", "legal_threat"),
+        ("Is there a lot of demand for this sofa? Hay mucha demanda?", "legal_threat"),
+        ("My bank statement shows the payment twice.", "chargeback"),
+        ("Which bank transfer details should I use?", "chargeback"),
+        ("Please cancel my order, wrong size.", "subscription_cancel"),
+        ("How do I unsubscribe from your newsletter?", "subscription_cancel"),
+        ("Ich möchte meine Bestellung stornieren.", "subscription_cancel"),
+        ("Ik wil mijn bestelling annuleren.", "subscription_cancel"),
+        ("I ordered it three weeks ago.", "repeated_contact"),
+    ],
+)
+def test_signals_no_false_alarm(text, signal):
+    assert signal not in detect_signals(text)
+
+
+def test_signal_matching_is_bounded():
+    # A huge message is only scanned up to its first MAX_MATCH_CHARS characters.
+    from pipeline.signals import MAX_MATCH_CHARS
+
+    tail = "chargeback"
+    assert "chargeback" not in detect_signals("a " * MAX_MATCH_CHARS + tail)
+    assert "chargeback" in detect_signals(tail + " a" * MAX_MATCH_CHARS)
+
+
+def test_priority_from_new_signals(cfg):
+    assert priority_for("product_question", "hi", None, cfg, ["chargeback"]) == "urgent"
+    assert priority_for("product_question", "hi", None, cfg, ["subscription_cancel"]) == "high"

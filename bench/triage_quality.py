@@ -1,0 +1,121 @@
+"""Triage quality on the project's own multilingual eval sets: prints figures, asserts nothing.
+
+    python bench/triage_quality.py [--config config] [--model multilingual-e5-small|all-MiniLM-L6-v2]
+
+- Intents: ``bench/data/multilingual_intents.csv`` — the same 42 store messages written in
+  EN/FR/ES/DE/IT/NL/PT (12 default intents x 3 + 6 not actionable), classified by the production
+  path (:func:`pipeline.local_classifier.classify_local` on ``config/intents.yaml``, thresholds
+  included). Accuracy per language; a message the model rejects as out of scope counts as ``other``.
+- Sentiment: ``bench/data/sentiment_angry.csv`` (105 clearly angry messages: complaints, threats,
+  sarcasm, shouting; 15 per language) must score negative or very_negative; the neutral questions
+  are the intent set's plain requests (order status, returns, cancellations, changes, account,
+  product, discount questions, not-actionable), which must not.
+- Signals: ``bench/data/signals.csv`` — messages with the signals they should raise (and must not).
+
+None of these files is used for training: the models learn from ``config/intents.yaml`` and
+``pipeline/data/`` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = ROOT / "bench" / "data"
+LANGS = ("en", "fr", "es", "de", "it", "nl", "pt")
+NEUTRAL_INTENTS = {"order_status", "return_refund", "cancel_order", "change_order", "account_access",
+                   "account_change", "product_question", "discount_promo", "other"}
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (DATA / name).open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(ROOT / "config"))
+    ap.add_argument("--model", default=None, help="embedding model (default: the project default)")
+    ap.add_argument("--show-errors", action="store_true")
+    args = ap.parse_args()
+    var = Path(tempfile.mkdtemp(prefix="bench-var-"))
+    os.environ["SIDECAR_VAR"] = str(var)
+
+    from knowledge.embedding import select_model
+    from pipeline.config import load_config
+    from pipeline.local_classifier import classify_local, embed_texts
+    from pipeline.signals import detect_signals, sentiment
+
+    model = select_model(args.model)
+    cfg = load_config(args.config)
+    learned = var / "learned_examples.jsonl"
+    print(f"embedding model {model}")
+
+    intents = _rows("multilingual_intents.csv")
+    ok: dict[str, list[bool]] = defaultdict(list)
+    errors = []
+    for r in intents:
+        pred, oos = classify_local(r["text"], cfg, learned)
+        got = cfg.intents.oos_intent if oos else pred.label
+        ok[r["lang"]].append(got == r["label"])
+        if got != r["label"]:
+            errors.append((r["lang"], r["label"], got, round(pred.confidence, 2), r["text"]))
+    print(f"intents ({len(intents)} messages, production thresholds)   target >= 90% in every language")
+    for lang in LANGS:
+        v = ok[lang]
+        print(f"  {lang}  {100 * sum(v) / len(v):5.1f}%  ({sum(v)}/{len(v)})")
+    allv = [x for v in ok.values() for x in v]
+    print(f"  all {100 * sum(allv) / len(allv):5.1f}%")
+
+    def negative(texts: list[str]) -> list[bool]:
+        embs = embed_texts(texts)
+        return [sentiment(t, cfg, e)[0] in ("negative", "very_negative") for t, e in zip(texts, embs, strict=True)]
+
+    angry = _rows("sentiment_angry.csv")
+    neg = negative([r["text"] for r in angry])
+    by: dict[str, list[bool]] = defaultdict(list)
+    for r, n in zip(angry, neg, strict=True):
+        by[r["lang"]].append(n)
+    print(f"sentiment: angry messages scored negative   {100 * sum(neg) / len(neg):5.1f}%  ({sum(neg)}/{len(neg)})"
+          "   target >= 90%")
+    print("  " + "  ".join(f"{lang} {100 * sum(by[lang]) / len(by[lang]):.0f}%" for lang in LANGS))
+    neutral = [r for r in intents if r["label"] in NEUTRAL_INTENTS]
+    nn = negative([r["text"] for r in neutral])
+    print(f"sentiment: neutral questions scored negative {100 * sum(nn) / len(nn):5.1f}%  ({sum(nn)}/{len(nn)})"
+          "   target <= 5%")
+    if args.show_errors:
+        for r, n in zip(angry, neg, strict=True):
+            if not n:
+                print(f"    missed angry [{r['lang']}] {r['text'][:100]}")
+        for r, n in zip(neutral, nn, strict=True):
+            if n:
+                print(f"    neutral scored negative [{r['lang']}] {r['text'][:100]}")
+
+    sig_rows = _rows("signals.csv")
+    hits = misses = false = 0
+    for r in sig_rows:
+        want = {s for s in r["signals"].split() if s}
+        got = set(detect_signals(r["text"]))
+        hits += len(want & got)
+        misses += len(want - got)
+        unwanted = {s for s in r["must_not"].split() if s} & got
+        false += len(unwanted)
+        if args.show_errors and (want - got or unwanted):
+            print(f"    signals [{r['lang']}] want {sorted(want)} got {sorted(got)}: {r['text'][:90]}")
+    print(f"signals: {hits}/{hits + misses} expected signals raised, {false} raised where they must not "
+          f"({len(sig_rows)} messages)")
+    if args.show_errors:
+        for e in errors:
+            lang, gold, got, conf, text = e
+            print(f"    intent error [{lang}] gold {gold} got {got} ({conf:.2f}) {text}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Model-based sentiment on the shared sentence embeddings (all supported languages).
+
+A small logistic regression over [multilingual embedding | VADER compound | all-caps | "?!!"
+bursts] with four classes — ``angry`` (complaints, threats, sarcasm, shouting), ``negative``
+(mild dissatisfaction), ``neutral``, ``positive`` — trained at start-up on
+``pipeline/data/sentiment_examples.csv`` (written for this project in EN/FR/ES/DE/IT/NL/PT) plus
+the intents' own examples (``complaint`` → negative, the request intents and ``other`` →
+neutral) and the shipped generic non-support text (neutral). VADER is only a feature: it is English-centric and reads "Brilliant service, really"
+as praise.
+
+The verdict maps to the triage labels: ``very_negative`` when P(angry) ≥ 0.5, ``negative`` when
+P(angry) + P(negative) ≥ 0.5, ``positive`` when P(positive) ≥ 0.5, else ``neutral``; the score
+is P(positive) − P(angry) − P(negative) in [-1, 1]. Threat signals (legal action, chargeback)
+make a message at least negative whatever the model says.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from pipeline.config import Config
+
+log = logging.getLogger(__name__)
+
+DATA_FILE = Path(__file__).resolve().parent / "data" / "sentiment_examples.csv"
+CLASSES = ("angry", "negative", "neutral", "positive")
+# Which intents' examples also teach sentiment: plain requests are neutral, complaints negative.
+# Problem reports (delivery_problem, human_request) are left out: they can be calm or furious.
+NEUTRAL_INTENTS = ("order_status", "return_refund", "cancel_order", "change_order", "billing", "account_access",
+                   "account_change", "product_question", "discount_promo")
+NEGATIVE_INTENTS = ("complaint",)
+C = 16.0  # weak regularisation: the embedding carries the signal, the data set is small
+_BURST = re.compile(r"[!?]{2,}")
+
+
+def is_shouting(text: str) -> bool:
+    """Mostly upper-case letters over a reasonable length (a single acronym is not shouting)."""
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) > 10 and sum(c.isupper() for c in letters) / len(letters) > 0.6
+
+
+def load_examples(path: Path = DATA_FILE) -> list[tuple[str, str]]:
+    """(text, class) rows of the shipped sentiment examples."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = [(r["text"].strip(), r["label"].strip()) for r in csv.DictReader(fh)]
+    bad = sorted({lab for _, lab in rows if lab not in CLASSES})
+    if bad:
+        raise ValueError(f"{path}: unknown sentiment label(s) {', '.join(bad)} (expected {', '.join(CLASSES)})")
+    return [(t, lab) for t, lab in rows if t]
+
+
+def training_examples(cfg: Config | None, path: Path = DATA_FILE) -> list[tuple[str, str]]:
+    """Shipped examples plus the configured intents' examples mapped to sentiment classes."""
+    from pipeline.local_classifier import generic_non_support
+
+    rows = load_examples(path)
+    rows += [(t, "neutral") for t in generic_non_support()]  # off-topic chatter is not anger
+    if cfg is not None:
+        oos = cfg.intents.oos_intent
+        for name, idef in cfg.intents.intents.items():
+            cls = "negative" if name in NEGATIVE_INTENTS else "neutral" if name in NEUTRAL_INTENTS or name == oos else None
+            if cls:
+                rows += [(ex, cls) for ex in idef.examples]
+    return rows
+
+
+_vader = None
+_vader_lock = threading.Lock()
+VADER_MAX_CHARS = 20_000  # bounded work per message
+
+
+def vader_compound(text: str) -> float:
+    """VADER's compound score (-1..1). English-centric: a feature of the model, not a verdict."""
+    global _vader
+    if _vader is None:
+        with _vader_lock:
+            if _vader is None:
+                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+                _vader = SentimentIntensityAnalyzer()
+    return float(_vader.polarity_scores((text or "")[:VADER_MAX_CHARS])["compound"])
+
+
+def _vader_scores(texts: Sequence[str]) -> np.ndarray:
+    return np.array([vader_compound(t) for t in texts], dtype=np.float32)
+
+
+def features(texts: Sequence[str], emb: np.ndarray) -> np.ndarray:
+    """[embedding | VADER compound | shouting | ?!! burst] for each text."""
+    extra = np.stack(
+        [_vader_scores(texts),
+         np.array([float(is_shouting(t)) for t in texts], dtype=np.float32),
+         np.array([float(bool(_BURST.search(t))) for t in texts], dtype=np.float32)],
+        axis=1,
+    )
+    return np.hstack([np.asarray(emb, dtype=np.float32), extra])
+
+
+class SentimentModel:
+    """Four-class logistic regression over :func:`features`."""
+
+    def __init__(self) -> None:
+        self._clf: LogisticRegression | None = None
+        self.classes_: list[str] = []
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str], emb: np.ndarray) -> SentimentModel:
+        """Fit on ``texts``/``labels`` with their precomputed embeddings."""
+        self._clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+        self._clf.fit(features(texts, emb), list(labels))
+        self.classes_ = [str(c) for c in self._clf.classes_]
+        return self
+
+    def proba(self, texts: Sequence[str], emb: np.ndarray) -> dict[str, np.ndarray]:
+        """Class probabilities per text, keyed by class name (absent classes are zeros)."""
+        if self._clf is None:
+            raise RuntimeError("sentiment model is not fitted")
+        P = self._clf.predict_proba(features(texts, emb))
+        out = {c: np.zeros(len(texts)) for c in CLASSES}
+        for j, c in enumerate(self.classes_):
+            out[c] = P[:, j]
+        return out
+
+    def verdicts(self, texts: Sequence[str], emb: np.ndarray) -> list[tuple[str, float]]:
+        """(label, score) per text; see the module docstring for the mapping."""
+        p = self.proba(texts, emb)
+        out = []
+        for i in range(len(texts)):
+            angry, neg, pos = float(p["angry"][i]), float(p["negative"][i]), float(p["positive"][i])
+            if angry >= 0.5:
+                label = "very_negative"
+            elif angry + neg >= 0.5:
+                label = "negative"
+            elif pos >= 0.5:
+                label = "positive"
+            else:
+                label = "neutral"
+            out.append((label, round(pos - angry - neg, 4)))
+        return out
+
+
+def _embed_reusing(texts: list[str], embed, known: tuple[Sequence[str], np.ndarray] | None) -> np.ndarray:
+    index = {t: i for i, t in enumerate(known[0])} if known is not None else {}
+    missing = [t for t in dict.fromkeys(texts) if t not in index]
+    fresh = dict(zip(missing, embed(missing), strict=True)) if missing else {}
+    return np.stack([known[1][index[t]] if t in index else fresh[t] for t in texts]).astype(np.float32)
+
+
+_models: dict[str, SentimentModel] = {}
+_lock = threading.Lock()
+
+
+def _key(rows: list[tuple[str, str]], model_id: str) -> str:
+    h = hashlib.sha256(model_id.encode())
+    for t, lab in rows:
+        h.update(f"{lab}\t{t}\n".encode())
+    return h.hexdigest()
+
+
+def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], np.ndarray] | None = None) -> SentimentModel:
+    """The fitted model for this config's examples (one per content, cached per process).
+
+    ``embed`` is the caller's embedding function (``texts -> [n, dim]``), so the intent model
+    and sentiment share one embedder. ``known`` = (texts, embeddings) already computed — the
+    intent model's training examples — which are reused instead of embedded again.
+    """
+    from knowledge.embedding import current_model_id
+
+    rows = training_examples(cfg)
+    key = _key(rows, current_model_id())
+    with _lock:
+        model = _models.get(key)
+        if model is None:
+            texts = [t for t, _ in rows]
+            model = SentimentModel().fit(texts, [lab for _, lab in rows], _embed_reusing(texts, embed, known))
+            log.info("sentiment model fitted: %d examples", len(rows))
+            _models.clear()  # one config at a time is enough; a reload refits
+            _models[key] = model
+    return model
