@@ -155,6 +155,10 @@ def _parse_event(body: dict[str, Any], headers: Mapping[str, str], own: set[str]
     author = comment.get("author") if isinstance(comment.get("author"), dict) else {}
     ev.message_id = as_str(comment.get("id"))
     ev.author_id = as_str(author.get("id"))
+    if author.get("is_staff") is not True and (not ev.author_id or ev.author_id == as_str(detail.get("requester_id"))):
+        # The requester wrote it: their name is in the event (the greeting needs it even when the
+        # ticket API side-loads no users, and in dry-run where the API is never called).
+        ev.requester_name = as_str(author.get("name"))
     ev.body_hint = comment.get("body") if isinstance(comment.get("body"), str) else None
     ev.is_internal = comment.get("is_public") is False
     if ev.author_id and ev.author_id in own:
@@ -280,7 +284,10 @@ class ZendeskAdapter(RestAdapter):
             meta, links = body.get("meta") or {}, body.get("links") or {}
             page, params = (links.get("next"), None) if meta.get("has_more") and links.get("next") else (None, None)
         requester_id = as_str(t.get("requester_id"))
-        req = users.get(requester_id or "", {})
+        req = dict(users.get(requester_id or "", {}))
+        if not req.get("name") and isinstance(hint, TicketEvent) and hint.requester_name \
+                and hint.author_id == requester_id:
+            req["name"] = hint.requester_name  # users not side-loaded: the webhook named the requester
         messages = [self._message(c, users, requester_id) for c in comments]
         priority = t.get("priority") if t.get("priority") in _ZD_PRIORITIES else None
         via = t.get("via") if isinstance(t.get("via"), dict) else {}

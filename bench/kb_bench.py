@@ -3,12 +3,14 @@
     python bench/kb_bench.py [--chunks 10000] [--ingest-docs 400] [--queries 200] [--real]
 
 1. Ingestion: synthetic help articles (sentences recombined from the demo KB, so lengths and
-   vocabulary are realistic) go through the real path: chunk → embed (local MiniLM) → chroma.
+   vocabulary are realistic) go through the real path: chunk → embed chunks and their sentences
+   (local MiniLM) → chroma.
    Prints chunks/s, and the time of an incremental re-ingest with nothing changed.
 2. Retrieval: the collection is filled up to ``--chunks`` (by default with random unit vectors
    for the rest, which costs the index the same; ``--real`` embeds every chunk instead), then
-   ``--queries`` customer-style questions are timed end to end (embed the query + chroma query +
-   per-document dedupe). Prints p50/p95/max. Target p50 <= 30 ms.
+   ``--queries`` customer-style questions are timed end to end (embed the query, dense search of
+   chunks and of sentences, BM25, fusion, per-document grouping). Prints p50/p95/max. Target p95 <= 30 ms.
+   Also prints how long the BM25 index takes to build from the store and to catch up after an ingest.
 
 Runs in a temporary chroma folder; never touches the real one.
 """
@@ -94,20 +96,54 @@ def main(argv: list[str] | None = None) -> int:
 
         have = store.count()
         if have < args.chunks:
+            # Filler: synthetic article text (so BM25 has a realistic 10k-chunk vocabulary) with random
+            # unit vectors for the chunks and their sentences (the indexes cost the same; --real embeds).
+            from knowledge import sentences as ks
+
             rng = np.random.default_rng(3)
             col = store.collection
             missing = args.chunks - have
-            for start in range(0, missing, 2000):
-                m = min(2000, missing - start)
+            fill_docs = synthetic_docs(missing // 3 + 1, seed=11)
+            bodies = [sec for d in fill_docs for sec in d.text.split("\n\n")][:missing]
+            t0 = time.perf_counter()
+            for start in range(0, missing, 1000):
+                m = min(1000, missing - start)
                 vecs = rng.normal(size=(m, 384)).astype(np.float32)
                 vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
                 ids = [f"fill-{start + j}" for j in range(m)]
-                col.add(ids=ids, embeddings=vecs.tolist(), documents=["filler passage"] * m,
-                        metadatas=[{"doc_id": f"fill-doc-{(start + j) // 3}", "title": "filler", "origin": "fill",
-                                    "source_type": "article", "url": "", "heading": "", "intents": "",
-                                    "brand": "", "language": ""} for j in range(m)])
-            print(f"filled with {missing} random-vector chunks (use --real to embed them all)")
+                metas = [{"doc_id": f"fill-doc-{(start + j) // 3}", "title": f"Filler article {(start + j) // 3}",
+                          "origin": "fill", "source_type": "article", "url": "", "heading": "", "intents": "",
+                          "brand": "", "language": ""} for j in range(m)]
+                docs_text = [bodies[(start + j) % len(bodies)].split("\n", 1)[-1] for j in range(m)]
+                col.add(ids=ids, embeddings=vecs.tolist(), documents=docs_text, metadatas=metas)
+                rows_ids, rows_meta = [], []
+                for cid, body, meta in zip(ids, docs_text, metas, strict=True):
+                    i, _, mm = ks.rows_for(cid, body, meta)
+                    rows_ids += i
+                    rows_meta += mm
+                sv = rng.normal(size=(len(rows_ids), 384)).astype(np.float32)
+                sv /= np.linalg.norm(sv, axis=1, keepdims=True)
+                for s0 in range(0, len(rows_ids), 2000):
+                    ks.collection(store).add(ids=rows_ids[s0:s0 + 2000], embeddings=sv[s0:s0 + 2000].tolist(),
+                                             metadatas=rows_meta[s0:s0 + 2000])
+            store.mark_changed()
+            print(f"filled with {missing} synthetic chunks with random vectors ({ks.collection(store).count()} "
+                  f"sentence rows in all) in {time.perf_counter() - t0:.1f}s (use --real to embed them all)")
         print(f"collection size: {store.count()} chunks")
+
+        from knowledge import lexical
+
+        t0 = time.perf_counter()
+        idx = lexical.index_for(store)
+        print(f"lexical index (BM25) built from the store: {len(idx)} chunks in {time.perf_counter() - t0:.2f}s")
+        extra = synthetic_docs(3, seed=99)
+        for d in extra:
+            d.doc_id = "extra-" + d.doc_id
+        ingest_documents(store, docs + extra, origin="bench", progress=False)
+        t0 = time.perf_counter()
+        idx = lexical.index_for(store)
+        print(f"lexical index after adding {len(extra)} documents: {idx.last_sync['tokenised']:.0f} chunks tokenised, "
+              f"rebuilt in {time.perf_counter() - t0:.2f}s (incremental: stored chunks are not read again)")
 
         for q in QUERIES[:3]:
             search(store, q, k=3)  # warm the index
@@ -120,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         lat.sort()
         p95 = lat[int(0.95 * (len(lat) - 1))]
         print(f"retrieval at {store.count()} chunks over {len(lat)} queries: p50 {statistics.median(lat):.1f} ms, "
-              f"p95 {p95:.1f} ms, max {lat[-1]:.1f} ms (embed query + chroma + dedupe; target p50 <= 30 ms)")
+              f"p95 {p95:.1f} ms, max {lat[-1]:.1f} ms (embed query + dense chunks + dense sentences + BM25 + fusion; target p95 <= 30 ms)")
     return 0
 
 

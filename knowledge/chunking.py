@@ -21,7 +21,7 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 
 MAX_CHARS = 900  # a chunk's body; MiniLM truncates at 256 tokens (~1000 chars of English)
-MIN_CHARS = 120  # sections shorter than this are merged into the next one
+MIN_CHARS = 40  # only sections shorter than this are merged into the next one (each heading keeps its chunk)
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
@@ -249,7 +249,7 @@ def chunk_document(doc: Document, max_chars: int = MAX_CHARS, min_chars: int = M
     if carry:
         if merged:
             h, b = merged[-1]
-            merged[-1] = (h, f"{b}\n\n{carry}")
+            merged[-1] = (h, f"{b}\n\n{(carry_head + ': ') if carry_head else ''}{carry}")
         else:
             merged.append((carry_head, carry))
     chunks: list[Chunk] = []

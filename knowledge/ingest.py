@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knowledge import sentences
 from knowledge.chunking import Chunk, Document, chunk_document, load_folder
 from knowledge.progress import Progress
 from knowledge.store import KnowledgeStore
@@ -34,6 +35,7 @@ class IngestReport:
     metadata_updated: int = 0
     deleted: int = 0
     seconds: float = 0.0
+    sentences_backfilled: int = 0
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -101,7 +103,17 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
 
     if meta_ids:
         col.update(ids=meta_ids, metadatas=[wanted[c][1] for c in meta_ids])
+        sentences.update_metadata(store, {c: wanted[c][1] for c in meta_ids})
         rep.metadata_updated = len(meta_ids)
+    # Chunks stored before sentence vectors existed get theirs now (once; no chunk is re-embedded).
+    kept = [c for c in wanted if c in have]
+    if kept:
+        with_sentences = sentences.chunks_with_sentences(
+            store, origin=origin if prune else None, doc_ids=None if prune else sorted({d.doc_id for d in docs}))
+        backfill = [c for c in kept if c not in with_sentences]
+        if backfill:
+            sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in backfill])
+            rep.sentences_backfilled = len(backfill)
 
     if isinstance(progress, Progress):
         bar = progress.start(len(new_ids), "embedding chunks", "chunk")
@@ -114,6 +126,7 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
         vectors = store.embed(texts)
         col.upsert(ids=batch, embeddings=vectors, documents=[wanted[c][0].body for c in batch],
                    metadatas=[wanted[c][1] for c in batch])
+        sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in batch])
         rep.added += len(batch)
         bar.update(len(batch))
     if not isinstance(progress, Progress):
@@ -122,8 +135,9 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
     if stale:
         for start in range(0, len(stale), 500):
             col.delete(ids=stale[start:start + 500])
+        sentences.delete_for_chunks(store, stale)
         rep.deleted = len(stale)
-    if rep.added or rep.deleted or rep.metadata_updated:
+    if rep.added or rep.deleted or rep.metadata_updated or rep.sentences_backfilled:
         store.mark_changed()
     rep.seconds = time.perf_counter() - t0
     # debug: the CLI prints the same summary once; the server's first start says it too.
@@ -146,4 +160,6 @@ def delete_documents(store: KnowledgeStore, doc_ids: list[str]) -> int:
     got = store.collection.get(where={"doc_id": {"$in": list(doc_ids)}}, include=[])
     if got["ids"]:
         store.collection.delete(ids=got["ids"])
+        sentences.delete_for_chunks(store, list(got["ids"]))
+        store.mark_changed()
     return len(got["ids"])

@@ -1,76 +1,207 @@
 """Retrieval: top passages for a customer message, one per document, above a relevance threshold.
 
-Scores are cosine similarities (0..1 in practice for MiniLM). Below ``threshold`` nothing is
-returned, so the drafter says it found nothing instead of grounding a reply on a weak match.
-``brand`` and ``language`` filter (documents tagged with no brand / language match every one);
-``intent`` is a soft preference: documents tagged with the intent get a small boost in ranking,
+Hybrid: the dense ranking (chroma, cosine on MiniLM embeddings) and the lexical ranking (BM25,
+:mod:`knowledge.lexical`) are fused with reciprocal rank fusion (each list contributes
+``1 / (RRF_K + rank)``), so a passage that either side ranks high comes up, and one that both
+rank high comes first. Dense finds paraphrases; BM25 finds the exact terms customers copy from
+pages and emails.
+
+Every candidate keeps its cosine similarity (computed from the stored embedding when only BM25
+found it). Below ``threshold`` a candidate is dropped, so an off-topic message gets nothing and
+the drafter says it found nothing instead of grounding a reply on a weak match.
+``brand`` and ``language`` filter both sides (documents tagged with no brand / language match
+every one); ``intent`` is a soft preference: documents tagged with the intent get a small boost,
 because a wrong classification must not hide the right article.
+
+No re-ranking stage by default: ``bench/retrieval_eval.py`` measured none that paid for its
+latency on the tuning set (see README).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from knowledge.embedding import RELEVANCE_THRESHOLD as DEFAULT_THRESHOLD
+import numpy as np
+
+from knowledge.embedding import RELEVANCE_THRESHOLD
 from knowledge.store import KnowledgeStore, get_store
 from pipeline.models import Source
 
 log = logging.getLogger(__name__)
 
 DEFAULT_K = 3
-INTENT_BOOST = 0.05
-OVERFETCH = 4  # chunks fetched per wanted document, to survive the per-document dedupe
+BASE_LANGUAGE = "en"  # the knowledge base's main language: always acceptable as a fallback
+# The embedding's own relevance cut-off (model-specific, knowledge.embedding), raised by the margin
+# sentence scoring adds: eval_tune.yaml with MiniLM: on-topic best >= 0.37, off-topic mostly < 0.28.
+SENTENCE_MARGIN = 0.05
+DEFAULT_THRESHOLD = RELEVANCE_THRESHOLD + SENTENCE_MARGIN
+INTENT_BOOST = 0.0005  # in RRF units: about two rank places near the top
+RRF_K = 60  # the usual constant (Cormack et al. 2009); flat enough that rank 1 vs 3 matters little
+DENSE_WEIGHT = 1.0
+LEXICAL_WEIGHT = 1.0
+FUSION = "score"  # cosine + SCORE_LEXICAL_WEIGHT * BM25 match (0..1, see knowledge.lexical); or "rrf"
+SCORE_LEXICAL_WEIGHT = 0.3  # tuned on eval_tune.yaml: 0.15, 0.3, 0.5 tried (0.3 = 0.5 > 0.15)
+SCORE_INTENT_BOOST = 0.04  # cosine units; 0-0.06 equal on eval_tune.yaml drafts, 0.04 puts "where is my order" first
+SENTENCES = True  # score chunks by their best sentence too (knowledge.sentences)
+SENTENCE_PENALTY = 0.05  # short sentences match short questions easily; 0, 0.03, 0.06 tried on eval_tune.yaml
+CANDIDATES = 30  # chunks taken from each ranking before fusion
+SECTIONS_PER_DOC = 2  # a document's passage may join its two best sections (see best_per_document)
+SECTION_WINDOW = 6  # ... when the second one ranks this high among all sections
 
 
-def _where(brand: str | None, language: str | None) -> dict[str, Any] | None:
+@dataclass
+class Hit:
+    """One fused candidate chunk (internal to retrieval and the benches)."""
+
+    chunk_id: str
+    doc_id: str
+    fused: float
+    cosine: float
+    body: str
+    meta: dict[str, Any]
+
+    def source(self) -> Source:
+        heading = str(self.meta.get("heading") or "")
+        return Source(
+            id=self.doc_id,
+            title=str(self.meta.get("title") or self.doc_id) + (f" - {heading}" if heading else ""),
+            url=str(self.meta["url"]) if self.meta.get("url") else None,
+            score=round(self.cosine, 4),
+            text=self.body or "",
+            source_type=str(self.meta.get("source_type") or "article"),
+            language=str(self.meta.get("language") or ""),
+        )
+
+
+def _where(brand: str | None, language: str | None, strict_language: bool = False) -> dict[str, Any] | None:
     conds: list[dict[str, Any]] = []
     if brand:
         conds.append({"brand": {"$in": [brand, ""]}})
     if language:
-        conds.append({"language": {"$in": [language, ""]}})
+        # Not strict: the language's articles, untagged ones and the base language's (English).
+        conds.append({"language": language} if strict_language
+                     else {"language": {"$in": sorted({language, "", BASE_LANGUAGE})}})
     if not conds:
         return None
     return conds[0] if len(conds) == 1 else {"$and": conds}
 
 
+def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, brand: str | None = None,
+                language: str | None = None, strict_language: bool = False, threshold: float = DEFAULT_THRESHOLD,
+                embedding: Any = None, candidates: int = CANDIDATES, lexical: bool = True,
+                dense: bool = True) -> list[Hit]:
+    """Fused chunk candidates above ``threshold``, best first (several chunks per document possible)."""
+    text = (text or "").strip()
+    n = store.count()
+    if not text or n == 0:
+        return []
+    vec = np.asarray(embedding if embedding is not None else store.embed([text])[0], dtype=np.float32)
+    where = _where(brand, language, strict_language)
+    fused: dict[str, float] = {}
+    info: dict[str, tuple[float, str, dict[str, Any]]] = {}
+    col = store.collection
+    if dense:
+        res = col.query(query_embeddings=[vec.tolist()], n_results=min(n, candidates), where=where,
+                        include=["documents", "metadatas", "distances"])
+        for rank, (cid, body, meta, dist) in enumerate(zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
+                                                           res["distances"][0], strict=True)):
+            fused[cid] = fused.get(cid, 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)
+            info[cid] = (1.0 - float(dist), body or "", meta or {})
+    sent: dict[str, float] = {}
+    if dense and SENTENCES:
+        from knowledge import sentences
+
+        sent = {c: cos - SENTENCE_PENALTY for c, cos in sentences.query(store, vec.tolist(), candidates, where).items()}
+        for cid, cos in sent.items():
+            if cid in info:  # the chunk's dense score is the better of its own and its best sentence's
+                info[cid] = (max(info[cid][0], cos), info[cid][1], info[cid][2])
+    lex_norm: dict[str, float] = {}
+    if lexical:
+        from knowledge.lexical import index_for
+
+        lex = index_for(store).search(text, candidates, brand=brand, language=language,
+                                      strict_language=strict_language)
+        for rank, (cid, match) in enumerate(lex):
+            fused[cid] = fused.get(cid, 0.0) + LEXICAL_WEIGHT / (RRF_K + rank + 1)
+            lex_norm[cid] = match
+    missing = [cid for cid in list(lex_norm) + list(sent) if cid not in info]
+    if missing:  # found by BM25 or a sentence only: the chunk's cosine comes from its stored embedding
+        got = col.get(ids=list(dict.fromkeys(missing)), include=["documents", "metadatas", "embeddings"])
+        embs = got.get("embeddings")
+        for i, cid in enumerate(got["ids"]):
+            e = np.asarray(embs[i], dtype=np.float32) if embs is not None else None
+            cos = float(e @ vec / (np.linalg.norm(e) * np.linalg.norm(vec) + 1e-12)) if e is not None else 0.0
+            info[cid] = (max(cos, sent.get(cid, -1.0)), (got["documents"] or [""])[i] or "",
+                         (got["metadatas"] or [{}])[i] or {})
+    for cid in sent:  # chunks found by a sentence only are candidates too
+        fused.setdefault(cid, 0.0)
+    hits = []
+    for cid, score in fused.items():
+        if cid not in info:  # deleted between the two lookups
+            continue
+        cos, body, meta = info[cid]
+        if cos < threshold:
+            continue
+        if FUSION == "score":  # tried against RRF on the tuning split (bench/retrieval_eval.py --fusion)
+            score = (cos if dense else 0.0) + SCORE_LEXICAL_WEIGHT * lex_norm.get(cid, 0.0)
+        if intent and f",{intent}," in str(meta.get("intents") or ""):
+            score += INTENT_BOOST if FUSION == "rrf" else SCORE_INTENT_BOOST
+        hits.append(Hit(chunk_id=cid, doc_id=str(meta.get("doc_id") or cid), fused=score, cosine=cos, body=body,
+                        meta=meta))
+    hits.sort(key=lambda h: (-h.fused, -h.cosine))
+    return hits
+
+
+def best_per_document(hits: list[Hit], k: int, per_doc: int = SECTIONS_PER_DOC,
+                      window: int = SECTION_WINDOW) -> list[list[Hit]]:
+    """At most ``k`` documents in fused order, each with up to ``per_doc`` of its sections.
+
+    A document's extra sections must rank within the first ``window`` hits overall: when the
+    question falls between two sections of the right article (the heading says "The reset
+    email does not arrive", the answer is in "Request a reset link"), both reach the drafter.
+    """
+    groups: dict[str, list[Hit]] = {}
+    for i, h in enumerate(hits):
+        g = groups.get(h.doc_id)
+        if g is None:
+            if len(groups) < k:
+                groups[h.doc_id] = [h]
+        elif len(g) < per_doc and i < window:
+            g.append(h)
+    return list(groups.values())
+
+
+def merge_sections(group: list[Hit]) -> Source:
+    """One :class:`Source` per document: its best section first, other retrieved sections after it.
+
+    Extra sections are marked with their heading (``### heading`` lines), so the drafter and the
+    model know where each passage comes from; the title names every section used.
+    """
+    src = group[0].source()
+    if len(group) == 1:
+        return src
+    headings = [str(h.meta.get("heading") or "") for h in group]
+    parts = [group[0].body]
+    for h, head in zip(group[1:], headings[1:], strict=True):
+        parts.append((f"### {head}\n" if head else "") + (h.body or ""))
+    src.text = "\n\n".join(parts)
+    title = str(group[0].meta.get("title") or group[0].doc_id)
+    named = [x for x in dict.fromkeys(headings) if x]
+    src.title = title + (f" - {' / '.join(named)}" if named else "")
+    return src
+
+
 def search(store: KnowledgeStore, text: str, *, k: int = DEFAULT_K, intent: str | None = None,
            brand: str | None = None, language: str | None = None, threshold: float = DEFAULT_THRESHOLD,
-           embedding: Any = None) -> list[Source]:
-    """Top ``k`` passages (best chunk per document) from ``store`` for ``text``."""
-    text = (text or "").strip()
-    if not text or k <= 0:
+           embedding: Any = None, strict_language: bool = False, per_doc: int = SECTIONS_PER_DOC) -> list[Source]:
+    """Top ``k`` documents from ``store`` for ``text``, each as its retrieved section(s)."""
+    if k <= 0:
         return []
-    n = store.count()
-    if n == 0:
-        return []
-    vec = embedding if embedding is not None else store.embed([text])[0]
-    res = store.collection.query(
-        query_embeddings=[vec], n_results=min(n, max(k * OVERFETCH, 10)), where=_where(brand, language),
-        include=["documents", "metadatas", "distances"],
-    )
-    best: dict[str, tuple[float, float, Source]] = {}
-    for cid, body, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0],
-                                     strict=True):
-        score = 1.0 - float(dist)
-        if score < threshold:
-            continue
-        meta = meta or {}
-        doc_id = str(meta.get("doc_id") or cid)
-        rank = score + (INTENT_BOOST if intent and f",{intent}," in str(meta.get("intents") or "") else 0.0)
-        if doc_id in best and best[doc_id][0] >= rank:
-            continue
-        heading = str(meta.get("heading") or "")
-        best[doc_id] = (rank, score, Source(
-            id=doc_id,
-            title=str(meta.get("title") or doc_id) + (f" - {heading}" if heading else ""),
-            url=str(meta["url"]) if meta.get("url") else None,
-            score=round(score, 4),
-            text=body or "",
-            source_type=str(meta.get("source_type") or "article"),
-        ))
-    ranked = sorted(best.values(), key=lambda t: -t[0])
-    return [s for _, _, s in ranked[:k]]
+    hits = hybrid_hits(store, text, intent=intent, brand=brand, language=language, threshold=threshold,
+                       embedding=embedding, strict_language=strict_language)
+    return [merge_sections(g) for g in best_per_document(hits, k, per_doc)]
 
 
 class Retriever:
@@ -87,9 +218,9 @@ class Retriever:
         return self.store.embed(texts)
 
     def search(self, text: str, *, k: int = DEFAULT_K, intent: str | None = None, brand: str | None = None,
-               embedding: Any = None) -> list[Source]:
+               embedding: Any = None, language: str | None = None, strict_language: bool = False) -> list[Source]:
         return search(self.store, text, k=k, intent=intent, brand=brand, threshold=self.threshold,
-                      embedding=embedding)
+                      embedding=embedding, language=language, strict_language=strict_language)
 
 
 def retriever_for(settings: Any) -> Retriever:

@@ -186,6 +186,7 @@ class DraftingFile(_Strict):
     closing: Texts | None = None
     signature: Texts | None = None
     about: Texts | None = None
+    order_reference: Texts | None = None
     passage_language_note: Texts | None = None
     not_found: Texts | None = None
     sensitive_followup: Texts | None = None

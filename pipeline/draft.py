@@ -48,6 +48,7 @@ _DEFAULTS: dict[str, Any] = {
     "closing": {"en": "Best regards,"},
     "signature": {"en": "The support team"},
     "about": {"en": 'About "{title}":'},
+    "order_reference": {"en": "About your order {order}:"},
     "passage_language_note": {},
     "not_found": {"en": "Thank you for your message. I could not find an answer to this in our help centre, "
                         "so a member of our team will look into it and get back to you shortly."},
@@ -114,10 +115,13 @@ def split_parts(text: str, max_parts: int = 4) -> list[str]:
 
 def retrieve(text: str, triage: Triage, cfg: Config, kb: KnowledgeBase | None, brand: str | None = None,
              llm: LLMSettings | None = None) -> list[Source]:
-    """Knowledge passages for ``text`` from ``kb``: the whole message plus the best passage per part.
+    """Knowledge passages for ``text`` from ``kb``: each part's best passage, then the whole message's.
 
     ``brand`` (the ticket's) restricts to that brand's documents plus untagged ones. ``llm``, when
     given, turns a non-English message into an English query first (see :func:`search_text`).
+    When the customer writes in a language the knowledge base has articles in (front matter
+    ``language:``), those come first if they answer about as well, so the draft quotes them in
+    that language; articles in a third language are never used.
 
     A missing or empty knowledge base (or any store error) gives ``[]``: the draft then says
     it found nothing, and the rest of the pipeline carries on.
@@ -129,21 +133,78 @@ def retrieve(text: str, triage: Triage, cfg: Config, kb: KnowledgeBase | None, b
             return []
         d = drafting_config(cfg)
         max_sources = int(d.get("max_sources", 4))
-        text = search_text(text, triage, d, llm)
-        parts = split_parts(text)
-        per_part: list[Source] = []
-        if len(parts) > 1:
-            vecs = kb.embed(parts)
-            for part, vec in zip(parts, vecs, strict=True):
-                per_part += kb.search(part, k=1, embedding=vec, brand=brand)
-        whole = kb.search(text, k=RETRIEVE_K, intent=triage.intent, brand=brand)
+        lang = (triage.language or "en").split("-")[0].lower()
+        sources = _retrieve_parts(kb, search_text(text, triage, d, llm), triage, brand, language=lang)
+        if lang != "en":  # the customer's own language, when the KB has an article that answers as well
+            own = _retrieve_parts(kb, text, triage, brand, language=lang, strict=True)
+            best = max((s.score for s in sources), default=0.0)
+            if own and own[0].score >= best - LANGUAGE_MARGIN:
+                sources = own + [s for s in sources if s.id not in {o.id for o in own}]
     except Exception as exc:  # the KB is optional: never fail the ticket over it
         log.warning("knowledge retrieval unavailable: %s", exc)
         return []
+    return sources[:max_sources]
+
+
+LANGUAGE_MARGIN = 0.05  # a same-language article may score this much lower than the best and still come first
+
+
+def _retrieve_parts(kb: KnowledgeBase, text: str, triage: Triage, brand: str | None, language: str | None = None,
+                    strict: bool = False) -> list[Source]:
+    """Each part's best passage (in the customer's order), then the whole message's top ones.
+
+    Passages of one article found by several parts are joined (the article's sections that
+    answer each part), so one article never takes two places.
+    """
+    parts = split_parts(text)
+    found: list[Source] = []
+    if len(parts) > 1:
+        vecs = kb.embed(parts)
+        for part, vec in zip(parts, vecs, strict=True):
+            found += _search(kb, part, k=1, embedding=vec, brand=brand, language=language, strict_language=strict)
+    found += _search(kb, text, k=RETRIEVE_K, intent=triage.intent, brand=brand, language=language,
+                     strict_language=strict)
     out: dict[str, Source] = {}
-    for s in per_part + whole:  # each part's best first (in the customer's order), then the whole message's
-        out.setdefault(s.id, s)
-    return list(out.values())[:max_sources]
+    for s in found:
+        have = out.get(s.id)
+        if have is None:
+            out[s.id] = s
+        elif s.text and s.text not in have.text:
+            out[s.id] = _join(have, s)
+    return list(out.values())
+
+
+def _search(kb: KnowledgeBase, text: str, *, language: str | None, strict_language: bool, **kw: Any) -> list[Source]:
+    """``kb.search`` with the language filters; a knowledge base without them is searched unfiltered."""
+    try:
+        return kb.search(text, language=language, strict_language=strict_language, **kw)
+    except TypeError:  # an older KnowledgeBase (a wrapper, a fake) without language filters
+        return [] if strict_language else kb.search(text, **kw)
+
+
+def _sections_of(src: Source) -> list[tuple[str, str]]:
+    """(heading, body) of each section in a retrieved passage (see ``knowledge.retrieve.merge_sections``)."""
+    heads = (src.title.split(" - ", 1)[1:] or [""])[0].split(" / ")
+    out: list[tuple[str, str]] = []
+    for i, part in enumerate(re.split(r"\n\n(?=### )", src.text)):
+        if part.startswith("### "):
+            head, _, body = part[4:].partition("\n")
+        else:
+            head, body = (heads[0] if i == 0 else ""), part
+        out.append((head.strip(), body.strip()))
+    return out
+
+
+def _join(a: Source, b: Source) -> Source:
+    """One article's passage from two retrievals: ``a``'s sections, then ``b``'s other ones."""
+    secs = _sections_of(a)
+    bodies = {body for _, body in secs}
+    secs += [(h, body) for h, body in _sections_of(b) if body not in bodies]
+    text = "\n\n".join(body if i == 0 else (f"### {h}\n{body}" if h else body) for i, (h, body) in enumerate(secs))
+    heads = [h for h in dict.fromkeys(h for h, _ in secs) if h]
+    title = a.title.split(" - ", 1)[0] + (f" - {' / '.join(heads)}" if heads else "")
+    return Source(id=a.id, title=title, url=a.url, score=max(a.score, b.score), text=text,
+                  source_type=a.source_type, language=a.language)
 
 
 _QUERY_SCHEMA: dict[str, Any] = {
@@ -203,10 +264,17 @@ def sanitize_model_text(text: str) -> tuple[str, bool]:
 
 
 def _first_name(ticket: Ticket) -> str:
-    name = (ticket.requester.name or "").strip()
-    first = name.split()[0] if name else ""
-    # Only a plausible name: never paste an email address or odd text into the greeting.
-    return first if re.fullmatch(r"[^\W\d_][\w'\-]{0,30}", first) else ""
+    """The customer's first name: the requester's, else the latest customer message's author's."""
+    names = [ticket.requester.name]
+    latest = ticket.latest_customer_message()
+    if latest is not None:
+        names.append(latest.author_name)
+    for name in names:
+        first = (name or "").strip().split()[0] if (name or "").strip() else ""
+        # Only a plausible name: never paste an email address or odd text into the greeting.
+        if re.fullmatch(r"[^\W\d_][\w'\-]{0,30}", first):
+            return first
+    return ""
 
 
 def _excerpt(text: str, limit: int) -> str:
@@ -218,38 +286,62 @@ def _excerpt(text: str, limit: int) -> str:
     return (cut[: end + 1] if end > limit // 2 else cut.rsplit(" ", 1)[0] + " ...").strip()
 
 
-def passages_for_parts(text: str, sources: list[Source], limit: int = 3) -> list[Source]:
-    """The passage that best answers each part of the message (deduplicated, in the customer's order).
+def _first_heading(src: Source) -> str:
+    """The heading of a passage's first section (the title reads "Article - Heading / Other heading")."""
+    return src.title.split(" - ", 1)[1].split(" / ")[0] if " - " in src.title else ""
+
+
+RUNNER_UP_MARGIN = 0.1  # cosine; tuned on eval_tune.yaml (0, 0.03, 0.06, 0.1 tried)
+
+
+def passages_for_parts(text: str, sources: list[Source], limit: int = 3) -> list[tuple[Source, str]]:
+    """(passage, the part of the message it answers) for each part, deduplicated, in the customer's order.
 
     One part: the best-ranked source. Several: each part's closest source by embedding
     similarity, when it clears the relevance threshold, so context sentences ("I ordered last
-    week") and near-duplicates do not add passages nobody asked for.
+    week") and near-duplicates do not add passages nobody asked for. A source chosen by two
+    parts answers both (its question is the two parts joined).
     """
     if not sources:
         return []
     parts = split_parts(text)
     if len(parts) <= 1:
-        return sources[:1]
+        out = [(sources[0], text)]
+        # A runner-up nearly as close to the question: quote it too rather than bet on one.
+        if len(sources) > 1 and limit > 1 and sources[1].score >= sources[0].score - RUNNER_UP_MARGIN:
+            out.append((sources[1], text))
+        return out
     try:
         from knowledge.embedding import RELEVANCE_THRESHOLD as DEFAULT_THRESHOLD
-        from knowledge.embedding import get_embedder
+        from pipeline.answer import best_sentence_score
 
-        vecs = get_embedder().embed(parts + [f"{s.title}\n{s.text}" for s in sources])
+        # A part belongs to the passage holding the sentence that answers it best.
+        sims = [[best_sentence_score(part, src.text, _first_heading(src)) for src in sources] for part in parts]
     except Exception as exc:  # no local model: fall back to rank order
         log.warning("part matching unavailable: %s", exc)
-        return sources[: min(len(parts), limit)]
-    sims = vecs[: len(parts)] @ vecs[len(parts):].T
-    chosen: list[Source] = []
-    for row in sims:
-        best = int(row.argmax())
-        if row[best] >= DEFAULT_THRESHOLD and sources[best] not in chosen:
-            chosen.append(sources[best])
-    return (chosen or sources[:1])[:limit]
+        return [(s, text) for s in sources[: min(len(parts), limit)]]
+    chosen: dict[str, tuple[Source, str]] = {}
+    for part, row in zip(parts, sims, strict=True):
+        best = max(range(len(row)), key=lambda i: row[i])
+        if row[best] < DEFAULT_THRESHOLD:
+            continue
+        s = sources[best]
+        if s.id in chosen:
+            chosen[s.id] = (s, f"{chosen[s.id][1]} {part}")
+        elif len(chosen) < limit:
+            chosen[s.id] = (s, part)
+    return list(chosen.values()) or [(sources[0], text)]
 
 
 def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, sources: list[Source], cfg: Config,
                    warnings: list[str] | None = None) -> Draft:
-    """Extractive draft: greeting, intent intro, the most relevant passage(s), closing; kind ``template``."""
+    """Extractive draft: greeting, order reference, intent intro, the sentences that answer, closing; kind ``template``.
+
+    From each chosen passage only the sentences that answer the customer's question are quoted
+    (:func:`pipeline.answer.select_sentences`), not the section's first lines.
+    """
+    from pipeline.answer import order_number, select_sentences
+
     d = drafting_config(cfg)
     lang = (triage.language or "en").split("-")[0].lower()
     name = _first_name(ticket)
@@ -262,23 +354,32 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         lines.append(_pick(d.get("not_found"), lang))
         warns.append("No knowledge passage matched this message: the draft does not answer it, an agent must.")
     else:
+        order = order_number(text, ticket.subject)
+        if order:
+            lines += [_pick(d.get("order_reference"), lang, "Order {order}:").format(order=order), ""]
         intros = d.get("intro") or {}
         intro = (intros.get(triage.intent) or {}).get(lang) or (intros.get("default") or {}).get(lang) \
             or _pick(intros.get(triage.intent), "en") or _pick(intros.get("default"), "en")
         lines += [intro, ""]
         # Past tickets are another customer's conversation: listed for the agent, never quoted.
         quotable = [s for s in sources if s.source_type != "ticket"]
-        used = passages_for_parts(text, quotable, int(d.get("template_passages", 3))) if quotable else []
+        chosen = passages_for_parts(text, quotable, int(d.get("template_passages", 3))) if quotable else []
+        used = [s for s, _ in chosen]
         if not quotable:
             warns.append("Only similar past tickets matched: they are listed below for the agent and never quoted; "
                          "no policy passage answers this message.")
         limit = int(d.get("max_passage_chars", 600))
-        for s in used:
-            if len(used) > 1:
-                lines.append(_pick(d.get("about"), lang, '"{title}":').format(title=s.title))
-            lines += [_excerpt(s.text, limit), ""]
+        for s, question in chosen:
+            if len(chosen) > 1:
+                lines.append(_pick(d.get("about"), lang, '"{title}":').format(title=s.title.split(" - ")[0]))
+            try:
+                quote = select_sentences(question, s.text, limit_chars=limit, heading=_first_heading(s))
+            except Exception as exc:  # never lose the draft over sentence scoring
+                log.warning("sentence selection failed: %s", type(exc).__name__)
+                quote = s.text
+            lines += [_excerpt(quote, limit), ""]
         note = (d.get("passage_language_note") or {}).get(lang)
-        if note:
+        if note and any((s.language or "en") != lang for s in used):
             lines += [note, ""]
     if sensitive:
         lines += [_pick(d.get("sensitive_followup"), lang), ""]

@@ -233,6 +233,7 @@ class Source(_Serializable):
     score: float = 0.0
     text: str = ""
     source_type: str = "article"  # article | policy | ticket
+    language: str = ""  # the passage's language when the knowledge base says ("" = not tagged)
 
 
 @dataclass
@@ -363,6 +364,10 @@ class KnowledgeBase(Protocol):
         ...
 
     def search(self, text: str, *, k: int, intent: str | None = None, brand: str | None = None,
-               embedding: Any = None) -> list[Source]:
-        """Top ``k`` passages for ``text`` (best chunk per document)."""
+               embedding: Any = None, language: str | None = None, strict_language: bool = False) -> list[Source]:
+        """Top ``k`` documents for ``text``, each as its retrieved section(s).
+
+        ``language``: that language's articles plus untagged and English ones; with
+        ``strict_language`` only that language's.
+        """
         ...

@@ -52,8 +52,8 @@ class WithoutDocument:
         return self.kb.embed(texts)
 
     def search(self, text: str, *, k: int, intent: str | None = None, brand: str | None = None,
-               embedding: Any = None) -> list[Source]:
-        found = self.kb.search(text, k=k + 1, intent=intent, brand=brand, embedding=embedding)
+               embedding: Any = None, **filters: Any) -> list[Source]:
+        found = self.kb.search(text, k=k + 1, intent=intent, brand=brand, embedding=embedding, **filters)
         return [s for s in found if s.id != self.doc_id][:k]
 
 

@@ -71,8 +71,9 @@ def test_every_shipped_intent_gets_a_template_draft_in_four_languages(cfg, demo_
             if sources:
                 assert d.used_source_ids and d.used_source_ids[0] == sources[0].id
                 assert DRAFTING["intro"][intent][lang] in d.text
-                # The passage itself is quoted (extractive), not paraphrased.
-                assert sources[0].text.split(".")[0].replace("**", "") in d.text
+                # Sentences of the passage are quoted (extractive), not paraphrased.
+                from pipeline.answer import sentences
+                assert any(x.replace("**", "") in d.text for x in sentences(sources[0].text))
             else:
                 assert DRAFTING["not_found"][lang] in d.text and d.warnings
             if cfg.is_sensitive(intent):
@@ -120,13 +121,14 @@ def test_multi_intent_message_addresses_each_part(cfg, demo_env):  # noqa: F811
     assert "reset-password" in ids and "track-your-order" in ids, ids
     d = template_draft(_ticket(), text, triage, _plan("account_access", cfg), sources, cfg)
     assert {"reset-password", "track-your-order"} <= set(d.used_source_ids)
-    assert "Forgot password" in d.text and ("tracking" in d.text.lower())
+    assert "Forgot password" in d.text and ("tracking" in d.text.lower() or "where your order is" in d.text)
     assert d.text.count("About \"") >= 2
 
 
 def test_context_sentences_add_no_passage(cfg, demo_env):  # noqa: F811
-    text = "Refund for damaged mug\n\nHello, the mug I received is broken. I want a refund please."
-    assert split_parts(text) == ["Refund for damaged mug", "I want a refund please."]
+    # (A lamp, not a mug: the demo KB now has a mug-lid recall notice, a fair answer to "broken mug".)
+    text = "Refund for damaged lamp\n\nHello, the lamp I received is broken. I want a refund please."
+    assert split_parts(text) == ["Refund for damaged lamp", "I want a refund please."]
     triage = Triage(intent="delivery_problem", confidence=0.7, language="en")
     sources = retrieve(text, triage, cfg)
     d = template_draft(_ticket(), text, triage, _plan("delivery_problem", cfg), sources, cfg)

@@ -112,7 +112,7 @@ def test_schema_invalid_output_falls_back_to_the_template(llm, cfg, demo_store, 
     llm.content = content
     d = draft(_ticket("x"), "how do I reset my password", Triage(intent="account_access", confidence=0.9),
               _plan("account_access", cfg), sources, cfg)
-    assert d.kind == "template" and d.used_source_ids == ["reset-password"]
+    assert d.kind == "template" and d.used_source_ids[0] == "reset-password"
     assert any("LLM draft rejected" in w for w in d.warnings)
 
 
@@ -200,21 +200,24 @@ def test_sanitize_and_guard_units():
 
 
 def test_non_english_message_is_searched_in_english_then_answered_in_its_language(llm, cfg, demo_env):  # noqa: F811
-    text = "Bonjour, je voudrais réinitialiser mon mot de passe, le lien ne marche pas."
-    triage = Triage(intent="account_access", confidence=0.9, language="fr")
-    llm.query = "I want to reset my password, the link does not work"
+    # (About payment methods: the demo KB has no French article on it, so the English one must be found.)
+    text = "Bonjour, est-ce que vous acceptez American Express ou seulement Visa ?"
+    triage = Triage(intent="billing", confidence=0.9, language="fr")
+    llm.query = "Do you accept American Express or only Visa?"
     sources = retrieve(text, triage, cfg)
-    assert sources and sources[0].id == "reset-password"
+    assert sources and sources[0].id == "payment-methods"
     ask = llm.requests[-1]
     assert ask["response_format"]["json_schema"]["name"] == "search_query"
     assert f"<customer_message>\n{text}\n</customer_message>" in ask["messages"][1]["content"]
-    llm.reply("Bonjour Léa, cliquez sur « Mot de passe oublié ? » pour recevoir un nouveau lien [S1].")
-    d = draft(_ticket(text), text, triage, _plan("account_access", cfg), sources, cfg)
-    assert d.kind == "llm" and d.language == "fr" and d.used_source_ids == ["reset-password"]
+    llm.reply("Bonjour Léa, nous acceptons Visa, Mastercard et American Express [S1].")
+    d = draft(_ticket(text), text, triage, _plan("billing", cfg), sources, cfg)
+    assert d.kind == "llm" and d.language == "fr" and d.used_source_ids == ["payment-methods"]
 
 
 def test_failed_query_translation_falls_back_to_the_original_text(llm, cfg, demo_env):  # noqa: F811
     llm.status = 500
     triage = Triage(intent="account_access", confidence=0.9, language="fr")
-    assert retrieve("Bonjour, où est ma commande ?", triage, cfg) == []  # English-only model, nothing above threshold
+    got = retrieve("Bonjour, où est ma commande ?", triage, cfg)
+    # The English-only model cannot match the French text to an English article: at most the KB's French ones.
+    assert all(s.language == "fr" for s in got)
     assert llm.requests  # it tried

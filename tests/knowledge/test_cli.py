@@ -15,16 +15,17 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_kb_ingest_query_stats(kb_env, tmp_path, capsys):
     kb = tmp_path / "kb"
     shutil.copytree(ROOT / "config/knowledge/accounts", kb)
+    n = len(list(kb.glob("*.md")))
     assert main(["kb", "ingest", str(kb), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "3 documents" in out and "embedded" in out
+    assert f"{n} documents" in out and "embedded" in out
     assert main(["kb", "query", "I", "forgot", "my", "password"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("[1]") and "reset-password" in out and "https://help.demo-store.example/" in out
     assert main(["kb", "query", "who won the football match last night"]) == 1
     assert "nothing above the relevance threshold" in capsys.readouterr().out
     assert main(["kb", "stats"]) == 0
-    assert "3 documents" in capsys.readouterr().out
+    assert f"{n} documents" in capsys.readouterr().out
     # Incremental: a second ingest embeds nothing.
     assert main(["kb", "ingest", str(kb), "--quiet"]) == 0
     assert " 0 embedded" in capsys.readouterr().out

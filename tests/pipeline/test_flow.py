@@ -27,7 +27,7 @@ class FakeKB:
     def embed(self, texts):
         return [None for _ in texts]
 
-    def search(self, text, *, k, intent=None, brand=None, embedding=None):
+    def search(self, text, *, k, intent=None, brand=None, embedding=None, language=None, strict_language=False):
         self.queries.append((text, brand))
         return self.sources[:k]
 

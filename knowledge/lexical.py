@@ -1,0 +1,224 @@
+"""Lexical (BM25) side of retrieval, kept in step with the chroma collection.
+
+Dense embeddings find paraphrases ("money back" ~ "refund") but miss exact terms a customer
+copies from a page or an email ("Recurring IDR Requesters", "3-D Secure", "TM26A"); BM25 finds
+those. :mod:`knowledge.retrieve` fuses both rankings.
+
+The chroma collection stays the single source of truth: this index is derived from the chunks
+stored there (title + heading path + body, the same text that is embedded) and is rebuilt in
+memory when the collection's change marker moves. It is incremental: chunk ids are
+content-addressed, so only chunks this process has not tokenised yet are read back and
+tokenised; removed chunks are dropped. Nothing is embedded for it, and it works the same on an
+embedded store and on a chroma server (``CHROMA_URL``), where the marker is polled every
+``REFRESH_SECONDS``.
+
+Tokens: Unicode words, lower-cased, accents folded ("réinitialiser" = "reinitialiser", as
+customers often type), common English / French / Spanish / German stop words removed,
+Snowball English stemming (``PyStemmer``). BM25 itself is ``bm25s`` (Lucene variant).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 5.0
+PAGE = 1000  # chunks read back from chroma per call
+_WORD = re.compile(r"\w+", re.U)
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s import stopwords as sw
+
+    words: set[str] = set()
+    for name in ("STOPWORDS_EN", "STOPWORDS_FRENCH", "STOPWORDS_SPANISH", "STOPWORDS_GERMAN"):
+        words.update(_fold(w) for w in getattr(sw, name, ()))
+    return frozenset(words)
+
+
+def _fold(text: str) -> str:
+    """Lower-case and strip accents (NFKD, drop combining marks)."""
+    text = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+_stop: frozenset[str] | None = None
+_stemmer: Any = None
+_tok_lock = threading.Lock()
+
+
+def tokenize(text: str) -> list[str]:
+    """BM25 tokens of ``text`` (folded, stop words removed, stemmed). Bounded: first 20k characters."""
+    global _stop, _stemmer
+    if _stemmer is None:
+        with _tok_lock:
+            if _stemmer is None:
+                import Stemmer
+
+                _stop = _stopwords()
+                _stemmer = Stemmer.Stemmer("english")
+    words = [w for w in _WORD.findall(_fold((text or "")[:20000])) if len(w) > 1 and w not in _stop]  # type: ignore[operator]
+    return _stemmer.stemWords(words)
+
+
+def chunk_text(body: str, meta: dict[str, Any] | None) -> str:
+    """The text indexed for a chunk: the article title and heading path give short sections their context."""
+    meta = meta or {}
+    return f"{meta.get('title') or ''}\n{meta.get('heading') or ''}\n{body or ''}"
+
+
+@dataclass
+class _Snapshot:
+    """An immutable BM25 index over one set of chunks (searches never see a half-built one)."""
+
+    ids: list[str]
+    brand: np.ndarray
+    language: np.ndarray
+    retriever: Any = None
+    idf: dict[str, float] = field(default_factory=dict)
+    masks: dict[tuple[str | None, str | None], np.ndarray | None] = field(default_factory=dict)
+
+
+class LexicalIndex:
+    """BM25 over one chroma collection's chunks, refreshed incrementally from the collection."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, list[str]] = {}
+        self._meta: dict[str, tuple[str, str]] = {}  # id -> (brand, language)
+        self._snap = _Snapshot(ids=[], brand=np.array([], dtype=object), language=np.array([], dtype=object))
+        self.generation: Any = object()  # never equal to a real marker: the first use syncs
+        self.checked_at = 0.0
+        self._lock = threading.Lock()
+        self.last_sync: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._snap.ids)
+
+    def sync(self, collection: Any, generation: Any) -> None:
+        """Bring the index in line with ``collection``: read and tokenise only unseen chunks."""
+        t0 = time.perf_counter()
+        ids: list[str] = []
+        offset = 0
+        while True:  # ids only: cheap even for a large collection
+            got = collection.get(include=[], limit=PAGE, offset=offset)
+            ids += got["ids"]
+            if len(got["ids"]) < PAGE:
+                break
+            offset += PAGE
+        wanted = set(ids)
+        for gone in [i for i in self._tokens if i not in wanted]:
+            self._tokens.pop(gone, None)
+            self._meta.pop(gone, None)
+        new = [i for i in ids if i not in self._tokens]
+        for start in range(0, len(new), PAGE):
+            batch = new[start:start + PAGE]
+            got = collection.get(ids=batch, include=["documents", "metadatas"])
+            for cid, body, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False):
+                meta = meta or {}
+                self._tokens[cid] = tokenize(chunk_text(body or "", meta))
+                self._meta[cid] = (str(meta.get("brand") or ""), str(meta.get("language") or ""))
+        ids = [i for i in ids if i in self._tokens]
+        snap = _Snapshot(ids=ids, brand=np.array([self._meta[i][0] for i in ids], dtype=object),
+                         language=np.array([self._meta[i][1] for i in ids], dtype=object))
+        if ids:
+            import bm25s
+
+            retriever = bm25s.BM25()
+            # An empty chunk would make bm25s drop the row; a placeholder token keeps ids aligned.
+            retriever.index([self._tokens[i] or ["\x00"] for i in ids], show_progress=False)
+            snap.retriever = retriever
+            df: dict[str, int] = {}
+            for i in ids:
+                for t in set(self._tokens[i]):
+                    df[t] = df.get(t, 0) + 1
+            n = len(ids)
+            snap.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self._snap = snap
+        self.generation = generation
+        self.last_sync = {"seconds": time.perf_counter() - t0, "tokenised": float(len(new)), "chunks": float(len(ids))}
+        log.debug("lexical index: %d chunks (%d tokenised) in %.2fs", len(ids), len(new), self.last_sync["seconds"])
+
+    def search(self, text: str, n: int, brand: str | None = None, language: str | None = None,
+               strict_language: bool = False) -> list[tuple[str, float]]:
+        """Top ``n`` (chunk id, match) for ``text``, with the same filters as the dense side.
+
+        ``match`` is the BM25 score over the score of an ideal passage holding every query term
+        once (the sum of their IDFs), capped at 1: near 1 when the rare words of the question are
+        all there ("Recurring IDR Requesters"), small when only common words match ("send back").
+        """
+        snap = self._snap
+        if snap.retriever is None or n <= 0:
+            return []
+        q = tokenize(text)
+        if not q:
+            return []
+        unseen = math.log(1 + (len(snap.ids) + 0.5) / 0.5)
+        ideal = sum(snap.idf.get(t, unseen) for t in set(q)) or 1.0
+        scores = snap.retriever.get_scores(q)
+        mask = self._mask(snap, brand, language, strict_language)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(snap.ids[i], min(1.0, float(scores[i]) / ideal)) for i in top if scores[i] > 0]
+
+    @staticmethod
+    def _mask(snap: _Snapshot, brand: str | None, language: str | None, strict: bool) -> np.ndarray | None:
+        key = (brand or None, (("=" if strict else "") + language) if language else None)
+        if key in snap.masks:
+            return snap.masks[key]
+        mask = None
+        if brand:
+            mask = (snap.brand == brand) | (snap.brand == "")
+        if language:
+            lm = (snap.language == language) if strict else \
+                (snap.language == language) | (snap.language == "") | (snap.language == "en")
+            mask = lm if mask is None else mask & lm
+        snap.masks[key] = mask
+        return mask
+
+
+_indexes: dict[str, LexicalIndex] = {}
+_reg_lock = threading.Lock()
+
+
+def index_for(store: Any) -> LexicalIndex:
+    """The process's lexical index for ``store``'s collection, synced when the collection changed.
+
+    A change made through this process (ingest marks the store) is seen at once; a change made
+    by another process or machine is seen within ``REFRESH_SECONDS``.
+    """
+    key = str(getattr(store.collection, "id", None) or id(store.collection))
+    with _reg_lock:
+        idx = _indexes.get(key)
+        if idx is None:
+            idx = _indexes[key] = LexicalIndex()
+    with idx._lock:
+        gen = store.generation
+        if gen == idx.generation and time.monotonic() - idx.checked_at >= REFRESH_SECONDS:
+            idx.checked_at = time.monotonic()
+            try:
+                gen = store.current_generation()
+            except Exception as exc:  # the check must never break retrieval
+                log.warning("lexical index freshness check failed: %s", exc)
+        if gen != idx.generation or (len(idx) == 0 and store.count() > 0):
+            idx.sync(store.collection, gen)
+            idx.checked_at = time.monotonic()
+    return idx
+
+
+def reset_indexes() -> None:
+    """Forget every lexical index (tests)."""
+    with _reg_lock:
+        _indexes.clear()

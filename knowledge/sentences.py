@@ -1,0 +1,143 @@
+"""Sentence vectors: a second chroma collection with one vector per sentence of every chunk.
+
+A section's vector averages everything the section says; a customer asks about one thing in it.
+"Tracking can take up to 24 hours to show the first scan" is one list item in "What the order
+statuses mean", and that section's vector is far from "my tracking number still shows nothing";
+the item's own vector is close. Retrieval scores a chunk by the better of its own cosine and its
+best sentence's (see :func:`knowledge.retrieve.hybrid_hits`).
+
+Each sentence is embedded with its article title and heading ("How to track your order - What
+the order statuses mean: Shipped: ..."), so it keeps its context. Rows carry the chunk id and
+the chunk's filter metadata (brand, language, origin); they are added, updated and deleted with
+their chunk by :mod:`knowledge.ingest`, so ingest stays incremental. The collection lives next to
+the chunk collection (``<name>__sentences``), on the same embedded folder or chroma server.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SUFFIX = "__sentences"
+SENTENCE_CONTEXT = "heading"  # "heading: sentence"; the article title pulled "where is my order" to "An order is missing" (same on eval_tune.yaml)
+MAX_PER_CHUNK = 24
+MIN_WORDS = 5  # bounded work per chunk (a chunk is at most ~900 characters anyway)
+_FILTER_KEYS = ("doc_id", "brand", "language", "origin", "source_type")
+
+
+def collection(store: Any, create: bool = True) -> Any | None:
+    """The sentence collection of ``store`` (None when it does not exist and ``create`` is false)."""
+    cached = getattr(store, "_sentence_collection", None)
+    if cached is not None:
+        return cached
+    name = f"{store.name}{SUFFIX}"
+    names = {c if isinstance(c, str) else c.name for c in store.client.list_collections()}
+    if name in names:
+        col = store.client.get_collection(name, embedding_function=store.ef)
+    elif create:
+        col = store.client.create_collection(
+            name, embedding_function=store.ef, configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedding": store.signature, "description": "sidecar knowledge sentences"})
+    else:
+        return None
+    store._sentence_collection = col
+    return col
+
+
+def sentence_texts(title: str, heading: str, body: str) -> list[str]:
+    """What is embedded for each sentence of a chunk: "title - heading: sentence"."""
+    from pipeline.answer import sentences
+
+    if SENTENCE_CONTEXT == "heading":
+        head = heading or title
+    else:
+        head = title + (f" - {heading}" if heading and heading != title else "")
+    # Very short sentences ("Each works once.") say too little alone and match anything.
+    return [f"{head}: {s}" for s in sentences(body)[:MAX_PER_CHUNK] if len(s.split()) >= MIN_WORDS]
+
+
+def rows_for(chunk_id: str, body: str, meta: dict[str, Any]) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """(ids, texts, metadatas) of a chunk's sentence rows."""
+    texts = sentence_texts(str(meta.get("title") or ""), str(meta.get("heading") or ""), body)
+    base = {k: meta.get(k, "") for k in _FILTER_KEYS}
+    return ([f"{chunk_id}#s{i}" for i in range(len(texts))], texts,
+            [{**base, "chunk_id": chunk_id} for _ in texts])
+
+
+def add(store: Any, items: list[tuple[str, str, dict[str, Any]]]) -> int:
+    """Embed and store the sentence rows of ``items`` (chunk id, body, metadata); returns rows added."""
+    ids: list[str] = []
+    texts: list[str] = []
+    metas: list[dict[str, Any]] = []
+    for cid, body, meta in items:
+        i, t, m = rows_for(cid, body, meta)
+        ids += i
+        texts += t
+        metas += m
+    if not ids:
+        return 0
+    col = collection(store)
+    for start in range(0, len(ids), 1024):
+        sl = slice(start, start + 1024)
+        col.upsert(ids=ids[sl], embeddings=store.embed(texts[sl]), documents=texts[sl], metadatas=metas[sl])
+    return len(ids)
+
+
+def delete_for_chunks(store: Any, chunk_ids: list[str]) -> None:
+    """Remove the sentence rows of these chunks."""
+    col = collection(store, create=False)
+    if col is None or not chunk_ids:
+        return
+    for start in range(0, len(chunk_ids), 500):
+        col.delete(where={"chunk_id": {"$in": chunk_ids[start:start + 500]}})
+
+
+def update_metadata(store: Any, chunk_metas: dict[str, dict[str, Any]]) -> None:
+    """Copy changed filter metadata (brand, language, ...) of chunks onto their sentences (no re-embedding)."""
+    col = collection(store, create=False)
+    if col is None or not chunk_metas:
+        return
+    ids = list(chunk_metas)
+    for start in range(0, len(ids), 500):
+        got = col.get(where={"chunk_id": {"$in": ids[start:start + 500]}}, include=["metadatas"])
+        if not got["ids"]:
+            continue
+        metas = []
+        for m in got["metadatas"]:
+            cm = chunk_metas[m["chunk_id"]]
+            metas.append({**{k: cm.get(k, "") for k in _FILTER_KEYS}, "chunk_id": m["chunk_id"]})
+        col.update(ids=got["ids"], metadatas=metas)
+
+
+def chunks_with_sentences(store: Any, origin: str | None = None, doc_ids: list[str] | None = None) -> set[str]:
+    """Chunk ids that already have sentence rows (to backfill a store ingested before sentences existed)."""
+    col = collection(store, create=False)
+    if col is None:
+        return set()
+    where: dict[str, Any] | None = {"origin": origin} if origin else None
+    if doc_ids is not None:
+        where = {"doc_id": {"$in": doc_ids}} if doc_ids else None
+        if where is None:
+            return set()
+    got = col.get(where=where, include=["metadatas"])
+    return {str(m.get("chunk_id")) for m in got.get("metadatas") or [] if m}
+
+
+def query(store: Any, vec: Any, n: int, where: dict[str, Any] | None) -> dict[str, float]:
+    """Best sentence cosine per chunk id among the ``n`` nearest sentences."""
+    col = collection(store, create=False)
+    if col is None:
+        return {}
+    total = col.count()
+    if total == 0:
+        return {}
+    res = col.query(query_embeddings=[vec], n_results=min(n, total), where=where, include=["metadatas", "distances"])
+    best: dict[str, float] = {}
+    for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True):
+        cid = str((meta or {}).get("chunk_id") or "")
+        cos = 1.0 - float(dist)
+        if cid and cos > best.get(cid, -1.0):
+            best[cid] = cos
+    return best

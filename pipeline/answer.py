@@ -1,0 +1,235 @@
+"""Extractive answers for template drafts: the sentences of a passage that answer the question.
+
+A retrieved section usually holds three to six sentences about one topic; the customer asked
+about one of them. Quoting the section's first lines ("click Forgot password?") next to a
+question they do not answer ("the reset email never arrives") is what made template drafts
+look wrong. Here every sentence (or list item) of the chosen passages is scored against the
+customer's question:
+
+- meaning: cosine between the sentence and the question, with the local embedding model
+  (sentence vectors are cached per process, so a knowledge base's sentences are embedded once);
+- words: the share of the question's content words (stemmed, accent-folded, as BM25 sees them)
+  that the sentence contains, weighted by rarity among the candidate sentences.
+
+The best sentence is kept with the ones scoring close to it, in the passage's own order, plus
+the sentence before it when the best one leans on it ("Only one is actually charged" needs "your
+bank may show both attempts"). Also here: finding an order number in the customer's message.
+
+Pure functions over text; the embedder is passed in (or the process-wide local one is used).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MAX_SENTENCES = 3  # per passage
+HEADING_CONTEXT = True  # embed "heading: sentence"; same on eval_tune.yaml, fixes the issue's reset-email example
+LEAD_BONUS = 0.0  # first sentence of a section: 0.03-0.1 tried on eval_tune.yaml, all worse
+FOLLOW_ON = True  # keep the sentence after the best one (tuned on eval_tune.yaml)
+KEEP_RATIO = 0.8  # sentences within this share of the best score are kept too
+WORD_WEIGHT = 0.35  # share of the score that comes from word overlap (tuned on eval_tune.yaml)
+_CACHE_SIZE = 8192
+
+_HEADING_LINE = re.compile(r"^\s*#{1,6}\s")
+_SENT_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[¿¡]?[A-ZÀ-ÖØ-Þ0-9*])")
+_LEADS_ON_PREVIOUS = re.compile(
+    r"^\W*(this|that|these|those|it|they|them|only one|the other|otherwise|then|after that|once done|if so|"
+    r"in that case|ce|cela|celui|ceci|esto|eso|dies|das)\b", re.I)
+
+
+def section_headings(passage: str, first: str = "") -> list[str]:
+    """Heading of each section of a passage: ``first`` (from the source title) then the ``### `` lines."""
+    return [first] + [ln.lstrip("#").strip() for ln in (passage or "").splitlines() if _HEADING_LINE.match(ln)]
+
+
+def sentence_blocks(passage: str) -> list[tuple[int, str]]:
+    """(section number, sentence) for every sentence and list item of a passage, in order.
+
+    A passage may join several sections of one article (``### heading`` lines separate them);
+    heading lines are not sentences. Repeated sentences are kept once.
+    """
+    out: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    section = 0
+    for block in re.split(r"\n\s*\n|\n(?=\s*[-*•]\s)|\n(?=\s*\d+[.)]\s)|\n(?=\s*#{1,6}\s)", passage or ""):
+        lines = []
+        for ln in block.splitlines():
+            if _HEADING_LINE.match(ln):
+                section += 1
+            elif ln.strip():
+                lines.append(ln.strip())
+        text = " ".join(lines).strip()
+        if not text:
+            continue
+        pieces = [text] if re.match(r"^[-*•]\s|^\d+[.)]\s", text) else [x.strip() for x in _SENT_END.split(text)]
+        for piece in pieces:
+            key = re.sub(r"\W+", " ", piece.lower()).strip()
+            if piece and key not in seen:
+                seen.add(key)
+                out.append((section, piece))
+    return out
+
+
+def sentences(passage: str) -> list[str]:
+    """Sentences and list items of a passage, in order (heading lines dropped, repeats once)."""
+    return [s for _, s in sentence_blocks(passage)]
+
+
+class _VectorCache:
+    """Process-wide LRU of sentence vectors (knowledge base sentences repeat across tickets)."""
+
+    def __init__(self, size: int = _CACHE_SIZE) -> None:
+        self.size = size
+        self._d: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str], embed: Callable[[list[str]], Any]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._d))
+        if missing:
+            vecs = np.asarray(embed(missing), dtype=np.float32)
+            with self._lock:
+                for t, v in zip(missing, vecs, strict=True):
+                    self._d[t] = v
+                    self._d.move_to_end(t)
+                while len(self._d) > self.size:
+                    self._d.popitem(last=False)
+        with self._lock:
+            got = [self._d.get(t) for t in texts]
+        if any(v is None for v in got):  # evicted meanwhile by a concurrent caller: embed again
+            return np.asarray(embed(texts), dtype=np.float32)
+        return np.stack(got) if got else np.zeros((0, 1), dtype=np.float32)
+
+
+_cache = _VectorCache()
+
+
+def _default_embed(texts: list[str]) -> Any:
+    from knowledge.embedding import get_embedder
+
+    return get_embedder().embed(texts)
+
+
+def _tokens(text: str) -> set[str]:
+    from knowledge.lexical import tokenize
+
+    return set(tokenize(text))
+
+
+def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[str]], Any] | None = None,
+                    question_vec: Any = None, contexts: Sequence[str] | None = None) -> list[float]:
+    """How well each sentence answers ``question`` (0..1-ish; meaning and shared rare words).
+
+    ``contexts`` (a heading per sentence) are embedded with the sentence: "The reset email does
+    not arrive: Wait a few minutes..." says what the sentence is about better than the sentence.
+    """
+    if not sents:
+        return []
+    embed = embed or _default_embed
+    dense = np.zeros(len(sents), dtype=np.float32)
+    texts = [f"{c}: {x}" if c else x for c, x in zip(contexts, sents, strict=True)] if contexts else list(sents)
+    try:
+        vecs = _cache.embed(texts, embed)
+        q = np.asarray(question_vec if question_vec is not None else embed([question])[0], dtype=np.float32)
+        dense = vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-12)
+    except Exception as exc:  # no model: words alone still choose better than "the first lines"
+        log.warning("sentence scoring without embeddings: %s", exc)
+    q_tok = _tokens(question)
+    # The heading's words count for each of its sentences (a French heading "L'e-mail de
+    # réinitialisation n'arrive pas" is what matches "je ne reçois pas l'e-mail").
+    toks = [_tokens(f"{c} {x}") for c, x in zip(contexts, sents, strict=True)] if contexts else [_tokens(x) for x in sents]
+    words = np.zeros(len(sents), dtype=np.float32)
+    if q_tok:
+        n = len(sents)
+        idf = {t: math.log(1 + n / (1 + sum(1 for ts in toks if t in ts))) for t in q_tok}
+        total = sum(idf.values()) or 1.0
+        words = np.array([sum(idf[t] for t in q_tok if t in ts) / total for ts in toks], dtype=np.float32)
+    return [float(x) for x in (1 - WORD_WEIGHT) * dense + WORD_WEIGHT * words]
+
+
+def best_sentence_score(question: str, passage: str, heading: str = "",
+                        embed: Callable[[list[str]], Any] | None = None) -> float:
+    """How well the passage's best sentence (with its heading) answers ``question``."""
+    blocks = sentence_blocks(passage)
+    if not blocks:
+        return 0.0
+    heads = section_headings(passage, heading)
+    contexts = [heads[b] if b < len(heads) else "" for b, _ in blocks] if HEADING_CONTEXT else None
+    return max(score_sentences(question, [x for _, x in blocks], embed, None, contexts))
+
+
+def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max_sentences: int = MAX_SENTENCES,
+                     embed: Callable[[list[str]], Any] | None = None, question_vec: Any = None,
+                     heading: str = "") -> str:
+    """The sentences of ``passage`` that answer ``question``, in the passage's order, within ``limit_chars``.
+
+    ``heading`` is the heading of the passage's first section (later ones are ``### `` lines).
+    """
+    blocks = sentence_blocks(passage)
+    sents = [x for _, x in blocks]
+    if len(sents) <= 1:
+        return sents[0][:limit_chars] if sents else ""
+    heads = section_headings(passage, heading)
+    contexts = [heads[b] if b < len(heads) else "" for b, _ in blocks] if HEADING_CONTEXT else None
+    scores = score_sentences(question, sents, embed, question_vec, contexts)
+    # Help-centre sections lead with their answer: a small edge for each section's first sentence.
+    scores = [sc + (LEAD_BONUS if i == 0 or blocks[i - 1][0] != blocks[i][0] else 0.0) for i, sc in enumerate(scores)]
+    best = max(range(len(sents)), key=lambda i: scores[i])
+    keep = {best}
+    if best > 0 and blocks[best - 1][0] == blocks[best][0] and _LEADS_ON_PREVIOUS.match(sents[best]):
+        keep.add(best - 1)
+    if (FOLLOW_ON and best + 1 < len(sents) and blocks[best + 1][0] == blocks[best][0]
+            and not re.match(r"^[-*•]\s|^\d+[.)]\s", sents[best + 1])):
+        # Help-centre answers run "if X, do Y." then "we then Z.": the outcome is the next sentence.
+        keep.add(best + 1)
+    for i in sorted(range(len(sents)), key=lambda i: -scores[i]):
+        if len(keep) >= max_sentences:
+            break
+        if scores[i] >= KEEP_RATIO * scores[best]:
+            keep.add(i)
+    out: list[str] = []
+    used = 0
+    # Add in score order while it fits, then print in the passage's order.
+    chosen: list[int] = []
+    for i in sorted(keep, key=lambda i: (i != best, -scores[i])):
+        if used + len(sents[i]) > limit_chars and chosen:
+            continue
+        chosen.append(i)
+        used += len(sents[i]) + 1
+    for i in sorted(chosen):
+        out.append(sents[i])
+    return " ".join(out)[: max(limit_chars, len(sents[best]))]
+
+
+# ---------------------------------------------------------------- order numbers
+
+_ORDER_HASH = re.compile(r"(?<![\w&])#\s?([A-Z]{0,4}-?\d{3,12})\b", re.I)
+_ORDER_WORD = re.compile(
+    r"\b(?:order|commande|pedido|bestellung|bestellnummer|ordine|bestelling|auftrag)"
+    r"(?:\s+(?:number|no\.?|nr\.?|num(?:ber|éro|ero)?|n°|nº|#|id|ref(?:erence)?))?\s*[:#]?\s*"
+    r"([A-Z]{0,4}-?\d{4,12})\b", re.I)
+
+
+def order_number(*texts: str | None) -> str | None:
+    """The first order number in the texts ("#1234", "order 55123", "commande n° 4521", "Bestellung 88231").
+
+    Only letters, digits and a dash are kept, so nothing else from the message reaches the draft.
+    """
+    for text in texts:
+        if not text:
+            continue
+        for rx in (_ORDER_HASH, _ORDER_WORD):
+            m = rx.search(text)
+            if m:
+                return "#" + m.group(1).upper()
+    return None

@@ -1,0 +1,93 @@
+"""Hybrid retrieval: BM25 kept in step with the chroma collection, fused with the dense ranking."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge import lexical
+from knowledge.chunking import Document
+from knowledge.ingest import ingest_documents
+from knowledge.retrieve import hybrid_hits, search
+from knowledge.store import KnowledgeStore
+
+
+def _doc(doc_id: str, title: str, text: str, **kw) -> Document:
+    return Document(doc_id=doc_id, title=title, text=text, **kw)
+
+
+DOCS = [
+    _doc("idr", "Income-driven repayment", "## Recurring IDR Requesters\nIf you already have an income-driven plan, "
+         "recertify your income every year with the annual form.\n\n## First request\nApply online for a plan."),
+    _doc("lapse", "Insurance", "## Insurance lapse\nIf your coverage stops, surrender your plates before it "
+         "lapses or your registration is suspended.\n\n## Proof of insurance\nBring your insurance card."),
+    _doc("ship", "Shipping times", "## Delivery times\nParcels arrive in 2 to 4 working days in France."),
+]
+
+
+@pytest.fixture
+def store(counting_store):
+    s, _ = counting_store
+    ingest_documents(s, DOCS, origin="test")
+    return s
+
+
+def test_tokenize_folds_accents_stems_and_drops_stop_words():
+    assert lexical.tokenize("Réinitialiser les MOTS de passe") == lexical.tokenize("reinitialiser mots passe")
+    assert lexical.tokenize("refunds refunded") == ["refund", "refund"]
+    assert lexical.tokenize("the and of") == []
+    assert len(lexical.tokenize("x " * 50000)) == 0  # single letters are not tokens; input is capped
+
+
+def test_exact_terms_find_their_section(store):
+    hits = hybrid_hits(store, "Recurring IDR Requesters", threshold=0.0)
+    assert hits[0].doc_id == "idr" and hits[0].meta["heading"] == "Recurring IDR Requesters"
+    assert search(store, "insurance lapse", k=1, threshold=0.0)[0].id == "lapse"
+
+
+def test_lexical_only_candidates_keep_a_real_cosine(store):
+    lex_only = hybrid_hits(store, "Recurring IDR Requesters", threshold=0.0, dense=False)
+    assert lex_only and all(-1.0 <= h.cosine <= 1.0 for h in lex_only)
+    # The relevance gate still applies to BM25 hits: an unrelated word match is not an answer.
+    assert search(store, "requesters of pizza recipes for a birthday party", k=3) == []
+
+
+def test_the_lexical_index_follows_ingest_incrementally(store):
+    idx = lexical.index_for(store)
+    assert len(idx) == store.count()
+    ingest_documents(store, DOCS + [_doc("gift", "Gift cards", "## Balance\nCheck the TM26A voucher balance online.")],
+                     origin="test")
+    assert search(store, "TM26A", k=1, threshold=0.0)[0].id == "gift"
+    idx = lexical.index_for(store)
+    assert idx.last_sync["tokenised"] == 1  # only the new chunk was read back and tokenised
+    ingest_documents(store, DOCS, origin="test")  # the gift card article is gone again
+    assert all(h.doc_id != "gift" for h in hybrid_hits(store, "TM26A voucher", threshold=0.0))
+    assert lexical.index_for(store).last_sync["tokenised"] == 0
+
+
+def test_another_process_change_is_seen_after_the_refresh_interval(store, monkeypatch):
+    lexical.index_for(store)
+    other = KnowledgeStore(client=store.client, embedding_function=store.ef)  # same collection, other "process"
+    ingest_documents(other, DOCS + [_doc("new", "New article", "## Xylophone\nXylophone repairs take a week.")],
+                     origin="test")
+    monkeypatch.setattr(lexical, "REFRESH_SECONDS", 0.0)
+    assert any(h.doc_id == "new" for h in hybrid_hits(store, "xylophone", threshold=0.0, dense=False))
+
+
+def test_brand_and_language_filters_apply_to_both_sides(counting_store):
+    s, _ = counting_store
+    ingest_documents(s, [
+        _doc("a", "Shipping A", "## Delivery\nBrand A parcels arrive in 2 days.", brand="a"),
+        _doc("b", "Shipping B", "## Delivery\nBrand B parcels arrive in 5 days.", brand="b"),
+        _doc("fr", "Livraison", "## Délais\nLes colis arrivent en 3 jours.", language="fr"),
+    ], origin="test")
+    assert {h.doc_id for h in hybrid_hits(s, "parcels arrive days", threshold=0.0, brand="a")} <= {"a", "fr"}
+    strict = hybrid_hits(s, "colis arrivent jours", threshold=0.0, language="fr", strict_language=True)
+    assert strict and {h.doc_id for h in strict} == {"fr"}
+
+
+def test_two_sections_of_one_article_are_joined_with_their_headings(store):
+    got = search(store, "I already have an income driven plan, do I apply online again or recertify?", k=1,
+                 threshold=0.0)
+    assert got[0].id == "idr"
+    if "###" in got[0].text:  # both sections ranked high: the passage names both
+        assert " / " in got[0].title and "### " in got[0].text
