@@ -67,6 +67,44 @@ def synthetic_docs(n: int, seed: int = 7):
     return docs
 
 
+def fill(store, chunks: int) -> int:
+    """Fill ``store`` up to ``chunks`` chunks: synthetic article text (so BM25 has a realistic
+    vocabulary) with random unit vectors for the chunks and their sentences (the indexes cost the
+    same as real ones). Returns the number of sentence rows in the store."""
+    from knowledge import sentences as ks
+
+    have = store.count()
+    missing = chunks - have
+    if missing <= 0:
+        return ks.collection(store).count()
+    rng = np.random.default_rng(3)
+    col = store.collection
+    fill_docs = synthetic_docs(missing // 3 + 1, seed=11)
+    bodies = [sec for d in fill_docs for sec in d.text.split("\n\n")][:missing]
+    for start in range(0, missing, 1000):
+        m = min(1000, missing - start)
+        vecs = rng.normal(size=(m, 384)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        ids = [f"fill-{start + j}" for j in range(m)]
+        metas = [{"doc_id": f"fill-doc-{(start + j) // 3}", "title": f"Filler article {(start + j) // 3}",
+                  "origin": "fill", "source_type": "article", "url": "", "heading": "", "intents": "",
+                  "brand": "", "language": ""} for j in range(m)]
+        docs_text = [bodies[(start + j) % len(bodies)].split("\n", 1)[-1] for j in range(m)]
+        col.add(ids=ids, embeddings=vecs.tolist(), documents=docs_text, metadatas=metas)
+        rows_ids, rows_meta = [], []
+        for cid, body, meta in zip(ids, docs_text, metas, strict=True):
+            i, _, mm = ks.rows_for(cid, body, meta)
+            rows_ids += i
+            rows_meta += mm
+        sv = rng.normal(size=(len(rows_ids), 384)).astype(np.float32)
+        sv /= np.linalg.norm(sv, axis=1, keepdims=True)
+        for s0 in range(0, len(rows_ids), 2000):
+            ks.collection(store).add(ids=rows_ids[s0:s0 + 2000], embeddings=sv[s0:s0 + 2000].tolist(),
+                                     metadatas=rows_meta[s0:s0 + 2000])
+    store.mark_changed()
+    return ks.collection(store).count()
+
+
 def main(argv: list[str] | None = None) -> int:
     from knowledge.ingest import ingest_documents
     from knowledge.retrieve import search
@@ -98,39 +136,10 @@ def main(argv: list[str] | None = None) -> int:
 
         have = store.count()
         if have < args.chunks:
-            # Filler: synthetic article text (so BM25 has a realistic 10k-chunk vocabulary) with random
-            # unit vectors for the chunks and their sentences (the indexes cost the same; --real embeds).
-            from knowledge import sentences as ks
-
-            rng = np.random.default_rng(3)
-            col = store.collection
-            missing = args.chunks - have
-            fill_docs = synthetic_docs(missing // 3 + 1, seed=11)
-            bodies = [sec for d in fill_docs for sec in d.text.split("\n\n")][:missing]
             t0 = time.perf_counter()
-            for start in range(0, missing, 1000):
-                m = min(1000, missing - start)
-                vecs = rng.normal(size=(m, 384)).astype(np.float32)
-                vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-                ids = [f"fill-{start + j}" for j in range(m)]
-                metas = [{"doc_id": f"fill-doc-{(start + j) // 3}", "title": f"Filler article {(start + j) // 3}",
-                          "origin": "fill", "source_type": "article", "url": "", "heading": "", "intents": "",
-                          "brand": "", "language": ""} for j in range(m)]
-                docs_text = [bodies[(start + j) % len(bodies)].split("\n", 1)[-1] for j in range(m)]
-                col.add(ids=ids, embeddings=vecs.tolist(), documents=docs_text, metadatas=metas)
-                rows_ids, rows_meta = [], []
-                for cid, body, meta in zip(ids, docs_text, metas, strict=True):
-                    i, _, mm = ks.rows_for(cid, body, meta)
-                    rows_ids += i
-                    rows_meta += mm
-                sv = rng.normal(size=(len(rows_ids), 384)).astype(np.float32)
-                sv /= np.linalg.norm(sv, axis=1, keepdims=True)
-                for s0 in range(0, len(rows_ids), 2000):
-                    ks.collection(store).add(ids=rows_ids[s0:s0 + 2000], embeddings=sv[s0:s0 + 2000].tolist(),
-                                             metadatas=rows_meta[s0:s0 + 2000])
-            store.mark_changed()
-            print(f"filled with {missing} synthetic chunks with random vectors ({ks.collection(store).count()} "
-                  f"sentence rows in all) in {time.perf_counter() - t0:.1f}s (use --real to embed them all)")
+            rows = fill(store, args.chunks)
+            print(f"filled with {args.chunks - have} synthetic chunks with random vectors ({rows} sentence rows in all) "
+                  f"in {time.perf_counter() - t0:.1f}s (use --real to embed them all)")
         print(f"collection size: {store.count()} chunks")
 
         from knowledge import lexical
