@@ -318,7 +318,41 @@ def search(store: KnowledgeStore, text: str, *, k: int = DEFAULT_K, intent: str 
         return []
     hits = hybrid_hits(store, text, intent=intent, brand=brand, language=language, threshold=threshold,
                        embedding=embedding, strict_language=strict_language)
-    return [merge_sections(g) for g in best_per_document(hits, k, per_doc)]
+    groups = best_per_document(hits, k, per_doc)
+    for g in groups:
+        _answer_of_past_ticket(store, g)
+    return [merge_sections(g) for g in groups]
+
+
+def _has_answer(h: Hit) -> bool:
+    return "agent answer" in str(h.meta.get("heading") or "").lower() or "agent answer:" in (h.body or "").lower()
+
+
+def _answer_of_past_ticket(store: KnowledgeStore, group: list[Hit]) -> None:
+    """A past ticket found by its customer question stands for its agent answer (in place).
+
+    The question of a similar ticket is what a new question matches, but the drafter may only use
+    the team's answer (another customer's words are never shown): without this, the passage
+    would say nothing useful ("no agent answer in this passage").
+    """
+    first = group[0]
+    if first.meta.get("source_type") != "ticket":
+        return
+    answers = [h for h in group if _has_answer(h)]
+    if answers:  # the question section joined to it would only be dropped later: keep the answer
+        group[:] = answers[:1]
+        return
+    try:
+        got = store.collection.get(where={"doc_id": first.doc_id}, include=["documents", "metadatas"])
+    except Exception as exc:  # the question alone is still listed for the agent
+        log.warning("past ticket answer lookup failed: %s", exc)
+        return
+    for cid, body, meta in zip(got["ids"], got.get("documents") or [], got.get("metadatas") or [], strict=False):
+        cand = Hit(chunk_id=cid, doc_id=first.doc_id, fused=first.fused, cosine=first.cosine, body=body or "",
+                   meta=meta or {})
+        if _has_answer(cand):
+            group[:] = [cand]
+            return
 
 
 class Retriever:

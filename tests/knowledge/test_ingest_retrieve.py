@@ -304,3 +304,21 @@ def test_sentence_reranking_keeps_a_consistent_order(demo_store, monkeypatch):
     assert [h.fused for h in hits] == sorted((h.fused for h in hits), reverse=True)
     monkeypatch.setattr(retrieve, "RERANK", False)
     assert retrieve.hybrid_hits(demo_store, "the reset email never arrives", threshold=0.0)[0].doc_id == "reset-password"
+
+
+def test_a_past_ticket_found_by_its_question_brings_its_agent_answer(counting_store):
+    from knowledge.tickets import ingest_ticket
+    from pipeline.models import AGENT, CUSTOMER, Message, Person, Ticket
+
+    store, _ = counting_store
+    q = ("My parcel tracking has shown nothing at all since Monday morning and I am getting worried "
+         "that the parcel is lost somewhere between your warehouse and my town.")
+    a = "The carrier scans parcels at the first hub; tracking updates within 48 hours of dispatch."
+    t = Ticket(platform="zendesk", id="77", subject="Tracking shows nothing", requester=Person(name="Kim Doe"),
+               messages=[Message(id="1", author_role=CUSTOMER, body_text=q),
+                         Message(id="2", author_role=AGENT, body_text=a)])
+    assert ingest_ticket(t, store) == 2  # question and answer are separate sections
+    hits = search(store, "tracking has shown nothing since Monday, is my parcel lost?", k=1, threshold=0.0)
+    assert hits and hits[0].source_type == "ticket"
+    assert "48 hours" in hits[0].text and "worried" not in hits[0].text
+    assert hits[0].title.lower().endswith("agent answer")
