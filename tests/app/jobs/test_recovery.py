@@ -222,3 +222,38 @@ def test_sigkill_mid_job_then_a_live_worker_runs_it_again_within_seconds(conn, r
             if p is not None and p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
                 p.wait(timeout=20)
+
+
+FOREVER = textwrap.dedent("""
+    import sys, types, redis
+    from rq import Queue
+    from app.jobs.worker import SidecarWorker, run_forever
+    conn = redis.Redis.from_url(sys.argv[1])
+    settings = types.SimpleNamespace(redis_url=sys.argv[1], queue_name="recovery")
+    run_forever(lambda: SidecarWorker([Queue("recovery", connection=conn)], connection=conn, settings=settings),
+                conn, with_scheduler=True)
+""")
+
+
+def test_sigterm_stops_an_idle_worker_for_good(conn, redis_url):
+    # rq ends an idle worker's loop on SIGTERM without recording the request: run_forever must not
+    # take that for a Redis failure and start another worker (systemd would wait, then SIGKILL).
+    from rq import Worker
+
+    env = {**os.environ, "TEST_RECOVERY_REDIS": redis_url, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", FOREVER, redis_url], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def idle() -> bool:  # in its loop, signal handlers installed
+            return any(w.get_state() == "idle" for w in Worker.all(connection=conn))
+
+        deadline = time.time() + 30
+        while not idle() and time.time() < deadline:
+            time.sleep(0.05)
+        assert idle(), "worker waiting for jobs"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
