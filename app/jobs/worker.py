@@ -179,10 +179,13 @@ def run_forever(make_worker: Any, connection: Any, **work_kwargs: Any) -> None:
     """
     stop = threading.Event()
     while not stop.is_set():
-        worker = make_worker()
-        if hasattr(worker, "stop_event"):
-            worker.stop_event = stop
+        worker = None
         try:
+            # Building a worker talks to Redis too (rq names its connection): Redis may be gone
+            # again by now, or not up yet at the process's start. Wait for it, never exit.
+            worker = make_worker()
+            if hasattr(worker, "stop_event"):
+                worker.stop_event = stop
             worker.work(**work_kwargs)
         except redis_lib.RedisError as exc:
             log.error("worker stopped on a Redis error (%s); waiting for Redis", type(exc).__name__)

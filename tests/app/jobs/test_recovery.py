@@ -144,6 +144,27 @@ def test_run_forever_starts_a_fresh_worker_after_a_redis_error_and_stops_on_requ
     assert len(made) == 3
 
 
+def test_run_forever_waits_when_redis_is_gone_while_it_builds_the_next_worker(conn):
+    # rq's Worker() itself talks to Redis (CLIENT SETNAME): a Redis still down when the process
+    # starts, or gone again right after a restart, must not end the process.
+    made: list[object] = []
+
+    class Worker:
+        def __init__(self):
+            if len(made) < 2:
+                made.append(None)
+                raise redis.ConnectionError("Connection refused")
+            self._stop_requested = False
+            made.append(self)
+
+        def work(self, **kw):
+            self._stop_requested = True
+            return True
+
+    run_forever(Worker, conn)
+    assert len(made) == 3 and made[-1] is not None
+
+
 def test_scheduler_runs_in_a_thread_and_survives_redis_errors(conn, monkeypatch):
     q = Queue("recovery", connection=conn)
     sched = SidecarScheduler([q], connection=conn, interval=1)
