@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -165,12 +166,40 @@ def _key(rows: list[tuple[str, str]], model_id: str) -> str:
     return h.hexdigest()
 
 
-def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], np.ndarray] | None = None) -> SentimentModel:
+KEEP_CACHED = 3  # embedding files kept on disk (an edit of the examples is often reverted)
+
+
+def _disk_embeddings(cache_dir: Path, key: str, n: int) -> np.ndarray | None:
+    try:
+        emb = np.load(cache_dir / f"{key[:32]}.npy", allow_pickle=False)  # plain floats, never pickles
+    except (OSError, ValueError):
+        return None
+    return emb if emb.ndim == 2 and emb.shape[0] == n else None
+
+
+def _save_embeddings(cache_dir: Path, key: str, emb: np.ndarray) -> None:
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for old in sorted(cache_dir.glob("*.npy"), key=lambda f: f.stat().st_mtime, reverse=True)[KEEP_CACHED - 1:]:
+            old.unlink(missing_ok=True)
+        # A unique temporary name: several workers starting together may all write the same entry.
+        tmp = cache_dir / f".{key[:32]}.{os.getpid()}.tmp.npy"
+        np.save(tmp, emb.astype(np.float32), allow_pickle=False)
+        os.replace(tmp, cache_dir / f"{key[:32]}.npy")
+    except OSError as exc:  # a read-only var/ only costs start-up time
+        log.info("sentiment cache not written (%s)", exc)
+
+
+def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], np.ndarray] | None = None,
+                        cache_dir: Path | None = None) -> SentimentModel:
     """The fitted model for this config's examples (one per content, cached per process).
 
     ``embed`` is the caller's embedding function (``texts -> [n, dim]``), so the intent model
     and sentiment share one embedder. ``known`` = (texts, embeddings) already computed — the
     intent model's training examples — which are reused instead of embedded again.
+    ``cache_dir``: where the training embeddings are kept between processes (keyed by the
+    examples and the embedding model). Embedding them is most of a fit, so a restarted worker
+    only refits the small regression.
     """
     from knowledge.embedding import current_model_id
 
@@ -180,8 +209,14 @@ def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], n
         model = _models.get(key)
         if model is None:
             texts = [t for t, _ in rows]
-            model = SentimentModel().fit(texts, [lab for _, lab in rows], _embed_reusing(texts, embed, known))
-            log.info("sentiment model fitted: %d examples", len(rows))
+            emb = _disk_embeddings(cache_dir, key, len(texts)) if cache_dir is not None else None
+            cached = emb is not None
+            if emb is None:
+                emb = _embed_reusing(texts, embed, known)
+                if cache_dir is not None:
+                    _save_embeddings(cache_dir, key, emb)
+            model = SentimentModel().fit(texts, [lab for _, lab in rows], emb)
+            log.info("sentiment model fitted: %d examples%s", len(rows), " (cached embeddings)" if cached else "")
             _models.clear()  # one config at a time is enough; a reload refits
             _models[key] = model
     return model
