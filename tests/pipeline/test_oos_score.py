@@ -94,3 +94,16 @@ def test_closed_set_evaluation_rejects_nothing_even_with_a_knn_floor(monkeypatch
     # With a threshold the floor does apply: the keyboard noise is rejected.
     r = evaluate(TEXTS, LABELS, test, ["oos", "shipping"], oos_label="oos", threshold=0.01)
     assert r["oos_recall"] == 1.0
+
+
+def test_fit_cache_key_changes_with_the_feature_recipe(monkeypatch):
+    # A head or calibration cached by a process that built features differently (before the
+    # centring) must not be reused: the recipe is part of the cache key.
+    from pathlib import Path
+
+    from pipeline.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config")
+    before = lc._cache_key(cfg, None)
+    monkeypatch.setattr(lc, "FEATURES_VERSION", "another-recipe")
+    assert lc._cache_key(cfg, None) != before
