@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from knowledge.embedding import calibrate, relevance_threshold
+from knowledge.nearest import nearest
 from knowledge.store import KnowledgeStore, get_store
 from pipeline.models import Source
 
@@ -162,8 +163,7 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
     info: dict[str, tuple[float, str, dict[str, Any]]] = {}
     col = store.collection
     if dense:
-        res = col.query(query_embeddings=[vec.tolist()], n_results=min(n, candidates), where=where,
-                        include=["documents", "metadatas", "distances"])
+        res = nearest(col, vec.tolist(), candidates, where, ["documents", "metadatas", "distances"], total=n)
         for rank, (cid, body, meta, dist) in enumerate(zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
                                                            res["distances"][0], strict=True)):
             fused[cid] = fused.get(cid, 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from knowledge.nearest import nearest
+
 log = logging.getLogger(__name__)
 
 SUFFIX = "__sentences"
@@ -133,7 +135,7 @@ def query(store: Any, vec: Any, n: int, where: dict[str, Any] | None) -> dict[st
     total = col.count()
     if total == 0:
         return {}
-    res = col.query(query_embeddings=[vec], n_results=min(n, total), where=where, include=["metadatas", "distances"])
+    res = nearest(col, vec, n, where, ["metadatas", "distances"], total=total)
     best: dict[str, float] = {}
     for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True):
         cid = str((meta or {}).get("chunk_id") or "")

@@ -1,0 +1,88 @@
+"""knowledge.nearest: a filtered nearest-neighbour query answered from an unfiltered one must give
+exactly chromadb's own filtered answer (same rows, same order), including when the filter is so
+selective that the over-fetch cannot fill it."""
+
+from __future__ import annotations
+
+import chromadb
+import numpy as np
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from knowledge import nearest as kn
+
+LANGS = ["en"] * 14 + ["fr"] * 4 + [""] * 2 + ["de"]  # "de" is rare: its filter needs the fallback
+BRANDS = ["", "acme", "globex"]
+
+
+@pytest.fixture(scope="module")
+def col(tmp_path_factory):
+    client = chromadb.PersistentClient(path=str(tmp_path_factory.mktemp("nearest")),
+                                       settings=ChromaSettings(anonymized_telemetry=False))
+    c = client.create_collection("nearest-test", metadata={"hnsw:space": "cosine"}, embedding_function=None)
+    rng = np.random.default_rng(7)
+    n = 600
+    vecs = rng.normal(size=(n, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    metas = [{"language": LANGS[i % len(LANGS)], "brand": BRANDS[(i // 5) % 3], "doc_id": f"d{i // 3}"}
+             for i in range(n)]
+    c.add(ids=[f"c{i}" for i in range(n)], embeddings=vecs.tolist(), metadatas=metas,
+          documents=[f"body {i}" for i in range(n)])
+    return c
+
+
+WHERES = [
+    {"language": {"$in": ["", "en", "fr"]}},
+    {"language": "fr"},
+    {"language": "de"},  # 1 row in 21: the over-fetch comes up short, chromadb's filter answers
+    {"$and": [{"brand": {"$in": ["acme", ""]}}, {"language": {"$in": ["", "en"]}}]},
+    {"$or": [{"language": "de"}, {"brand": "globex"}]},
+    {"language": {"$eq": "en"}},
+    {"language": {"$nin": ["en"]}},  # an operator we do not evaluate: chromadb's filter answers
+    {"language": "xx"},  # nothing passes
+]
+
+
+@pytest.mark.parametrize("where", WHERES, ids=[str(w) for w in WHERES])
+def test_same_rows_as_chromadb_filtered_query(col, where):
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        q = rng.normal(size=16).astype(np.float32)
+        q = (q / np.linalg.norm(q)).tolist()
+        ours = kn.nearest(col, q, 30, where, ["documents", "metadatas", "distances"])
+        theirs = col.query(query_embeddings=[q], n_results=30, where=where,
+                           include=["documents", "metadatas", "distances"])
+        assert ours["ids"] == theirs["ids"]
+        assert ours["documents"] == theirs["documents"]
+        assert ours["metadatas"] == theirs["metadatas"]
+        assert np.allclose(ours["distances"][0], theirs["distances"][0], atol=1e-5)
+
+
+def test_a_selective_filter_falls_back_and_an_unfiltered_query_is_untouched(col, monkeypatch):
+    calls = []
+    real = col.query
+
+    class Spy:
+        def count(self):
+            return col.count()
+
+        def query(self, **kw):
+            calls.append(kw.get("where"))
+            return real(**kw)
+
+    q = [1.0] + [0.0] * 15
+    kn.nearest(Spy(), q, 10, {"language": "en"}, ["metadatas"])
+    assert calls == [None]  # 2 rows in 3 are English: the over-fetch of 40 holds 10 of them
+    calls.clear()
+    kn.nearest(Spy(), q, 10, {"language": "de"}, ["metadatas"])
+    assert calls == [None, {"language": "de"}]
+    calls.clear()
+    kn.nearest(Spy(), q, 10, None, ["metadatas"])
+    assert calls == [None]
+
+
+def test_matcher_reads_missing_fields_as_not_matching():
+    m = kn._matcher({"language": {"$in": ["", "en"]}})
+    assert m({"language": ""}) and m({"language": "en"})
+    assert not m({}) and not m({"language": "EN"})
+    assert kn._matcher({"$and": [{"language": "en"}, {"brand": {"$gt": 1}}]}) is None
