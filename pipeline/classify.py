@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config
@@ -184,6 +185,22 @@ def classify(text: str, ticket: Ticket | None, cfg: Config, llm: LLMSettings | N
     return classify_local_triage(text, ticket, cfg, model=model)
 
 
+def single_thread_blas() -> None:
+    """One BLAS thread for this process (numpy/scipy's OpenBLAS; called by :func:`warm_up`).
+
+    The heads are small matrices: a second BLAS thread gains nothing there, and its spin-waiting
+    on cores shared with other processes made the cached start take 20 s instead of 3 s (8 CPU
+    seconds instead of 1; bench/classifier_bench.py at load 12 on 2 cores). The embedding engine
+    keeps its own threads.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+    except Exception:  # a missing or odd BLAS only costs speed
+        log.warning("could not limit BLAS threads", exc_info=True)
+
+
 def warm_up(cfg: Config, learned: Any = None) -> Any:
     """Load the embedder, fit the local head and load the language/sentiment models, once per process.
 
@@ -195,6 +212,7 @@ def warm_up(cfg: Config, learned: Any = None) -> Any:
     from pipeline.local_classifier import get_local_model
 
     t0 = time.monotonic()
+    single_thread_blas()
     model = None
     try:
         model = get_local_model(cfg, learned)
@@ -202,6 +220,16 @@ def warm_up(cfg: Config, learned: Any = None) -> Any:
         log.exception("local classifier failed to warm up; the keyword baseline will answer")
     t1 = time.monotonic()
     known = (model.train_texts, model.train_emb) if model is not None else None
+    if learned is not None:
+        # Fit sentiment here with the disk cache next to the intent model's: a restart then
+        # embeds nothing (per message, sentiment() finds this fitted model in memory).
+        from pipeline.local_classifier import embed_texts
+        from pipeline.sentiment import get_sentiment_model
+
+        try:
+            get_sentiment_model(cfg, embed_texts, known, cache_dir=Path(learned).parent / "classifier_cache")
+        except Exception:
+            log.exception("sentiment model failed to warm up; VADER will answer")
     sentiment("warm up", cfg, known=known)
     detect_language("warm up the detector")
     log.info("triage models ready in %.1f s (intent model %.1f s, sentiment + language %.1f s)",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -156,6 +157,11 @@ def _embed_reusing(texts: list[str], embed, known: tuple[Sequence[str], np.ndarr
 
 _models: dict[str, SentimentModel] = {}
 _lock = threading.Lock()
+# The config object the last verdict was asked for, with its model id, content key and model:
+# per message, an identity check instead of re-reading the examples and hashing them.
+_last: tuple[object, str, str, SentimentModel] | None = None
+CACHE_SUBDIR = "sentiment"
+KEEP_CACHED = 3  # embedding arrays kept on disk, most recent first (an edit is often reverted)
 
 
 def _key(rows: list[tuple[str, str]], model_id: str) -> str:
@@ -165,23 +171,68 @@ def _key(rows: list[tuple[str, str]], model_id: str) -> str:
     return h.hexdigest()
 
 
-def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], np.ndarray] | None = None) -> SentimentModel:
+def _load_cached(folder: Path, key: str, n: int, dim: int) -> np.ndarray | None:
+    try:
+        emb = np.load(folder / f"{key[:32]}.npy", allow_pickle=False)  # plain floats, never pickles
+    except (OSError, ValueError):
+        return None
+    return emb if emb.shape == (n, dim) and emb.dtype == np.float32 else None
+
+
+def _save_cached(folder: Path, key: str, emb: np.ndarray) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in sorted(folder.glob("*.npy"), key=lambda f: f.stat().st_mtime, reverse=True)[KEEP_CACHED - 1 :]:
+            old.unlink(missing_ok=True)
+        tmp = folder / f"{key[:32]}.tmp.npy"
+        np.save(tmp, emb.astype(np.float32), allow_pickle=False)
+        os.replace(tmp, folder / f"{key[:32]}.npy")
+    except OSError as exc:  # a read-only var/ only costs start-up time
+        log.info("sentiment cache not written (%s)", exc)
+
+
+def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], np.ndarray] | None = None,
+                        cache_dir: Path | None = None) -> SentimentModel:
     """The fitted model for this config's examples (one per content, cached per process).
 
     ``embed`` is the caller's embedding function (``texts -> [n, dim]``), so the intent model
     and sentiment share one embedder. ``known`` = (texts, embeddings) already computed — the
     intent model's training examples — which are reused instead of embedded again.
+    ``cache_dir``: a folder (``<var>/classifier_cache``) where the training embeddings are kept
+    between processes, keyed by the embedding model id and the training rows, so a restart
+    only refits the small head.
     """
+    global _last
     from knowledge.embedding import current_model_id
 
+    model_id = current_model_id()
+    last = _last
+    if last is not None and last[0] is cfg and last[1] == model_id:
+        return last[3]
     rows = training_examples(cfg)
-    key = _key(rows, current_model_id())
+    key = _key(rows, model_id)
     with _lock:
         model = _models.get(key)
         if model is None:
             texts = [t for t, _ in rows]
-            model = SentimentModel().fit(texts, [lab for _, lab in rows], _embed_reusing(texts, embed, known))
-            log.info("sentiment model fitted: %d examples", len(rows))
+            folder = cache_dir / CACHE_SUBDIR if cache_dir is not None else None
+            emb = _load_cached(folder, key, len(texts), _dim(known)) if folder is not None else None
+            cached = emb is not None
+            if emb is None:
+                emb = _embed_reusing(texts, embed, known)
+                if folder is not None:
+                    _save_cached(folder, key, emb)
+            model = SentimentModel().fit(texts, [lab for _, lab in rows], emb)
+            log.info("sentiment model fitted: %d examples%s", len(rows), " (cached embeddings)" if cached else "")
             _models.clear()  # one config at a time is enough; a reload refits
             _models[key] = model
+        _last = (cfg, model_id, key, model)
     return model
+
+
+def _dim(known: tuple[Sequence[str], np.ndarray] | None) -> int:
+    if known is not None and np.ndim(known[1]) == 2 and len(known[1]):
+        return int(np.shape(known[1])[1])
+    from knowledge.embedding import DIM
+
+    return DIM
