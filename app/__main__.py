@@ -11,6 +11,12 @@ from pathlib import Path
 
 log = logging.getLogger("app")
 
+# One BLAS thread (numpy/scipy's OpenBLAS reads this when numpy is first imported, i.e. later):
+# the heads' matrices are small, and idle BLAS threads spin-wait, which on cores shared with the
+# web process, Redis and other workers multiplied a classifier fit's time by up to 7
+# (pipeline.classify.single_thread_blas). An operator's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 COMMAND_MODULES = ("app.commands.classifier", "app.commands.kb", "app.commands.ops", "app.commands.backtest")
 
 

