@@ -242,12 +242,13 @@ class OrtE5:
         # Idle pool threads sleep instead of spinning: the cores are shared with the web process,
         # Redis and other workers (spinning multiplied CPU per message on a busy machine).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # No arena: it keeps the largest batch's activations for the life of the process (+120 MB
-        # resident after 800 messages, vs +37 MB without; bench/classifier_bench.py).
-        opts.enable_cpu_mem_arena = False
         opts.log_severity_level = 3
         self._session = ort.InferenceSession(build_graph(f), sess_options=opts, providers=["CPUExecutionProvider"])
         _release_freed_memory()  # the serialized graph and the weights' staging copies are gone
+        # The memory arena gives back what a run took when the run ends; otherwise it keeps the
+        # largest batch's activations for the life of the process (see LocalEmbedder).
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
 
     _SPACES = re.compile(" {2,}")
@@ -323,6 +324,6 @@ class OrtE5:
         mask = (np.arange(S)[None, :] < lengths[:, None]).astype(np.float32)
         emb = dequantize_rows(self._word[ids.reshape(-1)]).reshape(len(seqs), S, self.dim)
         emb += self._pos[:S][None] + self._type
-        hidden = self._session.run(None, {"emb": emb.astype(np.float32), "mask": mask})[0]
+        hidden = self._session.run(None, {"emb": emb.astype(np.float32), "mask": mask}, self._run_options)[0]
         pooled = (hidden * mask[..., None]).sum(axis=1) / lengths[:, None]
         return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)

@@ -225,11 +225,13 @@ class LocalEmbedder(_BatchingEmbedder):
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
-        # No memory arena: it keeps the largest batch's activations for the life of the process
-        # (one 64 x 256-token ingestion batch: +1.3 GB resident, kept; without it: nothing kept).
-        opts.enable_cpu_mem_arena = False
         # Only the CPU provider: some builds also list Azure, which we never want.
         self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        # The memory arena gives back what a run took when the run ends: otherwise it keeps the
+        # largest batch's activations for the life of the process (three 64 x 200-token batches:
+        # +1.7 GB resident, kept; with the shrinkage +61 MB, same CPU; no arena: +21% CPU).
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.batch_size = batch_size
         self._lock = threading.Lock()
@@ -242,7 +244,7 @@ class LocalEmbedder(_BatchingEmbedder):
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self.session.run(None, feeds)[0]  # [batch, seq, 384]
+        hidden = self.session.run(None, feeds, self._run_options)[0]  # [batch, seq, 384]
         m = mask[:, :, None].astype(np.float32)
         pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
