@@ -372,3 +372,16 @@ class StepLog(ABC):
 
     @abstractmethod
     def mark_done(self, platform: str, event_id: str, step: str) -> None: ...
+
+
+class MemoryStepLog(StepLog):
+    """Write steps done in this process only: previews (``replay`` without ``--write``) and tests."""
+
+    def __init__(self) -> None:
+        self.done: set[tuple[str, str, str]] = set()
+
+    def is_done(self, platform: str, event_id: str, step: str) -> bool:
+        return (platform, event_id, step) in self.done
+
+    def mark_done(self, platform: str, event_id: str, step: str) -> None:
+        self.done.add((platform, event_id, step))

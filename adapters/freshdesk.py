@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
@@ -137,10 +137,15 @@ class FreshdeskAdapter(RestAdapter):
         """The ticket with its requester, then conversation pages until a short page."""
         tid = self._ticket_id(ticket_id)
         t = self.http.get(f"/api/v2/tickets/{tid}", {"include": "requester"}) or {}
+        return self.ticket_from(t, self.conversations(self.http.get, tid), hint)
+
+    def conversations(self, get: Callable[[str, dict[str, Any]], Any], tid: str) -> list[dict[str, Any]]:
+        """A ticket's conversations through ``get`` (live client or backtest reader), at most
+        ``MAX_THREAD_PAGES`` pages: a thread's cost is bounded whatever its history."""
         convs: list[dict[str, Any]] = []
         page = 1
         while True:
-            batch = self.http.get(f"/api/v2/tickets/{tid}/conversations", {"page": page, "per_page": PAGE_SIZE}) or []
+            batch = get(f"/api/v2/tickets/{tid}/conversations", {"page": page, "per_page": PAGE_SIZE}) or []
             convs.extend(c for c in batch if isinstance(c, dict))
             if len(batch) < PAGE_SIZE:
                 break
@@ -148,6 +153,11 @@ class FreshdeskAdapter(RestAdapter):
                 log.warning("freshdesk ticket %s: thread longer than %d pages, reading stops there", tid, MAX_THREAD_PAGES)
                 break
             page += 1
+        return convs
+
+    def ticket_from(self, t: dict[str, Any], convs: list[dict[str, Any]], hint: Any = None) -> Ticket:
+        """A ticket object (``include=requester``) and its conversations → a pipeline ``Ticket``."""
+        tid = as_str(t.get("id")) or ""
         req = t.get("requester") if isinstance(t.get("requester"), dict) else {}
         requester_id = as_str(t.get("requester_id") or req.get("id"))
         channel = SOURCE_IN.get(t.get("source"), as_str(t.get("source")))

@@ -388,39 +388,8 @@ class FreshdeskHistory(HistoryReader):
         return raw.get("status") in (4, 5, "4", "5")
 
     def fetch(self, raw: dict[str, Any]) -> Ticket:
-        from adapters.freshdesk import PRIORITY_IN, SOURCE_IN, STATUS_IN
-        from pipeline.models import AGENT, CUSTOMER, Message
-
         a = self._adapter
-        tid = str(raw.get("id"))
-        convs: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            batch = self._get(f"/api/v2/tickets/{tid}/conversations", {"page": page, "per_page": 100}) or []
-            convs.extend(c for c in batch if isinstance(c, dict))
-            if len(batch) < 100 or page >= self.MAX_PAGE:
-                break
-            page += 1
-        req = raw.get("requester") if isinstance(raw.get("requester"), dict) else {}
-        requester_id = as_str(raw.get("requester_id") or req.get("id"))
-        channel = SOURCE_IN.get(raw.get("source"), as_str(raw.get("source")))
-        messages: list[Message] = []
-        if raw.get("description") or raw.get("description_text"):
-            messages.append(Message(
-                id=f"{tid}-description", author_role=AGENT if raw.get("source") == 10 else CUSTOMER,
-                body_text=raw.get("description_text") or "", body_html=raw.get("description"), public=True,
-                author_id=requester_id, author_name=req.get("name"), author_email=req.get("email"),
-                channel=channel, created_at=raw.get("created_at")))
-        messages.extend(a._message(c, requester_id, req) for c in convs)
-        return Ticket(
-            platform=self.platform, id=tid, subject=raw.get("subject") or "",
-            status=STATUS_IN.get(raw.get("status"), as_str(raw.get("status"))),
-            priority=PRIORITY_IN.get(raw.get("priority")), tags=[str(x) for x in raw.get("tags") or []],
-            custom_fields={str(k): v for k, v in (raw.get("custom_fields") or {}).items()},
-            requester=Person(id=requester_id, name=req.get("name"), email=req.get("email")),
-            messages=messages, url=f"{self.base_url}/a/tickets/{tid}", channel=channel,
-            brand=as_str(raw.get("product_id")), created_at=raw.get("created_at"), updated_at=raw.get("updated_at"),
-        )
+        return a.ticket_from(raw, a.conversations(self._get, str(raw.get("id"))))
 
 
 READERS: dict[str, type[HistoryReader]] = {"zendesk": ZendeskHistory, "gorgias": GorgiasHistory,

@@ -1,190 +1,81 @@
-"""Fault injection, measured from outside as an operator runs it: gunicorn + `python -m app worker` +
-a private redis-server (AOF, `noeviction`) + a stub Zendesk API on loopback.
+"""Fault injection, measured from outside as an operator runs it: gunicorn 'app:create_app()' +
+`python -m app worker` processes under a supervisor + a private redis-server (AOF with
+`appendfsync always`, `noeviction`, on a free port: never the machine's Redis) + a stub Zendesk
+API on loopback (bench/rig.py).
 
     .venv/bin/python bench/chaos.py [--phase kill,redis,helpdesk] [--tickets 100] [--kills 100]
+        [--workers 3] [--kill-every 6] [--var DIR]
 
-Phases (each prints its figures; the exit status is 1 if a target is missed):
+Phases (each prints one line of figures; the exit status is 1 if a target is missed):
 
-* ``kill``: tickets arrive continuously while a random busy worker is SIGKILLed (and restarted by
-  this script, as a supervisor would) ``--kills`` times. Targets: 0 lost, 0 duplicate notes, every
-  ticket noted within 90 s of the kill that interrupted it, no scheduler process left behind.
-* ``redis``: Redis is restarted (AOF kept) during intake and processing, paused (SIGSTOP) for
-  10 s, and stopped for 30 s. Targets: 0 lost, 0 acknowledged-and-lost (202 answered but never
-  noted), the worker processes still alive, `/readyz` answering 503 while Redis is down.
-* ``helpdesk``: the stub answers 429 (Retry-After), 500, slow answers past the read timeout and
-  lost responses (the note is stored, the answer is a 500). Target: exactly one note per ticket.
+* ``kill``: tickets arrive all along while a worker is SIGKILLed every ``--kill-every`` seconds
+  (on average), ``--kills`` times: one running a job when there is one (at a random point of
+  the job), else an idle one; always with another worker ready to take over. The supervisor
+  restarts every exited worker (systemd's ``Restart=always``). Targets: 0 lost, 0 duplicate
+  notes, every interrupted ticket noted within 90 s of its kill, no process left behind, no
+  worker exit other than the kills.
+* ``redis``: while webhooks arrive (sent like a helpdesk: anything but a 2xx is sent again) and
+  jobs run, Redis is restarted (SIGTERM), crashed (SIGKILL) and restarted, paused for
+  ``--pause`` seconds (SIGSTOP/SIGCONT) and stopped for 30 s. Targets: 0 acknowledged-and-lost
+  (every 2xx ends with exactly one note), only 503s or no answer while Redis is away, every
+  worker process alive afterwards (none restarted).
+* ``helpdesk``: the stub answers 429 (Retry-After), 500, answers past the client's read timeout
+  and loses answers to writes it applied (502 after storing the note). Target: exactly one
+  note per ticket.
 
-Needs `redis-server` on PATH. Nothing of the machine's shared Redis is touched.
+Each process logs to a temporary folder, kept (and named) when a target is missed. ``--var``
+keeps the sidecar's var/ between runs, as an operator's is: the first start fits the models
+and caches the fit, every later start (and restart) reuses it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from adapters.zendesk import sign  # noqa: E402
-
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
+from bench.rig import (  # noqa: E402
+    ROOT,
+    Faults,
+    StubZendesk,
+    free_port,
+    pct,
+    sidecar_env,
+    start_web,
+    start_worker,
+    wait_http,
+    zendesk_webhook,
+)
 
 SECRET = "chaos-signing-secret"
-MESSAGES = [
-    "Where is my order? I ordered the trail shoes last week and the tracking number shows nothing.",
-    "I want to return the jacket, it is too small. How do I get a refund?",
-    "I forgot my password and the reset email never arrives.",
-    "My discount code WELCOME10 does not work at checkout.",
-    "The parcel arrived damaged, the mug is broken.",
-    "Can I change the delivery address on my order? I moved last week.",
-]
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-# --------------------------------------------------------------------------------------------
-# Stub helpdesk
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Faults:
-    """Probabilities per request (writes and reads alike), and a budget of slow answers."""
-
-    p429: float = 0.0
-    p500: float = 0.0
-    plost: float = 0.0  # the write is applied, the answer is a 500 (ambiguous for the client)
-    slow: int = 0  # answers held past the client's read timeout (each costs the job ~30 s)
-    slow_seconds: float = 31.0
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-class StubZendesk:
-    """Tickets with one customer comment each; notes are kept as comments (so the sidecar's marker
-    check after an ambiguous failure sees them), every note is counted."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.notes: dict[str, list[tuple[float, str]]] = {}  # ticket -> [(time, marker)]
-        self.faults = Faults()
-
-    def _fault(self, write: bool) -> str | None:
-        f = self.faults
-        with self.lock:
-            r = random.random()
-            if r < f.p429:
-                kind = "429"
-            elif r < f.p429 + f.p500:
-                kind = "500"
-            elif write and r < f.p429 + f.p500 + f.plost:
-                kind = "lost"
-            elif write and f.slow > 0 and random.random() < 0.05:
-                f.slow -= 1
-                kind = "slow"
-            else:
-                return None
-            f.counts[kind] = f.counts.get(kind, 0) + 1
-            return kind
-
-    def __call__(self, environ, start_response):
-        req = Request(environ)
-        m = re.match(r"^/api/v2/tickets/(\d+)(/comments|/tags)?\.json$", req.path)
-        if not m:
-            return Response("not found", status=404)(environ, start_response)
-        tid, sub = m.group(1), m.group(2)
-        fault = self._fault(req.method != "GET")
-        if fault == "429":
-            return Response(json.dumps({"error": "TooManyRequests"}), status=429, headers={"Retry-After": "1"},
-                            content_type="application/json")(environ, start_response)
-        if fault == "500":
-            return Response(json.dumps({"error": "InternalError"}), status=500,
-                            content_type="application/json")(environ, start_response)
-        n = int(tid) % len(MESSAGES)
-        if req.method == "GET" and sub is None:
-            body: Any = {"ticket": {"id": int(tid), "subject": "Question", "status": "open", "priority": "normal",
-                                    "requester_id": 9001, "tags": [], "custom_fields": [], "brand_id": None,
-                                    "via": {"channel": "email"}, "created_at": "2026-11-25T10:00:00Z"},
-                         "users": [{"id": 9001, "name": "Dana Customer", "email": "dana@example.com",
-                                    "role": "end-user"}]}
-        elif req.method == "GET" and sub == "/comments":
-            comments = [{"id": int(tid) * 10, "author_id": 9001, "public": True, "body": MESSAGES[n],
-                         "html_body": f"<p>{MESSAGES[n]}</p>", "plain_body": MESSAGES[n],
-                         "via": {"channel": "email"}, "created_at": "2026-11-25T10:00:00Z"}]
-            with self.lock:
-                for i, (_, html) in enumerate(self.notes.get(tid, [])):
-                    comments.append({"id": int(tid) * 10 + 1 + i, "author_id": 4242, "public": False, "body": html,
-                                     "html_body": html, "plain_body": html, "via": {"channel": "api"},
-                                     "created_at": "2026-11-25T10:01:00Z"})
-            body = {"comments": comments, "users": [{"id": 9001, "name": "Dana Customer", "role": "end-user"},
-                                                    {"id": 4242, "name": "Sidecar", "role": "agent"}],
-                    "meta": {"has_more": False}, "links": {"next": None}}
-        elif req.method == "PUT" and sub is None:
-            data = json.loads(req.get_data() or b"{}")
-            comment = (data.get("ticket") or {}).get("comment")
-            if comment:
-                with self.lock:
-                    self.notes.setdefault(tid, []).append((time.time(), comment.get("html_body") or ""))
-            body = {"ticket": {"id": int(tid)}}
-        elif req.method == "PUT" and sub == "/tags":
-            body = {"tags": json.loads(req.get_data() or b"{}").get("tags", [])}
-        else:
-            return Response("method not allowed", status=405)(environ, start_response)
-        if fault == "lost":
-            return Response(json.dumps({"error": "BadGateway"}), status=502,
-                            content_type="application/json")(environ, start_response)
-        if fault == "slow":
-            time.sleep(self.faults.slow_seconds)
-        return Response(json.dumps(body), content_type="application/json")(environ, start_response)
-
-    def note_count(self, tid: str) -> int:
-        with self.lock:
-            return len(self.notes.get(tid, []))
-
-    def first_note_at(self, tid: str) -> float | None:
-        with self.lock:
-            notes = self.notes.get(tid)
-            return notes[0][0] if notes else None
-
-
-# --------------------------------------------------------------------------------------------
-# Processes
-# --------------------------------------------------------------------------------------------
 
 
 class RedisServer:
-    """A private redis-server with AOF (fsync every write) and noeviction, restartable in place."""
+    """A private redis-server (AOF with fsync on every write, noeviction), restartable in place.
 
-    def __init__(self) -> None:
+    Never the machine's shared Redis: a free port and a temporary directory of its own.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
         if not shutil.which("redis-server"):
             raise SystemExit("chaos: redis-server is not installed")
-        self.port = free_port()
+        self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="chaos-redis-")
         self.proc: subprocess.Popen | None = None
         self.url = f"redis://127.0.0.1:{self.port}/0"
@@ -196,7 +87,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import redis
 
-        for _ in range(100):
+        for _ in range(200):
             try:
                 redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
                 return
@@ -204,10 +95,11 @@ class RedisServer:
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start")
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM: Redis syncs the AOF and exits; SIGKILL: a crash (the AOF, fsynced per write, stays)."""
         if self.proc is not None:
-            self.proc.terminate()  # SIGTERM: Redis flushes the AOF and exits
-            self.proc.wait(timeout=20)
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
             self.proc = None
 
     def pause(self, seconds: float) -> None:
@@ -217,70 +109,145 @@ class RedisServer:
         self.proc.send_signal(signal.SIGCONT)
 
     def cleanup(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Rig:
-    """Web (gunicorn) + workers + stub helpdesk + private Redis."""
+    """Web (gunicorn) + workers under a supervisor + stub helpdesk + private Redis.
 
-    def __init__(self, workers: int = 2, job_timeout: int = 120) -> None:
+    The supervisor restarts every worker process that exits, like systemd's ``Restart=always``:
+    those this script killed (``kills``) and any other (``unexpected_exits``, logged: that is a
+    bug). Each process writes its log under ``logs``.
+    """
+
+    def __init__(self, workers: int = 3, job_timeout: int = 120, api_latency: float = 0.0,
+                 var: str | None = None) -> None:
+        self.logs = Path(tempfile.mkdtemp(prefix="chaos-logs-"))
         self.redis = RedisServer()
         self.redis.start()
-        self.stub = StubZendesk()
-        self.api_port, self.web_port = free_port(), free_port()
-        self.server = make_server("127.0.0.1", self.api_port, self.stub, threaded=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.var = tempfile.mkdtemp(prefix="chaos-var-")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(
-            ("ZENDESK_", "GORGIAS_", "FRESHDESK_", "OPENAI_", "SLACK_", "SIDECAR_", "CHROMA_", "REDIS_URL"))}
-        env.update({"REDIS_URL": self.redis.url, "SIDECAR_VAR": self.var, "LOG_LEVEL": "WARNING",
-                    "ZENDESK_URL": f"http://127.0.0.1:{self.api_port}", "ZENDESK_EMAIL": "bot@example.com",
-                    "ZENDESK_API_TOKEN": "chaos-token", "ZENDESK_WEBHOOK_SECRET": SECRET,
-                    "ZENDESK_USER_ID": "4242", "ZENDESK_RATE_PER_MINUTE": "100000", "SIDECAR_ALLOW_HTTP": "1",
-                    "SIDECAR_JOB_TIMEOUT": str(job_timeout)})
-        self.env = env
-        self.py = sys.executable
-        self.web = subprocess.Popen(
-            [str(Path(self.py).parent / "gunicorn"), "--bind", f"127.0.0.1:{self.web_port}", "--workers", "2",
-             "--worker-class", "gthread", "--threads", "4", "app:create_app()"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        self.workers: list[subprocess.Popen] = [self.start_worker() for _ in range(workers)]
+        self.stub = StubZendesk(latency=api_latency)
+        api_port = self.stub.serve()
+        self.web_port = free_port()
+        # An operator's var/ persists between starts (the models' fit cache lives there).
+        self.own_var = var is None
+        self.var = var or tempfile.mkdtemp(prefix="chaos-var-")
+        Path(self.var).mkdir(parents=True, exist_ok=True)
+        self.env = sidecar_env(self.redis.url, self.var, api_port, SECRET, SIDECAR_JOB_TIMEOUT=str(job_timeout))
+        # An operator's knowledge base; ingested once, read by every worker.
+        subprocess.run([sys.executable, "-m", "app", "kb", "ingest", "config/knowledge"], cwd=ROOT, env=self.env,
+                       check=True, capture_output=True)
+        self.web = start_web(self.env, self.web_port, self.logs / "web.log")
         self.session = requests.Session()
-        for _ in range(200):
+        self.lock = threading.Lock()
+        self.n_workers = workers
+        self.workers: list[subprocess.Popen] = []
+        self.started_at: dict[int, float] = {}  # pid -> when its process was started
+        self.ready_after: list[float] = []  # seconds from a (re)start to taking jobs
+        self.killed: set[int] = set()
+        self.unexpected: list[str] = []
+        self._gen = 0
+        self._stop = threading.Event()
+        wait_http(self.url("/healthz"))
+
+    # ---------------------------------------------------------------- workers
+
+    def _spawn(self) -> subprocess.Popen:
+        self._gen += 1
+        proc = start_worker(self.env, self.logs / f"worker-{self._gen:03d}.log")
+        self.started_at[proc.pid] = time.time()
+        return proc
+
+    def start_workers(self) -> tuple[float, float]:
+        """The first worker alone (on a new var/ it fits the models and writes their cache, as an
+        operator's first start does), then the others. Returns (first start, others) in seconds."""
+        t0 = time.time()
+        with self.lock:
+            self.workers.append(self._spawn())
+        self.wait_ready(1)
+        t1 = time.time()
+        with self.lock:
+            self.workers += [self._spawn() for _ in range(self.n_workers - 1)]
+        self.wait_ready(self.n_workers)
+        self.started_at.clear()  # from here on: restarts only
+        threading.Thread(target=self._supervise, daemon=True).start()
+        return t1 - t0, time.time() - t1
+
+    def _supervise(self) -> None:
+        while not self._stop.is_set():
+            with self.lock:
+                for i, proc in enumerate(self.workers):
+                    if proc.poll() is None:
+                        continue
+                    if proc.pid not in self.killed:
+                        self.unexpected.append(f"worker pid {proc.pid} exited with {proc.returncode}")
+                    self.workers[i] = self._spawn()
+            ready = self.ready_pids() if self.started_at else set()
+            for pid, t in list(self.started_at.items()):
+                if pid in ready:
+                    self.ready_after.append(time.time() - t)
+                    self.started_at.pop(pid, None)
+                elif not any(p.pid == pid and p.poll() is None for p in self.workers):
+                    self.started_at.pop(pid, None)  # killed before it was ready
+            self._stop.wait(0.2)
+
+    def live(self) -> list[subprocess.Popen]:
+        with self.lock:
+            return [w for w in self.workers if w.poll() is None]
+
+    def registered(self) -> list[Any]:
+        import redis
+        from rq import Worker
+
+        try:
+            return Worker.all(connection=redis.Redis.from_url(self.redis.url, socket_timeout=2))
+        except Exception:
+            return []
+
+    def ready_pids(self) -> set[int]:
+        """Pids of live workers registered with rq (models loaded, taking jobs)."""
+        live = {w.pid for w in self.live()}  # a killed worker stays registered for minutes
+        return {int(w.pid) for w in self.registered() if w.pid and int(w.pid) in live}
+
+    def busy(self) -> dict[int, str]:
+        """pid -> current job id of the live workers running a job now."""
+        live = {w.pid for w in self.live()}
+        out = {}
+        for w in self.registered():
             try:
-                self.session.get(self.url("/healthz"), timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
+                jid = w.get_current_job_id()
+            except Exception:
+                continue
+            if jid and w.pid and int(w.pid) in live:
+                out[int(w.pid)] = jid
+        return out
+
+    def wait_ready(self, n: int, timeout: float = 900) -> None:
+        deadline = time.time() + timeout
+        while len(self.ready_pids()) < n:
+            if time.time() > deadline:
+                raise RuntimeError(f"fewer than {n} workers ready after {timeout:.0f} s (logs: {self.logs})")
+            time.sleep(0.2)
+
+    def kill(self, proc: subprocess.Popen) -> float:
+        """SIGKILL a worker's process group (the supervisor restarts it). Returns when it died."""
+        self.killed.add(proc.pid)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        return time.time()
+
+    # ---------------------------------------------------------------- web
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.web_port}{path}"
 
-    def start_worker(self) -> subprocess.Popen:
-        return subprocess.Popen([self.py, "-m", "app", "worker"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-
-    def wait_workers_ready(self, timeout: float = 300) -> float:
-        import redis
-        from rq import Worker
-
-        t0 = time.time()
-        conn = redis.Redis.from_url(self.redis.url)
-        while len(Worker.all(connection=conn)) < len(self.workers):
-            if time.time() - t0 > timeout:
-                raise RuntimeError("workers not ready")
-            time.sleep(0.2)
-        return time.time() - t0
-
     def send(self, tid: str, event_id: str, timeout: float = 10) -> int:
-        body = json.dumps({"type": "zen:event-type:ticket.comment_added", "id": event_id,
-                           "subject": f"zen:ticket:{tid}", "detail": {"id": tid},
-                           "event": {"comment": {"id": str(int(tid) * 10), "body": MESSAGES[int(tid) % len(MESSAGES)],
-                                                 "is_public": True, "author": {"id": "9001", "is_staff": False}}}}).encode()
-        ts = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        headers = {"Content-Type": "application/json", "X-Zendesk-Webhook-Signature": sign(SECRET, ts, body),
-                   "X-Zendesk-Webhook-Signature-Timestamp": ts}
+        body, headers = zendesk_webhook(SECRET, tid, event_id)
         try:
             return self.session.post(self.url("/webhooks/zendesk"), data=body, headers=headers, timeout=timeout).status_code
         except requests.RequestException:
@@ -297,10 +264,11 @@ class Rig:
         raise RuntimeError(f"ticket {tid}: never accepted")
 
     def orphans(self) -> int:
-        """Processes left behind by killed workers (a scheduler child whose parent is gone)."""
+        """Processes of this rig's workers that are not a live worker (e.g. a scheduler left behind)."""
+        live = {w.pid for w in self.live()}
         n = 0
         for p in Path("/proc").iterdir():
-            if not p.name.isdigit():
+            if not p.name.isdigit() or int(p.name) in live:
                 continue
             try:
                 cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -308,74 +276,42 @@ class Rig:
             except OSError:
                 continue
             if "app worker" in cmd and self.var.encode() in env:
-                if int(p.name) not in {w.pid for w in self.workers if w.poll() is None}:
-                    n += 1
+                n += 1
         return n
 
-    def close(self) -> None:
-        for proc in [self.web, *self.workers]:
+    def close(self, keep_logs: bool = False) -> None:
+        self._stop.set()
+        time.sleep(0.3)
+        procs = [self.web, *self.workers]
+        for proc in procs:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        for proc in [self.web, *self.workers]:
+        for proc in procs:
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-        self.server.shutdown()
+                proc.wait()
+        self.stub.shutdown()
         self.redis.cleanup()
-        shutil.rmtree(self.var, ignore_errors=True)
-
-
-def _busy_workers(rig: Rig) -> dict[int, str]:
-    """pid -> current job id of the workers that are running a job now."""
-    import redis
-    from rq import Worker
-
-    out = {}
-    try:
-        for w in Worker.all(connection=redis.Redis.from_url(rig.redis.url, socket_timeout=2)):
-            jid = w.get_current_job_id()
-            if jid and w.pid:
-                out[int(w.pid)] = jid
-    except Exception:
-        pass
-    return out
-
-
-def _ready_pids(rig: Rig) -> set[int]:
-    """Pids of the workers registered with rq (models loaded, taking jobs)."""
-    import redis
-    from rq import Worker
-
-    live = {w.pid for w in rig.workers if w.poll() is None}  # a killed worker stays registered for minutes
-    try:
-        return {int(w.pid) for w in Worker.all(connection=redis.Redis.from_url(rig.redis.url, socket_timeout=2))
-                if w.pid and int(w.pid) in live}
-    except Exception:
-        return set()
-
-
-def _time_ready(rig: Rig, proc: subprocess.Popen, out: list[float]) -> None:
-    t0 = time.time()
-    while proc.poll() is None and time.time() - t0 < 600:
-        if proc.pid in _ready_pids(rig):
-            out.append(time.time() - t0)
-            return
-        time.sleep(0.2)
+        if self.own_var:
+            shutil.rmtree(self.var, ignore_errors=True)
+        if not keep_logs:
+            shutil.rmtree(self.logs, ignore_errors=True)
 
 
 def _wait_notes(rig: Rig, tickets: list[str], timeout: float) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline and any(rig.stub.note_count(t) == 0 for t in tickets):
         time.sleep(0.25)
-    time.sleep(2.0)  # late duplicates would show up now
+    time.sleep(3.0)  # late duplicates would show up now
 
 
-def _pct(values: list[float], q: float) -> float:
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))] if v else 0.0
+def _tid(job_id: str, prefix: str) -> str | None:
+    m = re.search(prefix + r"0*(\d+)", job_id)
+    return m.group(1) if m else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,86 +319,96 @@ def _pct(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def phase_kill(rig: Rig, tickets: int, kills: int, base: int) -> dict[str, Any]:
+def phase_kill(rig: Rig, tickets: int, kills: int, base: int, every: float) -> dict[str, Any]:
+    """SIGKILL a worker every ``every`` seconds (on average) while tickets arrive all along.
+
+    The victim is a worker running a job when there is one (killed at a random point of the
+    job), else any ready worker; a kill waits until another worker is ready, since recovery is
+    measured from "a live worker is available". The supervisor restarts every victim.
+    """
     sent: dict[str, float] = {}
-    stop = threading.Event()
+    done_kills = threading.Event()
 
     def sender() -> None:
+        span = kills * every  # tickets spread over the kills, so there is work to interrupt all along
         for i in range(tickets):
             tid = str(base + i)
             sent[tid] = rig.deliver(tid, f"01KILL{base + i:019d}")
-            # Spread the tickets over the kills so there is work to interrupt all along.
-            time.sleep(max(0.05, min(1.0, kills * 1.5 / max(1, tickets)) * random.uniform(0.5, 1.5)))
-        stop.set()
+            if not done_kills.is_set():
+                time.sleep(span / tickets * random.uniform(0.5, 1.5))
 
     th = threading.Thread(target=sender, daemon=True)
     th.start()
-    interrupted: list[tuple[float, str]] = []  # (kill time, job id)
-    done = 0
+    interrupted: list[tuple[float, str]] = []  # (kill time, ticket)
     idle_kills = 0
-    restarts: list[float] = []
-    while done < kills:
-        busy = _busy_workers(rig)
-        ready = _ready_pids(rig)
-        live = [w for w in rig.workers if w.poll() is None]
-        # A kill needs another worker ready to take the job over ("within 60 s of a live worker
-        # being available"); a supervisor restarts the victim meanwhile.
-        candidates = [w for w in live if w.pid in busy and any(p != w.pid for p in ready)]
-        if not candidates:
-            idle = [w for w in live if w.pid in ready and any(p != w.pid for p in ready)]
-            if stop.is_set() and done < kills and not busy and idle:
-                # No work left to interrupt: kill an idle worker (a kill at a random point includes idle time).
-                victim = random.choice(idle)
-                idle_kills += 1
-            else:
-                time.sleep(0.05)
-                continue
+    waited_for_ready = 0.0
+    t_start = time.time()
+    for _ in range(kills):
+        time.sleep(every * random.uniform(0.5, 1.5))
+        t_wait = time.time()
+        while len(rig.ready_pids()) < 2:  # one must stay to take the job over
+            time.sleep(0.2)
+        waited_for_ready += time.time() - t_wait
+        busy = rig.busy()
+        ready = rig.ready_pids()
+        live = {w.pid: w for w in rig.live()}
+        candidates = [pid for pid in busy if pid in live]
+        if candidates:
+            pid = random.choice(candidates)
+            time.sleep(random.uniform(0.0, 0.6))  # somewhere inside the job
         else:
-            victim = random.choice(candidates)
-            time.sleep(random.uniform(0.0, 0.3))  # somewhere inside the job
-        job = _busy_workers(rig).get(victim.pid)
-        try:
-            os.killpg(victim.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        victim.wait()
-        t_kill = time.time()
-        if job:
-            interrupted.append((t_kill, job))
-        done += 1
-        new = rig.start_worker()  # the supervisor restarts it
-        rig.workers[rig.workers.index(victim)] = new
-        threading.Thread(target=_time_ready, args=(rig, new, restarts), daemon=True).start()
-        time.sleep(random.uniform(0.2, 1.0))
+            pid = random.choice([p for p in ready if p in live] or list(live))
+        job = rig.busy().get(pid)  # what it runs at the instant of the kill
+        t_kill = rig.kill(live[pid])
+        if job and (tid := _tid(job, "01KILL")):
+            interrupted.append((t_kill, tid))
+        else:
+            idle_kills += 1
+    kill_span = time.time() - t_start
+    done_kills.set()
     th.join()
-    _wait_notes(rig, list(sent), 180)
+    _wait_notes(rig, list(sent), 240)
     orphans = rig.orphans()
     counts = {t: rig.stub.note_count(t) for t in sent}
     lost = [t for t, c in counts.items() if c == 0]
     dup = [t for t, c in counts.items() if c > 1]
-    # Time from a kill to the note of the ticket whose job it interrupted.
-    recov = []
-    for t_kill, jid in interrupted:
-        m = re.search(r"01KILL0*(\d+)", jid)
-        tid = m.group(1) if m else None
-        at = rig.stub.first_note_at(tid) if tid else None
-        if at is not None and at >= t_kill - 1:
+    # Time from a kill to the note of the ticket whose job it interrupted (the last such kill).
+    last_kill: dict[str, float] = {}
+    for t_kill, tid in interrupted:
+        last_kill[tid] = max(t_kill, last_kill.get(tid, 0.0))
+    recov, noted_before = [], 0
+    for tid, t_kill in last_kill.items():
+        at = rig.stub.first_note_at(tid)
+        if at is None:
+            continue  # counted as lost
+        if at < t_kill:
+            noted_before += 1  # the job had posted its note and was finishing its other writes
+        else:
             recov.append(at - t_kill)
-    missing = sum(1 for _, jid in interrupted if (m := re.search(r"01KILL0*(\d+)", jid))
-                  and rig.stub.first_note_at(m.group(1)) is None)
-    return {"tickets": len(sent), "kills": done, "kills_mid_job": len(interrupted), "idle_kills": idle_kills,
-            "worker_restart_to_ready_p50_s": round(_pct(restarts, 0.5), 1),
-            "lost": len(lost), "duplicates": len(dup), "orphan_processes": orphans,
-            "kill_to_note_p50_s": round(_pct(recov, 0.5), 1), "kill_to_note_max_s": round(max(recov, default=0), 1),
-            "over_90s": sum(1 for r in recov if r > 90) + missing}
+    lat = [rig.stub.first_note_at(t) - sent[t] for t in sent if rig.stub.first_note_at(t) is not None]
+    return {"tickets": len(sent), "kills": kills, "kills_mid_job": len(interrupted), "kills_idle": idle_kills,
+            "tickets_interrupted": len(last_kill), "interrupted_after_note": noted_before,
+            "kill_span_s": round(kill_span), "waited_for_a_ready_worker_s": round(waited_for_ready),
+            "lost": len(lost), "duplicates": len(dup), "unexpected_worker_exits": len(rig.unexpected),
+            "orphan_processes": orphans,
+            "kill_to_note_p50_s": round(pct(recov, 0.5), 1), "kill_to_note_p95_s": round(pct(recov, 0.95), 1),
+            "kill_to_note_max_s": round(max(recov, default=0), 1),
+            "over_90s": sum(1 for r in recov if r > 90),
+            "webhook_to_note_p50_s": round(pct(lat, 0.5), 1), "webhook_to_note_max_s": round(max(lat, default=0), 1),
+            "worker_restart_to_ready_p50_s": round(pct(rig.ready_after, 0.5), 1),
+            "worker_restart_to_ready_max_s": round(max(rig.ready_after, default=0), 1)}
 
 
-def phase_redis(rig: Rig, tickets: int, base: int) -> dict[str, Any]:
+def phase_redis(rig: Rig, tickets: int, base: int, pause: float) -> dict[str, Any]:
+    """Redis restarted (SIGTERM, then SIGKILL: a crash), paused (SIGSTOP) and stopped while webhooks
+    arrive and jobs run. The sender is a helpdesk: anything but a 2xx is delivered again."""
     sent: dict[str, float] = {}
     statuses: dict[int, int] = {}
-    ready_down: list[int] = []
+    readyz: dict[int, int] = {}
     lock = threading.Lock()
     stop = threading.Event()
+    exits_before = len(rig.unexpected)
+    pids_before = {w.pid for w in rig.live()}
 
     def sender() -> None:
         for i in range(tickets):
@@ -475,50 +421,58 @@ def phase_redis(rig: Rig, tickets: int, base: int) -> dict[str, Any]:
                     sent[tid] = time.time()
                     break
                 time.sleep(0.5)
-            time.sleep(0.15)
-        stop.set()
+            time.sleep(0.6)
 
     def probe() -> None:
         while not stop.is_set():
             try:
-                r = rig.session.get(rig.url("/readyz"), timeout=10)
-                with lock:
-                    ready_down.append(r.status_code)
+                code = rig.session.get(rig.url("/readyz"), timeout=10).status_code
             except requests.RequestException:
-                pass
+                code = 0
+            with lock:
+                readyz[code] = readyz.get(code, 0) + 1
             time.sleep(0.5)
 
     th, pr = threading.Thread(target=sender, daemon=True), threading.Thread(target=probe, daemon=True)
     th.start()
     pr.start()
     events = []
-    time.sleep(3)
-    rig.redis.stop()  # restart during intake and processing
+    time.sleep(4)
+    rig.redis.stop(signal.SIGTERM)  # a restart during intake and processing
     time.sleep(2)
     rig.redis.start()
-    events.append("restart")
-    time.sleep(5)
-    rig.redis.pause(10)
-    events.append("pause 10s")
-    time.sleep(5)
+    events.append("restart (SIGTERM, 2 s down)")
+    time.sleep(6)
+    rig.redis.stop(signal.SIGKILL)  # a crash: what was acknowledged is in the AOF (fsync always)
+    rig.redis.start()
+    events.append("crash (SIGKILL) + restart")
+    time.sleep(6)
+    rig.redis.pause(pause)
+    events.append(f"paused {pause:.0f} s (SIGSTOP)")
+    time.sleep(6)
     rig.redis.stop()
     time.sleep(30)
     rig.redis.start()
-    events.append("outage 30s")
+    events.append("down 30 s")
     th.join()
     stop.set()
+    pr.join()
     _wait_notes(rig, list(sent), 240)
     counts = {t: rig.stub.note_count(t) for t in sent}
-    alive = sum(1 for w in rig.workers if w.poll() is None)
-    return {"tickets_acknowledged": len(sent), "events": ", ".join(events),
-            "webhook_statuses": dict(sorted(statuses.items())),
-            "readyz_503_seen": sum(1 for s in ready_down if s == 503),
+    alive = [w for w in rig.live() if w.pid in pids_before]
+    return {"tickets_acknowledged": len(sent), "events": "; ".join(events),
+            "webhook_answers": {str(k): v for k, v in sorted(statuses.items())},
+            "readyz_answers": {str(k): v for k, v in sorted(readyz.items())},
             "ack_and_lost": sum(1 for c in counts.values() if c == 0),
             "duplicates": sum(1 for c in counts.values() if c > 1),
-            "workers_alive": f"{alive}/{len(rig.workers)}"}
+            "bad_answers": sum(v for k, v in statuses.items() if not (200 <= k < 300 or k in (0, 503))),
+            "workers_alive": f"{len(alive)}/{len(pids_before)}",
+            "unexpected_worker_exits": len(rig.unexpected) - exits_before}
 
 
 def phase_helpdesk(rig: Rig, tickets: int, base: int) -> dict[str, Any]:
+    """The helpdesk answers 429 (Retry-After), 500, answers past the read timeout, and loses
+    answers to writes it applied. Every ticket must still get exactly one note."""
     rig.stub.faults = Faults(p429=0.1, p500=0.1, plost=0.1, slow=3)
     sent = {}
     for i in range(tickets):
@@ -535,37 +489,58 @@ def phase_helpdesk(rig: Rig, tickets: int, base: int) -> dict[str, Any]:
             "webhook_to_note_max_s": round(max(lat), 1) if lat else None}
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--phase", default="kill,redis,helpdesk")
     ap.add_argument("--tickets", type=int, default=100)
     ap.add_argument("--kills", type=int, default=100)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--kill-every", type=float, default=6.0, help="mean seconds between kills")
+    ap.add_argument("--api-latency", type=float, default=0.15, help="seconds per helpdesk API answer (mean)")
+    ap.add_argument("--pause", type=float, default=30.0, help="seconds Redis stays paused (SIGSTOP)")
+    ap.add_argument("--var", help="a var/ directory kept between runs (default: a new one, removed after)")
     ap.add_argument("--seed", type=int, default=12)
+    ap.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (always kept on a failure)")
     args = ap.parse_args(argv)
     random.seed(args.seed)
-    rig = Rig(workers=args.workers)
+    t_run = time.time()
+    print(f"chaos: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average {_load()}", flush=True)
+    rig = Rig(workers=args.workers, api_latency=args.api_latency, var=args.var)
     failed = False
     try:
-        print(f"workers ready in {rig.wait_workers_ready():.1f} s", flush=True)
+        first, others = rig.start_workers()
+        print(f"first worker ready in {first:.1f} s (on a new var/ it fits the models and caches the fit); "
+              f"{args.workers - 1} more in {others:.1f} s", flush=True)
         for n, phase in enumerate(p.strip() for p in args.phase.split(",") if p.strip()):
             t0 = time.time()
             base = 100000 * (n + 1)
             if phase == "kill":
-                res = phase_kill(rig, args.tickets, args.kills, base)
-                bad = res["lost"] or res["duplicates"] or res["over_90s"] or res["orphan_processes"]
+                res = phase_kill(rig, args.tickets, args.kills, base, args.kill_every)
+                bad = res["lost"] or res["duplicates"] or res["over_90s"] or res["orphan_processes"] \
+                    or res["unexpected_worker_exits"]
             elif phase == "redis":
-                res = phase_redis(rig, args.tickets, base)
-                bad = res["ack_and_lost"] or res["duplicates"] or res["workers_alive"].split("/")[0] == "0"
+                res = phase_redis(rig, args.tickets, base, args.pause)
+                bad = res["ack_and_lost"] or res["duplicates"] or res["bad_answers"] \
+                    or res["unexpected_worker_exits"] or res["workers_alive"].split("/")[0] != res["workers_alive"].split("/")[1]
             elif phase == "helpdesk":
                 res = phase_helpdesk(rig, args.tickets, base)
                 bad = res["lost"] or res["duplicates"]
             else:
                 raise SystemExit(f"unknown phase {phase}")
             failed |= bool(bad)
-            print(f"{phase:9s} {'FAIL' if bad else 'ok  '} in {time.time() - t0:5.0f} s: {json.dumps(res)}", flush=True)
+            print(f"{phase:9s} {'FAIL' if bad else 'ok  '} in {time.time() - t0:5.0f} s (load {_load()}): "
+                  f"{json.dumps(res)}", flush=True)
+        if rig.unexpected:
+            print("unexpected worker exits:", "; ".join(rig.unexpected[:10]), flush=True)
     finally:
-        rig.close()
+        rig.close(keep_logs=failed or args.keep_logs)
+        if failed or args.keep_logs:
+            print(f"logs kept in {rig.logs}", flush=True)
+    print(f"chaos: {'FAIL' if failed else 'ok'} in {time.time() - t_run:.0f} s, load average {_load()}", flush=True)
     return 1 if failed else 0
 
 

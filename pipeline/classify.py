@@ -221,15 +221,14 @@ def warm_up(cfg: Config, learned: Any = None) -> Any:
     t1 = time.monotonic()
     known = (model.train_texts, model.train_emb) if model is not None else None
     if learned is not None:
-        # Fit sentiment here with the disk cache next to the intent model's: a restart then
-        # embeds nothing (per message, sentiment() finds this fitted model in memory).
-        from pipeline.local_classifier import embed_texts
-        from pipeline.sentiment import get_sentiment_model
-
         try:
-            get_sentiment_model(cfg, embed_texts, known, cache_dir=Path(learned).parent / "classifier_cache")
-        except Exception:
-            log.exception("sentiment model failed to warm up; VADER will answer")
+            from pipeline.local_classifier import embed_texts
+            from pipeline.sentiment import get_sentiment_model
+
+            # Next to the intent fit cache: a restarted worker reuses the examples' embeddings.
+            get_sentiment_model(cfg, embed_texts, known, cache_dir=Path(learned).parent / "classifier_cache" / "sentiment")
+        except Exception:  # sentiment() below falls back to VADER and says so
+            log.exception("sentiment model failed to warm up")
     sentiment("warm up", cfg, known=known)
     detect_language("warm up the detector")
     log.info("triage models ready in %.1f s (intent model %.1f s, sentiment + language %.1f s)",

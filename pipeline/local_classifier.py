@@ -47,6 +47,15 @@ KNN_MIN_EXAMPLES = 1000
 KEEP_CACHED = 3  # fitted models kept per process (and cache entries on disk), most recent first
 
 
+@dataclass(frozen=True)
+class Head:
+    """A fitted logistic regression as plain arrays: weights [k, d], intercepts [k], class names."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    classes: np.ndarray
+
+
 @dataclass
 class Prediction:
     """One message's prediction: best label, calibrated confidence, runners-up."""
@@ -107,6 +116,7 @@ class IntentModel:
         self.classes_: list[str] = []
         self.temperature = 1.0
         self.cv = CVReport()
+        self.head_reused = False  # fit() took the regression's weights from an earlier fit
         self._vec: TfidfVectorizer | None = None
         self._clf: LogisticRegression | None = None
         self.train_texts: list[str] = []
@@ -141,10 +151,13 @@ class IntentModel:
         oos_label: str | None = None,
         calibrate: bool = True,
         cv: CVReport | None = None,
+        head: Head | None = None,
     ) -> IntentModel:
         """Fit the head on ``texts``/``labels``; with ``calibrate``, run the CV pass first.
 
-        ``cv`` reuses a calibration measured earlier on the same data (skips the CV pass).
+        ``cv`` reuses a calibration measured earlier on the same data (skips the CV pass);
+        ``head`` the regression's weights fitted earlier on the same data (see :meth:`head`),
+        used when they fit this data's features and labels, else the head is fitted.
         """
         texts = [t or "" for t in texts]
         labels = [str(lab) for lab in labels]
@@ -158,7 +171,9 @@ class IntentModel:
         self.temperature = self.cv.temperature
         self._vec = self._new_vectorizer()
         X = self._features(emb, texts, self._vec, fit=True)
-        self._clf = self._new_clf().fit(X, labels)
+        restored = self._restore(head, X.shape[1], labels) if head is not None else None
+        self._clf = restored if restored is not None else self._new_clf().fit(X, labels)
+        self.head_reused = restored is not None
         self.classes_ = [str(c) for c in self._clf.classes_]
         # Kept for nearest-example look-ups (few-shot prompts); small next to the model itself.
         self.train_texts, self.train_labels, self.train_emb = texts, labels, np.asarray(emb, dtype=np.float32)
@@ -167,6 +182,27 @@ class IntentModel:
             self.train_emb, self._label_idx, self.knn_percentile,
             skip=self.classes_.index(oos_label) if oos_label in self.classes_ else None)
         return self
+
+    def head(self) -> Head:
+        """The fitted regression's weights as plain arrays (saved next to the fit cache)."""
+        if self._clf is None:
+            raise RuntimeError("model is not fitted")
+        return Head(np.asarray(self._clf.coef_, dtype=np.float64), np.asarray(self._clf.intercept_, dtype=np.float64),
+                    np.asarray(self._clf.classes_).astype(str))
+
+    def _restore(self, head: Head, n_features: int, labels: Sequence[str]) -> LogisticRegression | None:
+        # The vectorizer is refit on the same texts (deterministic), so the weights line up with
+        # its columns; anything that does not match this data is refit instead of trusted.
+        classes = np.unique(np.asarray(labels, dtype=str))
+        rows = 1 if len(classes) == 2 else len(classes)
+        if head.coef.shape != (rows, n_features) or head.intercept.shape != (rows,) \
+                or list(head.classes) != list(classes):
+            return None
+        clf = self._new_clf()
+        clf.coef_, clf.intercept_, clf.classes_ = head.coef, head.intercept, classes
+        clf.n_features_in_ = n_features
+        clf.n_iter_ = np.zeros(1, dtype=np.int32)
+        return clf
 
     def nearest_examples(self, text: str, k: int = 8, per_label: int = 2) -> list[tuple[str, str]]:
         """Up to ``k`` training (text, label) pairs most similar to ``text``, at most ``per_label`` each."""
@@ -463,15 +499,30 @@ _models: dict[str, IntentModel] = {}
 _models_lock = threading.Lock()
 
 
-def _disk_cache(var_dir: Path, key: str) -> tuple[np.ndarray | None, CVReport | None]:
-    """Training embeddings + calibration saved by an earlier process for the same content."""
+def _disk_cache(var_dir: Path, key: str) -> tuple[np.ndarray | None, CVReport | None, Head | None]:
+    """Training embeddings + calibration (+ the fitted head) saved by an earlier process for the same content."""
     base = var_dir / "classifier_cache" / key[:32]
     try:
         emb = np.load(base.with_suffix(".npy"), allow_pickle=False)  # plain floats, never pickles
         cv = CVReport(**json.loads(base.with_suffix(".json").read_text(encoding="utf-8")))
-        return emb, cv
     except (OSError, ValueError, TypeError):
-        return None, None
+        return None, None, None
+    try:
+        with np.load(base.with_suffix(".head.npz"), allow_pickle=False) as z:
+            head = Head(z["coef"], z["intercept"], z["classes"])
+    except (OSError, ValueError, KeyError):
+        head = None  # a cache from before heads were kept: the head is fitted (and then saved)
+    return emb, cv, head
+
+
+def _save_head(var_dir: Path, key: str, head: Head) -> None:
+    base = var_dir / "classifier_cache" / key[:32]
+    tmp = base.parent / f".{base.name}.{os.getpid()}.tmp.npz"  # workers starting together write alike
+    try:
+        np.savez(tmp, coef=head.coef, intercept=head.intercept, classes=head.classes)
+        os.replace(tmp, base.with_suffix(".head.npz"))
+    except OSError as exc:
+        log.info("classifier head not cached (%s)", exc)
 
 
 def _save_disk_cache(var_dir: Path, key: str, emb: np.ndarray, cv: CVReport) -> None:
@@ -484,6 +535,7 @@ def _save_disk_cache(var_dir: Path, key: str, emb: np.ndarray, cv: CVReport) -> 
         for old in stale:
             old.unlink(missing_ok=True)
             old.with_suffix(".json").unlink(missing_ok=True)
+            old.with_suffix(".head.npz").unlink(missing_ok=True)
         tmp = base.with_suffix(".tmp.npy")
         np.save(tmp, emb.astype(np.float32), allow_pickle=False)
         os.replace(tmp, base.with_suffix(".npy"))
@@ -499,7 +551,8 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
 
     Embedding the examples and the CV calibration are the slow part of a fit; both are saved
     under ``<var>/classifier_cache/`` (a numpy array and a JSON file, keyed by content hash), so
-    a restarted worker only refits the head. The head itself is refit, never unpickled.
+    a restarted worker skips both. So are the head's weights (plain arrays, never a pickle): a
+    restart reuses them when they match the refit vectorizer, and a worker is up in seconds.
     ``learned`` None: the config's examples only, and no disk cache.
     """
     key = _cache_key(cfg, learned)
@@ -512,16 +565,21 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
             model = _models.get(key)
             if model is None:
                 texts, labels = training_data(cfg, learned)
-                emb, cv = _disk_cache(learned.parent, key) if learned is not None else (None, None)
+                emb, cv, head = _disk_cache(learned.parent, key) if learned is not None else (None, None, None)
                 if emb is not None and emb.shape != (len(texts), _embed_dim()):
-                    emb, cv = None, None
+                    emb, cv, head = None, None, None
                 cached = emb is not None
-                model = IntentModel().fit(texts, labels, embeddings=emb, oos_label=cfg.intents.oos_intent, cv=cv)
+                model = IntentModel().fit(texts, labels, embeddings=emb, oos_label=cfg.intents.oos_intent, cv=cv,
+                                          head=head)
+                reused = model.head_reused
                 if not cached and learned is not None:
                     _save_disk_cache(learned.parent, key, model.train_emb, model.cv)
+                if not reused and learned is not None:
+                    _save_head(learned.parent, key, model.head())
                 log.info(
                     "local intent model fitted: %d examples, %d intents, temperature %.2f%s",
-                    len(texts), len(set(labels)), model.temperature, " (cached embeddings)" if cached else "",
+                    len(texts), len(set(labels)), model.temperature,
+                    " (cached fit)" if reused else " (cached embeddings)" if cached else "",
                 )
                 _models[key] = model
                 while len(_models) > KEEP_CACHED:  # least recently used first (dicts keep order)

@@ -158,10 +158,8 @@ def _embed_reusing(texts: list[str], embed, known: tuple[Sequence[str], np.ndarr
 _models: dict[str, SentimentModel] = {}
 _lock = threading.Lock()
 # The config object the last verdict was asked for, with its model id, content key and model:
-# per message, an identity check instead of re-reading the examples and hashing them.
+# per message, an identity check instead of re-reading the examples and hashing them (~5 ms).
 _last: tuple[object, str, str, SentimentModel] | None = None
-CACHE_SUBDIR = "sentiment"
-KEEP_CACHED = 3  # embedding arrays kept on disk, most recent first (an edit is often reverted)
 
 
 def _key(rows: list[tuple[str, str]], model_id: str) -> str:
@@ -171,22 +169,26 @@ def _key(rows: list[tuple[str, str]], model_id: str) -> str:
     return h.hexdigest()
 
 
-def _load_cached(folder: Path, key: str, n: int, dim: int) -> np.ndarray | None:
+KEEP_CACHED = 3  # embedding files kept on disk (an edit of the examples is often reverted)
+
+
+def _disk_embeddings(cache_dir: Path, key: str, n: int) -> np.ndarray | None:
     try:
-        emb = np.load(folder / f"{key[:32]}.npy", allow_pickle=False)  # plain floats, never pickles
+        emb = np.load(cache_dir / f"{key[:32]}.npy", allow_pickle=False)  # plain floats, never pickles
     except (OSError, ValueError):
         return None
-    return emb if emb.shape == (n, dim) and emb.dtype == np.float32 else None
+    return emb if emb.ndim == 2 and emb.shape[0] == n else None
 
 
-def _save_cached(folder: Path, key: str, emb: np.ndarray) -> None:
+def _save_embeddings(cache_dir: Path, key: str, emb: np.ndarray) -> None:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in sorted(folder.glob("*.npy"), key=lambda f: f.stat().st_mtime, reverse=True)[KEEP_CACHED - 1 :]:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for old in sorted(cache_dir.glob("*.npy"), key=lambda f: f.stat().st_mtime, reverse=True)[KEEP_CACHED - 1:]:
             old.unlink(missing_ok=True)
-        tmp = folder / f"{key[:32]}.tmp.npy"
+        # A unique temporary name: several workers starting together may all write the same entry.
+        tmp = cache_dir / f".{key[:32]}.{os.getpid()}.tmp.npy"
         np.save(tmp, emb.astype(np.float32), allow_pickle=False)
-        os.replace(tmp, folder / f"{key[:32]}.npy")
+        os.replace(tmp, cache_dir / f"{key[:32]}.npy")
     except OSError as exc:  # a read-only var/ only costs start-up time
         log.info("sentiment cache not written (%s)", exc)
 
@@ -198,16 +200,16 @@ def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], n
     ``embed`` is the caller's embedding function (``texts -> [n, dim]``), so the intent model
     and sentiment share one embedder. ``known`` = (texts, embeddings) already computed — the
     intent model's training examples — which are reused instead of embedded again.
-    ``cache_dir``: a folder (``<var>/classifier_cache``) where the training embeddings are kept
-    between processes, keyed by the embedding model id and the training rows, so a restart
-    only refits the small head.
+    ``cache_dir``: where the training embeddings are kept between processes (keyed by the
+    examples and the embedding model). Embedding them is most of a fit, so a restarted worker
+    only refits the small regression.
     """
     global _last
     from knowledge.embedding import current_model_id
 
     model_id = current_model_id()
     last = _last
-    if last is not None and last[0] is cfg and last[1] == model_id:
+    if last is not None and last[0] is cfg and last[1] == model_id and _models.get(last[2]) is last[3]:
         return last[3]
     rows = training_examples(cfg)
     key = _key(rows, model_id)
@@ -215,24 +217,15 @@ def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], n
         model = _models.get(key)
         if model is None:
             texts = [t for t, _ in rows]
-            folder = cache_dir / CACHE_SUBDIR if cache_dir is not None else None
-            emb = _load_cached(folder, key, len(texts), _dim(known)) if folder is not None else None
+            emb = _disk_embeddings(cache_dir, key, len(texts)) if cache_dir is not None else None
             cached = emb is not None
             if emb is None:
                 emb = _embed_reusing(texts, embed, known)
-                if folder is not None:
-                    _save_cached(folder, key, emb)
+                if cache_dir is not None:
+                    _save_embeddings(cache_dir, key, emb)
             model = SentimentModel().fit(texts, [lab for _, lab in rows], emb)
             log.info("sentiment model fitted: %d examples%s", len(rows), " (cached embeddings)" if cached else "")
             _models.clear()  # one config at a time is enough; a reload refits
             _models[key] = model
         _last = (cfg, model_id, key, model)
     return model
-
-
-def _dim(known: tuple[Sequence[str], np.ndarray] | None) -> int:
-    if known is not None and np.ndim(known[1]) == 2 and len(known[1]):
-        return int(np.shape(known[1])[1])
-    from knowledge.embedding import DIM
-
-    return DIM

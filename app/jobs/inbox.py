@@ -9,7 +9,10 @@ policy), so rq stays the engine for retries, the failed-job registry and the sch
 
 Nothing is lost between the two: the pump uses ``LMOVE`` into a per-pump processing list and
 removes the entry only after rq has the job; the processing list of a pump whose heartbeat
-expired is given back to the inbox by the next pump that starts or sweeps.
+expired (a killed worker) is given back to the inbox by the next pump that starts or sweeps
+(every :data:`RECOVER_EVERY` seconds), so an entry waits at most HEARTBEAT_TTL + RECOVER_EVERY.
+An entry given back while its first pump was only stalled (a Redis pause longer than the TTL)
+is not queued twice: a job already waiting or running for the event is left alone.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ log = logging.getLogger(__name__)
 INBOX = "sidecar:inbox"
 PROCESSING = "sidecar:inbox:processing:"
 HEARTBEAT = "sidecar:inbox:pump:"
-HEARTBEAT_TTL = 60
+HEARTBEAT_TTL = 15
+RECOVER_EVERY = 5.0
+_PENDING = (b"queued", b"started", b"scheduled", b"deferred")
 
 _ACCEPT = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
@@ -84,7 +89,8 @@ class Inbox:
                 self.redis.lrem(processing, 1, raw)
                 continue
             try:
-                enqueue_event(event, settings)
+                if not self._pending(event):
+                    enqueue_event(event, settings)
             except Exception as exc:
                 # A transient failure (Redis hiccup, timeout): the entry goes back to the head of
                 # the inbox now, or, if Redis cannot take even that, at the next pump round.
@@ -100,6 +106,13 @@ class Inbox:
             self.redis.lrem(processing, 1, raw)
             moved += 1
         return moved
+
+    def _pending(self, event: TicketEvent) -> bool:
+        """An rq job for this event is already waiting or running (the entry was given back while
+        the pump that took it was stalled, and that pump queued it after all)."""
+        from app.jobs.ids import job_id_for
+
+        return self.redis.hget(f"rq:job:{job_id_for(event.platform, event.event_id)}", "status") in _PENDING
 
     def give_back(self, processing: str) -> int:
         """Move every entry of a processing list back to the head of the inbox (order kept)."""
@@ -149,7 +162,7 @@ class PumpThread(threading.Thread):
         while not self._stop_event.is_set():
             try:
                 self.inbox.heartbeat(self.pump_id)
-                if time.monotonic() - last_sweep > HEARTBEAT_TTL:
+                if time.monotonic() - last_sweep > RECOVER_EVERY:
                     self.inbox.recover()
                     last_sweep = time.monotonic()
                 if self.inbox.pump(self.settings, self.pump_id, max_items=500):

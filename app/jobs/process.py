@@ -13,7 +13,7 @@ import math
 import time
 from typing import Any
 
-from adapters.base import PermanentError, StepLog, TransientError
+from adapters.base import MemoryStepLog, PermanentError, TransientError
 from adapters.registry import get_adapter
 from app.escalate import EscalationError, escalate
 from app.jobs.feedback import remember_draft
@@ -123,7 +123,7 @@ def process_event(platform: str, event: dict[str, Any], *, claim_message: bool =
 
         t3 = time.monotonic()
         # A preview's steps are remembered apart, or the real job for this event would skip them.
-        outcome.steps_done = adapter.write_back(ticket, outcome, _MemorySteps() if preview else state)
+        outcome.steps_done = adapter.write_back(ticket, outcome, MemoryStepLog() if preview else state)
         timings["write"] = time.monotonic() - t3
         timings["note_posted_at"] = time.time()
         if preview:
@@ -167,19 +167,6 @@ def process_event(platform: str, event: dict[str, Any], *, claim_message: bool =
     except Exception as exc:
         _failed(outcome, exc, timings, t0)
         raise
-
-
-class _MemorySteps(StepLog):
-    """Write steps done in this process only (previews)."""
-
-    def __init__(self) -> None:
-        self.done: set[tuple[str, str, str]] = set()
-
-    def is_done(self, platform: str, event_id: str, step: str) -> bool:
-        return (platform, event_id, step) in self.done
-
-    def mark_done(self, platform: str, event_id: str, step: str) -> None:
-        self.done.add((platform, event_id, step))
 
 
 def _same_text(a: str | None, b: str | None) -> bool:

@@ -15,6 +15,7 @@ customer messages:
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from typing import Any
@@ -81,6 +82,9 @@ class SidecarWorker(SimpleWorker):
 
     # Liveness (see app.jobs.recovery): beat period, key lifetime, sweep period, in seconds.
     beat, alive_ttl, sweep_every = BEAT, ALIVE_TTL, SWEEP
+    # Set by SIGTERM/SIGINT (see run_forever): rq ends its loop on a signal without recording it
+    # when the worker is idle, and a restart loop must not take that for a Redis failure.
+    stop_event: threading.Event | None = None
 
     def __init__(self, *args: Any, settings: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -93,6 +97,11 @@ class SidecarWorker(SimpleWorker):
         self.pump_id = new_pump_id()
         self._pump: PumpThread | None = None
         self._liveness: Liveness | None = None
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        if self.stop_event is not None:
+            self.stop_event.set()
+        super().request_stop(signum, frame)
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None):
         try:
@@ -155,7 +164,10 @@ def wait_for_redis(connection: Any, stop: threading.Event | None = None, max_wai
                 return
         except redis_lib.RedisError:
             pass
-        time.sleep(delay)
+        if stop is not None:
+            stop.wait(delay)
+        else:
+            time.sleep(delay)
         delay = min(max_wait, delay * 2)
 
 
@@ -165,13 +177,23 @@ def run_forever(make_worker: Any, connection: Any, **work_kwargs: Any) -> None:
     rq's loop quits on a Redis timeout or an unexpected error; the process must not. Each round
     gets a fresh worker (a new name: the jobs the old one held are recovered by the sweep).
     """
-    while True:
-        worker = make_worker()
+    stop = threading.Event()
+    while not stop.is_set():
+        worker = None
         try:
+            # Building a worker talks to Redis too (rq names its connection): Redis may be gone
+            # again by now, or not up yet at the process's start. Wait for it, never exit.
+            worker = make_worker()
+            if hasattr(worker, "stop_event"):
+                worker.stop_event = stop
             worker.work(**work_kwargs)
         except redis_lib.RedisError as exc:
             log.error("worker stopped on a Redis error (%s); waiting for Redis", type(exc).__name__)
-        if getattr(worker, "_stop_requested", False):
+        if stop.is_set() or getattr(worker, "_stop_requested", False):
             return
+        if threading.current_thread() is threading.main_thread():
+            # Between two workers a signal only asks to stop (rq's handlers belong to the old one).
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
         log.warning("worker loop ended without a stop request; restarting it once Redis answers")
-        wait_for_redis(connection)
+        wait_for_redis(connection, stop)

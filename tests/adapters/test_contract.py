@@ -22,7 +22,7 @@ import responses
 from pydantic import SecretStr
 
 from adapters import freshdesk, gorgias, zendesk
-from adapters.base import AuthError, Ignored, PermanentError, StepLog, TransientError
+from adapters.base import AuthError, Ignored, MemoryStepLog, PermanentError, TransientError
 from app.settings import PlatformSettings
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, Outcome, Plan, TicketEvent, marker_for
 from tests.fakes.clock import FakeClock
@@ -467,17 +467,6 @@ def test_the_sidecars_own_note_event_is_ignored(kit, rsps, waits):
 # --------------------------------------------------------------------------------------------
 
 
-class MemorySteps(StepLog):
-    def __init__(self) -> None:
-        self.done: set[tuple[str, str, str]] = set()
-
-    def is_done(self, platform: str, event_id: str, step: str) -> bool:
-        return (platform, event_id, step) in self.done
-
-    def mark_done(self, platform: str, event_id: str, step: str) -> None:
-        self.done.add((platform, event_id, step))
-
-
 def _outcome(kit: Kit, fake: FakeHelpdesk, macro: bool = True) -> Outcome:
     html, text, mk = note_for("ev-plan")
     plan = Plan(intent="wismo", tags=["ai-intent-wismo", "vip"], fields={kit.field_id: "refund"}, priority="high",
@@ -488,7 +477,7 @@ def _outcome(kit: Kit, fake: FakeHelpdesk, macro: bool = True) -> Outcome:
 
 def test_write_back_does_each_step_once_and_puts_the_macro_text_in_the_note(kit, rsps, waits):
     fake, adapter = make(kit, rsps, waits)
-    steps = MemorySteps()
+    steps = MemoryStepLog()
     out = _outcome(kit, fake)
     done = adapter.write_back(adapter.fetch_ticket(fake.tid), out, steps)
     assert done == ["macro", "note", "update"]
@@ -523,7 +512,7 @@ def test_write_back_batches_the_property_changes_into_the_fewest_requests(kit, r
         out.plan.fields = {kit.field_id: "refund", "cf_reason": "order_status"}  # cf_reason already has that value
     elif kit.name == "gorgias":
         out.plan.fields = {kit.field_id: "refund", "6": "order_status"}
-    done = adapter.write_back(adapter.fetch_ticket(fake.tid), out, MemorySteps())
+    done = adapter.write_back(adapter.fetch_ticket(fake.tid), out, MemoryStepLog())
     assert done == ["note", "update"]
     writes = [(c.method, c.path, c.body) for c in fake.writes()]
     assert writes[0] == kit.expect_note(out.note_html, out.note_text, out.marker)
@@ -533,8 +522,8 @@ def test_write_back_batches_the_property_changes_into_the_fewest_requests(kit, r
 def test_write_back_after_a_lost_step_log_does_not_post_the_note_twice(kit, rsps, waits):
     fake, adapter = make(kit, rsps, waits)
     out = _outcome(kit, fake, macro=False)
-    adapter.write_back(adapter.fetch_ticket(fake.tid), out, MemorySteps())
-    adapter.write_back(adapter.fetch_ticket(fake.tid), out, MemorySteps())  # the worker died before marking
+    adapter.write_back(adapter.fetch_ticket(fake.tid), out, MemoryStepLog())
+    adapter.write_back(adapter.fetch_ticket(fake.tid), out, MemoryStepLog())  # the worker died before marking
     assert len(fake.notes()) == 1
 
 

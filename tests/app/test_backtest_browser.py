@@ -29,17 +29,8 @@ class WatchingBrowser(Browser):
         self.cmd("Network.enable")
         self.cmd("Log.enable")
 
-    def cmd(self, method: str, **params):
-        self._id += 1
-        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == self._id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-            if "method" in msg:
-                self.events.append(msg)
+    def on_event(self, msg: dict) -> None:
+        self.events.append(msg)
 
 
 @pytest.fixture

@@ -71,6 +71,11 @@ class Browser:
                 if "error" in msg:
                     raise RuntimeError(f"{method}: {msg['error']}")
                 return msg["result"]
+            if "method" in msg:
+                self.on_event(msg)
+
+    def on_event(self, msg: dict) -> None:
+        """A DevTools event read while waiting for a command's answer (dropped unless overridden)."""
 
     def eval(self, expr: str):
         r = self.cmd("Runtime.evaluate", expression=expr, returnByValue=True)

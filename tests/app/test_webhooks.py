@@ -236,6 +236,32 @@ def test_inbox_entries_of_a_dead_pump_are_recovered(app_client, sidecar_env, red
     assert len(_notes(sidecar_env, "freshdesk")) == 1
 
 
+def test_an_entry_given_back_while_its_job_waits_is_not_queued_twice(app_client, sidecar_env, redis_url):
+    # A pump stalled by a Redis pause longer than its heartbeat: another pump gives its entry back,
+    # then the stalled one queues the job after all. The entry must not become a second job.
+    from rq import Queue
+
+    from app.jobs.inbox import INBOX, PROCESSING, Inbox
+    from app.settings import get_settings
+
+    body = load_fixture("freshdesk", CUSTOMER_EVENTS["freshdesk"])
+    assert app_client.post("/webhooks/freshdesk", data=body, headers=auth_headers("freshdesk", body)).status_code == 202
+    conn = redis.Redis.from_url(redis_url)
+    raw = conn.lindex(INBOX, 0)
+    inbox = Inbox(conn)
+    assert inbox.pump(get_settings(), "stalled") == 1  # queued by the stalled pump...
+    conn.rpush(PROCESSING + "stalled-dead", raw)  # ...and its entry handed back meanwhile
+    assert inbox.recover() == 1
+    assert inbox.pump(get_settings(), "other") == 1
+    q = Queue(get_settings().queue_name, connection=conn)
+    assert q.count == 1 and conn.llen(INBOX) == 0
+    run_worker(redis_url)
+    assert len(_notes(sidecar_env, "freshdesk")) == 1
+    # Once the job is done, a late copy of the entry is queued again (its steps are remembered).
+    conn.rpush(INBOX, raw)
+    assert inbox.pump(get_settings(), "late") == 1 and q.count == 1
+
+
 def test_readyz_ok_with_redis(app_client):
     r = app_client.get("/readyz")
     assert r.status_code == 200 and r.get_json()["checks"]["store"] == "ok"

@@ -267,3 +267,38 @@ def test_disk_cache_skips_embedding_and_calibration(cfg, monkeypatch, tmp_path):
     assert again is not first
     assert again.temperature == pytest.approx(first.temperature)
     np.testing.assert_allclose(again.train_emb, first.train_emb)
+
+
+def test_disk_cache_restores_the_head_a_restart_would_refit(cfg, monkeypatch, tmp_path):
+    # A worker restart must not refit the regression (seconds of CPU per start); the restored head
+    # gives the very predictions of the fitted one.
+    mini = _mini(cfg, ["head cache check: billing example"])
+    learned = tmp_path / lc.LEARNED_FILE
+    first = lc.get_local_model(mini, learned)
+    assert not first.head_reused
+    lc._models.pop(lc._cache_key(mini, learned))
+
+    fits = []
+    real_fit = lc.LogisticRegression.fit
+    monkeypatch.setattr(lc.LogisticRegression, "fit", lambda self, *a, **k: fits.append(1) or real_fit(self, *a, **k))
+    again = lc.get_local_model(mini, learned)
+    assert again is not first and again.head_reused and fits == []
+    probe = ["where is my parcel", "I was charged twice", "hello there"]
+    np.testing.assert_allclose(again.predict_proba(probe), first.predict_proba(probe))
+
+
+def test_disk_cache_refits_a_head_that_does_not_match(cfg, tmp_path):
+    mini = _mini(cfg, ["head mismatch check: billing example"])
+    learned = tmp_path / lc.LEARNED_FILE
+    first = lc.get_local_model(mini, learned)
+    key = lc._cache_key(mini, learned)
+    lc._models.pop(key)
+    # A head with the wrong shape (a corrupted or foreign file) is refit, never used.
+    h = first.head()
+    lc._save_head(tmp_path, key, lc.Head(h.coef[:, :-1], h.intercept, h.classes))
+    again = lc.get_local_model(mini, learned)
+    assert not again.head_reused
+    probe = ["where is my parcel", "I was charged twice"]
+    np.testing.assert_allclose(again.predict_proba(probe), first.predict_proba(probe))
+    lc._models.pop(key)
+    assert lc.get_local_model(mini, learned).head_reused  # the refit head replaced the bad one

@@ -87,3 +87,34 @@ def test_bad_examples_file_is_rejected(tmp_path):
     bad.write_text("text,label,lang\nhello,grumpy,en\n", encoding="utf-8")
     with pytest.raises(ValueError, match="grumpy"):
         load_examples(bad)
+
+
+def test_restart_reuses_the_training_embeddings(cfg, tmp_path):
+    # Embedding the examples is most of a sentiment fit: a restarted worker reads them from disk.
+    import numpy as np
+
+    from pipeline import sentiment as sent
+    from pipeline.local_classifier import embed_texts
+
+    calls: list[int] = []
+
+    def counting(texts):
+        calls.append(len(texts))
+        return embed_texts(texts)
+
+    sent._models.clear()
+    first = sent.get_sentiment_model(cfg, counting, cache_dir=tmp_path)
+    assert sum(calls) == len({t for t, _ in sent.training_examples(cfg)})
+    sent._models.clear()  # as if the process restarted
+    calls.clear()
+    again = sent.get_sentiment_model(cfg, counting, cache_dir=tmp_path)
+    assert calls == [] and again is not first
+    probe = ["This is a disgrace, I want my money back now."]
+    emb = embed_texts(probe)
+    np.testing.assert_allclose(again.proba(probe, emb)["angry"], first.proba(probe, emb)["angry"])
+    # A cache of the wrong size (other examples) is not trusted.
+    (f,) = tmp_path.glob("*.npy")
+    np.save(f, np.zeros((3, 4), dtype=np.float32))
+    sent._models.clear()
+    sent.get_sentiment_model(cfg, counting, cache_dir=tmp_path)
+    assert sum(calls) == len({t for t, _ in sent.training_examples(cfg)})

@@ -56,7 +56,7 @@ def refuse(texts):
 
 
 def _cached(folder: Path) -> list[Path]:
-    return sorted((folder / sent.CACHE_SUBDIR).glob("*.npy"))
+    return sorted(folder.glob("*.npy"))
 
 
 def test_restart_reads_the_training_embeddings_from_disk(rows, tmp_path, monkeypatch):
@@ -146,7 +146,7 @@ def test_warm_up_writes_both_caches_and_a_restart_embeds_nothing(rows, tmp_path,
     cfg = Config(intents=full.intents.model_copy(update={"intents": keep}), rules=full.rules, folder=full.folder)
     learned = tmp_path / lc.LEARNED_FILE
     warm_up(cfg, learned)
-    assert len(_cached(tmp_path / "classifier_cache")) == 1
+    assert len(_cached(tmp_path / "classifier_cache" / "sentiment")) == 1
     restart(monkeypatch)
     lc._models.pop(lc._cache_key(cfg, learned))  # the intent model too: a new process
 

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import reply_html
+from adapters.base import MemoryStepLog, reply_html
 from pipeline.config import load_config
 from pipeline.draft import sanitize_model_text, template_draft
 from pipeline.guards import authority_claims, find_links, promises, review, secret_requests, unbacked_promises
 from pipeline.models import CUSTOMER, Draft, Message, Outcome, Person, Plan, Source, Ticket, TicketEvent, Triage
 from pipeline.note import render_note
 from pipeline.rules import allow_auto_reply
-from tests.adapters.test_contract import KITS, MemorySteps, make
+from tests.adapters.test_contract import KITS, make
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = Source(id="p", title="Refunds", source_type="policy", score=0.9,
@@ -139,7 +139,7 @@ def test_public_replies_are_escaped_html_on_every_platform(kit, rsps, waits):
     out = Outcome(event=TicketEvent(platform=kit.name, event_id="ev-r", ticket_id=fake.tid), ticket_id=fake.tid,
                   note_html="<p>note</p>", note_text="note", marker="sidecar-event:ev-r",
                   public_reply="Hello <img src=x onerror=alert(1)>\nYour order ships <b>today</b>.")
-    adapter.write_back(t, out, MemorySteps())
+    adapter.write_back(t, out, MemoryStepLog())
     sent = fake.replies()
     assert len(sent) == 1
     assert sent[0] == "<p>Hello &lt;img src=x onerror=alert(1)&gt;<br>Your order ships &lt;b&gt;today&lt;/b&gt;.</p>"

@@ -144,6 +144,27 @@ def test_run_forever_starts_a_fresh_worker_after_a_redis_error_and_stops_on_requ
     assert len(made) == 3
 
 
+def test_run_forever_waits_when_redis_is_gone_while_it_builds_the_next_worker(conn):
+    # rq's Worker() itself talks to Redis (CLIENT SETNAME): a Redis still down when the process
+    # starts, or gone again right after a restart, must not end the process.
+    made: list[object] = []
+
+    class Worker:
+        def __init__(self):
+            if len(made) < 2:
+                made.append(None)
+                raise redis.ConnectionError("Connection refused")
+            self._stop_requested = False
+            made.append(self)
+
+        def work(self, **kw):
+            self._stop_requested = True
+            return True
+
+    run_forever(Worker, conn)
+    assert len(made) == 3 and made[-1] is not None
+
+
 def test_scheduler_runs_in_a_thread_and_survives_redis_errors(conn, monkeypatch):
     q = Queue("recovery", connection=conn)
     sched = SidecarScheduler([q], connection=conn, interval=1)
@@ -222,3 +243,38 @@ def test_sigkill_mid_job_then_a_live_worker_runs_it_again_within_seconds(conn, r
             if p is not None and p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
                 p.wait(timeout=20)
+
+
+FOREVER = textwrap.dedent("""
+    import sys, types, redis
+    from rq import Queue
+    from app.jobs.worker import SidecarWorker, run_forever
+    conn = redis.Redis.from_url(sys.argv[1])
+    settings = types.SimpleNamespace(redis_url=sys.argv[1], queue_name="recovery")
+    run_forever(lambda: SidecarWorker([Queue("recovery", connection=conn)], connection=conn, settings=settings),
+                conn, with_scheduler=True)
+""")
+
+
+def test_sigterm_stops_an_idle_worker_for_good(conn, redis_url):
+    # rq ends an idle worker's loop on SIGTERM without recording the request: run_forever must not
+    # take that for a Redis failure and start another worker (systemd would wait, then SIGKILL).
+    from rq import Worker
+
+    env = {**os.environ, "TEST_RECOVERY_REDIS": redis_url, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", FOREVER, redis_url], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def idle() -> bool:  # in its loop, signal handlers installed
+            return any(w.get_state() == "idle" for w in Worker.all(connection=conn))
+
+        deadline = time.time() + 30
+        while not idle() and time.time() < deadline:
+            time.sleep(0.05)
+        assert idle(), "worker waiting for jobs"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
