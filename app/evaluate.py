@@ -102,7 +102,19 @@ def evaluate(
     top = P.argmax(axis=1)
     conf = P.max(axis=1)
     pred = classes[top]
-    pred_oos = (conf < threshold) | (pred == oos_label) | _below_floor(model, test_emb, top)
+    score = None
+    if source == "train-cv" and model.cv.score_threshold is not None:
+        # Chosen by train CV: confidence and kNN similarity combined (IntentModel.oos_score).
+        score = model.oos_score(conf, model.label_similarity(test_emb, top))
+    if score is not None:
+        threshold, source = model.cv.score_threshold, "train-cv, confidence + kNN score"
+        pred_oos = score < threshold
+    else:
+        pred_oos = conf < threshold
+    # Closed-set scoring (threshold 0, no out-of-scope label) rejects nothing, kNN floor included.
+    if threshold > 0 or oos_label is not None:
+        pred_oos = pred_oos | _below_floor(model, test_emb, top)
+    pred_oos = pred_oos | (pred == oos_label)
     known = set(train_labels) - {oos_label}
     gold = np.array(list(test_labels))
     gold_oos = np.array([g == oos_label or g not in known for g in gold])

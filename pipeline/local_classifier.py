@@ -44,6 +44,7 @@ LEARNED_FILE = "learned_examples.jsonl"
 # (see _knn_floor); chosen on CLINC150's validation split (README), never on a test split.
 KNN_PERCENTILE = 0.5
 KNN_MIN_EXAMPLES = 1000
+FEATURES_VERSION = "centred-e5+char-ngrams-1"  # part of the fit cache key (see _cache_key)
 KEEP_CACHED = 3  # fitted models kept per process (and cache entries on disk), most recent first
 
 
@@ -68,11 +69,24 @@ class Prediction:
 
 
 @dataclass
+class _Featurizer:
+    """What turns (embedding, text) into the head's features, fitted on one training set."""
+
+    vec: TfidfVectorizer | None
+    mean: np.ndarray | None = None  # training-set mean embedding (None: not centred)
+
+
+@dataclass
 class CVReport:
     """What the cross-validation pass measured on the training data."""
 
     temperature: float = 1.0
     threshold: float | None = None  # OOS threshold maximising (in-scope acc + OOS recall) / 2
+    # The combined out-of-scope score (see IntentModel.oos_score): quantiles of the CV pass's
+    # confidences and kNN similarities, and the score threshold chosen like ``threshold``.
+    conf_ref: list[float] | None = None
+    sim_ref: list[float] | None = None
+    score_threshold: float | None = None
     in_scope_accuracy: float | None = None  # out-of-fold, without a threshold
     folds: int = 0
 
@@ -105,7 +119,8 @@ class IntentModel:
     """
 
     def __init__(self, C: float = 20.0, char_weight: float = 0.6, char_ngrams: bool = True, cv_folds: int = 5,
-                 knn_percentile: float | None = None):
+                 knn_percentile: float | None = None, center: bool = True):
+        self.center = center
         self.knn_percentile = KNN_PERCENTILE if knn_percentile is None else knn_percentile
         self.knn_floor: float | None = None
         self._label_idx = np.zeros(0, dtype=int)
@@ -117,7 +132,7 @@ class IntentModel:
         self.temperature = 1.0
         self.cv = CVReport()
         self.head_reused = False  # fit() took the regression's weights from an earlier fit
-        self._vec: TfidfVectorizer | None = None
+        self._vec: _Featurizer | None = None
         self._clf: LogisticRegression | None = None
         self.train_texts: list[str] = []
         self.train_labels: list[str] = []
@@ -125,17 +140,26 @@ class IntentModel:
 
     # -------------------------------------------------------------- features
 
-    def _new_vectorizer(self) -> TfidfVectorizer | None:
-        if not self.char_ngrams:
-            return None
-        # char_wb n-grams catch spelling variants, order numbers and non-English words that the
-        # English-trained MiniLM embeds poorly.
-        return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1, max_features=60000)
+    def _new_vectorizer(self) -> _Featurizer:
+        # char_wb n-grams catch spelling variants, order numbers and words the embedding model
+        # splits into rare pieces.
+        vec = (TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1, max_features=60000)
+               if self.char_ngrams else None)
+        return _Featurizer(vec)
 
-    def _features(self, emb: np.ndarray, texts: Sequence[str], vec: TfidfVectorizer | None, fit: bool = False):
-        if vec is None:
+    def _features(self, emb: np.ndarray, texts: Sequence[str], vec: _Featurizer, fit: bool = False):
+        if fit:
+            # e5's vectors share a large common direction (unrelated texts sit at cosine ~0.75),
+            # so what tells intents apart is a small residual the L2-regularised head underweights.
+            # Subtracting the training mean and renormalising gives it full weight: +2.7 points on
+            # BANKING77 10-shot train CV, +1.7 on HINT3 Powerplay11 train CV (README).
+            vec.mean = np.asarray(emb, dtype=np.float32).mean(axis=0) if self.center and len(emb) else None
+        if vec.mean is not None:
+            emb = np.asarray(emb, dtype=np.float32) - vec.mean
+            emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
+        if vec.vec is None:
             return emb
-        tf = vec.fit_transform(texts) if fit else vec.transform(texts)
+        tf = vec.vec.fit_transform(texts) if fit else vec.vec.transform(texts)
         return sparse.hstack([sparse.csr_matrix(emb), tf * self.char_weight], format="csr")
 
     def _new_clf(self) -> LogisticRegression:
@@ -302,7 +326,8 @@ class IntentModel:
                 fold[i] = choices[(n + offset) % len(choices)]
         in_logits: list[np.ndarray] = []
         in_true: list[int] = []
-        in_conf_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (logits, true idx, is_oos)
+        # (logits, true idx, is_oos, similarity to the closest training example of the top label)
+        in_conf_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         out_parts: list[dict[str, Any]] = []  # logits of never-seen classes + the OOS column
         for i in range(k):
             train = (fold != i) & np.array([group[c] != i for c in labels])
@@ -317,18 +342,20 @@ class IntentModel:
             pos = {c: n for n, c in enumerate(cls)}
             held = np.flatnonzero((fold == i) & np.isin(lab, cls))
             unseen = np.flatnonzero(np.array([group[c] == i for c in labels]))
+            tr_lab = np.array([pos[labels[j]] for j in tr_idx])
             for idx_set, is_unseen in ((held, False), (unseen, True)):
                 if len(idx_set) == 0:
                     continue
                 d = clf.decision_function(self._features(emb[idx_set], [texts[j] for j in idx_set], vec))
                 if d.ndim == 1:
                     d = np.stack([-d, d], axis=1) / 2
+                sims = _class_max_similarity(emb[idx_set], emb[tr_idx], tr_lab, d.argmax(axis=1))
                 if is_unseen:
-                    out_parts.append(self._oos_stub(d, cls, oos_label))
+                    out_parts.append({**self._oos_stub(d, cls, oos_label), "sims": sims})
                 else:
                     true = np.array([pos[labels[j]] for j in idx_set])
                     is_oos = np.array([labels[j] == oos_label for j in idx_set])
-                    in_conf_parts.append((d, true, is_oos))
+                    in_conf_parts.append((d, true, is_oos, sims))
                     for r in range(len(idx_set)):
                         if not is_oos[r]:
                             in_logits.append(d[r])
@@ -337,35 +364,97 @@ class IntentModel:
             return CVReport()
         temperature = _fit_temperature(in_logits, in_true)
         # Scores after calibration: confidence of the top label, and whether it is right / OOS.
-        in_conf, in_ok, oos_conf = [], [], []
-        for d, true, is_oos in in_conf_parts:
+        in_conf, in_ok, oos_conf, in_sim, oos_sim = [], [], [], [], []
+        for d, true, is_oos, sims in in_conf_parts:
             P = softmax(d / temperature, axis=1)
             top = P.argmax(axis=1)
             conf = P.max(axis=1)
             for r in range(len(top)):
                 if is_oos[r]:
                     # A real OOS example: "caught" when predicted as the OOS class (conf=0) or low.
-                    oos_conf.append(0.0 if top[r] == true[r] else conf[r])
+                    caught = top[r] == true[r]
+                    oos_conf.append(0.0 if caught else conf[r])
+                    oos_sim.append(-1.0 if caught else sims[r])
                 else:
                     in_conf.append(conf[r])
+                    in_sim.append(sims[r])
                     in_ok.append(top[r] == true[r])
         for stub in out_parts:
             P = softmax(stub["logits"] / temperature, axis=1)
             top = P.argmax(axis=1)
-            conf = np.where(top == stub["oos_col"], 0.0, P.max(axis=1))
-            oos_conf.extend(conf.tolist())
+            caught = top == stub["oos_col"]
+            oos_conf.extend(np.where(caught, 0.0, P.max(axis=1)).tolist())
+            oos_sim.extend(np.where(caught, -1.0, stub["sims"]).tolist())
         in_conf_a, in_ok_a, oos_a = np.array(in_conf), np.array(in_ok, dtype=bool), np.array(oos_conf)
         threshold = _pick_threshold(in_conf_a, in_ok_a, oos_a)
-        return CVReport(
+        report = CVReport(
             temperature=temperature,
             threshold=threshold,
             in_scope_accuracy=float(in_ok_a.mean()) if len(in_ok_a) else None,
             folds=k,
         )
+        if len(in_conf) and len(oos_conf):
+            grid = np.linspace(0, 100, SCORE_QUANTILES)
+            report.conf_ref = [round(float(v), 6) for v in np.percentile(np.concatenate([in_conf_a, oos_a]), grid)]
+            report.sim_ref = [round(float(v), 6) for v in np.percentile(np.array(in_sim + oos_sim), grid)]
+            in_score = _rank_score(in_conf_a, np.array(in_sim), report.conf_ref, report.sim_ref)
+            oos_score = _rank_score(oos_a, np.array(oos_sim), report.conf_ref, report.sim_ref)
+            report.score_threshold = _pick_threshold(in_score, in_ok_a, oos_score)
+        return report
+
+    def oos_score(self, conf: np.ndarray, similarity: np.ndarray) -> np.ndarray | None:
+        """Combined in-scope score in [0, 1] of predictions (low: out of scope), None without CV.
+
+        The mean of two ranks against the CV pass: the calibrated confidence's and the similarity
+        to the closest training example of the predicted intent. Confidence alone separates
+        held-out classes best in CV, but on real traffic (HINT3) the kNN similarity separates
+        better; their mean beats both in CV (balanced accuracy 0.817 vs 0.807 confidence alone
+        on Powerplay11's train) and on Powerplay11's test (AUROC 0.866 vs 0.823).
+        """
+        if not self.cv.conf_ref or not self.cv.sim_ref:
+            return None
+        return _rank_score(np.asarray(conf, dtype=float), np.nan_to_num(np.asarray(similarity, dtype=float), nan=-1.0),
+                           self.cv.conf_ref, self.cv.sim_ref)
 
     @staticmethod
     def _oos_stub(d: np.ndarray, cls: list[str], oos_label: str | None) -> dict[str, Any]:
         return {"logits": d, "oos_col": cls.index(oos_label) if oos_label in cls else -1}
+
+
+SCORE_QUANTILES = 101  # points kept of each CV distribution (the combined score's reference)
+
+
+def _rank_score(conf: np.ndarray, sim: np.ndarray, conf_ref: Sequence[float], sim_ref: Sequence[float]) -> np.ndarray:
+    """Mean of the two values' ranks (0..1) within the CV pass's distributions."""
+    q = np.linspace(0.0, 1.0, len(conf_ref))
+    # Quantiles repeat (many confidences of 0.99...): interpolate over the unique steps only.
+    rc = np.interp(conf, *_steps(conf_ref, q))
+    rs = np.interp(sim, *_steps(sim_ref, q))
+    return (rc + rs) / 2
+
+
+def _steps(ref: Sequence[float], q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, first = np.unique(np.asarray(ref, dtype=float), return_index=True)
+    last = np.append(first[1:] - 1, len(ref) - 1)
+    return x, (q[first] + q[last]) / 2
+
+
+def _class_max_similarity(q: np.ndarray, ref: np.ndarray, ref_label: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """For each row of ``q``: cosine similarity to the closest row of ``ref`` labelled ``label[row]``
+    (-1 when that label has no row). Blocks of 512 rows: bounded memory."""
+    out = np.full(len(q), -1.0)
+    order = np.argsort(ref_label, kind="stable")
+    labs, starts = np.unique(ref_label[order], return_index=True)
+    col = {int(c): n for n, c in enumerate(labs)}
+    where = np.array([col.get(int(c), -1) for c in label])
+    refs = np.asarray(ref, dtype=np.float32)[order].T
+    for start in range(0, len(q), 512):
+        S = np.asarray(q[start : start + 512], dtype=np.float32) @ refs
+        per_class = np.maximum.reduceat(S, starts, axis=1)
+        w = where[start : start + 512]
+        ok = w >= 0
+        out[start : start + 512][ok] = per_class[np.flatnonzero(ok), w[ok]]
+    return out
 
 
 def _knn_floor(emb: np.ndarray, label_idx: np.ndarray, percentile: float, skip: int | None = None) -> float | None:
@@ -486,6 +575,8 @@ def _cache_key(cfg: Config, learned: Path | None) -> str:
 
     content = {
         "model": current_model_id(),
+        # How features are built: a cached head or calibration from another recipe must not be reused.
+        "features": FEATURES_VERSION,
         "oos": cfg.intents.oos_intent,
         "examples": {n: [d.examples, d.keywords] for n, d in cfg.intents.intents.items()},
     }

@@ -112,7 +112,8 @@ def test_eval_auto_threshold_comes_from_train_cv(csvs, capsys):
     train, test = csvs
     code, lines = _run(["eval", "--train", str(train), "--test", str(test), "--oos-label", "oos"], capsys)
     r = json.loads(lines[-1])
-    assert r["threshold_source"] == "train-cv"
+    # Train CV chose it: a threshold on the combined confidence + kNN score (both ranks in 0..1).
+    assert r["threshold_source"] == "train-cv, confidence + kNN score"
     assert 0.0 < r["threshold"] < 1.0
 
 

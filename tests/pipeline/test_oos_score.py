@@ -1,0 +1,109 @@
+"""The out-of-scope machinery of the local classifier: centred features, the kNN similarity per
+class, the combined confidence + kNN score and closed-set scoring in ``evaluate``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.evaluate import evaluate
+from pipeline import local_classifier as lc
+from pipeline.local_classifier import CVReport, IntentModel, _class_max_similarity, _rank_score
+
+TRAIN = {
+    "shipping": ["where is my parcel", "when will my package arrive", "has my order shipped yet",
+                 "tracking number please", "my delivery has not come", "is my box on the way"],
+    "refund": ["I want my money back", "how do I get a refund", "refund my purchase please",
+               "please reimburse me", "the refund has not reached my card", "can I get a refund for this"],
+    "password": ["I forgot my password", "can't log in to my account", "reset my password",
+                 "login doesn't work", "my account is locked", "I cannot sign in"],
+    "discount": ["my promo code doesn't work", "do you have a coupon", "discount code rejected",
+                 "voucher is not accepted", "how do I apply a coupon", "the promotion code is invalid"],
+}
+TEXTS = [t for ts in TRAIN.values() for t in ts]
+LABELS = [lab for lab, ts in TRAIN.items() for _ in ts]
+
+
+def _unit(rng, n, d=8):
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_class_max_similarity_matches_brute_force_and_flags_missing_labels():
+    rng = np.random.default_rng(1)
+    ref, q = _unit(rng, 700), _unit(rng, 530)  # more than one 512-row block
+    ref_label = rng.integers(0, 5, size=700)
+    label = rng.integers(0, 6, size=530)  # label 5 has no reference row
+    got = _class_max_similarity(q, ref, ref_label, label)
+    S = q @ ref.T
+    for r in range(len(q)):
+        mask = ref_label == label[r]
+        want = S[r, mask].max() if mask.any() else -1.0
+        assert got[r] == pytest.approx(want, abs=1e-5)
+    assert (got[label == 5] == -1.0).all() and (label == 5).any()
+
+
+def test_rank_score_is_the_mean_of_two_ranks():
+    conf_ref = list(np.linspace(0.0, 1.0, 101))
+    sim_ref = list(np.linspace(0.5, 1.0, 101))
+    s = _rank_score(np.array([0.0, 1.0, 0.5, 0.5, 2.0]), np.array([0.5, 1.0, 0.75, 0.5, -3.0]), conf_ref, sim_ref)
+    assert s[0] == pytest.approx(0.0) and s[1] == pytest.approx(1.0)
+    assert s[2] == pytest.approx(0.5) and s[3] == pytest.approx(0.25)
+    assert s[4] == pytest.approx(0.5)  # clipped at both ends: conf above every ref, sim below
+    # Higher confidence at the same similarity never scores lower.
+    c = np.linspace(0, 1, 50)
+    assert (np.diff(_rank_score(c, np.full(50, 0.8), conf_ref, sim_ref)) >= 0).all()
+
+
+def test_repeated_quantiles_rank_at_their_middle():
+    # Half the CV confidences are 0.99: a 0.99 ranks in the middle of that run, not at its top.
+    ref = [0.1] * 51 + [0.99] * 50
+    s = _rank_score(np.array([0.99]), np.array([0.99]), ref, ref)
+    assert 0.7 < s[0] < 0.8
+
+
+def test_cv_report_carries_the_combined_score_and_features_are_centred():
+    m = IntentModel(cv_folds=4).fit(TEXTS, LABELS)
+    cv = m.cv
+    assert cv.conf_ref is not None and len(cv.conf_ref) == lc.SCORE_QUANTILES
+    assert cv.sim_ref is not None and cv.sim_ref == sorted(cv.sim_ref)
+    assert cv.score_threshold is not None and 0.0 <= cv.score_threshold < 1.0
+    # The head sees centred, renormalised embeddings (the mean of the training set).
+    assert m._vec is not None and np.allclose(m._vec.mean, m.train_emb.mean(axis=0), atol=1e-5)
+    X = m._features(m.train_emb, TEXTS, lc._Featurizer(None, m._vec.mean))
+    assert np.allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-4)
+    assert np.abs(X.mean(axis=0)).max() < np.abs(m.train_emb.mean(axis=0)).max()
+    # In-scope messages score above out-of-scope ones on the combined score.
+    emb = lc._embed(["has my parcel been dispatched", "what is the capital of peru"])
+    P = m.predict_proba(["has my parcel been dispatched", "what is the capital of peru"], emb)
+    score = m.oos_score(P.max(axis=1), m.label_similarity(emb, P.argmax(axis=1)))
+    assert score[0] > cv.score_threshold > score[1]
+
+
+def test_oos_score_is_none_without_cv():
+    m = IntentModel().fit(TEXTS, LABELS, calibrate=False)
+    assert m.cv == CVReport() and m.oos_score(np.array([0.9]), np.array([0.9])) is None
+
+
+def test_closed_set_evaluation_rejects_nothing_even_with_a_knn_floor(monkeypatch):
+    monkeypatch.setattr(lc, "KNN_MIN_EXAMPLES", 10)  # the floor applies to this small set
+    test = ["zxqv wplk trrm", "where is my parcel"]
+    r = evaluate(TEXTS, LABELS, test, ["shipping", "shipping"], threshold=0.0)
+    assert r["knn_floor"] is not None
+    assert r["accuracy"] == r["closed_set_accuracy"]
+    # With a threshold the floor does apply: the keyboard noise is rejected.
+    r = evaluate(TEXTS, LABELS, test, ["oos", "shipping"], oos_label="oos", threshold=0.01)
+    assert r["oos_recall"] == 1.0
+
+
+def test_fit_cache_key_changes_with_the_feature_recipe(monkeypatch):
+    # A head or calibration cached by a process that built features differently (before the
+    # centring) must not be reused: the recipe is part of the cache key.
+    from pathlib import Path
+
+    from pipeline.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "config")
+    before = lc._cache_key(cfg, None)
+    monkeypatch.setattr(lc, "FEATURES_VERSION", "another-recipe")
+    assert lc._cache_key(cfg, None) != before
