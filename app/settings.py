@@ -121,6 +121,7 @@ class Settings(BaseModel):
     chroma_url: str | None = None
     kb_embeddings: str = "local"  # local | openai
     embedding_model: str = "multilingual-e5-small"  # local model: multilingual-e5-small | all-MiniLM-L6-v2
+    kb_embedding_model: str = "all-MiniLM-L6-v2"  # the knowledge base's local model (same choices)
     openai_embedding_model: str = "text-embedding-3-small"
     config_dir: str = "config"
     var_dir: str = "var"
@@ -303,6 +304,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         embedding_model = resolve_model(_env("SIDECAR_EMBEDDING_MODEL", env))
     except ValueError as exc:
         raise SettingsError(f"SIDECAR_EMBEDDING_MODEL: {exc}") from None
+    # The knowledge base keeps MiniLM unless told; a MiniLM triage means MiniLM everywhere.
+    kb_model_env = _env("SIDECAR_KB_EMBEDDING_MODEL", env)
+    try:
+        kb_embedding_model = resolve_model(kb_model_env) if kb_model_env else "all-MiniLM-L6-v2"
+    except ValueError as exc:
+        raise SettingsError(f"SIDECAR_KB_EMBEDDING_MODEL: {exc}") from None
     openai_base = _env("OPENAI_BASE_URL", env)
     if openai_base and urlparse(openai_base).scheme not in ("http", "https"):
         raise SettingsError("OPENAI_BASE_URL must be an http(s) URL")
@@ -338,6 +345,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         chroma_path=_env("CHROMA_PATH", env) or str(Path(_env("SIDECAR_VAR", env) or "var") / "chroma"),
         kb_embeddings=kb_embeddings,
         embedding_model=embedding_model,
+        kb_embedding_model=kb_embedding_model,
         openai_embedding_model=_env("OPENAI_EMBEDDING_MODEL", env) or "text-embedding-3-small",
         chroma_url=_env("CHROMA_URL", env),
         config_dir=_env("SIDECAR_CONFIG", env) or "config",
@@ -367,9 +375,10 @@ def get_settings() -> Settings:
 
 def apply_process_settings(settings: Settings) -> None:
     """Process-wide choices that live below the settings (the local embedding model)."""
-    from knowledge.embedding import select_model
+    from knowledge.embedding import select_kb_model, select_model
 
     select_model(settings.embedding_model)
+    select_kb_model(settings.kb_embedding_model)
 
 
 def reset_settings() -> None:

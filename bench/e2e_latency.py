@@ -4,7 +4,10 @@
 Prints p50/p95/max of webhook-to-note time, the number of helpdesk API calls per ticket, and the
 worker's resident memory (RSS) after the run.
 
-    .venv/bin/python bench/e2e_latency.py [--tickets 60] [--interval 0.25]
+    .venv/bin/python bench/e2e_latency.py [--tickets 60] [--interval 0.25] [--kb-chunks 10000]
+
+The knowledge base is the demo one, filled up to ``--kb-chunks`` chunks with synthetic articles
+(random vectors, realistic text for BM25; see ``bench/kb_bench.py``), as a store of that size costs.
 
 Needs Redis (DB 7 of $BENCH_REDIS, default redis://127.0.0.1:6379/7, flushed).
 """
@@ -34,6 +37,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tickets", type=int, default=60)
     ap.add_argument("--interval", type=float, default=0.25, help="seconds between webhooks")
+    ap.add_argument("--kb-chunks", type=int, default=10_000, help="knowledge base size (demo KB + synthetic filler)")
     args = ap.parse_args()
     import redis
 
@@ -48,6 +52,14 @@ def main() -> int:
     py = sys.executable
     subprocess.run([py, "-m", "app", "kb", "ingest", "config/knowledge"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
+    if args.kb_chunks:
+        from bench.kb_bench import fill
+        from knowledge.store import KnowledgeStore
+
+        store = KnowledgeStore(path=str(Path(var) / "chroma"), create=False)
+        rows = fill(store, args.kb_chunks)
+        print(f"knowledge base: {store.count()} chunks, {rows} sentence rows (demo KB + synthetic filler)")
+        del store
     web = start_web(env, web_port)
     t_start = time.time()
     worker = start_worker(env)

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         rep = ingest_folder(store, args.kb, progress=False)
         print(f"ingested: {rep.summary()}")
 
-        def search(text: str, k: int, threshold: float = kr.DEFAULT_THRESHOLD):
+        def search(text: str, k: int, threshold: float | None = None):
             hits = kr.hybrid_hits(store, text, threshold=threshold, dense=args.mode != "lexical",
                                   lexical=args.mode != "dense")
             return [kr.merge_sections(g) for g in kr.best_per_document(hits, k, args.per_doc, args.window)]
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         lat.sort()
         print(f"retrieval per message: p50 {statistics.median(lat):.1f} ms, p95 {lat[int(0.95 * (len(lat) - 1))]:.1f} ms "
               f"({store.count()} chunks)")
-        print(f"relevance threshold {kr.DEFAULT_THRESHOLD:.2f}: {answered}/{len(items)} messages get a passage, "
+        print(f"relevance threshold {kr.default_threshold():.2f}: {answered}/{len(items)} messages get a passage, "
               f"{len(silent)}/{len(off_topic)} off-topic messages get none")
 
         if not args.legacy and not args.no_drafts:

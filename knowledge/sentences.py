@@ -81,7 +81,7 @@ def add(store: Any, items: list[tuple[str, str, dict[str, Any]]]) -> int:
     col = collection(store)
     for start in range(0, len(ids), 1024):
         sl = slice(start, start + 1024)
-        col.upsert(ids=ids[sl], embeddings=store.embed(texts[sl]), documents=texts[sl], metadatas=metas[sl])
+        col.upsert(ids=ids[sl], embeddings=store.embed_passages(texts[sl]), documents=texts[sl], metadatas=metas[sl])
     return len(ids)
 
 
@@ -141,3 +141,23 @@ def query(store: Any, vec: Any, n: int, where: dict[str, Any] | None) -> dict[st
         if cid and cos > best.get(cid, -1.0):
             best[cid] = cos
     return best
+
+
+def for_chunks(store: Any, chunk_ids: list[str]) -> dict[str, tuple[list[str], Any]]:
+    """Stored sentence rows of these chunks: chunk id -> (texts, vectors [n, dim]). Nothing is embedded."""
+    import numpy as np
+
+    col = collection(store, create=False)
+    if col is None or not chunk_ids:
+        return {}
+    got = col.get(where={"chunk_id": {"$in": list(chunk_ids)}}, include=["documents", "metadatas", "embeddings"])
+    rows: dict[str, tuple[list[str], list[Any]]] = {}
+    embs = got.get("embeddings")
+    for i, meta in enumerate(got.get("metadatas") or []):
+        cid = str((meta or {}).get("chunk_id") or "")
+        if not cid or embs is None:
+            continue
+        texts, vecs = rows.setdefault(cid, ([], []))
+        texts.append((got.get("documents") or [""])[i] or "")
+        vecs.append(embs[i])
+    return {cid: (t, np.asarray(v, dtype=np.float32)) for cid, (t, v) in rows.items()}

@@ -49,7 +49,12 @@ class EmbeddingMismatch(KnowledgeError):
 
 @register_embedding_function
 class LocalEmbeddingFunction(EmbeddingFunction[Documents]):
-    """chromadb adapter for the process-wide offline MiniLM embedder (never downloads)."""
+    """chromadb adapter for the process-wide offline embedder (never downloads): the knowledge
+    base's local model (``SIDECAR_KB_EMBEDDING_MODEL``, MiniLM by default).
+
+    Called on documents it embeds passages (e5's "passage: " prefix); :meth:`embed_query` embeds
+    questions.
+    """
 
     def __init__(self, embedder: Any = None) -> None:
         # Lazy: building the function must not load the model (chromadb calls build_from_config).
@@ -62,6 +67,11 @@ class LocalEmbeddingFunction(EmbeddingFunction[Documents]):
         return self._embedder
 
     def __call__(self, input: Documents) -> Embeddings:
+        emb = self.embedder
+        texts = list(input)
+        return list(emb.embed_passages(texts) if hasattr(emb, "embed_passages") else emb.embed(texts))
+
+    def embed_query(self, input: Documents) -> Embeddings:
         return list(self.embedder.embed(list(input)))
 
     @staticmethod
@@ -70,10 +80,12 @@ class LocalEmbeddingFunction(EmbeddingFunction[Documents]):
 
     @property
     def signature(self) -> str:
-        return f"local:{getattr(self.embedder, 'model_id', local_embedding.MODEL_ID)}"
+        if self._embedder is not None and not hasattr(self._embedder, "embed_passages"):
+            return f"local:{getattr(self._embedder, 'model_id', 'custom')}"  # a test double
+        return f"local:{local_embedding.kb_signature()}"
 
     def get_config(self) -> dict[str, Any]:
-        return {"model_id": local_embedding.MODEL_ID}
+        return {"model_id": local_embedding.kb_signature()}
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> LocalEmbeddingFunction:
@@ -132,8 +144,18 @@ class OpenAIEmbeddingFunction(EmbeddingFunction[Documents]):
         return ["cosine", "ip", "l2"]
 
 
+def _switch_back_hint(stored: str) -> str:
+    if stored.startswith("openai:"):
+        return "KB_EMBEDDINGS=openai"
+    if local_embedding.MINILM_MODEL_ID in stored:
+        return f"KB_EMBEDDINGS=local, SIDECAR_KB_EMBEDDING_MODEL={local_embedding.MINILM_MODEL}"
+    if local_embedding.E5_MODEL_ID in stored:
+        return f"KB_EMBEDDINGS=local, SIDECAR_KB_EMBEDDING_MODEL={local_embedding.E5_MODEL}"
+    return "KB_EMBEDDINGS"
+
+
 def configured_embedding_function(settings: Any) -> EmbeddingFunction:
-    """The embedding function ``settings`` ask for (local MiniLM unless ``KB_EMBEDDINGS=openai``)."""
+    """The embedding function ``settings`` ask for (the local model unless ``KB_EMBEDDINGS=openai``)."""
     kind = settings.kb_embeddings
     if kind == "openai":
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
@@ -184,8 +206,9 @@ class KnowledgeStore:
             if stored and stored != self.signature:
                 raise EmbeddingMismatch(
                     f"knowledge collection '{self.name}' was built with embedding '{stored}' but the configured "
-                    f"embedding is '{self.signature}'. Mixing them would give meaningless scores: re-ingest into a "
-                    "fresh CHROMA_PATH (or switch KB_EMBEDDINGS back)."
+                    f"embedding is '{self.signature}'. Mixing them would give meaningless scores: rebuild it with "
+                    "`python -m app kb ingest --rebuild <folder>` (or a fresh CHROMA_PATH), or switch back "
+                    f"({_switch_back_hint(stored)})."
                 )
             try:
                 return self.client.get_collection(self.name, embedding_function=self.ef)
@@ -219,11 +242,34 @@ class KnowledgeStore:
         self.generation = gen
 
     def embed(self, texts: list[str]) -> list[Any]:
-        """Embed texts with the collection's function."""
+        """Embed questions (what is searched for) with the collection's model."""
+        if not texts:
+            return []
+        query = getattr(self.ef, "embed_query", None)
+        return list(query(texts)) if callable(query) else list(self.ef(texts))
+
+    def embed_passages(self, texts: list[str]) -> list[Any]:
+        """Embed knowledge passages (what is stored and searched) with the collection's function."""
         return list(self.ef(texts)) if texts else []
 
     def count(self) -> int:
         return self.collection.count()
+
+
+def drop_collection(path: str | None = None, url: str | None = None, collection: str = COLLECTION) -> bool:
+    """Delete a knowledge collection and its sentence rows (to rebuild it, e.g. with another model).
+
+    Returns whether there was one. Only ``kb ingest --rebuild`` calls this: nothing else deletes a store.
+    """
+    from knowledge.sentences import SUFFIX
+
+    client = make_client(path, url)
+    names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+    for name in (f"{collection}{SUFFIX}", collection):
+        if name in names:
+            client.delete_collection(name)
+    reset_store()
+    return collection in names
 
 
 _store: KnowledgeStore | None = None
@@ -260,7 +306,7 @@ def get_store(settings: Any, create: bool = False) -> KnowledgeStore:
     """
     global _store, _store_key
     s = settings
-    key = (s.chroma_url, s.chroma_path, s.kb_embeddings)
+    key = (s.chroma_url, s.chroma_path, s.kb_embeddings, getattr(s, "kb_embedding_model", ""))
     with _lock:
         if _store is not None and _store_key == key and _stale(_store):
             log.info("knowledge base changed on disk: reopening it")

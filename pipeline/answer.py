@@ -120,6 +120,20 @@ def _default_embed(texts: list[str]) -> Any:
     return get_embedder().embed(texts)
 
 
+def _default_embed_passages(texts: list[str]) -> Any:
+    # Sentences are knowledge passages: e5 embeds them with its "passage: " prefix.
+    from knowledge.embedding import get_embedder
+
+    emb = get_embedder()
+    return emb.embed_passages(texts) if hasattr(emb, "embed_passages") else emb.embed(texts)
+
+
+def _calibrate(dense: Any) -> Any:
+    from knowledge.embedding import calibrate
+
+    return calibrate(dense)
+
+
 def _tokens(text: str) -> set[str]:
     from knowledge.lexical import tokenize
 
@@ -135,13 +149,17 @@ def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[s
     """
     if not sents:
         return []
+    local = embed is None  # the process's model: its cosines are put on the knowledge base's scale
     embed = embed or _default_embed
     dense = np.zeros(len(sents), dtype=np.float32)
     texts = [f"{c}: {x}" if c else x for c, x in zip(contexts, sents, strict=True)] if contexts else list(sents)
     try:
-        vecs = _cache.embed(texts, embed)
+        # The local embedder caches its own vectors (per model and prefix); others go through ours.
+        vecs = np.asarray(_default_embed_passages(texts), dtype=np.float32) if local else _cache.embed(texts, embed)
         q = np.asarray(question_vec if question_vec is not None else embed([question])[0], dtype=np.float32)
         dense = vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-12)
+        if local:
+            dense = _calibrate(dense)
     except Exception as exc:  # no model: words alone still choose better than "the first lines"
         log.warning("sentence scoring without embeddings: %s", exc)
     q_tok = _tokens(question)

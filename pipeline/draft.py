@@ -312,8 +312,10 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3) -> list
             out.append((sources[1], text))
         return out
     try:
-        from knowledge.embedding import RELEVANCE_THRESHOLD as DEFAULT_THRESHOLD
+        from knowledge.embedding import relevance_threshold
         from pipeline.answer import best_sentence_score
+
+        threshold = relevance_threshold()
 
         # A part belongs to the passage holding the sentence that answers it best.
         sims = [[best_sentence_score(part, src.text, _first_heading(src)) for src in sources] for part in parts]
@@ -323,7 +325,7 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3) -> list
     chosen: dict[str, tuple[Source, str]] = {}
     for part, row in zip(parts, sims, strict=True):
         best = max(range(len(row)), key=lambda i: row[i])
-        if row[best] < DEFAULT_THRESHOLD:
+        if row[best] < threshold:
             continue
         s = sources[best]
         if s.id in chosen:

@@ -23,6 +23,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from knowledge.ingest import ingest_folder
     from knowledge.progress import Progress
 
+    if getattr(args, "rebuild", False):
+        from pathlib import Path
+
+        from app.settings import get_settings
+        from knowledge.store import drop_collection
+
+        if not Path(args.path).is_dir():  # never drop a store we cannot refill
+            sys.exit(f"knowledge folder not found: {args.path}")
+        s = get_settings()
+        if drop_collection(s.chroma_path, s.chroma_url):
+            print("dropped the knowledge collection: rebuilding it with the configured embedding", file=sys.stderr)
     store = _store(create=True)
     with Progress("embedding chunks", "chunk", enabled=not args.quiet) as bar:
         try:
@@ -54,10 +65,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     """Print the passages retrieval returns for a question."""
-    from knowledge.retrieve import DEFAULT_THRESHOLD, search
+    from knowledge.retrieve import default_threshold, search
 
     store = _store(create=False)
-    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    threshold = default_threshold() if args.threshold is None else args.threshold
     hits = search(store, " ".join(args.text), k=args.k, intent=args.intent, brand=args.brand,
                   language=args.language, threshold=threshold)
     if not hits:
@@ -137,6 +148,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = kbs.add_parser("ingest", help="ingest a folder of Markdown/HTML/text files (incremental)")
     p.add_argument("path")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--rebuild", action="store_true",
+                   help="drop the collection first and re-embed everything (after changing the embedding model); "
+                        "other sources (help centre, tickets) must then be synced again")
     p.set_defaults(func=cmd_ingest)
 
     p = kbs.add_parser("sync", help="sync a helpdesk's help-centre articles")

@@ -10,9 +10,10 @@ from knowledge import embedding as emb
 
 @pytest.fixture(autouse=True)
 def _restore_selection():
-    before = emb.selected_model()
+    before, kb_before = emb.selected_model(), emb.kb_model()
     yield
     emb.select_model(before)
+    emb.select_kb_model(kb_before)
 
 
 def test_resolve_names_and_reject_unknown():
@@ -54,3 +55,39 @@ def test_tampered_model_file_is_refused(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(emb.EmbeddingModelMissing, match="sha256"):
         emb._check(bad, emb.E5_SHA256)
+
+
+def test_knowledge_base_model_is_minilm_unless_chosen_and_can_share_e5():
+    from app.settings import SettingsError, load_settings
+
+    assert load_settings({}).kb_embedding_model == "all-MiniLM-L6-v2"
+    assert load_settings({"SIDECAR_KB_EMBEDDING_MODEL": "e5"}).kb_embedding_model == "multilingual-e5-small"
+    with pytest.raises(SettingsError, match="SIDECAR_KB_EMBEDDING_MODEL"):
+        load_settings({"SIDECAR_KB_EMBEDDING_MODEL": "bert"})
+    emb.select_model("multilingual-e5-small")
+    emb.select_kb_model("multilingual-e5-small")
+    assert emb.get_embedder() is emb.get_classifier_embedder()  # one model in memory
+    assert emb.kb_signature().endswith("/passage")
+    emb.select_kb_model(None)
+    assert emb.kb_model() == "all-MiniLM-L6-v2" and emb.kb_signature() == emb.MINILM_MODEL_ID
+
+
+def test_e5_passages_get_their_own_prefix_and_cache_entries():
+    e5 = emb.E5Embedder()
+    text = "Refunds reach your card within 5 to 10 working days."
+    q, p = e5.embed([text])[0], e5.embed_passages([text])[0]
+    assert not np.allclose(q, p)  # "query: " and "passage: " vectors differ
+    assert np.allclose(e5.embed_passages([text])[0], p) and np.allclose(e5.embed([text])[0], q)  # cached, not mixed
+    # Question vs passages: the answering passage ranks first.
+    passages = e5.embed_passages([text, "Our shop opens at 9 on weekdays.", "Gift cards are valid for 12 months."])
+    assert int(np.argmax(passages @ e5.embed(["when do I get my money back"])[0])) == 0
+
+
+def test_calibration_puts_e5_on_minilm_scale_and_leaves_minilm_alone():
+    emb.select_kb_model("all-MiniLM-L6-v2")
+    assert emb.calibrate(0.42) == 0.42
+    emb.select_kb_model("multilingual-e5-small")
+    # e5's mean question-vs-unrelated-passage cosine (~0.805) lands near MiniLM's (~0.14), its best
+    # matches (~0.885) near MiniLM's (~0.60); the order of scores is kept.
+    assert 0.1 < emb.calibrate(0.805) < 0.2 and 0.55 < emb.calibrate(0.885) < 0.65
+    assert emb.calibrate(0.9) > emb.calibrate(0.85)

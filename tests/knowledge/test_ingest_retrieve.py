@@ -9,7 +9,7 @@ import pytest
 
 from knowledge.chunking import Document, chunk_document, load_folder, parse_file
 from knowledge.ingest import ingest_documents, ingest_folder
-from knowledge.retrieve import DEFAULT_THRESHOLD, search
+from knowledge.retrieve import default_threshold, search
 from knowledge.store import (
     LOCAL_EF_NAME,
     EmbeddingMismatch,
@@ -44,7 +44,7 @@ def test_paraphrased_questions_find_the_right_article(demo_store, question, expe
     assert expected in [h.id for h in hits], [(h.id, h.score) for h in hits]
     top = hits[0]
     assert top.url and top.url.startswith("https://help.demo-store.example/")
-    assert DEFAULT_THRESHOLD <= top.score <= 1.0 and top.text
+    assert default_threshold() <= top.score <= 1.0 and top.text
 
 
 def test_results_are_one_per_document_and_sorted(demo_store):
@@ -237,9 +237,88 @@ def test_collection_records_its_embedding_and_refuses_another(tmp_path):
     assert KnowledgeStore(path=path).count() == 1
 
 
+def test_changing_the_local_model_refuses_the_old_store_until_rebuilt(tmp_path, monkeypatch):
+    from app.__main__ import main
+    from app.settings import reset_settings
+    from knowledge import embedding as emb
+    from knowledge.store import reset_store
+
+    path = str(tmp_path / "c")
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "a.md").write_text("# Refunds\n\nRefunds reach your card within 5 to 10 working days.\n", encoding="utf-8")
+    before = emb.kb_model()
+    try:
+        emb.select_kb_model("all-MiniLM-L6-v2")
+        ingest_folder(KnowledgeStore(path=path), kb, progress=False)
+        emb.select_kb_model("multilingual-e5-small")
+        with pytest.raises(EmbeddingMismatch, match="SIDECAR_KB_EMBEDDING_MODEL=all-MiniLM-L6-v2") as err:
+            KnowledgeStore(path=path)
+        assert "kb ingest --rebuild" in str(err.value)
+        # A rebuild with a missing folder never drops the store.
+        monkeypatch.setenv("CHROMA_PATH", path)
+        monkeypatch.setenv("SIDECAR_KB_EMBEDDING_MODEL", "multilingual-e5-small")
+        reset_settings()
+        with pytest.raises(SystemExit):
+            main(["kb", "ingest", "--rebuild", "--quiet", str(tmp_path / "nowhere")])
+        with pytest.raises(EmbeddingMismatch):
+            KnowledgeStore(path=path)
+        assert main(["kb", "ingest", "--rebuild", "--quiet", str(kb)]) == 0
+        store = KnowledgeStore(path=path)
+        assert store.signature == "local:multilingual-e5-small-q4/passage" and store.count() == 1
+        hits = search(store, "when is my money back on my card")
+        assert hits and hits[0].id == "a.md"
+    finally:
+        reset_settings()
+        reset_store()
+        emb.select_kb_model(before)
+
+
 def test_duplicate_document_ids_are_reported_not_merged(counting_store):
     store, _ = counting_store
     rep = ingest_documents(store, [Document("same", "First", "Gift cards last a year."),
                                    Document("same", "Second", "Passwords reset by email.")], origin="t", progress=False)
     assert rep.documents == 2 and rep.added == 1 and "duplicate document id 'same'" in rep.summary()
     assert store.collection.get(include=["metadatas"])["metadatas"][0]["title"] == "First"
+
+
+def test_query_cleanup_drops_greeting_sign_off_and_order_numbers_only():
+    from knowledge.retrieve import clean_query
+
+    assert clean_query("Hello, my order #48213 shipped and tracking shows nothing. Thanks, Dana") == \
+        "my order shipped and tracking shows nothing."
+    assert clean_query("Bonjour, ma commande n° 4521 est en retard. Merci") == "ma commande est en retard."
+    assert "55102" not in clean_query("I sent my return back. Order 55102. When do I get my refund??")
+    # Words that only look like a greeting or a sign-off stay; nothing is ever emptied.
+    assert clean_query("thanks for nothing, where is my refund?") == "thanks for nothing, where is my refund?"
+    assert clean_query("Hi") == "Hi" and clean_query("#1234") == "#1234"
+    assert clean_query("Which bag holds 20 liters?") == "Which bag holds 20 liters?"
+
+
+def test_sentence_reranking_keeps_a_consistent_order(demo_store, monkeypatch):
+    from knowledge import retrieve
+
+    monkeypatch.setattr(retrieve, "RERANK", True)
+    hits = retrieve.hybrid_hits(demo_store, "the reset email never arrives", threshold=0.0)
+    assert hits[0].doc_id == "reset-password"
+    assert [h.fused for h in hits] == sorted((h.fused for h in hits), reverse=True)
+    monkeypatch.setattr(retrieve, "RERANK", False)
+    assert retrieve.hybrid_hits(demo_store, "the reset email never arrives", threshold=0.0)[0].doc_id == "reset-password"
+
+
+def test_a_past_ticket_found_by_its_question_brings_its_agent_answer(counting_store):
+    from knowledge.tickets import ingest_ticket
+    from pipeline.models import AGENT, CUSTOMER, Message, Person, Ticket
+
+    store, _ = counting_store
+    q = ("My parcel tracking has shown nothing at all since Monday morning and I am getting worried "
+         "that the parcel is lost somewhere between your warehouse and my town.")
+    a = "The carrier scans parcels at the first hub; tracking updates within 48 hours of dispatch."
+    t = Ticket(platform="zendesk", id="77", subject="Tracking shows nothing", requester=Person(name="Kim Doe"),
+               messages=[Message(id="1", author_role=CUSTOMER, body_text=q),
+                         Message(id="2", author_role=AGENT, body_text=a)])
+    assert ingest_ticket(t, store) == 2  # question and answer are separate sections
+    hits = search(store, "tracking has shown nothing since Monday, is my parcel lost?", k=1, threshold=0.0)
+    assert hits and hits[0].source_type == "ticket"
+    assert "48 hours" in hits[0].text and "worried" not in hits[0].text
+    assert hits[0].title.lower().endswith("agent answer")
