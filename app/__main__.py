@@ -11,6 +11,12 @@ from pathlib import Path
 
 log = logging.getLogger("app")
 
+# One BLAS thread (numpy/scipy's OpenBLAS reads this when numpy is first imported, i.e. later):
+# the heads' matrices are small, and idle BLAS threads spin-wait, which on cores shared with the
+# web process, Redis and other workers multiplied a classifier fit's time by up to 7
+# (pipeline.classify.single_thread_blas). An operator's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 COMMAND_MODULES = ("app.commands.classifier", "app.commands.kb", "app.commands.ops", "app.commands.backtest")
 
 
@@ -136,27 +142,33 @@ def _demo_knowledge(settings, progress: bool = False) -> None:
         knowledge.warm_up(settings)
 
 
+def load_worker_models(settings, cfg) -> None:
+    """Every model a worker uses, loaded once in this process before it takes a job (the worker
+    does not fork: jobs reuse them). ``bench/classifier_bench.py`` measures memory after this."""
+    import knowledge
+    from knowledge.progress import step
+    from pipeline.classify import warm_up
+    from pipeline.local_classifier import learned_path
+
+    with step("Loading the intent classifier (the very first start fits it, later starts reuse the cache)"):
+        warm_up(cfg, learned_path(settings.var_dir))
+    with step("Loading the embedding model and the knowledge base"):
+        knowledge.warm_up(settings)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """An rq worker (one queue per process) with the scheduler; models load once before any job."""
     import redis
     from rq import Queue
 
     from app.jobs.worker import SidecarWorker, run_forever
-    from pipeline.classify import warm_up
-    from pipeline.local_classifier import learned_path
 
     settings = _settings_or_exit()
     if not settings.redis_url:
         sys.exit("REDIS_URL is not set: the worker needs Redis (use `python -m app serve` for the embedded mode)")
     cfg = _config_or_exit()
     _init_observability(settings, "worker")
-    import knowledge
-    from knowledge.progress import step
-
-    with step("Loading the intent classifier (the very first start fits it, later starts reuse the cache)"):
-        warm_up(cfg, learned_path(settings.var_dir))
-    with step("Loading the embedding model and the knowledge base"):
-        knowledge.warm_up(settings)
+    load_worker_models(settings, cfg)
     # rq's own connection: rq raises its socket timeout above its blocking dequeue (minutes), which
     # must not reach the jobs' client (get_redis: short timeouts, a Redis pause fails fast).
     conn = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)

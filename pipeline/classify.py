@@ -185,6 +185,22 @@ def classify(text: str, ticket: Ticket | None, cfg: Config, llm: LLMSettings | N
     return classify_local_triage(text, ticket, cfg, model=model)
 
 
+def single_thread_blas() -> None:
+    """One BLAS thread for this process (numpy/scipy's OpenBLAS; called by :func:`warm_up`).
+
+    The heads are small matrices: a second BLAS thread gains nothing there, and its spin-waiting
+    on cores shared with other processes made the cached start take 20 s instead of 3 s (8 CPU
+    seconds instead of 1; bench/classifier_bench.py at load 12 on 2 cores). The embedding engine
+    keeps its own threads.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+    except Exception:  # a missing or odd BLAS only costs speed
+        log.warning("could not limit BLAS threads", exc_info=True)
+
+
 def warm_up(cfg: Config, learned: Any = None) -> Any:
     """Load the embedder, fit the local head and load the language/sentiment models, once per process.
 
@@ -196,6 +212,7 @@ def warm_up(cfg: Config, learned: Any = None) -> Any:
     from pipeline.local_classifier import get_local_model
 
     t0 = time.monotonic()
+    single_thread_blas()
     model = None
     try:
         model = get_local_model(cfg, learned)

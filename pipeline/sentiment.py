@@ -157,6 +157,9 @@ def _embed_reusing(texts: list[str], embed, known: tuple[Sequence[str], np.ndarr
 
 _models: dict[str, SentimentModel] = {}
 _lock = threading.Lock()
+# The config object the last verdict was asked for, with its model id, content key and model:
+# per message, an identity check instead of re-reading the examples and hashing them (~5 ms).
+_last: tuple[object, str, str, SentimentModel] | None = None
 
 
 def _key(rows: list[tuple[str, str]], model_id: str) -> str:
@@ -201,10 +204,15 @@ def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], n
     examples and the embedding model). Embedding them is most of a fit, so a restarted worker
     only refits the small regression.
     """
+    global _last
     from knowledge.embedding import current_model_id
 
+    model_id = current_model_id()
+    last = _last
+    if last is not None and last[0] is cfg and last[1] == model_id and _models.get(last[2]) is last[3]:
+        return last[3]
     rows = training_examples(cfg)
-    key = _key(rows, current_model_id())
+    key = _key(rows, model_id)
     with _lock:
         model = _models.get(key)
         if model is None:
@@ -219,4 +227,5 @@ def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], n
             log.info("sentiment model fitted: %d examples%s", len(rows), " (cached embeddings)" if cached else "")
             _models.clear()  # one config at a time is enough; a reload refits
             _models[key] = model
+        _last = (cfg, model_id, key, model)
     return model

