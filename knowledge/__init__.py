@@ -24,6 +24,16 @@ def warm_up(settings: Any) -> None:
     if hasattr(ef, "embedder"):
         ef.embedder.embed(["warm up"])  # loads the process-wide ONNX session
     try:
-        get_store(settings)
+        store = get_store(settings)
     except KnowledgeError as exc:
         log.warning("knowledge base not available yet: %s", exc)
+        return
+    # A process's first search loads chromadb's vector indexes and builds the BM25 index (1-2 s at
+    # 10k chunks, bench/e2e_latency.py): paid here, not by the first customer's job.
+    from knowledge.retrieve import search
+
+    try:
+        if store.count():
+            search(store, "where is my order", k=1)
+    except Exception as exc:  # a failing search fails the jobs visibly; the start goes on
+        log.warning("knowledge base warm-up search failed: %s", exc)

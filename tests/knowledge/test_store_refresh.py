@@ -47,3 +47,16 @@ def test_warm_up_loads_the_model_and_tolerates_a_missing_kb(kb_env, caplog):
     knowledge.warm_up(get_settings())  # no collection yet: a warning, not an error
     assert "not available yet" in caplog.text
     assert get_embedder() is get_embedder()
+
+
+def test_warm_up_builds_the_lexical_index_before_the_first_job(kb_env):
+    import knowledge
+    from knowledge import lexical
+
+    store = store_mod.get_store(get_settings(), create=True)
+    ingest_documents(store, [Document("gift", "Gift cards", "Gift cards are valid for twelve months.")], origin="t",
+                     progress=False)
+    lexical.reset_indexes()
+    knowledge.warm_up(get_settings())
+    key = str(store_mod.get_store(get_settings()).collection.id)
+    assert len(lexical._indexes[key]) == 1  # the first customer's search finds it built
