@@ -29,6 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.retrieval_eval import _summary  # noqa: E402  (the same recall@k / MRR line)
+
 
 def _load(path: Path, split: str) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str]]]:
     """(documents by id, [(question, doc id)]) from either data set's files."""
@@ -77,14 +79,6 @@ def _documents(docs: dict[str, dict[str, Any]]) -> list[Any]:
         title = str(d.get("title") or doc_id).split("#")[0].strip()
         out.append(Document(doc_id=doc_id, title=title, text=text or title, url=None))
     return out
-
-
-def _summary(name: str, ranks: list[int | None]) -> str:
-    n = len(ranks) or 1
-    r1 = sum(1 for r in ranks if r and r <= 1) / n
-    r3 = sum(1 for r in ranks if r and r <= 3) / n
-    mrr = sum(1.0 / r for r in ranks if r and r <= 10) / n
-    return f"{name:<8} recall@1 {r1:.3f}  recall@3 {r3:.3f}  MRR@10 {mrr:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
