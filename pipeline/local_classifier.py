@@ -21,7 +21,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from pipeline.cachefiles import prune, write_atomic
 from pipeline.config import Config
 
 log = logging.getLogger(__name__)
@@ -608,10 +608,9 @@ def _disk_cache(var_dir: Path, key: str) -> tuple[np.ndarray | None, CVReport | 
 
 def _save_head(var_dir: Path, key: str, head: Head) -> None:
     base = var_dir / "classifier_cache" / key[:32]
-    tmp = base.parent / f".{base.name}.{os.getpid()}.tmp.npz"  # workers starting together write alike
     try:
-        np.savez(tmp, coef=head.coef, intercept=head.intercept, classes=head.classes)
-        os.replace(tmp, base.with_suffix(".head.npz"))
+        write_atomic(base.with_suffix(".head.npz"),
+                     lambda tmp: np.savez(tmp, coef=head.coef, intercept=head.intercept, classes=head.classes))
     except OSError as exc:
         log.info("classifier head not cached (%s)", exc)
 
@@ -621,18 +620,10 @@ def _save_disk_cache(var_dir: Path, key: str, emb: np.ndarray, cv: CVReport) -> 
     base = folder / key[:32]
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        # Keep the few most recent contents (an edit is often reverted), drop older ones.
-        stale = sorted(folder.glob("*.npy"), key=lambda f: f.stat().st_mtime, reverse=True)[KEEP_CACHED - 1 :]
-        for old in stale:
-            old.unlink(missing_ok=True)
-            old.with_suffix(".json").unlink(missing_ok=True)
-            old.with_suffix(".head.npz").unlink(missing_ok=True)
-        tmp = base.with_suffix(".tmp.npy")
-        np.save(tmp, emb.astype(np.float32), allow_pickle=False)
-        os.replace(tmp, base.with_suffix(".npy"))
-        tmpj = base.with_suffix(".tmp.json")
-        tmpj.write_text(json.dumps(dataclasses.asdict(cv)), encoding="utf-8")
-        os.replace(tmpj, base.with_suffix(".json"))
+        prune(folder, KEEP_CACHED - 1, companions=(".json", ".head.npz"))
+        write_atomic(base.with_suffix(".npy"), lambda tmp: np.save(tmp, emb.astype(np.float32), allow_pickle=False))
+        write_atomic(base.with_suffix(".json"),
+                     lambda tmp: tmp.write_text(json.dumps(dataclasses.asdict(cv)), encoding="utf-8"))
     except OSError as exc:  # a read-only var/ only costs start-up time
         log.info("classifier cache not written (%s)", exc)
 

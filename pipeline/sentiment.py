@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from pipeline.cachefiles import prune, write_atomic
 from pipeline.config import Config
 
 log = logging.getLogger(__name__)
@@ -183,12 +183,8 @@ def _disk_embeddings(cache_dir: Path, key: str, n: int) -> np.ndarray | None:
 def _save_embeddings(cache_dir: Path, key: str, emb: np.ndarray) -> None:
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        for old in sorted(cache_dir.glob("*.npy"), key=lambda f: f.stat().st_mtime, reverse=True)[KEEP_CACHED - 1:]:
-            old.unlink(missing_ok=True)
-        # A unique temporary name: several workers starting together may all write the same entry.
-        tmp = cache_dir / f".{key[:32]}.{os.getpid()}.tmp.npy"
-        np.save(tmp, emb.astype(np.float32), allow_pickle=False)
-        os.replace(tmp, cache_dir / f"{key[:32]}.npy")
+        prune(cache_dir, KEEP_CACHED - 1)
+        write_atomic(cache_dir / f"{key[:32]}.npy", lambda tmp: np.save(tmp, emb.astype(np.float32), allow_pickle=False))
     except OSError as exc:  # a read-only var/ only costs start-up time
         log.info("sentiment cache not written (%s)", exc)
 
