@@ -322,3 +322,14 @@ def test_a_past_ticket_found_by_its_question_brings_its_agent_answer(counting_st
     assert hits and hits[0].source_type == "ticket"
     assert "48 hours" in hits[0].text and "worried" not in hits[0].text
     assert hits[0].title.lower().endswith("agent answer")
+
+
+def test_query_cleanup_is_linear_on_whitespace_floods():
+    """Customer text is untrusted: "order" then a flood of whitespace once cost n² regex steps
+    (minutes at 100k characters). The order number after the flood and its ':' still go."""
+    from knowledge.retrieve import clean_query
+
+    flood = " \t" * 50_000
+    assert clean_query("where is my order" + flood + "please") == "where is my order please"
+    assert clean_query("where is my order" + flood + ":" + flood + "A-48213 please") == "where is my order please"
+    assert clean_query("ma commande numéro :   48213 est en retard") == "ma commande est en retard"
