@@ -103,7 +103,21 @@ def features(texts: Sequence[str], emb: np.ndarray) -> np.ndarray:
          np.array([float(bool(_BURST.search(t))) for t in texts], dtype=np.float32)],
         axis=1,
     )
-    return np.hstack([np.asarray(emb, dtype=np.float32), extra])
+    return np.hstack([_first_model(np.asarray(emb, dtype=np.float32)), extra])
+
+
+def _first_model(emb: np.ndarray) -> np.ndarray:
+    """The triage vector's first model only (e5 when MiniLM sits beside it), back to unit length.
+
+    MiniLM reads English only; with the pair, neutral questions scored negative rose from 4.8% to
+    5.2% of 210 on bench/triage_quality.py, so sentiment keeps to the multilingual half.
+    """
+    from knowledge.embedding import DIM
+
+    if emb.ndim != 2 or emb.shape[1] <= DIM:
+        return emb
+    head = emb[:, :DIM]
+    return head / np.clip(np.linalg.norm(head, axis=1, keepdims=True), 1e-12, None)
 
 
 class SentimentModel:
@@ -201,9 +215,9 @@ def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], n
     only refits the small regression.
     """
     global _last
-    from knowledge.embedding import current_model_id
+    from knowledge.embedding import classifier_features_id
 
-    model_id = current_model_id()
+    model_id = classifier_features_id()
     last = _last
     if last is not None and last[0] is cfg and last[1] == model_id and _models.get(last[2]) is last[3]:
         return last[3]
