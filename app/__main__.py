@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 log = logging.getLogger("app")
@@ -86,12 +87,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
             sys.exit(str(exc))
     cfg = _config_or_exit()
     print(f"starting the sidecar on http://{args.host}:{args.port} (port reserved)", flush=True)
-    _demo_knowledge(settings, progress=True)
     from pipeline.classify import warm_up
     from pipeline.local_classifier import learned_path
 
+    # The sample knowledge base is indexed (first start) while the classifier fits: they use
+    # different models, and the fit runs on about one core (its logistic regressions and the
+    # tokenizer are single-threaded), so on 2 cores the two overlap. Both finish before the web
+    # app starts: no ticket is answered from a half-built knowledge base or without its classifier.
+    kb_failed: list[BaseException] = []
+
+    def index_knowledge() -> None:
+        try:
+            _demo_knowledge(settings, progress=True)
+        except BaseException as exc:  # re-raised below, in the main thread, as before
+            kb_failed.append(exc)
+
+    kb_thread = threading.Thread(target=index_knowledge, name="sample-knowledge", daemon=True)
+    kb_thread.start()
     with step("Loading the intent classifier (the very first start fits it, later starts reuse the cache)"):
         warm_up(cfg, learned_path(settings.var_dir))
+    kb_thread.join()
+    if kb_failed:
+        raise kb_failed[0]
     with step("Starting the web app and the in-process queue"):
         from app import create_app
 
