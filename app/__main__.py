@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("app")
@@ -122,21 +123,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # different models, and the fit runs on about one core (its logistic regressions and the
     # tokenizer are single-threaded), so on 2 cores the two overlap. Both finish before the web
     # app starts: no ticket is answered from a half-built knowledge base or without its classifier.
-    kb_failed: list[BaseException] = []
-
-    def index_knowledge() -> None:
-        try:
-            _demo_knowledge(settings, progress=True)
-        except BaseException as exc:  # re-raised below, in the main thread, as before
-            kb_failed.append(exc)
-
-    kb_thread = threading.Thread(target=index_knowledge, name="sample-knowledge", daemon=True)
-    kb_thread.start()
-    with step("Loading the intent classifier (the very first start fits it, later starts reuse the cache)"):
-        warm_up(cfg, learned_path(settings.var_dir))
-    kb_thread.join()
-    if kb_failed:
-        raise kb_failed[0]
+    _alongside(lambda: _demo_knowledge(settings, progress=True), lambda: warm_up(cfg, learned_path(settings.var_dir)),
+               "Loading the intent classifier (the very first start fits it, later starts reuse the cache)")
     with step("Starting the web app and the in-process queue"):
         from app import create_app
 
@@ -195,10 +183,36 @@ def load_worker_models(settings, cfg) -> None:
     from pipeline.classify import warm_up
     from pipeline.local_classifier import learned_path
 
-    with step("Loading the intent classifier (the very first start fits it, later starts reuse the cache)"):
-        warm_up(cfg, learned_path(settings.var_dir))
-    with step("Loading the embedding model and the knowledge base"):
-        knowledge.warm_up(settings)
+    def load_knowledge() -> None:
+        with step("Loading the embedding model and the knowledge base"):
+            knowledge.warm_up(settings)
+
+    # Side by side, as in serve: the knowledge base's model and indexes load while the classifier
+    # fits or reads its cache; the worker takes no job before both are done.
+    _alongside(load_knowledge, lambda: warm_up(cfg, learned_path(settings.var_dir)),
+               "Loading the intent classifier (the very first start fits it, later starts reuse the cache)")
+
+
+def _alongside(background: Callable[[], object], foreground: Callable[[], object], label: str) -> None:
+    """Run ``background`` in a thread while ``foreground`` runs as the step ``label``; return when
+    both are done, re-raising the background's exception if it failed."""
+    from knowledge.progress import step
+
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            background()
+        except BaseException as exc:  # re-raised below, in the calling thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="start-alongside", daemon=True)
+    thread.start()
+    with step(label):
+        foreground()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
