@@ -33,7 +33,6 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 5.0
-IDEAL_KNOWN_ONLY = False
 PAGE = 1000  # chunks read back from chroma per call
 _WORD = re.compile(r"\w+", re.U)
 
@@ -163,11 +162,8 @@ class LexicalIndex:
         q = tokenize(text)
         if not q:
             return []
-        if IDEAL_KNOWN_ONLY:
-            ideal = sum(snap.idf[t] for t in set(q) if t in snap.idf) or 1.0
-        else:
-            unseen = math.log(1 + (len(snap.ids) + 0.5) / 0.5)
-            ideal = sum(snap.idf.get(t, unseen) for t in set(q)) or 1.0
+        unseen = math.log(1 + (len(snap.ids) + 0.5) / 0.5)
+        ideal = sum(snap.idf.get(t, unseen) for t in set(q)) or 1.0
         scores = snap.retriever.get_scores(q)
         mask = self._mask(snap, brand, language, strict_language)
         if mask is not None:

@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 SUFFIX = "__sentences"
 SENTENCE_CONTEXT = "heading"  # "heading: sentence"; the article title pulled "where is my order" to "An order is missing" (same on eval_tune.yaml)
 MAX_PER_CHUNK = 24
-HEADING_ROW = True
 MIN_WORDS = 5  # bounded work per chunk (a chunk is at most ~900 characters anyway)
 _FILTER_KEYS = ("doc_id", "brand", "language", "origin", "source_type")
 
@@ -63,14 +62,10 @@ def sentence_texts(title: str, heading: str, body: str) -> list[str]:
 
 def rows_for(chunk_id: str, body: str, meta: dict[str, Any]) -> tuple[list[str], list[str], list[dict[str, Any]]]:
     """(ids, texts, metadatas) of a chunk's sentence rows."""
-    title, heading = str(meta.get("title") or ""), str(meta.get("heading") or "")
-    texts = sentence_texts(title, heading, body)
-    ids = [f"{chunk_id}#s{i}" for i in range(len(texts))]
-    if HEADING_ROW and (title or heading):
-        ids.append(f"{chunk_id}#h")
-        texts.append(title + (f" - {heading}" if heading and heading != title else ""))
+    texts = sentence_texts(str(meta.get("title") or ""), str(meta.get("heading") or ""), body)
     base = {k: meta.get(k, "") for k in _FILTER_KEYS}
-    return ids, texts, [{**base, "chunk_id": chunk_id} for _ in texts]
+    return ([f"{chunk_id}#s{i}" for i in range(len(texts))], texts,
+            [{**base, "chunk_id": chunk_id} for _ in texts])
 
 
 def add(store: Any, items: list[tuple[str, str, dict[str, Any]]]) -> int:
