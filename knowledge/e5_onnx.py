@@ -212,6 +212,14 @@ def build_graph(f: E5File) -> bytes:
     return model.SerializeToString()
 
 
+def drop_model_bytes(session: object) -> None:
+    """Let go of the serialized graph a session was built from (onnxruntime's Python wrapper keeps
+    it, only to rebuild the session if its execution providers change, which never happens here:
+    CPU only): 13 MB for e5, 23 MB for MiniLM, held for the life of the process otherwise."""
+    if getattr(session, "_model_bytes", None) is not None:
+        session._model_bytes = None  # type: ignore[attr-defined]
+
+
 def _release_freed_memory() -> None:
     """Hand freed heap pages back to the OS (glibc keeps them otherwise: ~10 MB after a build)."""
     try:
@@ -255,6 +263,7 @@ class OrtE5:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         self._session = ort.InferenceSession(build_graph(f), sess_options=opts, providers=["CPUExecutionProvider"])
+        drop_model_bytes(self._session)
         _release_freed_memory()  # the serialized graph and the weights' staging copies are gone
         # The memory arena gives back what a run took when the run ends; otherwise it keeps the
         # largest batch's activations for the life of the process (see LocalEmbedder).
