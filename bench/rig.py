@@ -93,6 +93,7 @@ class StubZendesk:
         self.lock = threading.Lock()
         self.notes: dict[str, list[tuple[float, str]]] = {}  # ticket -> [(time, html)]
         self.calls: dict[str, int] = {}
+        self.call_kinds: dict[str, int] = {}  # "GET ticket", "GET comments", "PUT ticket", ... over all tickets
         self.faults = Faults()
         self.latency = latency
 
@@ -130,8 +131,10 @@ class StubZendesk:
         if not m:
             return Response("not found", status=404)(environ, start_response)
         tid, sub = m.group(1), m.group(2)
+        kind = f"{req.method} {(sub or '/ticket').strip('/')}"
         with self.lock:
             self.calls[tid] = self.calls.get(tid, 0) + 1
+            self.call_kinds[kind] = self.call_kinds.get(kind, 0) + 1
         if self.latency:
             time.sleep(self.latency * random.uniform(0.5, 1.5))
         fault = self._fault(req.method != "GET")
@@ -209,7 +212,7 @@ def sidecar_env(redis_url: str, var: str, api_port: int, secret: str, **extra: s
     vendor credentials, pointed at the stub Zendesk, a private ``var/`` and ``redis_url``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(
         ("ZENDESK_", "GORGIAS_", "FRESHDESK_", "OPENAI_", "SLACK_", "SIDECAR_", "CHROMA_", "REDIS_URL", "SENTRY_"))}
-    env.update({"REDIS_URL": redis_url, "SIDECAR_VAR": var, "LOG_LEVEL": "WARNING",
+    env.update({"REDIS_URL": redis_url, "SIDECAR_VAR": var, "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
                 "ZENDESK_URL": f"http://127.0.0.1:{api_port}", "ZENDESK_EMAIL": "bot@example.com",
                 "ZENDESK_API_TOKEN": "bench-token", "ZENDESK_WEBHOOK_SECRET": secret,
                 "ZENDESK_USER_ID": str(BOT_USER_ID), "ZENDESK_RATE_PER_MINUTE": "100000", "SIDECAR_ALLOW_HTTP": "1"})

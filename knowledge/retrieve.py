@@ -273,14 +273,16 @@ def rerank(store: KnowledgeStore, text: str, vec: Any, hits: list[Hit]) -> None:
     hits.sort(key=lambda h: (-h.fused, -h.cosine))
 
 
-def best_per_document(hits: list[Hit], k: int, per_doc: int = SECTIONS_PER_DOC,
-                      window: int = SECTION_WINDOW) -> list[list[Hit]]:
+def best_per_document(hits: list[Hit], k: int, per_doc: int | None = None,
+                      window: int | None = None) -> list[list[Hit]]:
     """At most ``k`` documents in fused order, each with up to ``per_doc`` of its sections.
 
     A document's extra sections must rank within the first ``window`` hits overall: when the
     question falls between two sections of the right article (the heading says "The reset
     email does not arrive", the answer is in "Request a reset link"), both reach the drafter.
     """
+    per_doc = SECTIONS_PER_DOC if per_doc is None else per_doc
+    window = SECTION_WINDOW if window is None else window
     groups: dict[str, list[Hit]] = {}
     for i, h in enumerate(hits):
         g = groups.get(h.doc_id)
@@ -314,7 +316,7 @@ def merge_sections(group: list[Hit]) -> Source:
 
 def search(store: KnowledgeStore, text: str, *, k: int = DEFAULT_K, intent: str | None = None,
            brand: str | None = None, language: str | None = None, threshold: float | None = None,
-           embedding: Any = None, strict_language: bool = False, per_doc: int = SECTIONS_PER_DOC) -> list[Source]:
+           embedding: Any = None, strict_language: bool = False, per_doc: int | None = None) -> list[Source]:
     """Top ``k`` documents from ``store`` for ``text``, each as its retrieved section(s)."""
     if k <= 0:
         return []
