@@ -245,6 +245,10 @@ def adversarial_env(monkeypatch, sidecar_env, kb_path, httpserver, tmp_path):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
     monkeypatch.setenv("OPENAI_BASE_URL", httpserver.url_for("/v1"))
     monkeypatch.setenv("OPENAI_MODEL", "adversarial-stub")
+    # 52 messages on one connection: the platforms' default budgets (tests/adapters/test_ratelimit.py)
+    # would make the worker sleep minutes between writes; this suite is about content, not pacing.
+    for up in ("ZENDESK", "GORGIAS", "FRESHDESK"):
+        monkeypatch.setenv(f"{up}_RATE_PER_MINUTE", "100000")
     from knowledge.store import reset_store
 
     reset_store()
