@@ -122,6 +122,7 @@ class Settings(BaseModel):
     kb_embeddings: str = "local"  # local | openai
     embedding_model: str = "multilingual-e5-small"  # local model: multilingual-e5-small | all-MiniLM-L6-v2
     kb_embedding_model: str = "all-MiniLM-L6-v2"  # the knowledge base's local model (same choices)
+    triage_minilm: bool = False  # MiniLM's vector beside e5's for triage (SIDECAR_TRIAGE_MINILM)
     openai_embedding_model: str = "text-embedding-3-small"
     config_dir: str = "config"
     var_dir: str = "var"
@@ -346,6 +347,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         kb_embeddings=kb_embeddings,
         embedding_model=embedding_model,
         kb_embedding_model=kb_embedding_model,
+        triage_minilm=(_env("SIDECAR_TRIAGE_MINILM", env) or "").lower() in ("1", "true", "yes"),
         openai_embedding_model=_env("OPENAI_EMBEDDING_MODEL", env) or "text-embedding-3-small",
         chroma_url=_env("CHROMA_URL", env),
         config_dir=_env("SIDECAR_CONFIG", env) or "config",
@@ -375,10 +377,11 @@ def get_settings() -> Settings:
 
 def apply_process_settings(settings: Settings) -> None:
     """Process-wide choices that live below the settings (the local embedding model)."""
-    from knowledge.embedding import select_kb_model, select_model
+    from knowledge.embedding import select_companion, select_kb_model, select_model
 
     select_model(settings.embedding_model)
     select_kb_model(settings.kb_embedding_model)
+    select_companion(settings.triage_minilm)
 
 
 def reset_settings() -> None:

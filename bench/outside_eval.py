@@ -98,11 +98,12 @@ def main() -> None:
                    help="random subsample of the older release, at most N rows per intent (0: all)")
     b.add_argument("--max-test", type=int, default=0, help="random subsample of the newer release (0: all)")
     ap.add_argument("--model", default=None, help="embedding model (default: the project default)")
+    ap.add_argument("--with-minilm", action="store_true", help="MiniLM's vector beside e5's (SIDECAR_TRIAGE_MINILM=1)")
     args = ap.parse_args()
 
-    from knowledge.embedding import select_model
+    from knowledge.embedding import select_companion, select_model
 
-    print(f"embedding model {select_model(args.model)}")
+    print(f"embedding model {select_model(args.model)}{' + MiniLM beside it' if select_companion(args.with_minilm) else ''}")
     results = []
     if args.which == "hint3":
         root = Path(args.path)

@@ -43,17 +43,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(ROOT / "config"))
     ap.add_argument("--model", default=None, help="embedding model (default: the project default)")
+    ap.add_argument("--with-minilm", action="store_true", help="MiniLM's vector beside e5's (SIDECAR_TRIAGE_MINILM=1)")
     ap.add_argument("--show-errors", action="store_true")
     args = ap.parse_args()
     var = Path(tempfile.mkdtemp(prefix="bench-var-"))
     os.environ["SIDECAR_VAR"] = str(var)
 
-    from knowledge.embedding import select_model
+    from knowledge.embedding import select_companion, select_model
     from pipeline.config import load_config
     from pipeline.local_classifier import classify_local, embed_texts
     from pipeline.signals import detect_signals, sentiment
 
     model = select_model(args.model)
+    select_companion(args.with_minilm)
     cfg = load_config(args.config)
     learned = var / "learned_examples.jsonl"
     print(f"embedding model {model}")

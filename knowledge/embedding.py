@@ -345,6 +345,11 @@ _selected = DEFAULT_MODEL
 # that want one model in memory and questions in other languages matched to their articles.
 DEFAULT_KB_MODEL = MINILM_MODEL
 _kb_selected = DEFAULT_KB_MODEL
+# MiniLM's vector read next to e5's by the triage head: an option (SIDECAR_TRIAGE_MINILM=1), off by
+# default. It raised every outside accuracy figure by 1-2 points without reaching a target, and cost
+# +15 ms CPU per message: single-message p95 22 -> 36 ms (target 30), batched 74 -> 46 msg/s, cold
+# classifier warm-up 12.4 -> 18.3 s (bench/classifier_bench.py, 2026-11-30, load 1.7; README).
+_companion = False
 _instances: dict[str, Embedder] = {}
 _instance_lock = threading.Lock()
 
@@ -376,6 +381,18 @@ def select_kb_model(name: str | None) -> str:
     with _instance_lock:
         _kb_selected = canon
     return canon
+
+
+def select_companion(on: bool) -> bool:
+    """Read MiniLM's vector next to e5's for triage (before first use; only with e5 selected)."""
+    global _companion
+    with _instance_lock:
+        _companion = bool(on)
+    return _companion
+
+
+def _with_companion() -> bool:
+    return _companion and _selected == E5_MODEL
 
 
 def kb_model() -> str:
@@ -413,24 +430,24 @@ def get_classifier_embedder() -> Embedder:
 
 
 def get_classifier_companion() -> Embedder | None:
-    """MiniLM read next to e5 by the triage head (None when triage runs on MiniLM alone).
+    """MiniLM read next to e5 by the triage head, when chosen (:func:`select_companion`); else None.
 
     The head sees both vectors side by side: e5 carries the seven languages, MiniLM adds English
     precision e5 lacks (BANKING77 10-shot train CV 80.4 -> 82.2%; README, classifier section).
     With the default knowledge-base model it is the instance already loaded for retrieval.
     """
-    return _load(MINILM_MODEL) if _selected == E5_MODEL else None
+    return _load(MINILM_MODEL) if _with_companion() else None
 
 
 def classifier_features_id() -> str:
     """What the triage embeddings are made of (cache keys), without loading anything."""
     base = current_model_id()
-    return f"{base}+{MINILM_MODEL_ID}" if _selected == E5_MODEL else base
+    return f"{base}+{MINILM_MODEL_ID}" if _with_companion() else base
 
 
 def classifier_dim() -> int:
     """Width of the triage embeddings: the model's, doubled when MiniLM is read next to e5."""
-    return 2 * DIM if _selected == E5_MODEL else DIM
+    return 2 * DIM if _with_companion() else DIM
 
 
 def current_model_id() -> str:

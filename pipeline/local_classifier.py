@@ -107,7 +107,8 @@ def _unshout(text: str) -> str:
 def embed_texts(texts: Sequence[str]) -> np.ndarray:
     """Embed messages for triage (shouting folded to lower case) → [n, dim], rows L2-normalised.
 
-    With e5 (the default) each row is e5's vector and MiniLM's (times :data:`MINILM_WEIGHT`) side
+    e5's vector (the default). With ``SIDECAR_TRIAGE_MINILM=1`` (an option: it costs a MiniLM pass
+    per message, README) each row is e5's vector and MiniLM's (times :data:`MINILM_WEIGHT`) side
     by side, scaled back to unit length: e5 carries the seven languages, MiniLM adds English
     precision e5 lacks (BANKING77 10-shot train CV 80.4 → 82.2% at weights 1, 0.5 and 0.3; README).
     The weight is low because MiniLM's half pulls non-English messages below the production

@@ -1,4 +1,5 @@
-"""The triage vector: e5 and MiniLM side by side (unit length); sentiment reads the e5 half."""
+"""The triage vector: e5 alone by default; with SIDECAR_TRIAGE_MINILM, e5 and MiniLM side by side
+(unit length), sentiment reading the e5 half."""
 
 import numpy as np
 
@@ -9,8 +10,29 @@ from pipeline.sentiment import _first_model
 TEXTS = ["Where is my parcel?", "Où est mon colis ?", ""]
 
 
+def test_default_is_e5_alone():
+    from app.settings import load_settings
+
+    assert load_settings({}).triage_minilm is False
+    assert load_settings({"SIDECAR_TRIAGE_MINILM": "1"}).triage_minilm is True
+    ke.select_model("multilingual-e5-small")
+    ke.select_companion(False)
+    assert ke.get_classifier_companion() is None and ke.classifier_dim() == ke.DIM
+    assert ke.classifier_features_id() == ke.E5_MODEL_ID
+    v = lc.embed_texts(TEXTS[:2])
+    assert v.shape == (2, ke.DIM) and np.allclose(v, ke.get_classifier_embedder().embed(TEXTS[:2]), atol=1e-5)
+
+
 def test_pair_is_unit_length_and_keeps_each_model_direction():
     ke.select_model("multilingual-e5-small")
+    ke.select_companion(True)
+    try:
+        _check_pair()
+    finally:
+        ke.select_companion(False)
+
+
+def _check_pair():
     v = lc.embed_texts(TEXTS)
     assert v.shape == (len(TEXTS), ke.classifier_dim()) == (len(TEXTS), 2 * ke.DIM)
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
@@ -27,9 +49,11 @@ def test_pair_is_unit_length_and_keeps_each_model_direction():
 def test_minilm_alone_is_its_own_vector():
     try:
         ke.select_model("all-MiniLM-L6-v2")
+        ke.select_companion(True)  # only ever beside e5
         assert ke.get_classifier_companion() is None and ke.classifier_dim() == ke.DIM
         v = lc.embed_texts(TEXTS[:1])
         assert v.shape == (1, ke.DIM) and np.allclose(v, ke.get_classifier_embedder().embed(TEXTS[:1]), atol=1e-5)
         assert _first_model(v) is v
     finally:
         ke.select_model("multilingual-e5-small")
+        ke.select_companion(False)
