@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,15 +33,12 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.rig import free_port  # noqa: E402
+
 STEP_DONE = re.compile(r"^✓ (?P<label>.+) \((?P<secs>[\d.]+) s\)$")
 
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _healthy(port: int) -> bool:
@@ -64,7 +60,7 @@ def _env() -> dict[str, str]:
 
 def start(clone: Path, timeout: float) -> dict[str, object]:
     """One ``./scripts/run``: seconds to /healthz, and each step's own figure as printed."""
-    port = _free_port()
+    port = free_port()
     t0 = time.monotonic()
     proc = subprocess.Popen(["./scripts/run", "--port", str(port)], cwd=clone, env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)

@@ -24,6 +24,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.rig import free_port  # noqa: E402
+
 TOKEN = "bench-token"
 
 LUA = r"""
@@ -50,13 +54,6 @@ done = function(summary, latency, requests)
 end
 """
 
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_port(port: int, timeout: float = 30) -> None:
