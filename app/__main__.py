@@ -47,7 +47,8 @@ def _malloc_tuning() -> None:
 
 _malloc_tuning()
 
-COMMAND_MODULES = ("app.commands.classifier", "app.commands.kb", "app.commands.ops", "app.commands.backtest")
+COMMAND_MODULES = ("app.commands.classifier", "app.commands.kb", "app.commands.ops", "app.commands.backtest",
+                   "app.commands.seed")
 
 
 def _settings_or_exit():
@@ -125,6 +126,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # app starts: no ticket is answered from a half-built knowledge base or without its classifier.
     _alongside(lambda: _demo_knowledge(settings, progress=True), lambda: warm_up(cfg, learned_path(settings.var_dir)),
                "Loading the intent classifier (the very first start fits it, later starts reuse the cache)")
+    _print_embedding_counts()
     with step("Starting the web app and the in-process queue"):
         from app import create_app
 
@@ -150,6 +152,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         srv.server_close()
     return 0
+
+
+def _print_embedding_counts() -> None:
+    # Says what the start embedded itself: the shipped seed covers the default config's texts
+    # (knowledge/seed/), an operator's own intents and knowledge base are embedded here.
+    from knowledge.embedding import embedding_counts
+
+    for model_id, (seeded, computed) in embedding_counts().items():
+        if seeded or computed:
+            print(f"  {model_id}: {computed} texts embedded, {seeded} from the shipped seed", flush=True)
 
 
 def _demo_knowledge(settings, progress: bool = False) -> None:

@@ -15,7 +15,8 @@ through :func:`select_kb_model`; when both name the same model, one instance ser
 triage model's id is part of the classifier's cache key; the knowledge base's is recorded in its
 collection (:func:`kb_signature`). Knowledge scores are put on one scale (:func:`calibrate`).
 Work per call is bounded: texts are cut to :data:`MAX_CHARS` characters, batches to
-``batch_size`` texts; a bounded LRU cache serves texts embedded recently.
+``batch_size`` texts; a bounded LRU cache serves texts embedded recently, and the shipped seed
+(:mod:`knowledge.seed`) the default config's texts, so a first start does not embed them.
 """
 
 from __future__ import annotations
@@ -103,14 +104,19 @@ class _BatchingEmbedder:
     """
 
     model_id = ""
+    model_sha256 = ""
     dim = DIM
     batch_size = 64
     cache_size = 4096
+    _passage_marker = ""  # what embed_passages puts before a text (e5's passage marker)
 
     def _init_cache(self, cache_size: int) -> None:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._seed: Any = False  # False: not looked for yet; None: none for this model
+        self.seeded = 0  # texts taken from the shipped seed / run through the model (start-up figures)
+        self.computed = 0
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts`` -> float32 array [n, 384], rows L2-normalised."""
@@ -127,9 +133,15 @@ class _BatchingEmbedder:
                 else:
                     self._cache.move_to_end(t)
                     result[i] = v
+        seeded = self._from_seed(list(missing)) if missing else {}
+        for text, v in seeded.items():
+            result[missing.pop(text)] = v
+        self.seeded += len(seeded)
         hits = len(texts) - sum(len(v) for v in missing.values())
         if hits:
             embedded(hits)  # cached texts are done too, for progress bars counting texts
+        if seeded:
+            self._remember(seeded)
         if not missing:
             return result
         todo = list(missing)
@@ -137,16 +149,56 @@ class _BatchingEmbedder:
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             vecs = self._embed_batch([todo[i] for i in idx])
+            self.computed += len(idx)
             embedded(sum(len(missing[todo[i]]) for i in idx))  # progress bars of long commands (else a no-op)
-            with self._cache_lock:
-                for j, v in zip(idx, vecs, strict=True):
-                    text = todo[j]
-                    result[missing[text]] = v
-                    if self.cache_size:
-                        self._cache[text] = v.copy()  # not a view: the batch array can go
-                        if len(self._cache) > self.cache_size:
-                            self._cache.popitem(last=False)
+            done = {todo[j]: v for j, v in zip(idx, vecs, strict=True)}
+            for text, v in done.items():
+                result[missing[text]] = v
+            self._remember(done)
         return result
+
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        if not self.cache_size:
+            return
+        with self._cache_lock:
+            for text, v in vectors.items():
+                self._cache[text] = v.copy()  # not a view: the batch array can go
+                if len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+
+    @staticmethod
+    def model_input(text: str) -> str:
+        """The exact string the model reads for a prepared text (its seed key; see :mod:`knowledge.seed`)."""
+        return text
+
+    def _from_seed(self, texts: list[str]) -> dict[str, np.ndarray]:
+        # The shipped vectors of the default config's texts (knowledge/seed/): a first start does
+        # not embed what every clone embeds alike. A text not in it (an operator's own) is embedded.
+        if self._seed is False:
+            from knowledge import seed
+
+            self._seed = seed.load(self.model_id, self.model_sha256) if seed.enabled() else None
+        if self._seed is None:
+            return {}
+        out = {}
+        for t in texts:
+            v = self._seed.get(self.model_input(t))
+            if v is not None:
+                out[t] = v
+        return out
+
+    def compute(self, texts: list[str], passages: bool = False) -> tuple[list[str], np.ndarray]:
+        """Run the model itself on ``texts`` (no cache, no seed) -> (what the model read, vectors).
+
+        What ``python -m app seed build`` stores, and what the seed's tests compare it with.
+        """
+        prepared = _prepare([self._passage_marker + (t or " ") for t in texts] if passages else list(texts))
+        out = np.zeros((len(prepared), self.dim), dtype=np.float32)
+        order = sorted(range(len(prepared)), key=lambda i: len(prepared[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._embed_batch([prepared[i] for i in idx])
+        return [self.model_input(t) for t in prepared], out
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed one text → float32 vector [384]."""
@@ -177,6 +229,8 @@ class E5Embedder(_BatchingEmbedder):
     """
 
     model_id = E5_MODEL_ID
+    model_sha256 = E5_SHA256
+    _passage_marker = _PASSAGE
 
     def __init__(self, batch_size: int = 64, cache_size: int = 4096):
         self._init_cache(cache_size)
@@ -201,6 +255,13 @@ class E5Embedder(_BatchingEmbedder):
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self.embed([_PASSAGE + (t or " ") for t in texts])
+
+    @staticmethod
+    def model_input(text: str) -> str:
+        # What OrtE5 reads: the prefix it adds, then the text (e5_onnx.OrtE5.query / passage).
+        if text.startswith(_PASSAGE):
+            return "passage: " + text[len(_PASSAGE):]
+        return "query: " + text
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -281,6 +342,7 @@ class LocalEmbedder(_BatchingEmbedder):
     """all-MiniLM-L6-v2 int8 ONNX: mean-pooled, L2-normalised, as sentence-transformers computes it."""
 
     model_id = MINILM_MODEL_ID
+    model_sha256 = MINILM_SHA256
 
     def __init__(self, batch_size: int = 64, threads: int | None = None, cache_size: int = 4096):
         self._init_cache(cache_size)
@@ -474,3 +536,8 @@ def calibrate(cos: Any) -> Any:
     if _kb_selected == E5_MODEL:
         return (cos - E5_KB_COSINE_ORIGIN) * E5_KB_COSINE_SCALE
     return cos
+
+
+def embedding_counts() -> dict[str, tuple[int, int]]:
+    """Per loaded model id: (texts taken from the shipped seed, texts run through the model) so far."""
+    return {e.model_id: (getattr(e, "seeded", 0), getattr(e, "computed", 0)) for e in list(_instances.values())}

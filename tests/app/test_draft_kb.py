@@ -113,6 +113,23 @@ def test_split_parts():
     assert split_parts("Thanks!") == ["Thanks!"]
 
 
+def test_a_follow_up_that_points_back_is_asked_with_its_sentence():
+    # "Is that real?" alone is no question: searched on its own it found an unrelated passage.
+    text = "Hello, I got a text saying my parcel is held at customs. I need to pay 2.99 through a link. Is that real?"
+    assert split_parts(text) == ["I need to pay 2.99 through a link. Is that real?"]
+    assert split_parts("do you take amex? and apple pay?") == ["do you take amex?", "and apple pay?"]
+    two = "Can I change the sock size in my subscription? And I want to skip the next delivery because I'm away."
+    assert len(split_parts(two)) == 2
+
+
+def test_a_pointing_back_follow_up_gets_the_answer_of_the_whole_story(cfg, demo_env):  # noqa: F811
+    text = ("Hello, I got a text saying my parcel is held at customs and I need to pay 2.99 through a link. "
+            "It says it's from you. Is that real? I do have an order coming from you.")
+    triage = Triage(intent="billing", confidence=0.7, language="en")
+    d = template_draft(_ticket(), text, triage, _plan("billing", cfg), retrieve(text, triage, cfg), cfg)
+    assert "We never send links asking you to confirm a payment or pay customs fees." in d.text, d.text
+
+
 def test_multi_intent_message_addresses_each_part(cfg, demo_env):  # noqa: F811
     text = "Hello, I need to reset my password and where is my order? I ordered last week."
     triage = Triage(intent="account_access", confidence=0.7, language="en")

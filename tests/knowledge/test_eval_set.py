@@ -1,0 +1,51 @@
+"""The tuning evaluation set's labels point at real text: a label whose sentence is not in its
+section would count as a miss whatever retrieval does (and hand-written labels drift when articles
+are edited). Only the tuning split is read here: the reporting split's messages stay unopened
+while defaults are being chosen."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from knowledge.chunking import load_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"\*\*|__|\*", "", s or "")).strip().lower()
+
+
+def _sections() -> dict[tuple[str, str], str]:
+    """(doc id, heading) -> the section's text; the text before the first "## " heading is the title's."""
+    out: dict[tuple[str, str], str] = {}
+    for doc in load_folder(ROOT / "config/knowledge"):
+        head = doc.title
+        for line in doc.text.splitlines():
+            m = re.match(r"^#{1,6}\s+(.*)$", line)
+            if m:
+                head = m.group(1).strip()
+            else:
+                out[(doc.doc_id, head)] = out.get((doc.doc_id, head), "") + "\n" + line
+    return out
+
+
+def _labels() -> list[tuple[str, dict]]:
+    data = yaml.safe_load((ROOT / "tests/fixtures/knowledge/eval_tune.yaml").read_text(encoding="utf-8"))
+    return [(it["msg"], lab) for it in data["items"] for lab in it["labels"]]
+
+
+def test_the_tuning_set_is_large_enough_to_tune_on() -> None:
+    assert len(_labels()) >= 236
+
+
+@pytest.mark.parametrize("msg,label", _labels(), ids=lambda x: x[:40] if isinstance(x, str) else x.get("section"))
+def test_every_label_sentence_is_in_its_section(msg: str, label: dict) -> None:
+    sections = _sections()
+    body = sections.get((label["doc"], label["section"]))
+    assert body is not None, f"{label['doc']} has no section {label['section']!r}"
+    assert _norm(label["sentence"]) in _norm(body), f"not in {label['doc']} / {label['section']}: {label['sentence']!r}"
