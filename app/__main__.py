@@ -131,6 +131,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from app import create_app
 
         app = create_app(settings)
+    if settings.embedded:  # jobs run in this process: warm the pipeline beside the server, not before it
+        from app.runtime import warm_pipeline
+
+        threading.Thread(target=warm_pipeline, args=(settings, cfg), name="warm-up", daemon=True).start()
     mode = "embedded (in-process jobs)" if settings.embedded else f"web only, jobs go to Redis queue '{settings.queue_name}'"
     print(f"sidecar listening on http://{args.host}:{args.port}  mode: {mode}")
     from app.settings import platform_states
@@ -203,6 +207,9 @@ def load_worker_models(settings, cfg) -> None:
     # fits or reads its cache; the worker takes no job before both are done.
     _alongside(load_knowledge, lambda: warm_up(cfg, learned_path(settings.var_dir)),
                "Loading the intent classifier (the very first start fits it, later starts reuse the cache)")
+    from app.runtime import warm_pipeline
+
+    warm_pipeline(settings, cfg)  # the first job no longer pays first-use costs for the tickets behind it
 
 
 def _alongside(background: Callable[[], object], foreground: Callable[[], object], label: str) -> None:

@@ -66,8 +66,10 @@ def missing(config_dir: str | Path = "config", folder: Path | None = None) -> di
     return out
 
 
-def build(config_dir: str | Path = "config", folder: Path | None = None) -> dict[str, int]:
-    """Embed the default config's texts with the real models and write the seed files -> entries per model id."""
+def build(config_dir: str | Path = "config", folder: Path | None = None,
+          cv_folder: Path | None = None) -> dict[str, int]:
+    """Embed the default config's texts with the real models and write the seed files, then the
+    default intents' calibration (from those vectors) -> entries per model id."""
     from knowledge.embedding import _FACTORIES
 
     written: dict[str, int] = {}
@@ -85,4 +87,39 @@ def build(config_dir: str | Path = "config", folder: Path | None = None) -> dict
         seed.write(seed.path_for(emb.model_id, folder), emb.model_id, emb.model_sha256, list(keep), vectors[list(keep.values())])
         written[emb.model_id] = len(keep)
     seed.forget()
+    written[CALIBRATION] = _with_defaults(lambda: _write_calibration(config_dir, cv_folder))
     return written
+
+
+CALIBRATION = "intent calibration"  # the CV pass of the default intents (pipeline.local_classifier)
+
+
+def _write_calibration(config_dir: str | Path, cv_folder: Path | None) -> int:
+    from pipeline.config import load_config
+    from pipeline.local_classifier import write_shipped_cv
+
+    write_shipped_cv(load_config(config_dir), cv_folder)
+    return 1
+
+
+def _with_defaults(run):
+    # The calibration's key names the triage model: built for the defaults, whatever the env selects.
+    from knowledge import embedding
+
+    before = (embedding.selected_model(), embedding._companion)
+    embedding.select_model(None)
+    embedding.select_companion(False)
+    try:
+        return run()
+    finally:
+        embedding.select_model(before[0])
+        embedding.select_companion(before[1])
+
+
+def calibration_missing(config_dir: str | Path = "config", cv_folder: Path | None = None) -> bool:
+    """Whether the default intents' shipped calibration is absent (the first start then runs the CV pass)."""
+    from pipeline.config import load_config
+    from pipeline.local_classifier import _cache_key, shipped_cv_path
+
+    key = _with_defaults(lambda: _cache_key(load_config(config_dir), None))
+    return not shipped_cv_path(key, cv_folder).is_file()

@@ -647,6 +647,39 @@ def _save_disk_cache(var_dir: Path, key: str, emb: np.ndarray, cv: CVReport) -> 
         log.info("classifier cache not written (%s)", exc)
 
 
+# The default config's calibration (the CV pass, ~1.5 s of a first start), shipped beside the
+# embedding seed (knowledge/seed/) and written by ``python -m app seed build``: one small JSON
+# file named by the same content key as <var>/classifier_cache/, so an edited intents.yaml,
+# learned examples, another model or feature recipe never find it and are calibrated as before.
+SHIPPED_CV_DIR = Path(__file__).resolve().parent / "data" / "classifier_seed"
+
+
+def shipped_cv_path(key: str, folder: Path | None = None) -> Path:
+    return (folder or SHIPPED_CV_DIR) / f"{key[:32]}.json"
+
+
+def _shipped_cv(key: str) -> CVReport | None:
+    try:
+        return CVReport(**json.loads(shipped_cv_path(key).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_shipped_cv(cfg: Config, folder: Path | None = None) -> Path:
+    """Run the CV pass on ``cfg``'s examples (no learned ones) and ship it: the build of the seed."""
+    folder = folder or SHIPPED_CV_DIR
+    key = _cache_key(cfg, None)
+    texts, labels = training_data(cfg)
+    cv = IntentModel()._cross_validate(texts, labels, _embed(texts), cfg.intents.oos_intent)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.json"):  # one config's calibration: the current default's
+        old.unlink()
+    path = shipped_cv_path(key, folder)
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(dataclasses.asdict(cv), indent=1) + "\n",
+                                                   encoding="utf-8"))
+    return path
+
+
 def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
     """The fitted model for this config (cached per process by content; refits on change).
 
@@ -654,7 +687,8 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
     under ``<var>/classifier_cache/`` (a numpy array and a JSON file, keyed by content hash), so
     a restarted worker skips both. So are the head's weights (plain arrays, never a pickle): a
     restart reuses them when they match the refit vectorizer, and a worker is up in seconds.
-    ``learned`` None: the config's examples only, and no disk cache.
+    ``learned`` None: the config's examples only, and no disk cache. Without a cache entry, the
+    shipped config's calibration comes from :data:`SHIPPED_CV_DIR` when its content key matches.
     """
     key = _cache_key(cfg, learned)
     with _models_lock:
@@ -670,6 +704,7 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
                 if emb is not None and emb.shape != (len(texts), _embed_dim()):
                     emb, cv, head = None, None, None
                 cached = emb is not None
+                shipped = cv is None and (cv := _shipped_cv(key)) is not None
                 model = IntentModel().fit(texts, labels, embeddings=emb, oos_label=cfg.intents.oos_intent, cv=cv,
                                           head=head)
                 reused = model.head_reused
@@ -680,7 +715,8 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
                 log.info(
                     "local intent model fitted: %d examples, %d intents, temperature %.2f%s",
                     len(texts), len(set(labels)), model.temperature,
-                    " (cached fit)" if reused else " (cached embeddings)" if cached else "",
+                    " (cached fit)" if reused else " (cached embeddings)" if cached else
+                    " (shipped calibration)" if shipped else "",
                 )
                 _models[key] = model
                 while len(_models) > KEEP_CACHED:  # least recently used first (dicts keep order)

@@ -15,6 +15,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     written = seed_build.build(args.config, Path(args.out) if args.out else None)
     for model_id, n in written.items():
+        if model_id == seed_build.CALIBRATION:
+            print(f"{model_id}: written to pipeline/data/classifier_seed/")
+            continue
         path = seed.path_for(model_id, Path(args.out) if args.out else None)
         print(f"{path}: {n} vectors ({path.stat().st_size / 1e6:.2f} MB)")
     print(f"built in {time.monotonic() - t0:.1f} s")
@@ -30,7 +33,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{model_id}: {len(texts)} default texts missing from the seed")
         for t in texts[:5]:
             print(f"    {t[:100]!r}")
-    if any(gaps.values()):
+    stale_cv = seed_build.calibration_missing(args.config)
+    if stale_cv:
+        print(f"{seed_build.CALIBRATION}: none shipped for the default intents (a first start runs the CV pass)")
+    if any(gaps.values()) or stale_cv:
         print(f"rebuild it: {seed.BUILD_COMMAND}", file=sys.stderr)
         return 1
     return 0

@@ -141,7 +141,7 @@ class SidecarWorker(SimpleWorker):
         except redis_lib.RedisError as exc:
             log.warning("inbox recovery postponed: Redis unavailable (%s)", type(exc).__name__)
         if not burst:
-            self._pump = PumpThread(self.inbox, self.sidecar_settings, interval=0.1)
+            self._pump = PumpThread(self.inbox, self.sidecar_settings)
             self._pump.start()
             self._liveness = Liveness(self.side_connection, self.name, self.queues, beat=self.beat,
                                       sweep_every=self.sweep_every, ttl=self.alive_ttl)

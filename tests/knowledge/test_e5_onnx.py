@@ -92,3 +92,38 @@ def test_a_file_that_is_not_a_whole_model_is_refused(tmp_path, content):
     bad.write_bytes(data)
     with pytest.raises(e5_onnx.ModelFileError):
         e5_onnx.OrtE5(bad)
+
+
+def _cost(groups, lengths, run_cost):
+    return sum(run_cost + len(g) * max(lengths[i] for i in g) for g in groups)
+
+
+def _partitions(order):
+    """Every split of ``order`` into consecutive runs."""
+    if not order:
+        yield []
+        return
+    for k in range(1, len(order) + 1):
+        for rest in _partitions(order[k:]):
+            yield [order[:k], *rest]
+
+
+@pytest.mark.parametrize("lengths", [[20, 21, 22, 40, 41, 20, 60], [5], [30, 30, 30], [9, 50, 10, 49, 11, 48, 12]])
+def test_length_groups_cover_every_text_once_at_the_least_padding(lengths):
+    groups = e5_onnx.length_groups(lengths, run_cost=6)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    best = min(_cost(p, lengths, 6) for p in _partitions(order))
+    assert _cost(groups, lengths, 6) == best
+    # Very different lengths never share a run; equal ones always do.
+    assert len(e5_onnx.length_groups([10, 200], run_cost=6)) == 2
+    assert len(e5_onnx.length_groups([30] * 40, run_cost=6)) == 1
+
+
+def test_regrouped_batch_keeps_each_texts_vector_in_its_place(engines):
+    ort, _ = engines
+    texts = [t for t in TEXTS if t] * 2
+    together = ort.query(texts)  # several runs of similar token counts, put back in input order
+    assert len(e5_onnx.length_groups([len(s) for s in ort.token_ids(texts)])) > 1
+    alone = np.vstack([ort.query([t]) for t in texts])
+    assert np.abs(alone - together).max() < 1e-5

@@ -131,3 +131,42 @@ def test_an_operators_own_article_is_a_gap_the_check_names(tmp_path):
     assert not gaps[E5Embedder.model_id]
     assert gaps[LocalEmbedder.model_id] and all("Gift wrapping" in t or "wrap" in t
                                                 for t in gaps[LocalEmbedder.model_id])
+
+
+def test_the_shipped_calibration_is_what_the_cv_pass_measures():
+    from pipeline import local_classifier as lc
+    from pipeline.config import load_config
+
+    cfg = load_config("config")
+    key = lc._cache_key(cfg, None)
+    shipped = lc._shipped_cv(key)
+    assert shipped is not None, f"no shipped calibration for the default intents: run `{seed.BUILD_COMMAND}`"
+    texts, labels = lc.training_data(cfg)
+    fresh = lc.IntentModel()._cross_validate(texts, labels, lc.embed_texts(texts), cfg.intents.oos_intent)
+    assert fresh.folds == shipped.folds >= 3
+    assert abs(fresh.temperature - shipped.temperature) < 1e-3 * shipped.temperature
+    assert fresh.in_scope_accuracy == pytest.approx(shipped.in_scope_accuracy, abs=0.005)
+    assert fresh.threshold == pytest.approx(shipped.threshold, abs=0.01)
+    assert np.allclose(fresh.conf_ref, shipped.conf_ref, atol=1e-3)
+    assert np.allclose(fresh.sim_ref, shipped.sim_ref, atol=1e-3)
+
+
+def test_only_the_default_intents_find_the_shipped_calibration(tmp_path, caplog):
+    import logging
+
+    from pipeline import local_classifier as lc
+    from pipeline.config import Config, load_config
+
+    cfg = load_config("config")
+    assert not seed_build.calibration_missing("config")
+    keep = {n: cfg.intents.intents[n] for n in ("order_status", "billing", "other")}
+    mini = Config(intents=cfg.intents.model_copy(update={"intents": keep}), rules=cfg.rules, folder=cfg.folder)
+    assert lc._shipped_cv(lc._cache_key(mini, None)) is None
+    learned = tmp_path / lc.LEARNED_FILE
+    learned.write_text('{"text": "my card statement shows a mystery debit", "label": "billing"}\n', encoding="utf-8")
+    assert lc._shipped_cv(lc._cache_key(cfg, learned)) is None, "learned examples change what is calibrated"
+    lc._models.pop(lc._cache_key(cfg, tmp_path / "none.jsonl"), None)
+    with caplog.at_level(logging.INFO, logger="pipeline.local_classifier"):
+        model = lc.get_local_model(cfg, tmp_path / "none.jsonl")  # a fresh var/: no cache, no learned file
+    assert "(shipped calibration)" in caplog.text
+    assert model.temperature == lc._shipped_cv(lc._cache_key(cfg, None)).temperature
