@@ -187,3 +187,15 @@ def test_a_single_passage_may_quote_more_of_itself(cfg, monkeypatch):
     template_draft(_ticket(), "how long does a repair take", triage, _plan("other", cfg),
                    [_src("a", 0.6), _src("b", 0.58, "Another policy sentence.")], cfg)
     assert asked == [(None, limit), (None, limit)]
+
+
+def test_a_weak_match_is_flagged_to_the_agent(cfg):
+    from pipeline.draft import weak_match_score
+
+    triage = Triage(intent="other", confidence=0.7, language="en")
+    text = "can you help me with my tax return"
+    weak = template_draft(_ticket(), text, triage, _plan("other", cfg), [_src("a", weak_match_score() - 0.02)], cfg)
+    assert any("weak match" in w for w in weak.warnings), weak.warnings
+    assert "Some policy sentence." in weak.text  # the draft itself is kept: it may still help
+    strong = template_draft(_ticket(), text, triage, _plan("other", cfg), [_src("a", weak_match_score() + 0.1)], cfg)
+    assert not any("weak match" in w for w in strong.warnings), strong.warnings
