@@ -11,9 +11,9 @@ from app.settings import reset_settings
 from knowledge.store import reset_store
 from pipeline.config import load_config
 from pipeline.draft import draft as _draft
+from pipeline.draft import passages_for_parts, split_parts, template_draft
 from pipeline.draft import retrieve as _retrieve
-from pipeline.draft import split_parts, template_draft
-from pipeline.models import Person, Plan, Ticket, Triage
+from pipeline.models import Person, Plan, Source, Ticket, Triage
 from tests.knowledge.kbfixtures import (
     demo_env,  # noqa: F401
     env_kb,
@@ -151,3 +151,51 @@ def test_context_sentences_add_no_passage(cfg, demo_env):  # noqa: F811
     d = template_draft(_ticket(), text, triage, _plan("delivery_problem", cfg), sources, cfg)
     assert 1 <= len(d.used_source_ids) <= 2 and "contact-us" not in d.used_source_ids
     assert d.used_source_ids[0] == "lost-or-damaged-parcel"
+
+
+def _src(doc: str, score: float, text: str = "Some policy sentence.") -> Source:
+    return Source(id=doc, title=f"{doc} - Heading", url=None, score=score, text=text)
+
+
+def test_a_third_passage_is_quoted_only_when_about_as_close_as_the_first():
+    text = "it's been 35 days since delivery, can I still return the shoes? never worn"
+    close = [_src("a", 0.47), _src("b", 0.469), _src("c", 0.453)]
+    assert [s.id for s, _ in passages_for_parts(text, close)] == ["a", "b", "c"]
+    far = [_src("a", 0.47), _src("b", 0.469), _src("c", 0.40)]
+    assert [s.id for s, _ in passages_for_parts(text, far)] == ["a", "b"]
+    assert [s.id for s, _ in passages_for_parts(text, close, limit=2)] == ["a", "b"]
+    # No runner-up, no third: a close third never jumps over a distant second.
+    assert [s.id for s, _ in passages_for_parts(text, [_src("a", 0.6), _src("b", 0.45), _src("c", 0.45)])] == ["a"]
+
+
+def test_a_single_passage_may_quote_more_of_itself(cfg, monkeypatch):
+    import pipeline.answer as answer
+
+    asked: list[tuple[int | None, int]] = []
+    real = answer.select_sentences
+
+    def spy(question, passage, **kw):
+        asked.append((kw.get("max_sentences"), kw["limit_chars"]))
+        return real(question, passage, embed=lambda texts: [[1.0, 0.0]] * len(texts), **kw)
+
+    monkeypatch.setattr(answer, "select_sentences", spy)
+    triage = Triage(intent="other", confidence=0.7, language="en")
+    limit = int(DRAFTING.get("max_passage_chars", 600))
+    template_draft(_ticket(), "how long does a repair take", triage, _plan("other", cfg), [_src("a", 0.6)], cfg)
+    assert asked == [(answer.MAX_SENTENCES + 2, limit * 133 // 100)]
+    asked.clear()
+    template_draft(_ticket(), "how long does a repair take", triage, _plan("other", cfg),
+                   [_src("a", 0.6), _src("b", 0.58, "Another policy sentence.")], cfg)
+    assert asked == [(None, limit), (None, limit)]
+
+
+def test_a_weak_match_is_flagged_to_the_agent(cfg):
+    from pipeline.draft import weak_match_score
+
+    triage = Triage(intent="other", confidence=0.7, language="en")
+    text = "can you help me with my tax return"
+    weak = template_draft(_ticket(), text, triage, _plan("other", cfg), [_src("a", weak_match_score() - 0.02)], cfg)
+    assert any("weak match" in w for w in weak.warnings), weak.warnings
+    assert "Some policy sentence." in weak.text  # the draft itself is kept: it may still help
+    strong = template_draft(_ticket(), text, triage, _plan("other", cfg), [_src("a", weak_match_score() + 0.1)], cfg)
+    assert not any("weak match" in w for w in strong.warnings), strong.warnings
