@@ -23,13 +23,13 @@ import pytest
 import redis
 from rq import Queue, Retry, Worker
 
-from tests.app.jobs.test_recovery import RAN, slow_run
+from tests.app.jobs.test_recovery import DIE_WITH_PARENT, RAN, slow_run
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="redis-server is not installed (the chaos test restarts its own Redis)")
 
-WORKER = textwrap.dedent("""
+WORKER = DIE_WITH_PARENT + textwrap.dedent("""
     import sys, types, redis
     from rq import Queue
     from app.jobs.worker import SidecarWorker, run_forever
