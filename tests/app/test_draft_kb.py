@@ -187,3 +187,25 @@ def test_a_single_passage_may_quote_more_of_itself(cfg, monkeypatch):
     template_draft(_ticket(), "how long does a repair take", triage, _plan("other", cfg),
                    [_src("a", 0.6), _src("b", 0.58, "Another policy sentence.")], cfg)
     assert asked == [(None, limit), (None, limit)]
+
+
+def test_a_weak_match_is_flagged_to_the_agent(cfg):
+    from pipeline.draft import weak_match_score
+
+    triage = Triage(intent="other", confidence=0.7, language="en")
+    text = "can you help me with my tax return"
+    weak = template_draft(_ticket(), text, triage, _plan("other", cfg), [_src("a", weak_match_score() - 0.02)], cfg)
+    assert any("weak match" in w for w in weak.warnings), weak.warnings
+    assert "Some policy sentence." in weak.text  # the draft itself is kept: it may still help
+    strong = template_draft(_ticket(), text, triage, _plan("other", cfg), [_src("a", weak_match_score() + 0.1)], cfg)
+    assert not any("weak match" in w for w in strong.warnings), strong.warnings
+
+
+def test_the_passage_that_answers_the_whole_story_quotes_for_the_whole_story(cfg, demo_env):  # noqa: F811
+    # Split, "What happens to the shoes now?" lost what it is about (a refused return) and the draft
+    # quoted why returns are refused, not what happens to the item.
+    text = ("Hello, I returned a pair of shoes 3 weeks ago and today I got an email saying the return was refused, "
+            "with photos. They were only tried on indoors! What happens to the shoes now, do I get them back?")
+    triage = Triage(intent="return_refund", confidence=0.7, language="en")
+    d = template_draft(_ticket(), text, triage, _plan("return_refund", cfg), retrieve(text, triage, cfg), cfg)
+    assert "You can have it sent back to you for 6.90 EUR" in d.text, d.text

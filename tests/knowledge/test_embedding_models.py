@@ -91,3 +91,22 @@ def test_calibration_puts_e5_on_minilm_scale_and_leaves_minilm_alone():
     # matches (~0.885) near MiniLM's (~0.60); the order of scores is kept.
     assert 0.1 < emb.calibrate(0.805) < 0.2 and 0.55 < emb.calibrate(0.885) < 0.65
     assert emb.calibrate(0.9) > emb.calibrate(0.85)
+
+
+def test_minilm_runs_a_batch_in_length_groups_and_keeps_each_vector():
+    from knowledge.e5_onnx import length_groups
+    from knowledge.embedding import MINILM_RUN_COST_TOKENS, LocalEmbedder
+
+    model = LocalEmbedder(cache_size=0)
+    model._seed = None  # the model itself, not the shipped seed
+    texts = ["Refunds: ok.", "Refunds: we refund the item within 14 days of receiving it back.",
+             "Damaged or wrong item: if an item arrives damaged, defective or is not the item you ordered, send us "
+             "photos of the item and the packaging within 14 days and we will replace it or refund it in full.",
+             "Short one.", "Refunds: we refund the item within 14 days of receiving it."]
+    lengths = [len(e.ids) for e in model.tokenizer.encode_batch(texts)]
+    assert len(length_groups([sum(e.attention_mask) for e in model.tokenizer.encode_batch(texts)],
+                             MINILM_RUN_COST_TOKENS)) > 1, lengths
+    together = model.embed(texts)
+    alone = np.vstack([model.embed([t]) for t in texts])
+    assert np.abs(together - alone).max() < 1e-5
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
