@@ -370,10 +370,10 @@ class LocalEmbedder(_BatchingEmbedder):
                                             providers=["CPUExecutionProvider"])
         # Loading parses and folds the whole file on the heap; glibc keeps those freed pages
         # resident (~60 MB) unless asked to hand them back.
-        from knowledge.e5_onnx import _release_freed_memory, drop_model_bytes
+        from knowledge.e5_onnx import drop_model_bytes, release_freed_memory
 
         drop_model_bytes(self.session)
-        _release_freed_memory()
+        release_freed_memory()
         # The memory arena gives back what a run took when the run ends: otherwise it keeps the
         # largest batch's activations for the life of the process (three 64 x 200-token batches:
         # +1.7 GB resident, kept; with the shrinkage +61 MB, same CPU; no arena: +21% CPU).
