@@ -274,7 +274,7 @@ def child_minilm(kind: str) -> None:
     from knowledge.embedding import LocalEmbedder
 
     if kind != "now":
-        knowledge.embedding.minilm_graph = lambda path: str(path)
+        knowledge.embedding.minilm_session_graph = lambda path: str(path)
     if kind == "shipped":
         knowledge.e5_onnx.release_freed_memory = lambda: None
     before = rss_mb()[0]
