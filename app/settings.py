@@ -376,8 +376,11 @@ def get_settings() -> Settings:
 
 
 def apply_process_settings(settings: Settings) -> None:
-    """Process-wide choices that live below the settings (the local embedding model)."""
+    """Process-wide choices that live below the settings (the local embedding model, its graph cache)."""
+    from knowledge import graph_cache
     from knowledge.embedding import select_companion, select_kb_model, select_model
+
+    graph_cache.set_folder(Path(settings.var_dir) / "model_cache")
 
     select_model(settings.embedding_model)
     select_kb_model(settings.kb_embedding_model)

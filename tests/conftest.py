@@ -45,6 +45,37 @@ def redis_test_url() -> str:
     return f"redis://{host}/{int(os.environ.get('SIDECAR_TEST_REDIS_DB', '15'))}"
 
 
+_foreign_workers: str | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_foreign_worker():
+    """Before any test: is an rq worker of another process connected to the test DB?
+
+    Such a worker (an orphan of a killed run, or a second run on the same DB) pumps the webhook
+    inbox and takes this run's jobs: its tests then fail at random, far from the cause. rq names
+    its worker connections, and nothing of this run is connected yet. Tests using ``redis_url``
+    fail with the finding; tests without Redis run (and a Redis that is down is their business).
+    """
+    global _foreign_workers
+    import redis
+
+    url = redis_test_url()
+    r = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        db = str(r.connection_pool.connection_kwargs.get("db", 0))
+        workers = [c for c in r.client_list() if str(c.get("db")) == db and c.get("name")]
+    except redis.RedisError:
+        workers = []
+    finally:
+        r.close()
+    if workers:
+        found = ", ".join(f"{c['name']} from {c.get('addr')}" for c in workers[:5])
+        _foreign_workers = (f"rq workers of another process are connected to the test DB {url}: {found}. Stop "
+                            "them (an orphan of a killed run?) or set SIDECAR_TEST_REDIS_DB to a DB of your own.")
+    yield
+
+
 @pytest.fixture
 def redis_url() -> str:
     """URL of the test Redis DB, flushed before the test."""
@@ -52,6 +83,8 @@ def redis_url() -> str:
 
     url = redis_test_url()
     r = redis.Redis.from_url(url)
+    if _foreign_workers:
+        pytest.fail(_foreign_workers)
     try:
         r.flushdb()
     except redis.ConnectionError:

@@ -10,12 +10,9 @@ worker start is measured by the benchmark, not here).
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 
@@ -23,13 +20,14 @@ import pytest
 import redis
 from rq import Queue, Retry, Worker
 
-from tests.app.jobs.test_recovery import RAN, slow_run
+from tests.app.jobs.test_recovery import DIE_WITH_PARENT, RAN, slow_run
 from tests.conftest import ROOT
+from tests.private_redis import PrivateRedis
 
-pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
+pytestmark = pytest.mark.skipif(not PrivateRedis.available(),
                                 reason="redis-server is not installed (the chaos test restarts its own Redis)")
 
-WORKER = textwrap.dedent("""
+WORKER = DIE_WITH_PARENT + textwrap.dedent("""
     import sys, types, redis
     from rq import Queue
     from app.jobs.worker import SidecarWorker, run_forever
@@ -42,42 +40,12 @@ WORKER = textwrap.dedent("""
 """)
 
 
-class PrivateRedis:
-    def __init__(self) -> None:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
-        self.dir = tempfile.mkdtemp(prefix="test-chaos-redis-")
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
-                return
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-            self.proc = None
-
-
 @pytest.fixture
 def private_redis():
-    r = PrivateRedis()
+    r = PrivateRedis(prefix="test-chaos-redis-")
     r.start()
     yield r
-    r.stop()
-    shutil.rmtree(r.dir, ignore_errors=True)
+    r.cleanup()
 
 
 def _worker(url: str) -> subprocess.Popen:

@@ -192,7 +192,20 @@ def test_scheduler_runs_in_a_thread_and_survives_redis_errors(conn, monkeypatch)
     assert not thread.is_alive()
 
 
-WORKER = textwrap.dedent("""
+# Prepended to every worker script: the worker exits when the test run that started it is gone. Its
+# own session (for killpg) kept it alive after a killed run, and such an orphan pumps the webhook
+# inbox of the same test DB: another run's entry sat in its processing list when that run's burst
+# worker looked, and tests/app/jobs/test_feedback.py found no draft (KeyError: 'feedback_reply').
+DIE_WITH_PARENT = textwrap.dedent("""
+    import os, threading, time
+    def _die_with_parent(parent=os.getppid()):
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=_die_with_parent, daemon=True).start()
+""")
+
+WORKER = DIE_WITH_PARENT + textwrap.dedent("""
     import sys, types, redis
     from rq import Queue
     from app.jobs.worker import SidecarWorker
@@ -245,7 +258,7 @@ def test_sigkill_mid_job_then_a_live_worker_runs_it_again_within_seconds(conn, r
                 p.wait(timeout=20)
 
 
-FOREVER = textwrap.dedent("""
+FOREVER = DIE_WITH_PARENT + textwrap.dedent("""
     import sys, types, redis
     from rq import Queue
     from app.jobs.worker import SidecarWorker, run_forever

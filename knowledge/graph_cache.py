@@ -1,0 +1,68 @@
+"""Rewritten ONNX graphs kept between process starts (``<var>/model_cache/``).
+
+Every start rewrote MiniLM's graph (:func:`knowledge.embedding.minilm_graph`: load, rewrite,
+serialize 23 MB), for the same bytes each time. An entry is keyed by the source file's sha256 (the
+installed model) and the rewrite's version (bumped whenever the rewrite changes), and carries the
+CRC-32 of its bytes in its name: a file cut short or damaged is ignored (and replaced), never
+loaded. Written atomically (a temporary file renamed), so workers starting together never read
+each other's half-written entry. Without a folder (tests, tools that never read the settings),
+or when the folder cannot be written, the graph is rebuilt as before: only start-up time differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.cachefiles import write_atomic
+
+log = logging.getLogger(__name__)
+
+_folder: Path | None = None
+_lock = threading.Lock()
+
+
+def set_folder(folder: Path | str | None) -> None:
+    """Where rewritten graphs are kept (the process edge passes ``<var>/model_cache``); None: nowhere."""
+    global _folder
+    with _lock:
+        _folder = Path(folder) if folder else None
+
+
+def folder() -> Path | None:
+    return _folder
+
+
+def _prefix(name: str, source_sha256: str, version: int) -> str:
+    return f"{name}-{source_sha256[:32]}-v{version}."
+
+
+def cached_graph(name: str, source_sha256: str, version: int, build: Callable[[], bytes | str]) -> bytes | str:
+    """The bytes ``build()`` returns for this source file and rewrite version, from the cache when an
+    intact entry is there. ``build`` may return a path instead (the rewrite did not apply): never cached."""
+    base = _folder
+    if base is None:
+        return build()
+    prefix = _prefix(name, source_sha256, version)
+    for entry in sorted(base.glob(prefix + "*.onnx")):
+        try:
+            data = entry.read_bytes()
+        except OSError:
+            continue
+        if entry.name == f"{prefix}{zlib.crc32(data):08x}.onnx":
+            return data
+        log.warning("model cache entry %s is damaged: ignored, rebuilt", entry.name)
+        entry.unlink(missing_ok=True)
+    graph = build()
+    if isinstance(graph, bytes):
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            for old in base.glob(f"{name}-*.onnx"):  # another model file or rewrite version: never read again
+                old.unlink(missing_ok=True)
+            write_atomic(base / f"{prefix}{zlib.crc32(graph):08x}.onnx", lambda tmp: tmp.write_bytes(graph))
+        except OSError as exc:  # a read-only var/ only costs start-up time
+            log.info("model graph not cached (%s)", exc)
+    return graph

@@ -1,0 +1,90 @@
+"""knowledge.graph_cache: MiniLM's rewritten graph is kept between starts, keyed by the model file's
+sha256 and the rewrite's version; a damaged entry is ignored and replaced, never loaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from knowledge import embedding, graph_cache
+
+SHA = "ab" * 32
+
+
+@pytest.fixture
+def cache_dir(tmp_path):
+    before = graph_cache.folder()
+    graph_cache.set_folder(tmp_path / "model_cache")
+    yield tmp_path / "model_cache"
+    graph_cache.set_folder(before)
+
+
+class Build:
+    def __init__(self, out: bytes | str = b"graph bytes"):
+        self.out, self.calls = out, 0
+
+    def __call__(self) -> bytes | str:
+        self.calls += 1
+        return self.out
+
+
+def test_built_once_then_read_back(cache_dir):
+    build = Build()
+    assert graph_cache.cached_graph("m", SHA, 1, build) == b"graph bytes"
+    assert graph_cache.cached_graph("m", SHA, 1, build) == b"graph bytes"
+    assert build.calls == 1
+    assert [p.name for p in cache_dir.iterdir()] == [p.name for p in cache_dir.glob("m-*.onnx")], "no temp file left"
+
+
+def test_another_model_file_or_rewrite_version_is_rebuilt_and_replaces_the_entry(cache_dir):
+    graph_cache.cached_graph("m", SHA, 1, Build(b"v1"))
+    newer = Build(b"v2")
+    assert graph_cache.cached_graph("m", SHA, 2, newer) == b"v2" and newer.calls == 1
+    other = Build(b"other model")
+    assert graph_cache.cached_graph("m", "cd" * 32, 2, other) == b"other model" and other.calls == 1
+    assert len(list(cache_dir.glob("m-*.onnx"))) == 1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_entry_is_ignored_and_replaced(cache_dir, damage):
+    graph_cache.cached_graph("m", SHA, 1, Build(b"x" * 1000))
+    (entry,) = cache_dir.glob("m-*.onnx")
+    data = entry.read_bytes()
+    entry.write_bytes(data[:500] if damage == "truncate" else data[:10] + b"y" + data[11:])
+    build = Build(b"x" * 1000)
+    assert graph_cache.cached_graph("m", SHA, 1, build) == b"x" * 1000 and build.calls == 1
+    (entry,) = cache_dir.glob("m-*.onnx")
+    assert entry.read_bytes() == b"x" * 1000
+
+
+def test_without_a_folder_or_a_path_result_nothing_is_written(tmp_path, cache_dir):
+    build = Build("/the/shipped/model.onnx")  # the rewrite did not apply: the file itself is loaded
+    graph_cache.cached_graph("m", SHA, 1, build)
+    graph_cache.cached_graph("m", SHA, 1, build)
+    assert build.calls == 2 and not list(cache_dir.glob("*"))
+    graph_cache.set_folder(None)
+    plain = Build()
+    graph_cache.cached_graph("m", SHA, 1, plain)
+    graph_cache.cached_graph("m", SHA, 1, plain)
+    assert plain.calls == 2
+
+
+def test_minilm_from_the_cache_gives_the_same_vectors(cache_dir, monkeypatch):
+    texts = ["Where is my order?", "I want a refund for the broken mug."]
+    first = embedding.LocalEmbedder(cache_size=0).embed(texts)
+    assert len(list(cache_dir.glob("minilm-*.onnx"))) == 1
+
+    def no_rewrite(path):
+        raise AssertionError("rewritten again although the cache holds the graph")
+
+    monkeypatch.setattr(embedding, "minilm_graph", no_rewrite)
+    again = embedding.LocalEmbedder(cache_size=0).embed(texts)
+    assert np.array_equal(np.asarray(first), np.asarray(again))
+
+
+def test_the_process_settings_put_the_cache_under_var(monkeypatch, cache_dir, tmp_path):
+    from app.settings import apply_process_settings, load_settings
+
+    monkeypatch.setenv("SIDECAR_VAR", str(tmp_path / "var"))
+    apply_process_settings(load_settings())
+    assert graph_cache.folder() == tmp_path / "var" / "model_cache"
