@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Tests never write into the developer's var/: anything that does not set its own SIDECAR_VAR
 # (a CLI test, a helper reading settings) gets this throw-away folder instead of ./var.
 os.environ["SIDECAR_VAR"] = tempfile.mkdtemp(prefix="sidecar-test-var-")
+
+
+# Prepended to the worker scripts tests start as processes: the worker exits when the test run
+# that started it is gone. In a session of its own (for killpg), a worker outlived a killed run and
+# pumped the webhook inbox of the same test DB: an entry of the next run could sit in its
+# processing list when that run's burst worker looked, and tests/app/jobs/test_feedback.py then
+# found no draft (KeyError: 'feedback_reply'). See also _no_foreign_worker below.
+DIE_WITH_PARENT = textwrap.dedent("""
+    import os, threading, time
+    def _die_with_parent(parent=os.getppid()):
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=_die_with_parent, daemon=True).start()
+""")
 
 
 def _var_snapshot() -> dict[str, float]:

@@ -11,7 +11,7 @@ import redis
 from rq import Queue
 
 from pipeline.models import TicketEvent
-from tests.conftest import ROOT, reset_caches
+from tests.conftest import DIE_WITH_PARENT, ROOT, reset_caches
 
 OPS = "ops-token-queue"
 
@@ -108,8 +108,9 @@ def test_redis_mode_shows_the_same_figures(sidecar_env, redis_url, monkeypatch):
     q.enqueue(_hold, redis_url, "release", job_id="evt-gorgias-run", job_timeout=120)
     # A real worker process (rq's signal handling needs a main thread of its own).
     worker = subprocess.Popen(
-        [sys.executable, "-c", "import sys, redis; from rq import Queue, SimpleWorker; c = redis.Redis.from_url(sys.argv[1]); "
-         "SimpleWorker([Queue('sidecar', connection=c)], connection=c).work(burst=True)", redis_url],
+        [sys.executable, "-c", DIE_WITH_PARENT + "import sys, redis; from rq import Queue, SimpleWorker; "
+         "c = redis.Redis.from_url(sys.argv[1]); SimpleWorker([Queue('sidecar', connection=c)], connection=c).work(burst=True)",
+         redis_url],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         end = time.monotonic() + 60

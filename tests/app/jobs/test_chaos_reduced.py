@@ -20,8 +20,8 @@ import pytest
 import redis
 from rq import Queue, Retry, Worker
 
-from tests.app.jobs.test_recovery import DIE_WITH_PARENT, RAN, slow_run
-from tests.conftest import ROOT
+from tests.app.jobs.test_recovery import RAN, slow_run
+from tests.conftest import DIE_WITH_PARENT, ROOT
 from tests.private_redis import PrivateRedis
 
 pytestmark = pytest.mark.skipif(not PrivateRedis.available(),

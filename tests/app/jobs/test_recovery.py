@@ -19,7 +19,7 @@ from rq import Queue, SimpleWorker
 
 from app.jobs.recovery import ALIVE, Liveness, mark_alive, sweep
 from app.jobs.worker import SidecarScheduler, run_forever
-from tests.conftest import ROOT
+from tests.conftest import DIE_WITH_PARENT, ROOT
 
 RAN = "test:recovery:ran"
 
@@ -191,19 +191,6 @@ def test_scheduler_runs_in_a_thread_and_survives_redis_errors(conn, monkeypatch)
         thread.join(timeout=5)
     assert not thread.is_alive()
 
-
-# Prepended to every worker script: the worker exits when the test run that started it is gone. Its
-# own session (for killpg) kept it alive after a killed run, and such an orphan pumps the webhook
-# inbox of the same test DB: another run's entry sat in its processing list when that run's burst
-# worker looked, and tests/app/jobs/test_feedback.py found no draft (KeyError: 'feedback_reply').
-DIE_WITH_PARENT = textwrap.dedent("""
-    import os, threading, time
-    def _die_with_parent(parent=os.getppid()):
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-    threading.Thread(target=_die_with_parent, daemon=True).start()
-""")
 
 WORKER = DIE_WITH_PARENT + textwrap.dedent("""
     import sys, types, redis
