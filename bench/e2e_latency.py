@@ -9,6 +9,12 @@ worker's resident memory (RSS) after the run.
 The knowledge base is the demo one, filled up to ``--kb-chunks`` chunks with synthetic articles
 (random vectors, realistic text for BM25; see ``bench/kb_bench.py``), as a store of that size costs.
 
+Every ticket carries a different customer message (``--messages tune``: the tuning split of the
+drafts evaluation set, 264 messages), and the sidecar runs without the shipped embedding seed
+(``SIDECAR_EMBEDDING_SEED=0``): a store's own knowledge base is not in the seed, and six repeated
+messages (``--messages fixed``, the rig's) are answered from the embedders' caches after the sixth
+ticket, which flatters the warm figures.
+
 Needs Redis (DB 7 of $BENCH_REDIS, default redis://127.0.0.1:6379/7, flushed).
 """
 
@@ -28,7 +34,18 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rig import ROOT, StubZendesk, free_port, rss_mb, sidecar_env, start_web, start_worker, zendesk_webhook  # noqa: E402
+from bench.rig import (  # noqa: E402
+    ROOT,
+    StubZendesk,
+    free_port,
+    rss_mb,
+    sidecar_env,
+    start_web,
+    start_worker,
+    tuning_messages,
+    use_messages,
+    zendesk_webhook,
+)
 
 SECRET = "bench-signing-secret"
 
@@ -38,6 +55,9 @@ def main() -> int:
     ap.add_argument("--tickets", type=int, default=60)
     ap.add_argument("--interval", type=float, default=0.25, help="seconds between webhooks")
     ap.add_argument("--kb-chunks", type=int, default=10_000, help="knowledge base size (demo KB + synthetic filler)")
+    ap.add_argument("--messages", choices=("tune", "fixed"), default="tune",
+                    help="tune: a different message per ticket; fixed: the rig's six, repeated")
+    ap.add_argument("--with-seed", action="store_true", help="let the sidecar use the shipped embedding seed")
     args = ap.parse_args()
     import redis
 
@@ -48,7 +68,11 @@ def main() -> int:
     api_port = stub.serve()
     web_port = free_port()
     var = tempfile.mkdtemp(prefix="bench-e2e-")
+    if args.messages == "tune":
+        use_messages(tuning_messages())
     env = sidecar_env(redis_url, var, api_port, SECRET)
+    if not args.with_seed:
+        env["SIDECAR_EMBEDDING_SEED"] = "0"
     py = sys.executable
     subprocess.run([py, "-m", "app", "kb", "ingest", "config/knowledge"], cwd=ROOT, env=env, check=True,
                    capture_output=True)

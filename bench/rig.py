@@ -44,6 +44,19 @@ MESSAGES = [
 BOT_USER_ID = 4242
 
 
+def tuning_messages() -> list[str]:
+    """The customer messages of the drafts evaluation set's tuning split (distinct, realistic)."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "tests" / "fixtures" / "knowledge" / "eval_tune.yaml").read_text(encoding="utf-8"))
+    return [item["msg"] for item in data["items"]]
+
+
+def use_messages(messages: list[str]) -> None:
+    """Ticket ``tid`` carries ``messages[tid % len(messages)]`` (stub tickets and webhooks alike)."""
+    MESSAGES[:] = messages
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
