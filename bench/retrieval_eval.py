@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-lexical-weight", type=float, default=None, help="override (tuning)")
     ap.add_argument("--no-drafts", action="store_true", help="skip the template-draft check")
     ap.add_argument("--show-misses", action="store_true")
+    ap.add_argument("--no-stored-sentences", action="store_true",
+                    help="draft without the knowledge base's stored sentence vectors (embeds them all, as before)")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(silent)}/{len(off_topic)} off-topic messages get none")
 
         if not args.legacy and not args.no_drafts:
-            present, total, draft_misses, lengths = _draft_check(items)
+            present, total, draft_misses, lengths = _draft_check(items, stored=not args.no_stored_sentences)
             # The length keeps the figure honest: quoting whole articles would put every answer in.
             print(f"answer sentence present in the template draft: {present}/{total} = {present / max(total, 1):.3f} "
                   f"(draft length: median {statistics.median(lengths or [0]):.0f}, "
@@ -154,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _draft_check(items: list[dict]) -> tuple[int, int, list, list[int]]:
+def _draft_check(items: list[dict], stored: bool = True) -> tuple[int, int, list, list[int]]:
     """Build each message's template draft through the product path and look for the answer sentences."""
     from app.runtime import knowledge_base
     from app.settings import get_settings
@@ -173,6 +175,7 @@ def _draft_check(items: list[dict]) -> tuple[int, int, list, list[int]]:
     present = total = 0
     misses = []
     lengths: list[int] = []
+    draft_ms: list[float] = []
     for it in items:
         lang = it.get("lang", "en")
         ticket = Ticket(platform="zendesk", id="1", subject="", requester=Person(name="Dana Customer"),
@@ -184,7 +187,10 @@ def _draft_check(items: list[dict]) -> tuple[int, int, list, list[int]]:
         except Exception:  # the classifier moved or cannot load: neutral triage
             triage = Triage(intent="other", confidence=0.5, language=lang)
         sources = retrieve(it["msg"], triage, cfg, kb)
-        d = template_draft(ticket, it["msg"], triage, Plan(intent="other", draft=True), sources, cfg)
+        t0 = time.perf_counter()
+        d = template_draft(ticket, it["msg"], triage, Plan(intent="other", draft=True), sources, cfg,
+                           kb=kb if stored else None)
+        draft_ms.append((time.perf_counter() - t0) * 1000)
         lengths.append(len(d.text))
         for lab in it["labels"]:
             total += 1
@@ -192,6 +198,9 @@ def _draft_check(items: list[dict]) -> tuple[int, int, list, list[int]]:
                 present += 1
             else:
                 misses.append((it["msg"][:70], lab["doc"], lab["section"]))
+    draft_ms.sort()
+    print(f"template draft per message ({'stored sentence vectors' if stored else 'sentences embedded'}): "
+          f"p50 {statistics.median(draft_ms):.1f} ms, p95 {draft_ms[int(0.95 * (len(draft_ms) - 1))]:.1f} ms")
     return present, total, misses, lengths
 
 

@@ -372,6 +372,21 @@ class Retriever:
     def embed(self, texts: list[str]) -> list[Any]:
         return self.store.embed(texts)
 
+    def sentence_vectors(self, doc_ids: list[str]) -> dict[str, Any]:
+        """The sentence vectors stored at ingest for these documents, by text, for the template draft.
+
+        Only when the store was embedded by the process's own local model (the one the draft
+        scores sentences with): another model's vectors live in another space, so then {}.
+        """
+        from knowledge import sentences
+        from knowledge.embedding import get_embedder
+        from knowledge.store import LocalEmbeddingFunction
+
+        ef = self.store.ef
+        if not isinstance(ef, LocalEmbeddingFunction) or ef.embedder is not get_embedder():
+            return {}
+        return sentences.vectors_for_docs(self.store, doc_ids)
+
     def search(self, text: str, *, k: int = DEFAULT_K, intent: str | None = None, brand: str | None = None,
                embedding: Any = None, language: str | None = None, strict_language: bool = False) -> list[Source]:
         return search(self.store, text, k=k, intent=intent, brand=brand, threshold=self.threshold,

@@ -163,3 +163,18 @@ def for_chunks(store: Any, chunk_ids: list[str]) -> dict[str, tuple[list[str], A
         texts.append((got.get("documents") or [""])[i] or "")
         vecs.append(embs[i])
     return {cid: (t, np.asarray(v, dtype=np.float32)) for cid, (t, v) in rows.items()}
+
+
+def vectors_for_docs(store: Any, doc_ids: list[str]) -> dict[str, Any]:
+    """Stored sentence vectors of these documents, by embedded text ("heading: sentence"). Nothing is embedded."""
+    import numpy as np
+
+    col = collection(store, create=False)
+    if col is None or not doc_ids:
+        return {}
+    got = col.get(where={"doc_id": {"$in": list(doc_ids)}}, include=["documents", "embeddings"])
+    embs = got.get("embeddings")
+    if embs is None:
+        return {}
+    return {doc: np.asarray(vec, dtype=np.float32) for doc, vec in zip(got.get("documents") or [], embs, strict=True)
+            if doc}

@@ -25,7 +25,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -145,6 +145,20 @@ def _default_embed_passages(texts: list[str]) -> Any:
     return emb.embed_passages(texts) if hasattr(emb, "embed_passages") else emb.embed(texts)
 
 
+def _local_vectors(texts: list[str], stored: Mapping[str, Any] | None) -> np.ndarray:
+    """Vectors of ``texts`` from the local model: read from ``stored`` when there, embedded otherwise.
+
+    ``stored`` holds the knowledge base's own sentence vectors ("heading: sentence", embedded at
+    ingest by this same model): reading them back costs a lookup, embedding them again ~1 ms each.
+    """
+    if not stored:
+        return np.asarray(_default_embed_passages(texts), dtype=np.float32)
+    missing = [t for t in dict.fromkeys(texts) if stored.get(t) is None]
+    fresh = dict(zip(missing, np.asarray(_default_embed_passages(missing), dtype=np.float32), strict=True)) \
+        if missing else {}
+    return np.stack([np.asarray(stored[t], dtype=np.float32) if t not in fresh else fresh[t] for t in texts])
+
+
 def _calibrate(dense: Any) -> Any:
     from knowledge.embedding import calibrate
 
@@ -158,11 +172,13 @@ def _tokens(text: str) -> set[str]:
 
 
 def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[str]], Any] | None = None,
-                    question_vec: Any = None, contexts: Sequence[str] | None = None) -> list[float]:
+                    question_vec: Any = None, contexts: Sequence[str] | None = None,
+                    stored: Mapping[str, Any] | None = None) -> list[float]:
     """How well each sentence answers ``question`` (0..1-ish; meaning and shared rare words).
 
     ``contexts`` (a heading per sentence) are embedded with the sentence: "The reset email does
     not arrive: Wait a few minutes..." says what the sentence is about better than the sentence.
+    ``stored``: vectors the knowledge base already holds, by text (used with the local model only).
     """
     if not sents:
         return []
@@ -172,7 +188,7 @@ def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[s
     texts = [f"{c}: {x}" if c else x for c, x in zip(contexts, sents, strict=True)] if contexts else list(sents)
     try:
         # The local embedder caches its own vectors (per model and prefix); others go through ours.
-        vecs = np.asarray(_default_embed_passages(texts), dtype=np.float32) if local else _cache.embed(texts, embed)
+        vecs = _local_vectors(texts, stored) if local else _cache.embed(texts, embed)
         q = np.asarray(question_vec if question_vec is not None else embed([question])[0], dtype=np.float32)
         dense = vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-12)
         if local:
@@ -193,22 +209,24 @@ def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[s
 
 
 def best_sentence_score(question: str, passage: str, heading: str = "",
-                        embed: Callable[[list[str]], Any] | None = None) -> float:
+                        embed: Callable[[list[str]], Any] | None = None,
+                        stored: Mapping[str, Any] | None = None) -> float:
     """How well the passage's best sentence (with its heading) answers ``question``."""
     blocks = sentence_blocks(passage)
     if not blocks:
         return 0.0
     heads = section_headings(passage, heading)
     contexts = [heads[b] if b < len(heads) else "" for b, _ in blocks] if HEADING_CONTEXT else None
-    return max(score_sentences(question, [x for _, x in blocks], embed, None, contexts))
+    return max(score_sentences(question, [x for _, x in blocks], embed, None, contexts, stored))
 
 
 def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max_sentences: int | None = None,
                      embed: Callable[[list[str]], Any] | None = None, question_vec: Any = None,
-                     heading: str = "") -> str:
+                     heading: str = "", stored: Mapping[str, Any] | None = None) -> str:
     """The sentences of ``passage`` that answer ``question``, in the passage's order, within ``limit_chars``.
 
-    ``heading`` is the heading of the passage's first section (later ones are ``### `` lines).
+    ``heading`` is the heading of the passage's first section (later ones are ``### `` lines);
+    ``stored``: the knowledge base's sentence vectors by text (see :func:`score_sentences`).
     """
     max_sentences = MAX_SENTENCES if max_sentences is None else max_sentences
     blocks = sentence_blocks(passage)
@@ -217,7 +235,7 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
         return sents[0][:limit_chars] if sents else ""
     heads = section_headings(passage, heading)
     contexts = [heads[b] if b < len(heads) else "" for b, _ in blocks] if HEADING_CONTEXT else None
-    scores = score_sentences(question, sents, embed, question_vec, contexts)
+    scores = score_sentences(question, sents, embed, question_vec, contexts, stored)
     # Help-centre sections lead with their answer: a small edge for each section's first sentence.
     scores = [sc + (LEAD_BONUS if i == 0 or blocks[i - 1][0] != blocks[i][0] else 0.0) for i, sc in enumerate(scores)]
     best = max(range(len(sents)), key=lambda i: scores[i])

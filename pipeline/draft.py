@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import jsonschema
@@ -315,7 +316,8 @@ RUNNER_UP_MARGIN = 0.1  # cosine; tuned on eval_tune.yaml (0, 0.03, 0.06, 0.1 tr
 THIRD_MARGIN = 0.03
 
 
-def passages_for_parts(text: str, sources: list[Source], limit: int = 3) -> list[tuple[Source, str]]:
+def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
+                       stored: Mapping[str, Any] | None = None) -> list[tuple[Source, str]]:
     """(passage, the part of the message it answers) for each part, deduplicated, in the customer's order.
 
     One part: the best-ranked source. Several: each part's closest source by embedding
@@ -345,7 +347,8 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3) -> list
         # is matched too: a split can cut a question from what it is about ("I returned shoes 3 weeks ago
         # and got an email saying the return was refused." / "What happens to them now?").
         askers = parts + [text]
-        sims = [[best_sentence_score(part, src.text, _first_heading(src)) for src in sources] for part in askers]
+        sims = [[best_sentence_score(part, src.text, _first_heading(src), stored=stored) for src in sources]
+                for part in askers]
     except Exception as exc:  # no local model: fall back to rank order
         log.warning("part matching unavailable: %s", exc)
         return [(s, text) for s in sources[: min(len(parts), limit)]]
@@ -386,11 +389,13 @@ SINGLE_PASSAGE_CHARS = 133  # percent of max_passage_chars
 
 
 def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, sources: list[Source], cfg: Config,
-                   warnings: list[str] | None = None) -> Draft:
+                   warnings: list[str] | None = None, kb: KnowledgeBase | None = None) -> Draft:
     """Extractive draft: greeting, order reference, intent intro, the sentences that answer, closing; kind ``template``.
 
     From each chosen passage only the sentences that answer the customer's question are quoted
-    (:func:`pipeline.answer.select_sentences`), not the section's first lines.
+    (:func:`pipeline.answer.select_sentences`), not the section's first lines. ``kb`` (the one
+    the sources came from) lends the sentence vectors it stored at ingest, so they are not
+    embedded again.
     """
     from pipeline.answer import MAX_SENTENCES, order_number, select_sentences
 
@@ -415,7 +420,8 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         lines += [intro, ""]
         # Past tickets are another customer's conversation: listed for the agent, never quoted.
         quotable = [s for s in sources if s.source_type != "ticket"]
-        chosen = passages_for_parts(text, quotable, int(d.get("template_passages", 3))) if quotable else []
+        stored = _stored_sentence_vectors(kb, quotable)
+        chosen = passages_for_parts(text, quotable, int(d.get("template_passages", 3)), stored) if quotable else []
         used = [s for s, _ in chosen]
         if not quotable:
             warns.append("Only similar past tickets matched: they are listed below for the agent and never quoted; "
@@ -429,7 +435,7 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
                 lines.append(_pick(d.get("about"), lang, '"{title}":').format(title=s.title.split(" - ")[0]))
             try:
                 quote = select_sentences(question, s.text, limit_chars=limit, heading=_first_heading(s),
-                                         max_sentences=most)
+                                         max_sentences=most, stored=stored)
             except Exception as exc:  # never lose the draft over sentence scoring
                 log.warning("sentence selection failed: %s", type(exc).__name__)
                 quote = s.text
@@ -453,6 +459,22 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         confidence=round(max((s.score for s in used), default=0.0), 3),
         warnings=warns,
     )
+
+
+def _stored_sentence_vectors(kb: KnowledgeBase | None, sources: list[Source]) -> dict[str, Any]:
+    """The knowledge base's stored sentence vectors of these passages' documents, by text ({} when none).
+
+    Optional on a knowledge base (``sentence_vectors``): one without it, or any error, only
+    means the sentences are embedded here as before.
+    """
+    lookup = getattr(kb, "sentence_vectors", None)
+    if lookup is None or not sources:
+        return {}
+    try:
+        return dict(lookup(list(dict.fromkeys(s.id for s in sources))))
+    except Exception as exc:  # a speed-up, never a failure
+        log.warning("stored sentence vectors unavailable: %s", type(exc).__name__)
+        return {}
 
 
 # ---------------------------------------------------------------- LLM drafter
@@ -620,7 +642,7 @@ def llm_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, sources: li
 
 
 def draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, sources: list[Source], cfg: Config,
-          llm: LLMSettings | None = None) -> Draft | None:
+          llm: LLMSettings | None = None, kb: KnowledgeBase | None = None) -> Draft | None:
     """A draft reply for the agent, or None when the plan asks for none.
 
     LLM when ``llm`` is given and there is something to ground on; the template otherwise, or when
@@ -638,4 +660,4 @@ def draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, sources: list[S
         except Exception as exc:  # network, auth, rate limit: the template still helps the agent
             log.warning("LLM draft failed for ticket %s: %s", ticket.id, type(exc).__name__)
             warnings.append(f"LLM unavailable ({type(exc).__name__}); template draft shown instead.")
-    return guards.review(template_draft(ticket, text, triage, plan, sources, cfg, warnings))
+    return guards.review(template_draft(ticket, text, triage, plan, sources, cfg, warnings, kb=kb))

@@ -371,3 +371,7 @@ class KnowledgeBase(Protocol):
         ``strict_language`` only that language's.
         """
         ...
+
+    # Optional: ``sentence_vectors(doc_ids) -> {"heading: sentence": vector}``, the sentence vectors the
+    # knowledge base stored at ingest with the local model; the template draft reads them instead of
+    # embedding those sentences again (``pipeline.draft`` looks it up with getattr).

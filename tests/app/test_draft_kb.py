@@ -209,3 +209,48 @@ def test_the_passage_that_answers_the_whole_story_quotes_for_the_whole_story(cfg
     triage = Triage(intent="return_refund", confidence=0.7, language="en")
     d = template_draft(_ticket(), text, triage, _plan("return_refund", cfg), retrieve(text, triage, cfg), cfg)
     assert "You can have it sent back to you for 6.90 EUR" in d.text, d.text
+
+
+def test_the_draft_reads_the_sentence_vectors_stored_at_ingest_instead_of_embedding_them(cfg, demo_env,  # noqa: F811
+                                                                                          monkeypatch):
+    import pipeline.answer as answer
+
+    kb = env_kb()
+    text = "the password reset email never arrives"
+    triage = Triage(intent="account_access", confidence=0.8, language="en")
+    sources = retrieve(text, triage, cfg)
+    stored = kb.sentence_vectors([s.id for s in sources])
+    assert stored, "the demo KB's sentence rows were not found by document"
+    embedded: list[str] = []
+    real = answer._default_embed_passages
+
+    def spy(texts):
+        embedded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(answer, "_default_embed_passages", spy)
+    without = template_draft(_ticket(), text, triage, _plan("account_access", cfg), sources, cfg)
+    scored = set(embedded)  # every sentence the draft scores, embedded here when nothing is lent
+    assert scored & set(stored), "the draft scored none of the stored sentences: nothing to reuse"
+    embedded.clear()
+    with_kb = template_draft(_ticket(), text, triage, _plan("account_access", cfg), sources, cfg, kb=kb)
+    assert not set(embedded) & set(stored)  # what the knowledge base holds is read, not embedded again
+    assert set(embedded) == scored - set(stored)  # the rest (short sentences, heading-less sections) still is
+    assert with_kb.text == without.text
+
+
+def test_stored_sentence_vectors_only_come_from_the_drafts_own_model(demo_env, tmp_path, monkeypatch):  # noqa: F811
+    from knowledge import sentences
+    from knowledge.retrieve import Retriever
+    from knowledge.store import KnowledgeStore, LocalEmbeddingFunction
+
+    class Other:  # another model: its vectors live in another space than the draft's question vector
+        model_id = "other"
+
+        def embed(self, texts):
+            return [[1.0, 0.0, 0.0]] * len(texts)
+
+    monkeypatch.setattr(sentences, "vectors_for_docs", lambda store, ids: {"heading: a sentence": [1.0, 0.0, 0.0]})
+    assert Retriever(KnowledgeStore(path=str(demo_env), create=False)).sentence_vectors(["passwords"])
+    other = KnowledgeStore(path=str(tmp_path), embedding_function=LocalEmbeddingFunction(Other()))
+    assert Retriever(other).sentence_vectors(["passwords"]) == {}
