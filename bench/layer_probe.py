@@ -197,17 +197,9 @@ def _languages(cand: str) -> None:
 
 
 def _ids_pooled(model: object, session: object, seqs: list[list[int]]) -> np.ndarray:
-    from knowledge.e5_onnx import dequantize_rows
-
+    emb, mask = model.graph_inputs(seqs)  # type: ignore[attr-defined]
     lengths = np.array([len(s) for s in seqs])
-    S = int(lengths.max())
-    ids = np.zeros((len(seqs), S), dtype=np.int64)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = s
-    mask = (np.arange(S)[None, :] < lengths[:, None]).astype(np.float32)
-    emb = dequantize_rows(model._word[ids.reshape(-1)]).reshape(len(seqs), S, model.dim)  # type: ignore[attr-defined]
-    emb += model._pos[:S][None] + model._type  # type: ignore[attr-defined]
-    res = session.run(None, {"emb": emb.astype(np.float32), "mask": mask})  # type: ignore[attr-defined]
+    res = session.run(None, {"emb": emb, "mask": mask})  # type: ignore[attr-defined]
     means = [(h * mask[..., None]).sum(axis=1) / lengths[:, None] for h in res[1:] + res[:1]]
     last = res[0]
     top = np.where(mask[..., None] > 0, last, -np.inf).max(axis=1)

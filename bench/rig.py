@@ -12,7 +12,6 @@ import logging
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from adapters.zendesk import sign  # noqa: E402
+from tests.private_redis import free_port  # noqa: E402,F401  (bench scripts import it from here)
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -57,12 +57,6 @@ def use_messages(messages: list[str]) -> None:
     MESSAGES[:] = messages
 
 
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def rss_mb(pid: int) -> float:

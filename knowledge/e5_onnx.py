@@ -355,8 +355,9 @@ class OrtE5:
             out[group] = self._encode_ids([seqs[i] for i in group])
         return out
 
-    def _encode_ids(self, seqs: list[list[int]]) -> np.ndarray:
-        """One padded batch of token id lists -> normalised vectors."""
+    def graph_inputs(self, seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The graph's inputs for token id lists padded on the right: summed input embeddings
+        ``[batch, seq, dim]`` (float32) and the attention mask ``[batch, seq]`` (float32)."""
         lengths = np.array([len(s) for s in seqs])
         S = int(lengths.max())
         ids = np.zeros((len(seqs), S), dtype=np.int64)
@@ -365,7 +366,13 @@ class OrtE5:
         mask = (np.arange(S)[None, :] < lengths[:, None]).astype(np.float32)
         emb = dequantize_rows(self._word[ids.reshape(-1)]).reshape(len(seqs), S, self.dim)
         emb += self._pos[:S][None] + self._type
-        hidden = self._session.run(None, {"emb": emb.astype(np.float32), "mask": mask}, self._run_options)[0]
+        return emb.astype(np.float32), mask
+
+    def _encode_ids(self, seqs: list[list[int]]) -> np.ndarray:
+        """One padded batch of token id lists -> normalised vectors."""
+        emb, mask = self.graph_inputs(seqs)
+        hidden = self._session.run(None, {"emb": emb, "mask": mask}, self._run_options)[0]
+        lengths = np.array([len(s) for s in seqs])
         pooled = (hidden * mask[..., None]).sum(axis=1) / lengths[:, None]
         return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
 
