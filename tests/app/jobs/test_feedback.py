@@ -37,7 +37,7 @@ def with_draft(monkeypatch):
     """Processing produces a known draft, so the agent's reply can be compared with it."""
     import pipeline.flow as flow
 
-    def fake_draft(ticket, text, triage, plan, sources, cfg, llm=None):
+    def fake_draft(ticket, text, triage, plan, sources, cfg, llm=None, kb=None):
         return Draft(text=DRAFT, kind="template", sources=[Source(id="kb-shipping", title="Shipping times")])
 
     monkeypatch.setattr(flow, "make_draft", fake_draft)
