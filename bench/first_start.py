@@ -49,12 +49,18 @@ def _healthy(port: int) -> bool:
         return False
 
 
+NO_SEED = False  # --no-seed
+
+
 def _env() -> dict[str, str]:
     # The clone's defaults, as a new user has them: no Redis, no keys, var/ inside the clone.
     drop = ("ZENDESK_", "GORGIAS_", "FRESHDESK_", "OPENAI_", "SLACK_", "SENTRY_", "CHROMA_", "REDIS_URL", "SIDECAR_",
             "DATABASE_URL", "OPS_TOKEN", "KB_", "PORT", "HOST")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env["HF_HUB_OFFLINE"] = "1"
+    if NO_SEED:
+        # What a store's own intents and knowledge base cost on their first start: nothing is in the seed.
+        env["SIDECAR_EMBEDDING_SEED"] = "0"
     return env
 
 
@@ -101,9 +107,13 @@ def main() -> int:
     ap.add_argument("--repo", default=str(ROOT), help="repository to clone (default: this checkout)")
     ap.add_argument("--ref", help="branch or commit to check out in the clone (default: the repo's HEAD)")
     ap.add_argument("--install", action="store_true", help="time ./scripts/setup building a fresh .venv too")
+    ap.add_argument("--no-seed", action="store_true",
+                    help="without the shipped embedding seed (SIDECAR_EMBEDDING_SEED=0): every text is embedded")
     ap.add_argument("--timeout", type=float, default=900, help="give up on a start after this many seconds")
     ap.add_argument("--keep", action="store_true", help="keep the clone (its path is printed)")
     args = ap.parse_args()
+    global NO_SEED
+    NO_SEED = args.no_seed
 
     tmp = Path(tempfile.mkdtemp(prefix="sidecar-first-start-"))
     clone = tmp / "sidecar"
