@@ -25,6 +25,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -146,10 +147,7 @@ class _BatchingEmbedder:
         if not missing:
             return result
         todo = list(missing)
-        order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            vecs = self._embed_batch([todo[i] for i in idx])
+        for idx, vecs in self._sorted_batches(todo):
             self.computed += len(idx)
             embedded(sum(len(missing[todo[i]]) for i in idx))  # progress bars of long commands (else a no-op)
             done = {todo[j]: v for j, v in zip(idx, vecs, strict=True)}
@@ -193,13 +191,23 @@ class _BatchingEmbedder:
 
         What ``python -m app seed build`` stores, and what the seed's tests compare it with.
         """
-        prepared = _prepare([self._passage_marker + (t or " ") for t in texts] if passages else list(texts))
+        prepared = self.prepared(texts, passages)
         out = np.zeros((len(prepared), self.dim), dtype=np.float32)
-        order = sorted(range(len(prepared)), key=lambda i: len(prepared[i]))
+        for idx, vecs in self._sorted_batches(prepared):
+            out[idx] = vecs
+        return [self.model_input(t) for t in prepared], out
+
+    @classmethod
+    def prepared(cls, texts: list[str], passages: bool = False) -> list[str]:
+        """``texts`` as :meth:`embed` (``passages=False``) or :meth:`embed_passages` hand them on: marked, cut."""
+        return _prepare([cls._passage_marker + (t or " ") for t in texts] if passages else list(texts))
+
+    def _sorted_batches(self, texts: list[str]) -> Iterator[tuple[list[int], np.ndarray]]:
+        # Sorted by length so each batch pads little; yields (indices into ``texts``, their vectors).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            out[idx] = self._embed_batch([prepared[i] for i in idx])
-        return [self.model_input(t) for t in prepared], out
+            yield idx, self._embed_batch([texts[i] for i in idx])
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed one text → float32 vector [384]."""

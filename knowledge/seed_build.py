@@ -54,13 +54,13 @@ def missing(config_dir: str | Path = "config", folder: Path | None = None) -> di
 
     Nothing is embedded and no model is loaded: the keys are computed from the texts.
     """
-    from knowledge.embedding import _FACTORIES, _prepare
+    from knowledge.embedding import _FACTORIES
 
     out: dict[str, list[str]] = {}
     for name, kinds in default_texts(config_dir).items():
         cls = _FACTORIES[name]
         loaded = seed._read(seed.path_for(cls.model_id, folder), cls.model_id, cls.model_sha256)
-        inputs = _prepare(kinds["query"]) + _prepare([cls._passage_marker + (t or " ") for t in kinds["passage"]])
+        inputs = cls.prepared(kinds["query"]) + cls.prepared(kinds["passage"], passages=True)
         wanted = [cls.model_input(t) for t in inputs]
         out[cls.model_id] = [t for t in wanted if loaded is None or t not in loaded]
     return out

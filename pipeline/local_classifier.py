@@ -1,8 +1,8 @@
 """Local intent classifier: multilingual sentence embeddings + character n-grams → logistic regression.
 
 No network and no torch: embeddings come from :func:`knowledge.embedding.get_classifier_embedder`
-(multilingual-e5-small by default, with MiniLM's vector beside it; MiniLM alone selectable), the
-head is scikit-learn. Confidence is calibrated by temperature scaling fit
+(multilingual-e5-small by default; MiniLM's vector beside it as the option SIDECAR_TRIAGE_MINILM=1;
+MiniLM alone selectable), the head is scikit-learn. Confidence is calibrated by temperature scaling fit
 on out-of-fold predictions, so a threshold such as ``0.35`` means roughly the same thing whether
 the model knows 13 intents or 150.
 

@@ -122,11 +122,16 @@ def test_a_follow_up_that_points_back_is_asked_with_its_sentence():
     assert len(split_parts(two)) == 2
 
 
+def _draft_from_kb(text: str, intent: str, cfg):
+    """The template draft for ``text`` (triaged as ``intent``) from the passages retrieved for it."""
+    triage = Triage(intent=intent, confidence=0.7, language="en")
+    return template_draft(_ticket(), text, triage, _plan(intent, cfg), retrieve(text, triage, cfg), cfg)
+
+
 def test_a_pointing_back_follow_up_gets_the_answer_of_the_whole_story(cfg, demo_env):  # noqa: F811
     text = ("Hello, I got a text saying my parcel is held at customs and I need to pay 2.99 through a link. "
             "It says it's from you. Is that real? I do have an order coming from you.")
-    triage = Triage(intent="billing", confidence=0.7, language="en")
-    d = template_draft(_ticket(), text, triage, _plan("billing", cfg), retrieve(text, triage, cfg), cfg)
+    d = _draft_from_kb(text, "billing", cfg)
     assert "We never send links asking you to confirm a payment or pay customs fees." in d.text, d.text
 
 
@@ -206,8 +211,7 @@ def test_the_passage_that_answers_the_whole_story_quotes_for_the_whole_story(cfg
     # quoted why returns are refused, not what happens to the item.
     text = ("Hello, I returned a pair of shoes 3 weeks ago and today I got an email saying the return was refused, "
             "with photos. They were only tried on indoors! What happens to the shoes now, do I get them back?")
-    triage = Triage(intent="return_refund", confidence=0.7, language="en")
-    d = template_draft(_ticket(), text, triage, _plan("return_refund", cfg), retrieve(text, triage, cfg), cfg)
+    d = _draft_from_kb(text, "return_refund", cfg)
     assert "You can have it sent back to you for 6.90 EUR" in d.text, d.text
 
 
