@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -93,8 +94,9 @@ def _read(path: Path, model_id: str, model_sha256: str) -> Seed | None:
         with np.load(path, allow_pickle=False) as z:  # plain arrays, never pickles
             fmt, mid, sha = int(z["format"]), str(z["model_id"]), str(z["model_sha256"])
             keys, vectors = z["keys"], z["vectors"]
-    except (OSError, ValueError, KeyError) as exc:
-        log.warning("embedding seed %s unreadable (%s): every text is embedded", path, exc)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        # Empty or cut short (a failed checkout, a full disk): the start goes on without the seed.
+        log.warning("embedding seed %s unreadable (%s): every text is embedded", path, type(exc).__name__)
         return None
     if fmt != FORMAT or mid != model_id or sha != model_sha256:
         log.warning("embedding seed %s is for another model file or format (%s, %s): ignored; "

@@ -106,6 +106,30 @@ def test_a_seed_for_another_model_file_is_ignored(tmp_path, defaults):
     seed.forget()
 
 
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "wrong_arrays"])
+def test_a_damaged_seed_file_is_ignored_with_a_log_line(tmp_path, defaults, damage, caplog):
+    texts = defaults[MINILM_MODEL]["passage"][:3]
+    inputs = [LocalEmbedder.model_input(t) for t in texts]
+    path = seed.path_for(LocalEmbedder.model_id, tmp_path)
+    seed.write(path, LocalEmbedder.model_id, LocalEmbedder.model_sha256, inputs, np.eye(3, 384, dtype=np.float32))
+    raw = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"\x93NUMPY not really" * 50)
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:  # a readable archive with the wrong arrays in it
+        np.savez(path, format=np.array(seed.FORMAT), model_id=np.array(LocalEmbedder.model_id),
+                 model_sha256=np.array(LocalEmbedder.model_sha256), keys=np.zeros((3, 7), np.uint8),
+                 vectors=np.zeros((3, 384), np.float16))
+    seed.forget()
+    with caplog.at_level("WARNING", logger="knowledge.seed"):
+        assert seed.load(LocalEmbedder.model_id, LocalEmbedder.model_sha256, tmp_path) is None
+    assert any("embedding seed" in r.getMessage() for r in caplog.records), caplog.text
+    seed.forget()
+
+
 def test_the_switch_turns_the_seed_off(monkeypatch, defaults):
     monkeypatch.setenv("SIDECAR_EMBEDDING_SEED", "0")
     emb = CountingMiniLM(cache_size=0)
