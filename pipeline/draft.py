@@ -336,6 +336,11 @@ def _first_heading(src: Source) -> str:
     return src.title.split(" - ", 1)[1].split(" / ")[0] if " - " in src.title else ""
 
 
+def _title(src: Source) -> str:
+    """The article's title (a passage's title reads "Article - Heading / Other heading")."""
+    return src.title.split(" - ", 1)[0]
+
+
 RUNNER_UP_MARGIN = 0.1  # cosine; tuned on eval_tune.yaml (0, 0.03, 0.06, 0.1 tried)
 # The third passage is quoted only when it is about as close as the first: eval_tune.yaml (277 labels)
 # 241 -> 244 answers with 0.03 or 0.06 (0.1: same, longer drafts); the median draft did not change.
@@ -373,7 +378,8 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
         # is matched too: a split can cut a question from what it is about ("I returned shoes 3 weeks ago
         # and got an email saying the return was refused." / "What happens to them now?").
         askers = parts + [text]
-        sims = [[best_sentence_score(part, src.text, _first_heading(src), stored=stored) for src in sources]
+        sims = [[best_sentence_score(part, src.text, _first_heading(src), stored=stored, title=_title(src))
+                 for src in sources]
                 for part in askers]
     except Exception as exc:  # no local model: fall back to rank order
         log.warning("part matching unavailable: %s", exc)
@@ -461,7 +467,7 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
                 lines.append(_pick(d.get("about"), lang, '"{title}":').format(title=s.title.split(" - ")[0]))
             try:
                 quote = select_sentences(question, s.text, limit_chars=limit, heading=_first_heading(s),
-                                         max_sentences=most, stored=stored)
+                                         max_sentences=most, stored=stored, title=_title(s))
             except Exception as exc:  # never lose the draft over sentence scoring
                 log.warning("sentence selection failed: %s", type(exc).__name__)
                 quote = s.text

@@ -258,3 +258,31 @@ def test_stored_sentence_vectors_only_come_from_the_drafts_own_model(demo_env, t
     assert Retriever(KnowledgeStore(path=str(demo_env), create=False)).sentence_vectors(["passwords"])
     other = KnowledgeStore(path=str(tmp_path), embedding_function=LocalEmbeddingFunction(Other()))
     assert Retriever(other).sentence_vectors(["passwords"]) == {}
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("which payment methods do you accept, is amex ok?", "billing"),  # a section with no heading
+    ("how much does demo plus cost per year?", "other"),  # no heading first, a named section joined after it
+])
+def test_sentences_of_sections_without_a_heading_are_read_back_not_embedded(text, intent, cfg, demo_env,  # noqa: F811
+                                                                           monkeypatch):
+    # Ingest stores such sentences as "article title: sentence"; scored bare (or under the joined
+    # section's heading) they missed the stored rows and were embedded again at every draft.
+    import pipeline.answer as answer
+    from knowledge.sentences import MIN_WORDS
+
+    kb = env_kb()
+    triage = Triage(intent=intent, confidence=0.8, language="en")
+    sources = retrieve(text, triage, cfg)
+    embedded: list[str] = []
+    real = answer._default_embed_passages
+
+    def spy(texts):
+        embedded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(answer, "_default_embed_passages", spy)
+    d = template_draft(_ticket(), text, triage, _plan(intent, cfg), sources, cfg, kb=kb)
+    assert d.used_source_ids
+    long_ones = [t for t in embedded if len(t.rsplit(": ", 1)[-1].split()) >= MIN_WORDS]
+    assert not long_ones, long_ones
