@@ -74,6 +74,32 @@ def drafting_config(cfg: Config | None) -> dict[str, Any]:
         return merged
 
 
+# The drafting.yaml keys whose texts a template draft says in the store's own words.
+_OPERATOR_KEYS = ("intro", "about", "order_reference", "passage_language_note", "not_found", "sensitive_followup",
+                  "closing", "signature", "greeting_anonymous")
+
+
+def operator_texts(cfg: Config | None) -> list[str]:
+    """Every fixed line of ``drafting.yaml`` (all intents, all languages) a template draft may contain.
+
+    The guards take these as the operator's own words (see :func:`pipeline.guards.trusted_sentences`):
+    "Here is how returns and refunds work:" is the store's template, not an invented refund.
+    """
+    d = drafting_config(cfg)
+    out: list[str] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, Mapping):
+            for x in v.values():
+                walk(x)
+
+    for key in _OPERATOR_KEYS:
+        walk(d.get(key))
+    return out
+
+
 def _pick(table: dict[str, str] | None, lang: str, default: str = "") -> str:
     table = table or {}
     return table.get(lang) or table.get("en") or default
@@ -663,7 +689,7 @@ def llm_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, sources: li
     warnings: list[str] = []
     if stripped:
         warnings.append("Links, images or markup in the model's text were removed.")
-    cats = unbacked_promises(reply, sources)
+    cats = unbacked_promises(reply, sources, operator_texts(cfg))
     if cats:
         warnings.append(promise_warning(cats))
     if not data["answered"]:
@@ -701,11 +727,11 @@ def draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, sources: list[S
     warnings: list[str] = []
     if llm is not None and sources:
         try:
-            return guards.review(llm_draft(ticket, text, triage, plan, sources, cfg, llm))
+            return guards.review(llm_draft(ticket, text, triage, plan, sources, cfg, llm), operator_texts(cfg))
         except DraftRejected as exc:
             log.warning("LLM draft rejected for ticket %s: %s", ticket.id, exc)
             warnings.append(f"LLM draft rejected ({exc}); template draft shown instead.")
         except Exception as exc:  # network, auth, rate limit: the template still helps the agent
             log.warning("LLM draft failed for ticket %s: %s", ticket.id, type(exc).__name__)
             warnings.append(f"LLM unavailable ({type(exc).__name__}); template draft shown instead.")
-    return guards.review(template_draft(ticket, text, triage, plan, sources, cfg, warnings, kb=kb))
+    return guards.review(template_draft(ticket, text, triage, plan, sources, cfg, warnings, kb=kb), operator_texts(cfg))
