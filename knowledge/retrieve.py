@@ -79,6 +79,10 @@ def _knob(name: str) -> Any:
 CANDIDATES = 30  # chunks taken from each ranking before fusion
 SECTIONS_PER_DOC = 2  # a document's passage may join its two best sections (see best_per_document)
 SECTION_WINDOW = 6  # ... when the second one ranks this high among all sections
+# ... and a third one when the first three hits are all sections of that one article: eval_tune.yaml
+# (277 labels) 249 -> 251 answers in the drafts (no answer lost; 17 drafts changed), draft length
+# median 558 -> 579, mean 580 -> 585 characters; answering section recall@3 0.917 -> 0.931.
+ONE_ARTICLE_EXTRA = True
 
 
 @dataclass
@@ -280,6 +284,7 @@ def best_per_document(hits: list[Hit], k: int, per_doc: int | None = None,
     A document's extra sections must rank within the first ``window`` hits overall: when the
     question falls between two sections of the right article (the heading says "The reset
     email does not arrive", the answer is in "Request a reset link"), both reach the drafter.
+    When the first ``per_doc + 1`` hits are all one article's, it gets that many sections.
     """
     per_doc = SECTIONS_PER_DOC if per_doc is None else per_doc
     window = SECTION_WINDOW if window is None else window
@@ -290,6 +295,11 @@ def best_per_document(hits: list[Hit], k: int, per_doc: int | None = None,
             if len(groups) < k:
                 groups[h.doc_id] = [h]
         elif len(g) < per_doc and i < window:
+            g.append(h)
+        elif ONE_ARTICLE_EXTRA and len(groups) == 1 and i == len(g) == per_doc:
+            # Every hit so far is a section of this one article: retrieval knows the article, not which
+            # of its sections answers ("points went down" -> "Earning", "Spending", "Points expiry"),
+            # so one more of them goes to the sentence choice (eval_tune.yaml, see ONE_ARTICLE_EXTRA).
             g.append(h)
     return list(groups.values())
 
