@@ -160,16 +160,22 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
         text = clean_query(text)
     if threshold is None:
         threshold = default_threshold()
-    n = store.count()
-    if not text or n == 0:
+    if not text:
         return []
+    lex_index = None
+    if lexical:
+        from knowledge.lexical import index_for
+
+        lex_index = index_for(store)  # follows the collection: empty only when the store is
+        if len(lex_index) == 0:
+            return []
     vec = np.asarray(embedding if embedding is not None else store.embed([text])[0], dtype=np.float32)
     where = _where(brand, language, strict_language)
     fused: dict[str, float] = {}
     info: dict[str, tuple[float, str, dict[str, Any]]] = {}
     col = store.collection
     if dense:
-        res = nearest(col, vec.tolist(), candidates, where, ["documents", "metadatas", "distances"], total=n)
+        res = nearest(col, vec.tolist(), candidates, where, ["documents", "metadatas", "distances"])
         for rank, (cid, body, meta, dist) in enumerate(zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
                                                            res["distances"][0], strict=True)):
             fused[cid] = fused.get(cid, 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)
@@ -185,11 +191,8 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
             if cid in info:  # the chunk's dense score is the better of its own and its best sentence's
                 info[cid] = (max(info[cid][0], cos), info[cid][1], info[cid][2])
     lex_norm: dict[str, float] = {}
-    if lexical:
-        from knowledge.lexical import index_for
-
-        lex = index_for(store).search(text, candidates, brand=brand, language=language,
-                                      strict_language=strict_language)
+    if lex_index is not None:
+        lex = lex_index.search(text, candidates, brand=brand, language=language, strict_language=strict_language)
         for rank, (cid, match) in enumerate(lex):
             fused[cid] = fused.get(cid, 0.0) + LEXICAL_WEIGHT / (RRF_K + rank + 1)
             lex_norm[cid] = match
