@@ -165,6 +165,29 @@ def _calibrate(dense: Any) -> Any:
     return calibrate(dense)
 
 
+def _cross_lingual(language: str | None) -> bool:
+    """Whether a question in ``language`` is matched with e5 (the knowledge base's multilingual index
+    is on and the question is not English): MiniLM reads English only, so its cosines between a
+    French question and English sentences chose the sentence to quote by chance."""
+    lang = (language or "").split("-")[0].lower()
+    if lang in ("", "en"):
+        return False
+    from knowledge.embedding import kb_multilingual
+
+    return kb_multilingual()
+
+
+def _cross_scores(question: str, texts: list[str]) -> np.ndarray:
+    """e5 cosines of ``texts`` (as passages) to ``question``, calibrated like retrieval's (bounded by
+    the passages quoted: a few dozen sentences, cached by e5 for the next draft)."""
+    from knowledge.embedding import calibrate_cross, get_multilingual_embedder
+
+    e5 = get_multilingual_embedder()
+    vecs = np.asarray(e5.embed_passages(texts), dtype=np.float32)
+    q = np.asarray(e5.embed([question])[0], dtype=np.float32)
+    return calibrate_cross(vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-12))
+
+
 def _tokens(text: str) -> set[str]:
     from knowledge.lexical import tokenize
 
@@ -173,26 +196,31 @@ def _tokens(text: str) -> set[str]:
 
 def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[str]], Any] | None = None,
                     question_vec: Any = None, contexts: Sequence[str] | None = None,
-                    stored: Mapping[str, Any] | None = None) -> list[float]:
+                    stored: Mapping[str, Any] | None = None, language: str | None = None) -> list[float]:
     """How well each sentence answers ``question`` (0..1-ish; meaning and shared rare words).
 
     ``contexts`` (a heading per sentence) are embedded with the sentence: "The reset email does
     not arrive: Wait a few minutes..." says what the sentence is about better than the sentence.
     ``stored``: vectors the knowledge base already holds, by text (used with the local model only).
+    ``language``: the customer's; another than English is matched with e5 (:func:`_cross_lingual`).
     """
     if not sents:
         return []
+    cross = embed is None and question_vec is None and _cross_lingual(language)
     local = embed is None  # the process's model: its cosines are put on the knowledge base's scale
     embed = embed or _default_embed
     dense = np.zeros(len(sents), dtype=np.float32)
     texts = [f"{c}: {x}" if c else x for c, x in zip(contexts, sents, strict=True)] if contexts else list(sents)
     try:
         # The local embedder caches its own vectors (per model and prefix); others go through ours.
-        vecs = _local_vectors(texts, stored) if local else _cache.embed(texts, embed)
-        q = np.asarray(question_vec if question_vec is not None else embed([question])[0], dtype=np.float32)
-        dense = vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-12)
-        if local:
-            dense = _calibrate(dense)
+        if cross:
+            dense = _cross_scores(question, texts)
+        else:
+            vecs = _local_vectors(texts, stored) if local else _cache.embed(texts, embed)
+            q = np.asarray(question_vec if question_vec is not None else embed([question])[0], dtype=np.float32)
+            dense = vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-12)
+            if local:
+                dense = _calibrate(dense)
     except Exception as exc:  # no model: words alone still choose better than "the first lines"
         log.warning("sentence scoring without embeddings: %s", exc)
     q_tok = _tokens(question)
@@ -210,23 +238,24 @@ def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[s
 
 def best_sentence_score(question: str, passage: str, heading: str = "",
                         embed: Callable[[list[str]], Any] | None = None,
-                        stored: Mapping[str, Any] | None = None) -> float:
+                        stored: Mapping[str, Any] | None = None, language: str | None = None) -> float:
     """How well the passage's best sentence (with its heading) answers ``question``."""
     blocks = sentence_blocks(passage)
     if not blocks:
         return 0.0
     heads = section_headings(passage, heading)
     contexts = [heads[b] if b < len(heads) else "" for b, _ in blocks] if HEADING_CONTEXT else None
-    return max(score_sentences(question, [x for _, x in blocks], embed, None, contexts, stored))
+    return max(score_sentences(question, [x for _, x in blocks], embed, None, contexts, stored, language))
 
 
 def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max_sentences: int | None = None,
                      embed: Callable[[list[str]], Any] | None = None, question_vec: Any = None,
-                     heading: str = "", stored: Mapping[str, Any] | None = None) -> str:
+                     heading: str = "", stored: Mapping[str, Any] | None = None, language: str | None = None) -> str:
     """The sentences of ``passage`` that answer ``question``, in the passage's order, within ``limit_chars``.
 
     ``heading`` is the heading of the passage's first section (later ones are ``### `` lines);
-    ``stored``: the knowledge base's sentence vectors by text (see :func:`score_sentences`).
+    ``stored``: the knowledge base's sentence vectors by text, ``language`` the customer's (see
+    :func:`score_sentences`).
     """
     max_sentences = MAX_SENTENCES if max_sentences is None else max_sentences
     blocks = sentence_blocks(passage)
@@ -235,7 +264,7 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
         return sents[0][:limit_chars] if sents else ""
     heads = section_headings(passage, heading)
     contexts = [heads[b] if b < len(heads) else "" for b, _ in blocks] if HEADING_CONTEXT else None
-    scores = score_sentences(question, sents, embed, question_vec, contexts, stored)
+    scores = score_sentences(question, sents, embed, question_vec, contexts, stored, language)
     # Help-centre sections lead with their answer: a small edge for each section's first sentence.
     scores = [sc + (LEAD_BONUS if i == 0 or blocks[i - 1][0] != blocks[i][0] else 0.0) for i, sc in enumerate(scores)]
     best = max(range(len(sents)), key=lambda i: scores[i])
