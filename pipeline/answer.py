@@ -102,6 +102,27 @@ def sentences(passage: str) -> list[str]:
     return [s for _, s in sentence_blocks(passage)]
 
 
+def sentence_contexts(blocks: Sequence[tuple[int, str]], passage: str, heading: str = "", title: str = "",
+                      stored: Mapping[str, Any] | None = None) -> list[str]:
+    """The context each sentence is embedded with: its section's heading, else the article title.
+
+    The same context the knowledge base stored the sentence with (``knowledge.sentences``: "heading
+    or title: sentence"), so its stored vector is read back instead of embedding a bare sentence.
+    A passage whose first section has no heading is titled after its second one ("Demo Plus
+    membership - What members get"): when the stored rows say the sentence was stored under the
+    title, the title is used.
+    """
+    heads = section_headings(passage, heading)
+    out = []
+    for b, sent in blocks:
+        c = heads[b] if b < len(heads) else ""
+        if title and title != c and (not c or (stored and stored.get(f"{c}: {sent}") is None
+                                              and stored.get(f"{title}: {sent}") is not None)):
+            c = title
+        out.append(c)
+    return out
+
+
 class _VectorCache:
     """Process-wide LRU of sentence vectors (knowledge base sentences repeat across tickets)."""
 
@@ -238,23 +259,25 @@ def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[s
 
 def best_sentence_score(question: str, passage: str, heading: str = "",
                         embed: Callable[[list[str]], Any] | None = None,
-                        stored: Mapping[str, Any] | None = None, language: str | None = None) -> float:
+                        stored: Mapping[str, Any] | None = None, title: str = "",
+                        language: str | None = None) -> float:
     """How well the passage's best sentence (with its heading) answers ``question``."""
     blocks = sentence_blocks(passage)
     if not blocks:
         return 0.0
-    heads = section_headings(passage, heading)
-    contexts = [heads[b] if b < len(heads) else "" for b, _ in blocks] if HEADING_CONTEXT else None
+    contexts = sentence_contexts(blocks, passage, heading, title, stored) if HEADING_CONTEXT else None
     return max(score_sentences(question, [x for _, x in blocks], embed, None, contexts, stored, language))
 
 
 def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max_sentences: int | None = None,
                      embed: Callable[[list[str]], Any] | None = None, question_vec: Any = None,
-                     heading: str = "", stored: Mapping[str, Any] | None = None, language: str | None = None) -> str:
+                     heading: str = "", stored: Mapping[str, Any] | None = None, title: str = "",
+                     language: str | None = None) -> str:
     """The sentences of ``passage`` that answer ``question``, in the passage's order, within ``limit_chars``.
 
-    ``heading`` is the heading of the passage's first section (later ones are ``### `` lines);
-    ``stored``: the knowledge base's sentence vectors by text, ``language`` the customer's (see
+    ``heading`` is the heading of the passage's first section (later ones are ``### `` lines),
+    ``title`` the article's; ``stored``: the knowledge base's sentence vectors by text, ``language``
+    the customer's (see
     :func:`score_sentences`).
     """
     max_sentences = MAX_SENTENCES if max_sentences is None else max_sentences
@@ -262,8 +285,7 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
     sents = [x for _, x in blocks]
     if len(sents) <= 1:
         return sents[0][:limit_chars] if sents else ""
-    heads = section_headings(passage, heading)
-    contexts = [heads[b] if b < len(heads) else "" for b, _ in blocks] if HEADING_CONTEXT else None
+    contexts = sentence_contexts(blocks, passage, heading, title, stored) if HEADING_CONTEXT else None
     scores = score_sentences(question, sents, embed, question_vec, contexts, stored, language)
     # Help-centre sections lead with their answer: a small edge for each section's first sentence.
     scores = [sc + (LEAD_BONUS if i == 0 or blocks[i - 1][0] != blocks[i][0] else 0.0) for i, sc in enumerate(scores)]

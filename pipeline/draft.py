@@ -74,6 +74,32 @@ def drafting_config(cfg: Config | None) -> dict[str, Any]:
         return merged
 
 
+# The drafting.yaml keys whose texts a template draft says in the store's own words.
+_OPERATOR_KEYS = ("intro", "about", "order_reference", "passage_language_note", "not_found", "sensitive_followup",
+                  "closing", "signature", "greeting_anonymous")
+
+
+def operator_texts(cfg: Config | None) -> list[str]:
+    """Every fixed line of ``drafting.yaml`` (all intents, all languages) a template draft may contain.
+
+    The guards take these as the operator's own words (see :func:`pipeline.guards.trusted_sentences`):
+    "Here is how returns and refunds work:" is the store's template, not an invented refund.
+    """
+    d = drafting_config(cfg)
+    out: list[str] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, Mapping):
+            for x in v.values():
+                walk(x)
+
+    for key in _OPERATOR_KEYS:
+        walk(d.get(key))
+    return out
+
+
 def _pick(table: dict[str, str] | None, lang: str, default: str = "") -> str:
     table = table or {}
     return table.get(lang) or table.get("en") or default
@@ -82,27 +108,69 @@ def _pick(table: dict[str, str] | None, lang: str, default: str = "") -> str:
 # ---------------------------------------------------------------- multi-part messages
 
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
-# Split "X and where is Y" only where a new request starts, not "salt and pepper".
-_CLAUSE_SPLIT = re.compile(
-    r"\s*(?:,\s*)?\b(?:and also|and|also|plus|as well as)\s+(?=(?:where|when|how|what|why|which|who|can|could|would|will|"
-    r"is|are|do|does|did|i|i'm|i've|my|please|also|then)\b)", re.I)
-_CHITCHAT = re.compile(r"^(hi|hello|hey|dear|thanks|thank you|regards|best|cheers|bonjour|hola|hallo|merci|gracias|danke)\b",
-                       re.I)
+# Split "X and where is Y" only where a new request starts, not "salt and pepper". The product takes
+# seven languages: per language, its "and" and the words a new question or request opens with
+# (kept apart so that French "en mon nom" is no Dutch "en" + "mon").
+_CLAUSE_WORDS = {
+    "en": ("and also|and|also|plus|as well as",
+           "where|when|how|what|why|which|who|can|could|would|will|is|are|do|does|did|i|i'm|i've|my|please|also|then"),
+    "fr": ("et aussi|et|aussi|ainsi que",
+           "où|quand|comment|quel|quelle|quels|quelles|pourquoi|combien|est-ce|pouvez|pourriez|puis-je|je|j'|mon|ma|mes|"
+           "merci de"),
+    "es": ("y también|y|también|además",
+           "dónde|donde|cuándo|cuando|cómo|qué|cuál|cuánto|cuánta|por qué|puedo|pueden|podéis|quiero|necesito|mi|mis"),
+    "de": ("und auch|und|auch|außerdem", "wo|wann|wie|warum|welche|welcher|welches|kann|können|könnt|ich|mein|meine|"
+                                         "meinen|bitte"),
+    "it": ("e anche|e|ed|anche|inoltre", "dove|quando|come (?:posso|si|faccio|fare|funziona|devo|potete)|perché|quale|quali|quanto|quanti|posso|potete|vorrei|il mio|"
+                                          "la mia|i miei"),
+    "nl": ("en ook|en|ook|bovendien", "waar|wanneer|hoe|wat|waarom|welke|hoeveel|kan|kunnen|kunt|ik|mijn|graag"),
+    "pt": ("e também|e|também|além disso", "onde|quando|como|qual|quais|quanto|posso|podem|quero|gostaria|o meu|a minha|"
+                                            "meu|minha"),
+}
+_CLAUSE_SPLIT = re.compile(r"\s*(?:,\s*)?(?:" + "|".join(
+    rf"\b(?:{conj})\s+(?=(?:{openers})\b)" for conj, openers in _CLAUSE_WORDS.values()) + ")", re.I)
+_CHITCHAT = re.compile(r"^(hi|hello|hey|dear|thanks|thank you|regards|best|cheers|bonjour|salut|merci|hola|buenas|gracias|"
+                       r"hallo|danke|ciao|buongiorno|salve|grazie|hoi|goedendag|bedankt|olá|ola|bom dia|obrigad[oa])\b", re.I)
 
 
+# A request: a question mark, a question word first, or a request word anywhere (English, French,
+# Spanish, German, Italian, Dutch, Portuguese). Words that are also English ("come", "was") only count
+# where they cannot be English.
 _REQUEST = re.compile(
-    r"\?|^\W*(how|where|when|what|why|which|can|could|would|will|do|does|is|are)\b|\b(please|need|want|like to|help|"
-    r"let me know|tell me|reset|cancel|change|send|refund|return)\b", re.I)
+    r"\?|^\W*(how|where|when|what|why|which|can|could|would|will|do|does|is|are|"
+    r"comment|où|quand|quel|quelle|quels|quelles|pourquoi|combien|est-ce|pouvez|pourriez|puis-je|"
+    r"cómo|dónde|donde|cuándo|qué|cuál|cuánto|cuánta|por qué|puedo|pueden|podéis|podrían|"
+    r"wie|wo|wann|warum|welche|welcher|welches|wieviel|kann|können|könnt|könnten|gibt es|"
+    r"come (?:posso|si|faccio|fare|funziona|devo|potete)|dove|quando|perché|quale|quali|quanto|quanti|posso|potete|"
+    r"potreste|hoe|waar|wanneer|wat|waarom|welke|hoeveel|kan|kunnen|kunt|onde|como|qual|quais|podem|poderiam)\b|"
+    r"\b(please|need|want|like to|help|let me know|tell me|reset|cancel|change|send|refund|return|"
+    r"s'il vous pla[iî]t|svp|je voudrais|je souhaite|j'aimerais|besoin|aidez|dites-moi|annuler|rembours\w*|renvoyer|"
+    r"retour|retourner|réinitialiser|changer|modifier|échanger|envoyer|"
+    r"por favor|quiero|quisiera|necesito|me gustar[ií]a|ayuda|cancelar|reembols\w*|devoluci[oó]n|devolver|"
+    r"restablecer|cambiar|enviar|"
+    r"bitte|ich möchte|ich will|ich brauche|hilfe|stornieren|erstatt\w*|rücksendung|zurücksenden|zurückschicken|"
+    r"zurücksetzen|umtauschen|ändern|senden|schicken|"
+    r"per favore|vorrei|voglio|ho bisogno|aiuto|annullare|rimbors\w*|reso|restituire|reimpostare|cambiare|inviare|"
+    r"spedire|alstublieft|alsjeblieft|graag|ik wil|ik zou|nodig|annuleren|terugbetal\w*|terugsturen|retour|"
+    r"retourneren|resetten|wijzigen|veranderen|sturen|"
+    r"quero|queria|gostaria|preciso|ajuda|cancelar|reembols\w*|devolu[cç][aã]o|devolver|redefinir|trocar|mudar|"
+    r"alterar|enviar)\b", re.I)
 
 
 # A short follow-up that points back ("Is that real?", "Can you move it back?", "What can I do about
-# this?") is no question of its own: searched alone it found unrelated passages.
-_LEANS_BACK = re.compile(r"\b(that|it|this|them|they|those|these|there|one|so|then)\b", re.I)
+# this?", "C'est normal ?", "Ist das echt?") is no question of its own: searched alone it found
+# unrelated passages. Other languages: pronouns and demonstratives; German "das" only when no noun
+# (capitalised) follows, where it is the article ("Wann kommt das Paket?").
+_LEANS_BACK = re.compile(
+    r"\b(that|it|this|them|they|those|these|there|one|so|then|ça|cela|ceci|c'est|c'|alors|eso|esto|ello|lo|"
+    r"entonces|así|das(?!\s+(?-i:[A-ZÄÖÜ]))|dies|es|dann|dort|damit|questo|questa|quello|quella|ciò|allora|così|"
+    r"dat|dit|daar|dan|isso|isto|aquilo|então|assim)\b", re.I)
 LEAN_WORDS = 8
 
 
 def split_parts(text: str, max_parts: int = 4) -> list[str]:
-    """The separate requests in a message (sentences, and clauses joined by "and where/how/...").
+    """The separate requests in a message (sentences, and clauses joined by "and where/how/..."), in
+    English, French, Spanish, German, Italian, Dutch and Portuguese.
 
     Context sentences ("I ordered last week.") are dropped when the message also has requests,
     so each part that gets its own passage is something the customer actually asked. A short
@@ -312,6 +380,11 @@ def _first_heading(src: Source) -> str:
     return src.title.split(" - ", 1)[1].split(" / ")[0] if " - " in src.title else ""
 
 
+def _title(src: Source) -> str:
+    """The article's title (a passage's title reads "Article - Heading / Other heading")."""
+    return src.title.split(" - ", 1)[0]
+
+
 RUNNER_UP_MARGIN = 0.1  # cosine; tuned on eval_tune.yaml (0, 0.03, 0.06, 0.1 tried)
 # The third passage is quoted only when it is about as close as the first: eval_tune.yaml (277 labels)
 # 241 -> 244 answers with 0.03 or 0.06 (0.1: same, longer drafts); the median draft did not change.
@@ -349,7 +422,8 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
         # is matched too: a split can cut a question from what it is about ("I returned shoes 3 weeks ago
         # and got an email saying the return was refused." / "What happens to them now?").
         askers = parts + [text]
-        sims = [[best_sentence_score(part, src.text, _first_heading(src), stored=stored, language=language)
+        sims = [[best_sentence_score(part, src.text, _first_heading(src), stored=stored, title=_title(src),
+                                     language=language)
                  for src in sources]
                 for part in askers]
     except Exception as exc:  # no local model: fall back to rank order
@@ -439,7 +513,7 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
                 lines.append(_pick(d.get("about"), lang, '"{title}":').format(title=s.title.split(" - ")[0]))
             try:
                 quote = select_sentences(question, s.text, limit_chars=limit, heading=_first_heading(s),
-                                         max_sentences=most, stored=stored, language=lang)
+                                         max_sentences=most, stored=stored, title=_title(s), language=lang)
             except Exception as exc:  # never lose the draft over sentence scoring
                 log.warning("sentence selection failed: %s", type(exc).__name__)
                 quote = s.text
@@ -619,7 +693,7 @@ def llm_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, sources: li
     warnings: list[str] = []
     if stripped:
         warnings.append("Links, images or markup in the model's text were removed.")
-    cats = unbacked_promises(reply, sources)
+    cats = unbacked_promises(reply, sources, operator_texts(cfg))
     if cats:
         warnings.append(promise_warning(cats))
     if not data["answered"]:
@@ -657,11 +731,11 @@ def draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, sources: list[S
     warnings: list[str] = []
     if llm is not None and sources:
         try:
-            return guards.review(llm_draft(ticket, text, triage, plan, sources, cfg, llm))
+            return guards.review(llm_draft(ticket, text, triage, plan, sources, cfg, llm), operator_texts(cfg))
         except DraftRejected as exc:
             log.warning("LLM draft rejected for ticket %s: %s", ticket.id, exc)
             warnings.append(f"LLM draft rejected ({exc}); template draft shown instead.")
         except Exception as exc:  # network, auth, rate limit: the template still helps the agent
             log.warning("LLM draft failed for ticket %s: %s", ticket.id, type(exc).__name__)
             warnings.append(f"LLM unavailable ({type(exc).__name__}); template draft shown instead.")
-    return guards.review(template_draft(ticket, text, triage, plan, sources, cfg, warnings, kb=kb))
+    return guards.review(template_draft(ticket, text, triage, plan, sources, cfg, warnings, kb=kb), operator_texts(cfg))

@@ -19,7 +19,7 @@ from typing import Any
 from pipeline.classify import classify
 from pipeline.config import Config
 from pipeline.draft import draft as make_draft
-from pipeline.draft import retrieve
+from pipeline.draft import operator_texts, retrieve
 from pipeline.models import Draft, KnowledgeBase, LLMSettings, Plan, Source, Ticket, Triage
 from pipeline.normalize import normalize
 from pipeline.rules import allow_auto_reply, decide
@@ -84,7 +84,7 @@ def decide_message(ticket: Ticket, message_id: Any, cfg: Config, platform: str |
         out.sources = retrieve(text, triage, cfg, caps.kb, brand=ticket.brand, llm=caps.llm)
     out.draft = make_draft(ticket, text, triage, plan, out.sources, cfg, llm=caps.llm, kb=caps.kb)
     out.timings["draft"] = time.monotonic() - t1
-    allowed, why = allow_auto_reply(plan, out.draft)
+    allowed, why = allow_auto_reply(plan, out.draft, operator_texts(cfg))
     out.auto_reply_reason = why
     if plan.auto_reply:
         plan.reasons.append(f"auto-reply {'sent' if allowed else 'withheld'}: {why}")

@@ -204,25 +204,86 @@ def _norm_words(text: str) -> str:
     return " ".join(re.findall(r"\w+", fold(text)))
 
 
-def unbacked_promises(text: str, sources: Iterable[Source]) -> list[str]:
+TRUSTED_TYPES = ("policy", "article")  # the store's own knowledge; past tickets are another customer's words
+# A draft sentence is the store's own words when it is a whole sentence (or ``;``/``:`` clause) of a
+# policy or article passage, or at least this share of one: quoting "we will refund you in full" out
+# of "If the item arrives faulty, we will refund you in full." drops the condition, and is not backed.
+BACKED_SHARE = 0.8
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+_EMPHASIS = re.compile(r"\*\*|__")
+
+
+def _split(text: str) -> list[str]:
+    """Sentences and ``;``/``:`` clauses, Markdown emphasis dropped first: a passage's
+    "click **Forgot password?** and enter" is quoted as "click Forgot password? and enter"."""
+    return _SENTENCES.split(_EMPHASIS.sub("", (text or "")[:MAX_CHARS]))
+
+
+def _pieces(text: str) -> list[str]:
+    return [w for w in (_norm_words(p) for p in _split(text)) if w]
+
+
+def trusted_sentences(sources: Iterable[Source], operator_text: Iterable[str] = ()) -> list[str]:
+    """The sentences a draft may repeat as the store's own words, normalised (see :func:`is_backed`).
+
+    Every sentence of the policy and article passages in ``sources``, and of ``operator_text``:
+    the operator's own template lines (``drafting.yaml``: intros, "About ...:" lines). A template
+    line's ``{title}`` is filled with the trusted passages' titles; a line with any other
+    placeholder (the customer's ``{name}``, ``{order}``) is skipped, since the customer chooses
+    what fills it.
+    """
+    trusted = [s for s in sources if s.source_type in TRUSTED_TYPES]
+    out = [p for s in trusted for p in _pieces(s.text)]
+    titles = {t for s in trusted for t in (s.title, s.title.split(" - ")[0]) if t}
+    for line in operator_text:
+        names = set(_PLACEHOLDER.findall(line))
+        if not names:
+            out += _pieces(line)
+        elif names == {"title"}:
+            for t in titles:  # str.replace, not format: a title may hold braces
+                out += _pieces(line.replace("{title}", t))
+    return out
+
+
+def is_backed(sentence: str, trusted: list[str]) -> bool:
+    """True when ``sentence`` repeats one of the ``trusted`` sentences word for word, whole or
+    nearly whole (:data:`BACKED_SHARE` of its words, at least 20 characters)."""
+    words = _norm_words(sentence)
+    if not words:
+        return True
+    n = len(words.split())
+    for piece in trusted:
+        if words == piece:
+            return True
+        if len(words) >= 20 and words in piece and n >= BACKED_SHARE * len(piece.split()):
+            return True
+    return False
+
+
+def unbacked_promises(text: str, sources: Iterable[Source], operator_text: Iterable[str] = ()) -> list[str]:
     """Promise categories in ``text`` that no policy or article passage states *word for word*.
 
-    Backing is per sentence: the sentence making the promise must appear in a passage of type
-    ``policy`` or ``article`` (a template quoting the store's policy). A passage that merely
-    mentions refunds does not back an invented refund; past tickets never back anything. There
-    is no LLM judge here, so a paraphrase is treated as unbacked (conservative on purpose: the
-    cost of a false warning is an agent's glance, of a missed one an invented refund).
+    Backing is per sentence: the sentence making the promise must be a sentence of a passage of
+    type ``policy`` or ``article`` (a template quoting the policy), whole or nearly whole (see
+    :func:`is_backed`), or one of the operator's own template lines (``operator_text``). A passage
+    that merely mentions refunds does not back an invented refund; past tickets never back
+    anything. There is no LLM judge here, so a paraphrase is treated as unbacked (conservative on
+    purpose: the cost of a false warning is an agent's glance, of a missed one an invented refund).
     """
-    trusted = [_norm_words(s.text) for s in sources if s.source_type in ("policy", "article")]
+    trusted = trusted_sentences(sources, operator_text)
     unbacked: set[str] = set()
-    for sentence in _SENTENCES.split((text or "")[:MAX_CHARS]):
+    for sentence in _split(text):
         cats = promises(sentence)
-        if not cats:
-            continue
-        words = _norm_words(sentence)
-        if not (len(words) >= 20 and any(words in p for p in trusted)):
+        if cats and not is_backed(sentence, trusted):
             unbacked |= cats
     return sorted(unbacked)
+
+
+def _unbacked_part(text: str, trusted: list[str]) -> str:
+    """``text`` without the sentences that are the store's own words (see :func:`is_backed`)."""
+    return "\n".join(p for p in _split(text) if not is_backed(p, trusted))
 
 
 def promise_warning(cats: list[str]) -> str:
@@ -322,22 +383,31 @@ def only_past_tickets(draft: Draft) -> bool:
 # ---------------------------------------------------------------- entry points
 
 
-def unsafe_reasons(text: str, sources: list[Source]) -> list[str]:
-    """Every reason ``text`` must not reach a customer by itself (empty list = nothing found)."""
+def unsafe_reasons(text: str, sources: list[Source], operator_text: Iterable[str] = ()) -> list[str]:
+    """Every reason ``text`` must not reach a customer by itself (empty list = nothing found).
+
+    Secrets and personal data are looked for outside the sentences the store's own passages and
+    template lines say word for word (``operator_text``, see :func:`trusted_sentences`): a password
+    reset article quoted in a template names the password and the store's ``noreply@`` address,
+    and warning on every such draft taught agents to skip the warnings. Links are flagged wherever
+    they are: they are never sent automatically.
+    """
     reasons: list[str] = []
     links = find_links(text)
     if links:
         reasons.append("Link removed or link-like text in the draft: links are never sent automatically.")
-    cats = unbacked_promises(text, sources)
+    trusted = trusted_sentences(sources, operator_text)
+    rest = _unbacked_part(text, trusted)
+    cats = unbacked_promises(text, sources, operator_text)
     if cats:
         reasons.append(promise_warning(cats))
     if authority_claims(text):
         reasons.append("The draft claims authority (a manager's approval, a guarantee): "
                        "only a human can decide that. Never sent automatically.")
-    if secret_requests(text):
+    if secret_requests(rest):
         reasons.append("The draft mentions card numbers, security codes, PINs or passwords: "
                        "never ask a customer for them. Never sent automatically.")
-    pii = personal_data(text)
+    pii = personal_data(rest)
     if pii:
         reasons.append(f"The draft contains personal data ({', '.join(pii)}): check whose it is. "
                        "Never sent automatically.")
@@ -346,9 +416,11 @@ def unsafe_reasons(text: str, sources: list[Source]) -> list[str]:
     return reasons
 
 
-def review(draft: Draft) -> Draft:
-    """Add the guards' warnings to ``draft`` (each once); a draft with warnings is never auto-replied."""
-    reasons = unsafe_reasons(draft.text, draft.sources)
+def review(draft: Draft, operator_text: Iterable[str] = ()) -> Draft:
+    """Add the guards' warnings to ``draft`` (each once); a draft with warnings is never auto-replied.
+
+    ``operator_text``: the operator's template lines (see :func:`unsafe_reasons`)."""
+    reasons = unsafe_reasons(draft.text, draft.sources, operator_text)
     if only_past_tickets(draft):
         reasons.append("Grounded only on similar past tickets, not on a policy: an agent must check it.")
     for r in reasons:

@@ -10,6 +10,7 @@ Pure (no I/O, clock passed in). Hard guards are code, not config:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -244,8 +245,11 @@ def decide(triage: Triage, ticket: Ticket, cfg: Config, platform: str | None = N
     return plan
 
 
-def allow_auto_reply(plan: Plan, draft: Draft | None) -> tuple[bool, str]:
-    """Last guard before anything public: the plan allowed it and the draft is grounded and clean."""
+def allow_auto_reply(plan: Plan, draft: Draft | None, operator_text: Iterable[str] = ()) -> tuple[bool, str]:
+    """Last guard before anything public: the plan allowed it and the draft is grounded and clean.
+
+    ``operator_text``: the operator's template lines (``pipeline.draft.operator_texts``), the
+    store's own words for the guards, as when the draft was reviewed."""
     if not plan.auto_reply or plan.sensitive:
         return False, "auto-reply not allowed by the plan"
     if draft is None or not draft.text.strip() or draft.kind == "none":
@@ -261,7 +265,7 @@ def allow_auto_reply(plan: Plan, draft: Draft | None) -> tuple[bool, str]:
         return False, "draft is too short to be an answer"
     if guards.only_past_tickets(draft):
         return False, "draft is grounded only on past tickets, not on a policy"
-    unsafe = guards.unsafe_reasons(draft.text, draft.sources)
+    unsafe = guards.unsafe_reasons(draft.text, draft.sources, operator_text)
     if unsafe:
         return False, "draft failed a guard: " + "; ".join(unsafe)
     return True, "grounded draft, every guard passed"

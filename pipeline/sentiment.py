@@ -39,7 +39,10 @@ CLASSES = ("angry", "negative", "neutral", "positive")
 NEUTRAL_INTENTS = ("order_status", "return_refund", "cancel_order", "change_order", "billing", "account_access",
                    "account_change", "product_question", "discount_promo")
 NEGATIVE_INTENTS = ("complaint",)
-C = 16.0  # weak regularisation: the embedding carries the signal, the data set is small
+# Weak regularisation: the embedding carries the signal. 64 rather than 16, chosen on the sentiment
+# examples' 5-fold CV (neutral rows read negative 3.9 -> 3.0%, angry rows 96.5 -> 97.9%) and the
+# tuning set (bench/sentiment_tuning.py: neutral 1.8 -> 0.4%, angry the same); ~+0.6 s CPU per fit.
+C = 64.0
 _BURST = re.compile(r"[!?]{2,}")
 
 

@@ -84,19 +84,27 @@ _CHARGEBACK = _rx(
     r"\b(faire|fais|ferai|je fais) (une )?opposition\b", r"\bopposition (sur|au|a) (le |la )?(paiement|prelevement|carte)\b",
     r"\bcontest\w* (le|la|ce|cette|mon) (paiement|prelevement|debit|transaction|achat)\b", r"\bretrofacturation\b",
     r"\blitige (avec|aupres de) ma banque\b",
+    r"\b(faire|fais|ferai|vais faire) annuler (le|mon|ce|la) (paiement|prelevement|debit|transaction)\b.{0,40}\b(banque|carte)\b",
     # ES
     r"\b(contracargo|retrocargo)s?\b",
     r"\b(reclam\w*|disput\w*|anul\w*|devol\w*) (el|este|del|ese) cargo\b.{0,30}\bbanco\b",
     r"\bdevolucion del cargo\b",
+    r"\bbanco\b.{0,30}\b(reclam\w*|disput\w*|anul\w*|devol\w*) (el|este|ese) cargo\b",
+    r"\b(anul\w*|reclam\w*|disput\w*) (el|este|ese) (pago|cargo|cobro)\b.{0,20}\b(compania|emisor) de (la |mi )?tarjeta\b",
     # DE
     r"\b(ruckbuchung|ruckbuchen|zuruckbuchen|zuruckbuchung|zurueckbuchen|rueckbuchung)\w*\b",
     r"\blastschrift\w*\b.{0,25}\b(widerruf\w*|widersprech\w*|zuruckgeb\w*|zuruckhol\w*)\b",
     r"\b(widerspreche|widerrufe)\w*\b.{0,25}\blastschrift\w*\b",
+    # "zurückholen/-buchen/-fordern" through the bank, not "zurückgewiesen" (a declined payment)
+    r"\bbank\b.{0,40}\b(abbuchung|zahlung|lastschrift)\w*\b.{0,20}\bzuruck(zu)?(hol|buch|forder)\w*\b",
     # IT
     r"\bcontest\w* (l'|il |lo |questo )?(addebito|pagamento|transazione)\b", r"\bstorno (dell'addebito|del pagamento)\b",
     r"\bdisconosc\w* (l'|il )?(addebito|pagamento)\b",
+    # through the bank or card company; "potete stornare il pagamento doppio?" asks the shop for a refund
+    r"\bstorn\w* (il |l'|l)?(pagamento|addebito)\b.{0,15}\b(dalla|dal|alla|con la|tramite la) (mia )?(banca|societa|carta)\b",
     # NL
-    r"\bterugboek\w*\b", r"\bstorneren\b", r"\b(betaling|afschrijving)\b.{0,30}\bterug(draaien|halen|vorderen)\b",
+    r"\bterugboek\w*\b", r"\bstorneren\b", r"\b(betaling|afschrijving)\b.{0,40}\bterug(draaien|halen|vorderen)\b",
+    r"\b(betaling|afschrijving)\b.{0,30}\bbetwist\w*\b", r"\bbetwist\w*\b.{0,30}\b(betaling|afschrijving)\b",
     r"\bterug(draaien|vorderen)\b.{0,10}\bbij (mijn|de) bank\b",
     # PT
     r"\bestorno\b", r"\bcontest\w* (a|o|esta|este) (cobranca|pagamento|compra|transacao)\b",

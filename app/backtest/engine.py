@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.config import AutoReply, Config, Rule
+from pipeline.draft import operator_texts
 from pipeline.flow import Capabilities, decide_message
 from pipeline.models import Draft, LLMSettings, Plan, Source, Ticket, Triage
 from pipeline.rules import allow_auto_reply, decide
@@ -109,7 +110,7 @@ class OfflinePipeline:
         eligible = False
         if plan.enabled:
             what = decide(d.triage, ticket, self.whatif, ticket.platform, now=now)
-            eligible = allow_auto_reply(what, d.draft)[0] and what.auto_reply
+            eligible = allow_auto_reply(what, d.draft, operator_texts(self.cfg))[0] and what.auto_reply
         timings = dict(d.timings)
         timings["total"] = sum(v for k, v in d.timings.items() if k in ("classify", "draft"))
         return OfflineResult(text=d.text, triage=d.triage, plan=plan, draft=d.draft if plan.enabled else None,

@@ -122,6 +122,55 @@ def test_a_follow_up_that_points_back_is_asked_with_its_sentence():
     assert len(split_parts(two)) == 2
 
 
+@pytest.mark.parametrize("text, parts", [
+    # a second request joined by "and" + a question word
+    ("Bonjour, je voudrais changer mon adresse et où en est ma commande ?",
+     ["Bonjour, je voudrais changer mon adresse", "où en est ma commande ?"]),
+    ("Hola, quiero cambiar la dirección de entrega y dónde puedo ver el seguimiento de mi pedido",
+     ["Hola, quiero cambiar la dirección de entrega", "dónde puedo ver el seguimiento de mi pedido"]),
+    ("Ich möchte die Lieferadresse ändern und wann kommt das Paket?",
+     ["Ich möchte die Lieferadresse ändern", "wann kommt das Paket?"]),
+    ("Ciao, vorrei restituire le scarpe e quando arriva il rimborso sulla carta?",
+     ["Ciao, vorrei restituire le scarpe", "quando arriva il rimborso sulla carta?"]),
+    ("Hoi, ik wil mijn wachtwoord resetten en hoe lang duurt een terugbetaling?",
+     ["Hoi, ik wil mijn wachtwoord resetten", "hoe lang duurt een terugbetaling?"]),
+    ("Olá, quero trocar o tamanho das botas e quanto tempo demora o reembolso?",
+     ["Olá, quero trocar o tamanho das botas", "quanto tempo demora o reembolso?"]),
+    # a request without a question mark; the context sentence before it is no part
+    ("J'ai commandé des bottes la semaine dernière. Je voudrais annuler ma commande.",
+     ["Je voudrais annuler ma commande."]),
+    ("Ho ordinato una giacca ieri. Vorrei cambiare la taglia, per favore.", ["Vorrei cambiare la taglia, per favore."]),
+    # a short follow-up that points back is asked with its sentence
+    ("J'ai reçu un SMS pour payer des frais de douane via un lien. C'est normal ?",
+     ["J'ai reçu un SMS pour payer des frais de douane via un lien. C'est normal ?"]),
+    ("Ich habe eine SMS bekommen, ich soll Zoll über einen Link zahlen. Ist das echt?",
+     ["Ich habe eine SMS bekommen, ich soll Zoll über einen Link zahlen. Ist das echt?"]),
+    ("Me llegó un SMS para pagar la aduana con un enlace. ¿Es normal eso?",
+     ["Me llegó un SMS para pagar la aduana con un enlace. ¿Es normal eso?"]),
+    # ... but German "das" before a noun is the article, not a pointer back
+    ("Ich möchte meine Adresse ändern. Wann kommt das Paket?", ["Ich möchte meine Adresse ändern.", "Wann kommt das Paket?"]),
+    # "and" followed by words that only open a request in another language: no split
+    ("Je voudrais que le colis soit livré en mon nom et en ma présence.",
+     ["Je voudrais que le colis soit livré en mon nom et en ma présence."]),
+    ("Ho comprato il pane e come sempre era buono, vorrei ordinarne ancora.",
+     ["Ho comprato il pane e come sempre era buono, vorrei ordinarne ancora."]),
+])
+def test_split_parts_in_the_other_six_languages(text, parts):
+    # The product takes seven languages; these rules were English-only, so a French message with two
+    # requests was searched as one and its draft answered only one of them.
+    assert split_parts(text) == parts
+
+
+def test_a_french_message_with_two_requests_gets_a_passage_for_each(cfg, demo_env):  # noqa: F811
+    text = ("Bonjour, je ne reçois pas l'e-mail pour réinitialiser mon mot de passe et combien coûte le retour "
+            "depuis la Belgique ?")
+    triage = Triage(intent="account_access", confidence=0.8, language="fr")
+    d = template_draft(_ticket(), text, triage, _plan("account_access", cfg), retrieve(text, triage, cfg), cfg,
+                       kb=env_kb())
+    assert d.used_source_ids[:2] == ["reset-password-fr", "return-policy-fr"], d.text
+    assert "sont gratuits avec notre étiquette prépayée" in d.text, d.text
+
+
 def _draft_from_kb(text: str, intent: str, cfg):
     """The template draft for ``text`` (triaged as ``intent``) from the passages retrieved for it."""
     triage = Triage(intent=intent, confidence=0.7, language="en")
@@ -258,3 +307,31 @@ def test_stored_sentence_vectors_only_come_from_the_drafts_own_model(demo_env, t
     assert Retriever(KnowledgeStore(path=str(demo_env), create=False)).sentence_vectors(["passwords"])
     other = KnowledgeStore(path=str(tmp_path), embedding_function=LocalEmbeddingFunction(Other()))
     assert Retriever(other).sentence_vectors(["passwords"]) == {}
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("which payment methods do you accept, is amex ok?", "billing"),  # a section with no heading
+    ("how much does demo plus cost per year?", "other"),  # no heading first, a named section joined after it
+])
+def test_sentences_of_sections_without_a_heading_are_read_back_not_embedded(text, intent, cfg, demo_env,  # noqa: F811
+                                                                           monkeypatch):
+    # Ingest stores such sentences as "article title: sentence"; scored bare (or under the joined
+    # section's heading) they missed the stored rows and were embedded again at every draft.
+    import pipeline.answer as answer
+    from knowledge.sentences import MIN_WORDS
+
+    kb = env_kb()
+    triage = Triage(intent=intent, confidence=0.8, language="en")
+    sources = retrieve(text, triage, cfg)
+    embedded: list[str] = []
+    real = answer._default_embed_passages
+
+    def spy(texts):
+        embedded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(answer, "_default_embed_passages", spy)
+    d = template_draft(_ticket(), text, triage, _plan(intent, cfg), sources, cfg, kb=kb)
+    assert d.used_source_ids
+    long_ones = [t for t in embedded if len(t.rsplit(": ", 1)[-1].split()) >= MIN_WORDS]
+    assert not long_ones, long_ones

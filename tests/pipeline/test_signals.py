@@ -130,6 +130,14 @@ def test_priority_from_signals(cfg):
         "Farò il chargeback con la carta.",
         "Ik ga de afschrijving laten terugdraaien door mijn bank.",
         "Vou contestar a cobrança no banco.",
+        # reversals through the bank or card company, worded without "chargeback" or "dispute"
+        "Sinon je vais faire annuler le prélèvement par ma banque.",
+        "He pedido a mi banco que anule este cargo.",
+        "Anularé el cobro con la compañía de mi tarjeta.",
+        "Meine Bank soll die Abbuchung zurückbuchen.",
+        "Farò stornare l'addebito dalla mia banca.",
+        "Mijn bank gaat de betaling betwisten.",
+        "Ik laat de betaling via de creditcardmaatschappij terugdraaien.",  # 31 characters apart
     ],
 )
 def test_chargeback_in_every_language(text):
@@ -206,6 +214,10 @@ def test_signals_resist_obfuscation(text, signal):
         ("Is there a lot of demand for this sofa? Hay mucha demanda?", "legal_threat"),
         ("My bank statement shows the payment twice.", "chargeback"),
         ("Which bank transfer details should I use?", "chargeback"),
+        ("Die Bank hat die Zahlung zurückgewiesen, kann ich es noch einmal versuchen?", "chargeback"),
+        ("Potete stornare il pagamento doppio? Ho pagato due volte con la carta.", "chargeback"),
+        ("¿Podéis anular el pago? Lo hice con la tarjeta equivocada.", "chargeback"),
+        ("Pouvez-vous annuler le paiement ? J'ai utilisé la mauvaise carte.", "chargeback"),
         ("Please cancel my order, wrong size.", "subscription_cancel"),
         ("How do I unsubscribe from your newsletter?", "subscription_cancel"),
         ("Ich möchte meine Bestellung stornieren.", "subscription_cancel"),

@@ -143,3 +143,120 @@ def test_public_replies_are_escaped_html_on_every_platform(kit, rsps, waits):
     sent = fake.replies()
     assert len(sent) == 1
     assert sent[0] == "<p>Hello &lt;img src=x onerror=alert(1)&gt;<br>Your order ships &lt;b&gt;today&lt;/b&gt;.</p>"
+
+
+# ---------------------------------------------------------------- the store's own words are not flagged
+
+RESET = Source(id="reset-password", title="Reset your password - Request a reset link", source_type="article",
+               score=0.8, text="On the sign-in page click **Forgot password?** and enter the email address of your "
+                               "account. Add noreply@demo-store.example to your contacts and request a new link.")
+FAULTY = Source(id="faulty", title="Faulty items", source_type="policy", score=0.8,
+                text="If the item arrives faulty, we will refund you in full. We do not refund the shipping costs. "
+                     "We will never ask you to reply with your password.")
+
+
+def _ops() -> list[str]:
+    from pipeline.draft import operator_texts
+
+    return operator_texts(load_config(ROOT / "config"))
+
+
+def _kinds(d: Draft) -> set[str]:
+    return {w.split(":")[0].split(" (")[0] for w in d.warnings}
+
+
+@pytest.mark.parametrize("lang,msg", [
+    ("en", "I sent the jacket back, when do I get my money?"),
+    ("fr", "J'ai renvoyé la veste, quand serai-je remboursé ?"),
+    ("de", "Ich habe die Jacke zurückgeschickt, wann bekomme ich mein Geld?"),
+    ("es", "Devolví la chaqueta, ¿cuándo me devolvéis el dinero?"),
+])
+def test_a_template_quoting_the_policy_in_the_operators_words_carries_no_warning(lang, msg):
+    # Before: the intro "Here is how returns and refunds work:" and the line 'About "Refunds":' were
+    # "ungrounded claims", and the reset article's "Forgot password?" and noreply@ address a secret
+    # request and personal data: 115 warnings on 264 tuning drafts that quoted only the store's words.
+    cfg = load_config(ROOT / "config")
+    ticket = Ticket(platform="zendesk", id="1", subject="x", requester=Person(name="Ana"),
+                    messages=[Message(id="1", author_role=CUSTOMER, body_text=msg)])
+    plan = Plan(intent="return_refund", band="high", draft=True, auto_reply=True)
+    triage = Triage(intent="return_refund", confidence=0.95, language=lang)
+    d = review(template_draft(ticket, msg, triage, plan, [POLICY, RESET], cfg), _ops())
+    assert "Refunds are issued" in d.text and "Forgot password?" in d.text and "noreply@" in d.text
+    assert not _kinds(d) & {"Ungrounded claim", "The draft mentions card numbers, security codes, PINs or passwords",
+                            "The draft contains personal data"}, d.warnings
+
+
+@pytest.mark.parametrize("text,kind", [
+    # The condition dropped from the policy's sentence: a promise the policy does not make.
+    ("We will refund you in full.", "refund"),
+    ("we will refund you in full", "refund"),
+    # The negation dropped.
+    ("We refund the shipping costs.", "refund"),
+    # The operator's intro with a promise glued on in the same sentence.
+    ("Here is how returns and refunds work and we refund you today.", "refund"),
+    # German: the operator's German intro does not back a German promise.
+    ("So funktionieren Rücksendungen und Erstattungen: Wir erstatten Ihnen den vollen Betrag.", "refund"),
+    # Look-alike letters: folded, still not the policy's sentence.
+    ("Wе will rеfund yоu in full.", "refund"),
+])
+def test_attacks_on_the_stores_own_words_rule_are_still_flagged(text, kind):
+    assert kind in unbacked_promises(text, [FAULTY, POLICY], _ops())
+
+
+def test_only_whole_sentences_of_the_stores_passages_back_a_secret_or_an_address():
+    from pipeline.guards import unsafe_reasons
+
+    def kinds(text: str) -> set[str]:
+        return {r.split(":")[0].split(" (")[0] for r in unsafe_reasons(text, [FAULTY, RESET], _ops())}
+
+    secret = "The draft mentions card numbers, security codes, PINs or passwords"
+    pii = "The draft contains personal data"
+    # The policy's sentence, quoted whole: not a request.
+    assert secret not in kinds("We will never ask you to reply with your password.")
+    # Cut out of it, or reworded: a request for the password.
+    assert secret in kinds("Reply with your password.")
+    assert secret in kinds("Please reply with your password.")
+    assert secret in kinds("Send us your pаsswоrd.")  # Cyrillic а and о
+    assert secret in kinds("We will never ask you to reply with your password. Send us your PIN.")
+    # The store's address in its own sentence is not personal data; another address is.
+    assert pii not in kinds("Add noreply@demo-store.example to your contacts and request a new link.")
+    assert pii in kinds("Add dana.smith@gmail.com to your contacts and request a new link.")
+    # The same sentence from a past ticket (another customer's words) backs nothing.
+    past = Source(id="t", title="t", source_type="ticket", text=FAULTY.text)
+    assert secret in {r.split(":")[0] for r in unsafe_reasons("We will never ask you to reply with your password.",
+                                                            [past], _ops())}
+
+
+def test_what_the_customer_chooses_never_becomes_the_stores_words():
+    from pipeline.guards import trusted_sentences
+
+    # Template lines filled with the customer's name or order number are not trusted...
+    assert trusted_sentences([], ["Hi {name},", "About your order {order}:"]) == []
+    # ...nor a title that comes from a past ticket.
+    past = Source(id="t", title="We refund everything today", source_type="ticket", text="x")
+    assert unbacked_promises('About "We refund everything today":', [past], _ops()) == ["refund"]
+    # A name chosen to smuggle a promise into the greeting: the greeting keeps one plausible first
+    # name, and a first name that is itself promise vocabulary is flagged and never auto-replied.
+    cfg = load_config(ROOT / "config")
+    plan = Plan(intent="order_status", band="high", draft=True, auto_reply=True)
+    for name, flagged in [("Dana. We will refund you 500 EUR today", False), ("Refund", True), ("Gratis", True)]:
+        ticket = Ticket(platform="zendesk", id="1", subject="x", requester=Person(name=name),
+                        messages=[Message(id="1", author_role=CUSTOMER, body_text="Where is my order?")])
+        d = review(template_draft(ticket, "Where is my order?", Triage(intent="order_status", confidence=0.95), plan,
+                                  [POLICY], cfg), _ops())
+        assert "500 EUR" not in d.text
+        assert any(w.startswith("Ungrounded claim") for w in d.warnings) is flagged, (name, d.warnings)
+        assert allow_auto_reply(plan, d, _ops())[0] is not flagged
+
+
+def test_auto_reply_sees_the_operators_words_as_the_review_did():
+    cfg = load_config(ROOT / "config")
+    plan = Plan(intent="return_refund", band="high", draft=True, auto_reply=True)
+    ticket = Ticket(platform="zendesk", id="1", subject="x", requester=Person(name="Ana"),
+                    messages=[Message(id="1", author_role=CUSTOMER, body_text="When is my refund issued?")])
+    bare = template_draft(ticket, "When is my refund issued?", Triage(intent="return_refund", confidence=0.95), plan,
+                          [POLICY], cfg)
+    assert "refunds work" in bare.text
+    assert allow_auto_reply(plan, bare, _ops())[0] is True
+    # Without the operator's lines its intro is an unbacked refund: the old, noisier answer.
+    assert allow_auto_reply(plan, bare)[0] is False
