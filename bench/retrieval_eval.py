@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                 lang_sec.append(sr)
                 if not sr or sr > 3:
                     misses.append((it["msg"], lab["doc"], lab.get("section"), dr, sr, [s.title for s in got[:3]]))
-        silent = [q for q in off_topic if not search(q, 1)]
+        # Multilingual splits list {msg, language}: searched in the customer's language, as the product does.
+        silent = [q for q in off_topic if not (search_item(q, 1) if isinstance(q, dict) else search(q, 1))]
         answered = sum(1 for it in items if search_item(it, 1))
 
         print(f"split: {'legacy' if args.legacy else args.split}  mode: {args.mode}  messages: {len(items)}  "
@@ -163,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
         lat.sort()
         print(f"retrieval per message: p50 {statistics.median(lat):.1f} ms, p95 {lat[int(0.95 * (len(lat) - 1))]:.1f} ms "
               f"({store.count()} chunks)")
-        print(f"relevance threshold {kr.default_threshold():.2f}: {answered}/{len(items)} messages get a passage, "
+        from knowledge.embedding import kb_multilingual
+
+        cross = multilingual and kb_multilingual() and kr.CROSS_THRESHOLD is not None
+        cut = kr.CROSS_THRESHOLD if cross else kr.default_threshold()
+        print(f"relevance threshold {cut:.2f}: {answered}/{len(items)} messages get a passage, "
               f"{len(silent)}/{len(off_topic)} off-topic messages get none")
 
         if not args.legacy and not args.no_drafts:

@@ -311,8 +311,9 @@ RETRIEVE_K = 3  # passages for the whole message (each part of a multi-question 
 def search_text(text: str, triage: Triage, d: dict[str, Any], llm: LLMSettings | None = None) -> str:
     """The text to search the knowledge base with.
 
-    The local embedding model is English-only, so with an LLM configured a message in another
-    language is first turned into an English query (structured output; on any failure the
+    The knowledge base's main model (MiniLM) is English-only; without an LLM a message in another
+    language is searched in its multilingual index (``knowledge.multilingual``). With an LLM
+    configured it is first turned into an English query (structured output; on any failure the
     original text is used). The query is only ever used for retrieval, never shown or sent.
     """
     lang = (triage.language or "en").split("-")[0].lower()
