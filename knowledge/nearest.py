@@ -42,16 +42,43 @@ def _matcher(where: dict[str, Any]) -> Any:
 def nearest(col: Any, vec: Any, n: int, where: dict[str, Any] | None, include: list[str],
             total: int | None = None) -> dict[str, Any]:
     """``col.query`` for one vector, ``where`` applied: the same rows as chromadb's filtered query
-    (the ``n`` nearest that pass), found through an unfiltered query ``OVERFETCH`` times larger."""
-    total = col.count() if total is None else total
-    n = min(n, total)
+    (the ``n`` nearest that pass), found through an unfiltered query ``OVERFETCH`` times larger.
+
+    The over-fetch asks for ids and distances only: reading a row's metadata and text costs ~20
+    times its distance (~70 us a row at 10k chunks), and most over-fetched rows are never kept. The
+    metadata (and text) are then read for the nearest rows only, page by page, until ``n`` pass.
+    ``total`` (the collection's size) is not needed; it is accepted for callers that know it.
+    """
     match = _matcher(where) if where else None
     if n <= 0 or where is None or match is None or OVERFETCH < 2:
         return col.query(query_embeddings=[vec], n_results=max(n, 1), where=where, include=include)
-    fetched = min(total, n * OVERFETCH)
-    inc = list(dict.fromkeys([*include, "metadatas"]))
-    res = col.query(query_embeddings=[vec], n_results=fetched, include=inc)
-    keep = [i for i, m in enumerate(res["metadatas"][0]) if match(m or {})][:n]
-    if len(keep) < n and fetched < total:  # the filter is selective here: let chromadb search
+    if total is not None:
+        n = min(n, total)
+    fetched = n * OVERFETCH
+    row_data = [k for k in ("documents", "metadatas") if k in include or k == "metadatas"]
+    res = col.query(query_embeddings=[vec], n_results=fetched,
+                    include=[k for k in include if k not in row_data])
+    ids = res["ids"][0]
+    keep: list[int] = []
+    rows: dict[str, dict[str, Any]] = {}
+    pos = 0
+    while len(keep) < n and pos < len(ids):
+        # The first page is as many rows as are wanted (all pass when the filter admits most of the
+        # store); the next ones are sized by the share that passed so far.
+        want = n - len(keep)
+        share = len(keep) / pos if pos else 1.0
+        page = ids[pos:pos + max(want, int(want / max(share, 0.05)))]
+        got = col.get(ids=page, include=row_data)
+        for j, cid in enumerate(got["ids"]):
+            rows[cid] = {k: got[k][j] for k in row_data}
+        for i in range(pos, pos + len(page)):
+            row = rows.get(ids[i])
+            if row is not None and match(row["metadatas"] or {}) and len(keep) < n:
+                keep.append(i)  # a row deleted since the query has no data: skipped, as chromadb would
+        pos += len(page)
+    if len(keep) < n and len(ids) == fetched:  # the filter is selective here: let chromadb search
         return col.query(query_embeddings=[vec], n_results=n, where=where, include=include)
-    return {key: [[res[key][0][i] for i in keep]] for key in ("ids", *include)}
+    out: dict[str, Any] = {"ids": [[ids[i] for i in keep]]}
+    for key in include:
+        out[key] = [[rows[ids[i]][key] for i in keep]] if key in row_data else [[res[key][0][i] for i in keep]]
+    return out

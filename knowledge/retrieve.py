@@ -93,6 +93,10 @@ CROSS_RAW_QUERY = True
 CANDIDATES = 30  # chunks taken from each ranking before fusion
 SECTIONS_PER_DOC = 2  # a document's passage may join its two best sections (see best_per_document)
 SECTION_WINDOW = 6  # ... when the second one ranks this high among all sections
+# ... and a third one when the first three hits are all sections of that one article: eval_tune.yaml
+# (277 labels) 249 -> 251 answers in the drafts (no answer lost; 17 drafts changed), draft length
+# median 558 -> 579, mean 580 -> 585 characters; answering section recall@3 0.917 -> 0.931.
+ONE_ARTICLE_EXTRA = True
 
 
 @dataclass
@@ -168,9 +172,15 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
     text = raw = (text or "").strip()
     if CLEAN_QUERY:
         text = clean_query(text)
-    n = store.count()
-    if not text or n == 0:
+    if not text:
         return []
+    lex_index = None
+    if lexical:
+        from knowledge.lexical import index_for
+
+        lex_index = index_for(store)  # follows the collection: empty only when the store is
+        if len(lex_index) == 0:
+            return []
     where = _where(brand, language, strict_language)
     fused: dict[str, float] = {}
     info: dict[str, tuple[float, str, dict[str, Any]]] = {}
@@ -182,7 +192,6 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
         # vector given is the main model's, so the question is embedded again (e5 caches it).
         col, cal, lex_weight, own_bias = cross, calibrate_cross, CROSS_LEXICAL_WEIGHT, CROSS_OWN_LANGUAGE_BIAS
         vec = np.asarray(multilingual.embedder().embed([raw if CROSS_RAW_QUERY else text])[0], dtype=np.float32)
-        n = cross.count()
     else:
         vec = np.asarray(embedding if embedding is not None else store.embed([text])[0], dtype=np.float32)
     if threshold is None:
@@ -194,7 +203,7 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
         return float(cal(c)) - (own_bias if own_bias and str(meta.get("language") or "") == lang else 0.0)
 
     if dense:
-        res = nearest(col, vec.tolist(), candidates, where, ["documents", "metadatas", "distances"], total=n)
+        res = nearest(col, vec.tolist(), candidates, where, ["documents", "metadatas", "distances"])
         for rank, (cid, body, meta, dist) in enumerate(zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
                                                            res["distances"][0], strict=True)):
             fused[cid] = fused.get(cid, 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)
@@ -210,11 +219,8 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
             if cid in info:  # the chunk's dense score is the better of its own and its best sentence's
                 info[cid] = (max(info[cid][0], cos), info[cid][1], info[cid][2])
     lex_norm: dict[str, float] = {}
-    if lexical:
-        from knowledge.lexical import index_for
-
-        lex = index_for(store).search(text, candidates, brand=brand, language=language,
-                                      strict_language=strict_language)
+    if lex_index is not None:
+        lex = lex_index.search(text, candidates, brand=brand, language=language, strict_language=strict_language)
         for rank, (cid, match) in enumerate(lex):
             fused[cid] = fused.get(cid, 0.0) + LEXICAL_WEIGHT / (RRF_K + rank + 1)
             lex_norm[cid] = match
@@ -309,6 +315,7 @@ def best_per_document(hits: list[Hit], k: int, per_doc: int | None = None,
     A document's extra sections must rank within the first ``window`` hits overall: when the
     question falls between two sections of the right article (the heading says "The reset
     email does not arrive", the answer is in "Request a reset link"), both reach the drafter.
+    When the first ``per_doc + 1`` hits are all one article's, it gets that many sections.
     """
     per_doc = SECTIONS_PER_DOC if per_doc is None else per_doc
     window = SECTION_WINDOW if window is None else window
@@ -319,6 +326,11 @@ def best_per_document(hits: list[Hit], k: int, per_doc: int | None = None,
             if len(groups) < k:
                 groups[h.doc_id] = [h]
         elif len(g) < per_doc and i < window:
+            g.append(h)
+        elif ONE_ARTICLE_EXTRA and len(groups) == 1 and i == len(g) == per_doc:
+            # Every hit so far is a section of this one article: retrieval knows the article, not which
+            # of its sections answers ("points went down" -> "Earning", "Spending", "Points expiry"),
+            # so one more of them goes to the sentence choice (eval_tune.yaml, see ONE_ARTICLE_EXTRA).
             g.append(h)
     return list(groups.values())
 

@@ -333,3 +333,24 @@ def test_query_cleanup_is_linear_on_whitespace_floods():
     assert clean_query("where is my order" + flood + "please") == "where is my order please"
     assert clean_query("where is my order" + flood + ":" + flood + "A-48213 please") == "where is my order please"
     assert clean_query("ma commande numéro :   48213 est en retard") == "ma commande est en retard"
+
+
+def _hits(*docs: str):
+    from knowledge.retrieve import Hit
+
+    return [Hit(chunk_id=f"{d}#{i}", doc_id=d, fused=1.0 - i / 10, cosine=0.6 - i / 100, body=f"section {i}",
+                meta={"heading": f"H{i}", "title": d}) for i, d in enumerate(docs)]
+
+
+def test_an_article_holding_every_top_hit_gets_a_third_section():
+    from knowledge.retrieve import best_per_document
+
+    # The first three hits are all one article's: retrieval knows the article, not which section answers.
+    groups = best_per_document(_hits("loyalty", "loyalty", "loyalty", "gift-cards", "loyalty"), k=3, per_doc=2,
+                               window=6)
+    assert [[h.chunk_id for h in g] for g in groups] == [["loyalty#0", "loyalty#1", "loyalty#2"], ["gift-cards#3"]]
+    # Another article among them: two sections each, as before.
+    groups = best_per_document(_hits("loyalty", "gift-cards", "loyalty", "loyalty"), k=3, per_doc=2, window=6)
+    assert [[h.chunk_id for h in g] for g in groups] == [["loyalty#0", "loyalty#2"], ["gift-cards#1"]]
+    groups = best_per_document(_hits("loyalty", "loyalty", "gift-cards", "loyalty"), k=3, per_doc=2, window=6)
+    assert [len(g) for g in groups] == [2, 1]

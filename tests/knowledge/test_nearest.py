@@ -91,6 +91,9 @@ def test_a_selective_filter_falls_back_and_an_unfiltered_query_is_untouched(col,
             calls.append(kw.get("where"))
             return real(**kw)
 
+        def get(self, **kw):  # the kept rows' metadata and text
+            return col.get(**kw)
+
     q = [1.0] + [0.0] * 15
     kn.nearest(Spy(), q, 10, {"language": "en"}, ["metadatas"])
     assert calls == [None]  # 2 rows in 3 are English: the over-fetch of 40 holds 10 of them
@@ -107,3 +110,36 @@ def test_matcher_reads_missing_fields_as_not_matching():
     assert m({"language": ""}) and m({"language": "en"})
     assert not m({}) and not m({"language": "EN"})
     assert kn._matcher({"$and": [{"language": "en"}, {"brand": {"$gt": 1}}]}) is None
+
+
+def test_the_over_fetch_reads_row_data_only_for_the_rows_it_needs(col):
+    """Metadata and text cost ~20x a distance: the over-fetch asks chromadb for distances only, and
+    reads rows' data in pages (the first page as many rows as wanted) until enough pass."""
+    reads: list[tuple[int, tuple[str, ...]]] = []
+    queried: list[tuple[str, ...]] = []
+
+    class Spy:
+        def query(self, **kw):
+            queried.append(tuple(kw["include"]))
+            return col.query(**kw)
+
+        def get(self, **kw):
+            reads.append((len(kw["ids"]), tuple(kw["include"])))
+            return col.get(**kw)
+
+    q = [1.0] + [0.0] * 15
+    where = {"language": {"$in": ["", "en"]}}  # 16 rows in 21 pass
+    ours = kn.nearest(Spy(), q, 10, where, ["documents", "metadatas", "distances"])
+    assert ours["ids"] == col.query(query_embeddings=[q], n_results=10, where=where, include=[])["ids"]
+    assert queried == [("distances",)]
+    assert reads[0] == (10, ("documents", "metadatas")) and len(reads) <= 3
+    assert sum(n for n, _ in reads) < 40  # never the whole over-fetch
+
+
+def test_sentence_rows_name_their_chunk_in_their_id():
+    from knowledge.sentences import chunk_of, rows_for
+
+    ids, _, metas = rows_for("faq.md#returns::abc", "One sentence that is long enough. Another one that is long too.",
+                             {"title": "T"})
+    assert ids and all(chunk_of(i) == m["chunk_id"] == "faq.md#returns::abc" for i, m in zip(ids, metas, strict=True))
+    assert chunk_of("no-suffix") == "" and chunk_of("x#sy") == ""
