@@ -128,7 +128,7 @@ def bench(args: argparse.Namespace) -> None:
         from knowledge.embedding import get_classifier_embedder
         from pipeline.classify import classify, warm_up
         from pipeline.config import load_config
-        from pipeline.local_classifier import embed_texts, learned_path
+        from pipeline.local_classifier import embed_pair, embed_sentiment, learned_path
         from pipeline.sentiment import get_sentiment_model
         from pipeline.signals import detect_language, detect_signals
 
@@ -155,12 +155,12 @@ def bench(args: argparse.Namespace) -> None:
     for m in first:  # first-call allocations out of the timing
         classify(m, None, cfg, model=model)
 
-    sent = get_sentiment_model(cfg, embed_texts)
+    sent = get_sentiment_model(cfg, embed_sentiment)
     with Clock() as t_e:
-        vecs = embed_texts(batch)
+        vecs, sent_vecs = embed_pair(batch)  # one run: triage and sentiment vectors
     with Clock() as t_h:
         preds = model.predict(batch, embeddings=vecs)
-        verdicts = sent.verdicts(batch, vecs)
+        verdicts = sent.verdicts(batch, sent_vecs)
         langs = [detect_language(m) for m in batch]
         sigs = [detect_signals(m) for m in batch]
     assert len(preds) == len(verdicts) == len(langs) == len(sigs) == len(batch)

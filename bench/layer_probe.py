@@ -58,6 +58,7 @@ def _layer_session(model: object) -> object:
 
     f = model._file  # type: ignore[attr-defined]
     g = onnx.load_from_string(build_graph(f))
+    del g.graph.output[1:]  # the product's own extra outputs; every layer's is added below, in order
     for i in range(f.NL - 1):
         g.graph.output.append(helper.make_tensor_value_info(f"l{i}.x2", TensorProto.FLOAT, ["B", "S", f.H]))
     opts = ort.SessionOptions()
@@ -177,10 +178,11 @@ def _languages(cand: str) -> None:
 
     state: dict[str, object] = {}
 
-    def encode_ids(self: e5_onnx.OrtE5, seqs: list[list[int]]) -> np.ndarray:
+    def encode_ids(self: e5_onnx.OrtE5, seqs: list[list[int]], with_sentiment: bool = False):
         if "s" not in state:
             state["s"] = _layer_session(self)
-        return combine(_ids_pooled(self, state["s"], seqs), cand)
+        P = _ids_pooled(self, state["s"], seqs)
+        return combine(P, cand), (combine(P, "mean:11-12") if with_sentiment else None)
 
     e5_onnx.OrtE5._encode_ids = encode_ids  # type: ignore[method-assign]
     if cand != "last":

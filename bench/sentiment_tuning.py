@@ -44,12 +44,12 @@ def main() -> None:
     os.environ["SIDECAR_VAR"] = tempfile.mkdtemp(prefix="bench-var-")
 
     from pipeline.config import load_config
-    from pipeline.local_classifier import embed_texts
+    from pipeline.local_classifier import embed_sentiment
     from pipeline.signals import sentiment
 
     cfg = load_config(args.config)
     rows = load_tuning_set()
-    embs = embed_texts([r["text"] for r in rows])
+    embs = embed_sentiment([r["text"] for r in rows])
     got = [sentiment(r["text"], cfg, e) for r, e in zip(rows, embs, strict=True)]
     neg = [label in NEGATIVE for label, _ in got]
     for want, target in (("angry", ">= 90% (aim >= 93%)"), ("neutral", "<= 5% (aim <= 3%)")):

@@ -51,7 +51,7 @@ def main() -> None:
 
     from knowledge.embedding import select_companion, select_model
     from pipeline.config import load_config
-    from pipeline.local_classifier import classify_local, embed_texts
+    from pipeline.local_classifier import classify_local, embed_sentiment
     from pipeline.signals import detect_signals, sentiment
 
     model = select_model(args.model)
@@ -77,7 +77,7 @@ def main() -> None:
     print(f"  all {100 * sum(allv) / len(allv):5.1f}%")
 
     def negative(texts: list[str]) -> list[bool]:
-        embs = embed_texts(texts)
+        embs = embed_sentiment(texts)
         return [sentiment(t, cfg, e)[0] in ("negative", "very_negative") for t, e in zip(texts, embs, strict=True)]
 
     angry = _rows("sentiment_angry.csv")

@@ -111,6 +111,7 @@ class _BatchingEmbedder:
     batch_size = 64
     cache_size = 4096
     _passage_marker = ""  # what embed_passages puts before a text (e5's passage marker)
+    _sentiment_marker = ""  # what marks a text's sentiment vector (e5's; one vector for the others)
 
     def _init_cache(self, cache_size: int) -> None:
         self.cache_size = cache_size
@@ -156,6 +157,31 @@ class _BatchingEmbedder:
             self._remember(done)
         return result
 
+    def embed_pair(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(:meth:`embed` vectors, sentiment vectors) of ``texts``; the same array twice for a
+        model with one vector. e5 computes both in one run (:meth:`E5Embedder.embed_pair`)."""
+        v = self.embed(texts)
+        return v, v
+
+    def embed_sentiment(self, texts: list[str]) -> np.ndarray:
+        """The sentiment vectors of ``texts`` alone (the sentiment model's training examples)."""
+        return self.embed(self.prepared(texts, sentiment=True))
+
+    def _known(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """The vectors of prepared ``texts`` held by the LRU cache or the seed (seeded ones remembered)."""
+        out: dict[str, np.ndarray] = {}
+        with self._cache_lock:
+            for t in texts:
+                v = self._cache.get(t)
+                if v is not None:
+                    self._cache.move_to_end(t)
+                    out[t] = v
+        seeded = self._from_seed([t for t in dict.fromkeys(texts) if t not in out])
+        self.seeded += len(seeded)
+        if seeded:
+            self._remember(seeded)
+        return out | seeded
+
     def _remember(self, vectors: dict[str, np.ndarray]) -> None:
         if not self.cache_size:
             return
@@ -186,21 +212,24 @@ class _BatchingEmbedder:
                 out[t] = v
         return out
 
-    def compute(self, texts: list[str], passages: bool = False) -> tuple[list[str], np.ndarray]:
+    def compute(self, texts: list[str], passages: bool = False, sentiment: bool = False) -> tuple[list[str], np.ndarray]:
         """Run the model itself on ``texts`` (no cache, no seed) -> (what the model read, vectors).
 
         What ``python -m app seed build`` stores, and what the seed's tests compare it with.
+        ``sentiment``: the texts' sentiment vectors (:meth:`embed_pair`) instead.
         """
-        prepared = self.prepared(texts, passages)
+        prepared = self.prepared(texts, passages, sentiment)
         out = np.zeros((len(prepared), self.dim), dtype=np.float32)
         for idx, vecs in self._sorted_batches(prepared):
             out[idx] = vecs
         return [self.model_input(t) for t in prepared], out
 
     @classmethod
-    def prepared(cls, texts: list[str], passages: bool = False) -> list[str]:
-        """``texts`` as :meth:`embed` (``passages=False``) or :meth:`embed_passages` hand them on: marked, cut."""
-        return _prepare([cls._passage_marker + (t or " ") for t in texts] if passages else list(texts))
+    def prepared(cls, texts: list[str], passages: bool = False, sentiment: bool = False) -> list[str]:
+        """``texts`` as :meth:`embed` (``passages=False``), :meth:`embed_passages` or (``sentiment``)
+        :meth:`embed_pair`'s second half hand them on: marked, cut."""
+        marker = cls._passage_marker if passages else cls._sentiment_marker if sentiment else ""
+        return _prepare([marker + (t or " ") for t in texts] if marker else list(texts))
 
     def _sorted_batches(self, texts: list[str]) -> Iterator[tuple[list[int], np.ndarray]]:
         # Sorted by length so each batch pads little; yields (indices into ``texts``, their vectors).
@@ -227,6 +256,8 @@ class _BatchingEmbedder:
 # Marks a text to embed with e5's "passage: " prefix inside the shared batching and cache (a
 # question and a passage with the same words get different vectors, so their cache keys differ).
 _PASSAGE = "\x00passage\x00"
+# Marks a text's sentiment vector (E5Embedder.embed_pair) in the same cache and seed.
+_SENTIMENT = "\x00sentiment\x00"
 
 
 class E5Embedder(_BatchingEmbedder):
@@ -240,6 +271,7 @@ class E5Embedder(_BatchingEmbedder):
     model_id = E5_MODEL_ID
     model_sha256 = E5_SHA256
     _passage_marker = _PASSAGE
+    _sentiment_marker = _SENTIMENT
 
     def __init__(self, batch_size: int = 64, cache_size: int = 4096):
         self._init_cache(cache_size)
@@ -265,22 +297,50 @@ class E5Embedder(_BatchingEmbedder):
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self.embed([_PASSAGE + (t or " ") for t in texts])
 
+    def embed_pair(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(``embed(texts)``, the texts' sentiment vectors: e5's last two layers, see
+        :meth:`knowledge.e5_onnx.OrtE5.encode`), both from one run of the model for the texts the
+        cache and the seed lack: a triaged message is embedded once for intent and sentiment."""
+        plain = _prepare(list(texts))
+        keys = self.prepared(list(texts), sentiment=True)
+        key_of = dict(zip(plain, keys, strict=True))
+        have = self._known(plain + keys)
+        todo = [t for t in key_of if t not in have or key_of[t] not in have]
+        order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
+        for start in range(0, len(order), self.batch_size):
+            batch = [todo[i] for i in order[start : start + self.batch_size]]
+            with self._lock:
+                last, sent = self._model.query_pair(batch)
+            self.computed += len(batch)
+            done = dict(zip(batch, last, strict=True)) | dict(zip([key_of[t] for t in batch], sent, strict=True))
+            have |= done
+            self._remember(done)
+        if not plain:
+            return np.zeros((0, self.dim), dtype=np.float32), np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([have[t] for t in plain]), np.stack([have[k] for k in keys])
+
     @staticmethod
     def model_input(text: str) -> str:
-        # What OrtE5 reads: the prefix it adds, then the text (e5_onnx.OrtE5.query / passage).
+        # What OrtE5 reads: the prefix it adds, then the text (e5_onnx.OrtE5.query / passage); a
+        # sentiment vector reads the query, its key says which vector it is.
         if text.startswith(_PASSAGE):
             return "passage: " + text[len(_PASSAGE):]
+        if text.startswith(_SENTIMENT):
+            return "sentiment, layers 11-12 | query: " + text[len(_SENTIMENT):]
         return "query: " + text
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
         passages = [i for i, t in enumerate(texts) if t.startswith(_PASSAGE)]
-        queries = [i for i, t in enumerate(texts) if not t.startswith(_PASSAGE)]
+        sentiment = [i for i, t in enumerate(texts) if t.startswith(_SENTIMENT)]
+        queries = [i for i, t in enumerate(texts) if not t.startswith((_PASSAGE, _SENTIMENT))]
         with self._lock:
             if queries:
                 vecs[queries] = self._model.query([texts[i] for i in queries])
             if passages:
                 vecs[passages] = self._model.passage([texts[i][len(_PASSAGE):] for i in passages])
+            if sentiment:
+                vecs[sentiment] = self._model.query_pair([texts[i][len(_SENTIMENT):] for i in sentiment])[1]
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return vecs / np.clip(norms, 1e-12, None)
 
@@ -536,6 +596,13 @@ def classifier_features_id() -> str:
     """What the triage embeddings are made of (cache keys), without loading anything."""
     base = current_model_id()
     return f"{base}+{MINILM_MODEL_ID}" if _with_companion() else base
+
+
+def sentiment_features_id() -> str:
+    """What the sentiment vectors are made of (cache keys), without loading anything: e5's last
+    two layers (:meth:`E5Embedder.embed_pair`), or the selected model's only vector."""
+    base = current_model_id()
+    return f"{base}+sentiment-layers-11-12" if _FACTORIES[_selected]._sentiment_marker else base
 
 
 def classifier_dim() -> int:

@@ -17,8 +17,8 @@ from knowledge import seed
 def default_texts(config_dir: str | Path = "config") -> dict[str, dict[str, list[str]]]:
     """What a first start on ``config_dir`` embeds with the default models, without embedding it.
 
-    ``{model name: {"query": texts, "passage": texts}}`` as the callers hand them to ``embed`` /
-    ``embed_passages``: the triage model's intent and sentiment training texts (as
+    ``{model name: {"query": texts, "passage": texts, "sentiment": texts}}`` as the callers hand
+    them to ``embed`` / ``embed_passages`` / ``embed_sentiment``: the triage model's intent and sentiment training texts (as
     :func:`pipeline.local_classifier.embed_texts` passes them), the knowledge base model's chunks
     and sentences of ``<config_dir>/knowledge``. Built from the same functions the start uses.
     """
@@ -31,7 +31,9 @@ def default_texts(config_dir: str | Path = "config") -> dict[str, dict[str, list
 
     cfg = load_config(config_dir)
     intents, _ = training_data(cfg)
-    triage = _unique(_unshout(t or "") for t in intents + [t for t, _ in training_examples(cfg)])
+    triage = _unique(_unshout(t or "") for t in intents)
+    # The sentiment model reads e5's sentiment vectors (knowledge.embedding.E5Embedder.embed_pair).
+    sentiment = _unique(_unshout(t or "") for t, _ in training_examples(cfg))
     passages: list[str] = []
     kb = Path(config_dir) / "knowledge"
     if kb.is_dir():
@@ -40,8 +42,8 @@ def default_texts(config_dir: str | Path = "config") -> dict[str, dict[str, list
                 meta = ch.metadata()
                 passages.append(ch.embed_text)
                 passages += sentence_texts(str(meta.get("title") or ""), str(meta.get("heading") or ""), ch.body)
-    out: dict[str, dict[str, list[str]]] = {DEFAULT_MODEL: {"query": triage, "passage": []}}
-    out.setdefault(DEFAULT_KB_MODEL, {"query": [], "passage": []})["passage"] += _unique(passages)
+    out: dict[str, dict[str, list[str]]] = {DEFAULT_MODEL: {"query": triage, "passage": [], "sentiment": sentiment}}
+    out.setdefault(DEFAULT_KB_MODEL, {"query": [], "passage": [], "sentiment": []})["passage"] += _unique(passages)
     return out
 
 
@@ -60,7 +62,8 @@ def missing(config_dir: str | Path = "config", folder: Path | None = None) -> di
     for name, kinds in default_texts(config_dir).items():
         cls = _FACTORIES[name]
         loaded = seed._read(seed.path_for(cls.model_id, folder), cls.model_id, cls.model_sha256)
-        inputs = cls.prepared(kinds["query"]) + cls.prepared(kinds["passage"], passages=True)
+        inputs = (cls.prepared(kinds["query"]) + cls.prepared(kinds["passage"], passages=True)
+                  + cls.prepared(kinds["sentiment"], sentiment=True))
         wanted = [cls.model_input(t) for t in inputs]
         out[cls.model_id] = [t for t in wanted if loaded is None or t not in loaded]
     return out
@@ -77,9 +80,9 @@ def build(config_dir: str | Path = "config", folder: Path | None = None,
         emb = _FACTORIES[name](cache_size=0)
         inputs: list[str] = []
         parts = []
-        for passages, texts in ((False, kinds["query"]), (True, kinds["passage"])):
+        for kind, texts in kinds.items():
             if texts:
-                got, vecs = emb.compute(texts, passages=passages)
+                got, vecs = emb.compute(texts, passages=kind == "passage", sentiment=kind == "sentiment")
                 inputs += got
                 parts.append(vecs)
         vectors = np.vstack(parts) if parts else np.zeros((0, emb.dim), dtype=np.float32)

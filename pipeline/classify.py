@@ -80,8 +80,9 @@ def _decorate(triage: Triage, text: str, ticket: Ticket | None, cfg: Config, emb
               model: Any = None) -> Triage:
     """Fill sentiment, language, signals and rule-based priority (no LLM needed).
 
-    ``embedding``: the message's vector when the intent model already computed it (one embedding
-    per message); ``model``: the fitted intent model, whose example vectors the sentiment model reuses.
+    ``embedding``: the message's sentiment vector when the intent model's embedding run already
+    computed it (one run per message); ``model``: the fitted intent model, whose example vectors
+    the sentiment model reuses when its vectors are the same kind.
     """
     triage.signals = detect_signals(text, ticket)
     known = (model.train_texts, model.train_emb) if getattr(model, "train_texts", None) else None
@@ -94,7 +95,7 @@ def _decorate(triage: Triage, text: str, ticket: Ticket | None, cfg: Config, emb
 def classify_local_triage(text: str, ticket: Ticket | None, cfg: Config, fallback_reason: str | None = None,
                           model: Any = None) -> Triage:
     """Triage with the local model only (the keyword baseline if the model cannot load)."""
-    from pipeline.local_classifier import classify_local, embed_texts, get_local_model
+    from pipeline.local_classifier import classify_local, embed_pair, get_local_model
 
     oos_name = cfg.intents.oos_intent
     if not (text or "").strip():
@@ -102,7 +103,7 @@ def classify_local_triage(text: str, ticket: Ticket | None, cfg: Config, fallbac
         return _decorate(t, text or "", ticket, cfg, model=model)
     try:
         model = model or get_local_model(cfg)
-        emb = embed_texts([text])  # once: intent head and sentiment both read it
+        emb, sent_emb = embed_pair([text])  # one run: the intent head and sentiment read it
         pred, oos = classify_local(text, cfg, model=model, embedding=emb)
     except Exception as exc:  # a broken model install must not stop triage
         log.exception("local classifier unavailable, using the keyword baseline")
@@ -124,7 +125,7 @@ def classify_local_triage(text: str, ticket: Ticket | None, cfg: Config, fallbac
         classifier="local",
         fallback_reason=fallback_reason,
     )
-    return _decorate(t, text, ticket, cfg, embedding=emb[0], model=model)
+    return _decorate(t, text, ticket, cfg, embedding=sent_emb[0], model=model)
 
 
 def _classify_openai(text: str, ticket: Ticket | None, cfg: Config, llm: LLMSettings, model: Any = None) -> Triage:
@@ -222,11 +223,11 @@ def warm_up(cfg: Config, learned: Any = None) -> Any:
     known = (model.train_texts, model.train_emb) if model is not None else None
     if learned is not None:
         try:
-            from pipeline.local_classifier import embed_texts
+            from pipeline.local_classifier import embed_sentiment
             from pipeline.sentiment import get_sentiment_model
 
             # Next to the intent fit cache: a restarted worker reuses the examples' embeddings.
-            get_sentiment_model(cfg, embed_texts, known, cache_dir=Path(learned).parent / "classifier_cache" / "sentiment")
+            get_sentiment_model(cfg, embed_sentiment, known, cache_dir=Path(learned).parent / "classifier_cache" / "sentiment")
         except Exception:  # sentiment() below falls back to VADER and says so
             log.exception("sentiment model failed to warm up")
     sentiment("warm up", cfg, known=known)

@@ -129,6 +129,30 @@ def embed_texts(texts: Sequence[str]) -> np.ndarray:
 _embed = embed_texts  # the name benchmarks and evaluate() patch
 
 
+def embed_pair(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(:func:`embed_texts` vectors, sentiment vectors) of messages, from one run of the model.
+
+    The sentiment vector is e5's last two layers (:meth:`knowledge.embedding.E5Embedder.embed_pair`),
+    never MiniLM's (English only): with ``SIDECAR_TRIAGE_MINILM=1`` MiniLM joins the triage vector only.
+    """
+    from knowledge.embedding import get_classifier_companion, get_classifier_embedder
+
+    clean = [_unshout(t or "") for t in texts]
+    main, sent = get_classifier_embedder().embed_pair(clean)
+    companion = get_classifier_companion()
+    if companion is None:
+        return main, sent
+    pair = np.hstack([main, MINILM_WEIGHT * companion.embed(clean)])
+    return (pair / np.sqrt(1.0 + MINILM_WEIGHT**2)).astype(np.float32), sent
+
+
+def embed_sentiment(texts: Sequence[str]) -> np.ndarray:
+    """The sentiment vectors of messages (shouting folded like :func:`embed_texts`)."""
+    from knowledge.embedding import get_classifier_embedder
+
+    return get_classifier_embedder().embed_sentiment([_unshout(t or "") for t in texts])
+
+
 class IntentModel:
     """Logistic regression over [sentence embedding | weighted char n-gram TF-IDF].
 

@@ -1,12 +1,14 @@
 """Model-based sentiment on the shared sentence embeddings (all supported languages).
 
-A small logistic regression over [multilingual embedding | VADER compound | all-caps | "?!!"
-bursts] with four classes — ``angry`` (complaints, threats, sarcasm, shouting), ``negative``
+A small logistic regression over [sentiment vector | VADER compound | all-caps | "?!!" bursts]
+with four classes — ``angry`` (complaints, threats, sarcasm, shouting), ``negative``
 (mild dissatisfaction), ``neutral``, ``positive`` — trained at start-up on
 ``pipeline/data/sentiment_examples.csv`` (written for this project in EN/FR/ES/DE/IT/NL/PT) plus
 the intents' own examples (``complaint`` → negative, the request intents and ``other`` →
-neutral) and the shipped generic non-support text (neutral). VADER is only a feature: it is English-centric and reads "Brilliant service, really"
-as praise.
+neutral) and the shipped generic non-support text (neutral). The sentiment vector is e5's own,
+the mean of its last two layers (computed in the same run as the triage vector,
+:meth:`knowledge.embedding.E5Embedder.embed_pair`), or the selected model's only vector.
+VADER is only a feature: it is English-centric and reads "Brilliant service, really" as praise.
 
 The verdict maps to the triage labels: ``very_negative`` when P(angry) ≥ 0.5, ``negative`` when
 P(angry) + P(negative) ≥ 0.5, ``positive`` when P(positive) ≥ 0.5, else ``neutral``; the score
@@ -210,17 +212,21 @@ def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], n
                         cache_dir: Path | None = None) -> SentimentModel:
     """The fitted model for this config's examples (one per content, cached per process).
 
-    ``embed`` is the caller's embedding function (``texts -> [n, dim]``), so the intent model
-    and sentiment share one embedder. ``known`` = (texts, embeddings) already computed — the
-    intent model's training examples — which are reused instead of embedded again.
+    ``embed`` is the caller's function for sentiment vectors (``texts -> [n, dim]``,
+    :func:`pipeline.local_classifier.embed_sentiment`), so the intent model and sentiment share
+    one embedder. ``known`` = (texts, embeddings) already computed — the intent model's training
+    examples — reused instead of embedded again when the sentiment vectors are the triage vectors
+    (a model with one vector; e5's sentiment vector reads two layers, its own).
     ``cache_dir``: where the training embeddings are kept between processes (keyed by the
     examples and the embedding model). Embedding them is most of a fit, so a restarted worker
     only refits the small regression.
     """
     global _last
-    from knowledge.embedding import classifier_features_id
+    from knowledge.embedding import classifier_features_id, sentiment_features_id
 
-    model_id = classifier_features_id()
+    model_id = sentiment_features_id()
+    if model_id != classifier_features_id():
+        known = None
     last = _last
     if last is not None and last[0] is cfg and last[1] == model_id and _models.get(last[2]) is last[3]:
         return last[3]

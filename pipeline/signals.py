@@ -241,7 +241,8 @@ def sentiment(text: str, cfg: Config | None = None, embedding: np.ndarray | None
               signals: list[str] | None = None, known: tuple | None = None) -> tuple[str, float]:
     """(label, score in -1..1) of ``text`` from the embedding-based model (:mod:`pipeline.sentiment`).
 
-    ``embedding`` is the message's vector when the caller already has it (triage embeds once).
+    ``embedding`` is the message's sentiment vector when the caller already has it
+    (:func:`pipeline.local_classifier.embed_pair`: triage embeds once for intent and sentiment).
     If the embedding model cannot load, VADER alone answers (English-centric, logged once).
     Threat signals (given, or detected here) raise a neutral/positive verdict to negative.
     ``known``: (texts, embeddings) already computed (the intent model's examples), reused when
@@ -249,11 +250,11 @@ def sentiment(text: str, cfg: Config | None = None, embedding: np.ndarray | None
     """
     text = text or ""
     try:
-        from pipeline.local_classifier import embed_texts
+        from pipeline.local_classifier import embed_sentiment
         from pipeline.sentiment import get_sentiment_model
 
-        model = get_sentiment_model(cfg, embed_texts, known)
-        emb = embed_texts([text]) if embedding is None else np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+        model = get_sentiment_model(cfg, embed_sentiment, known)
+        emb = embed_sentiment([text]) if embedding is None else np.asarray(embedding, dtype=np.float32).reshape(1, -1)
         label, score = model.verdicts([text], emb)[0]
     except Exception:  # a broken model install must not stop triage
         _log_fallback()

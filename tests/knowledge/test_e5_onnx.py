@@ -127,3 +127,29 @@ def test_regrouped_batch_keeps_each_texts_vector_in_its_place(engines):
     assert len(e5_onnx.length_groups([len(s) for s in ort.token_ids(texts)])) > 1
     alone = np.vstack([ort.query([t]) for t in texts])
     assert np.abs(alone - together).max() < 1e-5
+
+
+def test_sentiment_vectors_come_from_the_same_run_and_read_two_layers(engines):
+    ort, _ = engines
+    last, sent = ort.query_pair(TEXTS)
+    assert np.array_equal(last, ort.query(TEXTS)), "the triage vector must not change"
+    assert np.allclose(np.linalg.norm(sent, axis=1), 1, atol=1e-5)
+    cos = (last * sent).sum(axis=1)
+    # Close to the last layer (it is half of the mean) but not it: layer 11 is really read.
+    assert cos.min() > 0.8 and cos.max() < 0.9999
+    # Each row is its own text's, whatever the batch (padding masked in both layers).
+    one = np.stack([ort.query_pair([t])[1][0] for t in TEXTS[:4]])
+    assert np.allclose(one, sent[:4], atol=1e-5)
+
+
+def test_embed_pair_runs_the_model_once_and_caches_both_vectors():
+    from knowledge.embedding import E5Embedder
+
+    emb = E5Embedder()
+    texts = ["Ceci est inadmissible, je veux un remboursement.", "Can I change the size of my order?"]
+    triage, sent = emb.embed_pair(texts)
+    assert emb.computed == 2
+    assert np.array_equal(emb.embed(texts), triage) and np.array_equal(emb.embed_sentiment(texts), sent)
+    assert emb.computed == 2, "both vectors came from the one run"
+    fresh = E5Embedder(cache_size=0)
+    assert np.allclose(fresh.embed_sentiment(texts), sent, atol=1e-6)  # the generic path agrees

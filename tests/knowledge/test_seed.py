@@ -50,14 +50,14 @@ def _spread(texts: list[str], n: int = SAMPLE) -> list[str]:
     return [texts[int(i)] for i in np.linspace(0, len(texts) - 1, n)]
 
 
-@pytest.mark.parametrize("name,kind", [(E5_MODEL, "query"), (MINILM_MODEL, "passage")])
+@pytest.mark.parametrize("name,kind", [(E5_MODEL, "query"), (E5_MODEL, "sentiment"), (MINILM_MODEL, "passage")])
 def test_seeded_vectors_are_what_the_model_computes(defaults, e5, minilm, name, kind):
     emb = e5 if name == E5_MODEL else minilm
     texts = _spread(defaults[name][kind])
     assert texts, f"no default {kind} texts for {name}"
     loaded = seed.load(emb.model_id, emb.model_sha256)
     assert loaded is not None, f"no seed for {emb.model_id}: run `{seed.BUILD_COMMAND}`"
-    inputs, fresh = emb.compute(texts, passages=kind == "passage")
+    inputs, fresh = emb.compute(texts, passages=kind == "passage", sentiment=kind == "sentiment")
     for text, model_input, v in zip(texts, inputs, fresh, strict=True):
         stored = loaded.get(model_input)
         assert stored is not None, f"{text[:60]!r} not seeded"
