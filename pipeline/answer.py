@@ -60,9 +60,14 @@ _CACHE_SIZE = 8192
 
 _HEADING_LINE = re.compile(r"^\s*#{1,6}\s")
 _SENT_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[¿¡]?[A-ZÀ-ÖØ-Þ0-9*])")
+# A sentence that leans on the one before it ("Only one is actually charged"), in the seven languages a
+# knowledge base may be written in (English, French, Spanish, German, Italian, Dutch, Portuguese).
 _LEADS_ON_PREVIOUS = re.compile(
     r"^\W*(this|that|these|those|it|they|them|only one|the other|otherwise|then|after that|once done|if so|"
-    r"in that case|ce|cela|celui|ceci|esto|eso|dies|das)\b", re.I)
+    r"in that case|ce|cela|celui|celle|ceux|ceci|ensuite|sinon|dans ce cas|esto|eso|este|esta|estos|estas|entonces|"
+    r"después|de lo contrario|en ese caso|dies|das|diese|dieser|dieses|danach|dann|sonst|andernfalls|in diesem fall|"
+    r"questo|questa|questi|queste|ciò|poi|altrimenti|in tal caso|in questo caso|dit|dat|deze|daarna|dan|anders|"
+    r"in dat geval|isso|isto|estes|então|depois disso|caso contrário|nesse caso)\b", re.I)
 
 
 def section_headings(passage: str, first: str = "") -> list[str]:
