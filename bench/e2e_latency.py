@@ -55,8 +55,9 @@ def main() -> int:
     ap.add_argument("--tickets", type=int, default=60)
     ap.add_argument("--interval", type=float, default=0.25, help="seconds between webhooks")
     ap.add_argument("--kb-chunks", type=int, default=10_000, help="knowledge base size (demo KB + synthetic filler)")
-    ap.add_argument("--messages", choices=("tune", "fixed"), default="tune",
-                    help="tune: a different message per ticket; fixed: the rig's six, repeated")
+    ap.add_argument("--messages", choices=("tune", "ml-tune", "fixed"), default="tune",
+                    help="tune: a different message per ticket; ml-tune: the same in FR/DE/ES/IT/NL/PT "
+                         "(the knowledge base's multilingual index); fixed: the rig's six, repeated")
     ap.add_argument("--with-seed", action="store_true", help="let the sidecar use the shipped embedding seed")
     args = ap.parse_args()
     import redis
@@ -68,8 +69,8 @@ def main() -> int:
     api_port = stub.serve()
     web_port = free_port()
     var = tempfile.mkdtemp(prefix="bench-e2e-")
-    if args.messages == "tune":
-        use_messages(tuning_messages())
+    if args.messages in ("tune", "ml-tune"):
+        use_messages(tuning_messages(args.messages))
     env = sidecar_env(redis_url, var, api_port, SECRET)
     if not args.with_seed:
         env["SIDECAR_EMBEDDING_SEED"] = "0"

@@ -1,6 +1,7 @@
 """Retrieval and template-draft quality on the demo knowledge base, on the honest evaluation set.
 
     python bench/retrieval_eval.py [--split report|tune] [--mode hybrid|dense|lexical] [--no-drafts]
+    python bench/retrieval_eval.py --split ml-tune  # customers writing in FR/DE/ES/IT/NL/PT
     python bench/retrieval_eval.py --legacy        # the older 63-question set (doc ids only)
 
 The set (``tests/fixtures/knowledge/eval_{report,tune}.yaml``) has customer messages labelled
@@ -15,6 +16,13 @@ label (a message asking two things has two labels):
 - draft: the answer sentence is present in the template draft built by the product's path
   (``pipeline.draft.retrieve`` + ``template_draft``) — the figure the agent actually sees;
 - off-topic messages that get no passage, and the per-message retrieval time.
+
+The multilingual splits (``--split ml-tune`` / ``ml-report``, ``eval_ml_{tune,report}.yaml``) carry
+each message's language. Their document and section figures are read from what the product's own
+path returns (``pipeline.draft.retrieve`` with a triage carrying that language, as the worker calls
+it): the language filter (no article in a third language) and the preference for an article in the
+customer's language apply, and an article's translation counts only when it is the one labelled.
+Figures are also printed per language.
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ def _summary(name: str, ranks: list[int | None]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kb", default=str(ROOT / "config/knowledge"))
-    ap.add_argument("--split", choices=["report", "tune"], default="report")
+    ap.add_argument("--split", choices=["report", "tune", "ml-tune", "ml-report"], default="report")
     ap.add_argument("--legacy", action="store_true", help="the older doc-level question set")
     ap.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     ap.add_argument("--per-doc", type=int, default=None, help="sections joined per article (tuning)")
@@ -107,42 +115,65 @@ def main(argv: list[str] | None = None) -> int:
             data = yaml.safe_load((FIXTURES / "retrieval_questions.yaml").read_text(encoding="utf-8"))
             items = [{"msg": q["q"], "labels": [{"doc": q["expected"], "sentence": None}]} for q in data["questions"]]
         else:
-            data = yaml.safe_load((FIXTURES / f"eval_{args.split}.yaml").read_text(encoding="utf-8"))
+            data = yaml.safe_load((FIXTURES / f"eval_{args.split.replace('-', '_')}.yaml").read_text(encoding="utf-8"))
             items = data["items"]
         off_topic = data.get("off_topic") or []
+        multilingual = args.split.startswith("ml-") and not args.legacy
+        if multilingual:  # ranks from the product path, which filters and prefers by language
+            product = _ProductPath()
+
+            def search_item(it: dict, k: int, threshold: float | None = None):
+                return product.retrieve(it)[:k]
+        else:
+            def search_item(it: dict, k: int, threshold: float | None = None):
+                return search(it["msg"], k, threshold)
 
         search("warm up", 3)
         doc_ranks: list[int | None] = []
         sec_ranks: list[int | None] = []
         lat: list[float] = []
         misses = []
+        by_lang: dict[str, tuple[list, list]] = {}
         for it in items:
             t0 = time.perf_counter()
-            got = search(it["msg"], 10, threshold=0.0)
+            got = search_item(it, 10, threshold=0.0)
             lat.append((time.perf_counter() - t0) * 1000)
             for lab in it["labels"]:
                 dr = _rank(got, lab["doc"], None)
                 sr = _rank(got, lab["doc"], lab.get("sentence")) if lab.get("sentence") else dr
                 doc_ranks.append(dr)
                 sec_ranks.append(sr)
+                lang_doc, lang_sec = by_lang.setdefault(it.get("language", "en"), ([], []))
+                lang_doc.append(dr)
+                lang_sec.append(sr)
                 if not sr or sr > 3:
                     misses.append((it["msg"], lab["doc"], lab.get("section"), dr, sr, [s.title for s in got[:3]]))
-        silent = [q for q in off_topic if not search(q, 1)]
-        answered = sum(1 for it in items if search(it["msg"], 1))
+        # Multilingual splits list {msg, language}: searched in the customer's language, as the product does.
+        silent = [q for q in off_topic if not (search_item(q, 1) if isinstance(q, dict) else search(q, 1))]
+        answered = sum(1 for it in items if search_item(it, 1))
 
         print(f"split: {'legacy' if args.legacy else args.split}  mode: {args.mode}  messages: {len(items)}  "
               f"labels: {len(doc_ranks)}")
         print(_summary("document", doc_ranks))
         if not args.legacy:
             print(_summary("section", sec_ranks))
+        if multilingual:
+            for lang, (dr, sr) in sorted(by_lang.items()):
+                print(f"  {lang}: {_summary('document', dr)}  | section r@3 "
+                      f"{sum(1 for r in sr if r and r <= 3) / max(len(sr), 1):.3f}")
         lat.sort()
         print(f"retrieval per message: p50 {statistics.median(lat):.1f} ms, p95 {lat[int(0.95 * (len(lat) - 1))]:.1f} ms "
               f"({store.count()} chunks)")
-        print(f"relevance threshold {kr.default_threshold():.2f}: {answered}/{len(items)} messages get a passage, "
+        from knowledge.embedding import kb_multilingual
+
+        cross = multilingual and kb_multilingual() and kr.CROSS_THRESHOLD is not None
+        cut = kr.CROSS_THRESHOLD if cross else kr.default_threshold()
+        print(f"relevance threshold {cut:.2f}: {answered}/{len(items)} messages get a passage, "
               f"{len(silent)}/{len(off_topic)} off-topic messages get none")
 
         if not args.legacy and not args.no_drafts:
-            present, total, draft_misses, lengths = _draft_check(items, stored=not args.no_stored_sentences)
+            present, total, draft_misses, lengths = _draft_check(items, stored=not args.no_stored_sentences,
+                                                                 product=product if multilingual else None)
             # The length keeps the figure honest: quoting whole articles would put every answer in.
             print(f"answer sentence present in the template draft: {present}/{total} = {present / max(total, 1):.3f} "
                   f"(draft length: median {statistics.median(lengths or [0]):.0f}, "
@@ -156,37 +187,72 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _draft_check(items: list[dict], stored: bool = True) -> tuple[int, int, list, list[int]]:
+class _ProductPath:
+    """Triage and ``pipeline.draft.retrieve`` as the worker runs them, once per message (memoised)."""
+
+    def __init__(self) -> None:
+        from app.runtime import knowledge_base
+        from app.settings import get_settings
+        from pipeline.config import load_config
+
+        self.cfg = load_config(str(ROOT / "config"))
+        self.kb = knowledge_base(get_settings())  # what the runtime hands the pipeline
+        try:
+            from app.runtime import intent_model
+
+            self.model = intent_model(get_settings(), self.cfg)
+        except Exception:  # the classifier falls back to its keyword baseline
+            self.model = None
+        self._memo: dict[int, tuple] = {}
+
+    def ticket(self, it: dict):
+        from pipeline.models import CUSTOMER, Message, Person, Ticket
+
+        return Ticket(platform="zendesk", id="1", subject="", requester=Person(name="Dana Customer"),
+                      messages=[Message(id="m1", author_role=CUSTOMER, body_text=it["msg"])])
+
+    def triage(self, it: dict):
+        from pipeline.models import Triage
+
+        lang = it.get("language")
+        try:  # the product's own triage (intent boost, language) as a webhook would get it
+            from pipeline.classify import classify_local_triage
+
+            triage = classify_local_triage(it["msg"], self.ticket(it), self.cfg, model=self.model)
+        except Exception:  # the classifier moved or cannot load: neutral triage
+            triage = Triage(intent="other", confidence=0.5, language=lang or "en")
+        if lang:  # a labelled language: retrieval is measured apart from language detection
+            triage.language = lang
+        return triage
+
+    def triage_and_sources(self, it: dict) -> tuple:
+        from pipeline.draft import retrieve
+
+        got = self._memo.get(id(it))
+        if got is None:
+            triage = self.triage(it)
+            got = self._memo[id(it)] = (triage, retrieve(it["msg"], triage, self.cfg, self.kb))
+        return got
+
+    def retrieve(self, it: dict) -> list:
+        return self.triage_and_sources(it)[1]
+
+
+def _draft_check(items: list[dict], stored: bool = True, product: _ProductPath | None = None
+                 ) -> tuple[int, int, list, list[int]]:
     """Build each message's template draft through the product path and look for the answer sentences."""
-    from app.runtime import knowledge_base
-    from app.settings import get_settings
-    from pipeline.config import load_config
-    from pipeline.draft import retrieve, template_draft
-    from pipeline.models import CUSTOMER, Message, Person, Plan, Ticket, Triage
+    from pipeline.draft import template_draft
+    from pipeline.models import Plan
 
-    cfg = load_config(str(ROOT / "config"))
-    kb = knowledge_base(get_settings())  # what the runtime hands the pipeline
-    try:
-        from app.runtime import intent_model
-
-        model = intent_model(get_settings(), cfg)
-    except Exception:  # the classifier falls back to its keyword baseline
-        model = None
+    product = product or _ProductPath()
+    cfg, kb = product.cfg, product.kb
     present = total = 0
     misses = []
     lengths: list[int] = []
     draft_ms: list[float] = []
     for it in items:
-        lang = it.get("lang", "en")
-        ticket = Ticket(platform="zendesk", id="1", subject="", requester=Person(name="Dana Customer"),
-                        messages=[Message(id="m1", author_role=CUSTOMER, body_text=it["msg"])])
-        try:  # the product's own triage (intent boost, language) as a webhook would get it
-            from pipeline.classify import classify_local_triage
-
-            triage = classify_local_triage(it["msg"], ticket, cfg, model=model)
-        except Exception:  # the classifier moved or cannot load: neutral triage
-            triage = Triage(intent="other", confidence=0.5, language=lang)
-        sources = retrieve(it["msg"], triage, cfg, kb)
+        ticket = product.ticket(it)
+        triage, sources = product.triage_and_sources(it)
         t0 = time.perf_counter()
         d = template_draft(ticket, it["msg"], triage, Plan(intent="other", draft=True), sources, cfg,
                            kb=kb if stored else None)

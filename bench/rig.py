@@ -44,11 +44,13 @@ MESSAGES = [
 BOT_USER_ID = 4242
 
 
-def tuning_messages() -> list[str]:
-    """The customer messages of the drafts evaluation set's tuning split (distinct, realistic)."""
+def tuning_messages(split: str = "tune") -> list[str]:
+    """The customer messages of the drafts evaluation set's tuning split (distinct, realistic);
+    ``split="ml-tune"``: the multilingual one (FR/DE/ES/IT/NL/PT)."""
     import yaml
 
-    data = yaml.safe_load((ROOT / "tests" / "fixtures" / "knowledge" / "eval_tune.yaml").read_text(encoding="utf-8"))
+    name = f"eval_{split.replace('-', '_')}.yaml"
+    data = yaml.safe_load((ROOT / "tests" / "fixtures" / "knowledge" / name).read_text(encoding="utf-8"))
     return [item["msg"] for item in data["items"]]
 
 

@@ -57,6 +57,13 @@ MAX_CHARS = 2000  # longer texts are cut before embedding: a support message's i
 # KB's chunks onto MiniLM's (0.805 -> 0.142, 0.885 -> 0.599; 90th percentile 0.837 -> 0.32 vs 0.31).
 E5_KB_COSINE_ORIGIN = 0.781
 E5_KB_COSINE_SCALE = 5.71
+# e5's cosines between a question in one language and a passage in another sit lower and closer
+# together than within one language: the same two anchors (mean cosine, mean best cosine) measured
+# on eval_ml_tune.yaml's FR/DE/ES/IT/NL/PT questions against the demo KB's English chunks as the
+# multilingual index stores them (knowledge.multilingual; 0.800 -> 0.142, 0.853 -> 0.599) give this
+# line. With the English line, half the answering chunks fell under the relevance threshold.
+E5_CROSS_COSINE_ORIGIN = 0.7835
+E5_CROSS_COSINE_SCALE = 8.63
 # Calibrated score below which a passage is not relevant (MiniLM's scale, bench/retrieval_eval.py).
 RELEVANCE_THRESHOLD = 0.25
 
@@ -563,6 +570,8 @@ _kb_selected = DEFAULT_KB_MODEL
 # +15 ms CPU per message: single-message p95 22 -> 36 ms (target 30), batched 74 -> 46 msg/s, cold
 # classifier warm-up 12.4 -> 18.3 s (bench/classifier_bench.py, 2026-11-30, load 1.7; README).
 _companion = False
+# The knowledge base's multilingual index (knowledge.multilingual): None = when e5 is the triage model.
+_kb_multilingual: bool | None = None
 _instances: dict[str, Embedder] = {}
 _instance_lock = threading.Lock()
 
@@ -602,6 +611,34 @@ def select_companion(on: bool) -> bool:
     with _instance_lock:
         _companion = bool(on)
     return _companion
+
+
+def select_kb_multilingual(on: bool | None) -> None:
+    """Keep e5 chunk vectors beside MiniLM's for questions in other languages (None: when e5 does triage)."""
+    global _kb_multilingual
+    with _instance_lock:
+        _kb_multilingual = on
+
+
+def kb_multilingual() -> bool:
+    """Whether the knowledge base keeps and searches its multilingual index (see :mod:`knowledge.multilingual`).
+
+    Only beside MiniLM (an e5 knowledge base is multilingual itself); by default only when e5 is
+    the triage model, so the index never loads a model of its own.
+    """
+    if _kb_selected != MINILM_MODEL:
+        return False
+    return _selected == E5_MODEL if _kb_multilingual is None else _kb_multilingual
+
+
+def get_multilingual_embedder() -> Embedder:
+    """e5 for the knowledge base's multilingual index: the triage model's instance when e5 does triage."""
+    return _load(E5_MODEL)
+
+
+def calibrate_cross(cos: Any) -> Any:
+    """An e5 cosine between a question and a passage in the multilingual index, on MiniLM's scale."""
+    return (cos - E5_CROSS_COSINE_ORIGIN) * E5_CROSS_COSINE_SCALE
 
 
 def _with_companion() -> bool:

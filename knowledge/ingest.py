@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knowledge import sentences
+from knowledge import multilingual, sentences
 from knowledge.chunking import Chunk, Document, chunk_document, load_folder
 from knowledge.progress import Progress
 from knowledge.store import KnowledgeStore
@@ -36,6 +36,7 @@ class IngestReport:
     deleted: int = 0
     seconds: float = 0.0
     sentences_backfilled: int = 0
+    multilingual_backfilled: int = 0  # e5 vectors given to chunks stored before the index (knowledge.multilingual)
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -104,6 +105,7 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
     if meta_ids:
         col.update(ids=meta_ids, metadatas=[wanted[c][1] for c in meta_ids])
         sentences.update_metadata(store, {c: wanted[c][1] for c in meta_ids})
+        multilingual.update_metadata(store, {c: wanted[c][1] for c in meta_ids})
         rep.metadata_updated = len(meta_ids)
     # Chunks stored before sentence vectors existed get theirs now (once; no chunk is re-embedded).
     kept = [c for c in wanted if c in have]
@@ -114,6 +116,7 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
         if backfill:
             sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in backfill])
             rep.sentences_backfilled = len(backfill)
+        rep.multilingual_backfilled = _backfill_multilingual(store, kept, wanted)
 
     if isinstance(progress, Progress):
         bar = progress.start(len(new_ids), "embedding chunks", "chunk")
@@ -127,6 +130,7 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
         col.upsert(ids=batch, embeddings=vectors, documents=[wanted[c][0].body for c in batch],
                    metadatas=[wanted[c][1] for c in batch])
         sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in batch])
+        multilingual.add(store, [_multilingual_row(c, wanted) for c in batch])
         rep.added += len(batch)
         bar.update(len(batch))
     if not isinstance(progress, Progress):
@@ -136,13 +140,30 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
         for start in range(0, len(stale), 500):
             col.delete(ids=stale[start:start + 500])
         sentences.delete_for_chunks(store, stale)
+        multilingual.delete(store, stale)
         rep.deleted = len(stale)
-    if rep.added or rep.deleted or rep.metadata_updated or rep.sentences_backfilled:
+    if rep.added or rep.deleted or rep.metadata_updated or rep.sentences_backfilled or rep.multilingual_backfilled:
         store.mark_changed()
     rep.seconds = time.perf_counter() - t0
     # debug: the CLI prints the same summary once; the server's first start says it too.
     log.debug("ingest %s: %s", origin, rep.summary())
     return rep
+
+
+def _multilingual_row(cid: str, wanted: dict[str, tuple[Chunk, dict]]) -> tuple[str, str, str, dict]:
+    chunk, meta = wanted[cid]
+    return cid, chunk.embed_text, chunk.body, meta
+
+
+def _backfill_multilingual(store: KnowledgeStore, kept: list[str], wanted: dict[str, tuple[Chunk, dict]]) -> int:
+    """e5 vectors for unchanged chunks that have none (a store from before the index, or with it off)."""
+    if not kept or not multilingual.enabled(store):
+        return 0
+    have = multilingual.chunks_with_vectors(store, kept)
+    missing = [c for c in kept if c not in have]
+    for start in range(0, len(missing), EMBED_BATCH):
+        multilingual.add(store, [_multilingual_row(c, wanted) for c in missing[start:start + EMBED_BATCH]])
+    return len(missing)
 
 
 def ingest_folder(store: KnowledgeStore, folder: str | Path, *,
@@ -161,5 +182,6 @@ def delete_documents(store: KnowledgeStore, doc_ids: list[str]) -> int:
     if got["ids"]:
         store.collection.delete(ids=got["ids"])
         sentences.delete_for_chunks(store, list(got["ids"]))
+        multilingual.delete(store, list(got["ids"]))
         store.mark_changed()
     return len(got["ids"])

@@ -20,10 +20,12 @@ def default_texts(config_dir: str | Path = "config") -> dict[str, dict[str, list
     ``{model name: {"query": texts, "passage": texts, "sentiment": texts}}`` as the callers hand
     them to ``embed`` / ``embed_passages`` / ``embed_sentiment``: the triage model's intent and sentiment training texts (as
     :func:`pipeline.local_classifier.embed_texts` passes them), the knowledge base model's chunks
-    and sentences of ``<config_dir>/knowledge``. Built from the same functions the start uses.
+    and sentences of ``<config_dir>/knowledge``, and those chunks for the triage model too when it
+    keeps the knowledge base's multilingual index (:mod:`knowledge.multilingual`, on by default).
+    Built from the same functions the start uses.
     """
     from knowledge.chunking import chunk_document, load_folder
-    from knowledge.embedding import DEFAULT_KB_MODEL, DEFAULT_MODEL
+    from knowledge.embedding import DEFAULT_KB_MODEL, DEFAULT_MODEL, E5_MODEL, MINILM_MODEL
     from knowledge.sentences import sentence_texts
     from pipeline.config import load_config
     from pipeline.local_classifier import _unshout, training_data
@@ -35,15 +37,21 @@ def default_texts(config_dir: str | Path = "config") -> dict[str, dict[str, list
     # The sentiment model reads e5's sentiment vectors (knowledge.embedding.E5Embedder.embed_pair).
     sentiment = _unique(_unshout(t or "") for t, _ in training_examples(cfg))
     passages: list[str] = []
+    chunks: list[str] = []
     kb = Path(config_dir) / "knowledge"
     if kb.is_dir():
         for doc in load_folder(kb.resolve()):
             for ch in chunk_document(doc):
                 meta = ch.metadata()
+                chunks.append(ch.embed_text)
                 passages.append(ch.embed_text)
                 passages += sentence_texts(str(meta.get("title") or ""), str(meta.get("heading") or ""), ch.body)
     out: dict[str, dict[str, list[str]]] = {DEFAULT_MODEL: {"query": triage, "passage": [], "sentiment": sentiment}}
     out.setdefault(DEFAULT_KB_MODEL, {"query": [], "passage": [], "sentiment": []})["passage"] += _unique(passages)
+    if DEFAULT_MODEL == E5_MODEL and DEFAULT_KB_MODEL == MINILM_MODEL:  # the multilingual index's defaults
+        from knowledge.multilingual import heading_line
+
+        out[DEFAULT_MODEL]["passage"] += _unique(chunks + [heading_line(t) for t in chunks])
     return out
 
 

@@ -257,15 +257,16 @@ class KnowledgeStore:
 
 
 def drop_collection(path: str | None = None, url: str | None = None, collection: str = COLLECTION) -> bool:
-    """Delete a knowledge collection and its sentence rows (to rebuild it, e.g. with another model).
+    """Delete a knowledge collection, its sentence rows and its multilingual index (to rebuild it, e.g. with another model).
 
     Returns whether there was one. Only ``kb ingest --rebuild`` calls this: nothing else deletes a store.
     """
+    from knowledge.multilingual import SUFFIX as E5_SUFFIX
     from knowledge.sentences import SUFFIX
 
     client = make_client(path, url)
     names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-    for name in (f"{collection}{SUFFIX}", collection):
+    for name in (f"{collection}{SUFFIX}", f"{collection}{E5_SUFFIX}", collection):
         if name in names:
             client.delete_collection(name)
     reset_store()

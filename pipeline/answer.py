@@ -47,6 +47,7 @@ KEEP_RATIO = 0.8
 # labels 0 / 0.1 / 0.15 / 0.25 / 0.35 / 0.5 gave 182 / - / 180 / 179 / 178 / 174 answers present with 3
 # sentences, 185 / 185 with 4 (0 / 0.1). A little is kept for exact terms ("3-D Secure", a batch number).
 WORD_WEIGHT = 0.1
+CROSS_WORD_WEIGHT = 0.1  # the same share for a question matched with e5 in another language (_cross_lingual)
 # Help-centre sections are short answers written to be read whole ("If X, send us photos. Once we have
 # them we replace it. Do not throw away the packaging."): when the best sentence's section has at most
 # this many sentences it is quoted whole. eval_tune.yaml (236 labels): 0 -> 203, 3 -> 208, 4 -> 209
@@ -59,9 +60,14 @@ _CACHE_SIZE = 8192
 
 _HEADING_LINE = re.compile(r"^\s*#{1,6}\s")
 _SENT_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[¿¡]?[A-ZÀ-ÖØ-Þ0-9*])")
+# A sentence that leans on the one before it ("Only one is actually charged"), in the seven languages a
+# knowledge base may be written in (English, French, Spanish, German, Italian, Dutch, Portuguese).
 _LEADS_ON_PREVIOUS = re.compile(
     r"^\W*(this|that|these|those|it|they|them|only one|the other|otherwise|then|after that|once done|if so|"
-    r"in that case|ce|cela|celui|ceci|esto|eso|dies|das)\b", re.I)
+    r"in that case|ce|cela|celui|celle|ceux|ceci|ensuite|sinon|dans ce cas|esto|eso|este|esta|estos|estas|entonces|"
+    r"después|de lo contrario|en ese caso|dies|das|diese|dieser|dieses|danach|dann|sonst|andernfalls|in diesem fall|"
+    r"questo|questa|questi|queste|ciò|poi|altrimenti|in tal caso|in questo caso|dit|dat|deze|daarna|dan|anders|"
+    r"in dat geval|isso|isto|estes|então|depois disso|caso contrário|nesse caso)\b", re.I)
 
 
 def section_headings(passage: str, first: str = "") -> list[str]:
@@ -186,6 +192,29 @@ def _calibrate(dense: Any) -> Any:
     return calibrate(dense)
 
 
+def _cross_lingual(language: str | None) -> bool:
+    """Whether a question in ``language`` is matched with e5 (the knowledge base's multilingual index
+    is on and the question is not English): MiniLM reads English only, so its cosines between a
+    French question and English sentences chose the sentence to quote by chance."""
+    lang = (language or "").split("-")[0].lower()
+    if lang in ("", "en"):
+        return False
+    from knowledge.embedding import kb_multilingual
+
+    return kb_multilingual()
+
+
+def _cross_scores(question: str, texts: list[str]) -> np.ndarray:
+    """e5 cosines of ``texts`` (as passages) to ``question``, calibrated like retrieval's (bounded by
+    the passages quoted: a few dozen sentences, cached by e5 for the next draft)."""
+    from knowledge.embedding import calibrate_cross, get_multilingual_embedder
+
+    e5 = get_multilingual_embedder()
+    vecs = np.asarray(e5.embed_passages(texts), dtype=np.float32)
+    q = np.asarray(e5.embed([question])[0], dtype=np.float32)
+    return calibrate_cross(vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-12))
+
+
 def _tokens(text: str) -> set[str]:
     from knowledge.lexical import tokenize
 
@@ -194,26 +223,31 @@ def _tokens(text: str) -> set[str]:
 
 def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[str]], Any] | None = None,
                     question_vec: Any = None, contexts: Sequence[str] | None = None,
-                    stored: Mapping[str, Any] | None = None) -> list[float]:
+                    stored: Mapping[str, Any] | None = None, language: str | None = None) -> list[float]:
     """How well each sentence answers ``question`` (0..1-ish; meaning and shared rare words).
 
     ``contexts`` (a heading per sentence) are embedded with the sentence: "The reset email does
     not arrive: Wait a few minutes..." says what the sentence is about better than the sentence.
     ``stored``: vectors the knowledge base already holds, by text (used with the local model only).
+    ``language``: the customer's; another than English is matched with e5 (:func:`_cross_lingual`).
     """
     if not sents:
         return []
+    cross = embed is None and question_vec is None and _cross_lingual(language)
     local = embed is None  # the process's model: its cosines are put on the knowledge base's scale
     embed = embed or _default_embed
     dense = np.zeros(len(sents), dtype=np.float32)
     texts = [f"{c}: {x}" if c else x for c, x in zip(contexts, sents, strict=True)] if contexts else list(sents)
     try:
         # The local embedder caches its own vectors (per model and prefix); others go through ours.
-        vecs = _local_vectors(texts, stored) if local else _cache.embed(texts, embed)
-        q = np.asarray(question_vec if question_vec is not None else embed([question])[0], dtype=np.float32)
-        dense = vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-12)
-        if local:
-            dense = _calibrate(dense)
+        if cross:
+            dense = _cross_scores(question, texts)
+        else:
+            vecs = _local_vectors(texts, stored) if local else _cache.embed(texts, embed)
+            q = np.asarray(question_vec if question_vec is not None else embed([question])[0], dtype=np.float32)
+            dense = vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-12)
+            if local:
+                dense = _calibrate(dense)
     except Exception as exc:  # no model: words alone still choose better than "the first lines"
         log.warning("sentence scoring without embeddings: %s", exc)
     q_tok = _tokens(question)
@@ -226,27 +260,31 @@ def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[s
         idf = {t: math.log(1 + n / (1 + sum(1 for ts in toks if t in ts))) for t in q_tok}
         total = sum(idf.values()) or 1.0
         words = np.array([sum(idf[t] for t in q_tok if t in ts) / total for ts in toks], dtype=np.float32)
-    return [float(x) for x in (1 - WORD_WEIGHT) * dense + WORD_WEIGHT * words]
+    share = CROSS_WORD_WEIGHT if cross else WORD_WEIGHT
+    return [float(x) for x in (1 - share) * dense + share * words]
 
 
 def best_sentence_score(question: str, passage: str, heading: str = "",
                         embed: Callable[[list[str]], Any] | None = None,
-                        stored: Mapping[str, Any] | None = None, title: str = "") -> float:
+                        stored: Mapping[str, Any] | None = None, title: str = "",
+                        language: str | None = None) -> float:
     """How well the passage's best sentence (with its heading) answers ``question``."""
     blocks = sentence_blocks(passage)
     if not blocks:
         return 0.0
     contexts = sentence_contexts(blocks, passage, heading, title, stored) if HEADING_CONTEXT else None
-    return max(score_sentences(question, [x for _, x in blocks], embed, None, contexts, stored))
+    return max(score_sentences(question, [x for _, x in blocks], embed, None, contexts, stored, language))
 
 
 def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max_sentences: int | None = None,
                      embed: Callable[[list[str]], Any] | None = None, question_vec: Any = None,
-                     heading: str = "", stored: Mapping[str, Any] | None = None, title: str = "") -> str:
+                     heading: str = "", stored: Mapping[str, Any] | None = None, title: str = "",
+                     language: str | None = None) -> str:
     """The sentences of ``passage`` that answer ``question``, in the passage's order, within ``limit_chars``.
 
     ``heading`` is the heading of the passage's first section (later ones are ``### `` lines),
-    ``title`` the article's; ``stored``: the knowledge base's sentence vectors by text (see
+    ``title`` the article's; ``stored``: the knowledge base's sentence vectors by text, ``language``
+    the customer's (see
     :func:`score_sentences`).
     """
     max_sentences = MAX_SENTENCES if max_sentences is None else max_sentences
@@ -255,7 +293,7 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
     if len(sents) <= 1:
         return sents[0][:limit_chars] if sents else ""
     contexts = sentence_contexts(blocks, passage, heading, title, stored) if HEADING_CONTEXT else None
-    scores = score_sentences(question, sents, embed, question_vec, contexts, stored)
+    scores = score_sentences(question, sents, embed, question_vec, contexts, stored, language)
     # Help-centre sections lead with their answer: a small edge for each section's first sentence.
     scores = [sc + (LEAD_BONUS if i == 0 or blocks[i - 1][0] != blocks[i][0] else 0.0) for i, sc in enumerate(scores)]
     best = max(range(len(sents)), key=lambda i: scores[i])

@@ -225,7 +225,9 @@ def retrieve(text: str, triage: Triage, cfg: Config, kb: KnowledgeBase | None, b
         if lang != "en":  # the customer's own language, when the KB has an article that answers as well
             own = _retrieve_parts(kb, text, triage, brand, language=lang, strict=True)
             best = max((s.score for s in sources), default=0.0)
-            if own and own[0].score >= best - LANGUAGE_MARGIN:
+            # Each one only when it answers about as well: not every article the KB has in that language.
+            own = [o for o in own if o.score >= best - LANGUAGE_MARGIN]
+            if own:
                 sources = own + [s for s in sources if s.id not in {o.id for o in own}]
     except Exception as exc:  # the KB is optional: never fail the ticket over it
         log.warning("knowledge retrieval unavailable: %s", exc)
@@ -309,8 +311,9 @@ RETRIEVE_K = 3  # passages for the whole message (each part of a multi-question 
 def search_text(text: str, triage: Triage, d: dict[str, Any], llm: LLMSettings | None = None) -> str:
     """The text to search the knowledge base with.
 
-    The local embedding model is English-only, so with an LLM configured a message in another
-    language is first turned into an English query (structured output; on any failure the
+    The knowledge base's main model (MiniLM) is English-only; without an LLM a message in another
+    language is searched in its multilingual index (``knowledge.multilingual``). With an LLM
+    configured it is first turned into an English query (structured output; on any failure the
     original text is used). The query is only ever used for retrieval, never shown or sent.
     """
     lang = (triage.language or "en").split("-")[0].lower()
@@ -390,7 +393,7 @@ THIRD_MARGIN = 0.03
 
 
 def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
-                       stored: Mapping[str, Any] | None = None) -> list[tuple[Source, str]]:
+                       stored: Mapping[str, Any] | None = None, language: str | None = None) -> list[tuple[Source, str]]:
     """(passage, the part of the message it answers) for each part, deduplicated, in the customer's order.
 
     One part: the best-ranked source. Several: each part's closest source by embedding
@@ -420,7 +423,8 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
         # is matched too: a split can cut a question from what it is about ("I returned shoes 3 weeks ago
         # and got an email saying the return was refused." / "What happens to them now?").
         askers = parts + [text]
-        sims = [[best_sentence_score(part, src.text, _first_heading(src), stored=stored, title=_title(src))
+        sims = [[best_sentence_score(part, src.text, _first_heading(src), stored=stored, title=_title(src),
+                                     language=language)
                  for src in sources]
                 for part in askers]
     except Exception as exc:  # no local model: fall back to rank order
@@ -471,7 +475,7 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
     the sources came from) lends the sentence vectors it stored at ingest, so they are not
     embedded again.
     """
-    from pipeline.answer import MAX_SENTENCES, order_number, select_sentences
+    from pipeline.answer import MAX_SENTENCES, _cross_lingual, order_number, select_sentences
 
     d = drafting_config(cfg)
     lang = (triage.language or "en").split("-")[0].lower()
@@ -494,8 +498,9 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         lines += [intro, ""]
         # Past tickets are another customer's conversation: listed for the agent, never quoted.
         quotable = [s for s in sources if s.source_type != "ticket"]
-        stored = _stored_sentence_vectors(kb, quotable)
-        chosen = passages_for_parts(text, quotable, int(d.get("template_passages", 3)), stored) if quotable else []
+        # Matched with e5 in another language: MiniLM's stored sentence vectors would go unread.
+        stored = {} if _cross_lingual(lang) else _stored_sentence_vectors(kb, quotable)
+        chosen = passages_for_parts(text, quotable, int(d.get("template_passages", 3)), stored, lang) if quotable else []
         used = [s for s, _ in chosen]
         if not quotable:
             warns.append("Only similar past tickets matched: they are listed below for the agent and never quoted; "
@@ -509,7 +514,7 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
                 lines.append(_pick(d.get("about"), lang, '"{title}":').format(title=s.title.split(" - ")[0]))
             try:
                 quote = select_sentences(question, s.text, limit_chars=limit, heading=_first_heading(s),
-                                         max_sentences=most, stored=stored, title=_title(s))
+                                         max_sentences=most, stored=stored, title=_title(s), language=lang)
             except Exception as exc:  # never lose the draft over sentence scoring
                 log.warning("sentence selection failed: %s", type(exc).__name__)
                 quote = s.text

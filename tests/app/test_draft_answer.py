@@ -140,6 +140,26 @@ def test_select_sentences_without_a_model_still_uses_words():
     assert "60 minutes" in select_sentences("is the link valid 60 minutes", PASSAGE, embed=broken)
 
 
+@pytest.mark.parametrize("passage, question, before", [
+    ("Melden Sie sich an und öffnen Sie Meine Bestellungen. Wählen Sie den Artikel aus und drucken Sie das Etikett. "
+     "Danach wird die Erstattung innerhalb von 5 Werktagen ausgelöst. Die Versandkosten tragen wir. "
+     "Bei Fragen schreiben Sie uns. Wir antworten schnell.", "wann kommt die Erstattung", "drucken Sie das Etikett"),
+    ("Accedi e apri I miei ordini. Seleziona l'articolo e stampa l'etichetta. Poi il rimborso parte entro 5 giorni "
+     "lavorativi. Le spese di spedizione sono a carico nostro. Per domande scrivici. Rispondiamo presto.",
+     "quando arriva il rimborso", "stampa l'etichetta"),
+    ("Log in en open Mijn bestellingen. Kies het artikel en print het label. Daarna volgt de terugbetaling binnen "
+     "5 werkdagen. De verzendkosten zijn voor ons. Vragen? Mail ons. We antwoorden snel.",
+     "wanneer komt de terugbetaling", "print het label"),
+])
+def test_a_sentence_leaning_on_the_one_before_brings_it_along_in_other_languages(passage, question, before):
+    def no_model(texts):
+        raise RuntimeError("no model")
+
+    # "Then / after that the refund ..." says nothing without the step it follows.
+    out = select_sentences(question, passage, embed=no_model)
+    assert before in out, out
+
+
 @pytest.mark.parametrize("text, expected", [
     ("where is my order #1234??", "#1234"),
     ("Order number: 55123, placed monday", "#55123"),

@@ -218,6 +218,7 @@ def test_failed_query_translation_falls_back_to_the_original_text(llm, cfg, demo
     llm.status = 500
     triage = Triage(intent="account_access", confidence=0.9, language="fr")
     got = retrieve("Bonjour, où est ma commande ?", triage, cfg)
-    # The English-only model cannot match the French text to an English article: at most the KB's French ones.
-    assert all(s.language == "fr" for s in got)
+    # The original French text is searched in the knowledge base's multilingual index, which matches it to
+    # the English tracking article (MiniLM alone found only the KB's French articles).
+    assert "track-your-order" in [s.id for s in got], [s.id for s in got]
     assert llm.requests  # it tried

@@ -1,0 +1,147 @@
+"""The knowledge base's multilingual index: e5 passage vectors of every chunk, beside MiniLM's.
+
+The knowledge base's model (MiniLM) reads English only: a French "où est ma commande, le suivi
+n'affiche rien" lands on whatever French article there is, never on the English tracking
+article. multilingual-e5-small (already in the worker's memory for triage) matches across
+languages, but as the knowledge base's only model it lost English quality (eval_tune.yaml:
+document recall@3 0.960 -> 0.942, answer sentence in drafts 249 -> 215 of 277). So both are kept:
+English questions are searched with MiniLM as before, questions in another language with e5
+(:func:`knowledge.retrieve.hybrid_hits`), and their draft sentences are chosen with e5 too
+(:mod:`pipeline.answer`).
+
+A second chroma collection (``<name>__e5``) holds one e5 vector per chunk (:func:`chunk_vectors`), with the
+chunk's text and metadata (so brand and language filters work as on the main one). Rows are
+added, updated and deleted with their chunk by :mod:`knowledge.ingest` (ingest stays
+incremental; a store ingested before this index existed gets its vectors on the next ingest,
+without re-embedding MiniLM's), and dropped with it by ``kb ingest --rebuild``. Only chunks:
+e5 vectors of sentences ranked articles worse on eval_ml_tune.yaml (document recall@3 0.83 with
+chunks alone, 0.78 with both, dense only) and would double the ingest cost.
+
+On when the knowledge base uses the local MiniLM and e5 is the triage model (the default: no
+model is loaded for it); ``SIDECAR_KB_MULTILINGUAL=0`` switches it off, ``=1`` forces it on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from knowledge import embedding as ke
+
+log = logging.getLogger(__name__)
+
+SUFFIX = "__e5"
+# Each row is e5's "passage: " vector of the chunk mixed with that of its "title - heading" line
+# (HEADING_SHARE of it): headings are short questions' words ("The reset email does not arrive").
+# eval_ml_tune.yaml, dense only, article recall@3: chunk alone 0.83; heading share 0.2 / 0.3 / 0.4:
+# 0.87 / 0.86 / 0.84 (scores of two separate rows mixed at query time: 0.90, but two rows per chunk).
+HEADING_SHARE = 0.2
+SIGNATURE = f"{ke.E5_MODEL_ID}/passage+heading{HEADING_SHARE}"
+
+
+def enabled(store: Any) -> bool:
+    """Whether ``store`` keeps (and is searched through) the multilingual index."""
+    return ke.kb_multilingual() and getattr(store, "signature", "") == f"local:{ke.MINILM_MODEL_ID}"
+
+
+def _name(store: Any) -> str:
+    return f"{store.name}{SUFFIX}"
+
+
+def collection(store: Any, create: bool = True) -> Any | None:
+    """The e5 chunk collection of ``store`` (None when it does not exist and ``create`` is false)."""
+    cached = getattr(store, "_multilingual_collection", None)
+    if cached is not None:
+        return cached
+    name = _name(store)
+    names = {c if isinstance(c, str) else c.name for c in store.client.list_collections()}
+    if name in names:
+        # Vectors are always given: the collection's own function is never called (MiniLM's is
+        # attached only so chromadb does not build its downloading default).
+        col = store.client.get_collection(name, embedding_function=store.ef)
+        stored = (col.metadata or {}).get("embedding")
+        if stored and stored != SIGNATURE:  # another build of e5 wrote it: not comparable
+            log.warning("multilingual index %s was built with %s, not %s: not used", name, stored, SIGNATURE)
+            return None
+    elif create:
+        col = store.client.create_collection(
+            name, embedding_function=store.ef, configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedding": SIGNATURE, "description": "sidecar knowledge chunks, multilingual vectors"})
+    else:
+        return None
+    store._multilingual_collection = col
+    return col
+
+
+def embedder() -> Any:
+    """e5: the triage model's instance (one model in memory)."""
+    return ke.get_multilingual_embedder()
+
+
+def heading_line(embed_text: str) -> str:
+    """The "title - heading" line a chunk's embedded text starts with (knowledge.chunking.Chunk.embed_text)."""
+    return (embed_text or "").split("\n", 1)[0]
+
+
+def chunk_vectors(texts: list[str]) -> Any:
+    """e5 vectors of chunks from their embedded texts: passage and heading line mixed, unit length."""
+    import numpy as np
+
+    e5 = embedder()
+    mixed = ((1 - HEADING_SHARE) * np.asarray(e5.embed_passages(texts), dtype=np.float32)
+             + HEADING_SHARE * np.asarray(e5.embed_passages([heading_line(t) for t in texts]), dtype=np.float32))
+    return mixed / np.clip(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12, None)
+
+
+def add(store: Any, items: list[tuple[str, str, str, dict[str, Any]]]) -> int:
+    """Embed and store the e5 vectors of ``items`` (chunk id, embedded text, body, metadata)."""
+    if not items or not enabled(store):
+        return 0
+    col = collection(store)
+    if col is None:
+        return 0
+    vecs = chunk_vectors([t for _, t, _, _ in items])
+    col.upsert(ids=[c for c, _, _, _ in items], embeddings=[v.tolist() for v in vecs],
+               documents=[b for _, _, b, _ in items], metadatas=[m for _, _, _, m in items])
+    return len(items)
+
+
+def delete(store: Any, chunk_ids: list[str]) -> None:
+    """Remove these chunks' rows (whether or not the index is on now: it may be switched on again)."""
+    col = collection(store, create=False)
+    if col is None or not chunk_ids:
+        return
+    for start in range(0, len(chunk_ids), 500):
+        col.delete(ids=chunk_ids[start:start + 500])
+
+
+def update_metadata(store: Any, chunk_metas: dict[str, dict[str, Any]]) -> None:
+    """Copy changed chunk metadata (brand, language, url, ...) onto the rows (no re-embedding)."""
+    col = collection(store, create=False)
+    if col is None or not chunk_metas:
+        return
+    got = col.get(ids=list(chunk_metas), include=[])
+    if got["ids"]:
+        col.update(ids=got["ids"], metadatas=[chunk_metas[c] for c in got["ids"]])
+
+
+def chunks_with_vectors(store: Any, chunk_ids: list[str]) -> set[str]:
+    """Which of these chunks already have a row (to backfill a store ingested before the index)."""
+    col = collection(store, create=False)
+    if col is None or not chunk_ids:
+        return set()
+    have: set[str] = set()
+    for start in range(0, len(chunk_ids), 1000):
+        have.update(col.get(ids=chunk_ids[start:start + 1000], include=[])["ids"])
+    return have
+
+
+def searchable(store: Any, language: str | None) -> Any | None:
+    """The e5 collection to search a question in ``language`` with, or None (English, off, empty)."""
+    lang = (language or "").split("-")[0].lower()
+    if lang in ("", "en") or not enabled(store):
+        return None
+    col = collection(store, create=False)
+    if col is None or col.count() == 0:
+        return None
+    return col

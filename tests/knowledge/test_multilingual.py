@@ -1,0 +1,166 @@
+"""The knowledge base's multilingual index (knowledge.multilingual): customers writing in another
+language than English get the English article that answers them, quoted in the draft, or the
+article in their own language when the knowledge base has it; English keeps MiniLM's path; the
+e5 rows follow their chunks through incremental ingest, backfill and rebuild."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge import embedding as ke
+from knowledge import multilingual
+from knowledge.ingest import delete_documents, ingest_folder
+from knowledge.retrieve import search
+from knowledge.store import KnowledgeStore, drop_collection
+from pipeline.config import load_config
+from pipeline.draft import retrieve, template_draft
+from pipeline.models import Person, Plan, Ticket, Triage
+from tests.knowledge.kbfixtures import demo_env, env_kb  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(ROOT / "config")
+
+
+def _draft(text: str, intent: str, language: str, cfg):
+    triage = Triage(intent=intent, confidence=0.7, language=language)
+    sources = retrieve(text, triage, cfg, env_kb())
+    ticket = Ticket(platform="zendesk", id="7", subject="", requester=Person(name="Camille Roy"))
+    return template_draft(ticket, text, triage, Plan(intent=intent, draft=True), sources, cfg, kb=env_kb())
+
+
+def test_the_index_is_on_by_default_beside_minilm():
+    assert ke.kb_model() == ke.MINILM_MODEL and ke.selected_model() == ke.E5_MODEL
+    assert ke.kb_multilingual()
+
+
+def test_a_french_message_about_an_english_only_article_quotes_it(cfg, demo_env):  # noqa: F811
+    text = "Bonjour, où est ma commande #4411 ? Elle est expédiée mais le numéro de suivi n'affiche rien depuis hier."
+    d = _draft(text, "order_status", "fr", cfg)
+    # With MiniLM alone: the French reset-password and return-policy articles, never this one.
+    assert "track-your-order" in d.used_source_ids, d.used_source_ids
+    assert "we send a shipping confirmation email with the tracking number" in d.text or \
+        "tracking can take up to 24 hours to show the first scan" in d.text, d.text
+    assert "#4411" in d.text
+
+
+def test_a_german_message_about_an_english_only_article_quotes_it(cfg, demo_env):  # noqa: F811
+    text = "Hallo, ich war beim Zustellversuch nicht zuhause. Versucht der Paketdienst es noch einmal?"
+    d = _draft(text, "delivery_problem", "de", cfg)
+    assert "missed-delivery" in d.used_source_ids, d.used_source_ids
+    assert "Most carriers try again on the next working day" in d.text, d.text
+
+
+def test_a_message_in_the_language_of_a_translated_article_quotes_the_translation(cfg, demo_env):  # noqa: F811
+    text = "Hola, pagué el lunes y el número de seguimiento sigue sin mostrar nada. ¿Es normal?"
+    d = _draft(text, "order_status", "es", cfg)
+    assert d.used_source_ids and d.used_source_ids[0] == "track-your-order-es", d.used_source_ids
+    assert "El seguimiento puede tardar hasta 24 horas" in d.text, d.text
+    assert "track-your-order" not in d.used_source_ids  # not the English original beside it
+
+
+def test_a_translation_never_answers_an_unrelated_question_in_its_language(cfg, demo_env):  # noqa: F811
+    # e5 rates any French passage close to a French question: the four translated articles used to
+    # answer every question in their language (CROSS_OWN_LANGUAGE_BIAS).
+    text = "Bonjour, est-ce que je peux faire graver un prénom sur une gourde, et combien ça coûte ?"
+    d = _draft(text, "product_question", "fr", cfg)
+    assert d.used_source_ids and d.used_source_ids[0] == "engraving-personalisation", d.used_source_ids
+    assert not {"reset-password-fr", "return-policy-fr"} & set(d.used_source_ids)
+
+
+def test_english_questions_never_read_the_multilingual_index(demo_store, monkeypatch):
+    def boom():
+        raise AssertionError("e5 used for an English question")
+
+    monkeypatch.setattr(multilingual, "embedder", boom)
+    got = search(demo_store, "my tracking number shows nothing since yesterday", language="en")
+    assert got and got[0].id == "track-your-order"
+    with pytest.raises(AssertionError):
+        search(demo_store, "le numéro de suivi n'affiche rien depuis hier", language="fr")
+
+
+def _write(folder: Path, doc_id: str, body: str, brand: str = "") -> None:
+    front = f"---\nid: {doc_id}\ntitle: {doc_id}\n" + (f"brand: {brand}\n" if brand else "") + "---\n"
+    (folder / f"{doc_id}.md").write_text(front + body, encoding="utf-8")
+
+
+def _rows(store) -> dict[str, dict]:
+    got = multilingual.collection(store, create=False).get(include=["metadatas"])
+    return dict(zip(got["ids"], got["metadatas"], strict=True))
+
+
+def test_the_e5_rows_follow_their_chunks_through_incremental_ingest(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "gift-wrap", "# Gift wrap\n\n## Wrapping\n\nTick Gift wrap at checkout for 3.50 EUR per order.\n")
+    _write(docs, "pickup", "# Pickup\n\n## Lockers\n\nParcels stay 3 days in a locker before they come back to us.\n")
+    store = KnowledgeStore(path=str(tmp_path / "chroma"))
+    ingest_folder(store, docs, progress=False)
+    main = set(store.collection.get(include=[])["ids"])
+    assert set(_rows(store)) == main and len(main) == 2
+
+    _write(docs, "pickup", "# Pickup\n\n## Lockers\n\nParcels stay 5 days in a locker before they come back to us.\n")
+    _write(docs, "gift-wrap", "# Gift wrap\n\n## Wrapping\n\nTick Gift wrap at checkout for 3.50 EUR per order.\n",
+           brand="north")
+    rep = ingest_folder(store, docs, progress=False)
+    assert rep.added == 1 and rep.deleted == 1 and rep.metadata_updated == 1
+    rows = _rows(store)
+    assert set(rows) == set(store.collection.get(include=[])["ids"]) != main
+    assert [m["brand"] for m in rows.values() if m["doc_id"] == "gift-wrap"] == ["north"]
+    # A French question finds the edited passage, and the brand filter applies to the e5 side too.
+    hits = search(store, "combien de jours le colis reste-t-il dans la consigne ?", language="fr", threshold=0.0)
+    assert hits and hits[0].id == "pickup" and "5 days" in hits[0].text
+    assert "gift-wrap" not in [s.id for s in search(store, "emballage cadeau", language="fr", brand="south",
+                                                    threshold=0.0)]
+
+    assert delete_documents(store, ["pickup"]) == 1
+    assert [m["doc_id"] for m in _rows(store).values()] == ["gift-wrap"]
+
+
+def test_a_store_from_before_the_index_is_backfilled_without_re_embedding_minilm(tmp_path, counting_store):
+    store, counter = counting_store
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "a", "# A\n\n## One\n\nReturns from Switzerland are paid by the customer, keep the receipt.\n")
+    ke.select_kb_multilingual(False)
+    try:
+        ingest_folder(store, docs, progress=False)
+        assert multilingual.collection(store, create=False) is None
+    finally:
+        ke.select_kb_multilingual(None)
+    before = len(counter.texts)
+    rep = ingest_folder(store, docs, progress=False)
+    assert rep.multilingual_backfilled == 1 and rep.added == 0 and len(counter.texts) == before
+    assert set(_rows(store)) == set(store.collection.get(include=[])["ids"])
+    assert ingest_folder(store, docs, progress=False).multilingual_backfilled == 0
+
+
+def test_rebuild_drops_the_index_with_its_collection(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "a", "# A\n\n## One\n\nOrders to Norway pay local VAT and a clearance fee on delivery.\n")
+    path = str(tmp_path / "chroma")
+    ingest_folder(KnowledgeStore(path=path), docs, progress=False)
+    assert drop_collection(path)
+    store = KnowledgeStore(path=path)
+    assert multilingual.collection(store, create=False) is None
+
+
+def test_switched_off_no_e5_rows_and_other_languages_use_minilm(tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "a", "# A\n\n## One\n\nOrders to Norway pay local VAT and a clearance fee on delivery.\n")
+    ke.select_kb_multilingual(False)
+    try:
+        store = KnowledgeStore(path=str(tmp_path / "chroma"))
+        ingest_folder(store, docs, progress=False)
+        assert multilingual.collection(store, create=False) is None
+        monkeypatch.setattr(multilingual, "embedder", lambda: pytest.fail("e5 used with the index off"))
+        search(store, "frais de douane en Norvège", language="fr", threshold=0.0)
+    finally:
+        ke.select_kb_multilingual(None)
