@@ -110,3 +110,30 @@ def test_minilm_runs_a_batch_in_length_groups_and_keeps_each_vector():
     alone = np.vstack([model.embed([t]) for t in texts])
     assert np.abs(together - alone).max() < 1e-5
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+def test_minilm_matrices_run_in_int8_close_to_the_float32_file():
+    """The rewrite keeps the 36 weight matrices in int8 (MatMulNBits, the file's own int8 values and
+    scales): close to what the file computes with every weight folded to float32, and each vector
+    independent of its batch (activations are quantized per row, not per batch)."""
+    import onnx
+    import onnxruntime as ort
+
+    from knowledge.embedding import LocalEmbedder, _minilm_files, minilm_graph
+
+    graph = onnx.load_from_string(minilm_graph(_minilm_files()[0]))
+    assert sum(n.op_type == "MatMulNBits" for n in graph.graph.node) == 36
+    model = LocalEmbedder(cache_size=0)
+    model._seed = None
+    texts = ["where is my parcel", "Refunds: we refund the item within 14 days of receiving it back.",
+             "How to track your order - What the order statuses mean\nShipped: your parcel left our warehouse. "
+             "Tracking can take up to 24 hours to show the first scan."]
+    ours = model.embed(texts)
+    shipped = LocalEmbedder(cache_size=0)
+    shipped._seed = None
+    shipped.session = ort.InferenceSession(str(_minilm_files()[0]), providers=["CPUExecutionProvider"])
+    theirs = shipped.embed(texts)
+    assert np.min(np.sum(ours * theirs, axis=1)) > 0.995
+    assert not np.array_equal(ours, theirs)  # the int8 path is really taken
+    alone = np.vstack([model.embed([t]) for t in texts[::-1]])[::-1]
+    assert np.abs(ours - alone).max() == 0.0
