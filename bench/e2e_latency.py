@@ -74,6 +74,12 @@ def main() -> int:
     env = sidecar_env(redis_url, var, api_port, SECRET)
     if not args.with_seed:
         env["SIDECAR_EMBEDDING_SEED"] = "0"
+    multilingual = os.environ.get("SIDECAR_KB_MULTILINGUAL")
+    if multilingual:  # A/B of the knowledge base's multilingual index: for the sidecar and the filler below
+        from knowledge.embedding import select_kb_multilingual
+
+        env["SIDECAR_KB_MULTILINGUAL"] = multilingual
+        select_kb_multilingual(multilingual.lower() in ("1", "true", "yes", "on"))
     py = sys.executable
     subprocess.run([py, "-m", "app", "kb", "ingest", "config/knowledge"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
