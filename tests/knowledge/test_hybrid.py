@@ -91,3 +91,23 @@ def test_two_sections_of_one_article_are_joined_with_their_headings(store):
     assert got[0].id == "idr"
     if "###" in got[0].text:  # both sections ranked high: the passage names both
         assert " / " in got[0].title and "### " in got[0].text
+
+
+def test_a_retagged_article_moves_brand_and_language_on_the_lexical_side_too(counting_store):
+    # Chunk ids are content-addressed and metadata is not part of them: re-tagging an article keeps
+    # its ids. Before, BM25 kept the old brand/language (and title) until the process restarted, so
+    # brand A's customers could still get brand B's re-tagged article from the lexical side.
+    s, _ = counting_store
+    doc = _doc("a", "Refund policy", "## Refunds\nWe refund the zyxquartz parcel within fourteen days.",
+               brand="a", language="fr")
+    ingest_documents(s, [doc], origin="test")
+    assert [i for i, _ in lexical.index_for(s).search("zyxquartz", 5, brand="a")]
+    ids = set(s.collection.get(include=[])["ids"])
+    doc.brand, doc.language = "b", "de"
+    ingest_documents(s, [doc], origin="test")
+    assert set(s.collection.get(include=[])["ids"]) == ids  # same chunks, new metadata
+    idx = lexical.index_for(s)
+    assert idx.search("zyxquartz", 5, brand="a") == []
+    assert [i for i, _ in idx.search("zyxquartz", 5, brand="b", language="de", strict_language=True)]
+    assert idx.search("zyxquartz", 5, language="fr", strict_language=True) == []
+    assert all(h.doc_id != "a" for h in hybrid_hits(s, "zyxquartz parcel", brand="a", threshold=0.0))
