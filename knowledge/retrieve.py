@@ -167,8 +167,12 @@ def _where(brand: str | None, language: str | None, strict_language: bool = Fals
 def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, brand: str | None = None,
                 language: str | None = None, strict_language: bool = False, threshold: float | None = None,
                 embedding: Any = None, candidates: int = CANDIDATES, lexical: bool = True,
-                dense: bool = True) -> list[Hit]:
-    """Fused chunk candidates above ``threshold``, best first (several chunks per document possible)."""
+                dense: bool = True, query_language: str | None = None) -> list[Hit]:
+    """Fused chunk candidates above ``threshold``, best first (several chunks per document possible).
+
+    ``query_language``: the language ``text`` is in when it is not the customer's ``language`` (an
+    LLM's English translation is searched with MiniLM, under the customer's language filter).
+    """
     text = raw = (text or "").strip()
     if CLEAN_QUERY:
         text = clean_query(text)
@@ -186,7 +190,7 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
     info: dict[str, tuple[float, str, dict[str, Any]]] = {}
     col = store.collection
     cal, lex_weight, own_bias = calibrate, _knob("SCORE_LEXICAL_WEIGHT"), 0.0
-    cross = multilingual.searchable(store, language) if dense else None
+    cross = multilingual.searchable(store, query_language or language) if dense else None
     if cross is not None:
         # Another language than English: the dense side is e5's index (knowledge.multilingual). The
         # vector given is the main model's, so the question is embedded again (e5 caches it).
@@ -357,12 +361,13 @@ def merge_sections(group: list[Hit]) -> Source:
 
 def search(store: KnowledgeStore, text: str, *, k: int = DEFAULT_K, intent: str | None = None,
            brand: str | None = None, language: str | None = None, threshold: float | None = None,
-           embedding: Any = None, strict_language: bool = False, per_doc: int | None = None) -> list[Source]:
+           embedding: Any = None, strict_language: bool = False, per_doc: int | None = None,
+           query_language: str | None = None) -> list[Source]:
     """Top ``k`` documents from ``store`` for ``text``, each as its retrieved section(s)."""
     if k <= 0:
         return []
     hits = hybrid_hits(store, text, intent=intent, brand=brand, language=language, threshold=threshold,
-                       embedding=embedding, strict_language=strict_language)
+                       embedding=embedding, strict_language=strict_language, query_language=query_language)
     groups = best_per_document(hits, k, per_doc)
     for g in groups:
         _answer_of_past_ticket(store, g)
@@ -429,9 +434,11 @@ class Retriever:
         return sentences.vectors_for_docs(self.store, doc_ids)
 
     def search(self, text: str, *, k: int = DEFAULT_K, intent: str | None = None, brand: str | None = None,
-               embedding: Any = None, language: str | None = None, strict_language: bool = False) -> list[Source]:
+               embedding: Any = None, language: str | None = None, strict_language: bool = False,
+               query_language: str | None = None) -> list[Source]:
         return search(self.store, text, k=k, intent=intent, brand=brand, threshold=self.threshold,
-                      embedding=embedding, language=language, strict_language=strict_language)
+                      embedding=embedding, language=language, strict_language=strict_language,
+                      query_language=query_language)
 
 
 def retriever_for(settings: Any) -> Retriever:

@@ -221,9 +221,14 @@ def retrieve(text: str, triage: Triage, cfg: Config, kb: KnowledgeBase | None, b
         d = drafting_config(cfg)
         max_sources = int(d.get("max_sources", 4))
         lang = (triage.language or "en").split("-")[0].lower()
-        sources = _retrieve_parts(kb, search_text(text, triage, d, llm), triage, brand, language=lang)
+        query = search_text(text, triage, d, llm)
+        # An LLM's English translation is searched as English (MiniLM), under the customer's language
+        # filter; the original then looks for an article in its language with MiniLM too, as before
+        # the multilingual index, so that the two scores compare (they are on different scales).
+        translated = "en" if query != text else None
+        sources = _retrieve_parts(kb, query, triage, brand, language=lang, query_language=translated)
         if lang != "en":  # the customer's own language, when the KB has an article that answers as well
-            own = _retrieve_parts(kb, text, triage, brand, language=lang, strict=True)
+            own = _retrieve_parts(kb, text, triage, brand, language=lang, strict=True, query_language=translated)
             best = max((s.score for s in sources), default=0.0)
             # Each one only when it answers about as well: not every article the KB has in that language.
             own = [o for o in own if o.score >= best - LANGUAGE_MARGIN]
@@ -239,7 +244,7 @@ LANGUAGE_MARGIN = 0.05  # a same-language article may score this much lower than
 
 
 def _retrieve_parts(kb: KnowledgeBase, text: str, triage: Triage, brand: str | None, language: str | None = None,
-                    strict: bool = False) -> list[Source]:
+                    strict: bool = False, query_language: str | None = None) -> list[Source]:
     """Each part's best passage (in the customer's order), then the whole message's top ones.
 
     Passages of one article found by several parts are joined (the article's sections that
@@ -250,9 +255,10 @@ def _retrieve_parts(kb: KnowledgeBase, text: str, triage: Triage, brand: str | N
     if len(parts) > 1:
         vecs = kb.embed(parts)
         for part, vec in zip(parts, vecs, strict=True):
-            found += _search(kb, part, k=1, embedding=vec, brand=brand, language=language, strict_language=strict)
+            found += _search(kb, part, k=1, embedding=vec, brand=brand, language=language, strict_language=strict,
+                             query_language=query_language)
     found += _search(kb, text, k=RETRIEVE_K, intent=triage.intent, brand=brand, language=language,
-                     strict_language=strict)
+                     strict_language=strict, query_language=query_language)
     out: dict[str, Source] = {}
     for s in found:
         have = out.get(s.id)
@@ -263,11 +269,15 @@ def _retrieve_parts(kb: KnowledgeBase, text: str, triage: Triage, brand: str | N
     return list(out.values())
 
 
-def _search(kb: KnowledgeBase, text: str, *, language: str | None, strict_language: bool, **kw: Any) -> list[Source]:
+def _search(kb: KnowledgeBase, text: str, *, language: str | None, strict_language: bool,
+            query_language: str | None = None, **kw: Any) -> list[Source]:
     """``kb.search`` with the language filters; a knowledge base without them is searched unfiltered."""
+    if query_language:  # only asked of knowledge bases that search other languages differently
+        kw["query_language"] = query_language
     try:
         return kb.search(text, language=language, strict_language=strict_language, **kw)
     except TypeError:  # an older KnowledgeBase (a wrapper, a fake) without language filters
+        kw.pop("query_language", None)
         return [] if strict_language else kb.search(text, **kw)
 
 

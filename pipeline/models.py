@@ -364,11 +364,13 @@ class KnowledgeBase(Protocol):
         ...
 
     def search(self, text: str, *, k: int, intent: str | None = None, brand: str | None = None,
-               embedding: Any = None, language: str | None = None, strict_language: bool = False) -> list[Source]:
+               embedding: Any = None, language: str | None = None, strict_language: bool = False,
+               query_language: str | None = None) -> list[Source]:
         """Top ``k`` documents for ``text``, each as its retrieved section(s).
 
         ``language``: that language's articles plus untagged and English ones; with
-        ``strict_language`` only that language's.
+        ``strict_language`` only that language's. ``query_language``: the language of ``text`` when
+        it is not the customer's (a translation).
         """
         ...
 

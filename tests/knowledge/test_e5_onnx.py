@@ -129,6 +129,47 @@ def test_regrouped_batch_keeps_each_texts_vector_in_its_place(engines):
     assert np.abs(alone - together).max() < 1e-5
 
 
+@pytest.mark.parametrize("lengths,runners", [([5, 5, 5, 5], 2), ([3, 40, 41, 7, 8, 90], 2), ([12], 4), ([20, 21], 3),
+                                             ([9, 50, 10, 49, 11, 48, 12], 1)])
+def test_spread_covers_every_text_once_costliest_first(lengths, runners):
+    groups = e5_onnx.length_groups(lengths, run_cost=6)
+    runs = e5_onnx.spread(groups, lengths, runners)
+    assert sorted(i for g in runs for i in g) == list(range(len(lengths)))
+    costs = [len(g) * max(lengths[i] for i in g) for g in runs]
+    assert costs == sorted(costs, reverse=True)
+    # Every core gets a run when there are texts enough; otherwise one text per run.
+    assert len(runs) >= min(runners, len(lengths))
+    if len(groups) >= runners:
+        assert sorted(map(sorted, runs)) == sorted(map(sorted, groups))  # nothing split without need
+
+
+def test_runs_side_by_side_give_the_vectors_of_one_at_a_time(engines, monkeypatch):
+    ort, _ = engines
+    texts = [t for t in TEXTS if t] * 3
+    monkeypatch.setattr(ort, "_runners", 1)
+    one_at_a_time = ort.query_pair(texts)
+    monkeypatch.setattr(ort, "_runners", 3)
+    side_by_side = ort.query_pair(texts)
+    assert all(np.array_equal(a, b) for a, b in zip(side_by_side, one_at_a_time, strict=True))
+
+
+def test_a_failing_run_fails_the_call_whichever_thread_ran_it(engines, monkeypatch):
+    ort, _ = engines
+    real = ort._encode_ids
+    calls = []
+
+    def flaky(seqs, with_sentiment=False):
+        calls.append(len(seqs))
+        if len(calls) == 2:
+            raise RuntimeError("run failed")
+        return real(seqs, with_sentiment)
+
+    monkeypatch.setattr(ort, "_runners", 2)
+    monkeypatch.setattr(ort, "_encode_ids", flaky)
+    with pytest.raises(RuntimeError, match="run failed"):
+        ort.query([t for t in TEXTS if t] * 2)
+
+
 def test_sentiment_vectors_come_from_the_same_run_and_read_two_layers(engines):
     ort, _ = engines
     last, sent = ort.query_pair(TEXTS)

@@ -84,6 +84,25 @@ def test_english_questions_never_read_the_multilingual_index(demo_store, monkeyp
         search(demo_store, "le numéro de suivi n'affiche rien depuis hier", language="fr")
 
 
+def test_an_llm_translation_is_searched_as_english_under_the_customers_filter(cfg, demo_env, monkeypatch):  # noqa: F811
+    import pipeline.draft as pd
+
+    asked: list[str] = []
+    real = multilingual.embedder
+
+    class Spy:
+        def embed(self, texts):
+            asked.extend(texts)
+            return real().embed(texts)
+
+    monkeypatch.setattr(multilingual, "embedder", Spy)
+    text = "Bonjour, est-ce que vous acceptez American Express ou seulement Visa ?"
+    monkeypatch.setattr(pd, "search_text", lambda *a, **k: "Do you accept American Express or only Visa?")
+    got = retrieve(text, Triage(intent="billing", confidence=0.9, language="fr"), cfg, env_kb())
+    assert "payment-methods" in [s.id for s in got]
+    assert not asked  # MiniLM's path, as before the multilingual index, for the translation and the original
+
+
 def _write(folder: Path, doc_id: str, body: str, brand: str = "") -> None:
     front = f"---\nid: {doc_id}\ntitle: {doc_id}\n" + (f"brand: {brand}\n" if brand else "") + "---\n"
     (folder / f"{doc_id}.md").write_text(front + body, encoding="utf-8")
