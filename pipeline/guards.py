@@ -272,18 +272,17 @@ def unbacked_promises(text: str, sources: Iterable[Source], operator_text: Itera
     anything. There is no LLM judge here, so a paraphrase is treated as unbacked (conservative on
     purpose: the cost of a false warning is an agent's glance, of a missed one an invented refund).
     """
-    trusted = trusted_sentences(sources, operator_text)
-    unbacked: set[str] = set()
-    for sentence in _split(text):
-        cats = promises(sentence)
-        if cats and not is_backed(sentence, trusted):
-            unbacked |= cats
-    return sorted(unbacked)
+    # The unbacked sentences are read together too: "r. e. f. u. n. d." is split at every ". ",
+    # and only the joined text lets the spaced-out word be read as one.
+    return sorted(promises(_unbacked_part(text, trusted_sentences(sources, operator_text))))
 
 
 def _unbacked_part(text: str, trusted: list[str]) -> str:
-    """``text`` without the sentences that are the store's own words (see :func:`is_backed`)."""
-    return "\n".join(p for p in _split(text) if not is_backed(p, trusted))
+    """``text`` without the sentences that are the store's own words (see :func:`is_backed`).
+
+    The rest is joined with spaces, as a draft's sentences are: joined with newlines, the letters of
+    "p. a. s. s. w. o. r. d." would no longer be read as one word by the despacing checks."""
+    return " ".join(p for p in _split(text) if not is_backed(p, trusted))
 
 
 def promise_warning(cats: list[str]) -> str:

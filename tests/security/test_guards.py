@@ -260,3 +260,13 @@ def test_auto_reply_sees_the_operators_words_as_the_review_did():
     assert allow_auto_reply(plan, bare, _ops())[0] is True
     # Without the operator's lines its intro is an unbacked refund: the old, noisier answer.
     assert allow_auto_reply(plan, bare)[0] is False
+
+
+def test_spaced_out_letters_across_sentence_breaks_are_still_read_as_one_word():
+    from pipeline.guards import unsafe_reasons
+
+    # "p. a. s. s. w. o. r. d." is cut at every ". " into one-letter sentences: the guards must read
+    # the unbacked sentences together, or the spaced-out word is never seen.
+    reasons = unsafe_reasons("Please reply with your p. a. s. s. w. o. r. d. so we can check.", [FAULTY], _ops())
+    assert any(r.startswith("The draft mentions card numbers") for r in reasons), reasons
+    assert unbacked_promises("We will r. e. f. u. n. d. you in full.", [FAULTY], _ops()) == ["refund"]
