@@ -48,8 +48,11 @@ def _name(store: Any) -> str:
     return f"{store.name}{SUFFIX}"
 
 
-def collection(store: Any, create: bool = True) -> Any | None:
-    """The e5 chunk collection of ``store`` (None when it does not exist and ``create`` is false)."""
+def collection(store: Any, create: bool = True, any_build: bool = False) -> Any | None:
+    """The e5 chunk collection of ``store`` (None when it does not exist and ``create`` is false).
+
+    ``any_build``: also one written by another build of e5 (never searched), for deleting rows.
+    """
     cached = getattr(store, "_multilingual_collection", None)
     if cached is not None:
         return cached
@@ -61,6 +64,8 @@ def collection(store: Any, create: bool = True) -> Any | None:
         col = store.client.get_collection(name, embedding_function=store.ef)
         stored = (col.metadata or {}).get("embedding")
         if stored and stored != SIGNATURE:  # another build of e5 wrote it: not comparable
+            if any_build:  # not cached: only a deletion reaches it
+                return col
             log.warning("multilingual index %s was built with %s, not %s: not used", name, stored, SIGNATURE)
             return None
     elif create:
@@ -107,8 +112,11 @@ def add(store: Any, items: list[tuple[str, str, str, dict[str, Any]]]) -> int:
 
 
 def delete(store: Any, chunk_ids: list[str]) -> None:
-    """Remove these chunks' rows (whether or not the index is on now: it may be switched on again)."""
-    col = collection(store, create=False)
+    """Remove these chunks' rows (whether or not the index is on now: it may be switched on again).
+
+    Also from an index another build of e5 wrote, which is not searched: a deleted document (a past
+    ticket erased on request) must not stay on disk in it."""
+    col = collection(store, create=False, any_build=True)
     if col is None or not chunk_ids:
         return
     for start in range(0, len(chunk_ids), 500):

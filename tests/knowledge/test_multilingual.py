@@ -183,3 +183,20 @@ def test_switched_off_no_e5_rows_and_other_languages_use_minilm(tmp_path, monkey
         search(store, "frais de douane en Norvège", language="fr", threshold=0.0)
     finally:
         ke.select_kb_multilingual(None)
+
+
+def test_deleted_documents_leave_an_index_of_another_e5_build_too(tmp_path, monkeypatch):
+    # Such an index is not searched, but a deleted document (a past ticket erased on request) must
+    # not stay on disk in it.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "a", "# A\n\n## One\n\nOrders to Norway pay local VAT and a clearance fee on delivery.\n")
+    _write(docs, "b", "# B\n\n## Two\n\nParcels stay 3 days in a locker before they come back to us.\n")
+    path = str(tmp_path / "chroma")
+    ingest_folder(KnowledgeStore(path=path), docs, progress=False)
+    monkeypatch.setattr(multilingual, "SIGNATURE", "another-e5-build")
+    store = KnowledgeStore(path=path)
+    assert multilingual.collection(store, create=False) is None  # not searched
+    assert delete_documents(store, ["a"]) == 1
+    left = store.client.get_collection(f"{store.name}{multilingual.SUFFIX}").get(include=["metadatas"])["metadatas"]
+    assert [m["doc_id"] for m in left] == ["b"]
