@@ -272,9 +272,19 @@ def unbacked_promises(text: str, sources: Iterable[Source], operator_text: Itera
     anything. There is no LLM judge here, so a paraphrase is treated as unbacked (conservative on
     purpose: the cost of a false warning is an agent's glance, of a missed one an invented refund).
     """
-    # The unbacked sentences are read together too: "r. e. f. u. n. d." is split at every ". ",
-    # and only the joined text lets the spaced-out word be read as one.
-    return sorted(promises(_unbacked_part(text, trusted_sentences(sources, operator_text))))
+    trusted = trusted_sentences(sources, operator_text)
+    unbacked: set[str] = set()
+    rest: list[str] = []
+    for sentence in _split(text):
+        cats = promises(sentence)
+        if not is_backed(sentence, trusted):
+            unbacked |= cats
+            rest.append(sentence)
+    # "r. e. f. u. n. d." is cut at every ". ": spaced-out letters are read across the unbacked
+    # sentences too, and only they ("Ihre Buchung ... / ... zurück" is no refund).
+    for m in _SPACED.finditer(fold(" ".join(rest))):
+        unbacked |= _categories_of(_despaced(m.group(0)))
+    return sorted(unbacked)
 
 
 def _unbacked_part(text: str, trusted: list[str]) -> str:

@@ -270,3 +270,5 @@ def test_spaced_out_letters_across_sentence_breaks_are_still_read_as_one_word():
     reasons = unsafe_reasons("Please reply with your p. a. s. s. w. o. r. d. so we can check.", [FAULTY], _ops())
     assert any(r.startswith("The draft mentions card numbers") for r in reasons), reasons
     assert unbacked_promises("We will r. e. f. u. n. d. you in full.", [FAULTY], _ops()) == ["refund"]
+    # Only spaced-out letters are read across sentences: words of two sentences make no promise.
+    assert unbacked_promises("Ihre Buchung ist bestätigt. Schicken Sie das Paket bitte zurück.", [], _ops()) == []
