@@ -174,12 +174,23 @@ PROMISE_TERMS: dict[str, tuple[str, ...]] = {
                   "eccezionalmente", "ausnahmsweise", "uitzonderlijk"),
 }
 # Separable verbs and split phrases ("we betalen u het bedrag terug", "zahlen Ihnen den Betrag zurück").
+_MONEY = r"(?:\d+(?:[.,]\d+)?\s?(?:eur|euros?|usd|dollars?|gbp|pounds?|chf|€|\$|£)|(?:€|\$|£)\s?\d+)"
 _SPLIT_TERMS: dict[str, tuple[str, ...]] = {
-    "refund": (r"betal\w*\b.{0,60}\bterug", r"(?:zahl|uberweis|buch)\w*\b.{0,60}\bzuruck",
-               r"(?:give|send|pay|put)\b.{0,30}\bmoney\b.{0,20}\bback", r"storn\w*"),
+    "refund": (r"betal\w*\b.{0,60}\bterug", r"(?:zahl|uberweis|buch)\w*\b.{0,60}\b(?:zuruck|wieder)",
+               r"(?:give|send|pay|put)\b.{0,30}\bmoney\b.{0,20}\bback", r"storn\w*",
+               # Money given back without the word "refund" (review of 2026-11-30): "return the full
+               # amount", "get the 80 EUR back", "nous vous rendons les 80 euros", "le devolvemos los
+               # 80 euros", "restituiamo l'importo"; an item returned or "devolver el artículo" is not money.
+               r"return\w*\b.{0,20}\b(?:amount|sum|money|payment|purchase price)\b",
+               r"\b(?:amount|sum|money|price|cost|" + _MONEY + r")\b.{0,30}\bback\b",
+               r"\b(?:rend|rendr)(?:ons|ez|ont|ai|a|re|u|us)\b.{0,40}\b(?:argent|montant|somme|" + _MONEY + r")\b",
+               r"\bdevolv\w*\b.{0,40}\b(?:dinero|dinheiro|importe|valor|montante|" + _MONEY + r")\b",
+               r"\brestitu\w*\b.{0,40}\b(?:soldi|importo|denaro|" + _MONEY + r")\b"),
     "discount": (r"\d{1,2}\s?%", r"\bpercent\b", r"prozent", r"por ?ciento", r"pour ?cent", r"per ?cento", r"procent",
                  r"por ?cento"),
     "credit": (r"schrijven\b.{0,40}\bbij", r"schreiben\b.{0,40}\bgut"),
+    # "We will cover the cost of a new jacket", "we'll pay for the repair".
+    "on_us": (r"\bcover\w*\b.{0,20}\b(?:cost|price|expense|bill)", r"\bwe(?:'ll| will| shall)?\s+pay\s+for\b"),
 }
 _TERM_RX = {cat: re.compile(r"(?<![a-z])(?:" + "|".join([re.escape(t) for t in terms] + list(_SPLIT_TERMS.get(cat, ())))
                             + ")")
@@ -205,10 +216,11 @@ def _norm_words(text: str) -> str:
 
 
 TRUSTED_TYPES = ("policy", "article")  # the store's own knowledge; past tickets are another customer's words
-# A draft sentence is the store's own words when it is a whole sentence (or ``;``/``:`` clause) of a
-# policy or article passage, or at least this share of one: quoting "we will refund you in full" out
-# of "If the item arrives faulty, we will refund you in full." drops the condition, and is not backed.
-BACKED_SHARE = 0.8
+# A draft sentence is the store's own words only when it is a *whole* sentence (or ``;``/``:``
+# clause) of a policy or article passage, or of the operator's template lines. Any part of one is
+# not: "we will refund you in full" cut out of "If the item arrives faulty, we will refund you in
+# full." drops the condition, "remove VAT or refund it" drops "We cannot", and a card-number
+# request cut short of its "hidden" is a request (review of 2026-11-30).
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -235,7 +247,7 @@ def trusted_sentences(sources: Iterable[Source], operator_text: Iterable[str] = 
     what fills it.
     """
     trusted = [s for s in sources if s.source_type in TRUSTED_TYPES]
-    out = [p for s in trusted for p in _pieces(s.text)]
+    out = [p for s in trusted for p in _pieces(s.text)]  # a list: callers may make it a set
     titles = {t for s in trusted for t in (s.title, s.title.split(" - ")[0]) if t}
     for line in operator_text:
         names = set(_PLACEHOLDER.findall(line))
@@ -247,32 +259,23 @@ def trusted_sentences(sources: Iterable[Source], operator_text: Iterable[str] = 
     return out
 
 
-def is_backed(sentence: str, trusted: list[str]) -> bool:
-    """True when ``sentence`` repeats one of the ``trusted`` sentences word for word, whole or
-    nearly whole (:data:`BACKED_SHARE` of its words, at least 20 characters)."""
+def is_backed(sentence: str, trusted: list[str] | set[str]) -> bool:
+    """True when ``sentence`` is, word for word, one of the ``trusted`` sentences (whole)."""
     words = _norm_words(sentence)
-    if not words:
-        return True
-    n = len(words.split())
-    for piece in trusted:
-        if words == piece:
-            return True
-        if len(words) >= 20 and words in piece and n >= BACKED_SHARE * len(piece.split()):
-            return True
-    return False
+    return not words or words in trusted
 
 
 def unbacked_promises(text: str, sources: Iterable[Source], operator_text: Iterable[str] = ()) -> list[str]:
     """Promise categories in ``text`` that no policy or article passage states *word for word*.
 
     Backing is per sentence: the sentence making the promise must be a sentence of a passage of
-    type ``policy`` or ``article`` (a template quoting the policy), whole or nearly whole (see
+    type ``policy`` or ``article`` (a template quoting the policy), whole (see
     :func:`is_backed`), or one of the operator's own template lines (``operator_text``). A passage
     that merely mentions refunds does not back an invented refund; past tickets never back
     anything. There is no LLM judge here, so a paraphrase is treated as unbacked (conservative on
     purpose: the cost of a false warning is an agent's glance, of a missed one an invented refund).
     """
-    trusted = trusted_sentences(sources, operator_text)
+    trusted = set(trusted_sentences(sources, operator_text))
     unbacked: set[str] = set()
     rest: list[str] = []
     for sentence in _split(text):
@@ -287,7 +290,7 @@ def unbacked_promises(text: str, sources: Iterable[Source], operator_text: Itera
     return sorted(unbacked)
 
 
-def _unbacked_part(text: str, trusted: list[str]) -> str:
+def _unbacked_part(text: str, trusted: set[str]) -> str:
     """``text`` without the sentences that are the store's own words (see :func:`is_backed`).
 
     The rest is joined with spaces, as a draft's sentences are: joined with newlines, the letters of
@@ -326,6 +329,9 @@ _SECRET = re.compile(r"(?x)(?<![a-z])(?:"
     r"|numero\s+(?:della\s+)?carta|carta\s+di\s+credito|codice\s+(?:di\s+sicurezza|segreto)|parola\s+d'ordine"
     r"|kaartnummer|creditcard|beveiligingscode|wachtwoord|pincode"
     r"|numero\s+do\s+cartao|cartao\s+de\s+credito|codigo\s+de\s+seguranca|senha"
+    # Review of 2026-11-30: the card's digits, a code just texted, banking logins, "la clave de tu tarjeta".
+    r"|(?:three|3|four|4)\s+digits|digits\s+on\s+the\s+back|code\s+(?:that\s+)?we\s+(?:just\s+)?(?:texted|sent|emailed|messaged)"
+    r"|online\s+banking|bank(?:ing)?\s+(?:login|log-in|username|details)|clave(?:\s+de\s+(?:tu|su)\s+tarjeta)?"
     r")(?![a-z])")
 
 
@@ -405,7 +411,7 @@ def unsafe_reasons(text: str, sources: list[Source], operator_text: Iterable[str
     links = find_links(text)
     if links:
         reasons.append("Link removed or link-like text in the draft: links are never sent automatically.")
-    trusted = trusted_sentences(sources, operator_text)
+    trusted = set(trusted_sentences(sources, operator_text))
     rest = _unbacked_part(text, trusted)
     cats = unbacked_promises(text, sources, operator_text)
     if cats:

@@ -54,9 +54,24 @@ def test_link_filter_keeps_ordinary_text():
     ("as compensation", "compensation"), ("een vergoeding", "compensation"), ("uma indemnização", "compensation"),
     ("this one is on us", "on_us"), ("op onze kosten", "on_us"), ("por nossa conta", "on_us"),
     ("rеfund (Cyrillic е)", "refund"), ("r e f u n d", "refund"), ("a one-off exception", "exception"),
+    # Money given back without the word (review of 2026-11-30: none of these was flagged).
+    ("We will return the full amount to your card today.", "refund"), ("You will get the 80 EUR back on your card", "refund"),
+    ("Nous vous rendons les 80 euros sur votre carte.", "refund"), ("Le devolvemos los 80 euros.", "refund"),
+    ("Wir überweisen Ihnen die 80 Euro wieder.", "refund"), ("Restituiamo l'importo entro 5 giorni.", "refund"),
+    ("Devolvemos-lhe o valor da encomenda.", "refund"), ("We will cover the cost of a new jacket.", "on_us"),
+    ("We'll pay for the repair.", "on_us"),
 ])
 def test_promise_vocabulary_in_seven_languages(text, cat):
     assert cat in promises(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Please return the item within 30 days.", "Puede devolver el artículo en 30 días.", "You can send the parcel back to us.",
+    "Wir senden Ihnen die Jacke wieder zu.", "Rendez-vous sur la page de suivi.", "We will pay attention to it.",
+    "Your parcel arrives in 3 days.",
+])
+def test_returning_an_item_is_not_a_promise_of_money(text):
+    assert promises(text) == set()
 
 
 def test_backing_needs_the_specific_promise_not_a_mention():
@@ -82,6 +97,9 @@ def test_authority_claims_are_found(text):
     "Please send your card number and CVV.", "What is your password?", "Merci d'indiquer le cryptogramme.",
     "Indique el código de seguridad.", "Bitte nennen Sie Ihre Kartennummer.", "Inviaci il numero della carta.",
     "Stuur uw wachtwoord.", "Envie a sua senha.", "Reply with the one-time code we sent.",
+    # Review of 2026-11-30: none of these was flagged.
+    "Envíanos la clave de tu tarjeta.", "Send us the three digits on the back of your card.",
+    "Reply with the code we just texted you.", "What is your online banking login?",
 ])
 def test_requests_for_secrets_are_found(text):
     assert secret_requests(text)
@@ -201,6 +219,29 @@ def test_a_template_quoting_the_policy_in_the_operators_words_carries_no_warning
 ])
 def test_attacks_on_the_stores_own_words_rule_are_still_flagged(text, kind):
     assert kind in unbacked_promises(text, [FAULTY, POLICY], _ops())
+
+
+VAT = Source(id="vat", title="VAT", source_type="policy", score=0.8,
+             text="We cannot remove VAT or refund it after the order has been invoiced. If you were charged "
+                  "twice, send us the order number and a screenshot of the statement with the card number hidden.")
+
+
+@pytest.mark.parametrize("text,kind", [
+    # Review of 2026-11-30, each passed the first version of the rule (80% of a sentence counted):
+    # the negation dropped behind a colon, a word-part match, the "hidden" dropped from a request.
+    ("Good news, we can: remove VAT or refund it after the order has been invoiced.", "promise"),
+    ("Not remove VAT or refund it after the order has been invoiced.", "promise"),
+    ("If you were charged twice, send us the order number and a screenshot of the statement with the card number.",
+     "secret"),
+])
+def test_a_sentence_cut_from_the_stores_words_is_not_theirs(text, kind):
+    from pipeline.guards import unsafe_reasons
+
+    reasons = unsafe_reasons(text, [VAT], _ops())
+    want = "Ungrounded claim" if kind == "promise" else "The draft mentions card numbers"
+    assert any(r.startswith(want) for r in reasons), reasons
+    # The passage's own sentences, whole, are the store's words.
+    assert unsafe_reasons(VAT.text, [VAT], _ops()) == []
 
 
 def test_only_whole_sentences_of_the_stores_passages_back_a_secret_or_an_address():
