@@ -379,8 +379,9 @@ MINILM_GRAPH_VERSION = 2
 # each block with its column's own scale (so the weights are exactly the file's), and the
 # activations quantized to int8 per row and block (accuracy level 4): per row, so a text's vector
 # does not depend on the batch it is run in (32 and 64 measured batch-independent here, 128 not).
-# 32: ~18% less CPU than float32 on KB texts and the tuning split's figures unchanged; 64: ~25% less
-# but 2 of 277 answer sentences lost from drafts (bench/retrieval_eval.py --split tune).
+# 32: 9-16% less CPU per ingested chunk than float32 (two A/B pairs, load 7.5-9) and the tuning
+# split's figures unchanged; 64: ~25% less but 2 of 277 answer sentences lost from drafts
+# (bench/retrieval_eval.py --split tune).
 MINILM_NBITS_BLOCK = 32
 MINILM_NBITS_ACCURACY = 4
 
@@ -389,7 +390,9 @@ def minilm_session_graph(model_path: Path) -> bytes | str:
     """:func:`minilm_graph` for the session, kept between process starts (``knowledge.graph_cache``)."""
     from knowledge.graph_cache import cached_graph
 
-    return cached_graph("minilm", MINILM_SHA256, MINILM_GRAPH_VERSION, lambda: minilm_graph(model_path))
+    # The block size and accuracy level are in the name: changing either rewrites the graph.
+    return cached_graph(f"minilm-b{MINILM_NBITS_BLOCK}a{MINILM_NBITS_ACCURACY}", MINILM_SHA256, MINILM_GRAPH_VERSION,
+                        lambda: minilm_graph(model_path))
 
 
 def minilm_graph(model_path: Path) -> bytes | str:
@@ -402,9 +405,9 @@ def minilm_graph(model_path: Path) -> bytes | str:
     gathers the int8 rows and their scales first and dequantizes only those: the same
     ``float(q) * scale`` per element. The matrices (int8, one scale per output column) become
     ``MatMulNBits`` nodes holding the same int8 values and scales (:func:`_nbits_matmul`), which
-    multiply in int8 (VNNI on this machine): ~18% less CPU per KB text, ~55 MB less resident,
-    vectors at cosine >= 0.9996 to the float32 ones on KB texts, >= 0.998 on short messages
-    (bench/classifier_bench.py --compare-minilm).
+    multiply in int8 (VNNI on this machine): 9-16% less CPU per ingested chunk, ~50 MB less
+    resident, vectors at cosine >= 0.9990 to the float32 ones on messages and KB chunks
+    (bench/classifier_bench.py --compare-minilm, bench/kb_bench.py).
     Returns the file's path unchanged when the graph is not the expected one.
     """
     import onnx
@@ -689,10 +692,18 @@ def get_classifier_companion() -> Embedder | None:
     return _load(MINILM_MODEL) if _with_companion() else None
 
 
+def _minilm_features() -> str:
+    # MiniLM's vectors move with its rewritten graph (int8 matrices since version 2): cached
+    # classifier features must move with it (review of 2026-11-30).
+    return f"{MINILM_MODEL_ID}/graph{MINILM_GRAPH_VERSION}"
+
+
 def classifier_features_id() -> str:
     """What the triage embeddings are made of (cache keys), without loading anything."""
     base = current_model_id()
-    return f"{base}+{MINILM_MODEL_ID}" if _with_companion() else base
+    if base == MINILM_MODEL_ID:
+        base = _minilm_features()
+    return f"{base}+{_minilm_features()}" if _with_companion() else base
 
 
 def sentiment_features_id() -> str:

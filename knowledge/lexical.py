@@ -8,10 +8,10 @@ The chroma collection stays the single source of truth: this index is derived fr
 stored there (title + heading path + body, the same text that is embedded) and is rebuilt in
 memory when the collection's change marker moves. It is incremental: chunk ids are
 content-addressed, so only chunks this process has not tokenised yet are read back and
-tokenised; removed chunks are dropped. Metadata is not in the id (an article re-tagged with
-another brand or language, or retitled, keeps its chunk ids), so every sync reads all chunks'
+tokenised; removed chunks are dropped. Brand and language are not in the id (an article
+re-tagged with another brand or language keeps its chunk ids), so every sync reads all chunks'
 metadata (ids and metadata only, no text: ~0.5 s per 10k chunks, once per change of the
-collection) and re-tokenises the chunks whose title, heading, brand or language moved. Nothing is embedded for it, and it works the same on an
+collection) and re-reads the chunks whose brand, language, title or heading moved. Nothing is embedded for it, and it works the same on an
 embedded store and on a chroma server (``CHROMA_URL``), where the marker is polled every
 ``REFRESH_SECONDS``.
 

@@ -43,7 +43,7 @@ def _check_pair():
     assert np.allclose(tail, mini, atol=1e-4)
     assert np.allclose(np.linalg.norm(v[:, ke.DIM:], axis=1), lc.MINILM_WEIGHT / np.sqrt(1 + lc.MINILM_WEIGHT**2),
                        atol=1e-4)
-    assert ke.classifier_features_id() == f"{ke.E5_MODEL_ID}+{ke.MINILM_MODEL_ID}"
+    assert ke.classifier_features_id() == f"{ke.E5_MODEL_ID}+{ke.MINILM_MODEL_ID}/graph{ke.MINILM_GRAPH_VERSION}"
 
 
 def test_minilm_alone_is_its_own_vector():
