@@ -143,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="language of the run timing other-language questions (multilingual index); '' skips it")
     args = ap.parse_args(argv)
 
+    from app.settings import get_settings
+
+    # The process settings (models, SIDECAR_KB_MULTILINGUAL) as the sidecar applies them: without
+    # this, the first ingest ran with the defaults whatever the environment said.
+    get_settings()
     with tempfile.TemporaryDirectory() as tmp:
         store = KnowledgeStore(path=tmp)
         store.embed(["warm up"])  # model load is not ingestion
