@@ -50,6 +50,21 @@ def _plan(intent: str, cfg, **kw) -> Plan:
                 **kw)
 
 
+def _embedded_texts(monkeypatch) -> list[str]:
+    """A list that collects every text the draft embeds from now on (the real model still runs)."""
+    import pipeline.answer as answer
+
+    embedded: list[str] = []
+    real = answer._default_embed_passages
+
+    def spy(texts):
+        embedded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(answer, "_default_embed_passages", spy)
+    return embedded
+
+
 def test_every_shipped_intent_gets_a_template_draft_in_four_languages(cfg, demo_env):  # noqa: F811
     question = {"order_status": "where is my parcel, it has not arrived", "delivery_problem": "my mug arrived broken",
                 "return_refund": "how do I send back shoes that don't fit", "cancel_order": "please cancel my order",
@@ -266,7 +281,6 @@ def test_the_passage_that_answers_the_whole_story_quotes_for_the_whole_story(cfg
 
 def test_the_draft_reads_the_sentence_vectors_stored_at_ingest_instead_of_embedding_them(cfg, demo_env,  # noqa: F811
                                                                                           monkeypatch):
-    import pipeline.answer as answer
 
     kb = env_kb()
     text = "the password reset email never arrives"
@@ -274,14 +288,7 @@ def test_the_draft_reads_the_sentence_vectors_stored_at_ingest_instead_of_embedd
     sources = retrieve(text, triage, cfg)
     stored = kb.sentence_vectors([s.id for s in sources])
     assert stored, "the demo KB's sentence rows were not found by document"
-    embedded: list[str] = []
-    real = answer._default_embed_passages
-
-    def spy(texts):
-        embedded.extend(texts)
-        return real(texts)
-
-    monkeypatch.setattr(answer, "_default_embed_passages", spy)
+    embedded = _embedded_texts(monkeypatch)
     without = template_draft(_ticket(), text, triage, _plan("account_access", cfg), sources, cfg)
     scored = set(embedded)  # every sentence the draft scores, embedded here when nothing is lent
     assert scored & set(stored), "the draft scored none of the stored sentences: nothing to reuse"
@@ -317,20 +324,12 @@ def test_sentences_of_sections_without_a_heading_are_read_back_not_embedded(text
                                                                            monkeypatch):
     # Ingest stores such sentences as "article title: sentence"; scored bare (or under the joined
     # section's heading) they missed the stored rows and were embedded again at every draft.
-    import pipeline.answer as answer
     from knowledge.sentences import MIN_WORDS
 
     kb = env_kb()
     triage = Triage(intent=intent, confidence=0.8, language="en")
     sources = retrieve(text, triage, cfg)
-    embedded: list[str] = []
-    real = answer._default_embed_passages
-
-    def spy(texts):
-        embedded.extend(texts)
-        return real(texts)
-
-    monkeypatch.setattr(answer, "_default_embed_passages", spy)
+    embedded = _embedded_texts(monkeypatch)
     d = template_draft(_ticket(), text, triage, _plan(intent, cfg), sources, cfg, kb=kb)
     assert d.used_source_ids
     long_ones = [t for t in embedded if len(t.rsplit(": ", 1)[-1].split()) >= MIN_WORDS]
