@@ -161,9 +161,10 @@ def _backfill_multilingual(store: KnowledgeStore, kept: list[str], wanted: dict[
         return 0
     have = multilingual.chunks_with_vectors(store, kept)
     missing = [c for c in kept if c not in have]
+    written = 0  # what add() stored: nothing when the index was written by another e5 build
     for start in range(0, len(missing), EMBED_BATCH):
-        multilingual.add(store, [_multilingual_row(c, wanted) for c in missing[start:start + EMBED_BATCH]])
-    return len(missing)
+        written += multilingual.add(store, [_multilingual_row(c, wanted) for c in missing[start:start + EMBED_BATCH]])
+    return written
 
 
 def ingest_folder(store: KnowledgeStore, folder: str | Path, *,

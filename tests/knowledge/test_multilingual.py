@@ -200,3 +200,19 @@ def test_deleted_documents_leave_an_index_of_another_e5_build_too(tmp_path, monk
     assert delete_documents(store, ["a"]) == 1
     left = store.client.get_collection(f"{store.name}{multilingual.SUFFIX}").get(include=["metadatas"])["metadatas"]
     assert [m["doc_id"] for m in left] == ["b"]
+
+
+def test_an_index_of_another_e5_build_is_not_reported_as_backfilled(tmp_path, monkeypatch):
+    # It is not written to (its vectors are not comparable): an ingest that changed nothing must say
+    # so, and not mark the store changed (which made every process re-read its BM25 index).
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "a", "# A\n\n## One\n\nOrders to Norway pay local VAT and a clearance fee on delivery.\n")
+    path = str(tmp_path / "chroma")
+    ingest_folder(KnowledgeStore(path=path), docs, progress=False)
+    monkeypatch.setattr(multilingual, "SIGNATURE", "another-e5-build")
+    store = KnowledgeStore(path=path)
+    before = store.current_generation()
+    rep = ingest_folder(store, docs, progress=False)
+    assert rep.multilingual_backfilled == 0 and rep.added == 0
+    assert store.current_generation() == before
