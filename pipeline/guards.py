@@ -30,6 +30,7 @@ are never auto-replied whatever the guards say.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -237,6 +238,12 @@ def _pieces(text: str) -> list[str]:
     return [w for w in (_norm_words(p) for p in _split(text)) if w]
 
 
+@functools.lru_cache(maxsize=4096)
+def _line_pieces(line: str) -> tuple[str, ...]:
+    # The operator's template lines are the same ~100 strings for every draft: normalised once.
+    return tuple(_pieces(line))
+
+
 def trusted_sentences(sources: Iterable[Source], operator_text: Iterable[str] = ()) -> list[str]:
     """The sentences a draft may repeat as the store's own words, normalised (see :func:`is_backed`).
 
@@ -252,7 +259,7 @@ def trusted_sentences(sources: Iterable[Source], operator_text: Iterable[str] = 
     for line in operator_text:
         names = set(_PLACEHOLDER.findall(line))
         if not names:
-            out += _pieces(line)
+            out += _line_pieces(line)
         elif names == {"title"}:
             for t in titles:  # str.replace, not format: a title may hold braces
                 out += _pieces(line.replace("{title}", t))
@@ -275,7 +282,10 @@ def unbacked_promises(text: str, sources: Iterable[Source], operator_text: Itera
     anything. There is no LLM judge here, so a paraphrase is treated as unbacked (conservative on
     purpose: the cost of a false warning is an agent's glance, of a missed one an invented refund).
     """
-    trusted = set(trusted_sentences(sources, operator_text))
+    return _unbacked_categories(text, set(trusted_sentences(sources, operator_text)))
+
+
+def _unbacked_categories(text: str, trusted: set[str]) -> list[str]:
     unbacked: set[str] = set()
     rest: list[str] = []
     for sentence in _split(text):
@@ -413,7 +423,7 @@ def unsafe_reasons(text: str, sources: list[Source], operator_text: Iterable[str
         reasons.append("Link removed or link-like text in the draft: links are never sent automatically.")
     trusted = set(trusted_sentences(sources, operator_text))
     rest = _unbacked_part(text, trusted)
-    cats = unbacked_promises(text, sources, operator_text)
+    cats = _unbacked_categories(text, trusted)
     if cats:
         reasons.append(promise_warning(cats))
     if authority_claims(text):
