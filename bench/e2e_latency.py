@@ -79,7 +79,9 @@ def main() -> int:
         from knowledge.embedding import select_kb_multilingual
 
         env["SIDECAR_KB_MULTILINGUAL"] = multilingual
-        select_kb_multilingual(multilingual.lower() in ("1", "true", "yes", "on"))
+        from app.settings import _tristate
+
+        select_kb_multilingual(_tristate("SIDECAR_KB_MULTILINGUAL", env))
     py = sys.executable
     subprocess.run([py, "-m", "app", "kb", "ingest", "config/knowledge"], cwd=ROOT, env=env, check=True,
                    capture_output=True)

@@ -92,9 +92,10 @@ def chunk_vectors(texts: list[str]) -> Any:
     """e5 vectors of chunks from their embedded texts: passage and heading line mixed, unit length."""
     import numpy as np
 
-    e5 = embedder()
-    mixed = ((1 - HEADING_SHARE) * np.asarray(e5.embed_passages(texts), dtype=np.float32)
-             + HEADING_SHARE * np.asarray(e5.embed_passages([heading_line(t) for t in texts]), dtype=np.float32))
+    # One run for chunks and headings (each vector is independent of its batch): the model's
+    # length groups then cover both, and a heading that is also a chunk's text is embedded once.
+    both = np.asarray(embedder().embed_passages(list(texts) + [heading_line(t) for t in texts]), dtype=np.float32)
+    mixed = (1 - HEADING_SHARE) * both[:len(texts)] + HEADING_SHARE * both[len(texts):]
     return mixed / np.clip(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12, None)
 
 

@@ -39,21 +39,17 @@ def _matcher(where: dict[str, Any]) -> Any:
     return lambda meta: key in meta and meta[key] == cond
 
 
-def nearest(col: Any, vec: Any, n: int, where: dict[str, Any] | None, include: list[str],
-            total: int | None = None) -> dict[str, Any]:
+def nearest(col: Any, vec: Any, n: int, where: dict[str, Any] | None, include: list[str]) -> dict[str, Any]:
     """``col.query`` for one vector, ``where`` applied: the same rows as chromadb's filtered query
     (the ``n`` nearest that pass), found through an unfiltered query ``OVERFETCH`` times larger.
 
     The over-fetch asks for ids and distances only: reading a row's metadata and text costs ~20
     times its distance (~70 us a row at 10k chunks), and most over-fetched rows are never kept. The
     metadata (and text) are then read for the nearest rows only, page by page, until ``n`` pass.
-    ``total`` (the collection's size) is not needed; it is accepted for callers that know it.
     """
     match = _matcher(where) if where else None
     if n <= 0 or where is None or match is None or OVERFETCH < 2:
         return col.query(query_embeddings=[vec], n_results=max(n, 1), where=where, include=include)
-    if total is not None:
-        n = min(n, total)
     fetched = n * OVERFETCH
     row_data = [k for k in ("documents", "metadatas") if k in include or k == "metadatas"]
     res = col.query(query_embeddings=[vec], n_results=fetched,

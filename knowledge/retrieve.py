@@ -88,7 +88,6 @@ CROSS_OWN_LANGUAGE_BIAS = 0.24
 # eval_ml_tune.yaml 0.30 / 0.25 / 0.20: article recall@3 0.851 / 0.866 / 0.881, messages with a passage
 # 123 / 126 / 127 of 127, off-topic messages with none 9 / 9 / 9 of 12.
 CROSS_THRESHOLD: float | None = 0.2
-CROSS_RAW_QUERY = True
 
 CANDIDATES = 30  # chunks taken from each ranking before fusion
 SECTIONS_PER_DOC = 2  # a document's passage may join its two best sections (see best_per_document)
@@ -193,9 +192,10 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
     cross = multilingual.searchable(store, query_language or language) if dense else None
     if cross is not None:
         # Another language than English: the dense side is e5's index (knowledge.multilingual). The
-        # vector given is the main model's, so the question is embedded again (e5 caches it).
+        # vector given is the main model's, so the question is embedded again (e5 caches it). The raw
+        # message, not the cleaned one: triage already embedded it (eval_ml_tune.yaml: +-1 label).
         col, cal, lex_weight, own_bias = cross, calibrate_cross, CROSS_LEXICAL_WEIGHT, CROSS_OWN_LANGUAGE_BIAS
-        vec = np.asarray(multilingual.embedder().embed([raw if CROSS_RAW_QUERY else text])[0], dtype=np.float32)
+        vec = np.asarray(multilingual.embedder().embed([raw])[0], dtype=np.float32)
     else:
         vec = np.asarray(embedding if embedding is not None else store.embed([text])[0], dtype=np.float32)
     if threshold is None:

@@ -47,7 +47,6 @@ KEEP_RATIO = 0.8
 # labels 0 / 0.1 / 0.15 / 0.25 / 0.35 / 0.5 gave 182 / - / 180 / 179 / 178 / 174 answers present with 3
 # sentences, 185 / 185 with 4 (0 / 0.1). A little is kept for exact terms ("3-D Secure", a batch number).
 WORD_WEIGHT = 0.1
-CROSS_WORD_WEIGHT = 0.1  # the same share for a question matched with e5 in another language (_cross_lingual)
 # Help-centre sections are short answers written to be read whole ("If X, send us photos. Once we have
 # them we replace it. Do not throw away the packaging."): when the best sentence's section has at most
 # this many sentences it is quoted whole. eval_tune.yaml (236 labels): 0 -> 203, 3 -> 208, 4 -> 209
@@ -260,8 +259,7 @@ def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[s
         idf = {t: math.log(1 + n / (1 + sum(1 for ts in toks if t in ts))) for t in q_tok}
         total = sum(idf.values()) or 1.0
         words = np.array([sum(idf[t] for t in q_tok if t in ts) / total for ts in toks], dtype=np.float32)
-    share = CROSS_WORD_WEIGHT if cross else WORD_WEIGHT
-    return [float(x) for x in (1 - share) * dense + share * words]
+    return [float(x) for x in (1 - WORD_WEIGHT) * dense + WORD_WEIGHT * words]
 
 
 def best_sentence_score(question: str, passage: str, heading: str = "",

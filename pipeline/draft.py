@@ -521,7 +521,7 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
             limit, most = limit * SINGLE_PASSAGE_CHARS // 100, MAX_SENTENCES + SINGLE_PASSAGE_EXTRA
         for s, question in chosen:
             if len(chosen) > 1:
-                lines.append(_pick(d.get("about"), lang, '"{title}":').format(title=s.title.split(" - ")[0]))
+                lines.append(_pick(d.get("about"), lang, '"{title}":').format(title=_title(s)))
             try:
                 quote = select_sentences(question, s.text, limit_chars=limit, heading=_first_heading(s),
                                          max_sentences=most, stored=stored, title=_title(s), language=lang)

@@ -289,9 +289,8 @@ def _unbacked_categories(text: str, trusted: set[str]) -> list[str]:
     unbacked: set[str] = set()
     rest: list[str] = []
     for sentence in _split(text):
-        cats = promises(sentence)
         if not is_backed(sentence, trusted):
-            unbacked |= cats
+            unbacked |= promises(sentence)
             rest.append(sentence)
     # "r. e. f. u. n. d." is cut at every ". ": spaced-out letters are read across the unbacked
     # sentences too, and only they ("Ihre Buchung ... / ... zurück" is no refund).

@@ -114,10 +114,17 @@ def embed_texts(texts: Sequence[str]) -> np.ndarray:
     The weight is low because MiniLM's half pulls non-English messages below the production
     thresholds (bench/triage_quality.py). With MiniLM selected alone, its vector only.
     """
-    from knowledge.embedding import get_classifier_companion, get_classifier_embedder
+    from knowledge.embedding import get_classifier_embedder
 
     clean = [_unshout(t or "") for t in texts]
     main = get_classifier_embedder().embed(clean)
+    return _with_companion(main, clean)
+
+
+def _with_companion(main: np.ndarray, clean: list[str]) -> np.ndarray:
+    """``main`` with MiniLM's vector of the same texts beside it when that option is on, else ``main``."""
+    from knowledge.embedding import get_classifier_companion
+
     companion = get_classifier_companion()
     if companion is None:
         return main
@@ -135,15 +142,11 @@ def embed_pair(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     The sentiment vector is e5's last two layers (:meth:`knowledge.embedding.E5Embedder.embed_pair`),
     never MiniLM's (English only): with ``SIDECAR_TRIAGE_MINILM=1`` MiniLM joins the triage vector only.
     """
-    from knowledge.embedding import get_classifier_companion, get_classifier_embedder
+    from knowledge.embedding import get_classifier_embedder
 
     clean = [_unshout(t or "") for t in texts]
     main, sent = get_classifier_embedder().embed_pair(clean)
-    companion = get_classifier_companion()
-    if companion is None:
-        return main, sent
-    pair = np.hstack([main, MINILM_WEIGHT * companion.embed(clean)])
-    return (pair / np.sqrt(1.0 + MINILM_WEIGHT**2)).astype(np.float32), sent
+    return _with_companion(main, clean), sent
 
 
 def embed_sentiment(texts: Sequence[str]) -> np.ndarray:
