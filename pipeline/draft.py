@@ -253,7 +253,9 @@ def _retrieve_parts(kb: KnowledgeBase, text: str, triage: Triage, brand: str | N
     parts = split_parts(text)
     found: list[Source] = []
     if len(parts) > 1:
-        vecs = kb.embed(parts)
+        # A knowledge base that searches some languages with another model says which vectors to pass.
+        embed_questions = getattr(kb, "embed_questions", None)
+        vecs = embed_questions(parts, language=query_language or language) if embed_questions else kb.embed(parts)
         for part, vec in zip(parts, vecs, strict=True):
             found += _search(kb, part, k=1, embedding=vec, brand=brand, language=language, strict_language=strict,
                              query_language=query_language)

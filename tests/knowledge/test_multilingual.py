@@ -267,3 +267,27 @@ def test_an_index_of_another_e5_build_is_not_looked_up_on_every_question(tmp_pat
         assert search(store, "frais de douane en Norvège", language="fr", threshold=0.0)  # MiniLM's path
     assert spy.calls.count(f"get_collection:{store.name}{multilingual.SUFFIX}") == 1, spy.calls
     assert caplog.text.count("not used") == 1
+
+
+def test_the_parts_of_a_message_in_another_language_are_not_embedded_with_minilm(cfg, demo_env, monkeypatch):  # noqa: F811
+    # Its searches read e5's vectors (the multilingual index): MiniLM's were computed and thrown away.
+    from knowledge.embedding import get_embedder
+    from pipeline.draft import split_parts
+
+    text = "Où est ma commande, le suivi n'affiche rien ? Et comment puis-je changer mon adresse de livraison ?"
+    parts = split_parts(text)
+    assert len(parts) == 2
+    minilm = get_embedder()
+    monkeypatch.setattr(minilm, "embed", lambda texts: pytest.fail(f"MiniLM embedded {texts}"))
+    asked: list[list[str]] = []
+    real = multilingual.embedder
+
+    class Spy:
+        def embed(self, texts):
+            asked.append(list(texts))
+            return real().embed(texts)
+
+    monkeypatch.setattr(multilingual, "embedder", Spy)
+    got = retrieve(text, Triage(intent="order_status", confidence=0.8, language="fr"), cfg, env_kb())
+    assert "track-your-order" in [s.id for s in got]
+    assert parts in asked  # in one run, which the searches of each part then read from e5's cache
