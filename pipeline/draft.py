@@ -427,7 +427,7 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
         return out
     try:
         from knowledge.embedding import relevance_threshold
-        from pipeline.answer import best_sentence_score
+        from pipeline.answer import best_sentence_score, embed_ahead, scored_sentences
 
         threshold = relevance_threshold()
 
@@ -435,9 +435,12 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
         # is matched too: a split can cut a question from what it is about ("I returned shoes 3 weeks ago
         # and got an email saying the return was refused." / "What happens to them now?").
         askers = parts + [text]
-        sims = [[best_sentence_score(part, src.text, _first_heading(src), stored=stored, title=_title(src),
-                                     language=language)
-                 for src in sources]
+        # Each passage split once for all the questions, and its sentences embedded (when that is e5's
+        # work) in one run with the others'.
+        prepared = [scored_sentences(src.text, _first_heading(src), _title(src), stored) for src in sources]
+        embed_ahead(askers, prepared, language)
+        sims = [[best_sentence_score(part, src.text, stored=stored, language=language, prepared=prep)
+                 for src, prep in zip(sources, prepared, strict=True)]
                 for part in askers]
     except Exception as exc:  # no local model: fall back to rank order
         log.warning("part matching unavailable: %s", exc)
@@ -514,6 +517,11 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         stored = {} if _cross_lingual(lang) else _stored_sentence_vectors(kb, quotable)
         chosen = passages_for_parts(text, quotable, int(d.get("template_passages", 3)), stored, lang) if quotable else []
         used = [s for s, _ in chosen]
+        if len(chosen) > 1:  # their sentences in one run of e5 rather than one each (when it is e5's work)
+            from pipeline.answer import embed_ahead, scored_sentences
+
+            quoted = [scored_sentences(s.text, _first_heading(s), _title(s), stored) for s, _ in chosen]
+            embed_ahead([q for _, q in chosen], [p for p in quoted if len(p[0]) > 1], lang)
         if not quotable:
             warns.append("Only similar past tickets matched: they are listed below for the agent and never quoted; "
                          "no policy passage answers this message.")
