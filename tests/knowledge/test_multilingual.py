@@ -237,3 +237,54 @@ def test_an_index_of_another_e5_build_is_not_reported_as_backfilled(tmp_path, mo
     rep = ingest_folder(store, docs, progress=False)
     assert rep.multilingual_backfilled == 0 and rep.added == 0
     assert store.current_generation() == before
+
+
+class _Counting:
+    """Delegates to a chromadb object and counts the calls of the named methods."""
+
+    def __init__(self, inner, *names: str) -> None:
+        self._inner, self._names, self.calls = inner, names, []
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if name not in self._names:
+            return attr
+
+        def counted(*a, **k):
+            self.calls.append(name if not a else f"{name}:{a[0]}")
+            return attr(*a, **k)
+
+        return counted
+
+
+def test_whether_the_index_is_searchable_is_asked_once_per_store_change(tmp_path):
+    # chromadb's count() on every non-English question cost 1-3 ms at 10k chunks (two per draft).
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "a", "# A\n\n## One\n\nOrders to Norway pay local VAT and a clearance fee on delivery.\n")
+    store = KnowledgeStore(path=str(tmp_path / "chroma"))
+    ingest_folder(store, docs, progress=False)
+    spy = _Counting(multilingual.collection(store, create=False), "count")
+    store._multilingual_collection = spy
+    assert all(multilingual.searchable(store, lang) is spy for lang in ("fr", "de", "fr", "es"))
+    assert spy.calls == ["count"]
+    assert search(store, "frais de douane en Norvège", language="fr", threshold=0.0)
+    assert spy.calls == ["count"]
+    # An ingest through this process is seen at once: everything deleted, the index is empty.
+    assert delete_documents(store, ["a"]) == 1
+    assert multilingual.searchable(store, "fr") is None and spy.calls == ["count", "count"]
+
+
+def test_an_index_of_another_e5_build_is_not_looked_up_on_every_question(tmp_path, monkeypatch, caplog):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "a", "# A\n\n## One\n\nOrders to Norway pay local VAT and a clearance fee on delivery.\n")
+    path = str(tmp_path / "chroma")
+    ingest_folder(KnowledgeStore(path=path), docs, progress=False)
+    monkeypatch.setattr(multilingual, "SIGNATURE", "another-e5-build")
+    store = KnowledgeStore(path=path)
+    store.client = spy = _Counting(store.client, "get_collection")
+    for _ in range(3):
+        assert search(store, "frais de douane en Norvège", language="fr", threshold=0.0)  # MiniLM's path
+    assert spy.calls.count(f"get_collection:{store.name}{multilingual.SUFFIX}") == 1, spy.calls
+    assert caplog.text.count("not used") == 1
