@@ -46,8 +46,11 @@ def test_a_french_message_about_an_english_only_article_quotes_it(cfg, demo_env)
     text = FR_TRACKING
     d = _draft(text, "order_status", "fr", cfg)
     # With MiniLM alone: the French reset-password and return-policy articles, never this one. With e5
-    # they still came first (a second search in French put them ahead on their cosine).
-    assert d.used_source_ids and d.used_source_ids[0] == "track-your-order", d.used_source_ids
+    # they still came first (a second search in French put them ahead on their cosine). Which of the
+    # two order_status articles (tracking, express delivery) leads is below e5's rounding: not asserted.
+    assert d.used_source_ids and d.used_source_ids[0] not in ("return-policy-fr", "reset-password-fr"), \
+        d.used_source_ids
+    assert "track-your-order" in d.used_source_ids, d.used_source_ids
     assert "we send a shipping confirmation email with the tracking number" in d.text or \
         "tracking can take up to 24 hours to show the first scan" in d.text, d.text
     assert "#4411" in d.text
@@ -81,8 +84,10 @@ def test_the_intent_outweighs_an_article_on_another_topic_in_the_customers_langu
     # e5 scores the tracking article (intent order_status) no higher than the French return policy for
     # this question, and BM25 matches French words in French articles only: the classifier's intent is
     # the topic evidence that holds in every language (CROSS_INTENT_BOOST).
-    got = search(demo_store, FR_TRACKING, language="fr", intent="order_status")
-    assert got and got[0].id == "track-your-order", [s.id for s in got]
+    got = [s.id for s in search(demo_store, FR_TRACKING, language="fr", intent="order_status", k=10)]
+    assert "track-your-order" in got[:2], got
+    for off_topic in ("return-policy-fr", "reset-password-fr"):
+        assert off_topic not in got or got.index(off_topic) > got.index("track-your-order"), got
 
 
 def test_a_translation_outranks_its_english_original_in_one_search(demo_store):
