@@ -707,9 +707,13 @@ def classifier_features_id() -> str:
 
 def sentiment_features_id() -> str:
     """What the sentiment vectors are made of (cache keys), without loading anything: e5's last
-    two layers (:meth:`E5Embedder.embed_pair`), or the selected model's only vector."""
+    two layers (:meth:`E5Embedder.embed_pair`), or the selected model's only vector — then the same
+    id as :func:`classifier_features_id`'s (MiniLM's carries its graph version), which is how
+    :func:`pipeline.sentiment.get_sentiment_model` knows it may reuse the intent model's vectors."""
     base = current_model_id()
-    return f"{base}+sentiment-layers-11-12" if _FACTORIES[_selected]._sentiment_marker else base
+    if _FACTORIES[_selected]._sentiment_marker:
+        return f"{base}+sentiment-layers-11-12"
+    return _minilm_features() if base == MINILM_MODEL_ID else base
 
 
 def classifier_dim() -> int:
