@@ -168,6 +168,22 @@ _LEANS_BACK = re.compile(
 LEAN_WORDS = 8
 
 
+# English: a question word after a lead-in ("Two things: how long ...", "So where is it") asks as much as
+# one at the start; an auxiliary straight before "be"/"been" ("would be a shame", "will be away until
+# Monday") opens a statement, not a question, unless it ends with a question mark.
+_REQUEST_AFTER_LEAD = re.compile(
+    r"(?:^|[:;]|^\W*(?:so|and|but|also|ok|okay|oh|well|ah|anyway)\b)[\s,]*"
+    r"(how|where|when|what|why|which|can|could|would|will|do|does|is|are)\b", re.I)
+_STATEMENT_AUX = re.compile(r"^\W*(?:would|will|could|should|must|might)\s+(?:be|been|have\s+been)\b", re.I)
+
+
+def _is_request(part: str) -> bool:
+    """Whether ``part`` asks or requests something (see :data:`_REQUEST`)."""
+    if "?" not in part and _STATEMENT_AUX.match(part):
+        return False
+    return bool(_REQUEST.search(part) or _REQUEST_AFTER_LEAD.search(part))
+
+
 def split_parts(text: str, max_parts: int = 4) -> list[str]:
     """The separate requests in a message (sentences, and clauses joined by "and where/how/..."), in
     English, French, Spanish, German, Italian, Dutch and Portuguese.
@@ -188,7 +204,7 @@ def split_parts(text: str, max_parts: int = 4) -> list[str]:
             else:
                 clauses.append(c)
     parts = [c for c in clauses if len(c.split()) >= 3 and not (_CHITCHAT.match(c) and len(c.split()) <= 4)]
-    requests = [p for p in parts if _REQUEST.search(p)]
+    requests = [p for p in parts if _is_request(p)]
     if not requests and len(parts) > 1:
         # Only statements ("I sent back two pairs of jeans. You received them on the 2nd. It's now the
         # 20th and no money."): one problem told in several sentences, not several questions. Searched
