@@ -184,6 +184,23 @@ def _is_request(part: str) -> bool:
     return bool(_REQUEST.search(part) or _REQUEST_AFTER_LEAD.search(part))
 
 
+def _content_words(clause: str) -> list[str]:
+    """The words search would use (stop words dropped, stemmed): none in "Why??" or "What can I do?"."""
+    from knowledge.lexical import tokenize
+
+    return [t for t in tokenize(clause) if t not in _GENERIC]
+
+
+# Stems (knowledge.lexical) of English question words, auxiliaries, pronouns and the words of a
+# question about "it" without saying what: a clause made of these only ("What can I do now?", "Why??",
+# "Any options?") asks about the sentence before it.
+_GENERIC = frozenset(
+    "what whi where when how who which whose can could do doe did will would shall should may might must is are "
+    "was were be been have has had get got i me my mine you your we our us they them their she her he him his it "
+    "its now then still just realli actual again ani anyth someth option possibl quick quickli asap help happen "
+    "next way ok okay pleas thank thx hi hello hey so well also too there here".split())
+
+
 def split_parts(text: str, max_parts: int = 4) -> list[str]:
     """The separate requests in a message (sentences, and clauses joined by "and where/how/..."), in
     English, French, Spanish, German, Italian, Dutch and Portuguese.
@@ -191,7 +208,9 @@ def split_parts(text: str, max_parts: int = 4) -> list[str]:
     Context sentences ("I ordered last week.") are dropped when the message also has requests,
     so each part that gets its own passage is something the customer actually asked. A short
     follow-up that leans on the sentence before it ("I got a text asking me to pay customs through
-    a link. Is that real?") is asked together with that sentence (eval_tune.yaml: +6 of 277 answers).
+    a link. Is that real?") is asked together with that sentence (eval_tune.yaml: +6 of 277 answers), and
+    so is a question with no subject of its own ("I typed my password wrong and now I'm locked out. What
+    can I do?"): alone it was a part of its own, matched to whichever passage said "you can".
     """
     clauses: list[str] = []
     for sent in _SENT_SPLIT.split(text or ""):
@@ -199,7 +218,7 @@ def split_parts(text: str, max_parts: int = 4) -> list[str]:
             c = clause.strip(" ,;-")
             if not c:
                 continue
-            if clauses and len(c.split()) <= LEAN_WORDS and _LEANS_BACK.search(c):
+            if clauses and ((len(c.split()) <= LEAN_WORDS and _LEANS_BACK.search(c)) or not _content_words(c)):
                 clauses[-1] = f"{clauses[-1]} {c}"
             else:
                 clauses.append(c)

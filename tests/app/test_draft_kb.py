@@ -157,6 +157,21 @@ def test_both_questions_after_a_lead_in_get_their_answer(cfg, demo_env):  # noqa
     assert "For hygiene reasons we cannot accept returns of earrings" in d.text, d.text
 
 
+def test_a_question_without_a_subject_of_its_own_is_asked_with_the_sentence_before_it():
+    text = "Can I still change the size of my boots order? Also the tracking link in the email gives an error. What can I do?"
+    assert split_parts(text) == ["Can I still change the size of my boots order?",
+                                 "Also the tracking link in the email gives an error. What can I do?"]
+    assert split_parts("Your warehouse refused my return because the jeans were washed. Why??") == [
+        "Your warehouse refused my return because the jeans were washed. Why??"]
+
+
+def test_the_problem_behind_a_bare_what_can_i_do_gets_its_passage(cfg, demo_env):  # noqa: F811
+    # "What can I do?" searched alone matched no tracking passage, so the broken link went unanswered.
+    text = "Can I still change the size of my boots order? Also the tracking link in the email gives an error. What can I do?"
+    d = _draft_from_kb(text, "order_status", cfg)
+    assert "track-your-order" in d.used_source_ids, d.text
+
+
 @pytest.mark.parametrize("text, parts", [
     # a second request joined by "and" + a question word
     ("Bonjour, je voudrais changer mon adresse et où en est ma commande ?",
