@@ -24,6 +24,7 @@ model is loaded for it); ``SIDECAR_KB_MULTILINGUAL=0`` switches it off, ``=1`` f
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from knowledge import embedding as ke
@@ -66,7 +67,9 @@ def collection(store: Any, create: bool = True, any_build: bool = False) -> Any 
         if stored and stored != SIGNATURE:  # another build of e5 wrote it: not comparable
             if any_build:  # not cached: only a deletion reaches it
                 return col
-            log.warning("multilingual index %s was built with %s, not %s: not used", name, stored, SIGNATURE)
+            if not getattr(store, "_multilingual_other_build_logged", False):  # once per store, not per question
+                store._multilingual_other_build_logged = True
+                log.warning("multilingual index %s was built with %s, not %s: not used", name, stored, SIGNATURE)
             return None
     elif create:
         col = store.client.create_collection(
@@ -99,14 +102,17 @@ def chunk_vectors(texts: list[str]) -> Any:
     return mixed / np.clip(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12, None)
 
 
-def add(store: Any, items: list[tuple[str, str, str, dict[str, Any]]]) -> int:
-    """Embed and store the e5 vectors of ``items`` (chunk id, embedded text, body, metadata)."""
+def add(store: Any, items: list[tuple[str, str, str, dict[str, Any]]], vectors: Any = None) -> int:
+    """Embed and store the e5 vectors of ``items`` (chunk id, embedded text, body, metadata).
+
+    ``vectors``: their :func:`chunk_vectors` already computed (knowledge.ingest runs e5 beside MiniLM).
+    """
     if not items or not enabled(store):
         return 0
     col = collection(store)
     if col is None:
         return 0
-    vecs = chunk_vectors([t for _, t, _, _ in items])
+    vecs = chunk_vectors([t for _, t, _, _ in items]) if vectors is None else vectors
     col.upsert(ids=[c for c, _, _, _ in items], embeddings=[v.tolist() for v in vecs],
                documents=[b for _, _, b, _ in items], metadatas=[m for _, _, _, m in items])
     return len(items)
@@ -145,12 +151,28 @@ def chunks_with_vectors(store: Any, chunk_ids: list[str]) -> set[str]:
     return have
 
 
+# How long a store's answer to "can its e5 index be searched" is kept (as knowledge.store's
+# REFRESH_SECONDS: how soon another process's ingest is seen); a change made through this process
+# (ingest marks the store) is seen at once.
+REFRESH_SECONDS = 5.0
+
+
 def searchable(store: Any, language: str | None) -> Any | None:
-    """The e5 collection to search a question in ``language`` with, or None (English, off, empty)."""
+    """The e5 collection to search a question in ``language`` with, or None (English, off, empty).
+
+    Kept per store until its content changes or for ``REFRESH_SECONDS``: chromadb's ``count()``
+    on every question (two per non-English draft), and with an index another e5 build wrote the
+    collection listing too, cost 1-3 ms each at 10k chunks for an answer that changes with an ingest.
+    """
     lang = (language or "").split("-")[0].lower()
     if lang in ("", "en") or not enabled(store):
         return None
+    generation, now = getattr(store, "generation", None), time.monotonic()
+    known = getattr(store, "_multilingual_searchable", None)
+    if known is not None and known[1] == generation and now - known[2] < REFRESH_SECONDS:
+        return known[0]
     col = collection(store, create=False)
-    if col is None or col.count() == 0:
-        return None
+    if col is not None and col.count() == 0:
+        col = None
+    store._multilingual_searchable = (col, generation, now)
     return col

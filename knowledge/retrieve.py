@@ -84,6 +84,15 @@ def _knob(name: str) -> Any:
 # German and Spanish question.
 CROSS_LEXICAL_WEIGHT = 0.3
 CROSS_OWN_LANGUAGE_BIAS = 0.24
+# The triage intent's boost for them (calibrated units; SCORE_INTENT_BOOST for English). e5's cosines
+# across languages barely tell topics apart ("où est ma commande ... le suivi n'affiche rien": the
+# tracking article 0.46, reset-password and the French return policy 0.49), and e5's edge for the
+# customer's own language varies by passage (0.12-0.43 calibrated between a translated section and its
+# original, p10-p90), so a translated article on another topic came first. The classifier's intent is
+# topic evidence in every language alike. eval_ml_tune.yaml, 0.04 / 0.06 / 0.07 / 0.08 / 0.10: article
+# recall@3 0.888 / 0.896 / 0.896 / 0.881 / 0.881, answer sentence in drafts 89 / 89 / 92 / 92 / 92 of 134
+# (higher ones lose where the intent is wrong: a currency question triaged as a return).
+CROSS_INTENT_BOOST = 0.07
 # The relevance cut-off for them (calibrated; English questions: default_threshold(), 0.30). On
 # eval_ml_tune.yaml 0.30 / 0.25 / 0.20: article recall@3 0.851 / 0.866 / 0.881, messages with a passage
 # 123 / 126 / 127 of 127, off-topic messages with none 9 / 9 / 9 of 12.
@@ -250,7 +259,8 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
         if FUSION == "score":  # tried against RRF on the tuning split (bench/retrieval_eval.py --fusion)
             score = (cos if dense else 0.0) + lex_weight * lex_norm.get(cid, 0.0)
         if intent and f",{intent}," in str(meta.get("intents") or ""):
-            score += INTENT_BOOST if FUSION == "rrf" else SCORE_INTENT_BOOST
+            score += INTENT_BOOST if FUSION == "rrf" else (CROSS_INTENT_BOOST if cross is not None
+                                                           else SCORE_INTENT_BOOST)
         hits.append(Hit(chunk_id=cid, doc_id=str(meta.get("doc_id") or cid), fused=score, cosine=cos, body=body,
                         meta=meta))
     hits.sort(key=lambda h: (-h.fused, -h.cosine))
@@ -417,6 +427,19 @@ class Retriever:
 
     def embed(self, texts: list[str]) -> list[Any]:
         return self.store.embed(texts)
+
+    def embed_questions(self, texts: list[str], *, language: str | None = None) -> list[Any]:
+        """What :meth:`search` takes as ``embedding`` for each of these questions in ``language``.
+
+        English (or no multilingual index): the store's vectors, one run for all. Another language
+        is searched in the multilingual index, whose search embeds the question with e5 itself and
+        would throw the store's (MiniLM) vector away: the texts are embedded with e5 here in one run,
+        as the searches read them (e5's cache serves each), and None is handed back for each.
+        """
+        if multilingual.searchable(self.store, language) is None:
+            return self.store.embed(texts)
+        multilingual.embedder().embed([(t or "").strip() for t in texts])
+        return [None] * len(texts)
 
     def sentence_vectors(self, doc_ids: list[str]) -> dict[str, Any]:
         """The sentence vectors stored at ingest for these documents, by text, for the template draft.

@@ -272,6 +272,26 @@ def test_a_third_passage_is_quoted_only_when_about_as_close_as_the_first():
     assert [s.id for s, _ in passages_for_parts(text, [_src("a", 0.6), _src("b", 0.45), _src("c", 0.45)])] == ["a"]
 
 
+def test_each_passage_is_split_and_tokenized_once_for_all_the_parts_of_a_message(monkeypatch):
+    # It was split into sentences (and each sentence tokenized) again for every part and the whole message.
+    import knowledge.lexical as kl
+    import pipeline.answer as pa
+
+    text = "Where is my parcel? It shows nothing. And how do I change my delivery address?"
+    assert len(split_parts(text)) == 2
+    sources = [_src("a", 0.6, "Tracking shows the first scan within a day. Ask the carrier after three days."),
+               _src("b", 0.5, "Addresses can be changed until the order ships. Write to us with the new one."),
+               _src("c", 0.4, "Gift cards never expire.")]
+    split, tokenized = [], []
+    real_blocks, real_tokenize = pa.sentence_blocks, kl.tokenize
+    monkeypatch.setattr(pa, "sentence_blocks", lambda passage: split.append(passage) or real_blocks(passage))
+    monkeypatch.setattr(kl, "tokenize", lambda t: tokenized.append(t) or real_tokenize(t))
+    getattr(pa._tokens, "cache_clear", lambda: None)()  # texts seen by earlier tests count here too
+    passages_for_parts(text, sources)
+    assert sorted(split) == sorted(s.text for s in sources)
+    assert len(tokenized) == len(set(tokenized))
+
+
 def test_a_single_passage_may_quote_more_of_itself(cfg, monkeypatch):
     import pipeline.answer as answer
 

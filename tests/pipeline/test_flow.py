@@ -75,3 +75,34 @@ def test_the_clock_is_a_capability(cfg):
 
     decide_message(_ticket("where is my order?"), "m1", cfg, "zendesk", Capabilities(clock=clock))
     assert seen
+
+
+class RankedKB(FakeKB):
+    """A knowledge base that ranks across languages: the customer's language alone only when asked."""
+
+    def __init__(self, ranked: list[Source]):
+        super().__init__(ranked)
+        self.strict: list[str | None] = []
+
+    def search(self, text, *, k, intent=None, brand=None, embedding=None, language=None, strict_language=False):
+        if strict_language:
+            self.strict.append(language)
+            return [s for s in self.sources if s.language == language][:k]
+        return self.sources[:k]
+
+
+def test_an_untranslated_message_keeps_the_knowledge_bases_ranking_across_languages(cfg):
+    # The French return policy scores within a few hundredths of the English tracking article (e5's
+    # cosines across languages barely tell topics apart): it must not be put first for its language.
+    from pipeline.draft import retrieve
+    from pipeline.models import Triage
+
+    track = Source(id="track-your-order", title="Track", text="Tracking can take up to 24 hours.", score=0.46)
+    returns_fr = Source(id="return-policy-fr", title="Retours", text="Retours sous 30 jours.", score=0.45,
+                        language="fr")
+    kb = RankedKB([track, returns_fr])
+    got = retrieve("Bonjour, où est ma commande ? Le suivi n'affiche rien.",
+                   Triage(intent="order_status", confidence=0.9, language="fr"), cfg, kb)
+    assert [s.id for s in got] == ["track-your-order", "return-policy-fr"]
+    assert kb.strict == []
+
