@@ -184,11 +184,11 @@ def _is_request(part: str) -> bool:
     return bool(_REQUEST.search(part) or _REQUEST_AFTER_LEAD.search(part))
 
 
-def _content_words(clause: str) -> list[str]:
+def _content_words(clause: str) -> frozenset[str]:
     """The words search would use (stop words dropped, stemmed): none in "Why??" or "What can I do?"."""
-    from knowledge.lexical import tokenize
+    from pipeline.answer import _tokens  # cached: the part is tokenized again when its sentences are scored
 
-    return [t for t in tokenize(clause) if t not in _GENERIC]
+    return _tokens(clause) - _GENERIC
 
 
 # Stems (knowledge.lexical) of English question words, auxiliaries, pronouns and the words of a
