@@ -9,8 +9,10 @@ so a sync of one source never deletes another source's documents.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,16 +125,29 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
     else:
         show = progress if progress is not None else len(new_ids) > 200
         bar = Progress("embedding chunks", "chunk", len(new_ids), enabled=bool(show))
-    for start in range(0, len(new_ids), EMBED_BATCH):
-        batch = new_ids[start:start + EMBED_BATCH]
-        texts = [wanted[c][0].embed_text for c in batch]
-        vectors = store.embed_passages(texts)
-        col.upsert(ids=batch, embeddings=vectors, documents=[wanted[c][0].body for c in batch],
-                   metadatas=[wanted[c][1] for c in batch])
-        sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in batch])
-        multilingual.add(store, [_multilingual_row(c, wanted) for c in batch])
-        rep.added += len(batch)
-        bar.update(len(batch))
+    # e5's pass for the multilingual index runs on a thread of its own beside MiniLM's passes (chunks,
+    # then sentences): each model's runs are single-threaded and go side by side, so the two models
+    # together keep both cores busy where one model alone left one idle between its runs.
+    beside = ThreadPoolExecutor(1, thread_name_prefix="ingest-e5") \
+        if new_ids and multilingual.enabled(store) and multilingual.collection(store) is not None else None
+    try:
+        for start in range(0, len(new_ids), EMBED_BATCH):
+            batch = new_ids[start:start + EMBED_BATCH]
+            rows = [_multilingual_row(c, wanted) for c in batch]
+            # The embedders count texts on the caller's progress (a context variable): the thread runs in a copy.
+            e5 = beside.submit(contextvars.copy_context().run, multilingual.chunk_vectors,
+                               [t for _, t, _, _ in rows]) if beside else None
+            texts = [wanted[c][0].embed_text for c in batch]
+            vectors = store.embed_passages(texts)
+            col.upsert(ids=batch, embeddings=vectors, documents=[wanted[c][0].body for c in batch],
+                       metadatas=[wanted[c][1] for c in batch])
+            sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in batch])
+            multilingual.add(store, rows, vectors=e5.result() if e5 else None)
+            rep.added += len(batch)
+            bar.update(len(batch))
+    finally:
+        if beside is not None:
+            beside.shutdown(wait=True, cancel_futures=True)
     if not isinstance(progress, Progress):
         bar.close()  # a caller's bar is the caller's to close (it prints the summary)
 

@@ -168,6 +168,39 @@ _LEANS_BACK = re.compile(
 LEAN_WORDS = 8
 
 
+# English: a question word after a lead-in ("Two things: how long ...", "So where is it") asks as much as
+# one at the start; an auxiliary straight before "be"/"been" ("would be a shame", "will be away until
+# Monday") opens a statement, not a question, unless it ends with a question mark.
+_REQUEST_AFTER_LEAD = re.compile(
+    r"(?:^|[:;]|^\W*(?:so|and|but|also|ok|okay|oh|well|ah|anyway)\b)[\s,]*"
+    r"(how|where|when|what|why|which|can|could|would|will|do|does|is|are)\b", re.I)
+_STATEMENT_AUX = re.compile(r"^\W*(?:would|will|could|should|must|might)\s+(?:be|been|have\s+been)\b", re.I)
+
+
+def _is_request(part: str) -> bool:
+    """Whether ``part`` asks or requests something (see :data:`_REQUEST`)."""
+    if "?" not in part and _STATEMENT_AUX.match(part):
+        return False
+    return bool(_REQUEST.search(part) or _REQUEST_AFTER_LEAD.search(part))
+
+
+def _content_words(clause: str) -> frozenset[str]:
+    """The words search would use (stop words dropped, stemmed): none in "Why??" or "What can I do?"."""
+    from pipeline.answer import _tokens  # cached: the part is tokenized again when its sentences are scored
+
+    return _tokens(clause) - _GENERIC
+
+
+# Stems (knowledge.lexical) of English question words, auxiliaries, pronouns and the words of a
+# question about "it" without saying what: a clause made of these only ("What can I do now?", "Why??",
+# "Any options?") asks about the sentence before it.
+_GENERIC = frozenset(
+    "what whi where when how who which whose can could do doe did will would shall should may might must is are "
+    "was were be been have has had get got i me my mine you your we our us they them their she her he him his it "
+    "its now then still just realli actual again ani anyth someth option possibl quick quickli asap help happen "
+    "next way ok okay pleas thank thx hi hello hey so well also too there here".split())
+
+
 def split_parts(text: str, max_parts: int = 4) -> list[str]:
     """The separate requests in a message (sentences, and clauses joined by "and where/how/..."), in
     English, French, Spanish, German, Italian, Dutch and Portuguese.
@@ -175,7 +208,9 @@ def split_parts(text: str, max_parts: int = 4) -> list[str]:
     Context sentences ("I ordered last week.") are dropped when the message also has requests,
     so each part that gets its own passage is something the customer actually asked. A short
     follow-up that leans on the sentence before it ("I got a text asking me to pay customs through
-    a link. Is that real?") is asked together with that sentence (eval_tune.yaml: +6 of 277 answers).
+    a link. Is that real?") is asked together with that sentence (eval_tune.yaml: +6 of 277 answers), and
+    so is a question with no subject of its own ("I typed my password wrong and now I'm locked out. What
+    can I do?"): alone it was a part of its own, matched to whichever passage said "you can".
     """
     clauses: list[str] = []
     for sent in _SENT_SPLIT.split(text or ""):
@@ -183,12 +218,12 @@ def split_parts(text: str, max_parts: int = 4) -> list[str]:
             c = clause.strip(" ,;-")
             if not c:
                 continue
-            if clauses and len(c.split()) <= LEAN_WORDS and _LEANS_BACK.search(c):
+            if clauses and ((len(c.split()) <= LEAN_WORDS and _LEANS_BACK.search(c)) or not _content_words(c)):
                 clauses[-1] = f"{clauses[-1]} {c}"
             else:
                 clauses.append(c)
     parts = [c for c in clauses if len(c.split()) >= 3 and not (_CHITCHAT.match(c) and len(c.split()) <= 4)]
-    requests = [p for p in parts if _REQUEST.search(p)]
+    requests = [p for p in parts if _is_request(p)]
     if not requests and len(parts) > 1:
         # Only statements ("I sent back two pairs of jeans. You received them on the 2nd. It's now the
         # 20th and no money."): one problem told in several sentences, not several questions. Searched

@@ -11,6 +11,7 @@ import pytest
 
 from knowledge import embedding as ke
 from knowledge import multilingual
+from knowledge.chunking import chunk_document, load_folder
 from knowledge.ingest import delete_documents, ingest_folder
 from knowledge.retrieve import search
 from knowledge.store import KnowledgeStore, drop_collection
@@ -343,3 +344,40 @@ def test_a_drafts_sentences_are_embedded_with_e5_in_one_run(text, cfg, demo_env,
     d = template_draft(ticket, text, triage, Plan(intent="order_status", draft=True), sources, cfg, kb=env_kb())
     assert len(d.used_source_ids) > 1, d.used_source_ids  # what this test is about: several passages
     assert len(runs) == 1, [len(r) for r in runs]
+
+
+def test_ingest_runs_e5_beside_minilm_and_stores_the_same_vectors(tmp_path, monkeypatch):
+    """The multilingual index's e5 pass runs on a thread of its own while MiniLM embeds the same
+    chunks (both passes wait for each other at a barrier: run one after the other, it breaks), and
+    stores what e5 gives for those chunks alone."""
+    import threading
+
+    import numpy as np
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "gift-wrap", "# Gift wrap\n\n## Wrapping\n\nTick Gift wrap at checkout for 3.50 EUR per order.\n")
+    _write(docs, "pickup", "# Pickup\n\n## Lockers\n\nParcels stay 3 days in a locker before they come back to us.\n")
+    store = KnowledgeStore(path=str(tmp_path / "chroma"))
+    meet = threading.Barrier(2, timeout=60)  # a guard against a hang, not a timing
+    threads: dict[str, int] = {}
+    real_e5, real_minilm = multilingual.chunk_vectors, store.embed_passages
+
+    def first_call_meets(name, real):
+        def call(texts):
+            if name not in threads:  # the chunks' pass (MiniLM's sentences come after it)
+                threads[name] = threading.get_ident()
+                meet.wait()
+            return real(texts)
+        return call
+
+    e5_pass, minilm_pass = first_call_meets("e5", real_e5), first_call_meets("minilm", real_minilm)
+
+    monkeypatch.setattr(multilingual, "chunk_vectors", e5_pass)
+    monkeypatch.setattr(store, "embed_passages", minilm_pass)
+    ingest_folder(store, docs, progress=False)
+    assert threads["e5"] != threads["minilm"] and not meet.broken
+    got = multilingual.collection(store, create=False).get(include=["embeddings", "metadatas"])
+    texts = {c.content_hash: c.embed_text for d in load_folder(docs) for c in chunk_document(d)}
+    want = real_e5([texts[m["content_hash"]] for m in got["metadatas"]])
+    assert np.abs(np.asarray(got["embeddings"]) - want).max() < 1e-6
