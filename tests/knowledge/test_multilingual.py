@@ -381,3 +381,48 @@ def test_ingest_runs_e5_beside_minilm_and_stores_the_same_vectors(tmp_path, monk
     texts = {c.content_hash: c.embed_text for d in load_folder(docs) for c in chunk_document(d)}
     want = real_e5([texts[m["content_hash"]] for m in got["metadatas"]])
     assert np.abs(np.asarray(got["embeddings"]) - want).max() < 1e-6
+
+
+def test_an_ingest_that_fails_after_writing_marks_the_store_changed(tmp_path, monkeypatch):
+    # MiniLM's rows (chunk, sentences) are written before e5's; when e5's step fails, other processes
+    # must still reopen their view. Unmarked, they never saw those rows: a rerun finds the chunks stored
+    # and only retries the failing e5 step, which fails again when e5 is missing or broken.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "gift-wrap", "# Gift wrap\n\n## Wrapping\n\nTick Gift wrap at checkout for 3.50 EUR per order.\n")
+    store = KnowledgeStore(path=str(tmp_path / "chroma"))
+    ingest_folder(store, docs, progress=False)
+    before = store.current_generation()
+    _write(docs, "pickup", "# Pickup\n\n## Lockers\n\nParcels stay 3 days in a locker before they come back to us.\n")
+
+    def broken(texts):
+        raise RuntimeError("e5 unavailable")
+
+    monkeypatch.setattr(multilingual, "chunk_vectors", broken)
+    with pytest.raises(RuntimeError, match="e5 unavailable"):
+        ingest_folder(store, docs, progress=False)
+    assert "pickup" in {m["doc_id"] for m in store.collection.get(include=["metadatas"])["metadatas"]}
+    assert store.current_generation() != before
+    before = store.current_generation()
+    with pytest.raises(RuntimeError, match="e5 unavailable"):  # the rerun: only e5's backfill is left, and fails
+        ingest_folder(store, docs, progress=False)
+    assert store.current_generation() != before
+
+
+def test_a_deletion_that_fails_half_way_marks_the_store_changed(tmp_path, monkeypatch):
+    # An erased document's chunks are gone from the main collection: other processes must stop serving them.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "pickup", "# Pickup\n\n## Lockers\n\nParcels stay 3 days in a locker before they come back to us.\n")
+    store = KnowledgeStore(path=str(tmp_path / "chroma"))
+    ingest_folder(store, docs, progress=False)
+    before = store.current_generation()
+
+    def broken(store, chunk_ids):
+        raise RuntimeError("index unavailable")
+
+    monkeypatch.setattr(multilingual, "delete", broken)
+    with pytest.raises(RuntimeError, match="index unavailable"):
+        delete_documents(store, ["pickup"])
+    assert store.collection.get(include=[])["ids"] == []
+    assert store.current_generation() != before
