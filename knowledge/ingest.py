@@ -73,6 +73,8 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
     docs = list(docs)
     rep = IngestReport(documents=len(docs))
     col = store.collection
+    # A multilingual index another build of e5 wrote is replaced and refilled below (every origin's chunks).
+    replaced = multilingual.replace_other_build(store)
     wanted: dict[str, tuple[Chunk, dict]] = {}
     seen_docs: set[str] = set()
     for doc in docs:
@@ -142,6 +144,8 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
         sentences.delete_for_chunks(store, stale)
         multilingual.delete(store, stale)
         rep.deleted = len(stale)
+    if replaced:
+        rep.multilingual_backfilled += multilingual.backfill_all(store)
     if rep.added or rep.deleted or rep.metadata_updated or rep.sentences_backfilled or rep.multilingual_backfilled:
         store.mark_changed()
     rep.seconds = time.perf_counter() - t0
