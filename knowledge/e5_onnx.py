@@ -27,6 +27,7 @@ import re
 import struct
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -414,33 +415,13 @@ class OrtE5:
         out = np.empty((len(seqs), self.dim), dtype=np.float32)
         sent = np.empty((len(seqs), self.dim), dtype=np.float32)
         lengths = [len(s) for s in seqs]
-        todo = deque(spread(length_groups(lengths), lengths, self._runners))
-        failed: list[BaseException] = []
 
-        def run_groups() -> None:
-            try:
-                while True:
-                    try:
-                        group = todo.popleft()
-                    except IndexError:
-                        return
-                    out[group], v = self._encode_ids([seqs[i] for i in group], with_sentiment)
-                    if v is not None:
-                        sent[group] = v
-            except BaseException as exc:  # re-raised by the calling thread
-                failed.append(exc)
-                todo.clear()
+        def run(group: list[int]) -> None:
+            out[group], v = self._encode_ids([seqs[i] for i in group], with_sentiment)
+            if v is not None:
+                sent[group] = v
 
-        # Threads started per call, not a pool: nothing to leak or to break in a forked child,
-        # and ~0.1 ms against a batch's ~100 ms. A single group runs on the calling thread alone.
-        helpers = [threading.Thread(target=run_groups, daemon=True) for _ in range(min(self._runners, len(todo)) - 1)]
-        for t in helpers:
-            t.start()
-        run_groups()
-        for t in helpers:
-            t.join()
-        if failed:
-            raise failed[0]
+        side_by_side(spread(length_groups(lengths), lengths, self._runners), run, self._runners)
         return (out, sent) if with_sentiment else out
 
     def graph_inputs(self, seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -487,6 +468,37 @@ def spread(groups: list[list[int]], lengths: list[int], runners: int) -> list[li
         g = out.pop(0)
         out = sorted([*out, g[: len(g) // 2], g[len(g) // 2:]], key=cost, reverse=True)
     return out
+
+
+def side_by_side(groups: list[list[int]], run: Callable[[list[int]], None], runners: int) -> None:
+    """``run(group)`` for every group, ``runners`` at a time, each group taken in the order given
+    (callers give the costliest first, :func:`spread`, so that the cores finish together). The
+    first exception is re-raised here, after the other runners stopped taking groups."""
+    todo = deque(groups)
+    failed: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            while True:
+                try:
+                    group = todo.popleft()
+                except IndexError:
+                    return
+                run(group)
+        except BaseException as exc:  # re-raised by the calling thread
+            failed.append(exc)
+            todo.clear()
+
+    # Threads started per call, not a pool: nothing to leak or to break in a forked child,
+    # and ~0.1 ms against a batch's ~100 ms. A single group runs on the calling thread alone.
+    helpers = [threading.Thread(target=worker, daemon=True) for _ in range(min(runners, len(todo)) - 1)]
+    for t in helpers:
+        t.start()
+    worker()
+    for t in helpers:
+        t.join()
+    if failed:
+        raise failed[0]
 
 
 def length_groups(lengths: list[int], run_cost: int = RUN_COST_TOKENS) -> list[list[int]]:

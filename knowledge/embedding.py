@@ -25,14 +25,14 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from knowledge.e5_onnx import E5_GRAPH_VERSION, length_groups
+from knowledge.e5_onnx import E5_GRAPH_VERSION, length_groups, side_by_side, spread
 from knowledge.progress import embedded
 
 log = logging.getLogger(__name__)
@@ -135,24 +135,17 @@ class _BatchingEmbedder:
         if not texts:
             return result
         texts = _prepare(list(texts))
+        have = self._known(texts)
         missing: dict[str, list[int]] = {}
-        with self._cache_lock:
-            for i, t in enumerate(texts):
-                v = self._cache.get(t)
-                if v is None:
-                    missing.setdefault(t, []).append(i)
-                else:
-                    self._cache.move_to_end(t)
-                    result[i] = v
-        seeded = self._from_seed(list(missing)) if missing else {}
-        for text, v in seeded.items():
-            result[missing.pop(text)] = v
-        self.seeded += len(seeded)
+        for i, t in enumerate(texts):
+            v = have.get(t)
+            if v is None:
+                missing.setdefault(t, []).append(i)
+            else:
+                result[i] = v
         hits = len(texts) - sum(len(v) for v in missing.values())
         if hits:
             embedded(hits)  # cached texts are done too, for progress bars counting texts
-        if seeded:
-            self._remember(seeded)
         if not missing:
             return result
         todo = list(missing)
@@ -176,7 +169,8 @@ class _BatchingEmbedder:
         return self.embed(self.prepared(texts, sentiment=True))
 
     def _known(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """The vectors of prepared ``texts`` held by the LRU cache or the seed (seeded ones remembered)."""
+        """The vectors of prepared ``texts`` held by the LRU cache or the seed (seeded ones remembered):
+        what :meth:`embed` and :meth:`E5Embedder.embed_pair` need not run the model for."""
         out: dict[str, np.ndarray] = {}
         with self._cache_lock:
             for t in texts:
@@ -184,7 +178,8 @@ class _BatchingEmbedder:
                 if v is not None:
                     self._cache.move_to_end(t)
                     out[t] = v
-        seeded = self._from_seed([t for t in dict.fromkeys(texts) if t not in out])
+        rest = [t for t in dict.fromkeys(texts) if t not in out]
+        seeded = self._from_seed(rest) if rest else {}
         self.seeded += len(seeded)
         if seeded:
             self._remember(seeded)
@@ -239,12 +234,15 @@ class _BatchingEmbedder:
         marker = cls._passage_marker if passages else cls._sentiment_marker if sentiment else ""
         return _prepare([marker + (t or " ") for t in texts] if marker else list(texts))
 
-    def _sorted_batches(self, texts: list[str]) -> Iterator[tuple[list[int], np.ndarray]]:
-        # Sorted by length so each batch pads little; yields (indices into ``texts``, their vectors).
+    def _sorted_batches(self, texts: list[str], run: Callable[[list[str]], Any] | None = None
+                        ) -> Iterator[tuple[list[int], Any]]:
+        # Sorted by length so each batch pads little; yields (indices into ``texts``, what ``run``
+        # returns for them: by default their vectors).
+        run = run or self._embed_batch
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            yield idx, self._embed_batch([texts[i] for i in idx])
+            yield idx, run([texts[i] for i in idx])
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed one text → float32 vector [384]."""
@@ -316,11 +314,8 @@ class E5Embedder(_BatchingEmbedder):
         key_of = dict(zip(plain, keys, strict=True))
         have = self._known(plain + keys)
         todo = [t for t in key_of if t not in have or key_of[t] not in have]
-        order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
-        for start in range(0, len(order), self.batch_size):
-            batch = [todo[i] for i in order[start : start + self.batch_size]]
-            with self._lock:
-                last, sent = self._model.query_pair(batch)
+        for idx, (last, sent) in self._sorted_batches(todo, self._pair_batch):
+            batch = [todo[i] for i in idx]
             self.computed += len(batch)
             done = dict(zip(batch, last, strict=True)) | dict(zip([key_of[t] for t in batch], sent, strict=True))
             have |= done
@@ -328,6 +323,10 @@ class E5Embedder(_BatchingEmbedder):
         if not plain:
             return np.zeros((0, self.dim), dtype=np.float32), np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([have[t] for t in plain]), np.stack([have[k] for k in keys])
+
+    def _pair_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            return self._model.query_pair(texts)
 
     @staticmethod
     def model_input(text: str) -> str:
@@ -501,10 +500,12 @@ class LocalEmbedder(_BatchingEmbedder):
     model_sha256 = MINILM_SHA256
     seed_build = MINILM_SHA256  # its seed was rebuilt with graph version 2 (README); not keyed by it
 
-    def __init__(self, batch_size: int = 64, threads: int | None = None, cache_size: int = 4096):
+    def __init__(self, batch_size: int = 64, threads: int = 1, cache_size: int = 4096, runners: int | None = None):
         self._init_cache(cache_size)
         import onnxruntime as ort
         from tokenizers import Tokenizer
+
+        from knowledge.e5_onnx import available_cores, drop_model_bytes, release_freed_memory
 
         model_path, tok_path = _minilm_files()
         _check(model_path, MINILM_SHA256)
@@ -513,8 +514,13 @@ class LocalEmbedder(_BatchingEmbedder):
         # Pad to the longest input of each batch, never to a fixed length.
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = threads
+        # ``threads`` per run (onnxruntime's intra-op threads), ``runners`` runs side by side (default:
+        # the cores the process may use), as for e5 (knowledge.e5_onnx.make_session): one thread per
+        # run did the same work in ~12% less CPU than runs on two threads each (13.6 vs 15.3 CPU-s,
+        # medians of three alternations, for 180 synthetic chunks and their ~700 sentences at load
+        # 6.5; vectors identical to the last bit): no hand-over between threads at every kernel.
+        opts.intra_op_num_threads = max(1, threads)
+        self._runners = max(1, runners or available_cores())
         # Idle pool threads sleep instead of spinning (cores shared with the web process, Redis
         # and other workers), as for e5.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -523,8 +529,6 @@ class LocalEmbedder(_BatchingEmbedder):
                                             providers=["CPUExecutionProvider"])
         # Loading parses and folds the whole file on the heap; glibc keeps those freed pages
         # resident (~60 MB) unless asked to hand them back.
-        from knowledge.e5_onnx import drop_model_bytes, release_freed_memory
-
         drop_model_bytes(self.session)
         release_freed_memory()
         # The memory arena gives back what a run took when the run ends: otherwise it keeps the
@@ -542,11 +546,10 @@ class LocalEmbedder(_BatchingEmbedder):
         all_ids = np.array([e.ids for e in enc], dtype=np.int64)
         all_mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        # Runs of similar token counts, each cut to its longest (padding is on the right): a
-        # draft's sentences range from 8 to 60 tokens, and a padded position costs what a token
-        # does. Padding is masked, so each text's vector is the same whatever its run.
-        for group in length_groups([int(n) for n in all_mask.sum(axis=1)], MINILM_RUN_COST_TOKENS):
-            width = int(all_mask[group].sum(axis=1).max())
+        lengths = [int(n) for n in all_mask.sum(axis=1)]
+
+        def run(group: list[int]) -> None:
+            width = max(lengths[i] for i in group)
             ids, mask = all_ids[group, :width], all_mask[group, :width]
             feeds = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self._inputs:
@@ -556,6 +559,13 @@ class LocalEmbedder(_BatchingEmbedder):
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             out[group] = pooled / np.clip(norms, 1e-12, None)
+
+        # Runs of similar token counts, each cut to its longest (padding is on the right): a
+        # draft's sentences range from 8 to 60 tokens, and a padded position costs what a token
+        # does. Padding is masked, so each text's vector is the same whatever its run; the runs
+        # go side by side, one per core, costliest first.
+        groups = length_groups(lengths, MINILM_RUN_COST_TOKENS)
+        side_by_side(spread(groups, lengths, self._runners), run, self._runners)
         return out
 
 
@@ -720,11 +730,15 @@ def classifier_features_id() -> str:
 
 def sentiment_features_id() -> str:
     """What the sentiment vectors are made of (cache keys), without loading anything: e5's last
-    two layers (:meth:`E5Embedder.embed_pair`), or the selected model's only vector."""
+    two layers (:meth:`E5Embedder.embed_pair`), or the selected model's only vector — then the same
+    id as :func:`classifier_features_id`'s (MiniLM's carries its graph version), which is how
+    :func:`pipeline.sentiment.get_sentiment_model` knows it may reuse the intent model's vectors."""
     base = current_model_id()
-    if base == E5_MODEL_ID:
+    if base == E5_MODEL_ID:  # e5's vectors move with its graph (knowledge.e5_onnx.E5_GRAPH_VERSION)
         base = e5_build_id()
-    return f"{base}+sentiment-layers-11-12" if _FACTORIES[_selected]._sentiment_marker else base
+    if _FACTORIES[_selected]._sentiment_marker:
+        return f"{base}+sentiment-layers-11-12"
+    return _minilm_features() if base == MINILM_MODEL_ID else base
 
 
 def classifier_dim() -> int:

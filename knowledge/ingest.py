@@ -9,8 +9,10 @@ so a sync of one source never deletes another source's documents.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,48 +106,72 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
     # With prune: everything of this origin not produced now. Without: only the given documents' old chunks.
     stale = [cid for cid in have if cid not in wanted]
 
-    if meta_ids:
-        col.update(ids=meta_ids, metadatas=[wanted[c][1] for c in meta_ids])
-        sentences.update_metadata(store, {c: wanted[c][1] for c in meta_ids})
-        multilingual.update_metadata(store, {c: wanted[c][1] for c in meta_ids})
-        rep.metadata_updated = len(meta_ids)
-    # Chunks stored before sentence vectors existed get theirs now (once; no chunk is re-embedded).
-    kept = [c for c in wanted if c in have]
-    if kept:
-        with_sentences = sentences.chunks_with_sentences(
-            store, origin=origin if prune else None, doc_ids=None if prune else sorted({d.doc_id for d in docs}))
-        backfill = [c for c in kept if c not in with_sentences]
-        if backfill:
-            sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in backfill])
-            rep.sentences_backfilled = len(backfill)
-        rep.multilingual_backfilled = _backfill_multilingual(store, kept, wanted)
+    # Every step below writes: should one fail, what the steps before it wrote is on disk all the same.
+    try:
+        if meta_ids:
+            col.update(ids=meta_ids, metadatas=[wanted[c][1] for c in meta_ids])
+            sentences.update_metadata(store, {c: wanted[c][1] for c in meta_ids})
+            multilingual.update_metadata(store, {c: wanted[c][1] for c in meta_ids})
+            rep.metadata_updated = len(meta_ids)
+        # Chunks stored before sentence vectors existed get theirs now (once; no chunk is re-embedded).
+        kept = [c for c in wanted if c in have]
+        if kept:
+            with_sentences = sentences.chunks_with_sentences(
+                store, origin=origin if prune else None, doc_ids=None if prune else sorted({d.doc_id for d in docs}))
+            backfill = [c for c in kept if c not in with_sentences]
+            if backfill:
+                sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in backfill])
+                rep.sentences_backfilled = len(backfill)
+            rep.multilingual_backfilled = _backfill_multilingual(store, kept, wanted)
 
-    if isinstance(progress, Progress):
-        bar = progress.start(len(new_ids), "embedding chunks", "chunk")
-    else:
-        show = progress if progress is not None else len(new_ids) > 200
-        bar = Progress("embedding chunks", "chunk", len(new_ids), enabled=bool(show))
-    for start in range(0, len(new_ids), EMBED_BATCH):
-        batch = new_ids[start:start + EMBED_BATCH]
-        texts = [wanted[c][0].embed_text for c in batch]
-        vectors = store.embed_passages(texts)
-        col.upsert(ids=batch, embeddings=vectors, documents=[wanted[c][0].body for c in batch],
-                   metadatas=[wanted[c][1] for c in batch])
-        sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in batch])
-        multilingual.add(store, [_multilingual_row(c, wanted) for c in batch])
-        rep.added += len(batch)
-        bar.update(len(batch))
-    if not isinstance(progress, Progress):
-        bar.close()  # a caller's bar is the caller's to close (it prints the summary)
+        if isinstance(progress, Progress):
+            bar = progress.start(len(new_ids), "embedding chunks", "chunk")
+        else:
+            show = progress if progress is not None else len(new_ids) > 200
+            bar = Progress("embedding chunks", "chunk", len(new_ids), enabled=bool(show))
+        # e5's pass for the multilingual index runs on a thread of its own beside MiniLM's passes (chunks,
+        # then sentences): each model's runs are single-threaded and go side by side, so the two models
+        # together keep both cores busy where one model alone left one idle between its runs.
+        beside = ThreadPoolExecutor(1, thread_name_prefix="ingest-e5") \
+            if new_ids and multilingual.enabled(store) and multilingual.collection(store) is not None else None
+        try:
+            for start in range(0, len(new_ids), EMBED_BATCH):
+                batch = new_ids[start:start + EMBED_BATCH]
+                rows = [_multilingual_row(c, wanted) for c in batch]
+                # The embedders count texts on the caller's progress (a context variable): the thread runs in a copy.
+                e5 = beside.submit(contextvars.copy_context().run, multilingual.chunk_vectors,
+                                   [t for _, t, _, _ in rows]) if beside else None
+                texts = [wanted[c][0].embed_text for c in batch]
+                vectors = store.embed_passages(texts)
+                col.upsert(ids=batch, embeddings=vectors, documents=[wanted[c][0].body for c in batch],
+                           metadatas=[wanted[c][1] for c in batch])
+                sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in batch])
+                multilingual.add(store, rows, vectors=e5.result() if e5 else None)
+                rep.added += len(batch)
+                bar.update(len(batch))
+        finally:
+            if beside is not None:
+                beside.shutdown(wait=True, cancel_futures=True)
+        if not isinstance(progress, Progress):
+            bar.close()  # a caller's bar is the caller's to close (it prints the summary)
 
-    if stale:
-        for start in range(0, len(stale), 500):
-            col.delete(ids=stale[start:start + 500])
-        sentences.delete_for_chunks(store, stale)
-        multilingual.delete(store, stale)
-        rep.deleted = len(stale)
-    if replaced:
-        rep.multilingual_backfilled += multilingual.backfill_all(store)
+        if stale:
+            for start in range(0, len(stale), 500):
+                col.delete(ids=stale[start:start + 500])
+            sentences.delete_for_chunks(store, stale)
+            multilingual.delete(store, stale)
+            rep.deleted = len(stale)
+        if replaced:
+            rep.multilingual_backfilled += multilingual.backfill_all(store)
+    except BaseException:
+        # Other processes (and this one's BM25 index) follow the store by its change marker: unmarked,
+        # the rows written before the failure stayed unseen until some later ingest changed something
+        # (never, when that step fails every time: e5's model missing or broken).
+        try:
+            store.mark_changed()
+        except Exception as exc:  # the ingest's own error is the one to report
+            log.warning("ingest %s failed and the store could not be marked changed: %s", origin, exc)
+        raise
     if rep.added or rep.deleted or rep.metadata_updated or rep.sentences_backfilled or rep.multilingual_backfilled:
         store.mark_changed()
     rep.seconds = time.perf_counter() - t0
@@ -185,8 +211,10 @@ def delete_documents(store: KnowledgeStore, doc_ids: list[str]) -> int:
         return 0
     got = store.collection.get(where={"doc_id": {"$in": list(doc_ids)}}, include=[])
     if got["ids"]:
-        store.collection.delete(ids=got["ids"])
-        sentences.delete_for_chunks(store, list(got["ids"]))
-        multilingual.delete(store, list(got["ids"]))
-        store.mark_changed()
+        try:
+            store.collection.delete(ids=got["ids"])
+            sentences.delete_for_chunks(store, list(got["ids"]))
+            multilingual.delete(store, list(got["ids"]))
+        finally:  # rows already deleted must vanish from other processes' views too (an erased ticket)
+            store.mark_changed()
     return len(got["ids"])

@@ -144,14 +144,17 @@ def chunk_vectors(texts: list[str]) -> Any:
     return mixed / np.clip(np.linalg.norm(mixed, axis=1, keepdims=True), 1e-12, None)
 
 
-def add(store: Any, items: list[tuple[str, str, str, dict[str, Any]]]) -> int:
-    """Embed and store the e5 vectors of ``items`` (chunk id, embedded text, body, metadata)."""
+def add(store: Any, items: list[tuple[str, str, str, dict[str, Any]]], vectors: Any = None) -> int:
+    """Embed and store the e5 vectors of ``items`` (chunk id, embedded text, body, metadata).
+
+    ``vectors``: their :func:`chunk_vectors` already computed (knowledge.ingest runs e5 beside MiniLM).
+    """
     if not items or not enabled(store):
         return 0
     col = collection(store)
     if col is None:
         return 0
-    vecs = chunk_vectors([t for _, t, _, _ in items])
+    vecs = chunk_vectors([t for _, t, _, _ in items]) if vectors is None else vectors
     col.upsert(ids=[c for c, _, _, _ in items], embeddings=[v.tolist() for v in vecs],
                documents=[b for _, _, b, _ in items], metadatas=[m for _, _, _, m in items])
     return len(items)

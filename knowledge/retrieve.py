@@ -428,6 +428,19 @@ class Retriever:
     def embed(self, texts: list[str]) -> list[Any]:
         return self.store.embed(texts)
 
+    def embed_questions(self, texts: list[str], *, language: str | None = None) -> list[Any]:
+        """What :meth:`search` takes as ``embedding`` for each of these questions in ``language``.
+
+        English (or no multilingual index): the store's vectors, one run for all. Another language
+        is searched in the multilingual index, whose search embeds the question with e5 itself and
+        would throw the store's (MiniLM) vector away: the texts are embedded with e5 here in one run,
+        as the searches read them (e5's cache serves each), and None is handed back for each.
+        """
+        if multilingual.searchable(self.store, language) is None:
+            return self.store.embed(texts)
+        multilingual.embedder().embed([(t or "").strip() for t in texts])
+        return [None] * len(texts)
+
     def sentence_vectors(self, doc_ids: list[str]) -> dict[str, Any]:
         """The sentence vectors stored at ingest for these documents, by text, for the template draft.
 

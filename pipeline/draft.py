@@ -168,6 +168,39 @@ _LEANS_BACK = re.compile(
 LEAN_WORDS = 8
 
 
+# English: a question word after a lead-in ("Two things: how long ...", "So where is it") asks as much as
+# one at the start; an auxiliary straight before "be"/"been" ("would be a shame", "will be away until
+# Monday") opens a statement, not a question, unless it ends with a question mark.
+_REQUEST_AFTER_LEAD = re.compile(
+    r"(?:^|[:;]|^\W*(?:so|and|but|also|ok|okay|oh|well|ah|anyway)\b)[\s,]*"
+    r"(how|where|when|what|why|which|can|could|would|will|do|does|is|are)\b", re.I)
+_STATEMENT_AUX = re.compile(r"^\W*(?:would|will|could|should|must|might)\s+(?:be|been|have\s+been)\b", re.I)
+
+
+def _is_request(part: str) -> bool:
+    """Whether ``part`` asks or requests something (see :data:`_REQUEST`)."""
+    if "?" not in part and _STATEMENT_AUX.match(part):
+        return False
+    return bool(_REQUEST.search(part) or _REQUEST_AFTER_LEAD.search(part))
+
+
+def _content_words(clause: str) -> frozenset[str]:
+    """The words search would use (stop words dropped, stemmed): none in "Why??" or "What can I do?"."""
+    from pipeline.answer import _tokens  # cached: the part is tokenized again when its sentences are scored
+
+    return _tokens(clause) - _GENERIC
+
+
+# Stems (knowledge.lexical) of English question words, auxiliaries, pronouns and the words of a
+# question about "it" without saying what: a clause made of these only ("What can I do now?", "Why??",
+# "Any options?") asks about the sentence before it.
+_GENERIC = frozenset(
+    "what whi where when how who which whose can could do doe did will would shall should may might must is are "
+    "was were be been have has had get got i me my mine you your we our us they them their she her he him his it "
+    "its now then still just realli actual again ani anyth someth option possibl quick quickli asap help happen "
+    "next way ok okay pleas thank thx hi hello hey so well also too there here".split())
+
+
 def split_parts(text: str, max_parts: int = 4) -> list[str]:
     """The separate requests in a message (sentences, and clauses joined by "and where/how/..."), in
     English, French, Spanish, German, Italian, Dutch and Portuguese.
@@ -175,7 +208,9 @@ def split_parts(text: str, max_parts: int = 4) -> list[str]:
     Context sentences ("I ordered last week.") are dropped when the message also has requests,
     so each part that gets its own passage is something the customer actually asked. A short
     follow-up that leans on the sentence before it ("I got a text asking me to pay customs through
-    a link. Is that real?") is asked together with that sentence (eval_tune.yaml: +6 of 277 answers).
+    a link. Is that real?") is asked together with that sentence (eval_tune.yaml: +6 of 277 answers), and
+    so is a question with no subject of its own ("I typed my password wrong and now I'm locked out. What
+    can I do?"): alone it was a part of its own, matched to whichever passage said "you can".
     """
     clauses: list[str] = []
     for sent in _SENT_SPLIT.split(text or ""):
@@ -183,12 +218,12 @@ def split_parts(text: str, max_parts: int = 4) -> list[str]:
             c = clause.strip(" ,;-")
             if not c:
                 continue
-            if clauses and len(c.split()) <= LEAN_WORDS and _LEANS_BACK.search(c):
+            if clauses and ((len(c.split()) <= LEAN_WORDS and _LEANS_BACK.search(c)) or not _content_words(c)):
                 clauses[-1] = f"{clauses[-1]} {c}"
             else:
                 clauses.append(c)
     parts = [c for c in clauses if len(c.split()) >= 3 and not (_CHITCHAT.match(c) and len(c.split()) <= 4)]
-    requests = [p for p in parts if _REQUEST.search(p)]
+    requests = [p for p in parts if _is_request(p)]
     if not requests and len(parts) > 1:
         # Only statements ("I sent back two pairs of jeans. You received them on the 2nd. It's now the
         # 20th and no money."): one problem told in several sentences, not several questions. Searched
@@ -263,7 +298,9 @@ def _retrieve_parts(kb: KnowledgeBase, text: str, triage: Triage, brand: str | N
     parts = split_parts(text)
     found: list[Source] = []
     if len(parts) > 1:
-        vecs = kb.embed(parts)
+        # A knowledge base that searches some languages with another model says which vectors to pass.
+        embed_questions = getattr(kb, "embed_questions", None)
+        vecs = embed_questions(parts, language=query_language or language) if embed_questions else kb.embed(parts)
         for part, vec in zip(parts, vecs, strict=True):
             found += _search(kb, part, k=1, embedding=vec, brand=brand, language=language, strict_language=strict,
                              query_language=query_language)
@@ -435,7 +472,7 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
         return out
     try:
         from knowledge.embedding import relevance_threshold
-        from pipeline.answer import best_sentence_score
+        from pipeline.answer import best_sentence_score, embed_ahead, scored_sentences
 
         threshold = relevance_threshold()
 
@@ -443,9 +480,12 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
         # is matched too: a split can cut a question from what it is about ("I returned shoes 3 weeks ago
         # and got an email saying the return was refused." / "What happens to them now?").
         askers = parts + [text]
-        sims = [[best_sentence_score(part, src.text, _first_heading(src), stored=stored, title=_title(src),
-                                     language=language)
-                 for src in sources]
+        # Each passage split once for all the questions, and its sentences embedded (when that is e5's
+        # work) in one run with the others'.
+        prepared = [scored_sentences(src.text, _first_heading(src), _title(src), stored) for src in sources]
+        embed_ahead(askers, prepared, language)
+        sims = [[best_sentence_score(part, src.text, stored=stored, language=language, prepared=prep)
+                 for src, prep in zip(sources, prepared, strict=True)]
                 for part in askers]
     except Exception as exc:  # no local model: fall back to rank order
         log.warning("part matching unavailable: %s", exc)
@@ -522,6 +562,11 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         stored = {} if _cross_lingual(lang) else _stored_sentence_vectors(kb, quotable)
         chosen = passages_for_parts(text, quotable, int(d.get("template_passages", 3)), stored, lang) if quotable else []
         used = [s for s, _ in chosen]
+        if len(chosen) > 1:  # their sentences in one run of e5 rather than one each (when it is e5's work)
+            from pipeline.answer import embed_ahead, scored_sentences
+
+            quoted = [scored_sentences(s.text, _first_heading(s), _title(s), stored) for s, _ in chosen]
+            embed_ahead([q for _, q in chosen], [p for p in quoted if len(p[0]) > 1], lang)
         if not quotable:
             warns.append("Only similar past tickets matched: they are listed below for the agent and never quoted; "
                          "no policy passage answers this message.")

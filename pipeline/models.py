@@ -377,3 +377,6 @@ class KnowledgeBase(Protocol):
     # Optional: ``sentence_vectors(doc_ids) -> {"heading: sentence": vector}``, the sentence vectors the
     # knowledge base stored at ingest with the local model; the template draft reads them instead of
     # embedding those sentences again (``pipeline.draft`` looks it up with getattr).
+    # Optional: ``embed_questions(texts, language=...) -> [vector or None]``, the ``embedding`` to search
+    # each text with in that language, None where the knowledge base embeds it with another model
+    # itself (a multilingual index); without it the draft uses ``embed``.

@@ -137,6 +137,41 @@ def test_a_follow_up_that_points_back_is_asked_with_its_sentence():
     assert len(split_parts(two)) == 2
 
 
+def test_a_question_after_a_lead_in_is_a_part_and_an_aside_with_would_be_is_not():
+    # "Two things: how long ..." was no request (its question word is not first), so only the second
+    # question got a passage; "would be a pity" was a request (it starts like "would you ...").
+    text = "Two things: how long do refunds take to reach a credit card, and can I send back earrings I tried on once?"
+    assert split_parts(text) == ["Two things: how long do refunds take to reach a credit card",
+                                 "can I send back earrings I tried on once?"]
+    aside = "Is the gift card from my aunt still valid? Would be a real pity to lose forty euros"
+    assert split_parts(aside) == ["Is the gift card from my aunt still valid?"]
+    # ... but an auxiliary asking a question still asks it
+    assert split_parts("Would be great to know: will you be open on Monday?") == [
+        "Would be great to know: will you be open on Monday?"]
+
+
+def test_both_questions_after_a_lead_in_get_their_answer(cfg, demo_env):  # noqa: F811
+    text = "Two things: how long do refunds take to reach a credit card, and can I send back earrings I tried on once?"
+    d = _draft_from_kb(text, "return_refund", cfg)
+    assert "card refunds take 3 to 10 business days" in d.text, d.text
+    assert "For hygiene reasons we cannot accept returns of earrings" in d.text, d.text
+
+
+def test_a_question_without_a_subject_of_its_own_is_asked_with_the_sentence_before_it():
+    text = "Can I still change the size of my boots order? Also the tracking link in the email gives an error. What can I do?"
+    assert split_parts(text) == ["Can I still change the size of my boots order?",
+                                 "Also the tracking link in the email gives an error. What can I do?"]
+    assert split_parts("Your warehouse refused my return because the jeans were washed. Why??") == [
+        "Your warehouse refused my return because the jeans were washed. Why??"]
+
+
+def test_the_problem_behind_a_bare_what_can_i_do_gets_its_passage(cfg, demo_env):  # noqa: F811
+    # "What can I do?" searched alone matched no tracking passage, so the broken link went unanswered.
+    text = "Can I still change the size of my boots order? Also the tracking link in the email gives an error. What can I do?"
+    d = _draft_from_kb(text, "order_status", cfg)
+    assert "track-your-order" in d.used_source_ids, d.text
+
+
 @pytest.mark.parametrize("text, parts", [
     # a second request joined by "and" + a question word
     ("Bonjour, je voudrais changer mon adresse et où en est ma commande ?",
@@ -235,6 +270,26 @@ def test_a_third_passage_is_quoted_only_when_about_as_close_as_the_first():
     assert [s.id for s, _ in passages_for_parts(text, close, limit=2)] == ["a", "b"]
     # No runner-up, no third: a close third never jumps over a distant second.
     assert [s.id for s, _ in passages_for_parts(text, [_src("a", 0.6), _src("b", 0.45), _src("c", 0.45)])] == ["a"]
+
+
+def test_each_passage_is_split_and_tokenized_once_for_all_the_parts_of_a_message(monkeypatch):
+    # It was split into sentences (and each sentence tokenized) again for every part and the whole message.
+    import knowledge.lexical as kl
+    import pipeline.answer as pa
+
+    text = "Where is my parcel? It shows nothing. And how do I change my delivery address?"
+    assert len(split_parts(text)) == 2
+    sources = [_src("a", 0.6, "Tracking shows the first scan within a day. Ask the carrier after three days."),
+               _src("b", 0.5, "Addresses can be changed until the order ships. Write to us with the new one."),
+               _src("c", 0.4, "Gift cards never expire.")]
+    split, tokenized = [], []
+    real_blocks, real_tokenize = pa.sentence_blocks, kl.tokenize
+    monkeypatch.setattr(pa, "sentence_blocks", lambda passage: split.append(passage) or real_blocks(passage))
+    monkeypatch.setattr(kl, "tokenize", lambda t: tokenized.append(t) or real_tokenize(t))
+    getattr(pa._tokens, "cache_clear", lambda: None)()  # texts seen by earlier tests count here too
+    passages_for_parts(text, sources)
+    assert sorted(split) == sorted(s.text for s in sources)
+    assert len(tokenized) == len(set(tokenized))
 
 
 def test_a_single_passage_may_quote_more_of_itself(cfg, monkeypatch):

@@ -137,3 +137,50 @@ def test_minilm_matrices_run_in_int8_close_to_the_float32_file():
     assert not np.array_equal(ours, theirs)  # the int8 path is really taken
     alone = np.vstack([model.embed([t]) for t in texts[::-1]])[::-1]
     assert np.abs(ours - alone).max() == 0.0
+
+
+class _MeetingSession:
+    """An onnxruntime session whose first two runs each finish only once the other has started (a
+    barrier of two): run one after the other, the barrier breaks."""
+
+    def __init__(self, session) -> None:
+        import threading
+
+        self._session = session
+        self.barrier = threading.Barrier(2, timeout=60)  # a guard against a hang, not a timing
+        self._lock = threading.Lock()
+        self.threads: list[int] = []
+
+    def run(self, *args, **kwargs):
+        import threading
+
+        with self._lock:
+            self.threads.append(threading.get_ident())
+            meets = len(self.threads) <= 2
+        if meets:
+            try:
+                self.barrier.wait()
+            except threading.BrokenBarrierError:
+                pass  # asserted by the test: the first run was alone
+        return self._session.run(*args, **kwargs)
+
+
+def test_minilm_runs_its_length_groups_side_by_side_with_the_same_vectors():
+    """MiniLM's runs are single-threaded and go side by side, one per core, as e5's do: the
+    vectors are those of the runs one after another, to the last bit."""
+    from knowledge.embedding import LocalEmbedder
+
+    texts = ["where is my parcel", "Refunds: ok.",
+             "How to track your order - What the order statuses mean\nShipped: your parcel left our warehouse. "
+             "Tracking can take up to 24 hours to show the first scan. " * 3,
+             "Damaged or wrong item: if an item arrives damaged, defective or is not the item you ordered, send us "
+             "photos of the item and the packaging within 14 days and we will replace it or refund it in full."]
+    one = LocalEmbedder(cache_size=0, runners=1)
+    one._seed = None
+    two = LocalEmbedder(cache_size=0, runners=2)
+    two._seed = None
+    meeting = _MeetingSession(two.session)
+    two.session = meeting
+    side_by_side = two.embed(texts)
+    assert not meeting.barrier.broken and len(set(meeting.threads)) == 2
+    assert np.array_equal(side_by_side, one.embed(texts))

@@ -11,6 +11,7 @@ import pytest
 
 from knowledge import embedding as ke
 from knowledge import multilingual
+from knowledge.chunking import chunk_document, load_folder
 from knowledge.ingest import delete_documents, ingest_folder
 from knowledge.retrieve import search
 from knowledge.store import KnowledgeStore, drop_collection
@@ -258,3 +259,186 @@ def test_an_index_of_another_e5_build_is_replaced_and_refilled_by_the_next_inges
     gen = again.current_generation()
     rep = ingest_folder(again, a, progress=False)
     assert rep.multilingual_backfilled == 0 and again.current_generation() == gen
+
+
+class _Counting:
+    """Delegates to a chromadb object and counts the calls of the named methods."""
+
+    def __init__(self, inner, *names: str) -> None:
+        self._inner, self._names, self.calls = inner, names, []
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if name not in self._names:
+            return attr
+
+        def counted(*a, **k):
+            self.calls.append(name if not a else f"{name}:{a[0]}")
+            return attr(*a, **k)
+
+        return counted
+
+
+def test_whether_the_index_is_searchable_is_asked_once_per_store_change(tmp_path):
+    # chromadb's count() on every non-English question cost 1-3 ms at 10k chunks (two per draft).
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "a", "# A\n\n## One\n\nOrders to Norway pay local VAT and a clearance fee on delivery.\n")
+    store = KnowledgeStore(path=str(tmp_path / "chroma"))
+    ingest_folder(store, docs, progress=False)
+    spy = _Counting(multilingual.collection(store, create=False), "count")
+    store._multilingual_collection = spy
+    assert all(multilingual.searchable(store, lang) is spy for lang in ("fr", "de", "fr", "es"))
+    assert spy.calls == ["count"]
+    assert search(store, "frais de douane en Norvège", language="fr", threshold=0.0)
+    assert spy.calls == ["count"]
+    # An ingest through this process is seen at once: everything deleted, the index is empty.
+    assert delete_documents(store, ["a"]) == 1
+    assert multilingual.searchable(store, "fr") is None and spy.calls == ["count", "count"]
+
+
+def test_an_index_of_another_e5_build_is_not_looked_up_on_every_question(tmp_path, monkeypatch, caplog):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "a", "# A\n\n## One\n\nOrders to Norway pay local VAT and a clearance fee on delivery.\n")
+    path = str(tmp_path / "chroma")
+    ingest_folder(KnowledgeStore(path=path), docs, progress=False)
+    monkeypatch.setattr(multilingual, "SIGNATURE", "another-e5-build")
+    store = KnowledgeStore(path=path)
+    store.client = spy = _Counting(store.client, "get_collection")
+    for _ in range(3):
+        assert search(store, "frais de douane en Norvège", language="fr", threshold=0.0)  # MiniLM's path
+    assert spy.calls.count(f"get_collection:{store.name}{multilingual.SUFFIX}") == 1, spy.calls
+    assert caplog.text.count("not used") == 1
+
+
+def test_the_parts_of_a_message_in_another_language_are_not_embedded_with_minilm(cfg, demo_env, monkeypatch):  # noqa: F811
+    # Its searches read e5's vectors (the multilingual index): MiniLM's were computed and thrown away.
+    from knowledge.embedding import get_embedder
+    from pipeline.draft import split_parts
+
+    text = "Où est ma commande, le suivi n'affiche rien ? Et comment puis-je changer mon adresse de livraison ?"
+    parts = split_parts(text)
+    assert len(parts) == 2
+    minilm = get_embedder()
+    monkeypatch.setattr(minilm, "embed", lambda texts: pytest.fail(f"MiniLM embedded {texts}"))
+    asked: list[list[str]] = []
+    real = multilingual.embedder
+
+    class Spy:
+        def embed(self, texts):
+            asked.append(list(texts))
+            return real().embed(texts)
+
+    monkeypatch.setattr(multilingual, "embedder", Spy)
+    got = retrieve(text, Triage(intent="order_status", confidence=0.8, language="fr"), cfg, env_kb())
+    assert "track-your-order" in [s.id for s in got]
+    assert parts in asked  # in one run, which the searches of each part then read from e5's cache
+
+
+@pytest.mark.parametrize("text", [
+    "Bonjour, où est ma commande ? Le suivi n'affiche rien. Et comment puis-je changer mon adresse de livraison ?",
+    "Bonjour, le colis est marqué expédié depuis hier soir mais sur le site du transporteur il n'y a rien du tout.",
+])
+def test_a_drafts_sentences_are_embedded_with_e5_in_one_run(text, cfg, demo_env, monkeypatch):  # noqa: F811
+    # Passage by passage, each passage's sentences were a run of e5 of their own (~0.5 ms of CPU per
+    # token either way, but each run pads to its longest and starts the model again).
+    e5 = ke.get_multilingual_embedder()
+    triage = Triage(intent="order_status", confidence=0.7, language="fr")
+    sources = retrieve(text, triage, cfg, env_kb())
+    with e5._cache_lock:
+        e5._cache.clear()  # every sentence new to this process, as in a fresh worker
+    runs: list[list[str]] = []
+    real = e5._model.passage
+
+    def spy(texts):
+        runs.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(e5._model, "passage", spy)
+    ticket = Ticket(platform="zendesk", id="7", subject="", requester=Person(name="Camille Roy"))
+    d = template_draft(ticket, text, triage, Plan(intent="order_status", draft=True), sources, cfg, kb=env_kb())
+    assert len(d.used_source_ids) > 1, d.used_source_ids  # what this test is about: several passages
+    assert len(runs) == 1, [len(r) for r in runs]
+
+
+def test_ingest_runs_e5_beside_minilm_and_stores_the_same_vectors(tmp_path, monkeypatch):
+    """The multilingual index's e5 pass runs on a thread of its own while MiniLM embeds the same
+    chunks (both passes wait for each other at a barrier: run one after the other, it breaks), and
+    stores what e5 gives for those chunks alone."""
+    import threading
+
+    import numpy as np
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "gift-wrap", "# Gift wrap\n\n## Wrapping\n\nTick Gift wrap at checkout for 3.50 EUR per order.\n")
+    _write(docs, "pickup", "# Pickup\n\n## Lockers\n\nParcels stay 3 days in a locker before they come back to us.\n")
+    store = KnowledgeStore(path=str(tmp_path / "chroma"))
+    meet = threading.Barrier(2, timeout=60)  # a guard against a hang, not a timing
+    threads: dict[str, int] = {}
+    real_e5, real_minilm = multilingual.chunk_vectors, store.embed_passages
+
+    def first_call_meets(name, real):
+        def call(texts):
+            if name not in threads:  # the chunks' pass (MiniLM's sentences come after it)
+                threads[name] = threading.get_ident()
+                meet.wait()
+            return real(texts)
+        return call
+
+    e5_pass, minilm_pass = first_call_meets("e5", real_e5), first_call_meets("minilm", real_minilm)
+
+    monkeypatch.setattr(multilingual, "chunk_vectors", e5_pass)
+    monkeypatch.setattr(store, "embed_passages", minilm_pass)
+    ingest_folder(store, docs, progress=False)
+    assert threads["e5"] != threads["minilm"] and not meet.broken
+    got = multilingual.collection(store, create=False).get(include=["embeddings", "metadatas"])
+    texts = {c.content_hash: c.embed_text for d in load_folder(docs) for c in chunk_document(d)}
+    want = real_e5([texts[m["content_hash"]] for m in got["metadatas"]])
+    assert np.abs(np.asarray(got["embeddings"]) - want).max() < 1e-6
+
+
+def test_an_ingest_that_fails_after_writing_marks_the_store_changed(tmp_path, monkeypatch):
+    # MiniLM's rows (chunk, sentences) are written before e5's; when e5's step fails, other processes
+    # must still reopen their view. Unmarked, they never saw those rows: a rerun finds the chunks stored
+    # and only retries the failing e5 step, which fails again when e5 is missing or broken.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "gift-wrap", "# Gift wrap\n\n## Wrapping\n\nTick Gift wrap at checkout for 3.50 EUR per order.\n")
+    store = KnowledgeStore(path=str(tmp_path / "chroma"))
+    ingest_folder(store, docs, progress=False)
+    before = store.current_generation()
+    _write(docs, "pickup", "# Pickup\n\n## Lockers\n\nParcels stay 3 days in a locker before they come back to us.\n")
+
+    def broken(texts):
+        raise RuntimeError("e5 unavailable")
+
+    monkeypatch.setattr(multilingual, "chunk_vectors", broken)
+    with pytest.raises(RuntimeError, match="e5 unavailable"):
+        ingest_folder(store, docs, progress=False)
+    assert "pickup" in {m["doc_id"] for m in store.collection.get(include=["metadatas"])["metadatas"]}
+    assert store.current_generation() != before
+    before = store.current_generation()
+    with pytest.raises(RuntimeError, match="e5 unavailable"):  # the rerun: only e5's backfill is left, and fails
+        ingest_folder(store, docs, progress=False)
+    assert store.current_generation() != before
+
+
+def test_a_deletion_that_fails_half_way_marks_the_store_changed(tmp_path, monkeypatch):
+    # An erased document's chunks are gone from the main collection: other processes must stop serving them.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "pickup", "# Pickup\n\n## Lockers\n\nParcels stay 3 days in a locker before they come back to us.\n")
+    store = KnowledgeStore(path=str(tmp_path / "chroma"))
+    ingest_folder(store, docs, progress=False)
+    before = store.current_generation()
+
+    def broken(store, chunk_ids):
+        raise RuntimeError("index unavailable")
+
+    monkeypatch.setattr(multilingual, "delete", broken)
+    with pytest.raises(RuntimeError, match="index unavailable"):
+        delete_documents(store, ["pickup"])
+    assert store.collection.get(include=[])["ids"] == []
+    assert store.current_generation() != before
