@@ -38,11 +38,9 @@ def warm_up(settings: Any) -> None:
             search(store, "where is my order", k=1)
             # The multilingual index is another collection: chromadb loaded it on the first non-English
             # question, ~0.8 s of CPU at 10k chunks (2-3 s of wall time at load 7) that the first such
-            # customer, and every ticket queued behind theirs, waited for. Both of the searches a
-            # non-English draft makes (any article, then the customer's own language only).
+            # customer, and every ticket queued behind theirs, waited for.
             if multilingual.searchable(store, WARM_UP_LANGUAGE) is not None:
                 search(store, "où est ma commande", k=1, language=WARM_UP_LANGUAGE)
-                search(store, "où est ma commande", k=1, language=WARM_UP_LANGUAGE, strict_language=True)
     except Exception as exc:  # a failing search fails the jobs visibly; the start goes on
         log.warning("knowledge base warm-up search failed: %s", exc)
 

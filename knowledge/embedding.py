@@ -25,7 +25,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -134,24 +134,17 @@ class _BatchingEmbedder:
         if not texts:
             return result
         texts = _prepare(list(texts))
+        have = self._known(texts)
         missing: dict[str, list[int]] = {}
-        with self._cache_lock:
-            for i, t in enumerate(texts):
-                v = self._cache.get(t)
-                if v is None:
-                    missing.setdefault(t, []).append(i)
-                else:
-                    self._cache.move_to_end(t)
-                    result[i] = v
-        seeded = self._from_seed(list(missing)) if missing else {}
-        for text, v in seeded.items():
-            result[missing.pop(text)] = v
-        self.seeded += len(seeded)
+        for i, t in enumerate(texts):
+            v = have.get(t)
+            if v is None:
+                missing.setdefault(t, []).append(i)
+            else:
+                result[i] = v
         hits = len(texts) - sum(len(v) for v in missing.values())
         if hits:
             embedded(hits)  # cached texts are done too, for progress bars counting texts
-        if seeded:
-            self._remember(seeded)
         if not missing:
             return result
         todo = list(missing)
@@ -175,7 +168,8 @@ class _BatchingEmbedder:
         return self.embed(self.prepared(texts, sentiment=True))
 
     def _known(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """The vectors of prepared ``texts`` held by the LRU cache or the seed (seeded ones remembered)."""
+        """The vectors of prepared ``texts`` held by the LRU cache or the seed (seeded ones remembered):
+        what :meth:`embed` and :meth:`E5Embedder.embed_pair` need not run the model for."""
         out: dict[str, np.ndarray] = {}
         with self._cache_lock:
             for t in texts:
@@ -183,7 +177,8 @@ class _BatchingEmbedder:
                 if v is not None:
                     self._cache.move_to_end(t)
                     out[t] = v
-        seeded = self._from_seed([t for t in dict.fromkeys(texts) if t not in out])
+        rest = [t for t in dict.fromkeys(texts) if t not in out]
+        seeded = self._from_seed(rest) if rest else {}
         self.seeded += len(seeded)
         if seeded:
             self._remember(seeded)
@@ -238,12 +233,15 @@ class _BatchingEmbedder:
         marker = cls._passage_marker if passages else cls._sentiment_marker if sentiment else ""
         return _prepare([marker + (t or " ") for t in texts] if marker else list(texts))
 
-    def _sorted_batches(self, texts: list[str]) -> Iterator[tuple[list[int], np.ndarray]]:
-        # Sorted by length so each batch pads little; yields (indices into ``texts``, their vectors).
+    def _sorted_batches(self, texts: list[str], run: Callable[[list[str]], Any] | None = None
+                        ) -> Iterator[tuple[list[int], Any]]:
+        # Sorted by length so each batch pads little; yields (indices into ``texts``, what ``run``
+        # returns for them: by default their vectors).
+        run = run or self._embed_batch
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            yield idx, self._embed_batch([texts[i] for i in idx])
+            yield idx, run([texts[i] for i in idx])
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed one text → float32 vector [384]."""
@@ -313,11 +311,8 @@ class E5Embedder(_BatchingEmbedder):
         key_of = dict(zip(plain, keys, strict=True))
         have = self._known(plain + keys)
         todo = [t for t in key_of if t not in have or key_of[t] not in have]
-        order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
-        for start in range(0, len(order), self.batch_size):
-            batch = [todo[i] for i in order[start : start + self.batch_size]]
-            with self._lock:
-                last, sent = self._model.query_pair(batch)
+        for idx, (last, sent) in self._sorted_batches(todo, self._pair_batch):
+            batch = [todo[i] for i in idx]
             self.computed += len(batch)
             done = dict(zip(batch, last, strict=True)) | dict(zip([key_of[t] for t in batch], sent, strict=True))
             have |= done
@@ -325,6 +320,10 @@ class E5Embedder(_BatchingEmbedder):
         if not plain:
             return np.zeros((0, self.dim), dtype=np.float32), np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([have[t] for t in plain]), np.stack([have[k] for k in keys])
+
+    def _pair_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            return self._model.query_pair(texts)
 
     @staticmethod
     def model_input(text: str) -> str:
@@ -719,9 +718,13 @@ def classifier_features_id() -> str:
 
 def sentiment_features_id() -> str:
     """What the sentiment vectors are made of (cache keys), without loading anything: e5's last
-    two layers (:meth:`E5Embedder.embed_pair`), or the selected model's only vector."""
+    two layers (:meth:`E5Embedder.embed_pair`), or the selected model's only vector — then the same
+    id as :func:`classifier_features_id`'s (MiniLM's carries its graph version), which is how
+    :func:`pipeline.sentiment.get_sentiment_model` knows it may reuse the intent model's vectors."""
     base = current_model_id()
-    return f"{base}+sentiment-layers-11-12" if _FACTORIES[_selected]._sentiment_marker else base
+    if _FACTORIES[_selected]._sentiment_marker:
+        return f"{base}+sentiment-layers-11-12"
+    return _minilm_features() if base == MINILM_MODEL_ID else base
 
 
 def classifier_dim() -> int:

@@ -54,8 +54,14 @@ _CONFUSABLES = str.maketrans({
 })
 
 
+@functools.lru_cache(maxsize=2048)
 def fold(text: str) -> str:
-    """The text as the guards read it: NFKC, no zero-width characters, look-alikes mapped, no accents, lower case."""
+    """The text as the guards read it: NFKC, no zero-width characters, look-alikes mapped, no accents, lower case.
+
+    Cached (bounded): every draft folds the sentences of the passages it quotes to find the store's
+    own words, the same knowledge base sentences ticket after ticket, and its own text three times
+    (links, authority, promises): ~1,300 calls per draft, 8-14 ms of CPU at load 6-7.
+    """
     t = unicodedata.normalize("NFKC", (text or "")[:MAX_CHARS]).translate(_ZERO_WIDTH)
     t = t.casefold().translate(_CONFUSABLES)
     t = "".join(c for c in unicodedata.normalize("NFD", t) if not unicodedata.combining(c))

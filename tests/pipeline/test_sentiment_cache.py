@@ -158,3 +158,25 @@ def test_warm_up_writes_both_caches_and_a_restart_embeds_nothing(rows, tmp_path,
     monkeypatch.setattr(lc, "_embed", no_embed)
     monkeypatch.setattr(lc, "embed_texts", no_embed)
     assert warm_up(cfg, learned) is not None
+
+
+def test_with_minilm_for_triage_its_vectors_are_the_sentiment_vectors_and_carry_its_graph_version(rows, tmp_path,
+                                                                                                  monkeypatch):
+    # MiniLM has one vector: the intent model's training vectors are the sentiment model's, and both
+    # move with its rewritten graph. The sentiment key lacked the graph version, so the two ids never
+    # compared equal: the vectors were embedded again, and a cache from the old graph stayed valid.
+    try:
+        ke.select_model("all-MiniLM-L6-v2")
+        assert ke.sentiment_features_id() == ke.classifier_features_id()
+        texts = [t for t, _ in rows["rows"]]
+        model = sent.get_sentiment_model(None, refuse, known=(texts, embed_texts(texts)), cache_dir=tmp_path)
+        e = embed_texts(PROBE)
+        restart(monkeypatch)
+        assert sent.get_sentiment_model(None, Counting(), cache_dir=tmp_path).verdicts(PROBE, e) == model.verdicts(PROBE, e)
+        restart(monkeypatch)
+        monkeypatch.setattr(ke, "MINILM_GRAPH_VERSION", ke.MINILM_GRAPH_VERSION + 1)
+        embed = Counting()
+        sent.get_sentiment_model(None, embed, cache_dir=tmp_path)
+        assert embed.texts  # another graph: its vectors, not the old ones from disk
+    finally:
+        ke.select_model("multilingual-e5-small")

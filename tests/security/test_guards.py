@@ -313,3 +313,19 @@ def test_spaced_out_letters_across_sentence_breaks_are_still_read_as_one_word():
     assert unbacked_promises("We will r. e. f. u. n. d. you in full.", [FAULTY], _ops()) == ["refund"]
     # Only spaced-out letters are read across sentences: words of two sentences make no promise.
     assert unbacked_promises("Ihre Buchung ist bestätigt. Schicken Sie das Paket bitte zurück.", [], _ops()) == []
+
+
+def test_the_same_passages_and_draft_are_folded_once(monkeypatch):
+    # Every draft folded the sentences of the passages it quotes again (the same knowledge base
+    # sentences ticket after ticket): ~1,300 folds per draft. The verdict is the same either way.
+    import unicodedata
+
+    from pipeline.guards import unsafe_reasons
+
+    text = "Wir erstatten den vollen Betrag. Senden Sie uns Ihre PIN."
+    first = unsafe_reasons(text, [FAULTY], _ops())
+    calls: list[str] = []
+    real = unicodedata.normalize
+    monkeypatch.setattr(unicodedata, "normalize", lambda form, s: calls.append(s) or real(form, s))
+    assert unsafe_reasons(text, [FAULTY], _ops()) == first and first
+    assert calls == []
