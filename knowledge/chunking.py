@@ -62,8 +62,13 @@ class Chunk:
     @property
     def embed_text(self) -> str:
         """What is embedded: title and heading path give short passages their context."""
-        head = self.doc.title + (f" - {self.heading}" if self.heading and self.heading != self.doc.title else "")
-        return f"{head}\n{self.body}"
+        return self.text_for(self.doc.title, self.heading, self.body)
+
+    @staticmethod
+    def text_for(title: str, heading: str, body: str) -> str:
+        """:attr:`embed_text` from a chunk's parts (as its stored metadata and text hold them)."""
+        head = title + (f" - {heading}" if heading and heading != title else "")
+        return f"{head}\n{body}"
 
     @property
     def content_hash(self) -> str:

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from knowledge.e5_onnx import length_groups, side_by_side, spread
+from knowledge.e5_onnx import E5_GRAPH_VERSION, length_groups, side_by_side, spread
 from knowledge.progress import embedded
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class _BatchingEmbedder:
 
     model_id = ""
     model_sha256 = ""
+    seed_build = ""  # what the shipped seed's vectors were made with (knowledge.seed): the model file, and its graph
     dim = DIM
     batch_size = 64
     cache_size = 4096
@@ -204,7 +205,7 @@ class _BatchingEmbedder:
         if self._seed is False:
             from knowledge import seed
 
-            self._seed = seed.load(self.model_id, self.model_sha256) if seed.enabled() else None
+            self._seed = seed.load(self.model_id, self.seed_build) if seed.enabled() else None
         if self._seed is None:
             return {}
         out = {}
@@ -275,6 +276,8 @@ class E5Embedder(_BatchingEmbedder):
 
     model_id = E5_MODEL_ID
     model_sha256 = E5_SHA256
+    # The shipped seed holds vectors of this model file run by this graph (knowledge.e5_onnx).
+    seed_build = f"{E5_SHA256}/graph{E5_GRAPH_VERSION}"
     _passage_marker = _PASSAGE
     _sentiment_marker = _SENTIMENT
 
@@ -495,6 +498,7 @@ class LocalEmbedder(_BatchingEmbedder):
 
     model_id = MINILM_MODEL_ID
     model_sha256 = MINILM_SHA256
+    seed_build = MINILM_SHA256  # its seed was rebuilt with graph version 2 (README); not keyed by it
 
     def __init__(self, batch_size: int = 64, threads: int = 1, cache_size: int = 4096, runners: int | None = None):
         self._init_cache(cache_size)
@@ -702,6 +706,12 @@ def get_classifier_companion() -> Embedder | None:
     return _load(MINILM_MODEL) if _with_companion() else None
 
 
+def e5_build_id() -> str:
+    """e5's vectors as this build makes them: the model and the graph that runs it (cache keys of e5
+    vectors: triage features, sentiment vectors, the multilingual index; the seed via ``seed_build``)."""
+    return f"{E5_MODEL_ID}/graph{E5_GRAPH_VERSION}"
+
+
 def _minilm_features() -> str:
     # MiniLM's vectors move with its rewritten graph (int8 matrices since version 2): cached
     # classifier features must move with it (review of 2026-11-30).
@@ -713,6 +723,8 @@ def classifier_features_id() -> str:
     base = current_model_id()
     if base == MINILM_MODEL_ID:
         base = _minilm_features()
+    elif base == E5_MODEL_ID:  # e5's vectors move with its graph too (8-bit weights since version 2)
+        base = e5_build_id()
     return f"{base}+{_minilm_features()}" if _with_companion() else base
 
 
@@ -722,6 +734,8 @@ def sentiment_features_id() -> str:
     id as :func:`classifier_features_id`'s (MiniLM's carries its graph version), which is how
     :func:`pipeline.sentiment.get_sentiment_model` knows it may reuse the intent model's vectors."""
     base = current_model_id()
+    if base == E5_MODEL_ID:  # e5's vectors move with its graph (knowledge.e5_onnx.E5_GRAPH_VERSION)
+        base = e5_build_id()
     if _FACTORIES[_selected]._sentiment_marker:
         return f"{base}+sentiment-layers-11-12"
     return _minilm_features() if base == MINILM_MODEL_ID else base

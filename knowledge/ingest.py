@@ -75,6 +75,8 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
     docs = list(docs)
     rep = IngestReport(documents=len(docs))
     col = store.collection
+    # A multilingual index another build of e5 wrote is replaced and refilled below (every origin's chunks).
+    replaced = multilingual.replace_other_build(store)
     wanted: dict[str, tuple[Chunk, dict]] = {}
     seen_docs: set[str] = set()
     for doc in docs:
@@ -159,6 +161,8 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
             sentences.delete_for_chunks(store, stale)
             multilingual.delete(store, stale)
             rep.deleted = len(stale)
+        if replaced:
+            rep.multilingual_backfilled += multilingual.backfill_all(store)
     except BaseException:
         # Other processes (and this one's BM25 index) follow the store by its change marker: unmarked,
         # the rows written before the failure stayed unseen until some later ingest changed something

@@ -37,7 +37,9 @@ SUFFIX = "__e5"
 # eval_ml_tune.yaml, dense only, article recall@3: chunk alone 0.83; heading share 0.2 / 0.3 / 0.4:
 # 0.87 / 0.86 / 0.84 (scores of two separate rows mixed at query time: 0.90, but two rows per chunk).
 HEADING_SHARE = 0.2
-SIGNATURE = f"{ke.E5_MODEL_ID}/passage+heading{HEADING_SHARE}"
+# e5's build (model and graph, knowledge.embedding.e5_build_id) is in it: another build's vectors are
+# not searched, and the next ingest replaces its index (replace_other_build).
+SIGNATURE = f"{ke.e5_build_id()}/passage+heading{HEADING_SHARE}"
 
 
 def enabled(store: Any) -> bool:
@@ -79,6 +81,46 @@ def collection(store: Any, create: bool = True, any_build: bool = False) -> Any 
         return None
     store._multilingual_collection = col
     return col
+
+
+def replace_other_build(store: Any) -> bool:
+    """Drop ``store``'s index when another build of e5 wrote it (True then): its vectors are not
+    comparable with this build's, so it was never searched, and non-English questions fell back
+    to MiniLM until ``kb ingest --rebuild``. The caller refills it (:func:`backfill_all`)."""
+    if not enabled(store) or getattr(store, "_multilingual_collection", None) is not None:
+        return False
+    col = collection(store, create=False, any_build=True)
+    if col is None or (col.metadata or {}).get("embedding") in (None, SIGNATURE):
+        return False
+    log.info("multilingual index %s was built with %s: replaced by this build's (%s)", _name(store),
+             (col.metadata or {}).get("embedding"), SIGNATURE)
+    store.client.delete_collection(_name(store))
+    store._multilingual_other_build_logged = False
+    return True
+
+
+def backfill_all(store: Any, page: int = 500) -> int:
+    """e5 rows for every chunk of ``store`` that has none, from the chunks as stored (their text,
+    title and heading give the same embedded text as at ingest): every origin's, not one ingest's."""
+    from knowledge.chunking import Chunk
+
+    if not enabled(store):
+        return 0
+    written, offset = 0, 0
+    while True:
+        got = store.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+        ids = list(got["ids"])
+        have = chunks_with_vectors(store, ids)
+        rows = []
+        for cid, body, meta in zip(ids, got.get("documents") or [], got.get("metadatas") or [], strict=False):
+            if cid not in have:
+                meta = meta or {}
+                rows.append((cid, Chunk.text_for(str(meta.get("title") or ""), str(meta.get("heading") or ""),
+                                                 body or ""), body or "", meta))
+        written += add(store, rows)
+        if len(ids) < page:
+            return written
+        offset += page
 
 
 def embedder() -> Any:

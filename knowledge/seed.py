@@ -9,8 +9,9 @@ Content-addressed: an entry's key is the sha256 of the model id and the exact st
 reads (after the length cut, with e5's ``query: `` / ``passage: `` prefix). A text is looked up
 after the embedder's in-memory cache and before the model (:meth:`knowledge.embedding._BatchingEmbedder.embed`);
 any other text — an operator's own intents, an edited example, their knowledge base — misses and is
-embedded as before. A seed file records the model file's sha256 and is ignored, with a log line,
-when the installed model differs, so correctness never depends on the seed being fresh; a stale
+embedded as before. A seed file records the model file's sha256 (for e5 with its graph version,
+``knowledge.e5_onnx.E5_GRAPH_VERSION``) and is ignored, with a log line, when the installed model or
+the graph that runs it differs, so correctness never depends on the seed being fresh; a stale
 seed only costs time (``python -m app seed check`` and ``tests/knowledge/test_seed.py`` notice it
 and name the command to rebuild it).
 

@@ -69,7 +69,7 @@ def missing(config_dir: str | Path = "config", folder: Path | None = None) -> di
     out: dict[str, list[str]] = {}
     for name, kinds in default_texts(config_dir).items():
         cls = _FACTORIES[name]
-        loaded = seed._read(seed.path_for(cls.model_id, folder), cls.model_id, cls.model_sha256)
+        loaded = seed._read(seed.path_for(cls.model_id, folder), cls.model_id, cls.seed_build)
         inputs = (cls.prepared(kinds["query"]) + cls.prepared(kinds["passage"], passages=True)
                   + cls.prepared(kinds["sentiment"], sentiment=True))
         wanted = [cls.model_input(t) for t in inputs]
@@ -95,7 +95,7 @@ def build(config_dir: str | Path = "config", folder: Path | None = None,
                 parts.append(vecs)
         vectors = np.vstack(parts) if parts else np.zeros((0, emb.dim), dtype=np.float32)
         keep = dict(zip(inputs, range(len(inputs)), strict=True))  # one row per distinct model input
-        seed.write(seed.path_for(emb.model_id, folder), emb.model_id, emb.model_sha256, list(keep), vectors[list(keep.values())])
+        seed.write(seed.path_for(emb.model_id, folder), emb.model_id, emb.seed_build, list(keep), vectors[list(keep.values())])
         written[emb.model_id] = len(keep)
     seed.forget()
     written[CALIBRATION] = _with_defaults(lambda: _write_calibration(config_dir, cv_folder))

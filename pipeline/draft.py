@@ -562,7 +562,7 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         stored = {} if _cross_lingual(lang) else _stored_sentence_vectors(kb, quotable)
         chosen = passages_for_parts(text, quotable, int(d.get("template_passages", 3)), stored, lang) if quotable else []
         used = [s for s, _ in chosen]
-        if len(chosen) > 1:  # their sentences in one run of e5 rather than one each (when it is e5's work)
+        if len(chosen) > 1 and _cross_lingual(lang):  # their sentences in one run of e5 rather than one each
             from pipeline.answer import embed_ahead, scored_sentences
 
             quoted = [scored_sentences(s.text, _first_heading(s), _title(s), stored) for s, _ in chosen]

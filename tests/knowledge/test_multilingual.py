@@ -229,20 +229,36 @@ def test_deleted_documents_leave_an_index_of_another_e5_build_too(tmp_path, monk
     assert [m["doc_id"] for m in left] == ["b"]
 
 
-def test_an_index_of_another_e5_build_is_not_reported_as_backfilled(tmp_path, monkeypatch):
-    # It is not written to (its vectors are not comparable): an ingest that changed nothing must say
-    # so, and not mark the store changed (which made every process re-read its BM25 index).
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    _write(docs, "a", "# A\n\n## One\n\nOrders to Norway pay local VAT and a clearance fee on delivery.\n")
+def test_an_index_of_another_e5_build_is_replaced_and_refilled_by_the_next_ingest(tmp_path, monkeypatch):
+    # Its vectors are not comparable (another graph: E5_GRAPH_VERSION): it was never searched, so
+    # non-English questions fell back to MiniLM until `kb ingest --rebuild`. The next ingest replaces
+    # it, with rows for every origin's chunks, once; the ingest after changes nothing.
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    _write(a, "norway", "# Norway\n\n## Fees\n\nOrders to Norway pay local VAT and a clearance fee on delivery.\n")
+    _write(b, "lockers", "# Lockers\n\n## Days\n\nParcels stay 3 days in a locker before they come back to us.\n")
     path = str(tmp_path / "chroma")
-    ingest_folder(KnowledgeStore(path=path), docs, progress=False)
-    monkeypatch.setattr(multilingual, "SIGNATURE", "another-e5-build")
+    first = KnowledgeStore(path=path)
+    ingest_folder(first, a, progress=False)
+    ingest_folder(first, b, progress=False)
+    before = _rows(first)
+    monkeypatch.setattr(multilingual, "SIGNATURE", "the-next-e5-build")
     store = KnowledgeStore(path=path)
-    before = store.current_generation()
-    rep = ingest_folder(store, docs, progress=False)
-    assert rep.multilingual_backfilled == 0 and rep.added == 0
-    assert store.current_generation() == before
+    assert multilingual.collection(store, create=False) is None  # not searched
+    gen = store.current_generation()
+    rep = ingest_folder(store, a, progress=False)
+    assert rep.multilingual_backfilled == 2 and rep.added == 0
+    assert store.current_generation() != gen
+    col = multilingual.collection(store, create=False)
+    assert col is not None and col.metadata["embedding"] == "the-next-e5-build"
+    assert set(_rows(store)) == set(before) == set(store.collection.get(include=[])["ids"])
+    assert search(store, "combien de jours le colis reste-t-il dans la consigne ?", language="fr",
+                  threshold=0.0)[0].id == "lockers"
+    again = KnowledgeStore(path=path)
+    gen = again.current_generation()
+    rep = ingest_folder(again, a, progress=False)
+    assert rep.multilingual_backfilled == 0 and again.current_generation() == gen
 
 
 class _Counting:

@@ -55,7 +55,7 @@ def test_seeded_vectors_are_what_the_model_computes(defaults, e5, minilm, name, 
     emb = e5 if name == E5_MODEL else minilm
     texts = _spread(defaults[name][kind])
     assert texts, f"no default {kind} texts for {name}"
-    loaded = seed.load(emb.model_id, emb.model_sha256)
+    loaded = seed.load(emb.model_id, emb.seed_build)
     assert loaded is not None, f"no seed for {emb.model_id}: run `{seed.BUILD_COMMAND}`"
     inputs, fresh = emb.compute(texts, passages=kind == "passage", sentiment=kind == "sentiment")
     for text, model_input, v in zip(texts, inputs, fresh, strict=True):
@@ -74,7 +74,7 @@ def test_a_changed_or_new_text_misses_the_seed_and_is_embedded(defaults):
     vecs = emb.embed([seeded, edited, new])
     assert sorted(emb.ran) == sorted([edited, new]), "only the texts the seed lacks reach the model"
     assert (emb.seeded, emb.computed) == (1, 2)
-    assert np.allclose(vecs[0], seed.load(emb.model_id, emb.model_sha256).get("query: " + seeded))
+    assert np.allclose(vecs[0], seed.load(emb.model_id, emb.seed_build).get("query: " + seeded))
     # The prefix is part of the key: the same words as a passage are another input to e5.
     emb.ran = []
     emb.embed_passages([seeded])

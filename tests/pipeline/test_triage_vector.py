@@ -18,7 +18,7 @@ def test_default_is_e5_alone():
     ke.select_model("multilingual-e5-small")
     ke.select_companion(False)
     assert ke.get_classifier_companion() is None and ke.classifier_dim() == ke.DIM
-    assert ke.classifier_features_id() == ke.E5_MODEL_ID
+    assert ke.classifier_features_id() == ke.e5_build_id() == f"{ke.E5_MODEL_ID}/graph{ke.E5_GRAPH_VERSION}"
     v = lc.embed_texts(TEXTS[:2])
     assert v.shape == (2, ke.DIM) and np.allclose(v, ke.get_classifier_embedder().embed(TEXTS[:2]), atol=1e-5)
 
@@ -43,7 +43,8 @@ def _check_pair():
     assert np.allclose(tail, mini, atol=1e-4)
     assert np.allclose(np.linalg.norm(v[:, ke.DIM:], axis=1), lc.MINILM_WEIGHT / np.sqrt(1 + lc.MINILM_WEIGHT**2),
                        atol=1e-4)
-    assert ke.classifier_features_id() == f"{ke.E5_MODEL_ID}+{ke.MINILM_MODEL_ID}/graph{ke.MINILM_GRAPH_VERSION}"
+    assert ke.classifier_features_id() == (f"{ke.E5_MODEL_ID}/graph{ke.E5_GRAPH_VERSION}"
+                                           f"+{ke.MINILM_MODEL_ID}/graph{ke.MINILM_GRAPH_VERSION}")
 
 
 def test_minilm_alone_is_its_own_vector():
