@@ -40,6 +40,12 @@ HEADING_SHARE = 0.2
 # e5's build (model and graph, knowledge.embedding.e5_build_id) is in it: another build's vectors are
 # not searched, and the next ingest replaces its index (replace_other_build).
 SIGNATURE = f"{ke.e5_build_id()}/passage+heading{HEADING_SHARE}"
+# Earlier builds whose index is still searched until the next ingest replaces it (replace_other_build).
+# Graph 1 -> 2 (8-bit weights) moved e5's vectors by a cosine of 0.99992 at most (README, classifier
+# row); ignored, a store upgraded from graph 1 searched other languages with MiniLM until an operator
+# ran an ingest (eval_ml_tune.yaml with the index off: article recall@3 0.179 against 0.896; the French
+# "où est ma commande" got return-policy-fr and reset-password-fr again).
+SEARCHABLE_BUILDS = frozenset({f"{ke.E5_MODEL_ID}/passage+heading{HEADING_SHARE}"})
 
 
 def enabled(store: Any) -> bool:
@@ -66,7 +72,7 @@ def collection(store: Any, create: bool = True, any_build: bool = False) -> Any 
         # attached only so chromadb does not build its downloading default).
         col = store.client.get_collection(name, embedding_function=store.ef)
         stored = (col.metadata or {}).get("embedding")
-        if stored and stored != SIGNATURE:  # another build of e5 wrote it: not comparable
+        if stored and stored != SIGNATURE and stored not in SEARCHABLE_BUILDS:  # another build: not comparable
             if any_build:  # not cached: only a deletion reaches it
                 return col
             if not getattr(store, "_multilingual_other_build_logged", False):  # once per store, not per question
@@ -85,16 +91,19 @@ def collection(store: Any, create: bool = True, any_build: bool = False) -> Any 
 
 def replace_other_build(store: Any) -> bool:
     """Drop ``store``'s index when another build of e5 wrote it (True then): its vectors are not
-    comparable with this build's, so it was never searched, and non-English questions fell back
-    to MiniLM until ``kb ingest --rebuild``. The caller refills it (:func:`backfill_all`)."""
-    if not enabled(store) or getattr(store, "_multilingual_collection", None) is not None:
+    this build's (not searched at all, unless in ``SEARCHABLE_BUILDS``), and non-English questions
+    fell back to MiniLM until ``kb ingest --rebuild``. The caller refills it (:func:`backfill_all`)."""
+    if not enabled(store):
         return False
-    col = collection(store, create=False, any_build=True)
+    # An earlier build's index this process already searches is cached: it is replaced too.
+    cached = getattr(store, "_multilingual_collection", None)
+    col = cached if cached is not None else collection(store, create=False, any_build=True)
     if col is None or (col.metadata or {}).get("embedding") in (None, SIGNATURE):
         return False
     log.info("multilingual index %s was built with %s: replaced by this build's (%s)", _name(store),
              (col.metadata or {}).get("embedding"), SIGNATURE)
     store.client.delete_collection(_name(store))
+    store._multilingual_collection = store._multilingual_searchable = None
     store._multilingual_other_build_logged = False
     return True
 

@@ -442,3 +442,27 @@ def test_a_deletion_that_fails_half_way_marks_the_store_changed(tmp_path, monkey
         delete_documents(store, ["pickup"])
     assert store.collection.get(include=[])["ids"] == []
     assert store.current_generation() != before
+
+
+def test_an_index_of_the_previous_e5_graph_is_searched_until_the_next_ingest_replaces_it(tmp_path, monkeypatch):
+    # Graph 1 -> 2 moved e5's vectors by a cosine of 1e-4 at most: ignoring that index sent every
+    # non-English question of an upgraded store to MiniLM until an operator ran an ingest.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, "lockers", "# Lockers\n\n## Days\n\nParcels stay 3 days in a locker before they come back to us.\n")
+    path = str(tmp_path / "chroma")
+    graph1 = f"{ke.E5_MODEL_ID}/passage+heading{multilingual.HEADING_SHARE}"  # what the index said before graph 2
+    with monkeypatch.context() as m:
+        m.setattr(multilingual, "SIGNATURE", graph1)
+        ingest_folder(KnowledgeStore(path=path), docs, progress=False)
+    store = KnowledgeStore(path=path)
+    col = multilingual.searchable(store, "fr")
+    assert col is not None and col.metadata["embedding"] == graph1
+    assert search(store, "combien de jours le colis reste-t-il dans la consigne ?", language="fr",
+                  threshold=0.0)[0].id == "lockers"
+    # The next ingest through this same process (the old index cached by the search) still replaces it.
+    rep = ingest_folder(store, docs, progress=False)
+    assert rep.multilingual_backfilled == 1 and rep.added == 0
+    col = multilingual.searchable(store, "fr")
+    assert col is not None and col.metadata["embedding"] == multilingual.SIGNATURE
+    assert col.count() == 1
