@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from knowledge.chunking import load_folder
+from tests.knowledge.test_eval_set import _sections
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests/fixtures/knowledge"
@@ -51,19 +52,8 @@ def _jaccard(a: str, b: str) -> float:
 
 
 def _raw_sections() -> dict[tuple[str, str], str]:
-    """(doc id, heading) -> the section's text with spacing collapsed; the text before the first
-    "## " heading belongs to the article title (as in test_eval_set)."""
-    out: dict[tuple[str, str], str] = {}
-    for doc in load_folder(ROOT / "config/knowledge"):
-        head = doc.title
-        for line in doc.text.splitlines():
-            m = re.match(r"^#{1,6}\s+(.*)$", line)
-            if m:
-                head = m.group(1).strip()
-                out.setdefault((doc.doc_id, head), "")
-            else:
-                out[(doc.doc_id, head)] = out.get((doc.doc_id, head), "") + " " + line
-    return {k: " ".join(v.split()) for k, v in out.items()}
+    """(doc id, heading) -> the section's text with spacing collapsed (test_eval_set's sections)."""
+    return {k: " ".join(v.split()) for k, v in _sections().items()}
 
 
 @pytest.fixture(scope="module")
