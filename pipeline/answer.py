@@ -215,10 +215,25 @@ def _cross_scores(question: str, texts: list[str]) -> np.ndarray:
     return calibrate_cross(vecs @ q / (np.linalg.norm(vecs, axis=1) * np.linalg.norm(q) + 1e-12))
 
 
-@functools.lru_cache(maxsize=2048)  # a draft scores ~30-100 sentences: a few dozen drafts' worth, ~2 MB at most
+# Longer texts (a whole customer message can be 8k characters) are tokenized without the cache, so
+# its 2048 keys stay the few MB it is meant to hold: what repeats is knowledge-base sentences.
+TOKENS_CACHE_CHARS = 2000
+
+
 def _tokens(text: str) -> frozenset[str]:
     # The knowledge base's sentences are scored again for every part of a message and every ticket
     # that retrieves them: tokenizing (accent folding, stemming) cost ~4 ms of CPU per draft.
+    if len(text) > TOKENS_CACHE_CHARS:
+        return _tokenize(text)
+    return _tokens_cached(text)
+
+
+@functools.lru_cache(maxsize=2048)  # a draft scores ~30-100 sentences: a few dozen drafts' worth
+def _tokens_cached(text: str) -> frozenset[str]:
+    return _tokenize(text)
+
+
+def _tokenize(text: str) -> frozenset[str]:
     from knowledge.lexical import tokenize
 
     return frozenset(tokenize(text))

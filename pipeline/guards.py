@@ -54,14 +54,31 @@ _CONFUSABLES = str.maketrans({
 })
 
 
-@functools.lru_cache(maxsize=2048)
+# Texts longer than this are folded without the cache: what repeats (knowledge-base sentences, a
+# draft of a few hundred characters) is short, and 2048 keys of up to MAX_CHARS each would not be
+# the few MB the cache is meant to hold.
+FOLD_CACHE_CHARS = 2000
+
+
 def fold(text: str) -> str:
     """The text as the guards read it: NFKC, no zero-width characters, look-alikes mapped, no accents, lower case.
 
-    Cached (bounded): every draft folds the sentences of the passages it quotes to find the store's
-    own words, the same knowledge base sentences ticket after ticket, and its own text three times
-    (links, authority, promises): ~1,300 calls per draft, 8-14 ms of CPU at load 6-7.
+    Cached (bounded, texts up to ``FOLD_CACHE_CHARS``): every draft folds the sentences of the
+    passages it quotes to find the store's own words, the same knowledge base sentences ticket
+    after ticket, and its own text three times (links, authority, promises): ~1,300 calls per
+    draft, 8-14 ms of CPU at load 6-7.
     """
+    if len(text or "") > FOLD_CACHE_CHARS:
+        return _fold(text)
+    return _fold_cached(text)
+
+
+@functools.lru_cache(maxsize=2048)
+def _fold_cached(text: str) -> str:
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
     t = unicodedata.normalize("NFKC", (text or "")[:MAX_CHARS]).translate(_ZERO_WIDTH)
     t = t.casefold().translate(_CONFUSABLES)
     t = "".join(c for c in unicodedata.normalize("NFD", t) if not unicodedata.combining(c))

@@ -286,7 +286,7 @@ def test_each_passage_is_split_and_tokenized_once_for_all_the_parts_of_a_message
     real_blocks, real_tokenize = pa.sentence_blocks, kl.tokenize
     monkeypatch.setattr(pa, "sentence_blocks", lambda passage: split.append(passage) or real_blocks(passage))
     monkeypatch.setattr(kl, "tokenize", lambda t: tokenized.append(t) or real_tokenize(t))
-    getattr(pa._tokens, "cache_clear", lambda: None)()  # texts seen by earlier tests count here too
+    pa._tokens_cached.cache_clear()  # texts seen by earlier tests count here too
     passages_for_parts(text, sources)
     assert sorted(split) == sorted(s.text for s in sources)
     assert len(tokenized) == len(set(tokenized))
@@ -406,3 +406,16 @@ def test_sentences_of_sections_without_a_heading_are_read_back_not_embedded(text
     assert d.used_source_ids
     long_ones = [t for t in embedded if len(t.rsplit(": ", 1)[-1].split()) >= MIN_WORDS]
     assert not long_ones, long_ones
+
+
+def test_long_texts_are_tokenized_without_filling_the_token_cache():
+    # The token cache holds what repeats (knowledge-base sentences); a whole long message would make its
+    # 2048 keys megabytes each way.
+    import pipeline.answer as pa
+
+    pa._tokens_cached.cache_clear()
+    long_text = "my parcel never arrived and the tracking shows nothing " * 100
+    assert pa._tokens(long_text) == pa._tokenize(long_text) and "parcel" in " ".join(pa._tokens(long_text))
+    assert pa._tokens_cached.cache_info().currsize == 0
+    pa._tokens("Tracking shows the first scan within a day.")
+    assert pa._tokens_cached.cache_info().currsize == 1

@@ -329,3 +329,16 @@ def test_the_same_passages_and_draft_are_folded_once(monkeypatch):
     monkeypatch.setattr(unicodedata, "normalize", lambda form, s: calls.append(s) or real(form, s))
     assert unsafe_reasons(text, [FAULTY], _ops()) == first and first
     assert calls == []
+
+
+def test_long_texts_are_folded_without_filling_the_cache():
+    # 2048 cached keys of up to 8k characters each (whole customer messages) would be ~16 MB, not the
+    # few MB the cache is for: only short texts (what repeats: knowledge-base sentences, drafts) are kept.
+    from pipeline import guards
+
+    guards._fold_cached.cache_clear()
+    long_text = "Ｒｅｆｕｎｄ " * 1000
+    assert guards.fold(long_text) == guards._fold(long_text) and guards.fold(long_text).startswith("refund")
+    assert guards._fold_cached.cache_info().currsize == 0
+    guards.fold("Ｒｅｆｕｎｄ in full")
+    assert guards._fold_cached.cache_info().currsize == 1
