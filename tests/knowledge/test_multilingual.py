@@ -135,6 +135,16 @@ def _write(folder: Path, doc_id: str, body: str, brand: str = "") -> None:
     (folder / f"{doc_id}.md").write_text(front + body, encoding="utf-8")
 
 
+def _ingested(tmp_path: Path, doc_id: str, body: str) -> tuple[Path, KnowledgeStore]:
+    """A docs folder holding one article, ingested into a store in ``tmp_path``."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _write(docs, doc_id, body)
+    store = KnowledgeStore(path=str(tmp_path / "chroma"))
+    ingest_folder(store, docs, progress=False)
+    return docs, store
+
+
 def _rows(store) -> dict[str, dict]:
     got = multilingual.collection(store, create=False).get(include=["metadatas"])
     return dict(zip(got["ids"], got["metadatas"], strict=True))
@@ -403,11 +413,7 @@ def test_an_ingest_that_fails_after_writing_marks_the_store_changed(tmp_path, mo
     # MiniLM's rows (chunk, sentences) are written before e5's; when e5's step fails, other processes
     # must still reopen their view. Unmarked, they never saw those rows: a rerun finds the chunks stored
     # and only retries the failing e5 step, which fails again when e5 is missing or broken.
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    _write(docs, "gift-wrap", "# Gift wrap\n\n## Wrapping\n\nTick Gift wrap at checkout for 3.50 EUR per order.\n")
-    store = KnowledgeStore(path=str(tmp_path / "chroma"))
-    ingest_folder(store, docs, progress=False)
+    docs, store = _ingested(tmp_path, "gift-wrap", "# Gift wrap\n\n## Wrapping\n\nTick Gift wrap at checkout for 3.50 EUR per order.\n")
     before = store.current_generation()
     _write(docs, "pickup", "# Pickup\n\n## Lockers\n\nParcels stay 3 days in a locker before they come back to us.\n")
 
@@ -427,11 +433,7 @@ def test_an_ingest_that_fails_after_writing_marks_the_store_changed(tmp_path, mo
 
 def test_a_deletion_that_fails_half_way_marks_the_store_changed(tmp_path, monkeypatch):
     # An erased document's chunks are gone from the main collection: other processes must stop serving them.
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    _write(docs, "pickup", "# Pickup\n\n## Lockers\n\nParcels stay 3 days in a locker before they come back to us.\n")
-    store = KnowledgeStore(path=str(tmp_path / "chroma"))
-    ingest_folder(store, docs, progress=False)
+    _, store = _ingested(tmp_path, "pickup", "# Pickup\n\n## Lockers\n\nParcels stay 3 days in a locker before they come back to us.\n")
     before = store.current_generation()
 
     def broken(store, chunk_ids):
