@@ -2,7 +2,10 @@
 
 No network and no torch: embeddings come from :func:`knowledge.embedding.get_classifier_embedder`
 (multilingual-e5-small by default; MiniLM's vector beside it as the option SIDECAR_TRIAGE_MINILM=1;
-MiniLM alone selectable), the head is scikit-learn. Confidence is calibrated by temperature scaling fit
+MiniLM alone selectable), the head is scikit-learn. With e5 selected, messages in English are read
+by an English model instead (bge-small-en-v1.5, :func:`knowledge.embedding.get_english_triage_embedder`)
+through a head of its own fitted on the same examples (:class:`RoutedModel`; routing by
+:func:`reads_english`); ``SIDECAR_TRIAGE_ENGLISH=0`` keeps every message on e5. Confidence is calibrated by temperature scaling fit
 on out-of-fold predictions, so a threshold such as ``0.35`` means roughly the same thing whether
 the model knows 13 intents or 150.
 
@@ -50,6 +53,12 @@ FEATURES_VERSION = "centred-e5+minilm+char-ngrams-2"  # part of the fit cache ke
 # 1 / 0.5 / 0.3 / 0.2 that kept every language of bench/triage_quality.py at its earlier level.
 MINILM_WEIGHT = 0.2
 KEEP_CACHED = 3  # fitted models kept per process (and cache entries on disk), most recent first
+# A message goes to the English head unless py3langid gives another language at least this
+# probability. Its own default (English) for short texts sent a few short non-English messages
+# ("Recibido, gracias.", "Spedite in Svizzera?") to the English model; with 0.4 none of 793
+# non-English tuning messages (sentiment tuning set and examples, ml-tune) went there, and
+# 96.6-99.8% of the English tuning sets did (BANKING77 / CLINC150 val / HINT3 train; README).
+OTHER_LANGUAGE_P = 0.4
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,46 @@ def _unshout(text: str) -> str:
     return text
 
 
+def reads_english(texts: Sequence[str]) -> np.ndarray:
+    """Which of ``texts`` the English head reads (bool per text): all False unless the English
+    model is on (:func:`knowledge.embedding.english_triage`). English unless py3langid gives
+    another language at least :data:`OTHER_LANGUAGE_P` (so short, unsure texts count as English:
+    e5 reads English too, but an English model reading French would break the French figures)."""
+    from knowledge.embedding import english_triage
+
+    if not english_triage():
+        return np.zeros(len(texts), dtype=bool)
+    from pipeline.signals import language_guess
+
+    out = np.zeros(len(texts), dtype=bool)
+    for i, t in enumerate(texts):
+        lang, prob = language_guess(t or "")
+        out[i] = lang in ("", "en") or prob < OTHER_LANGUAGE_P
+    return out
+
+
+def embed_english(texts: Sequence[str]) -> np.ndarray:
+    """The English head's vectors of ``texts`` (bge-small-en-v1.5; shouting folded) → [n, 384]."""
+    from knowledge.embedding import get_english_triage_embedder
+
+    return get_english_triage_embedder().embed([_unshout(t or "") for t in texts])
+
+
 def embed_texts(texts: Sequence[str]) -> np.ndarray:
+    """Triage vectors of messages, each by the model of the head that reads it (:func:`reads_english`):
+    :func:`embed_english` for English ones, :func:`embed_multilingual` for the others."""
+    english = reads_english(texts)
+    if not english.any():
+        return embed_multilingual(texts)
+    if english.all():
+        return embed_english(texts)
+    out = np.zeros((len(texts), _embed_dim()), dtype=np.float32)
+    out[english] = embed_english([t for t, e in zip(texts, english, strict=True) if e])
+    out[~english] = embed_multilingual([t for t, e in zip(texts, english, strict=True) if not e])
+    return out
+
+
+def embed_multilingual(texts: Sequence[str]) -> np.ndarray:
     """Embed messages for triage (shouting folded to lower case) → [n, dim], rows L2-normalised.
 
     e5's vector (the default). With ``SIDECAR_TRIAGE_MINILM=1`` (an option: it costs a MiniLM pass
@@ -133,20 +181,30 @@ def _with_companion(main: np.ndarray, clean: list[str]) -> np.ndarray:
     return (pair / np.sqrt(1.0 + MINILM_WEIGHT**2)).astype(np.float32)
 
 
-_embed = embed_texts  # the name benchmarks and evaluate() patch
 
 
 def embed_pair(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(:func:`embed_texts` vectors, sentiment vectors) of messages, from one run of the model.
+    """(:func:`embed_texts` vectors, sentiment vectors) of messages, from one run of e5 (and one
+    of the English model for messages in English).
 
     The sentiment vector is e5's last two layers (:meth:`knowledge.embedding.E5Embedder.embed_pair`),
-    never MiniLM's (English only): with ``SIDECAR_TRIAGE_MINILM=1`` MiniLM joins the triage vector only.
+    never MiniLM's or bge's (English only): with ``SIDECAR_TRIAGE_MINILM=1`` MiniLM joins the triage
+    vector only, and English messages are read by e5 too for their sentiment (a sentiment head on
+    bge's vectors caught fewer angry English messages in the examples' CV: 86.4 vs 93.9%; README).
     """
     from knowledge.embedding import get_classifier_embedder
 
     clean = [_unshout(t or "") for t in texts]
     main, sent = get_classifier_embedder().embed_pair(clean)
-    return _with_companion(main, clean), sent
+    main = _with_companion(main, clean)
+    english = reads_english(texts)
+    if english.any():
+        main = np.array(main, dtype=np.float32)  # not the embedder's cached rows
+        main[english] = embed_english([t for t, e in zip(texts, english, strict=True) if e])
+    return main, sent
+
+
+_embed = embed_texts  # the name benchmarks and evaluate() patch
 
 
 def embed_sentiment(texts: Sequence[str]) -> np.ndarray:
@@ -183,6 +241,17 @@ class IntentModel:
         self.train_texts: list[str] = []
         self.train_labels: list[str] = []
         self.train_emb = np.zeros((0, 0), dtype=np.float32)
+        # What embeds texts for this head when no vectors are given (None: the module's _embed,
+        # which benchmarks patch); a RoutedModel's heads each name their own model's.
+        self.embedder: Any = None
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """This head's vectors of ``texts`` (what :meth:`fit` and :meth:`predict` embed with)."""
+        return (self.embedder if self.embedder is not None else _embed)(list(texts))
+
+    def head_for(self, text: str) -> IntentModel:
+        """The head that reads ``text``: this one (see :meth:`RoutedModel.head_for`)."""
+        return self
 
     # -------------------------------------------------------------- features
 
@@ -233,7 +302,7 @@ class IntentModel:
         labels = [str(lab) for lab in labels]
         if len(set(labels)) < 2:
             raise ValueError("need examples of at least two intents to train a classifier")
-        emb = _embed(texts) if embeddings is None else embeddings
+        emb = self.vectors(texts) if embeddings is None else embeddings
         if cv is not None:
             self.cv = cv
         elif calibrate:
@@ -278,7 +347,7 @@ class IntentModel:
         """Up to ``k`` training (text, label) pairs most similar to ``text``, at most ``per_label`` each."""
         if not getattr(self, "train_texts", None):
             return []
-        q = _embed([text])[0]
+        q = self.vectors([text])[0]
         sims = self.train_emb @ q
         out: list[tuple[str, str]] = []
         counts: dict[str, int] = {}
@@ -297,7 +366,7 @@ class IntentModel:
         if self._clf is None:
             raise RuntimeError("model is not fitted")
         texts = [t or "" for t in texts]
-        emb = _embed(texts) if embeddings is None else embeddings
+        emb = self.vectors(texts) if embeddings is None else embeddings
         d = self._clf.decision_function(self._features(emb, texts, self._vec))
         if d.ndim == 1:  # binary problems give one column
             d = np.stack([-d, d], axis=1) / 2
@@ -311,7 +380,7 @@ class IntentModel:
         """Best label, its calibrated confidence, the next ``top`` alternatives and the similarity
         of the closest training example of that label, for each text."""
         texts = [t or "" for t in texts]
-        emb = _embed(texts) if embeddings is None else embeddings
+        emb = self.vectors(texts) if embeddings is None else embeddings
         P = self.predict_proba(texts, emb)
         sims = self.label_similarity(emb, P.argmax(axis=1))
         out = []
@@ -465,6 +534,103 @@ class IntentModel:
     @staticmethod
     def _oos_stub(d: np.ndarray, cls: list[str], oos_label: str | None) -> dict[str, Any]:
         return {"logits": d, "oos_col": cls.index(oos_label) if oos_label in cls else -1}
+
+
+class RoutedModel:
+    """Two :class:`IntentModel` heads fitted on the same examples and labels: ``english`` reads
+    bge-small-en-v1.5's vectors and answers messages in English (:func:`reads_english`),
+    ``other`` reads e5's and answers the rest. Each head has its own calibration (temperature,
+    out-of-scope thresholds from its own CV pass) and kNN floor.
+
+    Why two heads rather than one over both vectors: bge reads English only, and with English
+    vectors beside e5's for every message non-English figures fell (MiniLM's option, README);
+    routed, a French message never meets an English model. Both heads learn from every example
+    (a store's intents.yaml has them in seven languages; e5 needs them all, and a short message
+    routed to bge by mistake still finds its language's examples there).
+    """
+
+    names = ("english", "other")
+
+    def __init__(self, **kwargs: Any):
+        self.english = IntentModel(**kwargs)
+        self.english.embedder = embed_english
+        self.other = IntentModel(**kwargs)
+        self.other.embedder = embed_multilingual
+        self.classes_: list[str] = []
+
+    def heads(self) -> list[tuple[str, IntentModel]]:
+        return [("english", self.english), ("other", self.other)]
+
+    def vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each head's vectors of ``texts`` (the training rows: both heads learn from all of them)."""
+        return {name: m.vectors(texts) for name, m in self.heads()}
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str], embeddings: dict[str, np.ndarray] | None = None,
+            oos_label: str | None = None, calibrate: bool = True, cv: dict[str, CVReport] | None = None,
+            head: dict[str, Head] | None = None) -> RoutedModel:
+        """Fit both heads (see :meth:`IntentModel.fit`); ``embeddings``, ``cv`` and ``head`` per head name."""
+        for name, m in self.heads():
+            m.fit(texts, labels, embeddings=(embeddings or {}).get(name), oos_label=oos_label, calibrate=calibrate,
+                  cv=(cv or {}).get(name), head=(head or {}).get(name))
+        self.classes_ = list(self.other.classes_)
+        return self
+
+    def split(self, texts: Sequence[str]) -> list[tuple[IntentModel, np.ndarray]]:
+        """(head, indices of the texts it reads) for each head that reads any of ``texts``."""
+        english = reads_english(texts)
+        return [(m, idx) for m, idx in ((self.english, np.flatnonzero(english)), (self.other, np.flatnonzero(~english)))
+                if len(idx)]
+
+    def head_for(self, text: str) -> IntentModel:
+        """The head that reads ``text``."""
+        return self.english if reads_english([text])[0] else self.other
+
+    def predict(self, texts: Sequence[str], embeddings: np.ndarray | None = None, top: int = 3) -> list[Prediction]:
+        """Each text predicted by its head (``embeddings``: :func:`embed_texts` rows, each its head's model's)."""
+        texts = [t or "" for t in texts]
+        out: list[Prediction] = [Prediction("", 0.0)] * len(texts)
+        for m, idx in self.split(texts):
+            sub = m.predict([texts[i] for i in idx], embeddings=None if embeddings is None else embeddings[idx], top=top)
+            for i, p in zip(idx, sub, strict=True):
+                out[i] = p
+        return out
+
+    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probabilities [n, n_classes], each row from its text's head (same columns)."""
+        texts = [t or "" for t in texts]
+        out = np.zeros((len(texts), len(self.classes_)))
+        for m, idx in self.split(texts):
+            out[idx] = m.predict_proba([texts[i] for i in idx], None if embeddings is None else embeddings[idx])
+        return out
+
+    def nearest_examples(self, text: str, k: int = 8, per_label: int = 2) -> list[tuple[str, str]]:
+        """See :meth:`IntentModel.nearest_examples` (by the head that reads ``text``)."""
+        return self.head_for(text).nearest_examples(text, k=k, per_label=per_label)
+
+    # What the rest of the pipeline reads of a fitted model: the multilingual head's (its examples'
+    # vectors are e5's, which the sentiment model may reuse; its calibration is what logs show).
+    @property
+    def train_texts(self) -> list[str]:
+        return self.other.train_texts
+
+    @property
+    def train_emb(self) -> np.ndarray:
+        return self.other.train_emb
+
+    @property
+    def temperature(self) -> float:
+        return self.other.temperature
+
+    @property
+    def head_reused(self) -> bool:
+        return self.english.head_reused and self.other.head_reused
+
+
+def new_model(**kwargs: Any) -> IntentModel | RoutedModel:
+    """A triage model for the selected embeddings: routed by language when the English model is on."""
+    from knowledge.embedding import english_triage
+
+    return RoutedModel(**kwargs) if english_triage() else IntentModel(**kwargs)
 
 
 SCORE_QUANTILES = 101  # points kept of each CV distribution (the combined score's reference)

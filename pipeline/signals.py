@@ -287,6 +287,16 @@ def _identifier():
     return ident
 
 
+def language_guess(text: str) -> tuple[str, float]:
+    """py3langid's most likely language of ``text`` among :data:`LANGUAGES` and its probability
+    (("", 0.0) for a text without words); no default applied, unlike :func:`detect_language`."""
+    text = _head((text or "").strip(), LANGUAGE_CHARS)
+    if not _WORD.search(text):
+        return "", 0.0
+    lang, prob = _identifier().classify(text)
+    return str(lang), float(prob)
+
+
 def detect_language(text: str, default: str = DEFAULT_LANGUAGE) -> str:
     """ISO 639-1 code of ``text`` among :data:`LANGUAGES`.
 
