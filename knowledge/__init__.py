@@ -23,6 +23,7 @@ def warm_up(settings: Any) -> None:
     ef = configured_embedding_function(settings)
     if hasattr(ef, "embedder"):
         ef.embedder.embed(["warm up"])  # loads the process-wide ONNX session
+    _warm_cross_encoder()
     try:
         store = get_store(settings)
     except KnowledgeError as exc:
@@ -46,3 +47,17 @@ def warm_up(settings: Any) -> None:
 
 
 WARM_UP_LANGUAGE = "fr"  # any language but English takes the multilingual index's path
+
+
+def _warm_cross_encoder() -> None:
+    """Load the template drafts' cross-encoder (``knowledge.cross_encoder``) before the first job.
+
+    Missing or not the expected file: said here, at start, as an error; drafts then choose their
+    sentences by embedding only (``pipeline.answer``), as before the model was added.
+    """
+    from knowledge.cross_encoder import CrossEncoderMissing, get_cross_encoder
+
+    try:
+        get_cross_encoder().score("warm up", ["warm up"])
+    except CrossEncoderMissing as exc:
+        log.error("cross-encoder not loaded (template drafts choose sentences without it): %s", exc)
