@@ -208,9 +208,14 @@ class _ProductPath:
             from app.runtime import intent_model
 
             self.model = intent_model(get_settings(), self.cfg)
-        except Exception:  # the classifier falls back to its keyword baseline
+        except Exception as exc:  # the classifier falls back to its keyword baseline
+            print(f"WARNING: intent model not loaded ({type(exc).__name__}: {exc}); figures use the keyword "
+                  "baseline", file=sys.stderr)
             self.model = None
         self._memo: dict[int, tuple] = {}
+        # Messages whose triage failed and got intent "other": their figures are not the product's,
+        # so the run says how many (it used to fall back silently).
+        self.triage_failures = 0
 
     def ticket(self, it: dict):
         from pipeline.models import CUSTOMER, Message, Person, Ticket
@@ -226,7 +231,10 @@ class _ProductPath:
             from pipeline.classify import classify_local_triage
 
             triage = classify_local_triage(it["msg"], self.ticket(it), self.cfg, model=self.model)
-        except Exception:  # the classifier moved or cannot load: neutral triage
+        except Exception as exc:  # the classifier moved or cannot load: neutral triage, counted and said
+            if not self.triage_failures:
+                print(f"WARNING: triage failed ({type(exc).__name__}: {exc}); using intent 'other'", file=sys.stderr)
+            self.triage_failures += 1
             triage = Triage(intent="other", confidence=0.5, language=lang or "en")
         if lang:  # a labelled language: retrieval is measured apart from language detection
             triage.language = lang
@@ -274,6 +282,9 @@ def _draft_check(items: list[dict], stored: bool = True, product: _ProductPath |
     draft_ms.sort()
     print(f"template draft per message ({'stored sentence vectors' if stored else 'sentences embedded'}): "
           f"p50 {statistics.median(draft_ms):.1f} ms, p95 {draft_ms[int(0.95 * (len(draft_ms) - 1))]:.1f} ms")
+    if product.triage_failures:
+        print(f"WARNING: triage failed on {product.triage_failures}/{len(items)} messages (intent 'other' used): "
+              "these figures are not the product's")
     return present, total, misses, lengths
 
 

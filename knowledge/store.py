@@ -149,6 +149,8 @@ def _switch_back_hint(stored: str) -> str:
         return "KB_EMBEDDINGS=openai"
     if local_embedding.MINILM_MODEL_ID in stored:
         return f"KB_EMBEDDINGS=local, SIDECAR_KB_EMBEDDING_MODEL={local_embedding.MINILM_MODEL}"
+    if local_embedding.BGE_MODEL_ID in stored:
+        return f"KB_EMBEDDINGS=local, SIDECAR_KB_EMBEDDING_MODEL={local_embedding.BGE_MODEL}"
     if local_embedding.E5_MODEL_ID in stored:
         return f"KB_EMBEDDINGS=local, SIDECAR_KB_EMBEDDING_MODEL={local_embedding.E5_MODEL}"
     return "KB_EMBEDDINGS"

@@ -20,7 +20,7 @@ def test_resolve_names_and_reject_unknown():
     assert emb.resolve_model(None) == emb.DEFAULT_MODEL == "multilingual-e5-small"
     assert emb.resolve_model("minilm") == "all-MiniLM-L6-v2"
     assert emb.resolve_model("E5") == "multilingual-e5-small"
-    with pytest.raises(ValueError, match="multilingual-e5-small or all-MiniLM-L6-v2"):
+    with pytest.raises(ValueError, match="multilingual-e5-small, all-MiniLM-L6-v2 or bge-small-en-v1.5"):
         emb.resolve_model("bert-large")
 
 
