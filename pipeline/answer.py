@@ -365,13 +365,11 @@ def cross_order(question: str, texts: Sequence[str],
     global _cross_warned
     try:
         from knowledge.cross_encoder import get_cross_encoder
-        from knowledge.retrieve import clean_query
-        from pipeline.draft import split_parts
+        from knowledge.query import clean_query
 
-        # What the customer asks (greeting, order numbers and context sentences dropped): the model was
-        # trained on search queries, and reads only the first 64 tokens of the question.
-        ask = " ".join(split_parts(clean_query(question))) or question
-        ce = get_cross_encoder().score(ask, list(texts))
+        # Without greeting, sign-off and order numbers, as retrieval reads it: the model was trained on
+        # search queries, and reads only the first 64 tokens of the question.
+        ce = get_cross_encoder().score(clean_query(question), list(texts))
     except Exception as exc:  # an improvement, never a failure
         if not _cross_warned:
             _cross_warned = True
@@ -383,14 +381,14 @@ def cross_order(question: str, texts: Sequence[str],
 
 
 def _cross_best(question: str, sents: Sequence[str], contexts: Sequence[str] | None, scores: Sequence[float],
-                language: str | None, best: int) -> int:
+                language: str | None, best: int, ask: str | None = None) -> int:
     """The best sentence by the cross-encoder among the top :data:`CROSS_CANDIDATES` (``best`` otherwise).
 
     Bounded: at most CROSS_CANDIDATES pairs per passage, each cut to the model's pair limit. It only
     replaces the embedding's choice by a sentence it rates :data:`CROSS_MARGIN` higher that is not an
     echo of the question. Without the model (not installed, wrong file) the embedding's choice stands:
     a draft is never lost over it; the warning is logged once per process, and the worker's warm-up
-    reports it at start.
+    reports it at start. ``ask``: what the model reads of the question (default: ``question``).
     """
     if (language or "en").split("-")[0].lower() != "en":
         return best
@@ -398,7 +396,7 @@ def _cross_best(question: str, sents: Sequence[str], contexts: Sequence[str] | N
     if len(cand) < 2 or cand[0] != best:
         return best
     ctx = contexts or [""] * len(sents)
-    got = cross_order(question, [f"{ctx[i]}: {sents[i]}" if ctx[i] else sents[i] for i in cand],
+    got = cross_order(ask or question, [f"{ctx[i]}: {sents[i]}" if ctx[i] else sents[i] for i in cand],
                       [sents[i] for i in cand])
     if got is None:
         return best
@@ -410,8 +408,11 @@ def _cross_best(question: str, sents: Sequence[str], contexts: Sequence[str] | N
 def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max_sentences: int | None = None,
                      embed: Callable[[list[str]], Any] | None = None, question_vec: Any = None,
                      heading: str = "", stored: Mapping[str, Any] | None = None, title: str = "",
-                     language: str | None = None) -> str:
+                     language: str | None = None, ask: str | None = None) -> str:
     """The sentences of ``passage`` that answer ``question``, in the passage's order, within ``limit_chars``.
+
+    ``ask``: what the cross-encoder reads of the question (:func:`_cross_best`; the drafter passes the
+    message's requests without its context sentences), ``question`` when not given.
 
     ``heading`` is the heading of the passage's first section (later ones are ``### `` lines),
     ``title`` the article's; ``stored``: the knowledge base's sentence vectors by text, ``language``
@@ -429,7 +430,7 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
     scores = [sc + (LEAD_BONUS if i == 0 or blocks[i - 1][0] != blocks[i][0] else 0.0) for i, sc in enumerate(scores)]
     best = max(range(len(sents)), key=lambda i: scores[i])
     if CROSS_CHOICE and embed is None and question_vec is None:  # the process's own models, as in drafts
-        best = _cross_best(question, sents, contexts, scores, language, best)
+        best = _cross_best(question, sents, contexts, scores, language, best, ask)
     keep = {best}
     if best > 0 and blocks[best - 1][0] == blocks[best][0] and _LEADS_ON_PREVIOUS.match(sents[best]):
         keep.add(best - 1)
