@@ -23,7 +23,6 @@ def warm_up(settings: Any) -> None:
     ef = configured_embedding_function(settings)
     if hasattr(ef, "embedder"):
         ef.embedder.embed(["warm up"])  # loads the process-wide ONNX session
-    _warm_cross_encoder()
     try:
         store = get_store(settings)
     except KnowledgeError as exc:
@@ -49,9 +48,11 @@ def warm_up(settings: Any) -> None:
 WARM_UP_LANGUAGE = "fr"  # any language but English takes the multilingual index's path
 
 
-def _warm_cross_encoder() -> None:
+def warm_cross_encoder() -> None:
     """Load the template drafts' cross-encoder (``knowledge.cross_encoder``) before the first job.
 
+    Called where drafts are made (the worker, or the web process when it runs jobs itself:
+    ``app.runtime.warm_pipeline``), not by a web process that only queues (~55 MB resident).
     Missing or not the expected file: said here, at start, as an error; drafts then choose their
     sentences by embedding only (``pipeline.answer``), as before the model was added.
     """

@@ -91,6 +91,9 @@ class CrossEncoder:
         opts.intra_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        from knowledge.e5_onnx import release_freed_memory
+
+        release_freed_memory()  # what loading parsed on the heap (~10 MB resident otherwise, as for MiniLM)
         self._cls = self._tok.token_to_id("[CLS]")
         self._sep = self._tok.token_to_id("[SEP]")
         self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()

