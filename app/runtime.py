@@ -107,6 +107,10 @@ def warm_pipeline(settings: Any, cfg: Any) -> Any:
     try:
         import sentry_sdk  # noqa: F401 - each job tags its scope (app.observability.set_job_context)
 
+        from knowledge import warm_cross_encoder
+
+        warm_cross_encoder()  # loaded once per process, before the first job (a missing file is logged here)
+
         caps = capabilities(settings, cfg)
         caps.llm = None
         msg = Message(id="warm-up", author_role=CUSTOMER, body_text="", body_html=_WARM_UP_HTML,

