@@ -2,10 +2,10 @@
 
 No network and no torch: embeddings come from :func:`knowledge.embedding.get_classifier_embedder`
 (multilingual-e5-small by default; MiniLM's vector beside it as the option SIDECAR_TRIAGE_MINILM=1;
-MiniLM alone selectable), the head is scikit-learn. With e5 selected, messages in English are read
-by an English model instead (bge-small-en-v1.5, :func:`knowledge.embedding.get_english_triage_embedder`)
-through a head of its own fitted on the same examples (:class:`RoutedModel`; routing by
-:func:`reads_english`); ``SIDECAR_TRIAGE_ENGLISH=0`` keeps every message on e5. Confidence is calibrated by temperature scaling fit
+MiniLM alone selectable), the head is scikit-learn. With the option ``SIDECAR_TRIAGE_ENGLISH=1``
+(and e5 selected), messages in English are read by an English model instead (bge-small-en-v1.5,
+:func:`knowledge.embedding.get_english_triage_embedder`) through a head of its own fitted on the
+same examples (:class:`RoutedModel`; routing by :func:`reads_english`). Confidence is calibrated by temperature scaling fit
 on out-of-fold predictions, so a threshold such as ``0.35`` means roughly the same thing whether
 the model knows 13 intents or 150.
 
@@ -122,7 +122,7 @@ def reads_english(texts: Sequence[str]) -> np.ndarray:
 
     if not english_triage():
         return np.zeros(len(texts), dtype=bool)
-    from pipeline.signals import language_guess
+    from pipeline.langid import language_guess
 
     out = np.zeros(len(texts), dtype=bool)
     for i, t in enumerate(texts):
@@ -252,6 +252,10 @@ class IntentModel:
     def head_for(self, text: str) -> IntentModel:
         """The head that reads ``text``: this one (see :meth:`RoutedModel.head_for`)."""
         return self
+
+    def split(self, texts: Sequence[str]) -> list[tuple[IntentModel, np.ndarray]]:
+        """(head, indices of the texts it reads): this head reads them all (see :meth:`RoutedModel.split`)."""
+        return [(self, np.arange(len(texts)))] if len(texts) else []
 
     # -------------------------------------------------------------- features
 
@@ -827,12 +831,12 @@ def _save_head(var_dir: Path, key: str, head: Head) -> None:
         log.info("classifier head not cached (%s)", exc)
 
 
-def _save_disk_cache(var_dir: Path, key: str, emb: np.ndarray, cv: CVReport) -> None:
+def _save_disk_cache(var_dir: Path, key: str, emb: np.ndarray, cv: CVReport, keep: int = KEEP_CACHED) -> None:
     folder = var_dir / "classifier_cache"
     base = folder / key[:32]
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        prune(folder, KEEP_CACHED - 1, companions=(".json", ".head.npz"))
+        prune(folder, keep - 1, companions=(".json", ".head.npz"))
         write_atomic(base.with_suffix(".npy"), lambda tmp: np.save(tmp, emb.astype(np.float32), allow_pickle=False))
         write_atomic(base.with_suffix(".json"),
                      lambda tmp: tmp.write_text(json.dumps(dataclasses.asdict(cv)), encoding="utf-8"))
@@ -858,22 +862,34 @@ def _shipped_cv(key: str) -> CVReport | None:
         return None
 
 
-def write_shipped_cv(cfg: Config, folder: Path | None = None) -> Path:
-    """Run the CV pass on ``cfg``'s examples (no learned ones) and ship it: the build of the seed."""
+def head_keys(key: str, model: IntentModel | RoutedModel) -> list[tuple[str, IntentModel, str]]:
+    """(head name, head, its cache key) of a model for config key ``key``: a single head keeps the
+    key itself; a routed model's English head has a key of its own (its vectors are bge's)."""
+    if isinstance(model, RoutedModel):
+        return [(name, m, key if name == "other" else hashlib.sha256(f"{key}/{name}".encode()).hexdigest())
+                for name, m in model.heads()]
+    return [("", model, key)]
+
+
+def write_shipped_cv(cfg: Config, folder: Path | None = None) -> list[Path]:
+    """Run the CV pass on ``cfg``'s examples (no learned ones) for each head and ship it: the build of the seed."""
     folder = folder or SHIPPED_CV_DIR
     key = _cache_key(cfg, None)
     texts, labels = training_data(cfg)
-    cv = IntentModel()._cross_validate(texts, labels, _embed(texts), cfg.intents.oos_intent)
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.json"):  # one config's calibration: the current default's
         old.unlink()
-    path = shipped_cv_path(key, folder)
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(dataclasses.asdict(cv), indent=1) + "\n",
-                                                   encoding="utf-8"))
-    return path
+    paths = []
+    for _name, head, hkey in head_keys(key, new_model()):
+        cv = head._cross_validate(texts, labels, head.vectors(texts), cfg.intents.oos_intent)
+        path = shipped_cv_path(hkey, folder)
+        write_atomic(path, lambda tmp, cv=cv: tmp.write_text(json.dumps(dataclasses.asdict(cv), indent=1) + "\n",
+                                                               encoding="utf-8"))
+        paths.append(path)
+    return paths
 
 
-def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
+def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel | RoutedModel:
     """The fitted model for this config (cached per process by content; refits on change).
 
     Embedding the examples and the CV calibration are the slow part of a fit; both are saved
@@ -882,6 +898,7 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
     restart reuses them when they match the refit vectorizer, and a worker is up in seconds.
     ``learned`` None: the config's examples only, and no disk cache. Without a cache entry, the
     shipped config's calibration comes from :data:`SHIPPED_CV_DIR` when its content key matches.
+    A :class:`RoutedModel` (the default with e5) does all of this for each of its two heads.
     """
     key = _cache_key(cfg, learned)
     with _models_lock:
@@ -893,28 +910,45 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
             model = _models.get(key)
             if model is None:
                 texts, labels = training_data(cfg, learned)
-                emb, cv, head = _disk_cache(learned.parent, key) if learned is not None else (None, None, None)
-                if emb is not None and emb.shape != (len(texts), _embed_dim()):
-                    emb, cv, head = None, None, None
-                cached = emb is not None
-                shipped = cv is None and (cv := _shipped_cv(key)) is not None
-                model = IntentModel().fit(texts, labels, embeddings=emb, oos_label=cfg.intents.oos_intent, cv=cv,
-                                          head=head)
-                reused = model.head_reused
-                if not cached and learned is not None:
-                    _save_disk_cache(learned.parent, key, model.train_emb, model.cv)
-                if not reused and learned is not None:
-                    _save_head(learned.parent, key, model.head())
+                model = new_model()
+                how = []
+                for _name, head, hkey in head_keys(key, model):
+                    how.append(_fit_head(head, hkey, texts, labels, cfg.intents.oos_intent, learned,
+                                         keep=KEEP_CACHED * (2 if isinstance(model, RoutedModel) else 1)))
+                if isinstance(model, RoutedModel):
+                    model.classes_ = list(model.other.classes_)
                 log.info(
                     "local intent model fitted: %d examples, %d intents, temperature %.2f%s",
-                    len(texts), len(set(labels)), model.temperature,
-                    " (cached fit)" if reused else " (cached embeddings)" if cached else
-                    " (shipped calibration)" if shipped else "",
+                    len(texts), len(set(labels)), model.temperature, " + ".join(h for h in how if h),
                 )
                 _models[key] = model
                 while len(_models) > KEEP_CACHED:  # least recently used first (dicts keep order)
                     _models.pop(next(iter(_models)))
     return model
+
+
+def _fit_head(model: IntentModel, key: str, texts: list[str], labels: list[str], oos_label: str,
+              learned: Path | None, keep: int) -> str:
+    """Fit one head from the disk cache / shipped calibration when they match; say which it used."""
+    emb, cv, head = _disk_cache(learned.parent, key) if learned is not None else (None, None, None)
+    if emb is not None and emb.shape != (len(texts), _head_dim(model)):
+        emb, cv, head = None, None, None
+    cached = emb is not None
+    shipped = cv is None and (cv := _shipped_cv(key)) is not None
+    model.fit(texts, labels, embeddings=emb, oos_label=oos_label, cv=cv, head=head)
+    reused = model.head_reused
+    if not cached and learned is not None:
+        _save_disk_cache(learned.parent, key, model.train_emb, model.cv, keep)
+    if not reused and learned is not None:
+        _save_head(learned.parent, key, model.head())
+    return (" (cached fit)" if reused else " (cached embeddings)" if cached else
+            " (shipped calibration)" if shipped else "")
+
+
+def _head_dim(model: IntentModel) -> int:
+    from knowledge.embedding import DIM
+
+    return DIM if model.embedder is embed_english else _embed_dim()
 
 
 def _embed_dim() -> int:
@@ -931,7 +965,7 @@ def oos_threshold(cfg: Config, intent: str) -> float:
     return cfg.intents.threshold
 
 
-def classify_local(text: str, cfg: Config, learned: Path | None = None, model: IntentModel | None = None,
+def classify_local(text: str, cfg: Config, learned: Path | None = None, model: IntentModel | RoutedModel | None = None,
                    embedding: np.ndarray | None = None) -> tuple[Prediction, bool]:
     """Predict one message with the config's model → (prediction, out_of_scope).
 
@@ -939,7 +973,7 @@ def classify_local(text: str, cfg: Config, learned: Path | None = None, model: I
     calibrated confidence is below the intent's threshold (or the global one).
     ``embedding``: the message's [1, dim] vector if the caller already computed it.
     """
-    model = model or get_local_model(cfg, learned)
+    model = (model or get_local_model(cfg, learned)).head_for(text)
     pred = model.predict([text], embeddings=embedding)[0]
     idef = cfg.intents.intents.get(pred.label)
     oos = pred.label == cfg.intents.oos_intent or bool(idef and idef.out_of_scope)
