@@ -50,6 +50,7 @@ def _healthy(port: int) -> bool:
 
 
 NO_SEED = False  # --no-seed
+EXTRA_ENV: dict[str, str] = {}  # --set KEY=VALUE (an option's first start, e.g. SIDECAR_TRIAGE_ENGLISH=1)
 
 
 def _env() -> dict[str, str]:
@@ -61,6 +62,7 @@ def _env() -> dict[str, str]:
     if NO_SEED:
         # What a store's own intents and knowledge base cost on their first start: nothing is in the seed.
         env["SIDECAR_EMBEDDING_SEED"] = "0"
+    env.update(EXTRA_ENV)
     return env
 
 
@@ -110,10 +112,17 @@ def main() -> int:
     ap.add_argument("--no-seed", action="store_true",
                     help="without the shipped embedding seed (SIDECAR_EMBEDDING_SEED=0): every text is embedded")
     ap.add_argument("--timeout", type=float, default=900, help="give up on a start after this many seconds")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="environment for the sidecar's starts (repeatable; e.g. SIDECAR_TRIAGE_ENGLISH=1)")
     ap.add_argument("--keep", action="store_true", help="keep the clone (its path is printed)")
     args = ap.parse_args()
     global NO_SEED
     NO_SEED = args.no_seed
+    for kv in args.set:
+        key, sep, value = kv.partition("=")
+        if not sep:
+            sys.exit(f"--set {kv}: expected KEY=VALUE")
+        EXTRA_ENV[key] = value
 
     tmp = Path(tempfile.mkdtemp(prefix="sidecar-first-start-"))
     clone = tmp / "sidecar"
