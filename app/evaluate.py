@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import f1_score
 
-from pipeline.local_classifier import IntentModel, _embed
+from pipeline.local_classifier import IntentModel, RoutedModel, new_model
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def evaluate(
     test_labels: Sequence[str],
     oos_label: str | None = None,
     threshold: float | None = None,
-    model: IntentModel | None = None,
+    model: IntentModel | RoutedModel | None = None,
     val_texts: Sequence[str] | None = None,
     val_labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
@@ -83,66 +83,93 @@ def evaluate(
 
     With a validation set (``val_texts``), the out-of-scope threshold is the one that scores
     best on it (overall accuracy, ties → lower threshold); TEST is never used to choose it.
+    The model is production's (:func:`pipeline.local_classifier.new_model`): with the English
+    head on, each TEST (and VAL) row is scored by the head production would route it to, with
+    that head's own calibration and threshold.
     """
     t0 = time.time()
-    train_emb = _embed(train_texts)
-    test_emb = _embed(test_texts)
+    model = model or new_model()
+    train_emb = model.vectors(train_texts)
     t_embed = time.time() - t0
-    model = model or IntentModel()
     # Calibration only matters when a threshold is applied; closed-set scoring skips its CV pass.
     model.fit(train_texts, train_labels, embeddings=train_emb, oos_label=oos_label, calibrate=threshold != 0.0)
     t_fit = time.time() - t0 - t_embed
-    source = "explicit"
-    if threshold is None and val_texts:
-        threshold, source = _threshold_on_val(model, val_texts, val_labels or [], train_labels, oos_label), "validation"
-    if threshold is None:
-        threshold, source = (model.cv.threshold, "train-cv") if model.cv.threshold is not None else (0.0, "none")
-    P = model.predict_proba(test_texts, embeddings=test_emb)
+    test_texts, test_labels = list(test_texts), list(test_labels)
     classes = np.array(model.classes_)
-    top = P.argmax(axis=1)
-    conf = P.max(axis=1)
-    pred = classes[top]
-    score = None
-    if source == "train-cv" and model.cv.score_threshold is not None:
-        # Chosen by train CV: confidence and kNN similarity combined (IntentModel.oos_score).
-        score = model.oos_score(conf, model.label_similarity(test_emb, top))
-    if score is not None:
-        threshold, source = model.cv.score_threshold, "train-cv, confidence + kNN score"
-        pred_oos = score < threshold
-    else:
-        pred_oos = conf < threshold
-    # Closed-set scoring (threshold 0, no out-of-scope label) rejects nothing, kNN floor included.
-    if threshold > 0 or oos_label is not None:
-        pred_oos = pred_oos | _below_floor(model, test_emb, top)
+    n = len(test_texts)
+    pred, conf = np.empty(n, dtype=object), np.zeros(n)
+    pred_oos, closed_pred = np.zeros(n, dtype=bool), np.empty(n, dtype=object)
+    in_cols = np.array([c != oos_label for c in classes])
+    val_parts = dict((id(m), idx) for m, idx in model.split(list(val_texts))) if val_texts else {}
+    routes: dict[str, dict[str, Any]] = {}
+    for m, idx in model.split(test_texts):
+        sub = [test_texts[i] for i in idx]
+        t1 = time.time()
+        emb = m.vectors(sub)
+        t_embed += time.time() - t1
+        thr, source = threshold, "explicit"
+        vidx = val_parts.get(id(m))
+        if thr is None and vidx is not None:
+            thr, source = _threshold_on_val(m, [val_texts[i] for i in vidx], [(val_labels or [])[i] for i in vidx],
+                                            train_labels, oos_label), "validation"
+        if thr is None:
+            thr, source = (m.cv.threshold, "train-cv") if m.cv.threshold is not None else (0.0, "none")
+        P = m.predict_proba(sub, embeddings=emb)
+        top = P.argmax(axis=1)
+        c = P.max(axis=1)
+        score = None
+        if source == "train-cv" and m.cv.score_threshold is not None:
+            # Chosen by train CV: confidence and kNN similarity combined (IntentModel.oos_score).
+            score = m.oos_score(c, m.label_similarity(emb, top))
+        if score is not None:
+            thr, source = m.cv.score_threshold, "train-cv, confidence + kNN score"
+            p_oos = score < thr
+        else:
+            p_oos = c < thr
+        # Closed-set scoring (threshold 0, no out-of-scope label) rejects nothing, kNN floor included.
+        if thr > 0 or oos_label is not None:
+            p_oos = p_oos | _below_floor(m, emb, top)
+        pred[idx], conf[idx], pred_oos[idx] = classes[top], c, p_oos
+        # Closed-set accuracy: argmax over in-scope classes only, no threshold (what closed benchmarks report).
+        closed_pred[idx] = classes[in_cols][P[:, in_cols].argmax(axis=1)]
+        routes[_route_name(model, m)] = {"n_test": len(idx), "threshold": round(float(thr), 3), "threshold_source": source,
+                                         "temperature": round(m.temperature, 3),
+                                         "knn_floor": None if m.knn_floor is None else round(m.knn_floor, 4)}
     pred_oos = pred_oos | (pred == oos_label)
     known = set(train_labels) - {oos_label}
-    gold = np.array(list(test_labels))
-    gold_oos = np.array([g == oos_label or g not in known for g in gold])
+    gold = np.array(test_labels, dtype=object)
+    gold_oos = np.array([g == oos_label or g not in known for g in gold], dtype=bool)
     correct = np.where(gold_oos, pred_oos, (~pred_oos) & (pred == gold))
-    # Closed-set accuracy: argmax over in-scope classes only, no threshold (what closed benchmarks report).
-    in_cols = np.array([c != oos_label for c in classes])
-    closed_pred = classes[in_cols][P[:, in_cols].argmax(axis=1)]
     y_true = [OOS if o else g for g, o in zip(gold, gold_oos, strict=True)]
     y_pred = [OOS if o else p for p, o in zip(pred, pred_oos, strict=True)]
     confused = Counter((t, p) for t, p in zip(y_true, y_pred, strict=True) if t != p)
     n_in, n_oos = int((~gold_oos).sum()), int(gold_oos.sum())
+    main = max(routes.values(), key=lambda r: r["n_test"]) if routes else {}
     return {
         "accuracy": round(float(correct.mean()), 4),
         "macro_f1": round(float(f1_score(y_true, y_pred, labels=sorted(set(y_true)), average="macro", zero_division=0)), 4),
         "in_scope_accuracy": round(float(correct[~gold_oos].mean()), 4) if n_in else None,
         "oos_recall": round(float(pred_oos[gold_oos].mean()), 4) if n_oos else None,
         "closed_set_accuracy": round(float((closed_pred[~gold_oos] == gold[~gold_oos]).mean()), 4) if n_in else None,
-        "threshold": round(float(threshold), 3),
-        "threshold_source": source,
-        "temperature": round(model.temperature, 3),
-        "knn_floor": None if model.knn_floor is None else round(model.knn_floor, 4),
+        # The head that scored most TEST rows; every head's in ``routes``.
+        "threshold": main.get("threshold", 0.0),
+        "threshold_source": main.get("threshold_source", "none"),
+        "temperature": main.get("temperature", 1.0),
+        "knn_floor": main.get("knn_floor"),
+        "routes": routes,
         "n_train": len(train_texts),
         "n_test": len(test_texts),
         "n_test_oos": n_oos,
         "n_classes": len(known),
-        "worst_confused": [[t, p, n] for (t, p), n in confused.most_common(5)],
+        "worst_confused": [[t, p, k] for (t, p), k in confused.most_common(5)],
         "seconds": {"embed": round(t_embed, 1), "fit": round(t_fit, 1), "total": round(time.time() - t0, 1)},
     }
+
+
+def _route_name(model: IntentModel | RoutedModel, head: IntentModel) -> str:
+    if isinstance(model, RoutedModel):
+        return "english" if head is model.english else "other"
+    return "all"
 
 
 def _below_floor(model: IntentModel, emb: np.ndarray, top: np.ndarray) -> np.ndarray:
@@ -154,7 +181,7 @@ def _below_floor(model: IntentModel, emb: np.ndarray, top: np.ndarray) -> np.nda
 
 def _threshold_on_val(model: IntentModel, texts: Sequence[str], labels: Sequence[str], train_labels: Sequence[str],
                       oos_label: str | None) -> float:
-    emb = _embed(texts)
+    emb = model.vectors(texts)
     P = model.predict_proba(list(texts), embeddings=emb)
     classes = np.array(model.classes_)
     conf, pred = P.max(axis=1), classes[P.argmax(axis=1)]
@@ -171,6 +198,15 @@ def _threshold_on_val(model: IntentModel, texts: Sequence[str], labels: Sequence
     return best
 
 
+def _route_lines(r: dict[str, Any]) -> list[str]:
+    routes = r.get("routes") or {}
+    if set(routes) <= {"all"}:
+        return []
+    model = {"english": "bge-small-en-v1.5", "other": "multilingual-e5-small"}
+    return [f"  {name} head ({model.get(name, name)}): {v['n_test']} test rows, threshold {v['threshold']}"
+            f" ({v['threshold_source']}), temperature {v['temperature']}" for name, v in routes.items()]
+
+
 def format_report(r: dict[str, Any]) -> list[str]:
     """Human-readable lines for an :func:`evaluate` result."""
 
@@ -180,6 +216,7 @@ def format_report(r: dict[str, Any]) -> list[str]:
     lines = [
         f"train {r['n_train']} rows / {r['n_classes']} intents; test {r['n_test']} rows ({r['n_test_oos']} out-of-scope)",
         f"out-of-scope threshold {r['threshold']} ({r['threshold_source']}), temperature {r['temperature']}",
+        *_route_lines(r),
         f"accuracy             {pct(r['accuracy'])}",
         f"macro-F1             {pct(r['macro_f1'])}",
         f"in-scope accuracy    {pct(r['in_scope_accuracy'])}",

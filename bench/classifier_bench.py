@@ -125,7 +125,8 @@ def bench(args: argparse.Namespace) -> None:
     logging.basicConfig(format="  %(relativeCreated)6.0f ms  %(name)s: %(message)s")
     logging.getLogger("pipeline").setLevel(logging.INFO)
     with Clock() as t_imp:
-        from knowledge.embedding import get_classifier_embedder
+        from app.settings import load_settings
+        from knowledge.embedding import get_classifier_embedder, select_english_triage
         from pipeline.classify import classify, warm_up
         from pipeline.config import load_config
         from pipeline.local_classifier import embed_pair, embed_sentiment, learned_path
@@ -133,6 +134,9 @@ def bench(args: argparse.Namespace) -> None:
         from pipeline.signals import detect_language, detect_signals
 
     cfg = load_config(args.config)
+    # SIDECAR_TRIAGE_ENGLISH=0: every message on e5 (the A/B of the English head; the worker child reads it too).
+    english = select_english_triage(load_settings().triage_english)
+    print(f"English messages on their own head (bge-small-en-v1.5): {'on' if english else 'off'}")
     var = Path(os.environ["SIDECAR_VAR"])
     warm = (var / "classifier_cache").is_dir() and any((var / "classifier_cache").iterdir())
     with Clock() as t_warm:
@@ -143,12 +147,15 @@ def bench(args: argparse.Namespace) -> None:
           f"{'':>4} {t_warm.wall:6.2f} s wall, {t_warm.cpu:5.2f} s CPU   "
           f"(first start target <= 15 s; {len(model.train_texts)} intent examples, {len(model.classes_)} intents)")
 
-    emb = get_classifier_embedder()
+    from knowledge.embedding import english_triage, get_english_triage_embedder
+
     # Honest timing: nothing below may come from the LRU cache, nor from the shipped seed of the
     # default config's texts (knowledge/seed/; the cold warm_up above does use it, as a start does).
-    emb.cache_size = 0
-    emb._cache.clear()
-    emb._seed = None
+    # Both triage models when English messages have their own (bge).
+    for emb in [get_classifier_embedder()] + ([get_english_triage_embedder()] if english_triage() else []):
+        emb.cache_size = 0
+        emb._cache.clear()
+        emb._seed = None
     texts = messages(args.n + args.single + 20, seed=7)
     batch, singles, first = texts[: args.n], texts[args.n : args.n + args.single], texts[args.n + args.single :]
     assert len(set(texts)) == len(texts)

@@ -49,16 +49,19 @@ def main() -> None:
     var = Path(tempfile.mkdtemp(prefix="bench-var-"))
     os.environ["SIDECAR_VAR"] = str(var)
 
-    from knowledge.embedding import select_companion, select_model
+    from app.settings import load_settings
+    from knowledge.embedding import select_companion, select_english_triage, select_model
     from pipeline.config import load_config
     from pipeline.local_classifier import classify_local, embed_sentiment
     from pipeline.signals import detect_signals, sentiment
 
     model = select_model(args.model)
     select_companion(args.with_minilm)
+    # SIDECAR_TRIAGE_ENGLISH (README): English messages on their own head on bge's vectors, or not.
+    english = select_english_triage(load_settings().triage_english)
     cfg = load_config(args.config)
     learned = var / "learned_examples.jsonl"
-    print(f"embedding model {model}")
+    print(f"embedding model {model}{' (English messages: their own head on bge-small-en-v1.5)' if english else ''}")
 
     intents = _rows("multilingual_intents.csv")
     ok: dict[str, list[bool]] = defaultdict(list)

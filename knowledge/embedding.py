@@ -679,6 +679,14 @@ _kb_selected = DEFAULT_KB_MODEL
 _companion = False
 # The knowledge base's multilingual index (knowledge.multilingual): None = when e5 is the triage model.
 _kb_multilingual: bool | None = None
+# English messages triaged on bge-small-en-v1.5's vectors by a head of their own, the others on
+# e5's (pipeline.local_classifier.RoutedModel): an option, SIDECAR_TRIAGE_ENGLISH=1. Only with e5 as
+# the triage model and without MiniLM beside it. Not the default: it wins every tuning measure
+# (BANKING77 10-shot train CV 80.9 -> 85.5%) but costs bge's run and session: worker peak RSS
+# 556-558 -> 606 MB (target 600), single classify() p95 18-26 -> 51-60 ms at load 5 (target 30)
+# (bench/classifier_bench.py, 2026-11-30; README, classifier section).
+DEFAULT_ENGLISH_TRIAGE = False
+_english_triage = DEFAULT_ENGLISH_TRIAGE
 _instances: dict[str, Embedder] = {}
 _views: dict[int, Any] = {}  # the knowledge base's view of a model instance (get_embedder), one per instance
 _instance_lock = threading.Lock()
@@ -719,6 +727,25 @@ def select_companion(on: bool) -> bool:
     with _instance_lock:
         _companion = bool(on)
     return _companion
+
+
+def select_english_triage(on: bool) -> bool:
+    """Triage English messages on bge's vectors (before first use; only with e5 selected alone)."""
+    global _english_triage
+    with _instance_lock:
+        _english_triage = bool(on)
+    return _english_triage
+
+
+def english_triage() -> bool:
+    """Whether English messages are triaged by their own head on bge's vectors (see :func:`select_english_triage`)."""
+    return _english_triage and _selected == E5_MODEL and not _companion
+
+
+def get_english_triage_embedder() -> Embedder:
+    """bge-small-en-v1.5 for the English triage head (texts as they are, no retrieval instruction);
+    the same instance as the knowledge base's when bge is its model."""
+    return _load(BGE_MODEL)
 
 
 def select_kb_multilingual(on: bool | None) -> None:
@@ -833,6 +860,8 @@ def classifier_features_id() -> str:
         base = e5_build_id()
     elif base == BGE_MODEL_ID:
         base = bge_build_id()
+    if english_triage():  # English messages' head reads bge's vectors (pipeline.local_classifier.RoutedModel)
+        return f"{base}+english:{bge_build_id()}"
     return f"{base}+{_minilm_features()}" if _with_companion() else base
 
 

@@ -64,6 +64,10 @@ SENTENCE_PENALTY: float | None = None  # short sentences match short questions e
 MODEL_TUNING: dict[str, dict[str, Any]] = {
     "all-MiniLM-L6-v2": {"SCORE_LEXICAL_WEIGHT": 0.3, "SENTENCE_PENALTY": 0.05, "RERANK": False},
     "multilingual-e5-small": {"SCORE_LEXICAL_WEIGHT": 1.14, "SENTENCE_PENALTY": 0.11, "RERANK": False},
+    # bge (SIDECAR_KB_EMBEDDING_MODEL=bge), eval_tune / eval_tune2 (2026-11-30): sentence penalty 0 / 0.05
+    # / 0.10 article recall@1 0.783 / 0.794 / 0.805 and 0.695 / 0.776 / 0.789 (recall@3 and drafts +-1
+    # label from 0.05 on); lexical weight 0.15 / 0.5 and re-ranking no better on both.
+    "bge-small-en-v1.5": {"SCORE_LEXICAL_WEIGHT": 0.3, "SENTENCE_PENALTY": 0.1, "RERANK": False},
 }
 
 

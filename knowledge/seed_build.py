@@ -25,7 +25,14 @@ def default_texts(config_dir: str | Path = "config") -> dict[str, dict[str, list
     Built from the same functions the start uses.
     """
     from knowledge.chunking import chunk_document, load_folder
-    from knowledge.embedding import DEFAULT_KB_MODEL, DEFAULT_MODEL, E5_MODEL, MINILM_MODEL
+    from knowledge.embedding import (
+        BGE_MODEL,
+        DEFAULT_ENGLISH_TRIAGE,
+        DEFAULT_KB_MODEL,
+        DEFAULT_MODEL,
+        E5_MODEL,
+        MINILM_MODEL,
+    )
     from knowledge.sentences import sentence_texts
     from pipeline.config import load_config
     from pipeline.local_classifier import _unshout, training_data
@@ -47,6 +54,8 @@ def default_texts(config_dir: str | Path = "config") -> dict[str, dict[str, list
                 passages.append(ch.embed_text)
                 passages += sentence_texts(str(meta.get("title") or ""), str(meta.get("heading") or ""), ch.body)
     out: dict[str, dict[str, list[str]]] = {DEFAULT_MODEL: {"query": triage, "passage": [], "sentiment": sentiment}}
+    if DEFAULT_MODEL == E5_MODEL and DEFAULT_ENGLISH_TRIAGE:  # the English head's vectors of the same examples
+        out[BGE_MODEL] = {"query": list(triage), "passage": [], "sentiment": []}
     out.setdefault(DEFAULT_KB_MODEL, {"query": [], "passage": [], "sentiment": []})["passage"] += _unique(passages)
     if DEFAULT_MODEL == E5_MODEL and DEFAULT_KB_MODEL == MINILM_MODEL:  # the multilingual index's defaults
         from knowledge.multilingual import heading_line
@@ -117,14 +126,16 @@ def _with_defaults(run):
     # The calibration's key names the triage model: built for the defaults, whatever the env selects.
     from knowledge import embedding
 
-    before = (embedding.selected_model(), embedding._companion)
+    before = (embedding.selected_model(), embedding._companion, embedding._english_triage)
     embedding.select_model(None)
     embedding.select_companion(False)
+    embedding.select_english_triage(embedding.DEFAULT_ENGLISH_TRIAGE)
     try:
         return run()
     finally:
         embedding.select_model(before[0])
         embedding.select_companion(before[1])
+        embedding.select_english_triage(before[2])
 
 
 def calibration_missing(config_dir: str | Path = "config", cv_folder: Path | None = None) -> bool:
@@ -132,5 +143,10 @@ def calibration_missing(config_dir: str | Path = "config", cv_folder: Path | Non
     from pipeline.config import load_config
     from pipeline.local_classifier import _cache_key, shipped_cv_path
 
-    key = _with_defaults(lambda: _cache_key(load_config(config_dir), None))
-    return not shipped_cv_path(key, cv_folder).is_file()
+    def paths() -> list[Path]:
+        from pipeline.local_classifier import head_keys, new_model
+
+        key = _cache_key(load_config(config_dir), None)
+        return [shipped_cv_path(k, cv_folder) for _n, _h, k in head_keys(key, new_model())]
+
+    return not all(p.is_file() for p in _with_defaults(paths))

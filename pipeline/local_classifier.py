@@ -2,7 +2,10 @@
 
 No network and no torch: embeddings come from :func:`knowledge.embedding.get_classifier_embedder`
 (multilingual-e5-small by default; MiniLM's vector beside it as the option SIDECAR_TRIAGE_MINILM=1;
-MiniLM alone selectable), the head is scikit-learn. Confidence is calibrated by temperature scaling fit
+MiniLM alone selectable), the head is scikit-learn. With the option ``SIDECAR_TRIAGE_ENGLISH=1``
+(and e5 selected), messages in English are read by an English model instead (bge-small-en-v1.5,
+:func:`knowledge.embedding.get_english_triage_embedder`) through a head of its own fitted on the
+same examples (:class:`RoutedModel`; routing by :func:`reads_english`). Confidence is calibrated by temperature scaling fit
 on out-of-fold predictions, so a threshold such as ``0.35`` means roughly the same thing whether
 the model knows 13 intents or 150.
 
@@ -50,6 +53,12 @@ FEATURES_VERSION = "centred-e5+minilm+char-ngrams-2"  # part of the fit cache ke
 # 1 / 0.5 / 0.3 / 0.2 that kept every language of bench/triage_quality.py at its earlier level.
 MINILM_WEIGHT = 0.2
 KEEP_CACHED = 3  # fitted models kept per process (and cache entries on disk), most recent first
+# A message goes to the English head unless py3langid gives another language at least this
+# probability. Its own default (English) for short texts sent a few short non-English messages
+# ("Recibido, gracias.", "Spedite in Svizzera?") to the English model; with 0.4 none of 793
+# non-English tuning messages (sentiment tuning set and examples, ml-tune) went there, and
+# 96.6-99.8% of the English tuning sets did (BANKING77 / CLINC150 val / HINT3 train; README).
+OTHER_LANGUAGE_P = 0.4
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,46 @@ def _unshout(text: str) -> str:
     return text
 
 
+def reads_english(texts: Sequence[str]) -> np.ndarray:
+    """Which of ``texts`` the English head reads (bool per text): all False unless the English
+    model is on (:func:`knowledge.embedding.english_triage`). English unless py3langid gives
+    another language at least :data:`OTHER_LANGUAGE_P` (so short, unsure texts count as English:
+    e5 reads English too, but an English model reading French would break the French figures)."""
+    from knowledge.embedding import english_triage
+
+    if not english_triage():
+        return np.zeros(len(texts), dtype=bool)
+    from pipeline.langid import language_guess
+
+    out = np.zeros(len(texts), dtype=bool)
+    for i, t in enumerate(texts):
+        lang, prob = language_guess(t or "")
+        out[i] = lang in ("", "en") or prob < OTHER_LANGUAGE_P
+    return out
+
+
+def embed_english(texts: Sequence[str]) -> np.ndarray:
+    """The English head's vectors of ``texts`` (bge-small-en-v1.5; shouting folded) → [n, 384]."""
+    from knowledge.embedding import get_english_triage_embedder
+
+    return get_english_triage_embedder().embed([_unshout(t or "") for t in texts])
+
+
 def embed_texts(texts: Sequence[str]) -> np.ndarray:
+    """Triage vectors of messages, each by the model of the head that reads it (:func:`reads_english`):
+    :func:`embed_english` for English ones, :func:`embed_multilingual` for the others."""
+    english = reads_english(texts)
+    if not english.any():
+        return embed_multilingual(texts)
+    if english.all():
+        return embed_english(texts)
+    out = np.zeros((len(texts), _embed_dim()), dtype=np.float32)
+    out[english] = embed_english([t for t, e in zip(texts, english, strict=True) if e])
+    out[~english] = embed_multilingual([t for t, e in zip(texts, english, strict=True) if not e])
+    return out
+
+
+def embed_multilingual(texts: Sequence[str]) -> np.ndarray:
     """Embed messages for triage (shouting folded to lower case) → [n, dim], rows L2-normalised.
 
     e5's vector (the default). With ``SIDECAR_TRIAGE_MINILM=1`` (an option: it costs a MiniLM pass
@@ -133,20 +181,30 @@ def _with_companion(main: np.ndarray, clean: list[str]) -> np.ndarray:
     return (pair / np.sqrt(1.0 + MINILM_WEIGHT**2)).astype(np.float32)
 
 
-_embed = embed_texts  # the name benchmarks and evaluate() patch
 
 
 def embed_pair(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(:func:`embed_texts` vectors, sentiment vectors) of messages, from one run of the model.
+    """(:func:`embed_texts` vectors, sentiment vectors) of messages, from one run of e5 (and one
+    of the English model for messages in English).
 
     The sentiment vector is e5's last two layers (:meth:`knowledge.embedding.E5Embedder.embed_pair`),
-    never MiniLM's (English only): with ``SIDECAR_TRIAGE_MINILM=1`` MiniLM joins the triage vector only.
+    never MiniLM's or bge's (English only): with ``SIDECAR_TRIAGE_MINILM=1`` MiniLM joins the triage
+    vector only, and English messages are read by e5 too for their sentiment (a sentiment head on
+    bge's vectors caught fewer angry English messages in the examples' CV: 86.4 vs 93.9%; README).
     """
     from knowledge.embedding import get_classifier_embedder
 
     clean = [_unshout(t or "") for t in texts]
     main, sent = get_classifier_embedder().embed_pair(clean)
-    return _with_companion(main, clean), sent
+    main = _with_companion(main, clean)
+    english = reads_english(texts)
+    if english.any():
+        main = np.array(main, dtype=np.float32)  # not the embedder's cached rows
+        main[english] = embed_english([t for t, e in zip(texts, english, strict=True) if e])
+    return main, sent
+
+
+_embed = embed_texts  # the name benchmarks and evaluate() patch
 
 
 def embed_sentiment(texts: Sequence[str]) -> np.ndarray:
@@ -183,6 +241,21 @@ class IntentModel:
         self.train_texts: list[str] = []
         self.train_labels: list[str] = []
         self.train_emb = np.zeros((0, 0), dtype=np.float32)
+        # What embeds texts for this head when no vectors are given (None: the module's _embed,
+        # which benchmarks patch); a RoutedModel's heads each name their own model's.
+        self.embedder: Any = None
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """This head's vectors of ``texts`` (what :meth:`fit` and :meth:`predict` embed with)."""
+        return (self.embedder if self.embedder is not None else _embed)(list(texts))
+
+    def head_for(self, text: str) -> IntentModel:
+        """The head that reads ``text``: this one (see :meth:`RoutedModel.head_for`)."""
+        return self
+
+    def split(self, texts: Sequence[str]) -> list[tuple[IntentModel, np.ndarray]]:
+        """(head, indices of the texts it reads): this head reads them all (see :meth:`RoutedModel.split`)."""
+        return [(self, np.arange(len(texts)))] if len(texts) else []
 
     # -------------------------------------------------------------- features
 
@@ -233,7 +306,7 @@ class IntentModel:
         labels = [str(lab) for lab in labels]
         if len(set(labels)) < 2:
             raise ValueError("need examples of at least two intents to train a classifier")
-        emb = _embed(texts) if embeddings is None else embeddings
+        emb = self.vectors(texts) if embeddings is None else embeddings
         if cv is not None:
             self.cv = cv
         elif calibrate:
@@ -278,7 +351,7 @@ class IntentModel:
         """Up to ``k`` training (text, label) pairs most similar to ``text``, at most ``per_label`` each."""
         if not getattr(self, "train_texts", None):
             return []
-        q = _embed([text])[0]
+        q = self.vectors([text])[0]
         sims = self.train_emb @ q
         out: list[tuple[str, str]] = []
         counts: dict[str, int] = {}
@@ -297,7 +370,7 @@ class IntentModel:
         if self._clf is None:
             raise RuntimeError("model is not fitted")
         texts = [t or "" for t in texts]
-        emb = _embed(texts) if embeddings is None else embeddings
+        emb = self.vectors(texts) if embeddings is None else embeddings
         d = self._clf.decision_function(self._features(emb, texts, self._vec))
         if d.ndim == 1:  # binary problems give one column
             d = np.stack([-d, d], axis=1) / 2
@@ -311,7 +384,7 @@ class IntentModel:
         """Best label, its calibrated confidence, the next ``top`` alternatives and the similarity
         of the closest training example of that label, for each text."""
         texts = [t or "" for t in texts]
-        emb = _embed(texts) if embeddings is None else embeddings
+        emb = self.vectors(texts) if embeddings is None else embeddings
         P = self.predict_proba(texts, emb)
         sims = self.label_similarity(emb, P.argmax(axis=1))
         out = []
@@ -465,6 +538,103 @@ class IntentModel:
     @staticmethod
     def _oos_stub(d: np.ndarray, cls: list[str], oos_label: str | None) -> dict[str, Any]:
         return {"logits": d, "oos_col": cls.index(oos_label) if oos_label in cls else -1}
+
+
+class RoutedModel:
+    """Two :class:`IntentModel` heads fitted on the same examples and labels: ``english`` reads
+    bge-small-en-v1.5's vectors and answers messages in English (:func:`reads_english`),
+    ``other`` reads e5's and answers the rest. Each head has its own calibration (temperature,
+    out-of-scope thresholds from its own CV pass) and kNN floor.
+
+    Why two heads rather than one over both vectors: bge reads English only, and with English
+    vectors beside e5's for every message non-English figures fell (MiniLM's option, README);
+    routed, a French message never meets an English model. Both heads learn from every example
+    (a store's intents.yaml has them in seven languages; e5 needs them all, and a short message
+    routed to bge by mistake still finds its language's examples there).
+    """
+
+    names = ("english", "other")
+
+    def __init__(self, **kwargs: Any):
+        self.english = IntentModel(**kwargs)
+        self.english.embedder = embed_english
+        self.other = IntentModel(**kwargs)
+        self.other.embedder = embed_multilingual
+        self.classes_: list[str] = []
+
+    def heads(self) -> list[tuple[str, IntentModel]]:
+        return [("english", self.english), ("other", self.other)]
+
+    def vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each head's vectors of ``texts`` (the training rows: both heads learn from all of them)."""
+        return {name: m.vectors(texts) for name, m in self.heads()}
+
+    def fit(self, texts: Sequence[str], labels: Sequence[str], embeddings: dict[str, np.ndarray] | None = None,
+            oos_label: str | None = None, calibrate: bool = True, cv: dict[str, CVReport] | None = None,
+            head: dict[str, Head] | None = None) -> RoutedModel:
+        """Fit both heads (see :meth:`IntentModel.fit`); ``embeddings``, ``cv`` and ``head`` per head name."""
+        for name, m in self.heads():
+            m.fit(texts, labels, embeddings=(embeddings or {}).get(name), oos_label=oos_label, calibrate=calibrate,
+                  cv=(cv or {}).get(name), head=(head or {}).get(name))
+        self.classes_ = list(self.other.classes_)
+        return self
+
+    def split(self, texts: Sequence[str]) -> list[tuple[IntentModel, np.ndarray]]:
+        """(head, indices of the texts it reads) for each head that reads any of ``texts``."""
+        english = reads_english(texts)
+        return [(m, idx) for m, idx in ((self.english, np.flatnonzero(english)), (self.other, np.flatnonzero(~english)))
+                if len(idx)]
+
+    def head_for(self, text: str) -> IntentModel:
+        """The head that reads ``text``."""
+        return self.english if reads_english([text])[0] else self.other
+
+    def predict(self, texts: Sequence[str], embeddings: np.ndarray | None = None, top: int = 3) -> list[Prediction]:
+        """Each text predicted by its head (``embeddings``: :func:`embed_texts` rows, each its head's model's)."""
+        texts = [t or "" for t in texts]
+        out: list[Prediction] = [Prediction("", 0.0)] * len(texts)
+        for m, idx in self.split(texts):
+            sub = m.predict([texts[i] for i in idx], embeddings=None if embeddings is None else embeddings[idx], top=top)
+            for i, p in zip(idx, sub, strict=True):
+                out[i] = p
+        return out
+
+    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probabilities [n, n_classes], each row from its text's head (same columns)."""
+        texts = [t or "" for t in texts]
+        out = np.zeros((len(texts), len(self.classes_)))
+        for m, idx in self.split(texts):
+            out[idx] = m.predict_proba([texts[i] for i in idx], None if embeddings is None else embeddings[idx])
+        return out
+
+    def nearest_examples(self, text: str, k: int = 8, per_label: int = 2) -> list[tuple[str, str]]:
+        """See :meth:`IntentModel.nearest_examples` (by the head that reads ``text``)."""
+        return self.head_for(text).nearest_examples(text, k=k, per_label=per_label)
+
+    # What the rest of the pipeline reads of a fitted model: the multilingual head's (its examples'
+    # vectors are e5's, which the sentiment model may reuse; its calibration is what logs show).
+    @property
+    def train_texts(self) -> list[str]:
+        return self.other.train_texts
+
+    @property
+    def train_emb(self) -> np.ndarray:
+        return self.other.train_emb
+
+    @property
+    def temperature(self) -> float:
+        return self.other.temperature
+
+    @property
+    def head_reused(self) -> bool:
+        return self.english.head_reused and self.other.head_reused
+
+
+def new_model(**kwargs: Any) -> IntentModel | RoutedModel:
+    """A triage model for the selected embeddings: routed by language when the English model is on."""
+    from knowledge.embedding import english_triage
+
+    return RoutedModel(**kwargs) if english_triage() else IntentModel(**kwargs)
 
 
 SCORE_QUANTILES = 101  # points kept of each CV distribution (the combined score's reference)
@@ -661,12 +831,12 @@ def _save_head(var_dir: Path, key: str, head: Head) -> None:
         log.info("classifier head not cached (%s)", exc)
 
 
-def _save_disk_cache(var_dir: Path, key: str, emb: np.ndarray, cv: CVReport) -> None:
+def _save_disk_cache(var_dir: Path, key: str, emb: np.ndarray, cv: CVReport, keep: int = KEEP_CACHED) -> None:
     folder = var_dir / "classifier_cache"
     base = folder / key[:32]
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        prune(folder, KEEP_CACHED - 1, companions=(".json", ".head.npz"))
+        prune(folder, keep - 1, companions=(".json", ".head.npz"))
         write_atomic(base.with_suffix(".npy"), lambda tmp: np.save(tmp, emb.astype(np.float32), allow_pickle=False))
         write_atomic(base.with_suffix(".json"),
                      lambda tmp: tmp.write_text(json.dumps(dataclasses.asdict(cv)), encoding="utf-8"))
@@ -692,22 +862,34 @@ def _shipped_cv(key: str) -> CVReport | None:
         return None
 
 
-def write_shipped_cv(cfg: Config, folder: Path | None = None) -> Path:
-    """Run the CV pass on ``cfg``'s examples (no learned ones) and ship it: the build of the seed."""
+def head_keys(key: str, model: IntentModel | RoutedModel) -> list[tuple[str, IntentModel, str]]:
+    """(head name, head, its cache key) of a model for config key ``key``: a single head keeps the
+    key itself; a routed model's English head has a key of its own (its vectors are bge's)."""
+    if isinstance(model, RoutedModel):
+        return [(name, m, key if name == "other" else hashlib.sha256(f"{key}/{name}".encode()).hexdigest())
+                for name, m in model.heads()]
+    return [("", model, key)]
+
+
+def write_shipped_cv(cfg: Config, folder: Path | None = None) -> list[Path]:
+    """Run the CV pass on ``cfg``'s examples (no learned ones) for each head and ship it: the build of the seed."""
     folder = folder or SHIPPED_CV_DIR
     key = _cache_key(cfg, None)
     texts, labels = training_data(cfg)
-    cv = IntentModel()._cross_validate(texts, labels, _embed(texts), cfg.intents.oos_intent)
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.json"):  # one config's calibration: the current default's
         old.unlink()
-    path = shipped_cv_path(key, folder)
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(dataclasses.asdict(cv), indent=1) + "\n",
-                                                   encoding="utf-8"))
-    return path
+    paths = []
+    for _name, head, hkey in head_keys(key, new_model()):
+        cv = head._cross_validate(texts, labels, head.vectors(texts), cfg.intents.oos_intent)
+        path = shipped_cv_path(hkey, folder)
+        write_atomic(path, lambda tmp, cv=cv: tmp.write_text(json.dumps(dataclasses.asdict(cv), indent=1) + "\n",
+                                                               encoding="utf-8"))
+        paths.append(path)
+    return paths
 
 
-def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
+def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel | RoutedModel:
     """The fitted model for this config (cached per process by content; refits on change).
 
     Embedding the examples and the CV calibration are the slow part of a fit; both are saved
@@ -716,6 +898,7 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
     restart reuses them when they match the refit vectorizer, and a worker is up in seconds.
     ``learned`` None: the config's examples only, and no disk cache. Without a cache entry, the
     shipped config's calibration comes from :data:`SHIPPED_CV_DIR` when its content key matches.
+    A :class:`RoutedModel` (the default with e5) does all of this for each of its two heads.
     """
     key = _cache_key(cfg, learned)
     with _models_lock:
@@ -727,28 +910,45 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel:
             model = _models.get(key)
             if model is None:
                 texts, labels = training_data(cfg, learned)
-                emb, cv, head = _disk_cache(learned.parent, key) if learned is not None else (None, None, None)
-                if emb is not None and emb.shape != (len(texts), _embed_dim()):
-                    emb, cv, head = None, None, None
-                cached = emb is not None
-                shipped = cv is None and (cv := _shipped_cv(key)) is not None
-                model = IntentModel().fit(texts, labels, embeddings=emb, oos_label=cfg.intents.oos_intent, cv=cv,
-                                          head=head)
-                reused = model.head_reused
-                if not cached and learned is not None:
-                    _save_disk_cache(learned.parent, key, model.train_emb, model.cv)
-                if not reused and learned is not None:
-                    _save_head(learned.parent, key, model.head())
+                model = new_model()
+                how = []
+                for _name, head, hkey in head_keys(key, model):
+                    how.append(_fit_head(head, hkey, texts, labels, cfg.intents.oos_intent, learned,
+                                         keep=KEEP_CACHED * (2 if isinstance(model, RoutedModel) else 1)))
+                if isinstance(model, RoutedModel):
+                    model.classes_ = list(model.other.classes_)
                 log.info(
                     "local intent model fitted: %d examples, %d intents, temperature %.2f%s",
-                    len(texts), len(set(labels)), model.temperature,
-                    " (cached fit)" if reused else " (cached embeddings)" if cached else
-                    " (shipped calibration)" if shipped else "",
+                    len(texts), len(set(labels)), model.temperature, " + ".join(h for h in how if h),
                 )
                 _models[key] = model
                 while len(_models) > KEEP_CACHED:  # least recently used first (dicts keep order)
                     _models.pop(next(iter(_models)))
     return model
+
+
+def _fit_head(model: IntentModel, key: str, texts: list[str], labels: list[str], oos_label: str,
+              learned: Path | None, keep: int) -> str:
+    """Fit one head from the disk cache / shipped calibration when they match; say which it used."""
+    emb, cv, head = _disk_cache(learned.parent, key) if learned is not None else (None, None, None)
+    if emb is not None and emb.shape != (len(texts), _head_dim(model)):
+        emb, cv, head = None, None, None
+    cached = emb is not None
+    shipped = cv is None and (cv := _shipped_cv(key)) is not None
+    model.fit(texts, labels, embeddings=emb, oos_label=oos_label, cv=cv, head=head)
+    reused = model.head_reused
+    if not cached and learned is not None:
+        _save_disk_cache(learned.parent, key, model.train_emb, model.cv, keep)
+    if not reused and learned is not None:
+        _save_head(learned.parent, key, model.head())
+    return (" (cached fit)" if reused else " (cached embeddings)" if cached else
+            " (shipped calibration)" if shipped else "")
+
+
+def _head_dim(model: IntentModel) -> int:
+    from knowledge.embedding import DIM
+
+    return DIM if model.embedder is embed_english else _embed_dim()
 
 
 def _embed_dim() -> int:
@@ -765,7 +965,7 @@ def oos_threshold(cfg: Config, intent: str) -> float:
     return cfg.intents.threshold
 
 
-def classify_local(text: str, cfg: Config, learned: Path | None = None, model: IntentModel | None = None,
+def classify_local(text: str, cfg: Config, learned: Path | None = None, model: IntentModel | RoutedModel | None = None,
                    embedding: np.ndarray | None = None) -> tuple[Prediction, bool]:
     """Predict one message with the config's model → (prediction, out_of_scope).
 
@@ -773,7 +973,7 @@ def classify_local(text: str, cfg: Config, learned: Path | None = None, model: I
     calibrated confidence is below the intent's threshold (or the global one).
     ``embedding``: the message's [1, dim] vector if the caller already computed it.
     """
-    model = model or get_local_model(cfg, learned)
+    model = (model or get_local_model(cfg, learned)).head_for(text)
     pred = model.predict([text], embeddings=embedding)[0]
     idef = cfg.intents.intents.get(pred.label)
     oos = pred.label == cfg.intents.oos_intent or bool(idef and idef.out_of_scope)

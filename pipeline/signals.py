@@ -19,17 +19,17 @@ import html
 import logging
 import re
 import unicodedata
-from functools import lru_cache
 
 import numpy as np
 
 from pipeline.config import Config
+from pipeline.langid import LANGUAGES as LANGID_LANGUAGES
 from pipeline.models import PRIORITIES, Ticket, priority_rank
 
 log = logging.getLogger(__name__)
 
 SENTIMENTS = ("very_negative", "negative", "neutral", "positive")
-LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pt")
+LANGUAGES = LANGID_LANGUAGES
 DEFAULT_LANGUAGE = "en"
 
 SIGNALS = (
@@ -278,13 +278,10 @@ def _log_fallback() -> None:
 # ------------------------------------------------------------------ language
 
 
-@lru_cache(maxsize=1)
 def _identifier():
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from pipeline.langid import identifier
 
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    ident.set_languages(list(LANGUAGES))
-    return ident
+    return identifier()
 
 
 def detect_language(text: str, default: str = DEFAULT_LANGUAGE) -> str:

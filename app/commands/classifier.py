@@ -124,6 +124,15 @@ def training_texts(cfg, learned) -> list[str]:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Fit on TRAIN, evaluate on TEST, print figures; the last line is one JSON object."""
     from app.evaluate import LabeledDataError, evaluate, format_report, read_labeled_csv
+    from app.settings import SettingsError, get_settings
+
+    # The models production would use (SIDECAR_EMBEDDING_MODEL, SIDECAR_TRIAGE_MINILM,
+    # SIDECAR_TRIAGE_ENGLISH): get_settings applies them to this process.
+    try:
+        get_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
 
     try:
         train = read_labeled_csv(args.train, args.text_column, args.label_column)

@@ -149,3 +149,32 @@ def test_calibration_puts_bge_on_minilm_scale():
     # near MiniLM's (~0.15), its best matches (~0.735) near MiniLM's (~0.57).
     assert 0.1 < emb.calibrate(0.516) < 0.2 and 0.52 < emb.calibrate(0.735) < 0.62
     assert emb.calibrate(0.8) > emb.calibrate(0.7)
+
+
+def test_a_bge_knowledge_base_answers_and_refuses_to_mix_with_minilm(tmp_path):
+    """Ingest and search with bge (questions with the instruction, passages without, scores calibrated);
+    a MiniLM store is refused under bge and a bge store under MiniLM, each naming the way back."""
+    from knowledge.ingest import ingest_folder
+    from knowledge.retrieve import search
+    from knowledge.store import EmbeddingMismatch, KnowledgeStore
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "refunds.md").write_text("# Refunds\n\nRefunds reach your card within 5 to 10 working days after we "
+                                   "inspect the return.\n", encoding="utf-8")
+    (kb / "reset.md").write_text("# Reset your password\n\n## The reset email does not arrive\n\nWait a few "
+                                 "minutes and check your spam, junk and promotions folders.\n", encoding="utf-8")
+    emb.select_kb_model("bge")
+    store = KnowledgeStore(path=str(tmp_path / "bge"))
+    ingest_folder(store, kb, progress=False)
+    assert store.signature == f"local:{emb.bge_build_id()}/query-instruction"
+    hits = search(store, "the reset email never arrives")
+    assert hits and hits[0].id == "reset.md" and 0.3 < hits[0].score <= 1.0
+    assert search(store, "no money back 3 weeks after returning")[0].id == "refunds.md"
+    emb.select_kb_model("minilm")
+    with pytest.raises(EmbeddingMismatch, match="SIDECAR_KB_EMBEDDING_MODEL=bge-small-en-v1.5"):
+        KnowledgeStore(path=str(tmp_path / "bge"))
+    ingest_folder(KnowledgeStore(path=str(tmp_path / "minilm")), kb, progress=False)
+    emb.select_kb_model("bge")
+    with pytest.raises(EmbeddingMismatch, match="SIDECAR_KB_EMBEDDING_MODEL=all-MiniLM-L6-v2"):
+        KnowledgeStore(path=str(tmp_path / "minilm"))

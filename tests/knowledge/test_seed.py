@@ -165,16 +165,17 @@ def test_the_shipped_calibration_is_what_the_cv_pass_measures():
 
     cfg = load_config("config")
     key = lc._cache_key(cfg, None)
-    shipped = lc._shipped_cv(key)
-    assert shipped is not None, f"no shipped calibration for the default intents: run `{seed.BUILD_COMMAND}`"
     texts, labels = lc.training_data(cfg)
-    fresh = lc.IntentModel()._cross_validate(texts, labels, lc.embed_texts(texts), cfg.intents.oos_intent)
-    assert fresh.folds == shipped.folds >= 3
-    assert abs(fresh.temperature - shipped.temperature) < 1e-3 * shipped.temperature
-    assert fresh.in_scope_accuracy == pytest.approx(shipped.in_scope_accuracy, abs=0.005)
-    assert fresh.threshold == pytest.approx(shipped.threshold, abs=0.01)
-    assert np.allclose(fresh.conf_ref, shipped.conf_ref, atol=1e-3)
-    assert np.allclose(fresh.sim_ref, shipped.sim_ref, atol=1e-3)
+    for name, head, hkey in lc.head_keys(key, lc.new_model()):  # each head of the default model has its own
+        shipped = lc._shipped_cv(hkey)
+        assert shipped is not None, f"no shipped calibration for the default intents' {name} head: run `{seed.BUILD_COMMAND}`"
+        fresh = head._cross_validate(texts, labels, head.vectors(texts), cfg.intents.oos_intent)
+        assert fresh.folds == shipped.folds >= 3
+        assert abs(fresh.temperature - shipped.temperature) < 1e-3 * shipped.temperature
+        assert fresh.in_scope_accuracy == pytest.approx(shipped.in_scope_accuracy, abs=0.005)
+        assert fresh.threshold == pytest.approx(shipped.threshold, abs=0.01)
+        assert np.allclose(fresh.conf_ref, shipped.conf_ref, atol=1e-3)
+        assert np.allclose(fresh.sim_ref, shipped.sim_ref, atol=1e-3)
 
 
 def test_only_the_default_intents_find_the_shipped_calibration(tmp_path, caplog):

@@ -165,7 +165,8 @@ def test_per_intent_threshold_overrides_global(cfg):
 
 @pytest.mark.xfail(strict=True, reason="known limitation (issue 13): multilingual-e5 gives keyboard noise a 0.70 "
                    "product_question; a learned generic out-of-scope class fixed it but pulled FR/NL/PT store "
-                   "messages into 'other' (README)")
+                   "messages into 'other' (README); the English head on bge (SIDECAR_TRIAGE_ENGLISH=1) gives it "
+                   "0.39 (tests/pipeline/test_triage_routing.py)")
 def test_gibberish_gets_low_confidence_or_other(cfg):
     t = classify("zxqv plorb 7731 kkkk", None, cfg)
     assert t.out_of_scope or t.confidence < 0.6
@@ -180,7 +181,8 @@ def test_confidence_is_calibrated_probability(cfg):
     model = lc.get_local_model(cfg)
     P = model.predict_proba(["where is my parcel", "refund please"])
     assert np.allclose(P.sum(axis=1), 1.0)
-    assert model.cv.folds >= 3 and model.temperature != 1.0  # the CV pass ran and fitted a temperature
+    for _name, head, _key in lc.head_keys("", model):  # each head ran its own CV pass and fitted a temperature
+        assert head.cv.folds >= 3 and head.temperature != 1.0
 
 
 def test_triage_carries_signals_priority_sentiment_language(cfg):
@@ -294,8 +296,9 @@ def test_disk_cache_refits_a_head_that_does_not_match(cfg, tmp_path):
     key = lc._cache_key(mini, learned)
     lc._models.pop(key)
     # A head with the wrong shape (a corrupted or foreign file) is refit, never used.
-    h = first.head()
-    lc._save_head(tmp_path, key, lc.Head(h.coef[:, :-1], h.intercept, h.classes))
+    for _name, head, hkey in lc.head_keys(key, first):  # every head of a routed model
+        h = head.head()
+        lc._save_head(tmp_path, hkey, lc.Head(h.coef[:, :-1], h.intercept, h.classes))
     again = lc.get_local_model(mini, learned)
     assert not again.head_reused
     probe = ["where is my parcel", "I was charged twice"]

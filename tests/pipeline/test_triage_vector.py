@@ -10,17 +10,21 @@ from pipeline.sentiment import _first_model
 TEXTS = ["Where is my parcel?", "Où est mon colis ?", ""]
 
 
-def test_default_is_e5_alone():
+def test_without_the_english_head_e5_alone():
     from app.settings import load_settings
 
     assert load_settings({}).triage_minilm is False
     assert load_settings({"SIDECAR_TRIAGE_MINILM": "1"}).triage_minilm is True
     ke.select_model("multilingual-e5-small")
     ke.select_companion(False)
-    assert ke.get_classifier_companion() is None and ke.classifier_dim() == ke.DIM
-    assert ke.classifier_features_id() == ke.e5_build_id() == f"{ke.E5_MODEL_ID}/graph{ke.E5_GRAPH_VERSION}"
-    v = lc.embed_texts(TEXTS[:2])
-    assert v.shape == (2, ke.DIM) and np.allclose(v, ke.get_classifier_embedder().embed(TEXTS[:2]), atol=1e-5)
+    ke.select_english_triage(False)
+    try:
+        assert ke.get_classifier_companion() is None and ke.classifier_dim() == ke.DIM
+        assert ke.classifier_features_id() == ke.e5_build_id() == f"{ke.E5_MODEL_ID}/graph{ke.E5_GRAPH_VERSION}"
+        v = lc.embed_texts(TEXTS[:2])
+        assert v.shape == (2, ke.DIM) and np.allclose(v, ke.get_classifier_embedder().embed(TEXTS[:2]), atol=1e-5)
+    finally:
+        ke.select_english_triage(ke.DEFAULT_ENGLISH_TRIAGE)
 
 
 def test_pair_is_unit_length_and_keeps_each_model_direction():

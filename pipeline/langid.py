@@ -1,0 +1,35 @@
+"""py3langid restricted to the supported languages: one identifier per process.
+
+Its own module so that :mod:`pipeline.signals` (triage's ``language``) and
+:mod:`pipeline.local_classifier` (which head reads a message) share it without importing each other.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pt")
+LANGUAGE_CHARS = 2_000  # the language is judged on the text's start (bounded work)
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def identifier():
+    """py3langid's identifier over :data:`LANGUAGES`, with normalised probabilities."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    ident.set_languages(list(LANGUAGES))
+    return ident
+
+
+def language_guess(text: str) -> tuple[str, float]:
+    """The most likely language of ``text`` among :data:`LANGUAGES` and its probability
+    (("", 0.0) for a text without words); no default applied, unlike
+    :func:`pipeline.signals.detect_language`."""
+    text = (text or "").strip()[:LANGUAGE_CHARS]
+    if not _WORD.search(text):
+        return "", 0.0
+    lang, prob = identifier().classify(text)
+    return str(lang), float(prob)
