@@ -61,8 +61,11 @@ _CACHE_SIZE = 8192
 # best sentence among the CROSS_CANDIDATES that score highest here, when it rates one more than
 # CROSS_MARGIN (logits) above the one chosen here; English questions only (it was trained on English
 # search). eval_tune.yaml / eval_tune2.yaml answer sentences in template drafts, against 254 / 184 without:
-# candidates 3, margin 1: 255 / 187 (kept); 4 / 1: 255 / 187 (longer drafts); 4 / 2: 254 / 187; 4 / 0: 254 / 188;
-# 6 / 2: 254 / 187; 2 / 1: 254 / 186. Its logit added to every sentence's score instead (0.1 / 0.2 x its
+# candidates 3, margin 1: 255 / 187; 4 / 1: 255 / 187 (longer drafts); 4 / 2: 254 / 187; 4 / 0: 254 / 188;
+# 6 / 2: 254 / 187; 2 / 1: 254 / 186. Used for the draft's first passage only (pipeline.draft): 255 / 186, one
+# model run of at most 3 pairs per draft instead of up to three (with every passage, bench/e2e_latency.py at
+# load 5-9 gave webhook -> note p50 714-1220 ms against 224 without: jobs outgrew the 0.25 s between tickets).
+# Only calling it when the embedding's two best are within 0.1: the same answers, and it still ran for 4 drafts in 5. Its logit added to every sentence's score instead (0.1 / 0.2 x its
 # sigmoid, 8 candidates): 252 / 180 and 250 / 180 — it rates a sentence stuffed with the question's words
 # ("... or a charger that stops working") above the one that answers.
 CROSS_CHOICE = True
@@ -380,15 +383,15 @@ def cross_order(question: str, texts: Sequence[str],
     return sorted(range(len(texts)), key=lambda i: (echo[i], -float(ce[i]))), [float(x) for x in ce]
 
 
-def _cross_best(question: str, sents: Sequence[str], contexts: Sequence[str] | None, scores: Sequence[float],
-                language: str | None, best: int, ask: str | None = None) -> int:
+def _cross_best(ask: str, sents: Sequence[str], contexts: Sequence[str] | None, scores: Sequence[float],
+                language: str | None, best: int) -> int:
     """The best sentence by the cross-encoder among the top :data:`CROSS_CANDIDATES` (``best`` otherwise).
 
     Bounded: at most CROSS_CANDIDATES pairs per passage, each cut to the model's pair limit. It only
     replaces the embedding's choice by a sentence it rates :data:`CROSS_MARGIN` higher that is not an
     echo of the question. Without the model (not installed, wrong file) the embedding's choice stands:
     a draft is never lost over it; the warning is logged once per process, and the worker's warm-up
-    reports it at start. ``ask``: what the model reads of the question (default: ``question``).
+    reports it at start. ``ask``: the customer's request, as the model reads it.
     """
     if (language or "en").split("-")[0].lower() != "en":
         return best
@@ -396,13 +399,13 @@ def _cross_best(question: str, sents: Sequence[str], contexts: Sequence[str] | N
     if len(cand) < 2 or cand[0] != best:
         return best
     ctx = contexts or [""] * len(sents)
-    got = cross_order(ask or question, [f"{ctx[i]}: {sents[i]}" if ctx[i] else sents[i] for i in cand],
+    got = cross_order(ask, [f"{ctx[i]}: {sents[i]}" if ctx[i] else sents[i] for i in cand],
                       [sents[i] for i in cand])
     if got is None:
         return best
     order, ce = got
     j = order[0]
-    return cand[j] if j != 0 and not _echoes(question, sents[cand[j]]) and ce[j] - ce[0] > CROSS_MARGIN else best
+    return cand[j] if j != 0 and not _echoes(ask, sents[cand[j]]) and ce[j] - ce[0] > CROSS_MARGIN else best
 
 
 def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max_sentences: int | None = None,
@@ -411,8 +414,8 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
                      language: str | None = None, ask: str | None = None) -> str:
     """The sentences of ``passage`` that answer ``question``, in the passage's order, within ``limit_chars``.
 
-    ``ask``: what the cross-encoder reads of the question (:func:`_cross_best`; the drafter passes the
-    message's requests without its context sentences), ``question`` when not given.
+    ``ask``: the customer's request as the cross-encoder reads it (the message's requests without its
+    context sentences); when given, the cross-encoder may choose the best sentence (:func:`_cross_best`).
 
     ``heading`` is the heading of the passage's first section (later ones are ``### `` lines),
     ``title`` the article's; ``stored``: the knowledge base's sentence vectors by text, ``language``
@@ -429,8 +432,8 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
     # Help-centre sections lead with their answer: a small edge for each section's first sentence.
     scores = [sc + (LEAD_BONUS if i == 0 or blocks[i - 1][0] != blocks[i][0] else 0.0) for i, sc in enumerate(scores)]
     best = max(range(len(sents)), key=lambda i: scores[i])
-    if CROSS_CHOICE and embed is None and question_vec is None:  # the process's own models, as in drafts
-        best = _cross_best(question, sents, contexts, scores, language, best, ask)
+    if CROSS_CHOICE and ask and embed is None and question_vec is None:  # the process's own models, as in drafts
+        best = _cross_best(ask, sents, contexts, scores, language, best)
     keep = {best}
     if best > 0 and blocks[best - 1][0] == blocks[best][0] and _LEADS_ON_PREVIOUS.match(sents[best]):
         keep.add(best - 1)

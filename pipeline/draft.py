@@ -574,16 +574,17 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         most = None
         if len(chosen) == 1:  # one passage: room for the sentences two would have had (see SINGLE_PASSAGE_*)
             limit, most = limit * SINGLE_PASSAGE_CHARS // 100, MAX_SENTENCES + SINGLE_PASSAGE_EXTRA
-        for s, question in chosen:
+        for n_passage, (s, question) in enumerate(chosen):
             if len(chosen) > 1:
                 lines.append(_pick(d.get("about"), lang, '"{title}":').format(title=_title(s)))
             try:
-                # The cross-encoder reads the requests only ("I ordered last week." dropped): it was trained on
+                # The cross-encoder (pipeline.answer.CROSS_CHOICE) for the first passage only: one bounded run
+                # per draft. It reads the requests only ("I ordered last week." dropped): it was trained on
                 # search queries (with them it chose the answer within its section in 182 / 144 cases of
                 # eval_tune / eval_tune2, with the whole message 179 / 137).
+                ask = (" ".join(split_parts(question)) or question) if n_passage == 0 else None
                 quote = select_sentences(question, s.text, limit_chars=limit, heading=_first_heading(s),
-                                         max_sentences=most, stored=stored, title=_title(s), language=lang,
-                                         ask=" ".join(split_parts(question)) or question)
+                                         max_sentences=most, stored=stored, title=_title(s), language=lang, ask=ask)
             except Exception as exc:  # never lose the draft over sentence scoring
                 log.warning("sentence selection failed: %s", type(exc).__name__)
                 quote = s.text

@@ -118,7 +118,7 @@ def test_work_is_bounded_for_a_huge_message_and_passage(monkeypatch):
     monkeypatch.setattr(xe, "get_cross_encoder", lambda: rec)
     passage = " ".join(f"Sentence number {i} says something about parcels, returns and refunds." for i in range(400))
     question = "where is my parcel and my refund? " * 400  # ~8k characters, as the pipeline's limit
-    out = answer.select_sentences(question, passage, language="en")
+    out = answer.select_sentences(question, passage, language="en", ask=question)
     assert len(rec.calls) == 1 and len(rec.calls[0][1]) == answer.CROSS_CANDIDATES
     assert out and all(s in answer.sentences(passage) for s in answer.sentences(out))
 
@@ -144,7 +144,7 @@ def test_non_english_questions_do_not_use_it(monkeypatch):
     rec = _Recorder()
     monkeypatch.setattr(xe, "get_cross_encoder", lambda: rec)
     passage = "Premier point sur les colis. Deuxième point sur les retours. Troisième point sur les remboursements."
-    answer.select_sentences("où est mon colis", passage, language="fr", max_sentences=1)
+    answer.select_sentences("où est mon colis", passage, language="fr", max_sentences=1, ask="où est mon colis")
     assert rec.calls == []
 
 
@@ -166,14 +166,15 @@ def test_without_the_model_drafts_choose_as_before(monkeypatch, caplog):
     passage = ("Click Forgot password? on the sign-in page. We send you a link that works for 60 minutes. "
                "If the reset email does not arrive within 10 minutes, check your spam folder. "
                "After five failed attempts your account is locked for 30 minutes. Refunds take 5 days.")
-    kw = dict(heading="Reset your password", language="en", max_sentences=1, limit_chars=200)
+    kw = dict(heading="Reset your password", language="en", max_sentences=1, limit_chars=200,
+              ask="the reset email never arrives")
     monkeypatch.setattr(answer, "CROSS_CHOICE", False)
     before = answer.select_sentences("the reset email never arrives", passage, **kw)
     monkeypatch.setattr(answer, "CROSS_CHOICE", True)
     monkeypatch.setattr(xe, "SUBDIR", "models/data/no_such_model")
     with caplog.at_level("WARNING"):
         assert answer.select_sentences("the reset email never arrives", passage, **kw) == before
-        answer.select_sentences("my account is locked", passage, **kw)
+        answer.select_sentences("my account is locked", passage, **{**kw, "ask": "my account is locked"})
     warned = [r for r in caplog.records if "cross-encoder unavailable" in r.getMessage()]
     assert len(warned) == 1 and "no_such_model" in warned[0].getMessage()
 
@@ -197,3 +198,11 @@ def test_the_warm_up_loads_it_once_and_says_when_it_cannot(monkeypatch, caplog):
     with caplog.at_level("ERROR"):
         knowledge.warm_cross_encoder()  # logged, never fatal: drafts fall back
     assert any(r.levelname == "ERROR" and "no_such_model" in r.getMessage() for r in caplog.records)
+
+
+def test_only_a_passage_given_the_request_uses_it(monkeypatch):
+    rec = _Recorder()
+    monkeypatch.setattr(xe, "get_cross_encoder", lambda: rec)
+    passage = "Click Forgot password? on the sign-in page. If the reset email does not arrive, check your spam folder."
+    answer.select_sentences("the reset email never arrives", passage, language="en", max_sentences=1)
+    assert rec.calls == []  # the drafter asks it for its first passage only: one bounded run per draft
