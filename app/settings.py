@@ -123,7 +123,7 @@ class Settings(BaseModel):
     embedding_model: str = "multilingual-e5-small"  # local model: multilingual-e5-small | all-MiniLM-L6-v2
     kb_embedding_model: str = "all-MiniLM-L6-v2"  # the knowledge base's local model (same choices)
     triage_minilm: bool = False  # MiniLM's vector beside e5's for triage (SIDECAR_TRIAGE_MINILM)
-    triage_english: bool = False  # English messages triaged on bge's vectors (SIDECAR_TRIAGE_ENGLISH)
+    triage_english: bool = True  # English messages triaged on bge's vectors (SIDECAR_TRIAGE_ENGLISH=0: off)
     # e5 chunk vectors beside MiniLM's for questions in other languages (SIDECAR_KB_MULTILINGUAL:
     # 1 / 0; None = when e5 is the triage model; knowledge.multilingual)
     kb_multilingual: bool | None = None
@@ -352,7 +352,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         embedding_model=embedding_model,
         kb_embedding_model=kb_embedding_model,
         triage_minilm=(_env("SIDECAR_TRIAGE_MINILM", env) or "").lower() in ("1", "true", "yes"),
-        triage_english=(_env("SIDECAR_TRIAGE_ENGLISH", env) or "").strip().lower() in ("1", "true", "yes", "on"),
+        # On by default; only an explicit 0 / false / no / off turns it off (a typo keeps the default).
+        triage_english=(_env("SIDECAR_TRIAGE_ENGLISH", env) or "").strip().lower() not in ("0", "false", "no", "off"),
         kb_multilingual=_tristate("SIDECAR_KB_MULTILINGUAL", env),
         openai_embedding_model=_env("OPENAI_EMBEDDING_MODEL", env) or "text-embedding-3-small",
         chroma_url=_env("CHROMA_URL", env),

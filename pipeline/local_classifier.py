@@ -2,10 +2,10 @@
 
 No network and no torch: embeddings come from :func:`knowledge.embedding.get_classifier_embedder`
 (multilingual-e5-small by default; MiniLM's vector beside it as the option SIDECAR_TRIAGE_MINILM=1;
-MiniLM alone selectable), the head is scikit-learn. With the option ``SIDECAR_TRIAGE_ENGLISH=1``
-(and e5 selected), messages in English are read by an English model instead (bge-small-en-v1.5,
-:func:`knowledge.embedding.get_english_triage_embedder`) through a head of its own fitted on the
-same examples (:class:`RoutedModel`; routing by :func:`reads_english`). Confidence is calibrated by temperature scaling fit
+MiniLM alone selectable), the head is scikit-learn. With e5 selected, messages in English are read
+by an English model instead (bge-small-en-v1.5, :func:`knowledge.embedding.get_english_triage_embedder`)
+through a head of its own fitted on the same examples (:class:`RoutedModel`; routing by
+:func:`reads_english`); ``SIDECAR_TRIAGE_ENGLISH=0`` keeps every message on e5. Confidence is calibrated by temperature scaling fit
 on out-of-fold predictions, so a threshold such as ``0.35`` means roughly the same thing whether
 the model knows 13 intents or 150.
 
