@@ -1,5 +1,5 @@
-"""The option SIDECAR_TRIAGE_ENGLISH=1: English messages triaged by their own head on
-bge-small-en-v1.5's vectors, the others by e5's (pipeline.local_classifier.RoutedModel)."""
+"""The English head (default; SIDECAR_TRIAGE_ENGLISH=0 turns it off): English messages triaged by
+their own head on bge-small-en-v1.5's vectors, the others by e5's (pipeline.local_classifier.RoutedModel)."""
 
 import numpy as np
 import pytest
@@ -24,13 +24,14 @@ def _defaults():
     ke.select_english_triage(ke.DEFAULT_ENGLISH_TRIAGE)
 
 
-def test_the_english_head_is_an_option():
+def test_the_english_head_is_the_default_and_0_turns_it_off():
     from app.settings import load_settings
 
-    assert load_settings({}).triage_english is False and ke.DEFAULT_ENGLISH_TRIAGE is False
-    for on in ("1", "true", "on", "yes"):
+    assert load_settings({}).triage_english is True and ke.DEFAULT_ENGLISH_TRIAGE is True
+    for on in ("1", "true", "on", "yes", ""):
         assert load_settings({"SIDECAR_TRIAGE_ENGLISH": on}).triage_english is True
-    assert load_settings({"SIDECAR_TRIAGE_ENGLISH": "0"}).triage_english is False
+    for off in ("0", "false", "off", "no", " OFF "):
+        assert load_settings({"SIDECAR_TRIAGE_ENGLISH": off}).triage_english is False
     ke.select_english_triage(False)
     assert not ke.english_triage() and isinstance(lc.new_model(), lc.IntentModel)
     assert not lc.reads_english(TEXTS).any()
