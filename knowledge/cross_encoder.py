@@ -94,6 +94,9 @@ class CrossEncoder:
         from knowledge.e5_onnx import release_freed_memory
 
         release_freed_memory()  # what loading parsed on the heap (~10 MB resident otherwise, as for MiniLM)
+        # Give back a run's activations when it ends (see knowledge.embedding.LocalEmbedder).
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self._cls = self._tok.token_to_id("[CLS]")
         self._sep = self._tok.token_to_id("[SEP]")
         self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
@@ -137,7 +140,8 @@ class CrossEncoder:
                 for j, i in enumerate(idx):
                     n = len(rows[i])
                     ids[j, :n], typ[j, :n], mask[j, :n] = rows[i], types[i], 1
-                logits = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": typ})[0]
+                logits = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": typ},
+                                           self._run_options)[0]
                 scores[idx] = np.asarray(logits, dtype=np.float32).reshape(len(idx), -1)[:, 0]
             with self._lock:
                 for t, s in zip(missing, scores, strict=True):

@@ -99,6 +99,19 @@ def test_eval_prints_figures_and_json_last_line(csvs, capsys):
     assert any(w[1] != "<out-of-scope>" for w in result["worst_confused"])  # OOS rows confused with intents
 
 
+@pytest.fixture
+def e5_alone():
+    """SIDECAR_TRIAGE_ENGLISH=0 for tests of the threshold's mechanics: the English head on bge
+    separates these four toy intents so well that its temperature reaches its floor (0.05) and most
+    confidences are exactly 1.0, which no threshold flags (confidence < threshold)."""
+    from knowledge import embedding as ke
+
+    ke.select_english_triage(False)
+    yield
+    ke.select_english_triage(ke.DEFAULT_ENGLISH_TRIAGE)
+
+
+@pytest.mark.usefixtures("e5_alone")
 def test_eval_threshold_one_flags_everything_out_of_scope(csvs, capsys):
     train, test = csvs
     code, lines = _run(["eval", "--train", str(train), "--test", str(test), "--oos-label", "oos",
@@ -117,6 +130,7 @@ def test_eval_auto_threshold_comes_from_train_cv(csvs, capsys):
     assert 0.0 < r["threshold"] < 1.0
 
 
+@pytest.mark.usefixtures("e5_alone")
 def test_eval_threshold_chosen_on_a_validation_set(csvs, tmp_path, capsys):
     train, test = csvs
     # A validation set made only of out-of-scope rows pushes the threshold up; one of (mostly)
