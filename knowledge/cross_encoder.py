@@ -10,10 +10,17 @@ Input: the pair ``[CLS] question [SEP] passage [SEP]`` with token type ids; outp
 pair (higher: the passage answers the question; about -11 for unrelated text, +7 for the answer).
 Trained on English web search (MS MARCO): used for English questions only.
 
+Memory: the file looks its embeddings up in int8 already (``Gather`` on the uint8 tables, then
+``DequantizeLinear`` on the gathered rows), as bge's does (:mod:`knowledge.bge_onnx`): no float32 table
+is folded at load; ~38 MB resident per session beside another model (2026-11-30).
+
 Cost is bounded per call: at most :data:`MAX_PAIRS` pairs, the question cut to
 :data:`MAX_QUESTION_TOKENS` tokens and each pair to :data:`MAX_PAIR_TOKENS` (~5 ms of CPU per
 45-token pair on this machine, ~57 ms at 256). Scores are cached (bounded LRU): a draft scores the
 same sentences for a part and for the whole message, and knowledge sentences repeat across tickets.
+The cache is keyed by the question's tokens the model reads (at most :data:`MAX_QUESTION_TOKENS`),
+never by the question's text: an 8,000-character message would otherwise stay in memory until
+evicted (tens of MB over 4,096 entries), and a score is a function of those tokens alone.
 """
 
 from __future__ import annotations
@@ -99,7 +106,7 @@ class CrossEncoder:
         self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self._cls = self._tok.token_to_id("[CLS]")
         self._sep = self._tok.token_to_id("[SEP]")
-        self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._cache: OrderedDict[tuple[tuple[int, ...], str], float] = OrderedDict()
         self._lock = threading.Lock()
 
     def _encode(self, question_ids: list[int], text: str) -> list[int]:
@@ -113,16 +120,18 @@ class CrossEncoder:
         if len(texts) > MAX_PAIRS:
             raise ValueError(f"{len(texts)} pairs asked, at most {MAX_PAIRS} per call")
         out = np.zeros(len(texts), dtype=np.float32)
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if (question, t) not in self._cache]
-            known = {t: self._cache[(question, t)] for t in texts if (question, t) in self._cache}
-        if missing:
-            from pipeline.guards import fold
+        from pipeline.guards import fold
 
-            # Read as the guards read text (look-alike letters mapped to Latin, zero-width characters
-            # dropped): the model's vocabulary has no "rеsеt" with a Cyrillic е, and scored every
-            # sentence about -11 for such a question. The model is uncased and strips accents anyway.
-            q_ids = self._tok.encode(fold(question) or " ", add_special_tokens=False).ids[:MAX_QUESTION_TOKENS]
+        # Read as the guards read text (look-alike letters mapped to Latin, zero-width characters
+        # dropped): the model's vocabulary has no "rеsеt" with a Cyrillic е, and scored every
+        # sentence about -11 for such a question. The model is uncased and strips accents anyway.
+        q_ids = tuple(self._tok.encode(fold(question) or " ", add_special_tokens=False).ids[:MAX_QUESTION_TOKENS])
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if (q_ids, t) not in self._cache]
+            known = {t: self._cache[(q_ids, t)] for t in texts if (q_ids, t) in self._cache}
+            for t in known:  # least recently used goes first, not least recently computed
+                self._cache.move_to_end((q_ids, t))
+        if missing:
             rows = [[self._cls, *q_ids, self._sep] for _ in missing]
             types = [[0] * len(r) for r in rows]
             for r, t, text in zip(rows, types, missing, strict=True):
@@ -146,8 +155,8 @@ class CrossEncoder:
             with self._lock:
                 for t, s in zip(missing, scores, strict=True):
                     known[t] = float(s)
-                    self._cache[(question, t)] = float(s)
-                    self._cache.move_to_end((question, t))
+                    self._cache[(q_ids, t)] = float(s)
+                    self._cache.move_to_end((q_ids, t))
                 while len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
         for i, t in enumerate(texts):
@@ -161,10 +170,11 @@ _instance_lock = threading.Lock()
 
 
 def get_cross_encoder() -> CrossEncoder:
-    """The process's cross-encoder, loaded once (a worker loads it at start: ``knowledge.warm_up``).
+    """The process's cross-encoder, loaded once (a worker loads it at start: ``knowledge.warm_cross_encoder``).
 
-    Raises :class:`CrossEncoderMissing` when its files are missing or not the expected ones; that
-    answer is remembered, so callers that fall back do not hash a 34 MB file again for every draft.
+    Raises :class:`CrossEncoderMissing` when its files are missing or not the expected ones, or
+    cannot be loaded; that answer is remembered, so callers that fall back do not hash a 34 MB
+    file again for every draft.
     """
     global _instance, _failed
     if _instance is not None:
@@ -178,6 +188,10 @@ def get_cross_encoder() -> CrossEncoder:
             except CrossEncoderMissing as exc:
                 _failed = str(exc)
                 raise
+            except Exception as exc:  # the files pass their sha256 but onnxruntime or tokenizers refuse them
+                # Remembered too: otherwise every draft hashed 34 MB and built a session again.
+                _failed = f"cross-encoder could not be loaded: {type(exc).__name__}: {exc}"
+                raise CrossEncoderMissing(_failed) from exc
     return _instance
 
 

@@ -206,3 +206,39 @@ def test_only_a_passage_given_the_request_uses_it(monkeypatch):
     passage = "Click Forgot password? on the sign-in page. If the reset email does not arrive, check your spam folder."
     answer.select_sentences("the reset email never arrives", passage, language="en", max_sentences=1)
     assert rec.calls == []  # the drafter asks it for its first passage only: one bounded run per draft
+
+
+def test_the_score_cache_keeps_the_tokens_read_never_a_huge_question():
+    model = xe.get_cross_encoder()
+    model._cache.clear()
+    head = "where is my parcel, the tracking has shown nothing since monday. "
+    long_a = head * 8 + "A" * 7000  # ~7,500 characters; the model reads the first 64 tokens only
+    long_b = head * 8 + "B" * 7000  # another text with the same first 64 tokens: the same score
+    a = model.score(long_a, ["Tracking can take up to 24 hours to show the first scan."])
+    assert len(model._cache) == 1
+    (q_key, _text), = model._cache
+    assert len(q_key) <= xe.MAX_QUESTION_TOKENS and not isinstance(q_key, str)
+    b = model.score(long_b, ["Tracking can take up to 24 hours to show the first scan."])
+    assert len(model._cache) == 1 and a[0] == b[0]
+    c = model.score("my refund has not arrived", ["Tracking can take up to 24 hours to show the first scan."])
+    assert len(model._cache) == 2 and c[0] != a[0]  # another question, another entry
+
+
+def test_a_model_that_cannot_be_loaded_is_tried_once(monkeypatch, caplog):
+    import knowledge
+
+    tries = []
+
+    def broken(self, files=None):
+        tries.append(1)
+        raise RuntimeError("onnxruntime: invalid graph")
+
+    monkeypatch.setattr(xe.CrossEncoder, "__init__", broken)
+    with caplog.at_level("ERROR"):
+        knowledge.warm_cross_encoder()  # logged, never fatal: the rest of the pipeline warm-up still runs
+    assert any(r.levelname == "ERROR" and "invalid graph" in r.getMessage() for r in caplog.records)
+    for _ in range(3):
+        with pytest.raises(xe.CrossEncoderMissing, match="RuntimeError"):
+            xe.get_cross_encoder()
+    assert len(tries) == 1  # not loaded again for every draft
+    assert answer.cross_order("where is my parcel", ["a", "b"]) is None  # drafts keep the embedding's choice
