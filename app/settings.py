@@ -124,6 +124,7 @@ class Settings(BaseModel):
     kb_embedding_model: str = "all-MiniLM-L6-v2"  # the knowledge base's local model (same choices)
     triage_minilm: bool = False  # MiniLM's vector beside e5's for triage (SIDECAR_TRIAGE_MINILM)
     triage_english: bool = True  # English messages triaged on bge's vectors (SIDECAR_TRIAGE_ENGLISH=0: off)
+    draft_cross_encoder: bool = False  # template drafts' sentence chosen by the cross-encoder (SIDECAR_DRAFT_CROSS_ENCODER)
     # e5 chunk vectors beside MiniLM's for questions in other languages (SIDECAR_KB_MULTILINGUAL:
     # 1 / 0; None = when e5 is the triage model; knowledge.multilingual)
     kb_multilingual: bool | None = None
@@ -354,6 +355,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         triage_minilm=(_env("SIDECAR_TRIAGE_MINILM", env) or "").lower() in ("1", "true", "yes"),
         # On by default; only an explicit 0 / false / no / off turns it off (a typo keeps the default).
         triage_english=(_env("SIDECAR_TRIAGE_ENGLISH", env) or "").strip().lower() not in ("0", "false", "no", "off"),
+        draft_cross_encoder=(_env("SIDECAR_DRAFT_CROSS_ENCODER", env) or "").strip().lower() in ("1", "true", "yes", "on"),
         kb_multilingual=_tristate("SIDECAR_KB_MULTILINGUAL", env),
         openai_embedding_model=_env("OPENAI_EMBEDDING_MODEL", env) or "text-embedding-3-small",
         chroma_url=_env("CHROMA_URL", env),
@@ -397,6 +399,7 @@ def get_settings() -> Settings:
 def apply_process_settings(settings: Settings) -> None:
     """Process-wide choices that live below the settings (the local embedding model, its graph cache)."""
     from knowledge import graph_cache
+    from knowledge.cross_encoder import select_cross_encoder
     from knowledge.embedding import (
         select_companion,
         select_english_triage,
@@ -412,6 +415,7 @@ def apply_process_settings(settings: Settings) -> None:
     select_companion(settings.triage_minilm)
     select_english_triage(settings.triage_english)
     select_kb_multilingual(settings.kb_multilingual)
+    select_cross_encoder(settings.draft_cross_encoder)
 
 
 def reset_settings() -> None:

@@ -56,8 +56,10 @@ def warm_cross_encoder() -> None:
     Missing or not the expected file: said here, at start, as an error; drafts then choose their
     sentences by embedding only (``pipeline.answer``), as before the model was added.
     """
-    from knowledge.cross_encoder import CrossEncoderMissing, get_cross_encoder
+    from knowledge.cross_encoder import CrossEncoderMissing, enabled, get_cross_encoder
 
+    if not enabled():  # an option (SIDECAR_DRAFT_CROSS_ENCODER=1): not loaded, ~47 MB kept free
+        return
     try:
         get_cross_encoder().score("warm up", ["warm up"])
     except CrossEncoderMissing as exc:

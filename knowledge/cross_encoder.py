@@ -167,6 +167,23 @@ class CrossEncoder:
 _instance: CrossEncoder | None = None
 _failed: str | None = None
 _instance_lock = threading.Lock()
+# Off by default (SIDECAR_DRAFT_CROSS_ENCODER=1 turns it on, app.settings): on the tuning splits it
+# gained 1 / 2 answer sentences in template drafts (tune 254 -> 255 of 277, tune2 184 -> 186 of 223:
+# within noise) for ~30 ms more CPU per English draft and ~47 MB more per worker, which the English
+# triage head's bge model needed more (worker peak RSS with both: 606 MB against the 600 MB target).
+_enabled = False
+
+
+def select_cross_encoder(on: bool) -> bool:
+    """Whether template drafts let the cross-encoder choose their first passage's sentence (process-wide)."""
+    global _enabled
+    _enabled = bool(on)
+    return _enabled
+
+
+def enabled() -> bool:
+    """See :func:`select_cross_encoder`."""
+    return _enabled
 
 
 def get_cross_encoder() -> CrossEncoder:

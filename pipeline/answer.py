@@ -347,6 +347,13 @@ def embed_ahead(questions: Sequence[str], passages: Sequence[tuple[list[str], li
         log.warning("sentence vectors not embedded ahead: %s", exc)
 
 
+def _cross_enabled() -> bool:
+    """Whether the process chose the cross-encoder for drafts (``SIDECAR_DRAFT_CROSS_ENCODER``; off by default)."""
+    from knowledge.cross_encoder import enabled
+
+    return enabled()
+
+
 def _echoes(question: str, sentence: str) -> bool:
     """Whether ``sentence`` says (almost) nothing but the question's own words: no answer, whatever it scores."""
     from pipeline.guards import fold  # look-alike letters read as the letters they imitate
@@ -432,7 +439,7 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
     # Help-centre sections lead with their answer: a small edge for each section's first sentence.
     scores = [sc + (LEAD_BONUS if i == 0 or blocks[i - 1][0] != blocks[i][0] else 0.0) for i, sc in enumerate(scores)]
     best = max(range(len(sents)), key=lambda i: scores[i])
-    if CROSS_CHOICE and ask and embed is None and question_vec is None:  # the process's own models, as in drafts
+    if CROSS_CHOICE and ask and embed is None and question_vec is None and _cross_enabled():  # as in drafts
         best = _cross_best(ask, sents, contexts, scores, language, best)
     keep = {best}
     if best > 0 and blocks[best - 1][0] == blocks[best][0] and _LEADS_ON_PREVIOUS.match(sents[best]):

@@ -20,8 +20,30 @@ REFUND = "Refunds: Refunds are issued within 5 business days after we receive an
 def _fresh_model_state():
     xe.reset()
     answer._cross_warned = False
+    xe.select_cross_encoder(True)  # an option (SIDECAR_DRAFT_CROSS_ENCODER=1): on for these tests
     yield
     xe.reset()
+    xe.select_cross_encoder(False)
+
+
+def test_off_by_default_drafts_and_warm_up_leave_it_alone(monkeypatch):
+    """Off (the default): drafts choose by embedding and the warm-up does not load the model (~47 MB)."""
+    import knowledge
+    from app.settings import apply_process_settings, load_settings
+
+    apply_process_settings(load_settings({}))
+    assert not xe.enabled()
+    calls = []
+    monkeypatch.setattr(answer, "_cross_best", lambda *a, **k: calls.append(a) or a[-1])
+    monkeypatch.setattr(xe, "get_cross_encoder", lambda: calls.append("load"))
+    knowledge.warm_cross_encoder()
+    passage = ("Click Forgot password? on the sign-in page. We send you a link that works for 60 minutes. "
+               "If the reset email does not arrive within 10 minutes, check your spam folder.")
+    answer.select_sentences("the reset email never arrives", passage, heading="Reset", language="en",
+                            max_sentences=1, limit_chars=200, ask="the reset email never arrives")
+    assert calls == []
+    apply_process_settings(load_settings({"SIDECAR_DRAFT_CROSS_ENCODER": "1"}))
+    assert xe.enabled()
 
 
 def _first(question: str, texts: list[str]) -> str:
