@@ -95,7 +95,17 @@ def test_held_out_messages_are_not_yaml_examples(cfg):
     assert set(HELD_OUT) == set(cfg.intents.intents), "every shipped intent needs held-out messages"
 
 
-@pytest.mark.parametrize("intent,text", [(i, t) for i, ts in HELD_OUT.items() for t in ts])
+# Known miss of the English head (bge, the default since the fifth session of 2026-11-30): it reads
+# "tracking code for my purchase" as a discount code (discount_promo 0.56 vs order_status 0.41); the e5
+# head got it right. Left failing on purpose rather than adding a yaml example written after seeing it:
+# strict, so the day it passes the marker must go.
+_KNOWN_MISSES = {"I need the tracking code for my purchase from last Tuesday"}
+
+
+@pytest.mark.parametrize("intent,text", [
+    pytest.param(i, t, marks=pytest.mark.xfail(strict=True, reason="English head reads 'code' as a discount code"))
+    if t in _KNOWN_MISSES else (i, t)
+    for i, ts in HELD_OUT.items() for t in ts])
 def test_each_intent_recognised_on_held_out_messages(cfg, intent, text):
     t = classify(text, None, cfg)
     assert t.classifier == "local"
