@@ -29,9 +29,12 @@ def _fresh_model_state():
 def test_off_by_default_drafts_and_warm_up_leave_it_alone(monkeypatch):
     """Off (the default): drafts choose by embedding and the warm-up does not load the model (~47 MB)."""
     import knowledge
-    from app.settings import apply_process_settings, load_settings
+    from app.settings import load_settings
 
-    apply_process_settings(load_settings({}))
+    # Not apply_process_settings: it would point the process's graph cache at the repository's var/.
+    assert load_settings({}).draft_cross_encoder is False
+    assert load_settings({"SIDECAR_DRAFT_CROSS_ENCODER": "1"}).draft_cross_encoder is True
+    xe.select_cross_encoder(load_settings({}).draft_cross_encoder)
     assert not xe.enabled()
     calls = []
     monkeypatch.setattr(answer, "_cross_best", lambda *a, **k: calls.append(a) or a[-1])
@@ -42,8 +45,6 @@ def test_off_by_default_drafts_and_warm_up_leave_it_alone(monkeypatch):
     answer.select_sentences("the reset email never arrives", passage, heading="Reset", language="en",
                             max_sentences=1, limit_chars=200, ask="the reset email never arrives")
     assert calls == []
-    apply_process_settings(load_settings({"SIDECAR_DRAFT_CROSS_ENCODER": "1"}))
-    assert xe.enabled()
 
 
 def _first(question: str, texts: list[str]) -> str:
