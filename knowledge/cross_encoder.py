@@ -25,7 +25,6 @@ evicted (tens of MB over 4,096 entries), and a score is a function of those toke
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import threading
@@ -33,6 +32,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+
+from knowledge.embedding import _sha256 as file_sha256  # one file hasher for every shipped model
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,6 @@ class CrossEncoderMissing(RuntimeError):
     """The cross-encoder's files are not installed (or not the expected ones)."""
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def model_files() -> tuple[Path, Path]:
     """(model.onnx, tokenizer.json) of the installed package, sha256-checked; :class:`CrossEncoderMissing` otherwise."""
     try:
@@ -75,7 +68,7 @@ def model_files() -> tuple[Path, Path]:
     for path, expected in zip(files, (MODEL_SHA256, TOKENIZER_SHA256), strict=True):
         if not path.is_file():
             raise CrossEncoderMissing(f"cross-encoder file missing: {path}")
-        digest = _sha256(path)
+        digest = file_sha256(path)
         if digest != expected:
             raise CrossEncoderMissing(f"{path} has sha256 {digest}, expected {expected}")
     return files
