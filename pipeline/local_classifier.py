@@ -48,7 +48,7 @@ LEARNED_FILE = "learned_examples.jsonl"
 # (see _knn_floor); chosen on CLINC150's validation split (README), never on a test split.
 KNN_PERCENTILE = 0.5
 KNN_MIN_EXAMPLES = 1000
-FEATURES_VERSION = "centred-e5+minilm+char-ngrams-2"  # part of the fit cache key (see _cache_key)
+FEATURES_VERSION = "centred-e5+minilm+char-ngrams-2+english-calibrated-on-english"  # part of the fit cache key (see _cache_key)
 # Weight of MiniLM's half of the triage vector next to e5's (see embed_texts): the largest of
 # 1 / 0.5 / 0.3 / 0.2 that kept every language of bench/triage_quality.py at its earlier level.
 MINILM_WEIGHT = 0.2
@@ -244,6 +244,10 @@ class IntentModel:
         # What embeds texts for this head when no vectors are given (None: the module's _embed,
         # which benchmarks patch); a RoutedModel's heads each name their own model's.
         self.embedder: Any = None
+        # Which training rows this head would be given in production (bool per text; None: all):
+        # its CV pass fits temperature and thresholds on those rows' out-of-fold predictions only
+        # (the English head reads English messages, though it learns from every language's examples).
+        self.reads: Any = None
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """This head's vectors of ``texts`` (what :meth:`fit` and :meth:`predict` embed with)."""
@@ -443,6 +447,10 @@ class IntentModel:
             offset = int(rng.integers(len(choices)))
             for n, i in enumerate(idx):
                 fold[i] = choices[(n + offset) % len(choices)]
+        # Rows scored: the ones this head reads in production (every row learns in every fold).
+        scored = np.ones(len(labels), dtype=bool) if self.reads is None else np.asarray(self.reads(texts), dtype=bool)
+        if scored.sum() < 4 * k:
+            scored = np.ones(len(labels), dtype=bool)
         in_logits: list[np.ndarray] = []
         in_true: list[int] = []
         # (logits, true idx, is_oos, similarity to the closest training example of the top label)
@@ -459,8 +467,8 @@ class IntentModel:
             clf = self._new_clf().fit(Xtr, lab[tr_idx])
             cls = [str(c) for c in clf.classes_]
             pos = {c: n for n, c in enumerate(cls)}
-            held = np.flatnonzero((fold == i) & np.isin(lab, cls))
-            unseen = np.flatnonzero(np.array([group[c] == i for c in labels]))
+            held = np.flatnonzero((fold == i) & np.isin(lab, cls) & scored)
+            unseen = np.flatnonzero(np.array([group[c] == i for c in labels]) & scored)
             tr_lab = np.array([pos[labels[j]] for j in tr_idx])
             for idx_set, is_unseen in ((held, False), (unseen, True)):
                 if len(idx_set) == 0:
@@ -558,6 +566,8 @@ class RoutedModel:
     def __init__(self, **kwargs: Any):
         self.english = IntentModel(**kwargs)
         self.english.embedder = embed_english
+        # It learns from every example but is calibrated on the English ones, the only ones it is given.
+        self.english.reads = reads_english
         self.other = IntentModel(**kwargs)
         self.other.embedder = embed_multilingual
         self.classes_: list[str] = []

@@ -141,7 +141,7 @@ def test_eval_threshold_chosen_on_a_validation_set(csvs, tmp_path, capsys):
                              "--val", str(oos_val)], capsys)[1][-1])
     r_in = json.loads(_run(["eval", "--train", str(train), "--test", str(test), "--oos-label", "oos",
                             "--val", str(in_val)], capsys)[1][-1])
-    assert r_oos["threshold_source"] == r_in["threshold_source"] == "validation"
+    assert r_oos["threshold_source"] == r_in["threshold_source"] == "validation, confidence + kNN score"
     assert r_oos["threshold"] > r_in["threshold"]
     assert r_oos["oos_recall"] == 1.0
 
