@@ -991,8 +991,12 @@ def classify_local(text: str, cfg: Config, learned: Path | None = None, model: I
 
     Out of scope when the top intent is the OOS intent (or marked ``out_of_scope``) or when the
     calibrated confidence is below the intent's threshold (or the global one).
-    ``embedding``: the message's [1, dim] vector if the caller already computed it.
+    ``embedding``: the message's [1, dim] vector if the caller already computed it. The model
+    reads ``text`` with look-alike letters folded (:func:`pipeline.lookalikes.fold_lookalikes`).
     """
+    from pipeline.lookalikes import fold_lookalikes
+
+    text = fold_lookalikes(text)
     model = (model or get_local_model(cfg, learned)).head_for(text)
     pred = model.predict([text], embeddings=embedding)[0]
     idef = cfg.intents.intents.get(pred.label)
