@@ -913,19 +913,25 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel | R
                 texts, labels = training_data(cfg, learned)
                 model = new_model()
                 how = []
-                for _name, head, hkey in head_keys(key, model):
-                    how.append(_fit_head(head, hkey, texts, labels, cfg.intents.oos_intent, learned,
-                                         keep=KEEP_CACHED * (2 if isinstance(model, RoutedModel) else 1)))
+                for name, head, hkey in head_keys(key, model):
+                    how.append((name, head, _fit_head(head, hkey, texts, labels, cfg.intents.oos_intent, learned,
+                                                      keep=KEEP_CACHED * (2 if isinstance(model, RoutedModel) else 1))))
                 if isinstance(model, RoutedModel):
                     model.classes_ = list(model.other.classes_)
-                log.info(
-                    "local intent model fitted: %d examples, %d intents, temperature %.2f%s",
-                    len(texts), len(set(labels)), model.temperature, " + ".join(h for h in how if h),
-                )
+                log.info("local intent model fitted: %d examples, %d intents, %s",
+                         len(texts), len(set(labels)), fit_summary(how))
                 _models[key] = model
                 while len(_models) > KEEP_CACHED:  # least recently used first (dicts keep order)
                     _models.pop(next(iter(_models)))
     return model
+
+
+def fit_summary(heads: Sequence[tuple[str, IntentModel, str]]) -> str:
+    """Each head's temperature and where its fit came from, for the fit's log line, from
+    (head name, head, :func:`_fit_head`'s answer): ``temperature 0.62 (shipped calibration)`` for a
+    single head, ``english head temperature 0.51 (cached fit), other head temperature 0.62 (...)``."""
+    return ", ".join(f"{name + ' head ' if name else ''}temperature {head.temperature:.2f}{how}"
+                     for name, head, how in heads)
 
 
 def _english_head_or_e5() -> None:
