@@ -563,6 +563,7 @@ class RoutedModel:
         self.classes_: list[str] = []
 
     def heads(self) -> list[tuple[str, IntentModel]]:
+        """(name, head) of both heads, English first: the order :func:`head_keys` and the fit log follow."""
         return [("english", self.english), ("other", self.other)]
 
     def vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -615,18 +616,22 @@ class RoutedModel:
     # vectors are e5's, which the sentiment model may reuse; its calibration is what logs show).
     @property
     def train_texts(self) -> list[str]:
+        """The training texts (both heads learn from the same ones; the multilingual head's list)."""
         return self.other.train_texts
 
     @property
     def train_emb(self) -> np.ndarray:
+        """The multilingual head's example vectors (e5's: what the sentiment model may reuse)."""
         return self.other.train_emb
 
     @property
     def temperature(self) -> float:
+        """The multilingual head's calibration temperature (each head has its own: ``english.temperature``)."""
         return self.other.temperature
 
     @property
     def head_reused(self) -> bool:
+        """Whether both heads took their regression's weights from an earlier fit (see :meth:`IntentModel.fit`)."""
         return self.english.head_reused and self.other.head_reused
 
 
