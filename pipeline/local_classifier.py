@@ -642,6 +642,22 @@ def new_model(**kwargs: Any) -> IntentModel | RoutedModel:
     return RoutedModel(**kwargs) if english_triage() else IntentModel(**kwargs)
 
 
+def texts_embedded(model: IntentModel | RoutedModel, train: int = 0, predict: Sequence[str] = ()) -> int:
+    """How many texts the embedders run to fit ``model`` on ``train`` texts and predict ``predict`` (the
+    total of a progress bar counting them): every head reads every training text, a text to predict is
+    read by the head it is routed to, and a head on e5 with MiniLM's vector beside it (SIDECAR_TRIAGE_MINILM)
+    reads each text twice."""
+    from knowledge.embedding import get_classifier_companion
+
+    companion = get_classifier_companion() is not None
+
+    def runs(head: IntentModel) -> int:
+        return 1 + (companion and head.embedder is not embed_english)
+
+    heads = [m for _, m in model.heads()] if isinstance(model, RoutedModel) else [model]
+    return train * sum(runs(m) for m in heads) + sum(len(idx) * runs(m) for m, idx in model.split(list(predict)))
+
+
 SCORE_QUANTILES = 101  # points kept of each CV distribution (the combined score's reference)
 
 
