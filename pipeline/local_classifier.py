@@ -40,6 +40,7 @@ from sklearn.linear_model import LogisticRegression
 
 from pipeline.cachefiles import prune, write_atomic
 from pipeline.config import Config
+from pipeline.lookalikes import fold_lookalikes
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,11 @@ class CVReport:
 
 
 def _unshout(text: str) -> str:
-    # Sentence encoders read "WHERE IS MY ORDER" as rare upper-case tokens; the sentiment model
-    # gets the shouting as its own feature, so the embedding sees the words in lower case.
+    # What every triage encoder reads of a text. Look-alike letters folded (pipeline.lookalikes: a
+    # Cyrillic "е" in "rеsеt" is another token to e5 and bge). Sentence encoders read "WHERE IS MY
+    # ORDER" as rare upper-case tokens; the sentiment model gets the shouting as its own feature, so
+    # the embedding sees the words in lower case.
+    text = fold_lookalikes(text)
     letters = [c for c in text if c.isalpha()]
     if len(letters) > 10 and sum(c.isupper() for c in letters) / len(letters) > 0.6:
         return text.lower()
@@ -1021,8 +1025,6 @@ def classify_local(text: str, cfg: Config, learned: Path | None = None, model: I
     ``embedding``: the message's [1, dim] vector if the caller already computed it. The model
     reads ``text`` with look-alike letters folded (:func:`pipeline.lookalikes.fold_lookalikes`).
     """
-    from pipeline.lookalikes import fold_lookalikes
-
     text = fold_lookalikes(text)
     model = (model or get_local_model(cfg, learned)).head_for(text)
     pred = model.predict([text], embeddings=embedding)[0]

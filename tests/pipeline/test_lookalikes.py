@@ -166,6 +166,16 @@ def test_keyword_signals_fire_through_lookalikes(cfg, text, signal):
     assert signal in classify(text, None, cfg).signals
 
 
+def test_every_triage_encoder_reads_the_folded_text():
+    import numpy as np
+
+    from pipeline import local_classifier as lc
+
+    plain, spoofed = ["I want a refund, the parcel never came"], ["I wаnt а rеfund, thе раrсеl nеvеr cаmе"]
+    for embed in (lc.embed_texts, lc.embed_multilingual, lc.embed_english, lc.embed_sentiment):
+        np.testing.assert_allclose(embed(spoofed), embed(plain))
+
+
 def test_language_and_sentiment_read_the_folded_text():
     from pipeline.langid import language_guess
     from pipeline.signals import detect_language
