@@ -11,7 +11,8 @@ gives the models the text a reader sees:
 * letters of other scripts drawn like a Latin letter (Unicode's confusables data, UTS #39, kept as
   ``pipeline/data/latin_lookalikes.tsv``) mapped to that letter — **only where the text is Latin**:
   in a word that also has Latin letters (``rеsеt``), or in a word made only of look-alikes
-  (``раrсеl``) when the message's other words are mostly Latin. A Russian or Greek message keeps
+  (``раrсеl``) when more than two thirds of the message's other words are Latin and no word of another
+  script stands right beside it (a Russian title quoted in English). A Russian or Greek message keeps
   every letter: its words have letters that look like nothing Latin, so they are that script's;
 * combining marks that compose with nothing in a Latin word (underline, strike-through, "zalgo")
   dropped; the accents of French, German, Spanish... compose (NFC) and stay.
@@ -107,28 +108,42 @@ def _fold(text: str) -> str:
     table = lookalike_table()
     latin_words = other_words = 0
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
-    pending: list[tuple[int, int, str]] = []  # words of look-alikes only: Latin if the message is
+    # Every word's kind in order: "L" Latin (look-alikes in it mapped), "O" another script, "P" look-alikes
+    # only (Latin when the message is, and no word of another script stands right beside it).
+    kinds: list[str] = []
+    pending: dict[int, tuple[int, int, str]] = {}
     for m in _WORD.finditer(t):
         word = m.group()
         if word.isascii():
             latin_words += 1
+            kinds.append("L")
             continue
         nfd = unicodedata.normalize("NFD", word)
         latin, look, other, marks = _census(nfd, table)
-        if other:
-            if not latin:
-                other_words += 1
-            continue  # a word of another script (or mixed with one): left as written
-        if latin:
+        if other:  # a word of another script (or mixed with one): left as written
+            other_words += not latin
+            kinds.append("O")
+        elif latin:
             latin_words += 1
+            kinds.append("L")
             if look or marks:
                 new = _latinise(nfd, table)
                 if new != word:
                     edits.append((m.start(), m.end(), new))
-        elif look:
-            pending.append((m.start(), m.end(), _latinise(nfd, table)))
-    if latin_words > other_words:
-        edits += pending
+        else:
+            pending[len(kinds)] = (m.start(), m.end(), _latinise(nfd, table))
+            kinds.append("P")
+    # Mostly Latin: a Russian message naming a few products is not, nor a Russian title in English text.
+    if pending and latin_words > 2 * other_words:
+        before, last = [], ""
+        for k in kinds:
+            before.append(last)
+            last = k if k != "P" else last
+        after, last = [""] * len(kinds), ""
+        for i in range(len(kinds) - 1, -1, -1):
+            after[i] = last
+            last = kinds[i] if kinds[i] != "P" else last
+        edits += [edit for i, edit in pending.items() if before[i] != "O" and after[i] != "O"]
     if not edits:
         return t
     edits.sort()

@@ -30,6 +30,7 @@ ATTACKS = [
     # whole words made of look-alikes only, in an otherwise Latin message
     ("my раrсеl is lаtе, whеrе is it", "my parcel is late, where is it"),
     ("I want my money back, рау mе", "I want my money back, pay me"),
+    ("Привет, my раrсеl is lаtе", "Привет, my parcel is late"),  # a greeting in Russian does not shield them
     # Greek look-alikes (capital and small), and the common ones outside Unicode's strict list
     ("Ρlеasе cancеl my οrdеr", "Please cancel my order"),
     ("I want a rεfund, this is a scαm", "I want a refund, this is a scam"),
@@ -64,6 +65,8 @@ UNTOUCHED = [
     "Πού είναι η παραγγελία μου; Περιμένω δύο εβδομάδες.",
     "Το iPhone μου δεν ανάβει και θέλω επιστροφή χρημάτων.",
     "Мой iPhone не включается, хочу вернуть деньги.",
+    "Мой заказ iPhone Pro Max case не пришёл",  # English product names: still a Russian message
+    "Hello, I bought «Война и мир» and «Анна Каренина» as a gift, the cover is torn",
     "Où est ma commande ? Je l'attends depuis deux semaines, c'est énervant.",
     "Wo ist meine Bestellung? Ich möchte eine Rückerstattung, das ist ärgerlich.",
     "¿Dónde está mi pedido? Quiero un reembolso, ¡qué vergüenza!",
