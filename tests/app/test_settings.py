@@ -25,6 +25,8 @@ def test_full_platform_config():
     ({"FRESHDESK_URL": "ftp://x"}, "FRESHDESK_URL"),
     ({"FRESHDESK_API_KEY": "supersecret"}, "FRESHDESK_URL"),
     ({"SIDECAR_MAX_BODY_BYTES": "lots"}, "SIDECAR_MAX_BODY_BYTES"),
+    ({"SIDECAR_TRIAGE_ENGLISH": "of"}, "SIDECAR_TRIAGE_ENGLISH"),  # a typo no longer keeps the head on silently
+    ({"SIDECAR_KB_MULTILINGUAL": "yse"}, "SIDECAR_KB_MULTILINGUAL"),
 ])
 def test_invalid_settings_name_the_variable(env, msg):
     with pytest.raises(SettingsError, match=msg) as exc:
