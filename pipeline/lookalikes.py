@@ -7,6 +7,8 @@ gives the models the text a reader sees:
 
 * invisible characters dropped (zero-width space/joiners, soft hyphen, word joiner, BOM, bidi
   controls, variation selectors, tag characters; blank "filler" letters become spaces);
+* Turkish and Azerbaijani keep their dotless ``ı`` (a message with ``ı`` and ``ş``/``ğ``/``İ``/``ə``/
+  ``ü``/``ö``/``ç``); elsewhere it reads as ``i`` (``subscrıptıon``);
 * NFKC: full-width forms (``Ｗｈｅｒｅ``), mathematical alphanumerics (``𝐫𝐞𝐟𝐮𝐧𝐝``), ligatures;
 * letters of other scripts drawn like a Latin letter (Unicode's confusables data, UTS #39, kept as
   ``pipeline/data/latin_lookalikes.tsv``) mapped to that letter — **only where the text is Latin**:
@@ -43,6 +45,13 @@ _INVISIBLE = re.compile(
     "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
 _BLANK = re.compile("[\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0]")
 # A word: letters and the combining marks on them (digits and "_" are not letters here).
+# Dotless ı is a look-alike of i in English ("subscrıptıon") but a letter of Turkish and Azerbaijani
+# ("ulaşmadı", "kırık"): a message with ı and another letter of those alphabets (ğ ş İ ə, or ü ö ç,
+# which no supported language writes beside ı) keeps it. An English message with ı and a German "für"
+# keeps its ı too: one letter read as written, the rest still folded.
+_DOTLESS = "\u0131"
+_TURKIC = re.compile("[\u011e\u011f\u015e\u015f\u0130\u018f\u0259]")
+_TURKIC_BESIDE_DOTLESS = re.compile("[\u00c7\u00e7\u00d6\u00f6\u00dc\u00fc]")
 _WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])+")
 
 
@@ -55,6 +64,16 @@ def lookalike_table() -> dict[str, str]:
             _, src, dst = line.split("\t")[:3]
             out[src] = dst
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _table_keeping_dotless() -> dict[str, str]:
+    return {k: v for k, v in lookalike_table().items() if k != _DOTLESS}
+
+
+def _turkic(text: str) -> bool:
+    """Whether ``text`` (NFKC) reads as Turkish or Azerbaijani: its dotless ı is a letter, not a look-alike."""
+    return _DOTLESS in text and (_TURKIC.search(text) is not None or _TURKIC_BESIDE_DOTLESS.search(text) is not None)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -105,7 +124,7 @@ def _fold(text: str) -> str:
     t = unicodedata.normalize("NFKC", _BLANK.sub(" ", _INVISIBLE.sub("", text)))
     if t.isascii():
         return t
-    table = lookalike_table()
+    table = _table_keeping_dotless() if _turkic(t) else lookalike_table()
     latin_words = other_words = 0
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
     # Every word's kind in order: "L" Latin (look-alikes in it mapped), "O" another script, "P" look-alikes
