@@ -286,6 +286,9 @@ class IntentModel:
             emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
         if vec.vec is None:
             return emb
+        # The n-grams of what the encoders read (look-alike letters folded, as in _unshout): a learned
+        # example spelled with Cyrillic letters, or an eval text, gives the n-grams classify_local's does.
+        texts = [fold_lookalikes(t) for t in texts]
         tf = vec.vec.fit_transform(texts) if fit else vec.vec.transform(texts)
         return sparse.hstack([sparse.csr_matrix(emb), tf * self.char_weight], format="csr")
 
