@@ -41,9 +41,9 @@ CACHE_CHARS = 8_000
 # Characters that draw nothing (Cf format characters and their relatives): removed. Blank letters
 # (Hangul fillers, the braille blank) are drawn as a space: they become one.
 _INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff"
-    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
-_BLANK = re.compile("[\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0]")
+    "[\u00ad\u034f\u061c\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff"
+    "\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
+_BLANK = re.compile("[\u115f\u1160\u2800\u3164\uffa0]")
 # A word: letters and the combining marks on them (digits and "_" are not letters here).
 # Dotless ı is a look-alike of i in English ("subscrıptıon") but a letter of Turkish and Azerbaijani
 # ("ulaşmadı", "kırık"): a message with ı and another letter of those alphabets (ğ ş İ ə, or ü ö ç,
@@ -53,6 +53,13 @@ _DOTLESS = "\u0131"
 _TURKIC = re.compile("[\u011e\u011f\u015e\u015f\u0130\u018f\u0259]")
 _TURKIC_BESIDE_DOTLESS = re.compile("[\u00c7\u00e7\u00d6\u00f6\u00dc\u00fc]")
 _WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])+")
+
+
+def drop_invisible(text: str) -> str:
+    """``text`` without the characters that draw nothing (Unicode's default-ignorable code points:
+    zero-width, bidi controls, variation selectors, tags...), blank letters as spaces. What the
+    signals' and the guards' folds read too: a word cannot hide from them behind a mark a reader never sees."""
+    return _BLANK.sub(" ", _INVISIBLE.sub("", text)) if not text.isascii() else text
 
 
 @functools.lru_cache(maxsize=1)
@@ -121,7 +128,7 @@ def _fold_cached(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    t = unicodedata.normalize("NFKC", _BLANK.sub(" ", _INVISIBLE.sub("", text)))
+    t = unicodedata.normalize("NFKC", drop_invisible(text))
     if t.isascii():
         return t
     table = _table_keeping_dotless() if _turkic(t) else lookalike_table()
