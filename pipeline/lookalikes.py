@@ -98,6 +98,20 @@ def lookalike_table() -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=1)
+def lowercase_translation() -> dict[int, str]:
+    """``str.translate`` table of every look-alike (and its case-folded form) to its lower-case ASCII
+    letter, wherever it stands: for the guards' and the signals' folds, which read phrases of the
+    supported languages in lower case (not the models' input: a Russian message keeps its letters there)."""
+    table = lookalike_table()
+    out = {ord(src): dst.lower() for src, dst in table.items()}
+    for src, dst in table.items():  # a case-folded form the table does not list itself ("Ꭺ" → "ꭺ")
+        for form in (src.casefold(), src.lower()):
+            if len(form) == 1 and not form.isascii():
+                out.setdefault(ord(form), dst.lower())
+    return out
+
+
+@functools.lru_cache(maxsize=1)
 def _table_keeping_dotless() -> dict[str, str]:
     return {k: v for k, v in lookalike_table().items() if k != _DOTLESS}
 
