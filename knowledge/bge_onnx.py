@@ -266,7 +266,8 @@ class OrtBge:
         opts.intra_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
-        graph = cached_graph("bge-per-text", BGE_SHA256, PER_TEXT_GRAPH_VERSION, lambda: per_text_graph(model_path))
+        graph = cached_graph("bge-per-text", BGE_SHA256, PER_TEXT_GRAPH_VERSION, lambda: per_text_graph(model_path),
+                             as_path=True)
         self.session = ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
         del graph
         drop_model_bytes(self.session)
