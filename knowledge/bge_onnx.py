@@ -39,6 +39,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,18 @@ def _float_chain(mm, q, users, made_by, a_scale):  # noqa: ANN001, ANN202 - onnx
 
 
 def per_text_graph(model_path: Path) -> bytes:
-    """The shipped graph with each ``DynamicQuantizeLinear`` computed per text of a padded batch.
+    """The shipped graph with each ``DynamicQuantizeLinear`` computed per text of a padded batch
+    (:func:`_rewrite_per_text`)."""
+    import onnx
+
+    model = onnx.load(str(model_path))
+    _rewrite_per_text(model, prune=True)
+    return model.SerializeToString()
+
+
+def _rewrite_per_text(model: Any, prune: bool) -> None:
+    """``model`` (the shipped file, loaded) rewritten in place: each ``DynamicQuantizeLinear``
+    computed per text of a padded batch. ``prune``: drop the initializers no node reads any more.
 
     The file quantizes a product's input with one scale and zero point for the whole tensor
     (``DynamicQuantizeLinear``: the range [min(x, 0), max(x, 0)] mapped onto 0..255). Here each
@@ -121,15 +133,13 @@ def per_text_graph(model_path: Path) -> bytes:
     ``zero_point[text] * column_sum(W)`` in int32 afterwards (W's zero points are 0): the exact
     integers of the file's product for that text alone, then the file's own Cast, scale and bias.
 
-    A text's vector is thus the same whatever its batch-mates and its padding (to the last bit),
-    and equal to the file's run on the text alone to the last bit or one float32 step (the fused
-    kernels the file's graph gets round its scale product in another order).
+    A text's CLS vector is thus the same whatever its batch-mates and its padding, and the same as
+    the file's run on the text alone, to the last bit.
     Raises ``ValueError`` when the file is not the expected one.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    model = onnx.load(str(model_path))
     g = model.graph
     inits = {t.name: t for t in g.initializer}
     made_by = {out: n for n in g.node for out in n.output}
@@ -228,12 +238,14 @@ def per_text_graph(model_path: Path) -> bytes:
         todo = rest
     del g.node[:]
     g.node.extend(ordered)
-    read = {i for n in ordered for i in n.input}
-    kept_inits = [t for t in list(g.initializer) + added if t.name in read]
-    del g.initializer[:]
-    g.initializer.extend(kept_inits)
+    if prune:
+        read = {i for n in ordered for i in n.input}
+        kept_inits = [t for t in list(g.initializer) + added if t.name in read]
+        del g.initializer[:]
+        g.initializer.extend(kept_inits)
+    else:
+        g.initializer.extend(added)
     model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    return model.SerializeToString()
 
 
 def batched_graph(model_path: Path) -> bytes:
@@ -249,32 +261,29 @@ def batched_graph(model_path: Path) -> bytes:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    single = onnx.load(str(model_path))
-    many = onnx.load_from_string(per_text_graph(model_path))
-    out = single.graph.output[0].name
+    # One copy of the weights in memory while building (the file loaded once, rewritten in place).
+    model = onnx.load(str(model_path))
+    g = model.graph
+    out = g.output[0].name
+    single_nodes = [onnx.NodeProto.FromString(n.SerializeToString()) for n in g.node]
+    _rewrite_per_text(model, prune=False)
 
-    def branch(model: onnx.ModelProto, tag: str) -> onnx.GraphProto:
-        nodes = []
-        for n in model.graph.node:
-            node = onnx.NodeProto()
-            node.CopyFrom(n)
+    def branch(nodes: list[onnx.NodeProto], tag: str) -> onnx.GraphProto:
+        for node in nodes:
             for i, name in enumerate(node.output):
                 if name == out:
                     node.output[i] = out + tag
-            nodes.append(node)
         return helper.make_graph(nodes, "bge" + tag, [], [helper.make_tensor_value_info(out + tag, TensorProto.FLOAT, None)])
 
-    names = {t.name for t in single.graph.initializer}
-    inits = list(single.graph.initializer) + [t for t in many.graph.initializer if t.name not in names]
-    inits += [numpy_helper.from_array(np.array([0], np.int64), "if.first"), numpy_helper.from_array(np.array(1, np.int64), "if.one")]
-    nodes = [helper.make_node("Shape", ["input_ids"], ["if.shape"]),
-             helper.make_node("Gather", ["if.shape", "if.first"], ["if.rows"], axis=0),
-             helper.make_node("Equal", ["if.rows", "if.one"], ["if.alone1"]),
-             helper.make_node("Squeeze", ["if.alone1"], ["if.alone"], axes=[0]),
-             helper.make_node("If", ["if.alone"], [out], then_branch=branch(single, ".alone"), else_branch=branch(many, ".batch"))]
-    graph = helper.make_graph(nodes, "bge-small-en-v1.5", list(single.graph.input), list(single.graph.output), inits)
-    model = helper.make_model(graph, opset_imports=list(many.opset_import))
-    model.ir_version = single.ir_version
+    alone, batch = branch(single_nodes, ".alone"), branch(list(g.node), ".batch")
+    del g.node[:]
+    g.initializer.extend([numpy_helper.from_array(np.array([0], np.int64), "if.first"),
+                          numpy_helper.from_array(np.array(1, np.int64), "if.one")])
+    g.node.extend([helper.make_node("Shape", ["input_ids"], ["if.shape"]),
+                   helper.make_node("Gather", ["if.shape", "if.first"], ["if.rows"], axis=0),
+                   helper.make_node("Equal", ["if.rows", "if.one"], ["if.alone1"]),
+                   helper.make_node("Squeeze", ["if.alone1"], ["if.alone"], axes=[0]),
+                   helper.make_node("If", ["if.alone"], [out], then_branch=alone, else_branch=batch)])
     return model.SerializeToString()
 
 
