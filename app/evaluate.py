@@ -107,25 +107,21 @@ def evaluate(
         t1 = time.time()
         emb = m.vectors(sub)
         t_embed += time.time() - t1
-        thr, source = threshold, "explicit"
+        thr, source, on_score = threshold, "explicit", False
         vidx = val_parts.get(id(m))
         if thr is None and vidx is not None:
-            thr, source = _threshold_on_val(m, [val_texts[i] for i in vidx], [(val_labels or [])[i] for i in vidx],
-                                            train_labels, oos_label), "validation"
+            thr, on_score = _threshold_on_val(m, [val_texts[i] for i in vidx], [(val_labels or [])[i] for i in vidx],
+                                              train_labels, oos_label)
+            source = "validation, confidence + kNN score" if on_score else "validation"
+        if thr is None and m.cv.score_threshold is not None and m.cv.conf_ref:
+            # Chosen by train CV: confidence and kNN similarity combined (IntentModel.oos_score).
+            thr, source, on_score = m.cv.score_threshold, "train-cv, confidence + kNN score", True
         if thr is None:
             thr, source = (m.cv.threshold, "train-cv") if m.cv.threshold is not None else (0.0, "none")
         P = m.predict_proba(sub, embeddings=emb)
         top = P.argmax(axis=1)
         c = P.max(axis=1)
-        score = None
-        if source == "train-cv" and m.cv.score_threshold is not None:
-            # Chosen by train CV: confidence and kNN similarity combined (IntentModel.oos_score).
-            score = m.oos_score(c, m.label_similarity(emb, top))
-        if score is not None:
-            thr, source = m.cv.score_threshold, "train-cv, confidence + kNN score"
-            p_oos = score < thr
-        else:
-            p_oos = c < thr
+        p_oos = m.oos_score(c, m.label_similarity(emb, top)) < thr if on_score else c < thr
         # Closed-set scoring (threshold 0, no out-of-scope label) rejects nothing, kNN floor included.
         if thr > 0 or oos_label is not None:
             p_oos = p_oos | _below_floor(m, emb, top)
@@ -180,22 +176,34 @@ def _below_floor(model: IntentModel, emb: np.ndarray, top: np.ndarray) -> np.nda
 
 
 def _threshold_on_val(model: IntentModel, texts: Sequence[str], labels: Sequence[str], train_labels: Sequence[str],
-                      oos_label: str | None) -> float:
+                      oos_label: str | None) -> tuple[float, bool]:
+    """The out-of-scope threshold scoring best on VAL (overall accuracy; ties → lower), and whether
+    it applies to the combined confidence + kNN score (:meth:`IntentModel.oos_score`, when the
+    model has its CV reference) rather than to the confidence alone.
+
+    The combined score separates in-scope from out-of-scope rows better than the confidence
+    on CLINC150's ``val`` for both heads (AUROC 0.989 vs 0.981 for bge's, 0.986 vs 0.977 for e5's),
+    and it is what the train-CV rule (HINT3) already uses; the kNN floor applies on top.
+    """
     emb = model.vectors(texts)
     P = model.predict_proba(list(texts), embeddings=emb)
     classes = np.array(model.classes_)
-    conf, pred = P.max(axis=1), classes[P.argmax(axis=1)]
-    far = _below_floor(model, emb, P.argmax(axis=1))
+    top = P.argmax(axis=1)
+    conf, pred = P.max(axis=1), classes[top]
+    score = model.oos_score(conf, model.label_similarity(emb, top))
+    on_score = score is not None
+    value = score if score is not None else conf
+    far = _below_floor(model, emb, top)
     known = set(train_labels) - {oos_label}
     gold = np.array(list(labels))
     gold_oos = np.array([g == oos_label or g not in known for g in gold])
     best, best_acc = 0.0, -1.0
     for t in np.round(np.arange(0.0, 0.996, 0.005), 3):
-        pred_oos = (conf < t) | (pred == oos_label) | far
+        pred_oos = (value < t) | (pred == oos_label) | far
         acc = float(np.where(gold_oos, pred_oos, (~pred_oos) & (pred == gold)).mean())
         if acc > best_acc + 1e-9:
             best, best_acc = float(t), acc
-    return best
+    return best, on_score
 
 
 def _route_lines(r: dict[str, Any]) -> list[str]:

@@ -352,10 +352,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         kb_embeddings=kb_embeddings,
         embedding_model=embedding_model,
         kb_embedding_model=kb_embedding_model,
-        triage_minilm=(_env("SIDECAR_TRIAGE_MINILM", env) or "").lower() in ("1", "true", "yes"),
-        # On by default; only an explicit 0 / false / no / off turns it off (a typo keeps the default).
-        triage_english=(_env("SIDECAR_TRIAGE_ENGLISH", env) or "").strip().lower() not in ("0", "false", "no", "off"),
-        draft_cross_encoder=(_env("SIDECAR_DRAFT_CROSS_ENCODER", env) or "").strip().lower() in ("1", "true", "yes", "on"),
+        triage_minilm=_tristate("SIDECAR_TRIAGE_MINILM", env) is True,
+        # On by default (unset or auto); 0 / false / no / off turns it off; anything else is refused.
+        triage_english=_tristate("SIDECAR_TRIAGE_ENGLISH", env) is not False,
+        draft_cross_encoder=_tristate("SIDECAR_DRAFT_CROSS_ENCODER", env) is True,
         kb_multilingual=_tristate("SIDECAR_KB_MULTILINGUAL", env),
         openai_embedding_model=_env("OPENAI_EMBEDDING_MODEL", env) or "text-embedding-3-small",
         chroma_url=_env("CHROMA_URL", env),

@@ -3,6 +3,7 @@
     python bench/retrieval_eval.py [--split report|tune|tune2] [--mode hybrid|dense|lexical] [--no-drafts]
     python bench/retrieval_eval.py --split ml-tune  # customers writing in FR/DE/ES/IT/NL/PT
     python bench/retrieval_eval.py --legacy        # the older 63-question set (doc ids only)
+    python bench/retrieval_eval.py --split tune --lookalikes  # messages spelled with Cyrillic look-alikes
 
 The set (``tests/fixtures/knowledge/eval_{report,tune}.yaml``) has customer messages labelled
 with the section that answers them and the answering sentence(s). Defaults are tuned on
@@ -28,6 +29,10 @@ path returns (``pipeline.draft.retrieve`` with a triage carrying that language, 
 it): the language filter (no article in a third language) and the preference for an article in the
 customer's language apply, and an article's translation counts only when it is the one labelled.
 Figures are also printed per language.
+
+``--lookalikes`` spells every message with Cyrillic look-alikes of a, e, o, c and p ("thе rеsеt еmail")
+and reads every figure from the product's path (triage + ``pipeline.draft.retrieve``, which folds them
+back, :mod:`pipeline.lookalikes`), not from the knowledge base's search alone.
 """
 
 from __future__ import annotations
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--score-lexical-weight", type=float, default=None, help="override (tuning)")
     ap.add_argument("--no-drafts", action="store_true", help="skip the template-draft check")
     ap.add_argument("--show-misses", action="store_true")
+    ap.add_argument("--lookalikes", action="store_true",
+                    help="messages spelled with Cyrillic look-alike letters, figures from the product's path")
     ap.add_argument("--no-stored-sentences", action="store_true",
                     help="draft without the knowledge base's stored sentence vectors (embeds them all, as before)")
     args = ap.parse_args(argv)
@@ -125,8 +132,14 @@ def main(argv: list[str] | None = None) -> int:
             data = yaml.safe_load((FIXTURES / f"eval_{args.split.replace('-', '_')}.yaml").read_text(encoding="utf-8"))
             items = data["items"]
         off_topic = data.get("off_topic") or []
+        if args.lookalikes:
+            spoof = str.maketrans({"a": "\u0430", "e": "\u0435", "o": "\u043e", "c": "\u0441", "p": "\u0440"})
+            for it in items:
+                it["msg"] = it["msg"].translate(spoof)
+            off_topic = [({**q, "msg": q["msg"].translate(spoof)} if isinstance(q, dict) else {"msg": q.translate(spoof)})
+                         for q in off_topic]
         multilingual = args.split.startswith("ml-") and not args.legacy
-        if multilingual:  # ranks from the product path, which filters and prefers by language
+        if multilingual or args.lookalikes:  # ranks from the product path, which filters and prefers by language
             product = _ProductPath()
 
             def search_item(it: dict, k: int, threshold: float | None = None):
@@ -180,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.legacy and not args.no_drafts:
             present, total, draft_misses, lengths = _draft_check(items, stored=not args.no_stored_sentences,
-                                                                 product=product if multilingual else None)
+                                                                 product=product if multilingual or args.lookalikes
+                                                                 else None)
             # The length keeps the figure honest: quoting whole articles would put every answer in.
             print(f"answer sentence present in the template draft: {present}/{total} = {present / max(total, 1):.3f} "
                   f"(draft length: median {statistics.median(lengths or [0]):.0f}, "

@@ -12,6 +12,10 @@
   product, discount questions, not-actionable), which must not.
 - Signals: ``bench/data/signals.csv`` — messages with the signals they should raise (and must not).
 
+``--lookalikes`` runs the same sets with every Latin a, e, o, c and p written in its Cyrillic
+look-alike ("thе rеsеt еmail"), the spelling that hid intents and the answering passage before
+:mod:`pipeline.lookalikes` (figures should match the plain run).
+
 None of these files is used for training: the models learn from ``config/intents.yaml`` and
 ``pipeline/data/`` only.
 """
@@ -34,9 +38,17 @@ NEUTRAL_INTENTS = {"order_status", "return_refund", "cancel_order", "change_orde
                    "account_change", "product_question", "discount_promo", "other"}
 
 
+SPOOF = str.maketrans({"a": "\u0430", "e": "\u0435", "o": "\u043e", "c": "\u0441", "p": "\u0440"})
+_spoof = False
+
+
 def _rows(name: str) -> list[dict[str, str]]:
     with (DATA / name).open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        rows = list(csv.DictReader(fh))
+    if _spoof:
+        for r in rows:
+            r["text"] = r["text"].translate(SPOOF)
+    return rows
 
 
 def main() -> None:
@@ -45,7 +57,10 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="embedding model (default: the project default)")
     ap.add_argument("--with-minilm", action="store_true", help="MiniLM's vector beside e5's (SIDECAR_TRIAGE_MINILM=1)")
     ap.add_argument("--show-errors", action="store_true")
+    ap.add_argument("--lookalikes", action="store_true", help="every message spelled with Cyrillic look-alike letters")
     args = ap.parse_args()
+    global _spoof
+    _spoof = args.lookalikes
     var = Path(tempfile.mkdtemp(prefix="bench-var-"))
     os.environ["SIDECAR_VAR"] = str(var)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Config
+from pipeline.lookalikes import fold_lookalikes
 from pipeline.models import LLMSettings, Ticket, Triage, priority_rank
 from pipeline.signals import detect_language, detect_signals, priority_for, sentiment
 
@@ -176,11 +177,13 @@ def classify(text: str, ticket: Ticket | None, cfg: Config, llm: LLMSettings | N
 
     ``model``: the process's fitted local intent model (None → fitted here on the config's examples).
     The text is cut to :data:`pipeline.normalize.MAX_TEXT_CHARS` first: every model's cost (and
-    an LLM's prompt) stays bounded whatever the caller passes.
+    an LLM's prompt) stays bounded whatever the caller passes. Triage reads it with look-alike
+    letters folded (:func:`pipeline.lookalikes.fold_lookalikes`: ``rеfund`` with a Cyrillic ``е``
+    is ``refund``); nothing in the Triage quotes the text.
     """
     from pipeline.normalize import MAX_TEXT_CHARS, clip
 
-    text = clip(text or "", MAX_TEXT_CHARS)
+    text = fold_lookalikes(clip(text or "", MAX_TEXT_CHARS))
     if llm is not None and (text or "").strip():
         return _classify_openai(text, ticket, cfg, llm, model)
     return classify_local_triage(text, ticket, cfg, model=model)

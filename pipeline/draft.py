@@ -31,6 +31,7 @@ import jsonschema
 
 from pipeline import guards
 from pipeline.config import Config
+from pipeline.lookalikes import fold_lookalikes
 from pipeline.models import AGENT, CUSTOMER, Draft, KnowledgeBase, LLMSettings, Plan, Source, Ticket, Triage
 
 log = logging.getLogger(__name__)
@@ -249,10 +250,12 @@ def retrieve(text: str, triage: Triage, cfg: Config, kb: KnowledgeBase | None, b
     English translation is followed by a search of the original in the customer's language.
 
     A missing or empty knowledge base (or any store error) gives ``[]``: the draft then says
-    it found nothing, and the rest of the pipeline carries on.
+    it found nothing, and the rest of the pipeline carries on. The search reads ``text`` with
+    look-alike letters folded (:func:`pipeline.lookalikes.fold_lookalikes`).
     """
     if kb is None:
         return []
+    text = fold_lookalikes(text)
     try:
         if kb.count() == 0:
             return []
@@ -533,7 +536,8 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
     From each chosen passage only the sentences that answer the customer's question are quoted
     (:func:`pipeline.answer.select_sentences`), not the section's first lines. ``kb`` (the one
     the sources came from) lends the sentence vectors it stored at ingest, so they are not
-    embedded again.
+    embedded again. Sentences are chosen for the message with look-alike letters folded
+    (:func:`pipeline.lookalikes.fold_lookalikes`); the order number is the customer's own.
     """
     from pipeline.answer import MAX_SENTENCES, _cross_lingual, order_number, select_sentences
 
@@ -560,7 +564,8 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         quotable = [s for s in sources if s.source_type != "ticket"]
         # Matched with e5 in another language: MiniLM's stored sentence vectors would go unread.
         stored = {} if _cross_lingual(lang) else _stored_sentence_vectors(kb, quotable)
-        chosen = passages_for_parts(text, quotable, int(d.get("template_passages", 3)), stored, lang) if quotable else []
+        asked = fold_lookalikes(text)  # what the passages are matched with (never written in the draft)
+        chosen = passages_for_parts(asked, quotable, int(d.get("template_passages", 3)), stored, lang) if quotable else []
         used = [s for s, _ in chosen]
         if len(chosen) > 1 and _cross_lingual(lang):  # their sentences in one run of e5 rather than one each
             from pipeline.answer import embed_ahead, scored_sentences

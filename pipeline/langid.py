@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from pipeline.lookalikes import fold_lookalikes
+
 LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pt")
 LANGUAGE_CHARS = 2_000  # the language is judged on the text's start (bounded work)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -31,9 +33,9 @@ def identifier():
 
 def language_guess(text: str) -> tuple[str, float]:
     """The most likely language of ``text`` among :data:`LANGUAGES` and its probability
-    (("", 0.0) for a text without words); no default applied, unlike
+    (("", 0.0) for a text without words; look-alike letters folded); no default applied, unlike
     :func:`pipeline.signals.detect_language`."""
-    text = (text or "").strip()[:LANGUAGE_CHARS]
+    text = fold_lookalikes((text or "").strip()[:LANGUAGE_CHARS])
     if not _WORD.search(text):
         return "", 0.0
     lang, prob = identifier().classify(text)

@@ -40,6 +40,7 @@ from sklearn.linear_model import LogisticRegression
 
 from pipeline.cachefiles import prune, write_atomic
 from pipeline.config import Config
+from pipeline.lookalikes import fold_lookalikes
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ LEARNED_FILE = "learned_examples.jsonl"
 # (see _knn_floor); chosen on CLINC150's validation split (README), never on a test split.
 KNN_PERCENTILE = 0.5
 KNN_MIN_EXAMPLES = 1000
-FEATURES_VERSION = "centred-e5+minilm+char-ngrams-2"  # part of the fit cache key (see _cache_key)
+FEATURES_VERSION = "centred-e5+minilm+char-ngrams-2+english-calibrated-on-english"  # part of the fit cache key (see _cache_key)
 # Weight of MiniLM's half of the triage vector next to e5's (see embed_texts): the largest of
 # 1 / 0.5 / 0.3 / 0.2 that kept every language of bench/triage_quality.py at its earlier level.
 MINILM_WEIGHT = 0.2
@@ -105,8 +106,11 @@ class CVReport:
 
 
 def _unshout(text: str) -> str:
-    # Sentence encoders read "WHERE IS MY ORDER" as rare upper-case tokens; the sentiment model
-    # gets the shouting as its own feature, so the embedding sees the words in lower case.
+    # What every triage encoder reads of a text. Look-alike letters folded (pipeline.lookalikes: a
+    # Cyrillic "е" in "rеsеt" is another token to e5 and bge). Sentence encoders read "WHERE IS MY
+    # ORDER" as rare upper-case tokens; the sentiment model gets the shouting as its own feature, so
+    # the embedding sees the words in lower case.
+    text = fold_lookalikes(text)
     letters = [c for c in text if c.isalpha()]
     if len(letters) > 10 and sum(c.isupper() for c in letters) / len(letters) > 0.6:
         return text.lower()
@@ -244,6 +248,10 @@ class IntentModel:
         # What embeds texts for this head when no vectors are given (None: the module's _embed,
         # which benchmarks patch); a RoutedModel's heads each name their own model's.
         self.embedder: Any = None
+        # Which training rows this head would be given in production (bool per text; None: all):
+        # its CV pass fits temperature and thresholds on those rows' out-of-fold predictions only
+        # (the English head reads English messages, though it learns from every language's examples).
+        self.reads: Any = None
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """This head's vectors of ``texts`` (what :meth:`fit` and :meth:`predict` embed with)."""
@@ -443,6 +451,10 @@ class IntentModel:
             offset = int(rng.integers(len(choices)))
             for n, i in enumerate(idx):
                 fold[i] = choices[(n + offset) % len(choices)]
+        # Rows scored: the ones this head reads in production (every row learns in every fold).
+        scored = np.ones(len(labels), dtype=bool) if self.reads is None else np.asarray(self.reads(texts), dtype=bool)
+        if scored.sum() < 4 * k:
+            scored = np.ones(len(labels), dtype=bool)
         in_logits: list[np.ndarray] = []
         in_true: list[int] = []
         # (logits, true idx, is_oos, similarity to the closest training example of the top label)
@@ -459,8 +471,8 @@ class IntentModel:
             clf = self._new_clf().fit(Xtr, lab[tr_idx])
             cls = [str(c) for c in clf.classes_]
             pos = {c: n for n, c in enumerate(cls)}
-            held = np.flatnonzero((fold == i) & np.isin(lab, cls))
-            unseen = np.flatnonzero(np.array([group[c] == i for c in labels]))
+            held = np.flatnonzero((fold == i) & np.isin(lab, cls) & scored)
+            unseen = np.flatnonzero(np.array([group[c] == i for c in labels]) & scored)
             tr_lab = np.array([pos[labels[j]] for j in tr_idx])
             for idx_set, is_unseen in ((held, False), (unseen, True)):
                 if len(idx_set) == 0:
@@ -558,11 +570,14 @@ class RoutedModel:
     def __init__(self, **kwargs: Any):
         self.english = IntentModel(**kwargs)
         self.english.embedder = embed_english
+        # It learns from every example but is calibrated on the English ones, the only ones it is given.
+        self.english.reads = reads_english
         self.other = IntentModel(**kwargs)
         self.other.embedder = embed_multilingual
         self.classes_: list[str] = []
 
     def heads(self) -> list[tuple[str, IntentModel]]:
+        """(name, head) of both heads, English first: the order :func:`head_keys` and the fit log follow."""
         return [("english", self.english), ("other", self.other)]
 
     def vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -615,18 +630,22 @@ class RoutedModel:
     # vectors are e5's, which the sentiment model may reuse; its calibration is what logs show).
     @property
     def train_texts(self) -> list[str]:
+        """The training texts (both heads learn from the same ones; the multilingual head's list)."""
         return self.other.train_texts
 
     @property
     def train_emb(self) -> np.ndarray:
+        """The multilingual head's example vectors (e5's: what the sentiment model may reuse)."""
         return self.other.train_emb
 
     @property
     def temperature(self) -> float:
+        """The multilingual head's calibration temperature (each head has its own: ``english.temperature``)."""
         return self.other.temperature
 
     @property
     def head_reused(self) -> bool:
+        """Whether both heads took their regression's weights from an earlier fit (see :meth:`IntentModel.fit`)."""
         return self.english.head_reused and self.other.head_reused
 
 
@@ -635,6 +654,22 @@ def new_model(**kwargs: Any) -> IntentModel | RoutedModel:
     from knowledge.embedding import english_triage
 
     return RoutedModel(**kwargs) if english_triage() else IntentModel(**kwargs)
+
+
+def texts_embedded(model: IntentModel | RoutedModel, train: int = 0, predict: Sequence[str] = ()) -> int:
+    """How many texts the embedders run to fit ``model`` on ``train`` texts and predict ``predict`` (the
+    total of a progress bar counting them): every head reads every training text, a text to predict is
+    read by the head it is routed to, and a head on e5 with MiniLM's vector beside it (SIDECAR_TRIAGE_MINILM)
+    reads each text twice."""
+    from knowledge.embedding import get_classifier_companion
+
+    companion = get_classifier_companion() is not None
+
+    def runs(head: IntentModel) -> int:
+        return 1 + (companion and head.embedder is not embed_english)
+
+    heads = [m for _, m in model.heads()] if isinstance(model, RoutedModel) else [model]
+    return train * sum(runs(m) for m in heads) + sum(len(idx) * runs(m) for m, idx in model.split(list(predict)))
 
 
 SCORE_QUANTILES = 101  # points kept of each CV distribution (the combined score's reference)
@@ -913,19 +948,25 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel | R
                 texts, labels = training_data(cfg, learned)
                 model = new_model()
                 how = []
-                for _name, head, hkey in head_keys(key, model):
-                    how.append(_fit_head(head, hkey, texts, labels, cfg.intents.oos_intent, learned,
-                                         keep=KEEP_CACHED * (2 if isinstance(model, RoutedModel) else 1)))
+                for name, head, hkey in head_keys(key, model):
+                    how.append((name, head, _fit_head(head, hkey, texts, labels, cfg.intents.oos_intent, learned,
+                                                      keep=KEEP_CACHED * (2 if isinstance(model, RoutedModel) else 1))))
                 if isinstance(model, RoutedModel):
                     model.classes_ = list(model.other.classes_)
-                log.info(
-                    "local intent model fitted: %d examples, %d intents, temperature %.2f%s",
-                    len(texts), len(set(labels)), model.temperature, " + ".join(h for h in how if h),
-                )
+                log.info("local intent model fitted: %d examples, %d intents, %s",
+                         len(texts), len(set(labels)), fit_summary(how))
                 _models[key] = model
                 while len(_models) > KEEP_CACHED:  # least recently used first (dicts keep order)
                     _models.pop(next(iter(_models)))
     return model
+
+
+def fit_summary(heads: Sequence[tuple[str, IntentModel, str]]) -> str:
+    """Each head's temperature and where its fit came from, for the fit's log line, from
+    (head name, head, :func:`_fit_head`'s answer): ``temperature 0.62 (shipped calibration)`` for a
+    single head, ``english head temperature 0.51 (cached fit), other head temperature 0.62 (...)``."""
+    return ", ".join(f"{name + ' head ' if name else ''}temperature {head.temperature:.2f}{how}"
+                     for name, head, how in heads)
 
 
 def _english_head_or_e5() -> None:
@@ -991,8 +1032,10 @@ def classify_local(text: str, cfg: Config, learned: Path | None = None, model: I
 
     Out of scope when the top intent is the OOS intent (or marked ``out_of_scope``) or when the
     calibrated confidence is below the intent's threshold (or the global one).
-    ``embedding``: the message's [1, dim] vector if the caller already computed it.
+    ``embedding``: the message's [1, dim] vector if the caller already computed it. The model
+    reads ``text`` with look-alike letters folded (:func:`pipeline.lookalikes.fold_lookalikes`).
     """
+    text = fold_lookalikes(text)
     model = (model or get_local_model(cfg, learned)).head_for(text)
     pred = model.predict([text], embeddings=embedding)[0]
     idef = cfg.intents.intents.get(pred.label)

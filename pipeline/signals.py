@@ -24,6 +24,7 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.langid import LANGUAGES as LANGID_LANGUAGES
+from pipeline.lookalikes import fold_lookalikes
 from pipeline.models import PRIORITIES, Ticket, priority_rank
 
 log = logging.getLogger(__name__)
@@ -246,9 +247,10 @@ def sentiment(text: str, cfg: Config | None = None, embedding: np.ndarray | None
     If the embedding model cannot load, VADER alone answers (English-centric, logged once).
     Threat signals (given, or detected here) raise a neutral/positive verdict to negative.
     ``known``: (texts, embeddings) already computed (the intent model's examples), reused when
-    the sentiment model is fitted.
+    the sentiment model is fitted. The models read ``text`` with look-alike letters folded
+    (:func:`pipeline.lookalikes.fold_lookalikes`).
     """
-    text = text or ""
+    text = fold_lookalikes(text)
     try:
         from pipeline.local_classifier import embed_sentiment
         from pipeline.sentiment import get_sentiment_model
@@ -288,9 +290,10 @@ def detect_language(text: str, default: str = DEFAULT_LANGUAGE) -> str:
     """ISO 639-1 code of ``text`` among :data:`LANGUAGES`.
 
     Short texts ("ok", "thanks") fool every detector, so they default to ``default`` unless the
-    detector is very sure; longer texts need a moderate probability.
+    detector is very sure; longer texts need a moderate probability. Look-alike letters are folded
+    (:func:`pipeline.lookalikes.fold_lookalikes`).
     """
-    text = _head((text or "").strip(), LANGUAGE_CHARS)
+    text = fold_lookalikes(_head((text or "").strip(), LANGUAGE_CHARS))
     words = _WORD.findall(text)
     if not words:
         return default

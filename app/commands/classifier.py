@@ -86,9 +86,10 @@ def cmd_learn(args: argparse.Namespace) -> int:
     if args.fit and added:
         # Fit now, with a bar over the examples embedded: the embeddings and calibration are cached
         # under <var>/classifier_cache/, so the next start (and every worker) only refits the head.
-        from pipeline.local_classifier import get_local_model
+        from pipeline.local_classifier import get_local_model, new_model, texts_embedded
 
-        texts_total = len(training_texts(cfg, store))
+        # Each head embeds every example (two with the English head on): the bar counts them all.
+        texts_total = texts_embedded(new_model(), train=len(training_texts(cfg, store)))
         t0 = time.monotonic()
         bar.start(texts_total, "embedding training examples", "text")
         with report_embedding(bar):
@@ -161,13 +162,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if val is not None and args.threshold in (None, "auto"):
         threshold = None  # chosen on VAL
     from knowledge.progress import Progress, report_embedding
+    from pipeline.local_classifier import new_model, texts_embedded
 
-    # Embedding every text is the slow part (the CV fit after it is seconds): the bar counts it.
-    n = len(train.texts) + len(test.texts) + (len(val.texts) if val else 0)
+    # Embedding every text is the slow part (the CV fit after it is seconds): the bar counts it, as
+    # many times as it is embedded (every head reads the training texts; VAL and TEST their head).
+    model = new_model()
+    n = texts_embedded(model, train=len(train.texts), predict=list(test.texts) + (list(val.texts) if val else []))
     with Progress("embedding texts", "text", n, enabled=not args.quiet) as bar, report_embedding(bar):
         result = evaluate(train.texts, train.labels, test.texts, test.labels, oos_label=args.oos_label,
                           threshold=threshold, val_texts=val.texts if val else None,
-                          val_labels=val.labels if val else None)
+                          val_labels=val.labels if val else None, model=model)
     for line in format_report(result):
         print(line)
     sec = result.get("seconds") or {}

@@ -64,12 +64,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    """Print the passages retrieval returns for a question."""
+    """Print the passages retrieval returns for a question (look-alike letters folded, as drafts search)."""
     from knowledge.retrieve import default_threshold, search
+    from pipeline.lookalikes import fold_lookalikes
 
     store = _store(create=False)
     threshold = default_threshold() if args.threshold is None else args.threshold
-    hits = search(store, " ".join(args.text), k=args.k, intent=args.intent, brand=args.brand,
+    hits = search(store, fold_lookalikes(" ".join(args.text)), k=args.k, intent=args.intent, brand=args.brand,
                   language=args.language, threshold=threshold)
     if not hits:
         print(f"nothing above the relevance threshold ({threshold:.2f})")

@@ -141,7 +141,7 @@ def test_eval_threshold_chosen_on_a_validation_set(csvs, tmp_path, capsys):
                              "--val", str(oos_val)], capsys)[1][-1])
     r_in = json.loads(_run(["eval", "--train", str(train), "--test", str(test), "--oos-label", "oos",
                             "--val", str(in_val)], capsys)[1][-1])
-    assert r_oos["threshold_source"] == r_in["threshold_source"] == "validation"
+    assert r_oos["threshold_source"] == r_in["threshold_source"] == "validation, confidence + kNN score"
     assert r_oos["threshold"] > r_in["threshold"]
     assert r_oos["oos_recall"] == 1.0
 
@@ -253,10 +253,28 @@ def test_eval_shows_one_bar_over_every_text_embedded_and_a_summary(csvs, capsys,
     monkeypatch.setattr(sys, "stderr", tty)
     code, lines = _run(["eval", "--train", str(train), "--test", str(test), "--oos-label", "oos"], capsys)
     assert code == 0
-    n = sum(len(v) for v in TRAIN.values()) + len(TEST)
-    assert "embedding texts" in tty.buf.getvalue() and f"/{n} [" in tty.buf.getvalue()
-    assert lines[-2].startswith(f"eval: {n - len(TEST)} train / {len(TEST)} test rows, accuracy ")
+    n_train = sum(len(v) for v in TRAIN.values())
+    # Every head embeds the training texts (two with the English head on, the default); a test text
+    # is embedded by the head it is routed to: the bar ends full, at its total.
+    heads = 2 if isinstance(lc.new_model(), lc.RoutedModel) else 1
+    total = heads * n_train + len(TEST)
+    assert "embedding texts" in tty.buf.getvalue() and f" {total}/{total} [" in tty.buf.getvalue()
+    assert lines[-2].startswith(f"eval: {n_train} train / {len(TEST)} test rows, accuracy ")
     json.loads(lines[-1])  # the JSON line stays last
+
+
+def test_learn_fit_bar_counts_the_examples_once_per_head(var_dir, tmp_path, capsys, monkeypatch):
+    f = _write_csv(tmp_path / "history.csv", [("do you ship to Iceland?", "product_question")])
+    # The fit's embedding only (its CV pass is not what the bar counts).
+    monkeypatch.setattr(lc, "get_local_model",
+                        lambda cfg, learned=None: lc.new_model().vectors(lc.training_data(cfg, learned)[0]))
+    tty = _TTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    code, _ = _run(["intents", "learn", str(f), "--fit"], capsys)
+    assert code == 0
+    n = len(lc.training_data(load_config(ROOT / "config"), lc.learned_path(var_dir))[0])
+    total = n * (2 if isinstance(lc.new_model(), lc.RoutedModel) else 1)
+    assert "embedding training examples" in tty.buf.getvalue() and f" {total}/{total} [" in tty.buf.getvalue()
 
 
 def test_learn_ends_with_one_summary_line(var_dir, tmp_path, capsys, monkeypatch):

@@ -25,6 +25,11 @@ def test_full_platform_config():
     ({"FRESHDESK_URL": "ftp://x"}, "FRESHDESK_URL"),
     ({"FRESHDESK_API_KEY": "supersecret"}, "FRESHDESK_URL"),
     ({"SIDECAR_MAX_BODY_BYTES": "lots"}, "SIDECAR_MAX_BODY_BYTES"),
+    ({"SIDECAR_TRIAGE_ENGLISH": "of"}, "SIDECAR_TRIAGE_ENGLISH"),  # a typo no longer keeps the head on silently
+    ({"SIDECAR_KB_MULTILINGUAL": "yse"}, "SIDECAR_KB_MULTILINGUAL"),
+    # Options that are off by default: a typo no longer leaves them off silently either.
+    ({"SIDECAR_TRIAGE_MINILM": "ture"}, "SIDECAR_TRIAGE_MINILM"),
+    ({"SIDECAR_DRAFT_CROSS_ENCODER": "onn"}, "SIDECAR_DRAFT_CROSS_ENCODER"),
 ])
 def test_invalid_settings_name_the_variable(env, msg):
     with pytest.raises(SettingsError, match=msg) as exc:

@@ -22,6 +22,8 @@ def test_kb_ingest_query_stats(kb_env, tmp_path, capsys):
     assert main(["kb", "query", "I", "forgot", "my", "password"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("[1]") and "reset-password" in out and "https://help.demo-store.example/" in out
+    assert main(["kb", "query", "I", "fоrgоt", "my", "раsswоrd"]) == 0  # Cyrillic look-alikes: the same answer
+    assert capsys.readouterr().out.startswith(out.split("\n")[0])
     assert main(["kb", "query", "who won the football match last night"]) == 1
     assert "nothing above the relevance threshold" in capsys.readouterr().out
     assert main(["kb", "stats"]) == 0

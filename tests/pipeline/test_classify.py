@@ -326,3 +326,20 @@ def test_disk_cache_refits_a_head_that_does_not_match(cfg, tmp_path):
     np.testing.assert_allclose(again.predict_proba(probe), first.predict_proba(probe))
     lc._models.pop(key)
     assert lc.get_local_model(mini, learned).head_reused  # the refit head replaced the bad one
+
+
+def test_the_fit_log_line_shows_each_heads_temperature_and_source(cfg, tmp_path, caplog):
+    mini = _mini(cfg, ["fit log check: billing example"])
+    learned = tmp_path / lc.LEARNED_FILE
+    first = lc.get_local_model(mini, learned)
+    lc._models.pop(lc._cache_key(mini, learned))  # as if the worker restarted
+    caplog.clear()  # the first fit's line may have been captured too (another test set INFO)
+    with caplog.at_level("INFO", logger="pipeline.local_classifier"):
+        again = lc.get_local_model(mini, learned)
+    line = [r.getMessage() for r in caplog.records if "local intent model fitted" in r.getMessage()][-1]
+    assert " +  " not in line
+    if isinstance(first, lc.RoutedModel):  # the default: both heads, each with its own temperature
+        assert (f"english head temperature {again.english.temperature:.2f} (cached fit), "
+                f"other head temperature {again.other.temperature:.2f} (cached fit)") in line
+    else:
+        assert f"temperature {again.temperature:.2f} (cached fit)" in line

@@ -107,3 +107,72 @@ def test_fit_cache_key_changes_with_the_feature_recipe(monkeypatch):
     before = lc._cache_key(cfg, None)
     monkeypatch.setattr(lc, "FEATURES_VERSION", "another-recipe")
     assert lc._cache_key(cfg, None) != before
+
+
+def _lookup_model(texts: list[str], vecs: np.ndarray, **kwargs) -> IntentModel:
+    """A head whose "embedding model" is a table of made-up vectors (no char n-grams: vectors only)."""
+    table = {t: v for t, v in zip(texts, vecs, strict=True)}
+    m = IntentModel(char_ngrams=False, **kwargs)
+    m.embedder = lambda ts: np.array([table[t] for t in ts], dtype=np.float32)
+    return m
+
+
+def _clusters(rng, n_per: int, centres: np.ndarray, spread: float = 0.05) -> np.ndarray:
+    v = np.repeat(centres, n_per, axis=0) + spread * rng.normal(size=(len(centres) * n_per, centres.shape[1]))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_head_is_calibrated_on_the_rows_it_reads_but_learns_from_all():
+    # Four intents; each has ten rows the head reads ("en ...", tight clusters) and ten it is never
+    # given (noise to it, as French examples are to the English model).
+    rng = np.random.default_rng(3)
+    centres = np.eye(8, dtype=np.float32)[:4]
+    read = _clusters(rng, 10, centres)
+    noise = rng.normal(size=(40, 8)).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    texts = [f"en {i}" for i in range(40)] + [f"xx {i}" for i in range(40)]
+    labels = [f"i{i // 10}" for i in range(40)] * 2
+    vecs = np.vstack([read, noise])
+    everyone = _lookup_model(texts, vecs, cv_folds=4).fit(texts, labels)
+    english = _lookup_model(texts, vecs, cv_folds=4)
+    english.reads = lambda ts: np.array([t.startswith("en ") for t in ts])
+    english.fit(texts, labels)
+    assert english.cv.in_scope_accuracy == 1.0
+    assert everyone.cv.in_scope_accuracy < 0.8  # the noise rows' held-out errors counted
+    assert english.cv.temperature != everyone.cv.temperature
+    # The regression itself is the same: every row trains it either way.
+    assert np.allclose(english.head().coef, everyone.head().coef)
+    # Too few rows read for the CV pass: calibrated on all of them rather than not at all.
+    few = _lookup_model(texts, vecs, cv_folds=4)
+    few.reads = lambda ts: np.array([t == "en 0" for t in ts])
+    assert few.fit(texts, labels).cv.in_scope_accuracy == pytest.approx(everyone.cv.in_scope_accuracy)
+
+
+def test_the_english_head_is_calibrated_on_english_rows():
+    m = lc.RoutedModel()
+    assert m.english.reads is lc.reads_english and m.other.reads is None
+
+
+def test_a_validation_split_chooses_a_threshold_on_the_combined_score():
+    # Out-of-scope rows lean towards one intent (a confident head) but sit far from its examples:
+    # the similarity half of the combined score is what rejects them.
+    rng = np.random.default_rng(5)
+    centres = np.eye(8, dtype=np.float32)[:4]
+    train = _clusters(rng, 10, centres)
+    tr_texts, tr_labels = [f"tr {i}" for i in range(40)], [f"i{i // 10}" for i in range(40)]
+    far = 0.55 * centres[rng.integers(0, 4, size=12)] + 0.85 * np.eye(8, dtype=np.float32)[rng.integers(4, 8, size=12)]
+    far /= np.linalg.norm(far, axis=1, keepdims=True)
+    near = _clusters(rng, 3, centres)
+    texts = tr_texts + [f"in {i}" for i in range(12)] + [f"out {i}" for i in range(12)]
+    m = _lookup_model(texts, np.vstack([train, near, far]), cv_folds=4)
+    val = ([f"in {i}" for i in range(0, 12, 2)] + [f"out {i}" for i in range(0, 12, 2)],
+           [f"i{i // 3}" for i in range(0, 12, 2)] + ["oos"] * 6)
+    test = ([f"in {i}" for i in range(1, 12, 2)] + [f"out {i}" for i in range(1, 12, 2)],
+            [f"i{i // 3}" for i in range(1, 12, 2)] + ["oos"] * 6)
+    r = evaluate(tr_texts, tr_labels, *test, oos_label="oos", model=m, val_texts=val[0], val_labels=val[1])
+    assert r["threshold_source"] == "validation, confidence + kNN score"
+    assert r["in_scope_accuracy"] == 1.0 and r["oos_recall"] == 1.0
+    # The same rows scored with the combined score at that threshold.
+    P = m.predict_proba(test[0], m.vectors(test[0]))
+    score = m.oos_score(P.max(axis=1), m.label_similarity(m.vectors(test[0]), P.argmax(axis=1)))
+    assert (score[:6] >= r["threshold"]).all() and (score[6:] < r["threshold"]).all()

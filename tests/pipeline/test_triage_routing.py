@@ -130,3 +130,13 @@ def test_without_bges_files_every_message_is_read_by_e5_not_by_the_keyword_basel
     assert not ke.english_triage() and isinstance(model, lc.IntentModel)
     assert all(t.classifier == "local" and not t.fallback_reason and t.intent != cfg.intents.oos_intent for t in got)
     assert len(looked) == 1 and sum("English triage head off" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("cls", [lc.RoutedModel, lc.IntentModel])
+def test_public_methods_and_properties_of_the_models_say_what_they_do(cls):
+    import inspect
+
+    missing = [name for name, v in vars(cls).items() if not name.startswith("_")
+               and callable(v.fget if isinstance(v, property) else v)
+               and not (inspect.getdoc(v.fget if isinstance(v, property) else v) or "").strip()]
+    assert missing == []
