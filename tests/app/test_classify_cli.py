@@ -219,6 +219,7 @@ def test_learn_missing_column(var_dir, tmp_path, capsys):
 def test_python_m_app_eval_entry_point(csvs, tmp_path):
     train, test = csvs
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SIDECAR_"))}
+    env["SIDECAR_VAR"] = str(tmp_path / "var")  # its model cache (bge's and e5's graphs) is not the developer's
     proc = subprocess.run(
         [sys.executable, "-m", "app", "eval", "--train", str(train), "--test", str(test)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,

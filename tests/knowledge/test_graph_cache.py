@@ -36,6 +36,17 @@ def test_built_once_then_read_back(cache_dir):
     assert [p.name for p in cache_dir.iterdir()] == [p.name for p in cache_dir.glob("m-*.onnx")], "no temp file left"
 
 
+def test_as_path_gives_the_intact_entrys_path(tmp_path, cache_dir):
+    from pathlib import Path
+
+    build = Build()
+    first = graph_cache.cached_graph("m", SHA, 1, build, as_path=True)  # built, written, its path
+    again = graph_cache.cached_graph("m", SHA, 1, build, as_path=True)  # read back, checked, its path
+    assert first == again and Path(first).read_bytes() == b"graph bytes" and build.calls == 1
+    graph_cache.set_folder(None)  # nowhere to keep it: the bytes
+    assert graph_cache.cached_graph("m", SHA, 1, build, as_path=True) == b"graph bytes"
+
+
 def test_another_model_file_or_rewrite_version_is_rebuilt_and_replaces_the_entry(cache_dir):
     graph_cache.cached_graph("m", SHA, 1, Build(b"v1"))
     newer = Build(b"v2")

@@ -241,3 +241,19 @@ def test_signal_matching_is_bounded():
 def test_priority_from_new_signals(cfg):
     assert priority_for("product_question", "hi", None, cfg, ["chargeback"]) == "urgent"
     assert priority_for("product_question", "hi", None, cfg, ["subscription_cancel"]) == "high"
+
+
+def test_the_language_identifier_keeps_only_the_supported_languages_table():
+    """The shared identifier lets go of py3langid's full 142-language table (26 MB resident) and
+    scores exactly as py3langid restricted to the same languages."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from pipeline.langid import LANGUAGES, identifier
+
+    ours = identifier()
+    reference = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    reference.set_languages(list(LANGUAGES))
+    assert ours._full_model[0].shape[1] == len(ours.nb_classes) < reference._full_model[0].shape[1]
+    for text in ["where is my parcel", "où est mon colis ?", "Wo ist meine Bestellung", "¿Dónde está mi pedido?",
+                 "Dov'è il mio ordine", "Waar is mijn bestelling", "Onde está a minha encomenda", "ok"]:
+        assert ours.rank(text) == reference.rank(text)
