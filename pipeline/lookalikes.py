@@ -143,10 +143,18 @@ def _census(word: str, table: dict[str, str]) -> tuple[int, int, int, int]:
 
 
 def _latinise(word: str, table: dict[str, str]) -> str:
-    """``word`` (NFD) with its look-alikes mapped, recomposed, stray combining marks dropped."""
-    out = "".join(table.get(ch, ch) for ch in word)
-    out = unicodedata.normalize("NFC", out)
-    return "".join(ch for ch in out if not _is_mark(ch))
+    """``word`` (NFD) with its look-alikes mapped, recomposed, stray marks dropped: every mark that
+    composes with nothing, except one accent (U+0300-U+0331: above or below, not an overlay or an
+    underline) alone on its letter, as Yoruba's "ẹ̀" or Lithuanian's "ė̃" (no precomposed form) write it."""
+    out = unicodedata.normalize("NFC", "".join(table.get(ch, ch) for ch in word))
+    kept = []
+    for i, ch in enumerate(out):
+        if not _is_mark(ch):
+            kept.append(ch)
+        elif ("\u0300" <= ch <= "\u0331" and i > 0 and not _is_mark(out[i - 1])
+              and (i + 1 == len(out) or not _is_mark(out[i + 1]))):
+            kept.append(ch)
+    return "".join(kept)
 
 
 def fold_lookalikes(text: str | None) -> str:

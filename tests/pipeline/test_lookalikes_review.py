@@ -41,3 +41,20 @@ def test_a_stray_mark_of_another_script_on_a_latin_word_is_dropped(mark):
                                   "Where is my order? मेरा ऑर्डर कहाँ है"])
 def test_words_of_other_scripts_keep_their_marks(text):
     assert fold_lookalikes(text) == unicodedata.normalize("NFKC", text)  # Thai's sara am is NFKC's to split
+
+
+@pytest.mark.parametrize("text", [
+    "Đơn hàng của tôi ở đâu? Tôi đã đợi một tuần rồi, người bán không trả lời.",  # Vietnamese, stacked
+    "Ẹ kú àárọ̀, ẹ̀rọ mi ti bàjẹ́",  # Yoruba: a tone mark on a dotted-below vowel composes with nothing
+    "Kur yra mano užsakymas? Ė̃ ir ą̃",  # Lithuanian accented letters with a tilde
+])
+def test_one_accent_on_a_letter_stays_even_without_a_precomposed_form(text):
+    nfc = unicodedata.normalize("NFC", text)
+    assert fold_lookalikes(text) == nfc
+    assert fold_lookalikes(unicodedata.normalize("NFD", text)) == nfc
+
+
+def test_stacks_and_overlays_still_go():
+    assert fold_lookalikes("r\u0300\u0301\u0302efund") == "refund"  # three on one letter: zalgo
+    assert fold_lookalikes("re\u0336fund") == "refund"  # strike-through overlay
+    assert fold_lookalikes("re\u0332f\u0332und") == "refund"  # underline
