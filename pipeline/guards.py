@@ -35,6 +35,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from pipeline.lookalikes import drop_invisible, lowercase_translation
 from pipeline.models import Draft, Source
 
 MAX_CHARS = 20_000  # guards look at this much of a draft (drafts are capped far below)
@@ -79,8 +80,8 @@ def _fold_cached(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    t = unicodedata.normalize("NFKC", (text or "")[:MAX_CHARS]).translate(_ZERO_WIDTH)
-    t = t.casefold().translate(_CONFUSABLES)
+    t = unicodedata.normalize("NFKC", drop_invisible((text or "")[:MAX_CHARS])).translate(_ZERO_WIDTH)
+    t = t.casefold().translate(_CONFUSABLES).translate(lowercase_translation())
     t = "".join(c for c in unicodedata.normalize("NFD", t) if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", t)
 

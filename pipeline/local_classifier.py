@@ -286,6 +286,9 @@ class IntentModel:
             emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
         if vec.vec is None:
             return emb
+        # The n-grams of what the encoders read (look-alike letters folded, as in _unshout): a learned
+        # example spelled with Cyrillic letters, or an eval text, gives the n-grams classify_local's does.
+        texts = [fold_lookalikes(t) for t in texts]
         tf = vec.vec.fit_transform(texts) if fit else vec.vec.transform(texts)
         return sparse.hstack([sparse.csr_matrix(emb), tf * self.char_weight], format="csr")
 
@@ -452,8 +455,11 @@ class IntentModel:
             for n, i in enumerate(idx):
                 fold[i] = choices[(n + offset) % len(choices)]
         # Rows scored: the ones this head reads in production (every row learns in every fold).
+        # Too few in-scope rows read (e.g. only a French store's short "other" examples count as English),
+        # or of too few intents: calibrated on every row, as a head without ``reads`` (never left uncalibrated).
         scored = np.ones(len(labels), dtype=bool) if self.reads is None else np.asarray(self.reads(texts), dtype=bool)
-        if scored.sum() < 4 * k:
+        in_scope = scored & (lab != oos_label) if oos_label is not None else scored
+        if in_scope.sum() < 4 * k or len(set(lab[in_scope])) < k:
             scored = np.ones(len(labels), dtype=bool)
         in_logits: list[np.ndarray] = []
         in_true: list[int] = []

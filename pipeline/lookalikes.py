@@ -7,6 +7,8 @@ gives the models the text a reader sees:
 
 * invisible characters dropped (zero-width space/joiners, soft hyphen, word joiner, BOM, bidi
   controls, variation selectors, tag characters; blank "filler" letters become spaces);
+* Turkish and Azerbaijani keep their dotless ``ı`` (a message with ``ı`` and ``ş``/``ğ``/``İ``/``ə``/
+  ``ü``/``ö``/``ç``); elsewhere it reads as ``i`` (``subscrıptıon``);
 * NFKC: full-width forms (``Ｗｈｅｒｅ``), mathematical alphanumerics (``𝐫𝐞𝐟𝐮𝐧𝐝``), ligatures;
 * letters of other scripts drawn like a Latin letter (Unicode's confusables data, UTS #39, kept as
   ``pipeline/data/latin_lookalikes.tsv``) mapped to that letter — **only where the text is Latin**:
@@ -39,11 +41,49 @@ CACHE_CHARS = 8_000
 # Characters that draw nothing (Cf format characters and their relatives): removed. Blank letters
 # (Hangul fillers, the braille blank) are drawn as a space: they become one.
 _INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff"
-    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
-_BLANK = re.compile("[\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0]")
-# A word: letters and the combining marks on them (digits and "_" are not letters here).
-_WORD = re.compile(r"(?:[^\W\d_]|[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])+")
+    "[\u00ad\u034f\u061c\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff"
+    "\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
+_BLANK = re.compile("[\u115f\u1160\u2800\u3164\uffa0]")
+
+
+@functools.lru_cache(maxsize=1)
+def _word_re() -> re.Pattern[str]:
+    """A word: letters and the marks on them (digits and "_" are not letters here). Every mark of every
+    script (Mn, Mc, Me; ~30 ms of CPU once, at the first text that is not ASCII): a zalgo generator puts
+    U+0489, Hebrew points or CJK tone marks on Latin letters too (U+E0100... are invisible: dropped before)."""
+    out: list[str] = []
+    start = prev = -2
+    for c in range(0x300, 0x1F000):
+        if unicodedata.category(chr(c))[0] != "M":
+            continue
+        if c == prev + 1:
+            prev = c
+            continue
+        if start >= 0:
+            out.append(f"{chr(start)}-{chr(prev)}")
+        start = prev = c
+    out.append(f"{chr(start)}-{chr(prev)}")
+    return re.compile(r"(?:[^\W\d_]|[" + "".join(out) + "])+")
+
+
+# Dotless ı is a look-alike of i in English ("subscrıptıon") but a letter of Turkish and Azerbaijani
+# ("ulaşmadı", "kırık"): a message with ı and another letter of those alphabets (ğ ş İ ə, or ü ö ç,
+# which no supported language writes beside ı) keeps it. An English message with ı and a German "für"
+# keeps its ı too: one letter read as written, the rest still folded.
+_DOTLESS = "\u0131"
+_TURKIC = re.compile("[\u011e\u011f\u015e\u015f\u0130\u018f\u0259]")
+_TURKIC_BESIDE_DOTLESS = re.compile("[\u00c7\u00e7\u00d6\u00f6\u00dc\u00fc]")
+
+
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch)[0] == "M"
+
+
+def drop_invisible(text: str) -> str:
+    """``text`` without the characters that draw nothing (Unicode's default-ignorable code points:
+    zero-width, bidi controls, variation selectors, tags...), blank letters as spaces. What the
+    signals' and the guards' folds read too: a word cannot hide from them behind a mark a reader never sees."""
+    return _BLANK.sub(" ", _INVISIBLE.sub("", text)) if not text.isascii() else text
 
 
 @functools.lru_cache(maxsize=1)
@@ -57,6 +97,30 @@ def lookalike_table() -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def lowercase_translation() -> dict[int, str]:
+    """``str.translate`` table of every look-alike (and its case-folded form) to its lower-case ASCII
+    letter, wherever it stands: for the guards' and the signals' folds, which read phrases of the
+    supported languages in lower case (not the models' input: a Russian message keeps its letters there)."""
+    table = lookalike_table()
+    out = {ord(src): dst.lower() for src, dst in table.items()}
+    for src, dst in table.items():  # a case-folded form the table does not list itself ("Ꭺ" → "ꭺ")
+        for form in (src.casefold(), src.lower()):
+            if len(form) == 1 and not form.isascii():
+                out.setdefault(ord(form), dst.lower())
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _table_keeping_dotless() -> dict[str, str]:
+    return {k: v for k, v in lookalike_table().items() if k != _DOTLESS}
+
+
+def _turkic(text: str) -> bool:
+    """Whether ``text`` (NFKC) reads as Turkish or Azerbaijani: its dotless ı is a letter, not a look-alike."""
+    return _DOTLESS in text and (_TURKIC.search(text) is not None or _TURKIC_BESIDE_DOTLESS.search(text) is not None)
+
+
 @functools.lru_cache(maxsize=8192)
 def _is_latin(ch: str) -> bool:
     return ch < "\u0250" or unicodedata.name(ch, "").startswith("LATIN")
@@ -66,7 +130,7 @@ def _census(word: str, table: dict[str, str]) -> tuple[int, int, int, int]:
     """(Latin letters, look-alikes of another script, other letters, combining marks) of ``word``."""
     latin = look = other = marks = 0
     for ch in word:
-        if unicodedata.combining(ch):
+        if _is_mark(ch):
             marks += 1
         elif ch in table:
             look += 1
@@ -82,7 +146,7 @@ def _latinise(word: str, table: dict[str, str]) -> str:
     """``word`` (NFD) with its look-alikes mapped, recomposed, stray combining marks dropped."""
     out = "".join(table.get(ch, ch) for ch in word)
     out = unicodedata.normalize("NFC", out)
-    return "".join(ch for ch in out if not unicodedata.combining(ch))
+    return "".join(ch for ch in out if not _is_mark(ch))
 
 
 def fold_lookalikes(text: str | None) -> str:
@@ -102,17 +166,17 @@ def _fold_cached(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    t = unicodedata.normalize("NFKC", _BLANK.sub(" ", _INVISIBLE.sub("", text)))
+    t = unicodedata.normalize("NFKC", drop_invisible(text))
     if t.isascii():
         return t
-    table = lookalike_table()
+    table = _table_keeping_dotless() if _turkic(t) else lookalike_table()
     latin_words = other_words = 0
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
     # Every word's kind in order: "L" Latin (look-alikes in it mapped), "O" another script, "P" look-alikes
     # only (Latin when the message is, and no word of another script stands right beside it).
     kinds: list[str] = []
     pending: dict[int, tuple[int, int, str]] = {}
-    for m in _WORD.finditer(t):
+    for m in _word_re().finditer(t):
         word = m.group()
         if word.isascii():
             latin_words += 1

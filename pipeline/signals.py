@@ -24,7 +24,7 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.langid import LANGUAGES as LANGID_LANGUAGES
-from pipeline.lookalikes import fold_lookalikes
+from pipeline.lookalikes import drop_invisible, fold_lookalikes, lowercase_translation
 from pipeline.models import PRIORITIES, Ticket, priority_rank
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,8 @@ def normalize_for_matching(text: str) -> str:
     letters to Latin, case-folded, accents removed, whitespace collapsed."""
     t = html.unescape((text or "")[:MAX_MATCH_CHARS])
     t = _TAG.sub(" ", _INLINE_TAG.sub("", t))
-    t = unicodedata.normalize("NFKC", t).translate(_INVISIBLE).translate(_CONFUSABLES).casefold()
+    t = unicodedata.normalize("NFKC", drop_invisible(t)).translate(_INVISIBLE).translate(_CONFUSABLES).casefold()
+    t = t.translate(lowercase_translation())
     t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
     return _SPACES.sub(" ", t).strip()
 
