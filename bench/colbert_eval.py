@@ -16,7 +16,7 @@ query and document markers (``[unused0]`` / ``[unused1]``), the query padded wit
 tokens (not attended), punctuation dropped from the document side. Score of a passage: the mean
 over query tokens of their best cosine among the passage's tokens ("title - heading" + body).
 
-Nothing here is used by the product: see README, Knowledge base (not kept, with these figures).
+Nothing here is used by the product: see docs/measurements.md, retrieval and drafts (not kept, with these figures).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ Tuning sets only (never a test split; HINT3 SOFMattress / Curekart are reporting
                   e5 vector (production path, thresholds included, calibrated afresh):
                   ``--languages CANDIDATE``, same-width candidates without ``+c`` only
 
-Result, 2026-11-30 (README, classifier section): no candidate beat the last layer alone.
+Result, 2026-11-30 (docs/measurements.md): no candidate beat the last layer alone.
 
     python bench/layer_probe.py --datasets /work/shared/datasets --hint3 DIR/dataset/v2 --cache DIR
     python bench/layer_probe.py --languages mean:9-12     # runs bench/triage_quality.py with it

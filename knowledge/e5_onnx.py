@@ -153,7 +153,7 @@ E5_GRAPH_VERSION = 2
 # The file's 4-bit weights, held as 8-bit MatMulNBits: the same (q - 8) * scale values, int8
 # activations per row and block as before; onnxruntime's 8-bit kernel is the faster one on this
 # CPU (AVX-512 VNNI): with the fusion off below, -21% CPU per message, cosine >= 0.9999 to the 4-bit
-# graph's vectors (README, classifier row). +11 MB resident (the weights at 8 bits).
+# graph's vectors (docs/measurements.md, classifier speed). +11 MB resident (the weights at 8 bits).
 WEIGHT_BITS = 8
 
 
@@ -421,7 +421,7 @@ class OrtE5:
         ``with_sentiment``: also the sentiment vectors, (last, sentiment) — the mean of the last
         two layers' mean-pooled, unit-length outputs, renormalised. Chosen for the sentiment head
         over the last layer alone (sentiment examples' 5-fold CV, four seeds: binary log-loss
-        0.100 -> 0.080, neutral rows read negative 2.9 -> 2.5%; README, sentiment); intents keep
+        0.100 -> 0.080, neutral rows read negative 2.9 -> 2.5%; docs/measurements.md, judgment); intents keep
         the last layer, which e5 is trained to be read at (bench/layer_probe.py).
         """
         seqs = self.token_ids(list(texts), prefix) if texts else []

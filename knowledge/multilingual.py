@@ -41,7 +41,7 @@ HEADING_SHARE = 0.2
 # not searched, and the next ingest replaces its index (replace_other_build).
 SIGNATURE = f"{ke.e5_build_id()}/passage+heading{HEADING_SHARE}"
 # Earlier builds whose index is still searched until the next ingest replaces it (replace_other_build).
-# Graph 1 -> 2 (8-bit weights) moved e5's vectors by a cosine of 0.99992 at most (README, classifier
+# Graph 1 -> 2 (8-bit weights) moved e5's vectors by a cosine of 0.99992 at most (docs/measurements.md, classifier
 # row); ignored, a store upgraded from graph 1 searched other languages with MiniLM until an operator
 # ran an ingest (eval_ml_tune.yaml with the index off: article recall@3 0.179 against 0.896; the French
 # "où est ma commande" got return-policy-fr and reset-password-fr again).

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 LEARNED_FILE = "learned_examples.jsonl"
 # Percentile of leave-one-out same-intent similarities below which a message is out of scope
-# (see _knn_floor); chosen on CLINC150's validation split (README), never on a test split.
+# (see _knn_floor); chosen on CLINC150's validation split (docs/classifier.md), never on a test split.
 KNN_PERCENTILE = 0.5
 KNN_MIN_EXAMPLES = 1000
 FEATURES_VERSION = "centred-e5+minilm+char-ngrams-2+english-calibrated-on-english"  # part of the fit cache key (see _cache_key)
@@ -58,7 +58,7 @@ KEEP_CACHED = 3  # fitted models kept per process (and cache entries on disk), m
 # probability. Its own default (English) for short texts sent a few short non-English messages
 # ("Recibido, gracias.", "Spedite in Svizzera?") to the English model; with 0.4 none of 793
 # non-English tuning messages (sentiment tuning set and examples, ml-tune) went there, and
-# 96.6-99.8% of the English tuning sets did (BANKING77 / CLINC150 val / HINT3 train; README).
+# 96.6-99.8% of the English tuning sets did (BANKING77 / CLINC150 val / HINT3 train; docs/measurements.md).
 OTHER_LANGUAGE_P = 0.4
 
 
@@ -160,9 +160,9 @@ def embed_multilingual(texts: Sequence[str]) -> np.ndarray:
     """Embed messages for triage (shouting folded to lower case) → [n, dim], rows L2-normalised.
 
     e5's vector (the default). With ``SIDECAR_TRIAGE_MINILM=1`` (an option: it costs a MiniLM pass
-    per message, README) each row is e5's vector and MiniLM's (times :data:`MINILM_WEIGHT`) side
+    per message, docs/measurements.md) each row is e5's vector and MiniLM's (times :data:`MINILM_WEIGHT`) side
     by side, scaled back to unit length: e5 carries the seven languages, MiniLM adds English
-    precision e5 lacks (BANKING77 10-shot train CV 80.4 → 82.2% at weights 1, 0.5 and 0.3; README).
+    precision e5 lacks (BANKING77 10-shot train CV 80.4 → 82.2% at weights 1, 0.5 and 0.3; docs/measurements.md).
     The weight is low because MiniLM's half pulls non-English messages below the production
     thresholds (bench/triage_quality.py). With MiniLM selected alone, its vector only.
     """
@@ -194,7 +194,7 @@ def embed_pair(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     The sentiment vector is e5's last two layers (:meth:`knowledge.embedding.E5Embedder.embed_pair`),
     never MiniLM's or bge's (English only): with ``SIDECAR_TRIAGE_MINILM=1`` MiniLM joins the triage
     vector only, and English messages are read by e5 too for their sentiment (a sentiment head on
-    bge's vectors caught fewer angry English messages in the examples' CV: 86.4 vs 93.9%; README).
+    bge's vectors caught fewer angry English messages in the examples' CV: 86.4 vs 93.9%; docs/measurements.md).
     """
     from knowledge.embedding import get_classifier_embedder
 
@@ -279,7 +279,7 @@ class IntentModel:
             # e5's vectors share a large common direction (unrelated texts sit at cosine ~0.75),
             # so what tells intents apart is a small residual the L2-regularised head underweights.
             # Subtracting the training mean and renormalising gives it full weight: +2.7 points on
-            # BANKING77 10-shot train CV, +1.7 on HINT3 Powerplay11 train CV (README).
+            # BANKING77 10-shot train CV, +1.7 on HINT3 Powerplay11 train CV (docs/measurements.md).
             vec.mean = np.asarray(emb, dtype=np.float32).mean(axis=0) if self.center and len(emb) else None
         if vec.mean is not None:
             emb = np.asarray(emb, dtype=np.float32) - vec.mean
@@ -565,7 +565,7 @@ class RoutedModel:
     out-of-scope thresholds from its own CV pass) and kNN floor.
 
     Why two heads rather than one over both vectors: bge reads English only, and with English
-    vectors beside e5's for every message non-English figures fell (MiniLM's option, README);
+    vectors beside e5's for every message non-English figures fell (MiniLM's option, docs/classifier.md);
     routed, a French message never meets an English model. Both heads learn from every example
     (a store's intents.yaml has them in seven languages; e5 needs them all, and a short message
     routed to bge by mistake still finds its language's examples there).

