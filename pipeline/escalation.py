@@ -38,9 +38,15 @@ def alerted_note_line(reasons: Iterable[str]) -> str:
 # ---------------------------------------------------------------- message
 
 
+# Bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069): in an alert they let customer text
+# reorder what the channel reads ("refund ‮gnp.exe" shows as "refund exe.png"), beyond its own field.
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def slack_escape(text: str) -> str:
-    """Escape Slack's control characters so customer text cannot ping ``@channel`` or forge links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape Slack's control characters so customer text cannot ping ``@channel`` or forge links, and drop
+    bidi overrides so it cannot reorder how the alert reads (right-to-left letters themselves stay)."""
+    return text.translate(_BIDI_CONTROLS).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _short(text: str, limit: int) -> str:

@@ -195,6 +195,20 @@ def test_slack_fallback_text_is_escaped_like_the_blocks():
     assert "<!channel>" not in json.dumps(blocks)
 
 
+def test_slack_alert_drops_bidi_overrides_but_keeps_right_to_left_text():
+    """A customer's RLO/LRE/isolate characters cannot reorder how the alert reads in the channel."""
+    from pipeline.escalation import build_blocks
+
+    ev = TicketEvent(platform="gorgias", event_id="e1", ticket_id="7", kind="message_created")
+    subject = "refund \u202egnp.exe\u202c \u2067note\u2069 \u202aok\u202d \u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627"
+    ticket = Ticket(platform="gorgias", id="7", subject=subject)
+    text, blocks = build_blocks(Outcome(event=ev, ticket_id="7"), ticket, ["asks_for_human"])
+    everything = text + json.dumps(blocks, ensure_ascii=False)
+    for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+        assert ch not in everything
+    assert "gnp.exe" in everything and "\u05e9\u05dc\u05d5\u05dd" in everything and "\u0645\u0631\u062d\u0628\u0627" in everything
+
+
 # ---------------------------------------------------------------- secrets in logs
 
 
