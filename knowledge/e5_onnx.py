@@ -157,6 +157,11 @@ E5_GRAPH_VERSION = 2
 WEIGHT_BITS = 8
 
 
+def build_graph_from_path(path: str) -> bytes:
+    """:func:`build_graph` of the file at ``path`` (what a child process builds: knowledge.graph_cache)."""
+    return build_graph(E5File(path))
+
+
 def build_graph(f: E5File, bits: int | None = None) -> bytes:
     """The encoder as an ONNX model: inputs ``emb`` [B, S, H] (word + position + type embeddings)
     and ``mask`` [B, S] (1 token, 0 padding); outputs ``hidden`` [B, S, H] (the last layer) and
@@ -330,7 +335,10 @@ class OrtE5:
         if source_sha256:
             from knowledge.graph_cache import cached_graph
 
-            graph = cached_graph(f"e5-{WEIGHT_BITS}bit", source_sha256, E5_GRAPH_VERSION, lambda: build_graph(f), as_path=True)
+            # A first start builds it in a child process (knowledge.graph_cache): the build's
+            # transient memory then never sets this process's peak.
+            graph = cached_graph(f"e5-{WEIGHT_BITS}bit", source_sha256, E5_GRAPH_VERSION, lambda: build_graph(f), as_path=True,
+                                 child=("knowledge.e5_onnx:build_graph_from_path", [str(path)]))
         else:
             graph = build_graph(f)
         self._session = make_session(graph)

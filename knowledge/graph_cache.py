@@ -12,9 +12,12 @@ or when the folder cannot be written, the graph is rebuilt as before: only start
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline.cachefiles import write_atomic
@@ -41,26 +44,27 @@ def _prefix(name: str, source_sha256: str, version: int) -> str:
 
 
 def cached_graph(name: str, source_sha256: str, version: int, build: Callable[[], bytes | str],
-                 as_path: bool = False) -> bytes | str:
+                 as_path: bool = False, child: tuple[str, Sequence[str]] | None = None) -> bytes | str:
     """The bytes ``build()`` returns for this source file and rewrite version, from the cache when an
     intact entry is there. ``build`` may return a path instead (the rewrite did not apply): never cached.
 
     ``as_path``: the intact entry's path instead of its bytes (the bytes when there is no entry to
     give). onnxruntime then reads the file itself: a session built from a path held 62 MB at its
-    peak against 107 MB from bytes for bge's graph (the bytes and the parsed model at once)."""
+    peak against 107 MB from bytes for bge's graph (the bytes and the parsed model at once).
+
+    ``child``: ``("module:function", string args)`` that builds the same bytes: with a folder and no
+    entry yet, the entry is built in a child Python process first, so that the rewrite's transient
+    memory (+192 MB for bge's) never counts in this process's peak; ``build()`` here if it fails."""
     base = _folder
     if base is None:
         return build()
     prefix = _prefix(name, source_sha256, version)
-    for entry in sorted(base.glob(prefix + "*.onnx")):
-        try:
-            data = entry.read_bytes()
-        except OSError:
-            continue
-        if entry.name == f"{prefix}{zlib.crc32(data):08x}.onnx":
-            return str(entry) if as_path else data
-        log.warning("model cache entry %s is damaged: ignored, rebuilt", entry.name)
-        entry.unlink(missing_ok=True)
+    found = _intact_entry(base, prefix)
+    if found is None and child is not None and _build_in_child(base, name, source_sha256, version, child):
+        found = _intact_entry(base, prefix)
+    if found is not None:
+        entry, data = found
+        return str(entry) if as_path else data
     graph = build()
     if isinstance(graph, bytes):
         try:
@@ -75,3 +79,45 @@ def cached_graph(name: str, source_sha256: str, version: int, build: Callable[[]
         except OSError as exc:  # a read-only var/ only costs start-up time
             log.info("model graph not cached (%s)", exc)
     return graph
+
+
+def _intact_entry(base: Path, prefix: str) -> tuple[Path, bytes] | None:
+    for entry in sorted(base.glob(prefix + "*.onnx")):
+        try:
+            data = entry.read_bytes()
+        except OSError:
+            continue
+        if entry.name == f"{prefix}{zlib.crc32(data):08x}.onnx":
+            return entry, data
+        log.warning("model cache entry %s is damaged: ignored, rebuilt", entry.name)
+        entry.unlink(missing_ok=True)
+    return None
+
+
+# The child: the same cached_graph with the same folder, building with the named function.
+_CHILD_CODE = (
+    "import importlib, sys\n"
+    "from knowledge import graph_cache\n"
+    "mod, fn = sys.argv[1].split(':')\n"
+    "build = getattr(importlib.import_module(mod), fn)\n"
+    "graph_cache.set_folder(sys.argv[2])\n"
+    "graph_cache.cached_graph(sys.argv[3], sys.argv[4], int(sys.argv[5]), lambda: build(*sys.argv[6:]))\n"
+)
+CHILD_TIMEOUT_S = 300
+
+
+def _build_in_child(base: Path, name: str, source_sha256: str, version: int, child: tuple[str, Sequence[str]]) -> bool:
+    target, args = child
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+    cmd = [sys.executable, "-c", _CHILD_CODE, target, str(base), name, source_sha256, str(version), *map(str, args)]
+    try:
+        done = subprocess.run(cmd, env=env, cwd=root, capture_output=True, timeout=CHILD_TIMEOUT_S, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("model graph %s not built in a child process (%s): built here", name, exc)
+        return False
+    if done.returncode != 0:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        log.warning("model graph %s not built in a child process (exit %d: %s): built here", name, done.returncode, tail[0])
+        return False
+    return True

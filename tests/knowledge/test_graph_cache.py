@@ -99,3 +99,43 @@ def test_the_process_settings_put_the_cache_under_var(monkeypatch, cache_dir, tm
     monkeypatch.setenv("SIDECAR_VAR", str(tmp_path / "var"))
     apply_process_settings(load_settings())
     assert graph_cache.folder() == tmp_path / "var" / "model_cache"
+
+
+def child_graph(tag: str) -> bytes:
+    """Built in the child process by test_a_child_process_builds_the_entry (imported there by name)."""
+    import os
+
+    return f"built by pid {os.getpid()} for {tag}".encode()
+
+
+def test_a_child_process_builds_the_entry_so_its_memory_never_counts_here(cache_dir):
+    import os
+    from pathlib import Path
+
+    build = Build(b"built here")
+    path = graph_cache.cached_graph("m", SHA, 1, build, as_path=True,
+                                    child=("tests.knowledge.test_graph_cache:child_graph", ["bge"]))
+    data = Path(path).read_bytes()
+    assert build.calls == 0, "the entry came from the child: nothing built in this process"
+    assert data.startswith(b"built by pid ") and data.endswith(b" for bge")
+    assert data != f"built by pid {os.getpid()} for bge".encode()
+    # Read back on the next start: no child, no build.
+    assert graph_cache.cached_graph("m", SHA, 1, build, child=("no.such:module", [])) == data and build.calls == 0
+
+
+def test_a_failing_child_falls_back_to_building_here(cache_dir, caplog):
+    build = Build(b"built here")
+    with caplog.at_level("WARNING", logger="knowledge.graph_cache"):
+        out = graph_cache.cached_graph("m", SHA, 1, build, child=("tests.knowledge.test_graph_cache:no_such_function", []))
+    assert out == b"built here" and build.calls == 1
+    assert "not built in a child process" in caplog.text and "no_such_function" in caplog.text
+
+
+def test_without_a_folder_no_child_is_started(monkeypatch):
+    before = graph_cache.folder()
+    graph_cache.set_folder(None)
+    try:
+        monkeypatch.setattr(graph_cache.subprocess, "run", lambda *a, **k: pytest.fail("no child without a cache folder"))
+        assert graph_cache.cached_graph("m", SHA, 1, Build(b"x"), child=("a:b", [])) == b"x"
+    finally:
+        graph_cache.set_folder(before)
