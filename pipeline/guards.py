@@ -43,13 +43,13 @@ LINK_REMOVED = "[link removed]"
 
 # ---------------------------------------------------------------- folding
 
+# Zero-width characters removed from what strip_links returns (the folds drop every invisible one).
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064"), None)
-# Cyrillic and Greek letters that look like Latin ones (the usual homoglyph attack alphabet).
+# What the look-alike table (pipeline.lookalikes.lowercase_translation, applied after it) does not
+# map: a few letters folded here since before it (ё, ї, lunate sigma, script l) and the dashes, slashes
+# and dots a spelled-out link or promise can be written with.
 _CONFUSABLES = str.maketrans({
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
-    "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ɡ": "g", "һ": "h", "ӏ": "l", "ԛ": "q",
-    "ԝ": "w", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
-    "υ": "u", "χ": "x", "ϲ": "c", "ℓ": "l", "ı": "i",
+    "ё": "e", "ї": "i", "ϲ": "c", "ℓ": "l",
     "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "−": "-", "⁄": "/", "∕": "/", "⧸": "/", "。": ".", "｡": ".",
     "·": ".", "•": ".", "∙": ".", "․": ".",
 })
@@ -80,7 +80,7 @@ def _fold_cached(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    t = unicodedata.normalize("NFKC", drop_invisible((text or "")[:MAX_CHARS])).translate(_ZERO_WIDTH)
+    t = unicodedata.normalize("NFKC", drop_invisible((text or "")[:MAX_CHARS]))
     t = t.casefold().translate(_CONFUSABLES).translate(lowercase_translation())
     t = "".join(c for c in unicodedata.normalize("NFD", t) if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", t)

@@ -158,20 +158,10 @@ _PROFANITY = _rx(
 )
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
-# Latin look-alikes (Cyrillic, Greek, a few others) that would otherwise let a word slip past the
-# patterns; folded before matching. Genuine Cyrillic/Greek text is not a supported language.
-_CONFUSABLES = str.maketrans({
-    "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c", "т": "t",
-    "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ӏ": "l",
-    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
-    "У": "Y", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S",
-    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
-    "χ": "x", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
-    "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
-    "ı": "i", "ɡ": "g", "ℓ": "l", "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'",
-})
-# Zero-width and formatting characters that split words invisibly; soft hyphen too.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e\u2061\u2062\u2063"), None)
+# Look-alike letters are folded by pipeline.lookalikes.lowercase_translation (after case folding);
+# before it, the three Greek capitals whose lower case would read otherwise (Η is H, not η → n) and
+# the apostrophes of "don't", "l'avocat".
+_CONFUSABLES = str.maketrans({"Η": "H", "Ν": "N", "Υ": "Y", "’": "'", "‘": "'", "ʼ": "'", "`": "'"})
 _TAG = re.compile(r"<[^>]{0,500}>")
 # Inline tags can sit inside a word ("dis<b>pute</b>"): removed without a space; others separate words.
 _INLINE_TAG = re.compile(r"</?(b|i|u|em|strong|span|font|a|small|big|mark|s|strike|sub|sup|code)\b[^>]{0,500}>", re.I)
@@ -184,7 +174,7 @@ def normalize_for_matching(text: str) -> str:
     letters to Latin, case-folded, accents removed, whitespace collapsed."""
     t = html.unescape((text or "")[:MAX_MATCH_CHARS])
     t = _TAG.sub(" ", _INLINE_TAG.sub("", t))
-    t = unicodedata.normalize("NFKC", drop_invisible(t)).translate(_INVISIBLE).translate(_CONFUSABLES).casefold()
+    t = unicodedata.normalize("NFKC", drop_invisible(t)).translate(_CONFUSABLES).casefold()
     t = t.translate(lowercase_translation())
     t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
     return _SPACES.sub(" ", t).strip()
