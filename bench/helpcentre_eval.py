@@ -1,11 +1,22 @@
-"""Retrieval on an outside help-centre benchmark (doc2dial / MultiDoc2Dial), with the product's defaults.
+"""Retrieval on an outside help-centre benchmark (doc2dial / MultiDoc2Dial, MTRAG), with the product's defaults.
 
     python bench/helpcentre_eval.py PATH [--split validation] [--limit 0] [--first-turn-only]
+    python bench/helpcentre_eval.py MTRAG_PATH --domain govt|cloud [--queries rewrite|lastturn]
 
 ``PATH`` is a folder holding the public data files (never committed here; the data set's licence
 is CC BY 3.0, https://doc2dial.github.io/): either MultiDoc2Dial's ``multidoc2dial_doc.json`` +
 ``multidoc2dial_dial_<split>.json`` or doc2dial's ``doc2dial_doc_data.json`` +
-``doc2dial_dial_<split>.json``. Every document (government help-centre pages: DMV, student aid,
+``doc2dial_dial_<split>.json``.
+
+With ``--domain``, ``MTRAG_PATH`` is a checkout of IBM's MTRAG benchmark (Apache-2.0; a public
+copy: github.com/pashaAbri/mt-rag-benchmark) holding ``cleaned_data/tasks/<domain>/*.json`` and
+``human/retrieval_tasks/<domain>/``: human questions about government help pages (``govt``) or
+IBM Cloud documentation (``cloud``), each labelled with the passages that answer it. Its full
+corpora are not in that copy, so the corpus here is every passage any task cites (``govt``: 447
+passages of 252 pages; ``cloud``: 462 of 328), grouped back into their pages (by offset); a
+question's answer is any page holding one of its labelled passages. ``--queries rewrite`` (the
+default) takes the annotators' standalone rewrite of each turn, ``lastturn`` the turn as typed
+(later turns lean on the conversation), ``--first-turn-only`` each conversation's first turn. Every document (government help-centre pages: DMV, student aid,
 VA, SSA) is ingested through the product's own path into a temporary chroma folder (HTML headings
 become sections when the raw HTML is there); each user turn that the data set grounds in a
 document is a question, its document the answer. Nothing is tuned for this set: no knob is set,
@@ -69,6 +80,49 @@ def _load(path: Path, split: str) -> tuple[dict[str, dict[str, Any]], list[tuple
     return docs, questions
 
 
+def _load_mtrag(path: Path, domain: str, queries: str,
+                first_turn_only: bool) -> tuple[dict[str, dict[str, Any]], list[tuple[str, set[str]]]]:
+    """(pages by id, [(question, answering page ids)]) from an MTRAG checkout."""
+    passages: dict[str, dict[str, Any]] = {}
+    for f in sorted((path / "cleaned_data/tasks" / domain).glob("*.json")):
+        task = json.loads(f.read_text(encoding="utf-8"))
+        for c in (task.get("agent") or {}).get("contexts") or []:
+            passages[c["document_id"]] = c
+    by_page: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
+    for pid, c in passages.items():
+        page, start, end = pid.rsplit("-", 2)
+        by_page.setdefault(page, []).append((int(start), int(end), c))
+    docs: dict[str, dict[str, Any]] = {}
+    for page, parts in by_page.items():
+        parts.sort(key=lambda x: x[0])
+        text, upto = "", -1
+        for start, end, c in parts:  # passages may overlap: keep each character once
+            body = c.get("text") or ""
+            if start < upto:
+                body = body[upto - start:]
+            text += ("\n\n" if text else "") + body
+            upto = max(upto, end)
+        first = parts[0][2]
+        title = (first.get("title") or "").strip() or str(first.get("url") or page).rstrip("/").rsplit("/", 1)[-1]
+        docs[page] = {"doc_text": text, "title": title}
+    gold: dict[str, set[str]] = {}
+    qrels = path / "human/retrieval_tasks" / domain / "qrels/dev.tsv"
+    for line in qrels.read_text(encoding="utf-8").splitlines()[1:]:
+        qid, pid, _score = line.split("\t")
+        gold.setdefault(qid, set()).add(pid.rsplit("-", 2)[0])
+    out: list[tuple[str, set[str]]] = []
+    qfile = path / "human/retrieval_tasks" / domain / f"{domain}_{queries}.jsonl"
+    for line in qfile.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["_id"] not in gold or (first_turn_only and not row["_id"].endswith("<::>1")):
+            continue
+        # the rewrite file prefixes every turn with its speaker
+        text = row["text"].replace("|user|:", " ").strip().strip('"').strip()
+        if text:
+            out.append((text, gold[row["_id"]]))
+    return docs, out
+
+
 def _documents(docs: dict[str, dict[str, Any]]) -> list[Any]:
     from knowledge.chunking import Document, html_to_text
 
@@ -87,18 +141,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="validation")
     ap.add_argument("--limit", type=int, default=0, help="at most this many questions (0: all)")
     ap.add_argument("--first-turn-only", action="store_true", help="only each dialogue's first user turn")
+    ap.add_argument("--domain", choices=["govt", "cloud", "fiqa", "clapnq"], default=None,
+                    help="PATH is an MTRAG checkout: this domain's questions and cited passages")
+    ap.add_argument("--queries", choices=["rewrite", "lastturn"], default="rewrite", help="MTRAG only")
+    ap.add_argument("--store", default=None,
+                    help="keep the ingested chroma folder here and reuse it on later runs (retrieval-only changes)")
+    ap.add_argument("--misses", type=int, default=0, help="print this many questions the product's path missed at 3")
     args = ap.parse_args(argv)
 
-    docs, questions = _load(Path(args.path), args.split)
-    if args.first_turn_only:
-        seen: set[str] = set()
-        questions = [q for q in questions if not (q[1] in seen or seen.add(q[1]))]  # type: ignore[func-returns-value]
+    questions: list[tuple[str, set[str]]]
+    if args.domain:
+        docs, questions = _load_mtrag(Path(args.path), args.domain, args.queries, args.first_turn_only)
+        args.split = f"MTRAG {args.domain}, {args.queries}"
+    else:
+        docs, single = _load(Path(args.path), args.split)
+        if args.first_turn_only:
+            seen: set[str] = set()
+            single = [q for q in single if not (q[1] in seen or seen.add(q[1]))]  # type: ignore[func-returns-value]
+        questions = [(q, {d}) for q, d in single]
     if args.limit:
         questions = questions[: args.limit]
     print(f"{len(docs)} documents, {len(questions)} questions ({args.split})")
 
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["CHROMA_PATH"] = tmp
+        reuse = bool(args.store) and Path(args.store, "chroma.sqlite3").is_file()
+        if args.store:
+            Path(args.store).mkdir(parents=True, exist_ok=True)
+        os.environ["CHROMA_PATH"] = args.store or tmp
         os.environ.pop("CHROMA_URL", None)
         from app.settings import get_settings, reset_settings
         from knowledge import retrieve as kr
@@ -108,25 +177,35 @@ def main(argv: list[str] | None = None) -> int:
         reset_settings()
         reset_store()
         store = get_store(get_settings(), create=True)
-        t0 = time.perf_counter()
-        rep = ingest_documents(store, _documents(docs), origin="helpcentre-eval", progress=True)
-        print(f"ingested: {rep.summary()} ({rep.chunks / (time.perf_counter() - t0):.1f} chunks/s)")
+        if reuse:
+            print(f"reusing the store in {args.store} ({store.count()} chunks)")
+        else:
+            t0 = time.perf_counter()
+            rep = ingest_documents(store, _documents(docs), origin="helpcentre-eval", progress=True)
+            print(f"ingested: {rep.summary()} ({rep.chunks / (time.perf_counter() - t0):.1f} chunks/s)")
+        titles = {k: d.get("title") for k, d in docs.items()}
+        missed: list[str] = []
 
         ranks: dict[str, list[int | None]] = {"hybrid": [], "bm25": [], "dense": []}
         lat: list[float] = []
-        for q, doc in questions:
+        for q, gold in questions:
             for mode in ranks:
                 t1 = time.perf_counter()
                 if mode == "hybrid":  # the product's path, default threshold
                     got = [s.id for s in kr.search(store, q, k=10)]
                     lat.append((time.perf_counter() - t1) * 1000)
+                    if not any(d in gold for d in got[:3]) and len(missed) < args.misses:
+                        missed.append(f"  {q[:110]!r}\n    want {[titles.get(g) for g in gold]}\n"
+                                      f"    got  {[titles.get(d) for d in got[:3]]}")
                 else:
                     hits = kr.hybrid_hits(store, q, threshold=-1.0, lexical=mode == "bm25", dense=mode == "dense")
                     got = [g[0].doc_id for g in kr.best_per_document(hits, 10)]
-                ranks[mode].append(got.index(doc) + 1 if doc in got else None)
+                ranks[mode].append(next((i + 1 for i, d in enumerate(got) if d in gold), None))
         print(_summary("hybrid", ranks["hybrid"]) + "   (product defaults)")
         print(_summary("bm25", ranks["bm25"]) + "   (baseline: BM25 alone)")
         print(_summary("dense", ranks["dense"]) + "   (baseline: embeddings alone)")
+        if missed:
+            print("missed at 3:\n" + "\n".join(missed))
         lat.sort()
         if lat:
             print(f"retrieval per question: p50 {lat[len(lat) // 2]:.1f} ms, p95 {lat[int(0.95 * (len(lat) - 1))]:.1f} ms "
