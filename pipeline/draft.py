@@ -691,9 +691,11 @@ def _passage_for_prompt(i: int, s: Source) -> str:
     # Only the agent's answer is guidance; the other customer's question is never shown. A chunk is
     # the answer section (title "... - Agent answer"), or holds it after an "Agent answer" heading.
     text = s.text or ""
-    parts = re.split(r"(?im)^(?:##[ \t]*)?agent answer:?[ \t]*$|(?:^|>[ \t]*)agent answer:[ \t]*", text, maxsplit=1)
-    if len(parts) == 2:
-        answer = parts[1]
+    # The last such heading: the document's own comes after the customer's question (a document
+    # indexed before knowledge.tickets kept the customer from writing one may hold another before it).
+    marks = list(re.finditer(r"(?im)^(?:##[ \t]*)?agent answer:?[ \t]*$|(?:^|>[ \t]*)agent answer:[ \t]*", text))
+    if marks:
+        answer = text[marks[-1].end():]
     elif s.title.rstrip().lower().endswith("agent answer"):
         answer = text
     else:
