@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from knowledge import multilingual
-from knowledge.embedding import calibrate, calibrate_cross, relevance_threshold
+from knowledge.embedding import CROSS_RELEVANCE_THRESHOLD, calibrate, calibrate_cross, relevance_threshold
 from knowledge.nearest import nearest
 from knowledge.query import clean_query
 from knowledge.store import KnowledgeStore, get_store
@@ -108,7 +108,7 @@ CROSS_INTENT_BOOST = 0.07
 # The relevance cut-off for them (calibrated; English questions: default_threshold(), 0.30). On
 # eval_ml_tune.yaml 0.30 / 0.25 / 0.20: article recall@3 0.851 / 0.866 / 0.881, messages with a passage
 # 123 / 126 / 127 of 127, off-topic messages with none 9 / 9 / 9 of 12.
-CROSS_THRESHOLD: float | None = 0.2
+CROSS_THRESHOLD: float | None = CROSS_RELEVANCE_THRESHOLD  # 0.2
 
 CANDIDATES = 30  # chunks taken from each ranking before fusion
 SECTIONS_PER_DOC = 2  # a document's passage may join its two best sections (see best_per_document)
