@@ -31,7 +31,7 @@ import jsonschema
 
 from pipeline import guards
 from pipeline.config import Config
-from pipeline.lookalikes import fold_lookalikes
+from pipeline.lookalikes import drop_invisible, fold_lookalikes
 from pipeline.models import AGENT, CUSTOMER, Draft, KnowledgeBase, LLMSettings, Plan, Source, Ticket, Triage
 
 log = logging.getLogger(__name__)
@@ -678,14 +678,19 @@ Answer with JSON matching the schema: reply, used_sources (ids like "S1"), confi
 LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German", "it": "Italian", "nl": "Dutch",
                   "pt": "Portuguese", "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian",
                   "fi": "Finnish", "cs": "Czech", "ja": "Japanese", "zh": "Chinese"}
-_DELIMS = re.compile(r"</?\s*(passages|thread|customer_message)\s*>", re.I)
+# Our delimiters in any spelling a model may read as one: attributes ("</customer_message x=1>"),
+# full-width or small brackets, "customer-message".
+_DELIMS = re.compile(r"[<\uff1c\ufe64]\s*/?\s*(passages|thread|customer[\s_-]*message)\b[^<>\uff1c\uff1e\ufe64\ufe65]{0,200}"
+                     r"[>\uff1e\ufe65]", re.I)
 _clients: dict[tuple, Any] = {}
 _clients_lock = threading.Lock()
 
 
 def _untrusted(text: str, limit: int = 4000) -> str:
-    # The customer cannot close our delimiters early.
-    return _DELIMS.sub("[tag removed]", (text or "")[:limit])
+    # The customer cannot close our delimiters early, nor hide text from the agent that the model reads:
+    # invisible characters go (Unicode tag characters U+E0000... spell ASCII instructions that no
+    # screen shows; zero-width ones can split a delimiter), as triage's fold already drops them.
+    return _DELIMS.sub("[tag removed]", drop_invisible((text or "")[:limit]))
 
 
 def _client(llm: LLMSettings, timeout: float) -> Any:
@@ -708,16 +713,18 @@ def _passage_for_prompt(i: int, s: Source) -> str:
     # Only the agent's answer is guidance; the other customer's question is never shown. A chunk is
     # the answer section (title "... - Agent answer"), or holds it after an "Agent answer" heading.
     text = s.text or ""
-    parts = re.split(r"(?im)^(?:##[ \t]*)?agent answer:?[ \t]*$|(?:^|>[ \t]*)agent answer:[ \t]*", text, maxsplit=1)
-    if len(parts) == 2:
-        answer = parts[1]
+    # The last such heading: the document's own comes after the customer's question (a document
+    # indexed before knowledge.tickets kept the customer from writing one may hold another before it).
+    marks = list(re.finditer(r"(?im)^(?:##[ \t]*)?agent answer:?[ \t]*$|(?:^|>[ \t]*)agent answer:[ \t]*", text))
+    if marks:
+        answer = text[marks[-1].end():]
     elif s.title.rstrip().lower().endswith("agent answer"):
         answer = text
     else:
         answer = ""
     guidance = deidentify(answer) or "(no agent answer in this passage)"
     return (f"[S{i}] similar past ticket (guidance only: how the team answered a similar question; "
-            f"not a policy, never quote it)\n{_DELIMS.sub('', guidance)[:1200]}")
+            f"not a policy, never quote it)\n{_DELIMS.sub('', drop_invisible(guidance))[:1200]}")
 
 
 def build_messages(ticket: Ticket, text: str, triage: Triage, sources: list[Source], d: dict[str, Any]) -> list[dict]:

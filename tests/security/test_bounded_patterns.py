@@ -91,3 +91,15 @@ def test_long_runs_still_redact_and_guard_as_before(run):
 def test_adjacent_and_usual_tokens_are_still_redacted(text, kind):
     out = redact.redact(text)
     assert kind in out and not any(ch.isdigit() for ch in out.replace("[", "").replace("]", "")), out
+
+
+def test_a_host_is_read_127_labels_at_most():
+    # "(label.)+" from every label of "a.a.a.a..." read to the run's end: 20,000 characters took
+    # ~26 s of CPU in unsafe_reasons + strip_links. A host has at most 127 labels (DNS).
+    parsed = sre_parse.parse(guards._HOST.pattern, guards._HOST.flags)
+    repeats = [av for op, av in parsed if op == sre_constants.MAX_REPEAT]
+    assert repeats and all(hi != sre_constants.MAXREPEAT for _, hi, _ in repeats)
+    deep = ".".join("abcdefghijklmnopqrstu") + ".example.com"  # 23 labels: still a link, all of it removed
+    assert guards.find_links(f"see {deep} now")
+    assert guards.strip_links(f"see {deep} now")[0] == "see [link removed] now"
+    assert guards.find_links("a." * 5000 + " evil.example")
