@@ -208,3 +208,16 @@ def test_a_validation_split_chooses_a_threshold_on_the_combined_score():
     P = m.predict_proba(test[0], m.vectors(test[0]))
     score = m.oos_score(P.max(axis=1), m.label_similarity(m.vectors(test[0]), P.argmax(axis=1)))
     assert (score[:6] >= r["threshold"]).all() and (score[6:] < r["threshold"]).all()
+
+
+def test_cv_threshold_weighs_in_scope_accuracy_above_oos_recall():
+    # Overlapping CV scores: in-scope 0.3-1.0, held-out intents 0.0-0.6. The even mean of the two
+    # rates puts the threshold in the middle of the overlap; the in-scope weight lowers it (fewer
+    # in-scope messages rejected), and the weight defaults to IN_SCOPE_WEIGHT.
+    in_conf, oos_conf = np.linspace(0.3, 1.0, 100), np.linspace(0.0, 0.6, 100)
+    ok = np.ones(100, dtype=bool)
+    even = lc._pick_threshold(in_conf, ok, oos_conf, in_weight=0.5)
+    weighted = lc._pick_threshold(in_conf, ok, oos_conf, in_weight=0.6)
+    assert 0.3 <= weighted < even <= 0.6
+    assert lc._pick_threshold(in_conf, ok, oos_conf) == weighted == lc._pick_threshold(
+        in_conf, ok, oos_conf, in_weight=lc.IN_SCOPE_WEIGHT)
