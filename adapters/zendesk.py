@@ -263,26 +263,44 @@ class ZendeskAdapter(RestAdapter):
         return (f"{ps.email}/token", ps.api_token.get_secret_value())
 
     # -- read -------------------------------------------------------------------------------
+    def _comment_pages(self, tid: str, users: dict[str, Any], limit: int,
+                       newest_first: bool) -> tuple[list[dict[str, Any]], bool]:
+        """Up to ``limit`` pages of the ticket's comments (cursor pagination), oldest or newest first;
+        whether more pages were left unread."""
+        comments: list[dict[str, Any]] = []
+        page: str | None = f"/api/v2/tickets/{tid}/comments.json"
+        params: dict[str, Any] | None = {"page[size]": 100, "include": "users"}
+        if newest_first:
+            params["sort"] = "-created_at"
+        for _ in range(limit):
+            body = self.http.get(page, params) or {}
+            comments.extend(c for c in body.get("comments") or [] if isinstance(c, dict))
+            users.update({str(u.get("id")): u for u in body.get("users") or [] if isinstance(u, dict)})
+            meta, links = body.get("meta") or {}, body.get("links") or {}
+            page, params = (links.get("next"), None) if meta.get("has_more") and links.get("next") else (None, None)
+            if not page:
+                return comments, False
+        return comments, True
+
     def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
         """Ticket (+ side-loaded users) and every page of its comments (cursor pagination)."""
         tid = self._ticket_id(ticket_id)
         data = self.http.get(f"/api/v2/tickets/{tid}.json", {"include": "users"}) or {}
         t = data.get("ticket") or {}
         users = {str(u.get("id")): u for u in data.get("users") or [] if isinstance(u, dict)}
-        comments: list[dict[str, Any]] = []
-        page: str | None = f"/api/v2/tickets/{tid}/comments.json"
-        params: dict[str, Any] | None = {"page[size]": 100, "include": "users"}
-        pages = 0
-        while page:
-            pages += 1
-            if pages > MAX_THREAD_PAGES:
-                log.warning("zendesk ticket %s: thread longer than %d pages, reading stops there", tid, MAX_THREAD_PAGES)
-                break
-            body = self.http.get(page, params) or {}
-            comments.extend(c for c in body.get("comments") or [] if isinstance(c, dict))
-            users.update({str(u.get("id")): u for u in body.get("users") or [] if isinstance(u, dict)})
-            meta, links = body.get("meta") or {}, body.get("links") or {}
-            page, params = (links.get("next"), None) if meta.get("has_more") and links.get("next") else (None, None)
+        # A thread longer than the cap is read from both ends: its oldest pages (the opening message), then
+        # its newest (the message the event is about, the sidecar's own notes and their markers). Read only
+        # from the start, a ticket of thousands of comments was triaged and drafted on an old message and
+        # never found its note's marker (review of 2026-11-30).
+        oldest_pages = max(1, MAX_THREAD_PAGES // 2)
+        comments, more = self._comment_pages(tid, users, oldest_pages, newest_first=False)
+        if more:
+            newest, more = self._comment_pages(tid, users, MAX_THREAD_PAGES - oldest_pages, newest_first=True)
+            seen = {c.get("id") for c in comments}
+            comments += [c for c in reversed(newest) if c.get("id") not in seen]
+            if more:
+                log.warning("zendesk ticket %s: thread longer than %d pages, its oldest and newest read",
+                            tid, MAX_THREAD_PAGES)
         requester_id = as_str(t.get("requester_id"))
         req = dict(users.get(requester_id or "", {}))
         if not req.get("name") and isinstance(hint, TicketEvent) and hint.requester_name \

@@ -130,7 +130,10 @@ def evaluate(
         closed_pred[idx] = classes[in_cols][P[:, in_cols].argmax(axis=1)]
         routes[_route_name(model, m)] = {"n_test": len(idx), "threshold": round(float(thr), 3), "threshold_source": source,
                                          "temperature": round(m.temperature, 3),
-                                         "knn_floor": None if m.knn_floor is None else round(m.knn_floor, 4)}
+                                         # Each intent has its own floor (IntentModel.below_floor): their median and range.
+                                         "knn_floor": None if m.knn_floor is None else round(float(np.median(m.knn_floor)), 4),
+                                         "knn_floor_range": None if m.knn_floor is None else
+                                         [round(float(m.knn_floor.min()), 4), round(float(m.knn_floor.max()), 4)]}
     pred_oos = pred_oos | (pred == oos_label)
     known = set(train_labels) - {oos_label}
     gold = np.array(test_labels, dtype=object)
@@ -169,10 +172,10 @@ def _route_name(model: IntentModel | RoutedModel, head: IntentModel) -> str:
 
 
 def _below_floor(model: IntentModel, emb: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """Rows less similar to every example of their predicted intent than the model's kNN floor."""
+    """Rows less similar to every example of their predicted intent than that intent's kNN floor."""
     if model.knn_floor is None:
         return np.zeros(len(top), dtype=bool)
-    return model.label_similarity(emb, top) < model.knn_floor
+    return model.below_floor(model.label_similarity(emb, top), top)
 
 
 def _threshold_on_val(model: IntentModel, texts: Sequence[str], labels: Sequence[str], train_labels: Sequence[str],

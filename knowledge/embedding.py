@@ -79,6 +79,10 @@ BGE_KB_COSINE_ORIGIN = 0.4384
 BGE_KB_COSINE_SCALE = 1.937
 # Calibrated score below which a passage is not relevant (MiniLM's scale, bench/retrieval_eval.py).
 RELEVANCE_THRESHOLD = 0.25
+# The same cut-off for questions in another language, on e5's calibrated scale (calibrate_cross):
+# knowledge.retrieve.CROSS_THRESHOLD starts from it (its comment has the measurements), and the draft
+# holds a part of a message in another language to it (pipeline.draft.part_threshold).
+CROSS_RELEVANCE_THRESHOLD = 0.2
 
 
 class EmbeddingModelMissing(RuntimeError):
@@ -903,6 +907,12 @@ def relevance_threshold() -> float:
     """Calibrated similarity (question vs knowledge passage, :func:`calibrate`) below which a
     passage is not relevant."""
     return RELEVANCE_THRESHOLD
+
+
+def cross_relevance_threshold() -> float:
+    """Calibrated e5 similarity (:func:`calibrate_cross`) below which a passage is not relevant to a
+    question in another language than English."""
+    return CROSS_RELEVANCE_THRESHOLD
 
 
 def calibrate(cos: Any) -> Any:

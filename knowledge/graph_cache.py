@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -72,6 +73,7 @@ def cached_graph(name: str, source_sha256: str, version: int, build: Callable[[]
             for old in base.glob(f"{name}-*.onnx"):  # another model file or rewrite version: never read again
                 if not old.name.startswith(prefix):  # (an entry of this one may be open by another process)
                     old.unlink(missing_ok=True)
+            _drop_stale_temp(base, name)
             entry = base / f"{prefix}{zlib.crc32(graph):08x}.onnx"
             write_atomic(entry, lambda tmp: tmp.write_bytes(graph))
             if as_path:
@@ -94,6 +96,22 @@ def _intact_entry(base: Path, prefix: str) -> tuple[Path, bytes] | None:
     return None
 
 
+# A temporary file (pipeline.cachefiles.write_atomic: ".<entry>.<pid>.tmp.onnx") older than this was
+# left by a process killed while writing it (a worker stopped, a child killed by the OOM killer):
+# hundreds of MB that no glob of entries ever sees. A live writer's is minutes old at most.
+STALE_TEMP_S = 3600
+
+
+def _drop_stale_temp(base: Path, name: str) -> None:
+    now = time.time()
+    for tmp in base.glob(f".{name}-*.tmp.onnx"):
+        try:
+            if now - tmp.stat().st_mtime > STALE_TEMP_S:
+                tmp.unlink(missing_ok=True)
+        except OSError:
+            continue
+
+
 # The child: the same cached_graph with the same folder, building with the named function.
 _CHILD_CODE = (
     "import importlib, sys\n"
@@ -112,12 +130,22 @@ def _build_in_child(base: Path, name: str, source_sha256: str, version: int, chi
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
     cmd = [sys.executable, "-c", _CHILD_CODE, target, str(base), name, source_sha256, str(version), *map(str, args)]
     try:
-        done = subprocess.run(cmd, env=env, cwd=root, capture_output=True, timeout=CHILD_TIMEOUT_S, check=False)
+        proc = subprocess.Popen(cmd, env=env, cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("model graph %s not built in a child process (%s): built here", name, exc)
         return False
-    if done.returncode != 0:
-        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-        log.warning("model graph %s not built in a child process (exit %d: %s): built here", name, done.returncode, tail[0])
+    try:
+        _, err = proc.communicate(timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        err = f"no entry within {CHILD_TIMEOUT_S}s: killed".encode()
+    if proc.returncode != 0:
+        # A child killed while writing (timeout, OOM killer) leaves its temporary file: never read, drop it.
+        for tmp in base.glob(f".{_prefix(name, source_sha256, version)}*.{proc.pid}.tmp.onnx"):
+            tmp.unlink(missing_ok=True)
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        log.warning("model graph %s not built in a child process (exit %d: %s): built here", name, proc.returncode, tail[0])
         return False
     return True

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from knowledge import multilingual
-from knowledge.embedding import calibrate, calibrate_cross, relevance_threshold
+from knowledge.embedding import CROSS_RELEVANCE_THRESHOLD, calibrate, calibrate_cross, relevance_threshold
 from knowledge.nearest import nearest
 from knowledge.query import clean_query
 from knowledge.store import KnowledgeStore, get_store
@@ -53,6 +53,14 @@ LEXICAL_WEIGHT = 1.0
 FUSION = "score"  # cosine + SCORE_LEXICAL_WEIGHT * BM25 match (0..1, see knowledge.lexical); or "rrf"
 SCORE_LEXICAL_WEIGHT: float | None = None  # None: the knowledge base model's tuned value (MODEL_TUNING)
 SCORE_INTENT_BOOST = 0.04  # cosine units; 0-0.06 equal on eval_tune.yaml drafts, 0.04 puts "where is my order" first
+# BM25's share scaled by how rare the question's words are in this knowledge base (LexicalIndex.rarity: the
+# mean IDF of its known words over that of a stored chunk's word; ~0.85-1.3 on the tuning splits): the exact,
+# rare terms customers copy ("Recurring IDR Requesters", "insurance lapse") are where BM25 knows better than
+# the embedding, everyday words ("send it back and get my money") are where it does not. A rule, not a
+# fitted weight. With FIELD_REPEAT (knowledge.lexical), article recall@1 / @3 / MRR@10 (bench/retrieval_eval.py):
+# tune 0.838/0.960/0.900 -> 0.838/0.960/0.901, tune2 0.749/0.910/0.837 -> 0.762/0.915/0.844, ml-tune
+# 0.679/0.881/0.774 -> 0.687/0.881/0.778. Alone (without FIELD_REPEAT): tune MRR -1 label, tune2 0.758/0.910/0.841.
+RARITY_WEIGHTING = True
 SENTENCES = True  # score chunks by their best sentence too (knowledge.sentences)
 SENTENCE_PENALTY: float | None = None  # short sentences match short questions easily (MODEL_TUNING)
 # Per knowledge base model, tuned on eval_tune.yaml in calibrated units (knowledge.embedding.calibrate).
@@ -100,7 +108,7 @@ CROSS_INTENT_BOOST = 0.07
 # The relevance cut-off for them (calibrated; English questions: default_threshold(), 0.30). On
 # eval_ml_tune.yaml 0.30 / 0.25 / 0.20: article recall@3 0.851 / 0.866 / 0.881, messages with a passage
 # 123 / 126 / 127 of 127, off-topic messages with none 9 / 9 / 9 of 12.
-CROSS_THRESHOLD: float | None = 0.2
+CROSS_THRESHOLD: float | None = CROSS_RELEVANCE_THRESHOLD  # 0.2
 
 CANDIDATES = 30  # chunks taken from each ranking before fusion
 SECTIONS_PER_DOC = 2  # a document's passage may join its two best sections (see best_per_document)
@@ -209,6 +217,8 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
             if cid in info:  # the chunk's dense score is the better of its own and its best sentence's
                 info[cid] = (max(info[cid][0], cos), info[cid][1], info[cid][2])
     lex_norm: dict[str, float] = {}
+    if lex_index is not None and RARITY_WEIGHTING:
+        lex_weight *= lex_index.rarity(text)
     if lex_index is not None:
         lex = lex_index.search(text, candidates, brand=brand, language=language, strict_language=strict_language)
         for rank, (cid, match) in enumerate(lex):

@@ -10,11 +10,25 @@ an LLM draft as de-identified guidance and are cited as "similar past ticket".
 
 from __future__ import annotations
 
+import re
+
 from knowledge.chunking import Document
 from pipeline.models import AGENT, CUSTOMER, Ticket
 
 MAX_QUESTION = 1500
 MAX_ANSWER = 2500
+
+
+# The document's "## Agent answer" section is what another customer's LLM draft is shown as the team's
+# guidance (pipeline.draft._passage_for_prompt) and what retrieval takes as the ticket's answer
+# (knowledge.retrieve._has_answer): the customer's own words (question, subject) may neither open a
+# heading nor say "agent answer", or a past customer would write what the next one's draft reads.
+_ANSWER_WORDS = re.compile(r"(?i)agent\s+answer")
+_HEADING_START = re.compile(r"(?m)^[ \t]*#+")
+
+
+def _customer_words(text: str) -> str:
+    return _ANSWER_WORDS.sub("agent's answer", _HEADING_START.sub("", text))
 
 
 def redact_pii(text: str, names: list[str] | None = None) -> str:
@@ -41,8 +55,8 @@ def document_from_ticket(ticket: Ticket) -> Document | None:
     if not question or not answer:
         return None
     names = [ticket.requester.name or ""] + [m.author_name or "" for m in ticket.messages]
-    subject = redact_pii(ticket.subject or "", names).strip() or "Resolved ticket"
-    text = (f"# {subject}\n\n## Customer question\n{redact_pii(question[:MAX_QUESTION], names)}\n\n"
+    subject = " ".join(_customer_words(redact_pii(ticket.subject or "", names)).split()) or "Resolved ticket"
+    text = (f"# {subject}\n\n## Customer question\n{_customer_words(redact_pii(question[:MAX_QUESTION], names))}\n\n"
             f"## Agent answer\n{redact_pii(answer[:MAX_ANSWER], names)}")
     return Document(
         doc_id=f"ticket:{ticket.platform}:{ticket.id}",

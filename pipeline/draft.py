@@ -31,7 +31,7 @@ import jsonschema
 
 from pipeline import guards
 from pipeline.config import Config
-from pipeline.lookalikes import fold_lookalikes
+from pipeline.lookalikes import drop_invisible, fold_lookalikes
 from pipeline.models import AGENT, CUSTOMER, Draft, KnowledgeBase, LLMSettings, Plan, Source, Ticket, Triage
 
 log = logging.getLogger(__name__)
@@ -460,7 +460,8 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
     similarity, when it clears the relevance threshold, so context sentences ("I ordered last
     week") and near-duplicates do not add passages nobody asked for. A source chosen by two
     parts answers both (its question is the two parts joined); the source that best answers the
-    whole message, when a part chose it, answers the whole message too.
+    whole message answers the whole message too, and is added after the parts' ones when no part
+    chose it and ``limit`` leaves room. A part's best sentence must reach :func:`part_threshold`.
     """
     if not sources:
         return []
@@ -474,10 +475,9 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
                 out.append((sources[2], text))
         return out
     try:
-        from knowledge.embedding import relevance_threshold
         from pipeline.answer import best_sentence_score, embed_ahead, scored_sentences
 
-        threshold = relevance_threshold()
+        threshold = part_threshold(language)
 
         # A part belongs to the passage holding the sentence that answers it best. The message read as one
         # is matched too: a split can cut a question from what it is about ("I returned shoes 3 weeks ago
@@ -494,19 +494,36 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
         log.warning("part matching unavailable: %s", exc)
         return [(s, text) for s in sources[: min(len(parts), limit)]]
     chosen: dict[str, tuple[Source, str]] = {}
-    for i_part, (part, row) in enumerate(zip(askers, sims, strict=True)):
+    for part, row in zip(askers, sims, strict=True):
         best = max(range(len(row)), key=lambda i: row[i])
         if row[best] < threshold:
             continue
         s = sources[best]
         if s.id in chosen:
             chosen[s.id] = (s, f"{chosen[s.id][1]} {part}")
-        elif len(chosen) < limit and i_part < len(parts):
-            # The whole message only widens the question of a passage a part chose (its sentences are then
-            # chosen for the whole story); adding its own passage gained nothing and lengthened drafts
-            # (eval_tune.yaml, 277 labels: 246 -> 249 answers either way; median 558 vs 567 characters).
+        elif len(chosen) < limit:
+            # The whole message (last) also adds the passage it matches best when no part chose it and there is
+            # room: a message cut into parts can leave each part too little to go on ("il est parti où ??" /
+            # "combien de temps ils le gardent" without "mon colis au point relais", each matched elsewhere).
+            # English drafts did not change (eval_tune / eval_tune2: the parts had chosen it every time, as on
+            # 2026-11-30 when it was first tried: 246 -> 249 either way); eval_ml_tune.yaml 93 -> 97 of 134
+            # answers, median draft 625 -> 634 characters.
             chosen[s.id] = (s, part)
     return list(chosen.values()) or [(sources[0], text)]
+
+
+def part_threshold(language: str | None) -> float:
+    """The score a part's best sentence must reach for the part to choose a passage (:func:`passages_for_parts`).
+
+    The cut-off on the scale the sentences are scored on: a question in another language is matched
+    with e5 (:func:`pipeline.answer._cross_lingual`), whose calibrated cosines retrieval cuts at
+    :func:`knowledge.embedding.cross_relevance_threshold`; with the main model's cut-off a part there that
+    cleared retrieval's found no passage (eval_ml_tune.yaml: 92 -> 93 of 134 answers; English unchanged).
+    """
+    from knowledge.embedding import cross_relevance_threshold, relevance_threshold
+    from pipeline.answer import _cross_lingual
+
+    return cross_relevance_threshold() if _cross_lingual(language) else relevance_threshold()
 
 
 # Above the relevance cut-off but within this margin of it, the match is weak. On eval_tune.yaml it flags
@@ -661,14 +678,19 @@ Answer with JSON matching the schema: reply, used_sources (ids like "S1"), confi
 LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German", "it": "Italian", "nl": "Dutch",
                   "pt": "Portuguese", "pl": "Polish", "sv": "Swedish", "da": "Danish", "no": "Norwegian",
                   "fi": "Finnish", "cs": "Czech", "ja": "Japanese", "zh": "Chinese"}
-_DELIMS = re.compile(r"</?\s*(passages|thread|customer_message)\s*>", re.I)
+# Our delimiters in any spelling a model may read as one: attributes ("</customer_message x=1>"),
+# full-width or small brackets, "customer-message".
+_DELIMS = re.compile(r"[<\uff1c\ufe64]\s*/?\s*(passages|thread|customer[\s_-]*message)\b[^<>\uff1c\uff1e\ufe64\ufe65]{0,200}"
+                     r"[>\uff1e\ufe65]", re.I)
 _clients: dict[tuple, Any] = {}
 _clients_lock = threading.Lock()
 
 
 def _untrusted(text: str, limit: int = 4000) -> str:
-    # The customer cannot close our delimiters early.
-    return _DELIMS.sub("[tag removed]", (text or "")[:limit])
+    # The customer cannot close our delimiters early, nor hide text from the agent that the model reads:
+    # invisible characters go (Unicode tag characters U+E0000... spell ASCII instructions that no
+    # screen shows; zero-width ones can split a delimiter), as triage's fold already drops them.
+    return _DELIMS.sub("[tag removed]", drop_invisible((text or "")[:limit]))
 
 
 def _client(llm: LLMSettings, timeout: float) -> Any:
@@ -691,16 +713,18 @@ def _passage_for_prompt(i: int, s: Source) -> str:
     # Only the agent's answer is guidance; the other customer's question is never shown. A chunk is
     # the answer section (title "... - Agent answer"), or holds it after an "Agent answer" heading.
     text = s.text or ""
-    parts = re.split(r"(?im)^(?:##[ \t]*)?agent answer:?[ \t]*$|(?:^|>[ \t]*)agent answer:[ \t]*", text, maxsplit=1)
-    if len(parts) == 2:
-        answer = parts[1]
+    # The last such heading: the document's own comes after the customer's question (a document
+    # indexed before knowledge.tickets kept the customer from writing one may hold another before it).
+    marks = list(re.finditer(r"(?im)^(?:##[ \t]*)?agent answer:?[ \t]*$|(?:^|>[ \t]*)agent answer:[ \t]*", text))
+    if marks:
+        answer = text[marks[-1].end():]
     elif s.title.rstrip().lower().endswith("agent answer"):
         answer = text
     else:
         answer = ""
     guidance = deidentify(answer) or "(no agent answer in this passage)"
     return (f"[S{i}] similar past ticket (guidance only: how the team answered a similar question; "
-            f"not a policy, never quote it)\n{_DELIMS.sub('', guidance)[:1200]}")
+            f"not a policy, never quote it)\n{_DELIMS.sub('', drop_invisible(guidance))[:1200]}")
 
 
 def build_messages(ticket: Ticket, text: str, triage: Triage, sources: list[Source], d: dict[str, Any]) -> list[dict]:

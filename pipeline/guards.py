@@ -89,6 +89,19 @@ def _fold(text: str) -> str:
 _SPACED = re.compile(r"\b(?:\w[ .\-_*]{1,3}){4,}\w\b")
 
 
+# A word split by markup or a hyphen inside it ("re-fund", "*re*fund", "re_fund", "`re`fund", "re- fund"):
+# the customer reads the reply as plain text, and reads the word. Only between letters, so "3-4 May"
+# and a list's "- item" stay as they are.
+_IN_WORD = re.compile(r"(?<=[^\W\d_])(?:[-_*`~|]+|-[ \t]*\n?[ \t]*)(?=[^\W\d_])")
+# A word hyphenated at a line break ("re-\nfund") is one word, not the end of a sentence (see _split).
+_HYPHENATED = re.compile(r"(?<=[^\W\d_])-[ \t]*\n[ \t]*(?=[^\W\d_])")
+
+
+def _joined(folded: str) -> str:
+    """``folded`` with the markup and hyphens inside words removed (see :data:`_IN_WORD`)."""
+    return _IN_WORD.sub("", folded)
+
+
 def _despaced(folded: str, keep_dots: bool = False) -> str:
     """``r e f u n d`` / ``r.e.f.u.n.d`` joined back into words, for a second look (``e v i l . c o m`` → ``evil.com``)."""
     drop = r"[ \-_*]" if keep_dots else r"[ .\-_*]"
@@ -103,16 +116,21 @@ _MD_LINK = re.compile(r"\[([^\]]*)\]\((?:[^)]*)\)")
 _HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
 _REF_LINK = re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.M)
 _AUTOLINK = re.compile(r"<[^<>\s]+[:@.][^<>\s]*>")
-# Any host-like token: labels joined by dots (or spaced " . "), the last one letters only.
+# Any host-like token: labels joined by dots (or spaced " . "), the last one letters only. At most
+# 127 labels (DNS's limit): "(label.)+" read "a.a.a.a..." to its end from every label of it, ~26 s
+# of CPU for 20,000 characters in unsafe_reasons + strip_links.
 _HOST = re.compile(
-    r"(?i)(?<![\w@])(?:[a-z0-9](?:[a-z0-9-]{0,62})(?:\.|\s\.\s))+[a-z][a-z-]{1,62}(?![\w])(?::\d{1,5})?"
+    r"(?i)(?<![\w@])(?:[a-z0-9](?:[a-z0-9-]{0,62})(?:\.|\s\.\s)){1,127}[a-z][a-z-]{1,62}(?![\w])(?::\d{1,5})?"
     r"(?:/[^\s<>()\"']*)?")
-_EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\s?\.\s?[\w-]+)+")
+_EMAIL = re.compile(r"[\w.+'-]{1,64}@[\w-]+(?:\s?\.\s?[\w-]+)+")  # a local part is at most 64 characters
 # "evil dot example slash track", "evil[.]example", "evil (dot) com", "evil punto com".
 _DOT_WORD = r"(?:\[\s*(?:\.|dot|point|punto|punkt|punt|ponto)\s*\]|\(\s*(?:\.|dot|point|punto|punkt|punt|ponto)\s*\)" \
             r"|\{\s*(?:\.|dot)\s*\}|\bdot\b|\bpunto\b|\bpunkt\b|\bponto\b|\bpunt\b)"
+# It starts where a run of label characters starts (a word boundary would let it start again after
+# every "-" of "a-a-a-...", each start scanning to the run's end: 6,000 characters of a draft took
+# seconds of CPU in every guard pass).
 _SPELLED_HOST = re.compile(
-    rf"(?i)\b[a-z0-9][a-z0-9-]*(?:\s*{_DOT_WORD}\s*[a-z0-9][a-z0-9-]*)+"
+    rf"(?i)(?<![a-z0-9-])-*[a-z0-9][a-z0-9-]*(?:\s*{_DOT_WORD}\s*[a-z0-9][a-z0-9-]*)+"
     r"(?:\s*(?:\bslash\b|\bbarra\b|\bschragstrich\b|/)\s*[a-z0-9][a-z0-9_-]*)*")
 
 
@@ -224,10 +242,9 @@ _SENTENCES = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
 
 def _categories_of(folded: str) -> set[str]:
-    found = {cat for cat, rx in _TERM_RX.items() if rx.search(folded)}
-    despaced = _despaced(folded)
-    if despaced != folded:
-        found |= {cat for cat, rx in _TERM_RX.items() if rx.search(despaced)}
+    found: set[str] = set()
+    for variant in dict.fromkeys((folded, _despaced(folded), _joined(folded))):
+        found |= {cat for cat, rx in _TERM_RX.items() if rx.search(variant)}
     return found
 
 
@@ -255,7 +272,7 @@ _EMPHASIS = re.compile(r"\*\*|__")
 def _split(text: str) -> list[str]:
     """Sentences and ``;``/``:`` clauses, Markdown emphasis dropped first: a passage's
     "click **Forgot password?** and enter" is quoted as "click Forgot password? and enter"."""
-    return _SENTENCES.split(_EMPHASIS.sub("", (text or "")[:MAX_CHARS]))
+    return _SENTENCES.split(_HYPHENATED.sub("-", _EMPHASIS.sub("", (text or "")[:MAX_CHARS])))
 
 
 def _pieces(text: str) -> list[str]:
@@ -371,17 +388,20 @@ _SECRET = re.compile(r"(?x)(?<![a-z])(?:"
 def authority_claims(text: str) -> list[str]:
     """Phrases where the draft speaks with authority it does not have ("as the store manager I approve")."""
     t = fold(text)
-    return [m.group(0) for m in _AUTHORITY.finditer(t)][:5] + [m.group(0) for m in _AUTHORITY.finditer(_despaced(t))
-                                                               if _despaced(t) != t][:5]
+    found = [m.group(0) for m in _AUTHORITY.finditer(t)][:5]
+    for variant in dict.fromkeys((_despaced(t), _joined(t))):
+        if variant != t:
+            found += [m.group(0) for m in _AUTHORITY.finditer(variant)][:5]
+    return found
 
 
 def secret_requests(text: str) -> list[str]:
     """Mentions of card numbers, CVV, PINs, passwords or one-time codes (a draft must never ask for them)."""
     t = fold(text)
     found = [m.group(0) for m in _SECRET.finditer(t)]
-    d = _despaced(t)
-    if d != t:
-        found += [m.group(0) for m in _SECRET.finditer(d)]
+    for variant in dict.fromkeys((_despaced(t), _joined(t))):
+        if variant != t:
+            found += [m.group(0) for m in _SECRET.finditer(variant)]
     return found[:5]
 
 

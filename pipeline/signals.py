@@ -157,6 +157,9 @@ _PROFANITY = _rx(
     r"\b(merde|putain|connards?|mierda|joder|cabron\w*|scheisse|verdammt|arschloch\w*|cazzo|stronz\w*|kut|klootzak\w*|godverdomme|porra|caralho)\b",
 )
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Markdown emphasis and code marks, and a hyphen (or a line-break hyphen) between two letters.
+_EMPHASIS_MARKS = re.compile(r"[*_~`]+")
+_IN_WORD_HYPHEN = re.compile(r"(?<=[a-z])-\s?(?=[a-z])")
 
 # Look-alike letters are folded by pipeline.lookalikes.lowercase_translation (after case folding);
 # before it, the three Greek capitals whose lower case would read otherwise (Η is H, not η → n) and
@@ -312,23 +315,30 @@ def detect_signals(text: str, ticket: Ticket | None = None) -> list[str]:
     """
     raw = (text or "")[:MAX_MATCH_CHARS]
     norm = normalize_for_matching(raw)
+    # Read as well with emphasis marks dropped and words split by a hyphen joined: "charge-back",
+    # "I will *sue* you", "law-suit" (plain-text mail writes both) fired nothing (review of 2026-11-30).
+    variants = tuple(dict.fromkeys((norm, _IN_WORD_HYPHEN.sub("", _EMPHASIS_MARKS.sub("", norm)))))
+
+    def says(rx: re.Pattern[str]) -> bool:
+        return any(rx.search(v) for v in variants)
+
     found = set()
-    if _ASKS_FOR_HUMAN.search(norm):
+    if says(_ASKS_FOR_HUMAN):
         found.add("asks_for_human")
-    if _CHURN.search(norm):
+    if says(_CHURN):
         found.add("churn_risk")
-    if _LEGAL.search(norm):
+    if says(_LEGAL):
         found.add("legal_threat")
-    if _CHARGEBACK.search(norm):
+    if says(_CHARGEBACK):
         found.add("chargeback")
-    if _SUBSCRIPTION.search(norm):
+    if says(_SUBSCRIPTION):
         # Cancelling a subscription is churn by definition; the specific signal says which kind.
         found.update(("subscription_cancel", "churn_risk"))
-    if _REPEATED.search(norm) or (ticket is not None and len(ticket.customer_messages()) >= 3):
+    if says(_REPEATED) or (ticket is not None and len(ticket.customer_messages()) >= 3):
         found.add("repeated_contact")
     if _all_caps(_TAG.sub(" ", raw)):
         found.add("all_caps")
-    if _PROFANITY.search(norm):
+    if says(_PROFANITY):
         found.add("profanity")
     return [s for s in SIGNALS if s in found]
 

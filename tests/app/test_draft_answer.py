@@ -221,3 +221,40 @@ def test_greeting_falls_back_to_the_message_author_and_rejects_odd_names(cfg):
         text = template_draft(t, "hi", triage, plan, src, cfg).text
         assert text.startswith("Hi,") or text.startswith("Hi Ignore,"), text
         assert "@" not in text.splitlines()[0] and "<" not in text.splitlines()[0]
+
+
+def test_with_section_share_moves_only_the_choice_between_sections():
+    from pipeline.answer import with_section_share
+
+    scores = [0.60, 0.10, 0.55, 0.50]
+    out = with_section_share(scores, [0, 0, 1, 1], share=0.2)
+    assert out == pytest.approx([0.60 + 0.07, 0.10 + 0.07, 0.55 + 0.105, 0.50 + 0.105])
+    assert with_section_share(scores, [0, 0, 1, 1], share=0.0) == scores
+    # Within one section the order never changes, whatever the share.
+    assert with_section_share(scores, [0, 0, 0, 0], share=1.0) == pytest.approx([s + 0.4375 for s in scores])
+
+
+def test_the_section_that_answers_as_a_whole_beats_a_lone_sentence_of_another(monkeypatch):
+    # Two sections: a lone sentence sharing the question's topic ("Lockers open with the code only.") scores
+    # a little higher than the answer, but its section says nothing else about the question; the answer's
+    # section does. The quote is the answer's section.
+    import pipeline.answer as pa
+
+    passage = ("Lockers open with the code only. Bring an ID to a shop.\n\n"
+               "### Prices\nPickup delivery costs 2.90 EUR. It is free from 40 EUR.")
+    cos = {"Lockers": 0.62, "Bring": 0.05, "costs": 0.58, "free": 0.50}
+    question = "does a locker cost anything"
+
+    def embed(texts):
+        out = []
+        for t in texts:
+            c = 1.0 if t == question else next(v for k, v in cos.items() if k in t)
+            out.append([c, (1 - c * c) ** 0.5])
+        return out
+
+    kw = {"embed": embed, "heading": "Collecting", "max_sentences": 2}
+    monkeypatch.setattr(pa, "SECTION_SHARE", 0.0)
+    assert select_sentences(question, passage, **kw).startswith("Lockers open")  # the lone sentence, as before
+    monkeypatch.setattr(pa, "SECTION_SHARE", 0.2)
+    out = select_sentences(question, passage, **kw)
+    assert "2.90 EUR" in out and "free from 40 EUR" in out and "Lockers" not in out, out

@@ -419,3 +419,50 @@ def test_long_texts_are_tokenized_without_filling_the_token_cache():
     assert pa._tokens_cached.cache_info().currsize == 0
     pa._tokens("Tracking shows the first scan within a day.")
     assert pa._tokens_cached.cache_info().currsize == 1
+
+
+def _fake_sentence_scores(monkeypatch, table):
+    """Each question's best-sentence score per passage id (``table``: question start -> {id: score})."""
+    import pipeline.answer as pa
+
+    def best(question, passage, *a, **kw):
+        row = next(v for k, v in table.items() if question.startswith(k))
+        return row[next(i for i in row if passage.startswith(i))]
+
+    monkeypatch.setattr(pa, "best_sentence_score", best)
+
+
+def test_the_whole_message_adds_the_passage_it_matches_when_no_part_chose_it(monkeypatch):
+    # "il est parti où ??" / "combien de temps ils le gardent": each part alone matched another article;
+    # read whole, the message matches the pickup-point one. It is quoted too when there is room.
+    text = "Where is my parcel now? How long does the pickup shop keep parcels?"
+    assert len(split_parts(text)) == 2
+    srcs = [_src("a", 0.5, "a: Passwords. Reset links."), _src("b", 0.5, "b: Delivery times. Two days."),
+            _src("c", 0.7, "c: Pickup points keep parcels. Ten days.")]
+    _fake_sentence_scores(monkeypatch, {"Where is my parcel now? How": {"a": 0.3, "b": 0.3, "c": 0.6},
+                                        "Where": {"a": 0.4, "b": 0.1, "c": 0.2},
+                                        "How long": {"a": 0.1, "b": 0.5, "c": 0.3}})
+    got = passages_for_parts(text, srcs)
+    assert [s.id for s, _ in got] == ["a", "b", "c"]
+    assert dict((s.id, q) for s, q in got)["c"] == text
+    # Never beyond the limit: the parts' own choices come first.
+    assert [s.id for s, _ in passages_for_parts(text, srcs, limit=2)] == ["a", "b"]
+
+
+def test_a_part_in_another_language_is_held_to_the_cut_off_of_the_model_that_scored_it(monkeypatch):
+    # e5 scores a French part (cut at retrieval's e5 cut-off); MiniLM an English one (relevance_threshold).
+    import knowledge.embedding as ke
+    import knowledge.retrieve as kr
+    from pipeline.draft import part_threshold
+
+    monkeypatch.setattr(ke, "kb_multilingual", lambda: True)
+    assert part_threshold("fr") == ke.cross_relevance_threshold() == kr.CROSS_THRESHOLD == 0.2
+    assert part_threshold("en") == ke.relevance_threshold() != 0.2
+    text = "Where is my parcel now? How long does the pickup shop keep parcels?"
+    srcs = [_src("a", 0.5, "a: Passwords. Reset links."), _src("b", 0.5, "b: Pickup points keep parcels.")]
+    between = (0.2 + ke.relevance_threshold()) / 2
+    _fake_sentence_scores(monkeypatch, {"Where is my parcel now? How": {"a": 0.0, "b": 0.0},
+                                        "Where": {"a": 0.1, "b": 0.0},
+                                        "How long": {"a": 0.0, "b": between}})
+    assert [s.id for s, _ in passages_for_parts(text, srcs, language="fr")] == ["b"]
+    assert [s.id for s, _ in passages_for_parts(text, srcs, language="en")] == ["a"]  # nothing chosen: the first

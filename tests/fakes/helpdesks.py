@@ -156,10 +156,12 @@ class FakeZendesk(FakeHelpdesk):
     def _comments(self, m, p, b):
         size = int(p.get("page[size]", 100))
         start = int(p.get("page[after]", 0))
-        page = self.comments[start:start + size]
+        desc = p.get("sort") == "-created_at"  # cursor pagination's sort (newest first)
+        ordered = self.comments[::-1] if desc else self.comments
+        page = ordered[start:start + size]
         more = start + size < len(self.comments)
         nxt = (f"{self.base}/api/v2/tickets/{m.group(1)}/comments.json?include=users&"
-               f"{quote('page[after]')}={start + size}&{quote('page[size]')}={size}")
+               f"{quote('page[after]')}={start + size}&{quote('page[size]')}={size}" + ("&sort=-created_at" if desc else ""))
         return 200, {"comments": page, "users": self.users, "meta": {"has_more": more, "after_cursor": str(start + size)},
                      "links": {"next": nxt if more else None, "prev": None}}
 

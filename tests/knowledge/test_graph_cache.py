@@ -135,7 +135,49 @@ def test_without_a_folder_no_child_is_started(monkeypatch):
     before = graph_cache.folder()
     graph_cache.set_folder(None)
     try:
-        monkeypatch.setattr(graph_cache.subprocess, "run", lambda *a, **k: pytest.fail("no child without a cache folder"))
+        monkeypatch.setattr(graph_cache.subprocess, "Popen", lambda *a, **k: pytest.fail("no child without a cache folder"))
         assert graph_cache.cached_graph("m", SHA, 1, Build(b"x"), child=("a:b", [])) == b"x"
     finally:
         graph_cache.set_folder(before)
+
+
+def killed_while_writing(folder: str, prefix: str) -> bytes:
+    """Built in the child by test_a_child_killed_while_writing_leaves_no_temporary_file: starts
+    writing the entry as write_atomic does, then dies as the OOM killer would have it."""
+    import os
+    import signal
+    from pathlib import Path
+
+    Path(folder).mkdir(parents=True, exist_ok=True)  # as cached_graph does before writing
+    (Path(folder) / f".{prefix}0badc0de.onnx.{os.getpid()}.tmp.onnx").write_bytes(b"half a gra")
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")
+
+
+def test_a_child_killed_while_writing_leaves_no_temporary_file(cache_dir, caplog):
+    prefix = graph_cache._prefix("m", SHA, 1)
+    build = Build(b"built here")
+    with caplog.at_level("WARNING", logger="knowledge.graph_cache"):
+        out = graph_cache.cached_graph("m", SHA, 1, build, child=("tests.knowledge.test_graph_cache:killed_while_writing",
+                                                                  [str(cache_dir), prefix]))
+    assert out == b"built here" and build.calls == 1
+    assert "exit -9" in caplog.text, "the child was killed, as intended"
+    assert sorted(p.name for p in cache_dir.iterdir()) == [p.name for p in cache_dir.glob("m-*.onnx")], \
+        "the killed child's half-written file is gone"
+
+
+def test_an_old_temporary_file_of_a_killed_writer_is_dropped_with_the_next_build(cache_dir):
+    import os
+    import time
+
+    cache_dir.mkdir(parents=True)
+    old = cache_dir / f".{graph_cache._prefix('m', SHA, 1)}12345678.onnx.999999.tmp.onnx"
+    fresh = cache_dir / f".{graph_cache._prefix('m', SHA, 1)}12345678.onnx.999998.tmp.onnx"  # a writer at work
+    other = cache_dir / ".other-model.onnx.999999.tmp.onnx"
+    for p in (old, fresh, other):
+        p.write_bytes(b"partial")
+    past = time.time() - graph_cache.STALE_TEMP_S - 60
+    os.utime(old, (past, past))
+    os.utime(other, (past, past))
+    graph_cache.cached_graph("m", SHA, 1, Build(b"graph"))
+    assert not old.exists() and fresh.exists() and other.exists()

@@ -111,3 +111,50 @@ def test_a_retagged_article_moves_brand_and_language_on_the_lexical_side_too(cou
     assert [i for i, _ in idx.search("zyxquartz", 5, brand="b", language="de", strict_language=True)]
     assert idx.search("zyxquartz", 5, language="fr", strict_language=True) == []
     assert all(h.doc_id != "a" for h in hybrid_hits(s, "zyxquartz parcel", brand="a", threshold=0.0))
+
+
+def test_a_term_in_the_title_outweighs_the_same_term_in_passing(counting_store, monkeypatch):
+    # Sibling pages: the payment page mentions gift cards in passing, the gift card page is titled so.
+    # Counted once, the shorter payment section won on BM25 for "gift card"; the title counts twice now.
+    s, _ = counting_store
+    ingest_documents(s, [
+        _doc("pay", "Payment methods", "## Cards\nWe take Visa, Mastercard and gift cards at checkout."),
+        _doc("gc", "Gift cards", "## Balance\nYour remaining balance is shown on the receipt we emailed you."),
+    ], origin="test")
+    doc_of = {cid: m["doc_id"] for cid, m in zip(*(lambda g: (g["ids"], g["metadatas"]))(
+        s.collection.get(include=["metadatas"])), strict=True)}
+
+    def ranked() -> list[tuple[str, float]]:
+        return [(doc_of[cid], match) for cid, match in lexical.index_for(s).search("gift card", 2)]
+
+    (first, m1), (_, m2) = ranked()
+    assert first == "gc" and m1 > m2  # by BM25 itself, not a tie broken by the cosine
+    assert hybrid_hits(s, "gift card", threshold=0.0, dense=False)[0].doc_id == "gc"
+    monkeypatch.setattr(lexical, "FIELD_REPEAT", 1)
+    lexical.reset_indexes()
+    assert ranked()[0][0] == "pay"  # what it replaced
+
+
+def test_rarity_compares_the_question_words_with_the_knowledge_base_s_typical_word(counting_store):
+    s, _ = counting_store
+    ingest_documents(s, [_doc(f"d{i}", f"Topic {i}", f"## Part {i}\nYour order {w} ships from our warehouse.")
+                         for i, w in enumerate(["quickly", "slowly", "today", "with TM26A voucher", "abroad", "later"])],
+                     origin="test")
+    idx = lexical.index_for(s)
+    rare, common = idx.rarity("TM26A voucher"), idx.rarity("order warehouse")  # in one section / in every one
+    assert rare > 1.0 > common
+    assert idx.rarity("zzqx blorf") == 1.0  # no known word: no opinion
+    assert idx.rarity("TM26A voucher zzqx") == pytest.approx(rare)  # unknown words are left out
+
+
+def test_bm25_weighs_more_when_the_question_s_words_are_rare(store, monkeypatch):
+    from knowledge import retrieve
+
+    seen: list[float] = []
+    real = lexical.LexicalIndex.rarity
+    monkeypatch.setattr(lexical.LexicalIndex, "rarity", lambda self, text: seen.append(real(self, text)) or seen[-1])
+    exact = hybrid_hits(store, "Recurring IDR Requesters", threshold=0.0)[0]
+    assert seen[-1] > 1.0
+    monkeypatch.setattr(retrieve, "RARITY_WEIGHTING", False)
+    flat = hybrid_hits(store, "Recurring IDR Requesters", threshold=0.0)[0]
+    assert flat.chunk_id == exact.chunk_id and exact.fused > flat.fused  # BM25's share grew with the rarity

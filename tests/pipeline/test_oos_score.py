@@ -96,6 +96,38 @@ def test_closed_set_evaluation_rejects_nothing_even_with_a_knn_floor(monkeypatch
     assert r["oos_recall"] == 1.0
 
 
+def test_knn_floor_is_scaled_to_each_intent(monkeypatch):
+    monkeypatch.setattr(lc, "KNN_MIN_EXAMPLES", 100)  # the floor applies to this small set
+    # Intent 0's examples are alike (tight cluster), intent 1's are loose (as CLINC150's "definition":
+    # "define X" for any word X). One global floor would sit between them and reject intent 1's real
+    # messages; each intent's floor follows its own examples instead.
+    rng = np.random.default_rng(7)
+    centres = np.eye(16, dtype=np.float32)[:2]
+    tight, loose = _clusters(rng, 60, centres[:1], spread=0.03), _clusters(rng, 60, centres[1:], spread=0.25)
+    emb = np.vstack([tight, loose])
+    labels = np.array([0] * 60 + [1] * 60)
+    floors = lc._knn_floor(emb, labels, 5.0)
+    assert floors is not None and floors.shape == (2,)
+    assert floors[1] < floors[0]
+    # A new loose-intent message as close to its examples as they are to each other is kept; one as
+    # far from the tight intent's examples is rejected there.
+    new_loose = _clusters(rng, 200, centres[1:], spread=0.25)
+    sim_loose = (new_loose @ loose.T).max(axis=1)
+    assert (sim_loose >= floors[1]).mean() > 0.9
+    assert sim_loose.min() < floors[0]  # a single floor at the tight intent's level would reject some
+    # Too few examples for a floor at all: none.
+    assert lc._knn_floor(emb[:99], labels[:99], 5.0) is None
+
+
+def test_below_floor_uses_the_predicted_intents_floor():
+    m = IntentModel()
+    m.knn_floor = np.array([0.9, 0.5])
+    got = m.below_floor(np.array([0.7, 0.7, np.nan]), np.array([0, 1, 0]))
+    assert got.tolist() == [True, False, False]
+    m.knn_floor = None
+    assert not m.below_floor(np.array([0.1]), np.array([0])).any()
+
+
 def test_fit_cache_key_changes_with_the_feature_recipe(monkeypatch):
     # A head or calibration cached by a process that built features differently (before the
     # centring) must not be reused: the recipe is part of the cache key.
@@ -176,3 +208,16 @@ def test_a_validation_split_chooses_a_threshold_on_the_combined_score():
     P = m.predict_proba(test[0], m.vectors(test[0]))
     score = m.oos_score(P.max(axis=1), m.label_similarity(m.vectors(test[0]), P.argmax(axis=1)))
     assert (score[:6] >= r["threshold"]).all() and (score[6:] < r["threshold"]).all()
+
+
+def test_cv_threshold_weighs_in_scope_accuracy_above_oos_recall():
+    # Overlapping CV scores: in-scope 0.3-1.0, held-out intents 0.0-0.6. The even mean of the two
+    # rates puts the threshold in the middle of the overlap; the in-scope weight lowers it (fewer
+    # in-scope messages rejected), and the weight defaults to IN_SCOPE_WEIGHT.
+    in_conf, oos_conf = np.linspace(0.3, 1.0, 100), np.linspace(0.0, 0.6, 100)
+    ok = np.ones(100, dtype=bool)
+    even = lc._pick_threshold(in_conf, ok, oos_conf, in_weight=0.5)
+    weighted = lc._pick_threshold(in_conf, ok, oos_conf, in_weight=0.6)
+    assert 0.3 <= weighted < even <= 0.6
+    assert lc._pick_threshold(in_conf, ok, oos_conf) == weighted == lc._pick_threshold(
+        in_conf, ok, oos_conf, in_weight=lc.IN_SCOPE_WEIGHT)
