@@ -177,25 +177,42 @@ class GorgiasAdapter(RestAdapter):
     def _raw_ticket(self, tid: str) -> dict[str, Any]:
         return self.http.get(f"/api/tickets/{tid}", {"relationships": "custom_fields"}) or {}
 
-    def _raw_messages(self, tid: str, t: dict[str, Any]) -> list[dict[str, Any]]:
-        """The ticket's embedded messages, or every page of ``GET /api/messages?ticket_id=``."""
-        if isinstance(t.get("messages"), list):
-            return [m for m in t["messages"] if isinstance(m, dict)]
+    def _message_pages(self, tid: str, limit: int, newest_first: bool) -> tuple[list[dict[str, Any]], bool]:
+        """Up to ``limit`` pages of ``GET /api/messages?ticket_id=`` (cursor pagination), oldest or newest
+        first; whether more pages were left unread."""
         out: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"ticket_id": tid, "limit": 100, "order_by": "created_datetime:asc"}
+        order = "created_datetime:desc" if newest_first else "created_datetime:asc"
+        params: dict[str, Any] = {"ticket_id": tid, "limit": 100, "order_by": order}
         seen: set[str] = set()
-        while True:
+        for _ in range(limit):
             body = self.http.get("/api/messages", params)
             items = body if isinstance(body, list) else (body or {}).get("data") or []
             out.extend(m for m in items if isinstance(m, dict))
             cursor = None if isinstance(body, list) else ((body or {}).get("meta") or {}).get("next_cursor")
             if not cursor or cursor in seen:
-                return out
-            if len(seen) + 1 >= MAX_THREAD_PAGES:
-                log.warning("gorgias ticket %s: thread longer than %d pages, reading stops there", tid, MAX_THREAD_PAGES)
-                return out
+                return out, False
             seen.add(cursor)
             params = {**params, "cursor": cursor}
+        return out, True
+
+    def _raw_messages(self, tid: str, t: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ticket's embedded messages, or ``GET /api/messages?ticket_id=``'s pages from both ends."""
+        if isinstance(t.get("messages"), list):
+            return [m for m in t["messages"] if isinstance(m, dict)]
+        # A thread longer than the cap is read from both ends, as Zendesk's is: its oldest pages (the
+        # opening message), then its newest (the message the event is about, our notes' markers). Read
+        # only from the start, a long ticket was triaged and drafted on an old message (review of
+        # 2026-11-30).
+        oldest_pages = max(1, MAX_THREAD_PAGES // 2)
+        out, more = self._message_pages(tid, oldest_pages, newest_first=False)
+        if more:
+            newest, more = self._message_pages(tid, MAX_THREAD_PAGES - oldest_pages, newest_first=True)
+            seen = {m.get("id") for m in out}
+            out += [m for m in reversed(newest) if m.get("id") not in seen]
+            if more:
+                log.warning("gorgias ticket %s: thread longer than %d pages, its oldest and newest read",
+                            tid, MAX_THREAD_PAGES)
+        return out
 
     def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
         tid = self._ticket_id(ticket_id)

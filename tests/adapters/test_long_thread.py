@@ -10,10 +10,11 @@ import re
 import pytest
 import responses
 
-from adapters import zendesk
+from adapters import gorgias, zendesk
 from tests.adapters.test_contract import KITS, Waits, make
 
 ZENDESK = next(k for k in KITS if k.name == "zendesk")
+GORGIAS = next(k for k in KITS if k.name == "gorgias")
 
 
 @pytest.fixture
@@ -39,6 +40,27 @@ def test_a_long_zendesk_thread_keeps_its_newest_messages(rsps, monkeypatch):
 def test_a_thread_under_twice_half_the_cap_is_read_whole_once(rsps, monkeypatch):
     monkeypatch.setattr(zendesk, "MAX_THREAD_PAGES", 4)
     fake, adapter = make(ZENDESK, rsps, Waits(), n_messages=350)  # 4 pages: both ends overlap
+    t = adapter.fetch_ticket(fake.tid)
+    assert [m.body_text for m in t.messages] == [
+        f"{'Agent answer' if i % 2 else 'Customer message'} {i}" for i in range(350)]
+
+
+def test_a_long_gorgias_thread_keeps_its_newest_messages(rsps, monkeypatch):
+    monkeypatch.setattr(gorgias, "MAX_THREAD_PAGES", 4)
+    fake, adapter = make(GORGIAS, rsps, Waits(), n_messages=907)  # 10 pages of 100
+    t = adapter.fetch_ticket(fake.tid)
+    texts = [m.body_text for m in t.messages]
+    assert texts[0] == "Customer message 0" and texts[-1] == "Customer message 906"
+    assert t.latest_customer_message().body_text == "Customer message 906"
+    ids = [m.id for m in t.messages]
+    assert len(ids) == len(set(ids)) == 400, "two oldest and two newest pages, each message once"
+    pages = [c for c in fake.calls if c.method == "GET" and re.search(r"/api/messages", c.path)]
+    assert len(pages) == 4, "bounded: the cap's pages, no more"
+
+
+def test_a_gorgias_thread_under_the_cap_is_read_whole_once(rsps, monkeypatch):
+    monkeypatch.setattr(gorgias, "MAX_THREAD_PAGES", 4)
+    fake, adapter = make(GORGIAS, rsps, Waits(), n_messages=350)  # 4 pages: both ends overlap
     t = adapter.fetch_ticket(fake.tid)
     assert [m.body_text for m in t.messages] == [
         f"{'Agent answer' if i % 2 else 'Customer message'} {i}" for i in range(350)]

@@ -234,10 +234,11 @@ class FakeGorgias(FakeHelpdesk):
         return msg
 
     def _list(self, m, p, b):
-        assert p["ticket_id"] == self.tid and p["order_by"] == "created_datetime:asc"
+        assert p["ticket_id"] == self.tid and p["order_by"] in ("created_datetime:asc", "created_datetime:desc")
         size, start = int(p["limit"]), int(p.get("cursor", 0))
         more = start + size < len(self.messages)
-        return 200, {"data": self.messages[start:start + size], "object": "list",
+        ordered = self.messages if p["order_by"].endswith(":asc") else self.messages[::-1]
+        return 200, {"data": ordered[start:start + size], "object": "list",
                      "meta": {"next_cursor": str(start + size) if more else None, "prev_cursor": None}}
 
     def _create(self, m, p, b):
