@@ -61,7 +61,7 @@ KNN_MIN_EXAMPLES = 1000
 IN_SCOPE_WEIGHT = 0.6
 # An intent with fewer leave-one-out similarities than this gets the pooled median instead of its own.
 KNN_MIN_PER_INTENT = 5
-FEATURES_VERSION = "centred-e5+minilm+char-ngrams-2+english-calibrated-on-english"  # part of the fit cache key (see _cache_key)
+FEATURES_VERSION = "centred-e5+minilm+char-ngrams-2+english-calibrated-on-english+cv-in-scope-0.6"  # part of the fit cache key (see _cache_key)
 # Weight of MiniLM's half of the triage vector next to e5's (see embed_texts): the largest of
 # 1 / 0.5 / 0.3 / 0.2 that kept every language of bench/triage_quality.py at its earlier level.
 MINILM_WEIGHT = 0.2
