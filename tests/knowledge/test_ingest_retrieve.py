@@ -354,3 +354,18 @@ def test_an_article_holding_every_top_hit_gets_a_third_section():
     assert [[h.chunk_id for h in g] for g in groups] == [["loyalty#0", "loyalty#2"], ["gift-cards#1"]]
     groups = best_per_document(_hits("loyalty", "loyalty", "gift-cards", "loyalty"), k=3, per_doc=2, window=6)
     assert [len(g) for g in groups] == [2, 1]
+
+
+def test_a_copy_of_a_listed_document_gives_its_place_to_the_next_one():
+    from knowledge.retrieve import best_per_document
+
+    hits = _hits("keys-delete", "faq", "keys-purge", "billing", "faq")
+    same = "After a key has been deleted, any data that is encrypted by the key becomes inaccessible."
+    hits[0].body = same
+    hits[1].body = same.replace("After", "after") + " "  # the FAQ page repeats the article's answer
+    groups = best_per_document(hits, k=3, per_doc=1)
+    # The copy is left out (its later sections too): the third distinct document gets the place.
+    assert [g[0].doc_id for g in groups] == ["keys-delete", "keys-purge", "billing"]
+    # A passage sharing only some of its words is another document's own.
+    hits[1].body = "After a key has been deleted you can restore it within 30 days from the console."
+    assert [g[0].doc_id for g in best_per_document(hits, k=3, per_doc=1)] == ["keys-delete", "faq", "keys-purge"]
