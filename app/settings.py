@@ -125,6 +125,7 @@ class Settings(BaseModel):
     triage_minilm: bool = False  # MiniLM's vector beside e5's for triage (SIDECAR_TRIAGE_MINILM)
     triage_english: bool = True  # English messages triaged on bge's vectors (SIDECAR_TRIAGE_ENGLISH=0: off)
     draft_cross_encoder: bool = False  # template drafts' sentence chosen by the cross-encoder (SIDECAR_DRAFT_CROSS_ENCODER)
+    embedding_seed: bool = True  # the shipped vectors of the default texts (SIDECAR_EMBEDDING_SEED=0: off)
     # e5 chunk vectors beside MiniLM's for questions in other languages (SIDECAR_KB_MULTILINGUAL:
     # 1 / 0; None = when e5 is the triage model; knowledge.multilingual)
     kb_multilingual: bool | None = None
@@ -356,6 +357,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         # On by default (unset or auto); 0 / false / no / off turns it off; anything else is refused.
         triage_english=_tristate("SIDECAR_TRIAGE_ENGLISH", env) is not False,
         draft_cross_encoder=_tristate("SIDECAR_DRAFT_CROSS_ENCODER", env) is True,
+        # Read where the vectors are looked up (knowledge.seed.enabled); a typo is refused here, at start.
+        embedding_seed=_tristate("SIDECAR_EMBEDDING_SEED", env) is not False,
         kb_multilingual=_tristate("SIDECAR_KB_MULTILINGUAL", env),
         openai_embedding_model=_env("OPENAI_EMBEDDING_MODEL", env) or "text-embedding-3-small",
         chroma_url=_env("CHROMA_URL", env),

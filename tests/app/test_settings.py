@@ -30,6 +30,9 @@ def test_full_platform_config():
     # Options that are off by default: a typo no longer leaves them off silently either.
     ({"SIDECAR_TRIAGE_MINILM": "ture"}, "SIDECAR_TRIAGE_MINILM"),
     ({"SIDECAR_DRAFT_CROSS_ENCODER": "onn"}, "SIDECAR_DRAFT_CROSS_ENCODER"),
+    # On by default: "of" or "flase" kept the shipped vectors on silently (a benchmark then timed the seed).
+    ({"SIDECAR_EMBEDDING_SEED": "of"}, "SIDECAR_EMBEDDING_SEED"),
+    ({"SIDECAR_EMBEDDING_SEED": "flase"}, "SIDECAR_EMBEDDING_SEED"),
 ])
 def test_invalid_settings_name_the_variable(env, msg):
     with pytest.raises(SettingsError, match=msg) as exc:
