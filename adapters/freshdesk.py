@@ -22,7 +22,7 @@ from adapters.base import (
     normalize_channel,
     verify_token,
 )
-from adapters.http import MAX_THREAD_PAGES, RestAdapter
+from adapters.http import MAX_THREAD_PAGES, RestAdapter, read_both_ends
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, AgentFeedback, Message, Person, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -140,20 +140,68 @@ class FreshdeskAdapter(RestAdapter):
         return self.ticket_from(t, self.conversations(self.http.get, tid), hint)
 
     def conversations(self, get: Callable[[str, dict[str, Any]], Any], tid: str) -> list[dict[str, Any]]:
-        """A ticket's conversations through ``get`` (live client or backtest reader), at most
-        ``MAX_THREAD_PAGES`` pages: a thread's cost is bounded whatever its history."""
-        convs: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            batch = get(f"/api/v2/tickets/{tid}/conversations", {"page": page, "per_page": PAGE_SIZE}) or []
-            convs.extend(c for c in batch if isinstance(c, dict))
-            if len(batch) < PAGE_SIZE:
+        """A ticket's conversations through ``get`` (live client or backtest reader), with at most
+        ``MAX_THREAD_PAGES`` page requests: a thread's cost is bounded whatever its history.
+
+        A thread longer than the cap is read from both ends, as Zendesk's and Gorgias's are. The
+        conversations endpoint has no sort order and no total, so its last page is found by page
+        number (doubling past the oldest pages read, then halving the gap) inside the same budget,
+        and the pages before it are read back while the budget lasts.
+        """
+        path = f"/api/v2/tickets/{tid}/conversations"
+        state = {"oldest": 0}
+
+        def page(n: int) -> list[dict[str, Any]]:
+            batch = get(path, {"page": n, "per_page": PAGE_SIZE}) or []
+            return [c for c in batch if isinstance(c, dict)] if isinstance(batch, list) else []
+
+        def read(limit: int, newest_first: bool) -> tuple[list[dict[str, Any]], bool]:
+            if newest_first:
+                return self._newest_pages(page, state["oldest"], limit)
+            out: list[dict[str, Any]] = []
+            for n in range(1, limit + 1):
+                batch = page(n)
+                out.extend(batch)
+                state["oldest"] = n
+                if len(batch) < PAGE_SIZE:
+                    return out, False
+            return out, True
+
+        return read_both_ends(read, MAX_THREAD_PAGES, f"freshdesk ticket {tid}")
+
+    @staticmethod
+    def _newest_pages(page: Callable[[int], list[dict[str, Any]]], after: int,
+                      limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """Conversations past page ``after`` (known full), newest first, with at most ``limit`` requests;
+        whether some were left unread.
+
+        The last page is searched for: pages ``after`` + step with the step doubling until one is
+        short or empty, then the gap halved. Every page fetched on the way is kept (a full one is
+        part of the thread); then pages are read back from the last one while requests remain.
+        """
+        pages: dict[int, list[dict[str, Any]]] = {}
+        lo, hi, last, step = after, None, None, max(1, after)  # lo: known full; hi: known past the end
+        while len(pages) < limit:
+            n = lo + step if hi is None else (lo + hi) // 2
+            batch = pages[n] = page(n)
+            if not batch:
+                hi = n
+            elif len(batch) < PAGE_SIZE:
+                last = n
                 break
-            if page >= MAX_THREAD_PAGES:
-                log.warning("freshdesk ticket %s: thread longer than %d pages, reading stops there", tid, MAX_THREAD_PAGES)
+            else:
+                lo, step = n, step * 2
+            if hi is not None and hi == lo + 1:
+                last = lo
                 break
-            page += 1
-        return convs
+        found = last is not None
+        n = last if last is not None else lo
+        while n > after and (n in pages or len(pages) < limit):
+            if n not in pages:
+                pages[n] = page(n)
+            n -= 1
+        out = [c for k in sorted((k for k in pages if k > after), reverse=True) for c in reversed(pages[k])]
+        return out, not found or n > after
 
     def ticket_from(self, t: dict[str, Any], convs: list[dict[str, Any]], hint: Any = None) -> Ticket:
         """A ticket object (``include=requester``) and its conversations → a pipeline ``Ticket``."""

@@ -23,7 +23,7 @@ from adapters.base import (
     normalize_channel,
     verify_token,
 )
-from adapters.http import MAX_THREAD_PAGES, RestAdapter, html_to_text
+from adapters.http import MAX_THREAD_PAGES, RestAdapter, html_to_text, read_both_ends
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, SYSTEM, AgentFeedback, Message, Person, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -199,20 +199,8 @@ class GorgiasAdapter(RestAdapter):
         """The ticket's embedded messages, or ``GET /api/messages?ticket_id=``'s pages from both ends."""
         if isinstance(t.get("messages"), list):
             return [m for m in t["messages"] if isinstance(m, dict)]
-        # A thread longer than the cap is read from both ends, as Zendesk's is: its oldest pages (the
-        # opening message), then its newest (the message the event is about, our notes' markers). Read
-        # only from the start, a long ticket was triaged and drafted on an old message (review of
-        # 2026-11-30).
-        oldest_pages = max(1, MAX_THREAD_PAGES // 2)
-        out, more = self._message_pages(tid, oldest_pages, newest_first=False)
-        if more:
-            newest, more = self._message_pages(tid, MAX_THREAD_PAGES - oldest_pages, newest_first=True)
-            seen = {m.get("id") for m in out}
-            out += [m for m in reversed(newest) if m.get("id") not in seen]
-            if more:
-                log.warning("gorgias ticket %s: thread longer than %d pages, its oldest and newest read",
-                            tid, MAX_THREAD_PAGES)
-        return out
+        return read_both_ends(lambda limit, newest: self._message_pages(tid, limit, newest),
+                              MAX_THREAD_PAGES, f"gorgias ticket {tid}")
 
     def fetch_ticket(self, ticket_id: str, hint: Any = None) -> Ticket:
         tid = self._ticket_id(ticket_id)

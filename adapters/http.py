@@ -251,6 +251,28 @@ class HttpClient:
 # --------------------------------------------------------------------------------------------
 
 
+def read_both_ends(read: Callable[[int, bool], tuple[list[dict[str, Any]], bool]], cap: int,
+                   what: str) -> list[dict[str, Any]]:
+    """A thread's items in thread order, read with at most ``cap`` page requests.
+
+    ``read(limit, newest_first)`` returns up to ``limit`` pages' items (oldest first, or newest
+    first) and whether items were left unread. A thread longer than the cap is read from both
+    ends: the oldest half of the cap's pages (its opening message), then the newest (the message an
+    event is about, the sidecar's own notes and their markers), each item once. Read only from the
+    start, a ticket of thousands of messages was triaged and drafted on an old message and never
+    found its note's marker (review of 2026-11-30).
+    """
+    oldest_pages = max(1, cap // 2)
+    items, more = read(oldest_pages, False)
+    if more and cap > oldest_pages:
+        newest, more = read(cap - oldest_pages, True)
+        seen = {m.get("id") for m in items}
+        items += [m for m in reversed(newest) if m.get("id") not in seen]
+    if more:
+        log.warning("%s: thread longer than %d pages, its oldest and newest read", what, cap)
+    return items
+
+
 def html_to_text(html: str | None) -> str:
     """Visible text of an HTML fragment, whitespace collapsed (for fingerprints and fallbacks)."""
     if not html:

@@ -28,7 +28,7 @@ from adapters.base import (
     normalize_channel,
     refuse_unsigned,
 )
-from adapters.http import MAX_THREAD_PAGES, RestAdapter
+from adapters.http import MAX_THREAD_PAGES, RestAdapter, read_both_ends
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, SYSTEM, AgentFeedback, Message, Person, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -288,19 +288,8 @@ class ZendeskAdapter(RestAdapter):
         data = self.http.get(f"/api/v2/tickets/{tid}.json", {"include": "users"}) or {}
         t = data.get("ticket") or {}
         users = {str(u.get("id")): u for u in data.get("users") or [] if isinstance(u, dict)}
-        # A thread longer than the cap is read from both ends: its oldest pages (the opening message), then
-        # its newest (the message the event is about, the sidecar's own notes and their markers). Read only
-        # from the start, a ticket of thousands of comments was triaged and drafted on an old message and
-        # never found its note's marker (review of 2026-11-30).
-        oldest_pages = max(1, MAX_THREAD_PAGES // 2)
-        comments, more = self._comment_pages(tid, users, oldest_pages, newest_first=False)
-        if more:
-            newest, more = self._comment_pages(tid, users, MAX_THREAD_PAGES - oldest_pages, newest_first=True)
-            seen = {c.get("id") for c in comments}
-            comments += [c for c in reversed(newest) if c.get("id") not in seen]
-            if more:
-                log.warning("zendesk ticket %s: thread longer than %d pages, its oldest and newest read",
-                            tid, MAX_THREAD_PAGES)
+        comments = read_both_ends(lambda limit, newest: self._comment_pages(tid, users, limit, newest),
+                                  MAX_THREAD_PAGES, f"zendesk ticket {tid}")
         requester_id = as_str(t.get("requester_id"))
         req = dict(users.get(requester_id or "", {}))
         if not req.get("name") and isinstance(hint, TicketEvent) and hint.requester_name \

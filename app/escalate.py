@@ -137,7 +137,9 @@ def make_client(settings: Any) -> Any:
 def post_message(client: Any, *, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None,
                  attempts: int = 5, max_wait: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> Any:
     """``chat.postMessage`` with retries on rate limits, 5xx and connection errors (honours ``Retry-After``)."""
-    kw: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks, "unfurl_links": False}
+    # The fallback text is escaped like the blocks; no name or link parsing of what is left either.
+    kw: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks, "unfurl_links": False,
+                          "unfurl_media": False, "parse": "none", "link_names": False}
     if thread_ts:
         kw["thread_ts"] = thread_ts
 

@@ -60,14 +60,17 @@ def _base_url(name: str, environ: dict[str, str]) -> str | None:
     return f"{u.scheme}://{u.netloc}{u.path.rstrip('/')}"
 
 
-def _int(name: str, environ: dict[str, str], default: int) -> int:
+def _int(name: str, environ: dict[str, str], default: int, minimum: int | None = None) -> int:
     v = _env(name, environ)
     if v is None:
         return default
     try:
-        return int(v)
+        n = int(v)
     except ValueError:
         raise SettingsError(f"{name} must be an integer") from None
+    if minimum is not None and n < minimum:
+        raise SettingsError(f"{name} must be at least {minimum} (got {n})")
+    return n
 
 
 class PlatformSettings(BaseModel):
@@ -125,6 +128,7 @@ class Settings(BaseModel):
     triage_minilm: bool = False  # MiniLM's vector beside e5's for triage (SIDECAR_TRIAGE_MINILM)
     triage_english: bool = True  # English messages triaged on bge's vectors (SIDECAR_TRIAGE_ENGLISH=0: off)
     draft_cross_encoder: bool = False  # template drafts' sentence chosen by the cross-encoder (SIDECAR_DRAFT_CROSS_ENCODER)
+    embedding_seed: bool = True  # the shipped vectors of the default texts (SIDECAR_EMBEDDING_SEED=0: off)
     # e5 chunk vectors beside MiniLM's for questions in other languages (SIDECAR_KB_MULTILINGUAL:
     # 1 / 0; None = when e5 is the triage model; knowledge.multilingual)
     kb_multilingual: bool | None = None
@@ -259,7 +263,7 @@ def _platform(name: str, environ: dict[str, str]) -> PlatformSettings:
         api_token=_secret(token_var, environ),
         webhook_secrets=tuple(secrets),
         user_id=_env(f"{up}_USER_ID", environ),
-        rate_per_minute=_int(f"{up}_RATE_PER_MINUTE", environ, 0),
+        rate_per_minute=_int(f"{up}_RATE_PER_MINUTE", environ, 0, minimum=0),
     )
     has_any = ps.url or ps.api_token or (ps.email and name != "freshdesk")
     if has_any and not ps.configured:
@@ -334,7 +338,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise SettingsError("SLACK_API_URL must be an http(s) URL")
     return Settings(
         redis_url=_env("REDIS_URL", env),
-        zendesk_signature_tolerance=_int("ZENDESK_SIGNATURE_TOLERANCE", env, 300),
+        zendesk_signature_tolerance=_int("ZENDESK_SIGNATURE_TOLERANCE", env, 300, minimum=0),
         allow_unsigned=allow_unsigned,
         marker_secret=marker_secret(env),
         openai_api_key=_secret("OPENAI_API_KEY", env),
@@ -346,7 +350,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         slack_api_url=slack_api,
         slack_signing_secrets=tuple(s for s in (_secret("SLACK_SIGNING_SECRET", env),
                                                 _secret("SLACK_SIGNING_SECRET_PREVIOUS", env)) if s),
-        slack_signature_tolerance=_int("SLACK_SIGNATURE_TOLERANCE", env, 300),
+        slack_signature_tolerance=_int("SLACK_SIGNATURE_TOLERANCE", env, 300, minimum=1),
         sentry_dsn=_secret("SENTRY_DSN", env),
         chroma_path=_env("CHROMA_PATH", env) or str(Path(_env("SIDECAR_VAR", env) or "var") / "chroma"),
         kb_embeddings=kb_embeddings,
@@ -356,6 +360,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         # On by default (unset or auto); 0 / false / no / off turns it off; anything else is refused.
         triage_english=_tristate("SIDECAR_TRIAGE_ENGLISH", env) is not False,
         draft_cross_encoder=_tristate("SIDECAR_DRAFT_CROSS_ENCODER", env) is True,
+        # Read where the vectors are looked up (knowledge.seed.enabled); a typo is refused here, at start.
+        embedding_seed=_tristate("SIDECAR_EMBEDDING_SEED", env) is not False,
         kb_multilingual=_tristate("SIDECAR_KB_MULTILINGUAL", env),
         openai_embedding_model=_env("OPENAI_EMBEDDING_MODEL", env) or "text-embedding-3-small",
         chroma_url=_env("CHROMA_URL", env),
@@ -364,10 +370,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         database_url=_secret("DATABASE_URL", env),
         ops_token=_secret("OPS_TOKEN", env),
         metrics_token=_secret("METRICS_TOKEN", env),
-        max_body_bytes=_int("SIDECAR_MAX_BODY_BYTES", env, 1_000_000),
-        dedupe_ttl=_int("SIDECAR_DEDUPE_TTL", env, 7 * 24 * 3600),
+        max_body_bytes=_int("SIDECAR_MAX_BODY_BYTES", env, 1_000_000, minimum=1),
+        dedupe_ttl=_int("SIDECAR_DEDUPE_TTL", env, 7 * 24 * 3600, minimum=1),
         queue_name=_env("SIDECAR_QUEUE", env) or "sidecar",
-        job_timeout=_int("SIDECAR_JOB_TIMEOUT", env, 300),
+        job_timeout=_int("SIDECAR_JOB_TIMEOUT", env, 300, minimum=1),
         **platforms,
     )
 

@@ -172,6 +172,8 @@ def slack_events():
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return _error(400, "malformed JSON")
+    except RecursionError:  # past json's nesting limit: not a ValueError, and a 500 Slack would retry
+        return _error(400, "malformed JSON", "JSON nested too deeply")
     if isinstance(body, dict) and body.get("type") == "url_verification":
         challenge = body.get("challenge")
         if not isinstance(challenge, str) or not challenge or len(challenge) > 500:

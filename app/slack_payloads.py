@@ -190,6 +190,8 @@ def parse_interaction(raw_body: bytes) -> ButtonClick:
         p = json.loads(values[0])
     except ValueError:
         raise BadSlackPayload("payload is not JSON") from None
+    except RecursionError:  # past json's nesting limit (not a ValueError)
+        raise BadSlackPayload("payload JSON nested too deeply") from None
     if not isinstance(p, dict):
         raise BadSlackPayload("payload must be a JSON object")
     if p.get("type") != "block_actions":

@@ -47,8 +47,18 @@ def path_for(model_id: str, folder: Path | None = None) -> Path:
 
 
 def enabled() -> bool:
-    """``SIDECAR_EMBEDDING_SEED=0`` turns the seed off (benchmarks timing the models themselves)."""
-    return os.environ.get("SIDECAR_EMBEDDING_SEED", "1").strip().lower() not in ("0", "off", "false", "no")
+    """``SIDECAR_EMBEDDING_SEED=0`` turns the seed off (benchmarks timing the models themselves).
+
+    On when unset, ``auto``, 1, true, yes or on; off for 0, false, no or off; anything else is a
+    ``ValueError`` naming the variable (``app.settings`` refuses it at start): a typo such as ``of``
+    used to leave the seed on silently.
+    """
+    raw = os.environ.get("SIDECAR_EMBEDDING_SEED", "").strip().lower()
+    if raw in ("", "auto", "1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"SIDECAR_EMBEDDING_SEED must be 1, 0 or auto (got {raw!r})")
 
 
 class Seed:

@@ -4,6 +4,7 @@ is the runtime's job (``app/escalate.py``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -49,6 +50,27 @@ def slack_escape(text: str) -> str:
     return text.translate(_BIDI_CONTROLS).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Slack's mrkdwn styling characters, shown as look-alikes in customer text: a name or subject cannot
+# bold, italicise, strike or code-format its way into looking like the alert's own labels.
+_STYLE_LOOKALIKES = str.maketrans({"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"})
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def slack_inline(text: str, *, keep: str = "") -> str:
+    """Customer text for one line of an alert: :func:`slack_escape`, every line break and control character
+    made a space (a name cannot add a forged ``*Reason*`` field or a ``>`` quote), and mrkdwn's styling
+    characters (``* _ ~ `` ` ``) replaced by look-alikes, except those in ``keep`` (an email's ``_``)."""
+    text = " ".join(_CONTROLS.sub(" ", text or "").split())
+    table = {k: v for k, v in _STYLE_LOOKALIKES.items() if chr(k) not in keep}
+    return slack_escape(text.translate(table))
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object that Slack does not auto-parse: a plain ``@channel``, ``#general`` or bare
+    URL in customer text stays text (only the markup we write ourselves is interpreted)."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def _short(text: str, limit: int) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -65,10 +87,13 @@ def _message_text(msg: Any) -> str:
 
 
 def _customer(ticket: Ticket) -> str:
+    """The requester for the alert, escaped: one line, no Slack markup or styling from the name."""
     r = ticket.requester
-    if r.name and r.email:
-        return f"{r.name} <{r.email}>"
-    return r.name or r.email or "unknown"
+    name = slack_inline(_short(r.name or "", 120)) if r.name else ""
+    email = slack_inline(_short(r.email or "", 120), keep="_") if r.email else ""
+    if name and email:
+        return f"{name} &lt;{email}&gt;"
+    return name or email or "unknown"
 
 
 def _tried(outcome: Outcome, ticket: Ticket) -> list[str]:
@@ -118,20 +143,20 @@ def build_blocks(outcome: Outcome, ticket: Ticket, reasons: list[str], *, summar
         f"*Reason*\n{slack_escape(labels)}",
         f"*Intent*\n{slack_escape(intent)}" + (f" ({t.confidence:.0%})" if t else ""),
         f"*Priority*\n{slack_escape(priority)}",
-        f"*Customer*\n{slack_escape(_customer(ticket))}",
+        f"*Customer*\n{_customer(ticket)}",
     ]
     if t:
         fields.append(f"*Sentiment*\n{slack_escape(t.sentiment)}")
     fields.append(f"*Helpdesk*\n{slack_escape(platform)} #{slack_escape(str(ticket.id))}")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _short(title, 150), "emoji": True}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+        {"type": "section", "fields": [_mrkdwn(f) for f in fields]},
     ]
-    wants_txt = f"*{slack_escape(subject)}*\n" if subject else ""
-    wants_txt += f">{slack_escape(wants)}" if wants else "_(no customer text)_"
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*What the customer wants*\n{wants_txt}"}})
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "*What was tried*\n" + "\n".join(
-        f"• {slack_escape(x)}" for x in _tried(outcome, ticket))}})
+    wants_txt = f"*{slack_inline(subject)}*\n" if subject else ""
+    wants_txt += f">{slack_inline(wants)}" if wants else "_(no customer text)_"
+    blocks.append({"type": "section", "text": _mrkdwn(f"*What the customer wants*\n{wants_txt}")})
+    blocks.append({"type": "section", "text": _mrkdwn("*What was tried*\n" + "\n".join(
+        f"• {slack_escape(x)}" for x in _tried(outcome, ticket)))})
     url = outcome.ticket_url or ticket.url
     elements: list[dict[str, Any]] = []
     if buttons:
@@ -148,5 +173,5 @@ def build_blocks(outcome: Outcome, ticket: Ticket, reasons: list[str], *, summar
     if elements:
         blocks.append({"type": "actions", "block_id": "sidecar_actions", "elements": elements})
     blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": f"event {slack_escape(outcome.event.event_id)} · reasons {', '.join(reasons)}"}]})
+        _mrkdwn(f"event {slack_escape(outcome.event.event_id)} · reasons {slack_escape(', '.join(reasons))}")]})
     return text, blocks

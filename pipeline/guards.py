@@ -35,7 +35,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from pipeline.lookalikes import drop_invisible, lowercase_translation
+from pipeline.lookalikes import drop_invisible, lowercase_translation, prefold_translation
 from pipeline.models import Draft, Source
 
 MAX_CHARS = 20_000  # guards look at this much of a draft (drafts are capped far below)
@@ -46,10 +46,12 @@ LINK_REMOVED = "[link removed]"
 # Zero-width characters removed from what strip_links returns (the folds drop every invisible one).
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064"), None)
 # What the look-alike table (pipeline.lookalikes.lowercase_translation, applied after it) does not
-# map: a few letters folded here since before it (ё, ї, lunate sigma, script l) and the dashes, slashes
-# and dots a spelled-out link or promise can be written with.
+# map: two letters folded here since before it (ё, ї) and the dashes, slashes and dots a spelled-out
+# link or promise can be written with. The look-alikes NFKC or case folding would turn into another
+# letter (lunate sigma ϲ, Greek Η) are mapped before both (pipeline.lookalikes.prefold_translation):
+# listed here, "ϲ" was dead, NFKC had already made it a sigma, read as o.
 _CONFUSABLES = str.maketrans({
-    "ё": "e", "ї": "i", "ϲ": "c", "ℓ": "l",
+    "ё": "e", "ї": "i",
     "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "−": "-", "⁄": "/", "∕": "/", "⧸": "/", "。": ".", "｡": ".",
     "·": ".", "•": ".", "∙": ".", "․": ".",
 })
@@ -80,7 +82,7 @@ def _fold_cached(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    t = unicodedata.normalize("NFKC", drop_invisible((text or "")[:MAX_CHARS]))
+    t = unicodedata.normalize("NFKC", drop_invisible((text or "")[:MAX_CHARS]).translate(prefold_translation()))
     t = t.casefold().translate(_CONFUSABLES).translate(lowercase_translation())
     t = "".join(c for c in unicodedata.normalize("NFD", t) if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", t)

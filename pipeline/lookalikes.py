@@ -111,6 +111,24 @@ def lowercase_translation() -> dict[int, str]:
     return out
 
 
+# Not in the table, and unreachable from it: NFKC makes the lunate sigmas (drawn like c and C) a
+# sigma, which reads as o.
+_PREFOLD_EXTRA = {"\u03f2": "c", "\u03f9": "C"}
+
+
+@functools.lru_cache(maxsize=1)
+def prefold_translation() -> dict[int, str]:
+    """``str.translate`` table for *before* NFKC and case folding: the look-alikes those would turn into a
+    letter drawn otherwise (Greek Η is H, but its lower case η reads as n; lunate sigma ϲ is c, but NFKC
+    makes it ς, read as o), each to its ASCII letter. After them, :func:`lowercase_translation` does the rest."""
+    lower = lowercase_translation()
+    out = {ord(k): v for k, v in _PREFOLD_EXTRA.items()}
+    for src, dst in lookalike_table().items():
+        if unicodedata.normalize("NFKC", src).casefold().translate(lower) != dst.lower():
+            out[ord(src)] = dst
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _table_keeping_dotless() -> dict[str, str]:
     return {k: v for k, v in lookalike_table().items() if k != _DOTLESS}

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections.abc import Iterator
+from typing import Any
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, NavigableString, Tag
 from mailparser_reply import EmailReplyParser
 
 from pipeline.models import Message, Ticket
@@ -55,13 +57,37 @@ def html_to_text(html: str) -> str:
             node.decompose()
     for node in soup(["script", "style", "head"]):
         node.decompose()
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    # Block elements end a line; inline ones (links, bold) must not split a sentence.
-    for node in soup.find_all(_BLOCKS):
-        node.append("\n")
-    text = soup.get_text("")
-    return tidy(text)
+    return tidy(_text_of(soup))
+
+
+_BLOCK_SET = frozenset(_BLOCKS)
+
+
+def _text_of(soup: BeautifulSoup) -> str:
+    """The tree's text in one walk without recursion: ``<br>`` is a line break, and a block element
+    ends a line (inline ones, links and bold, must not split a sentence); strings of the kinds
+    ``get_text`` reads (no comments). Nothing is inserted into the tree: each insertion walks to a
+    node's last descendant, so appending a line break to each of n nested blocks cost O(n^2)
+    (16,000 nested ``<div>``, 176 kB: 29 s of CPU for one message)."""
+    types = soup.interesting_string_types or Tag.MAIN_CONTENT_STRING_TYPES
+    out: list[str] = []
+    stack: list[tuple[Iterator[Any], bool]] = [(iter(soup.contents), False)]
+    while stack:
+        children, block = stack[-1]
+        node = next(children, None)
+        if node is None:
+            stack.pop()
+            if block:
+                out.append("\n")
+        elif isinstance(node, Tag):
+            if node.name == "br":
+                out.append("\n")
+            else:
+                stack.append((iter(node.contents), node.name in _BLOCK_SET))
+        elif isinstance(node, NavigableString) and (type(node) is types if isinstance(types, type)
+                                                     else type(node) in types):
+            out.append(str(node))
+    return "".join(out)
 
 
 def tidy(text: str) -> str:

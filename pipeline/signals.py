@@ -24,7 +24,7 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.langid import LANGUAGES as LANGID_LANGUAGES
-from pipeline.lookalikes import drop_invisible, fold_lookalikes, lowercase_translation
+from pipeline.lookalikes import drop_invisible, fold_lookalikes, lowercase_translation, prefold_translation
 from pipeline.models import PRIORITIES, Ticket, priority_rank
 
 log = logging.getLogger(__name__)
@@ -162,9 +162,9 @@ _EMPHASIS_MARKS = re.compile(r"[*_~`]+")
 _IN_WORD_HYPHEN = re.compile(r"(?<=[a-z])-\s?(?=[a-z])")
 
 # Look-alike letters are folded by pipeline.lookalikes.lowercase_translation (after case folding);
-# before it, the three Greek capitals whose lower case would read otherwise (Η is H, not η → n) and
-# the apostrophes of "don't", "l'avocat".
-_CONFUSABLES = str.maketrans({"Η": "H", "Ν": "N", "Υ": "Y", "’": "'", "‘": "'", "ʼ": "'", "`": "'"})
+# before NFKC, those it or case folding would make read otherwise (Η is H, not η → n; ϲ is c, not
+# ς → o: pipeline.lookalikes.prefold_translation); after it, the apostrophes of "don't", "l'avocat".
+_CONFUSABLES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
 _TAG = re.compile(r"<[^>]{0,500}>")
 # Inline tags can sit inside a word ("dis<b>pute</b>"): removed without a space; others separate words.
 _INLINE_TAG = re.compile(r"</?(b|i|u|em|strong|span|font|a|small|big|mark|s|strike|sub|sup|code)\b[^>]{0,500}>", re.I)
@@ -177,7 +177,7 @@ def normalize_for_matching(text: str) -> str:
     letters to Latin, case-folded, accents removed, whitespace collapsed."""
     t = html.unescape((text or "")[:MAX_MATCH_CHARS])
     t = _TAG.sub(" ", _INLINE_TAG.sub("", t))
-    t = unicodedata.normalize("NFKC", drop_invisible(t)).translate(_CONFUSABLES).casefold()
+    t = unicodedata.normalize("NFKC", drop_invisible(t).translate(prefold_translation())).translate(_CONFUSABLES).casefold()
     t = t.translate(lowercase_translation())
     t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
     return _SPACES.sub(" ", t).strip()

@@ -179,3 +179,68 @@ def test_summary_drops_quoted_history(slack, settings):
     escalate(outcome(["churn_risk"]), ticket(body=body), settings=settings, config=NoConfig)
     wants = slack.calls[0]["blocks"][2]["text"]["text"]
     assert "third time I ask" in wants and "Old reply text" not in wants
+
+
+# A requester name / subject / message crafted to ping the channel, forge links or fields, or restyle the alert.
+HOSTILE_NAME = "Eve\n*Reason*\nRefund approved by <!channel> <@U012AB> `x` _y_ ~z~ & <https://evil.example|click>"
+HOSTILE_SUBJECT = "Refund\n\n> *APPROVED* @channel @here #general https://evil.example/pay <!here>"
+HOSTILE_BODY = "please <!everyone> call @channel at https://evil.example/x *now* ```code``` \u2028line"
+
+
+def _mrkdwn_objects(blocks):
+    """Every mrkdwn text object in the blocks."""
+    out = []
+
+    def walk(x):
+        if isinstance(x, dict):
+            if x.get("type") == "mrkdwn":
+                out.append(x)
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+    walk(blocks)
+    return out
+
+
+def test_customer_controlled_text_cannot_ping_link_forge_fields_or_restyle_the_alert(slack, settings):
+    t = ticket(body=HOSTILE_BODY)
+    t.subject = HOSTILE_SUBJECT
+    t.requester = Person(id="9", name=HOSTILE_NAME, email="eve*bold*@example.com")
+    assert escalate(outcome(["asks_for_human"]), t, settings=settings, config=NoConfig) == ["asks_for_human"]
+    [call] = slack.calls
+    blocks = call["blocks"] if isinstance(call["blocks"], list) else json.loads(call["blocks"])
+    dumped = json.dumps(call)
+    # Slack's control sequences: no mention, broadcast or link can be formed from customer text
+    for bad in ("<!channel>", "<!here>", "<!everyone>", "<@U012AB>", "<https://evil"):
+        assert bad not in dumped
+    assert "&lt;!channel&gt;" in dumped and "&amp;" in dumped
+    # no automatic parsing of plain "@channel", "#general" or bare URLs in the blocks
+    objs = _mrkdwn_objects(blocks)
+    assert objs and all(o.get("verbatim") is True for o in objs)
+    # the fallback text is not parsed for names or links either
+    assert call.get("link_names") in (False, "false", "0", 0, None) and call.get("parse") in ("none", None)
+    # a name or subject cannot add lines (forged "*Reason*" fields, a ">" quote) or restyle the alert
+    customer = next(f["text"] for f in blocks[1]["fields"] if f["text"].startswith("*Customer*"))
+    value = customer.split("\n", 1)[1]
+    assert "\n" not in value and "Eve" in value and "Refund approved by" in value
+    for ch in "*_~`":
+        assert ch not in value
+    wants = blocks[2]["text"]["text"].split("\n", 1)[1]
+    subject_line, quote = wants.split("\n", 1)
+    assert subject_line.startswith("*") and subject_line.endswith("*")  # our bold, around the subject
+    inner = subject_line[1:-1]
+    assert "Refund" in inner and "APPROVED" in inner and not any(ch in inner for ch in "*_~`\n")
+    assert quote.startswith(">") and "\n" not in quote and "\u2028" not in quote
+    assert "please" in quote and not any(ch in quote[1:] for ch in "*_~`")
+
+
+def test_a_huge_requester_name_still_fits_slacks_field_limit(slack, settings):
+    """Slack refuses a field over 2,000 characters (invalid_blocks): a customer's 50 kB name must not
+    stop the alert."""
+    t = ticket()
+    t.requester = Person(id="9", name="A" * 50_000, email="a@example.com")
+    assert escalate(outcome(["urgent"]), t, settings=settings, config=NoConfig) == ["urgent"]
+    [call] = slack.calls
+    assert all(len(f["text"]) <= 2000 for f in call["blocks"][1]["fields"])

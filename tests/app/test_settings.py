@@ -30,6 +30,16 @@ def test_full_platform_config():
     # Options that are off by default: a typo no longer leaves them off silently either.
     ({"SIDECAR_TRIAGE_MINILM": "ture"}, "SIDECAR_TRIAGE_MINILM"),
     ({"SIDECAR_DRAFT_CROSS_ENCODER": "onn"}, "SIDECAR_DRAFT_CROSS_ENCODER"),
+    # On by default: "of" or "flase" kept the shipped vectors on silently (a benchmark then timed the seed).
+    ({"SIDECAR_EMBEDDING_SEED": "of"}, "SIDECAR_EMBEDDING_SEED"),
+    ({"SIDECAR_EMBEDDING_SEED": "flase"}, "SIDECAR_EMBEDDING_SEED"),
+    # Negative numbers: "-300" turned Zendesk's replay window off (only > 0 was checked) instead of refusing.
+    ({"ZENDESK_SIGNATURE_TOLERANCE": "-300"}, "ZENDESK_SIGNATURE_TOLERANCE must be at least 0"),
+    ({"SLACK_SIGNATURE_TOLERANCE": "0"}, "SLACK_SIGNATURE_TOLERANCE must be at least 1"),
+    ({"SIDECAR_MAX_BODY_BYTES": "-1"}, "SIDECAR_MAX_BODY_BYTES"),
+    ({"SIDECAR_DEDUPE_TTL": "-5"}, "SIDECAR_DEDUPE_TTL"),
+    ({"SIDECAR_JOB_TIMEOUT": "0"}, "SIDECAR_JOB_TIMEOUT"),
+    ({"GORGIAS_RATE_PER_MINUTE": "-40"}, "GORGIAS_RATE_PER_MINUTE"),
 ])
 def test_invalid_settings_name_the_variable(env, msg):
     with pytest.raises(SettingsError, match=msg) as exc:

@@ -106,6 +106,22 @@ def test_signed_malformed_json_is_400(client):
     assert client.post("/slack/events", data=body, headers=signed(body)).status_code == 400
 
 
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/slack/events", DEEP.encode()),
+    ("/slack/events", b'{"type": "event_callback", "event": ' + DEEP.encode() + b"}"),
+    ("/slack/interactions", b"payload=" + DEEP.encode()),
+    ("/slack/interactions", b'payload={"type": "block_actions", "actions": [' + DEEP.encode() + b"]}"),
+])
+def test_signed_but_too_deeply_nested_json_is_400_not_500(client, path, body):
+    """json.loads raises RecursionError (not ValueError) past its nesting limit: a 500, which Slack retries."""
+    r = client.post(path, data=body, headers=signed(body, content_type="application/json" if path.endswith("events")
+                                                   else "application/x-www-form-urlencoded"))
+    assert r.status_code == 400, r.get_data()[:200]
+
+
 def test_too_large_body_is_413(client, monkeypatch):
     body = b'{"type":"event_callback","x":"' + b"a" * 1_100_000 + b'"}'
     assert client.post("/slack/events", data=body, headers=signed(body)).status_code == 413

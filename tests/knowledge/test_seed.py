@@ -141,6 +141,20 @@ def test_the_switch_turns_the_seed_off(monkeypatch, defaults):
     assert (emb.seeded, emb.computed) == (0, 2)
 
 
+@pytest.mark.parametrize(("value", "on"), [("0", False), ("off", False), (" False ", False), ("no", False),
+                                           ("1", True), ("on", True), ("yes", True), ("auto", True), ("", True)])
+def test_the_switch_reads_on_off_and_auto(monkeypatch, value, on):
+    monkeypatch.setenv("SIDECAR_EMBEDDING_SEED", value)
+    assert seed.enabled() is on
+
+
+def test_a_typo_in_the_switch_is_refused_naming_it(monkeypatch):
+    """Benchmarks read the switch without the settings: a typo is an error there too, not the seed left on."""
+    monkeypatch.setenv("SIDECAR_EMBEDDING_SEED", "of")
+    with pytest.raises(ValueError, match="SIDECAR_EMBEDDING_SEED must be 1, 0 or auto"):
+        seed.enabled()
+
+
 def test_the_seed_covers_the_default_config():
     gaps = seed_build.missing("config")
     # e5 (triage, multilingual index), bge (the English triage head), MiniLM (knowledge base).
