@@ -966,6 +966,16 @@ def calibrate(cos: Any) -> Any:
     return cos
 
 
+def forget_recent() -> None:
+    """Empty every loaded model's cache of recently embedded texts (the shipped seed stays): what a new
+    process starts with (``bench/kb_bench.py`` times a sync after edits as a ``kb ingest`` run does it)."""
+    for inst in list(_instances.values()):
+        lock = getattr(inst, "_cache_lock", None)
+        if lock is not None:
+            with lock:
+                inst._cache.clear()
+
+
 def embedding_counts() -> dict[str, tuple[int, int]]:
     """Per loaded model id: (texts taken from the shipped seed, texts run through the model) so far."""
     return {e.model_id: (getattr(e, "seeded", 0), getattr(e, "computed", 0)) for e in list(_instances.values())}
