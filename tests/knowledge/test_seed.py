@@ -61,9 +61,11 @@ def test_seeded_vectors_are_what_the_model_computes(defaults, e5, minilm, name, 
     for text, model_input, v in zip(texts, inputs, fresh, strict=True):
         stored = loaded.get(model_input)
         assert stored is not None, f"{text[:60]!r} not seeded"
-        # onnxruntime's numerics differ a little between CPUs: compare directions, never bytes. The seed is built
-        # on AVX-512 VNNI cores; MiniLM's int8 MatMulNBits on an AVX2-only EPYC gave a cosine of 0.999887 to it.
-        assert float(stored @ v) >= 0.9998, f"{text[:60]!r}: cosine {float(stored @ v):.6f}"
+        # onnxruntime's numerics differ a little between CPUs: compare directions, never bytes. The
+        # seed is built on an AVX-512 VNNI CPU; on an AVX2-only one the int8 kernels round otherwise:
+        # every default text measured there lands at >= 0.99978 (MiniLM passages) / 0.99984 (e5), while a
+        # wrong model, prefix or text gives < 0.99.
+        assert float(stored @ v) >= 0.9995, f"{text[:60]!r}: cosine {float(stored @ v):.6f}"
         assert stored.dtype == np.float32 and abs(float(np.linalg.norm(stored)) - 1) < 1e-5
 
 
