@@ -346,11 +346,15 @@ def merge_sections(group: list[Hit]) -> Source:
     if len(group) == 1:
         return src
     headings = [str(h.meta.get("heading") or "") for h in group]
+    title = str(group[0].meta.get("title") or group[0].doc_id)
     parts = [group[0].body]
     for h, head in zip(group[1:], headings[1:], strict=True):
+        # The article's introduction (no heading of its own) is headed by the article's title: run on after
+        # the section before it, it read as part of that section (pipeline.answer scored its sentences as that
+        # section's, with that heading: "Demo Plus is our paid membership" under "Cancel or get a refund").
+        head = head or title
         parts.append((f"### {head}\n" if head else "") + (h.body or ""))
     src.text = "\n\n".join(parts)
-    title = str(group[0].meta.get("title") or group[0].doc_id)
     named = [x for x in dict.fromkeys(headings) if x]
     src.title = title + (f" - {' / '.join(named)}" if named else "")
     return src

@@ -81,6 +81,24 @@ _CACHE_SIZE = 8192
 CROSS_CHOICE = True
 CROSS_CANDIDATES = 3
 CROSS_MARGIN = 1.0
+# A passage answering several questions of one message (pipeline.draft.passages_and_questions) also quotes each
+# question's own best sentence (select_sentences' ``parts``): scored as one question, the part with the closer
+# words took every sentence ("stuck at customs in the UK? and will I have to pay VAT" quoted the VAT section
+# only). eval_tune / eval_tune2 / eval_ml_tune answer sentences in template drafts: 254 / 185 / 98 -> 255 /
+# 185 / 98, median draft length unchanged (570-576 / 639 / 634-637). Answering each part alone with its share
+# of the sentences: 254 / 186 / 96 (a part such as "voi sapete il motivo?" says little alone).
+PER_PART = True
+# A passage often joins two or three sections of one article (knowledge.retrieve.merge_sections), and the
+# answer is in the runner-up one about as often as the best one's other sentences are: the best sentence
+# of the best other section is quoted too when it scores at least SECOND_RATIO of the best sentence, and
+# that whole section when it has at most SECOND_WHOLE sentences. eval_tune / eval_tune2 / eval_ml_tune
+# (with PER_PART and the introduction's heading, knowledge.retrieve.merge_sections), answers from 255 / 185 / 98,
+# median draft characters from 576 / 639 / 634: ratio 0.8, whole up to 2: 256 / 189 / 99, 592 / 640 / 666;
+# 0.75 / 2: 257 / 189 / 101, 620 / 667 / 687; 0.7 / 2: 258 / 190 / 102, 624 / 694 / 687; 0.7 / 3: 259 / 188 /
+# 103, 646 / 708 / 701; 0.7, best sentence only: 256 / 186 / 100, 599 / 661 / 658; 0.7 / 2 for a lone
+# passage only: 255 / 188 / 99, 599 / 643 / 644. 0.8 / 2 is taken: drafts stay about as long.
+SECOND_RATIO = 0.8
+SECOND_WHOLE = 2
 ECHO_NEW_WORDS = 2  # a sentence with fewer content words of its own than this only echoes the question
 _cross_warned = False
 
@@ -442,14 +460,65 @@ def with_section_share(scores: Sequence[float], sections: Sequence[int], share: 
     return [sc + share * total[sec] / count[sec] for sc, sec in zip(scores, sections, strict=True)]
 
 
+def _kept(scores: Sequence[float], blocks: Sequence[tuple[int, str]], best: int, max_sentences: int) -> set[int]:
+    """The sentences kept with the ``best`` one for a question (see :func:`select_sentences`)."""
+    sents = [x for _, x in blocks]
+    keep = {best}
+    if best > 0 and blocks[best - 1][0] == blocks[best][0] and _LEADS_ON_PREVIOUS.match(sents[best]):
+        keep.add(best - 1)
+    if (FOLLOW_ON and best + 1 < len(sents) and blocks[best + 1][0] == blocks[best][0]
+            and not re.match(r"^[-*•]\s|^\d+[.)]\s", sents[best + 1])):
+        # Help-centre answers run "if X, do Y." then "we then Z.": the outcome is the next sentence.
+        keep.add(best + 1)
+    same = [i for i in range(len(sents)) if blocks[i][0] == blocks[best][0]]
+    if len(same) <= WHOLE_SECTION:
+        keep.update(same)
+    # The passage's runner-up section (see SECOND_RATIO): its best sentence, or all of it when it is short.
+    others = [i for i in range(len(sents)) if blocks[i][0] != blocks[best][0]]
+    if SECOND_RATIO and others:
+        two = max(others, key=lambda i: scores[i])
+        if scores[two] >= SECOND_RATIO * scores[best]:
+            keep.add(two)
+            section = [i for i in others if blocks[i][0] == blocks[two][0]]
+            if len(section) <= SECOND_WHOLE:
+                keep.update(section)
+    for i in sorted(range(len(sents)), key=lambda i: -scores[i]):
+        if len(keep) >= max_sentences:
+            break
+        if scores[i] >= KEEP_RATIO * scores[best]:
+            keep.add(i)
+    if GAP_FILL:
+        for i in sorted(keep):
+            if i + 2 in keep and i + 1 not in keep and blocks[i][0] == blocks[i + 2][0]:
+                keep.add(i + 1)
+    return keep
+
+
+def _scored(question: str, blocks: Sequence[tuple[int, str]], contexts: Sequence[str] | None,
+            embed: Callable[[list[str]], Any] | None, question_vec: Any, stored: Mapping[str, Any] | None,
+            language: str | None) -> list[float]:
+    """Each sentence's score for ``question``, with the lead bonus and its section's share."""
+    scores = score_sentences(question, [x for _, x in blocks], embed, question_vec, contexts, stored, language)
+    # Help-centre sections lead with their answer: a small edge for each section's first sentence.
+    scores = [sc + (LEAD_BONUS if i == 0 or blocks[i - 1][0] != blocks[i][0] else 0.0) for i, sc in enumerate(scores)]
+    return with_section_share(scores, [b for b, _ in blocks])
+
+
 def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max_sentences: int | None = None,
                      embed: Callable[[list[str]], Any] | None = None, question_vec: Any = None,
                      heading: str = "", stored: Mapping[str, Any] | None = None, title: str = "",
-                     language: str | None = None, ask: str | None = None) -> str:
+                     language: str | None = None, ask: str | None = None,
+                     parts: Sequence[str] | None = None) -> str:
     """The sentences of ``passage`` that answer ``question``, in the passage's order, within ``limit_chars``.
 
     ``ask``: the customer's request as the cross-encoder reads it (the message's requests without its
     context sentences); when given, the cross-encoder may choose the best sentence (:func:`_cross_best`).
+
+    ``parts``: the separate questions this passage answers (a message asking two things the same
+    article answers, :func:`pipeline.draft.passages_for_parts`). Each is answered on its own: its best
+    sentence and the ones around it, sharing ``max_sentences``; scored as one question, the part with
+    the closer words took every sentence ("stuck at customs? and will I pay VAT" quoted the VAT section
+    only).
 
     ``heading`` is the heading of the passage's first section (later ones are ``### `` lines),
     ``title`` the article's; ``stored``: the knowledge base's sentence vectors by text, ``language``
@@ -462,44 +531,32 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
     if len(sents) <= 1:
         return sents[0][:limit_chars] if sents else ""
     contexts = sentence_contexts(blocks, passage, heading, title, stored) if HEADING_CONTEXT else None
-    scores = score_sentences(question, sents, embed, question_vec, contexts, stored, language)
-    # Help-centre sections lead with their answer: a small edge for each section's first sentence.
-    scores = [sc + (LEAD_BONUS if i == 0 or blocks[i - 1][0] != blocks[i][0] else 0.0) for i, sc in enumerate(scores)]
-    scores = with_section_share(scores, [b for b, _ in blocks])
-    best = max(range(len(sents)), key=lambda i: scores[i])
-    if CROSS_CHOICE and ask and embed is None and question_vec is None and _cross_enabled():  # as in drafts
-        best = _cross_best(ask, sents, contexts, scores, language, best)
-    keep = {best}
-    if best > 0 and blocks[best - 1][0] == blocks[best][0] and _LEADS_ON_PREVIOUS.match(sents[best]):
-        keep.add(best - 1)
-    if (FOLLOW_ON and best + 1 < len(sents) and blocks[best + 1][0] == blocks[best][0]
-            and not re.match(r"^[-*•]\s|^\d+[.)]\s", sents[best + 1])):
-        # Help-centre answers run "if X, do Y." then "we then Z.": the outcome is the next sentence.
-        keep.add(best + 1)
-    same = [i for i in range(len(sents)) if blocks[i][0] == blocks[best][0]]
-    if len(same) <= WHOLE_SECTION:
-        keep.update(same)
-    for i in sorted(range(len(sents)), key=lambda i: -scores[i]):
-        if len(keep) >= max_sentences:
-            break
-        if scores[i] >= KEEP_RATIO * scores[best]:
-            keep.add(i)
-    if GAP_FILL:
-        for i in sorted(keep):
-            if i + 2 in keep and i + 1 not in keep and blocks[i][0] == blocks[i + 2][0]:
-                keep.add(i + 1)
-    out: list[str] = []
-    used = 0
-    # Add in score order while it fits, then print in the passage's order.
+    # The question as a whole, then each of its parts (when it has several) for its own best sentence.
+    asks = list(dict.fromkeys(p for p in (parts or []) if p.strip())) if PER_PART else []
+    questions = [question] + (asks if len(asks) > 1 else [])
+    bests: list[int] = []
+    scores: list[float] = []
+    keep: set[int] = set()
+    for n, q in enumerate(questions):
+        got = _scored(q, blocks, contexts, embed, question_vec if n == 0 else None, stored, language)
+        best = max(range(len(sents)), key=lambda i: got[i])
+        if CROSS_CHOICE and ask and embed is None and question_vec is None and _cross_enabled():  # as in drafts
+            best = _cross_best(ask if n == 0 else q, sents, contexts, got, language, best)
+        bests.append(best)
+        if n == 0:
+            scores = got
+            keep = _kept(scores, blocks, best, max_sentences)
+    first = list(dict.fromkeys(bests))
+    # Add the bests first, then the others in score order while they fit; print in the passage's order.
     chosen: list[int] = []
-    for i in sorted(keep, key=lambda i: (i != best, -scores[i])):
+    used = 0
+    for i in first + sorted(keep - set(first), key=lambda i: -scores[i]):
         if used + len(sents[i]) > limit_chars and chosen:
             continue
         chosen.append(i)
         used += len(sents[i]) + 1
-    for i in sorted(chosen):
-        out.append(sents[i])
-    return " ".join(out)[: max(limit_chars, len(sents[best]))]
+    out = [sents[i] for i in sorted(chosen)]
+    return " ".join(out)[: max(limit_chars, len(sents[bests[0]]))]
 
 
 # ---------------------------------------------------------------- order numbers

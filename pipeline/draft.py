@@ -349,9 +349,12 @@ def _join(a: Source, b: Source) -> Source:
     secs = _sections_of(a)
     bodies = {body for _, body in secs}
     secs += [(h, body) for h, body in _sections_of(b) if body not in bodies]
-    text = "\n\n".join(body if i == 0 else (f"### {h}\n{body}" if h else body) for i, (h, body) in enumerate(secs))
-    heads = [h for h in dict.fromkeys(h for h, _ in secs) if h]
-    title = a.title.split(" - ", 1)[0] + (f" - {' / '.join(heads)}" if heads else "")
+    article = _title(a)
+    # An introduction (no heading) after another section is headed by the article's title, as
+    # knowledge.retrieve.merge_sections does: else it reads as part of the section before it.
+    text = "\n\n".join(body if i == 0 else f"### {h or article}\n{body}" for i, (h, body) in enumerate(secs))
+    heads = [h for h in dict.fromkeys(h for h, _ in secs) if h and h != article]
+    title = article + (f" - {' / '.join(heads)}" if heads else "")
     return Source(id=a.id, title=title, url=a.url, score=max(a.score, b.score), text=text,
                   source_type=a.source_type, language=a.language)
 
@@ -456,6 +459,16 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
                        stored: Mapping[str, Any] | None = None, language: str | None = None) -> list[tuple[Source, str]]:
     """(passage, the part of the message it answers) for each part, deduplicated, in the customer's order.
 
+    A passage answering several parts has them joined, as one question; :func:`passages_and_questions`
+    keeps them apart. See there.
+    """
+    return [(s, " ".join(asks)) for s, asks in passages_and_questions(text, sources, limit, stored, language)]
+
+
+def passages_and_questions(text: str, sources: list[Source], limit: int = 3, stored: Mapping[str, Any] | None = None,
+                           language: str | None = None) -> list[tuple[Source, list[str]]]:
+    """(passage, the parts of the message it answers) for each part, deduplicated, in the customer's order.
+
     One part: the best-ranked source. Several: each part's closest source by embedding
     similarity, when it clears the relevance threshold, so context sentences ("I ordered last
     week") and near-duplicates do not add passages nobody asked for. A source chosen by two
@@ -467,12 +480,12 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
         return []
     parts = split_parts(text)
     if len(parts) <= 1:
-        out = [(sources[0], text)]
+        out = [(sources[0], [text])]
         # A runner-up nearly as close to the question: quote it too rather than bet on one.
         if len(sources) > 1 and limit > 1 and sources[1].score >= sources[0].score - RUNNER_UP_MARGIN:
-            out.append((sources[1], text))
+            out.append((sources[1], [text]))
             if len(sources) > 2 and limit > 2 and sources[2].score >= sources[0].score - THIRD_MARGIN:
-                out.append((sources[2], text))
+                out.append((sources[2], [text]))
         return out
     try:
         from pipeline.answer import best_sentence_score, embed_ahead, scored_sentences
@@ -492,15 +505,15 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
                 for part in askers]
     except Exception as exc:  # no local model: fall back to rank order
         log.warning("part matching unavailable: %s", exc)
-        return [(s, text) for s in sources[: min(len(parts), limit)]]
-    chosen: dict[str, tuple[Source, str]] = {}
+        return [(s, [text]) for s in sources[: min(len(parts), limit)]]
+    chosen: dict[str, tuple[Source, list[str]]] = {}
     for part, row in zip(askers, sims, strict=True):
         best = max(range(len(row)), key=lambda i: row[i])
         if row[best] < threshold:
             continue
         s = sources[best]
         if s.id in chosen:
-            chosen[s.id] = (s, f"{chosen[s.id][1]} {part}")
+            chosen[s.id] = (s, chosen[s.id][1] + [part])
         elif len(chosen) < limit:
             # The whole message (last) also adds the passage it matches best when no part chose it and there is
             # room: a message cut into parts can leave each part too little to go on ("il est parti où ??" /
@@ -508,8 +521,8 @@ def passages_for_parts(text: str, sources: list[Source], limit: int = 3,
             # English drafts did not change (eval_tune / eval_tune2: the parts had chosen it every time, as on
             # 2026-11-30 when it was first tried: 246 -> 249 either way); eval_ml_tune.yaml 93 -> 97 of 134
             # answers, median draft 625 -> 634 characters.
-            chosen[s.id] = (s, part)
-    return list(chosen.values()) or [(sources[0], text)]
+            chosen[s.id] = (s, [part])
+    return list(chosen.values()) or [(sources[0], [text])]
 
 
 def part_threshold(language: str | None) -> float:
@@ -582,13 +595,15 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         # Matched with e5 in another language: MiniLM's stored sentence vectors would go unread.
         stored = {} if _cross_lingual(lang) else _stored_sentence_vectors(kb, quotable)
         asked = fold_lookalikes(text)  # what the passages are matched with (never written in the draft)
-        chosen = passages_for_parts(asked, quotable, int(d.get("template_passages", 3)), stored, lang) if quotable else []
+        chosen = passages_and_questions(asked, quotable, int(d.get("template_passages", 3)), stored, lang) \
+            if quotable else []
         used = [s for s, _ in chosen]
         if len(chosen) > 1 and _cross_lingual(lang):  # their sentences in one run of e5 rather than one each
             from pipeline.answer import embed_ahead, scored_sentences
 
             quoted = [scored_sentences(s.text, _first_heading(s), _title(s), stored) for s, _ in chosen]
-            embed_ahead([q for _, q in chosen], [p for p in quoted if len(p[0]) > 1], lang)
+            embed_ahead([q for _, asks in chosen for q in [" ".join(asks), *asks]], [p for p in quoted if len(p[0]) > 1],
+                        lang)
         if not quotable:
             warns.append("Only similar past tickets matched: they are listed below for the agent and never quoted; "
                          "no policy passage answers this message.")
@@ -596,7 +611,8 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         most = None
         if len(chosen) == 1:  # one passage: room for the sentences two would have had (see SINGLE_PASSAGE_*)
             limit, most = limit * SINGLE_PASSAGE_CHARS // 100, MAX_SENTENCES + SINGLE_PASSAGE_EXTRA
-        for n_passage, (s, question) in enumerate(chosen):
+        for n_passage, (s, asks) in enumerate(chosen):
+            question = " ".join(asks)
             if len(chosen) > 1:
                 lines.append(_pick(d.get("about"), lang, '"{title}":').format(title=_title(s)))
             try:
@@ -606,7 +622,8 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
                 # eval_tune / eval_tune2, with the whole message 179 / 137).
                 ask = (" ".join(split_parts(question)) or question) if n_passage == 0 else None
                 quote = select_sentences(question, s.text, limit_chars=limit, heading=_first_heading(s),
-                                         max_sentences=most, stored=stored, title=_title(s), language=lang, ask=ask)
+                                         max_sentences=most, stored=stored, title=_title(s), language=lang, ask=ask,
+                                         parts=asks)
             except Exception as exc:  # never lose the draft over sentence scoring
                 log.warning("sentence selection failed: %s", type(exc).__name__)
                 quote = s.text

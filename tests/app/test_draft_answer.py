@@ -253,8 +253,94 @@ def test_the_section_that_answers_as_a_whole_beats_a_lone_sentence_of_another(mo
         return out
 
     kw = {"embed": embed, "heading": "Collecting", "max_sentences": 2}
+    # The choice of the best section alone (the runner-up section's quote: see the test after the next).
+    monkeypatch.setattr(pa, "SECOND_RATIO", 0.0)
     monkeypatch.setattr(pa, "SECTION_SHARE", 0.0)
     assert select_sentences(question, passage, **kw).startswith("Lockers open")  # the lone sentence, as before
     monkeypatch.setattr(pa, "SECTION_SHARE", 0.2)
     out = select_sentences(question, passage, **kw)
     assert "2.90 EUR" in out and "free from 40 EUR" in out and "Lockers" not in out, out
+
+
+def _topic_embed(topics):
+    """A fake embedder: each text's vector counts the words of each topic it holds (``topics``: word lists)."""
+    def embed(texts):
+        out = []
+        for t in texts:
+            low = t.lower()
+            v = [sum(low.count(w) for w in words) for words in topics] + [0.05]
+            n = sum(x * x for x in v) ** 0.5
+            out.append([x / n for x in v])
+        return out
+    return embed
+
+
+def test_each_part_of_a_two_part_question_gets_its_own_best_sentence(monkeypatch):
+    # "stuck at customs? and will I pay VAT" asked of one article: scored as one question, the VAT section
+    # took every sentence; with the parts, the customs sentence is quoted too.
+    import pipeline.answer as pa
+
+    monkeypatch.setattr(pa, "SECOND_RATIO", 0.0)
+    passage = ("UK VAT is charged at checkout below 135 GBP. Above it the carrier collects VAT. VAT is refunded "
+               "on returns.\n\n### Delivery time\nParcels can wait 2 extra days in customs.")
+    parts = ["is it normal my parcel is stuck at customs?", "will I pay VAT, the VAT on 90 pounds"]
+    question = " ".join(parts)
+    kw = {"embed": _topic_embed([["vat"], ["customs"]]), "heading": "UK VAT", "max_sentences": 3}
+    assert "customs" not in select_sentences(question, passage, **kw)
+    out = select_sentences(question, passage, parts=parts, **kw)
+    assert "2 extra days in customs" in out and "VAT is charged at checkout" in out, out
+    monkeypatch.setattr(pa, "PER_PART", False)
+    assert "customs" not in select_sentences(question, passage, parts=parts, **kw)
+
+
+def test_the_runner_up_section_is_quoted_when_it_scores_close_to_the_best(monkeypatch):
+    # The answer is as often in the passage's second section as in the best one's other sentences: its best
+    # sentence (its whole section when short) is quoted when it scores SECOND_RATIO of the best.
+    import pipeline.answer as pa
+
+    passage = ("Turn it on in Security. Every sign-in asks for a code. Scan the QR code with the app.\n\n"
+               "### Codes are rejected\nCodes are rejected when the phone clock is wrong. Set the time to automatic.")
+    cos = {"Turn": 0.80, "Every": 0.70, "Scan": 0.30, "rejected when": 0.72, "Set the": 0.20}
+    question = "the codes from the app are always wrong"
+
+    def embed(texts):
+        out = []
+        for t in texts:
+            c = 1.0 if t == question else next(v for k, v in cos.items() if k in t)
+            out.append([c, (1 - c * c) ** 0.5])
+        return out
+
+    kw = {"embed": embed, "heading": "Turning it on", "max_sentences": 3}
+    monkeypatch.setattr(pa, "SECOND_RATIO", 0.0)
+    assert "clock" not in select_sentences(question, passage, **kw)
+    monkeypatch.setattr(pa, "SECOND_RATIO", 0.8)
+    out = select_sentences(question, passage, **kw)
+    assert "phone clock is wrong" in out and "Set the time to automatic" in out, out  # the 2-sentence section whole
+    monkeypatch.setattr(pa, "SECOND_WHOLE", 1)
+    out = select_sentences(question, passage, **kw)
+    assert "phone clock is wrong" in out and "Set the time" not in out, out
+    cos["rejected when"] = 0.4  # well below the best: not quoted
+    monkeypatch.setattr(pa, "_cache", pa._VectorCache())
+    assert "clock" not in select_sentences(question, passage, **kw)
+
+
+def test_an_introduction_after_another_section_is_its_own_section():
+    # Merged after a section, an article's introduction (no heading) ran on as part of that section: its
+    # sentences were scored with that section's heading and counted in its mean.
+    from knowledge.retrieve import Hit, merge_sections
+    from pipeline.answer import section_headings
+    from pipeline.draft import _join
+
+    meta = {"title": "Demo Plus membership", "doc_id": "plus"}
+    group = [Hit("c2", "plus", 0.6, 0.6, "Cancel within 14 days for a refund.", {**meta, "heading": "Cancel"}),
+             Hit("c0", "plus", 0.5, 0.5, "Demo Plus costs 39 EUR a year.", {**meta, "heading": ""})]
+    src = merge_sections(group)
+    assert src.title == "Demo Plus membership - Cancel"
+    assert [s for s, _ in sentence_blocks(src.text)] == [0, 1]
+    assert section_headings(src.text, "Cancel") == ["Cancel", "Demo Plus membership"]
+    # The drafter's join of two retrievals of one article does the same.
+    a = Source(id="plus", title="Demo Plus membership - Cancel", score=0.6, text="Cancel within 14 days.")
+    b = Source(id="plus", title="Demo Plus membership", score=0.5, text="Demo Plus costs 39 EUR a year.")
+    joined = _join(a, b)
+    assert joined.text == "Cancel within 14 days.\n\n### Demo Plus membership\nDemo Plus costs 39 EUR a year."
+    assert joined.title == "Demo Plus membership - Cancel"

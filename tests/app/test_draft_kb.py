@@ -466,3 +466,18 @@ def test_a_part_in_another_language_is_held_to_the_cut_off_of_the_model_that_sco
                                         "How long": {"a": 0.0, "b": between}})
     assert [s.id for s, _ in passages_for_parts(text, srcs, language="fr")] == ["b"]
     assert [s.id for s, _ in passages_for_parts(text, srcs, language="en")] == ["a"]  # nothing chosen: the first
+
+
+def test_a_passage_two_parts_choose_keeps_them_apart(monkeypatch):
+    # passages_and_questions says which parts a passage answers (the drafter quotes each one's best sentence);
+    # passages_for_parts still gives them joined, as one question.
+    from pipeline.draft import passages_and_questions
+
+    text = "How long can a parcel be stuck at customs in the UK? Will I have to pay VAT for my order?"
+    parts = split_parts(text)
+    assert len(parts) == 2
+    srcs = [_src("a", 0.7, "a: Parcels wait in customs. VAT is charged at checkout."), _src("b", 0.4, "b: Other.")]
+    _fake_sentence_scores(monkeypatch, {"How long": {"a": 0.6, "b": 0.1}, "Will": {"a": 0.6, "b": 0.1}})
+    got = passages_and_questions(text, srcs)
+    assert [(s.id, asks) for s, asks in got] == [("a", [*parts, text])]
+    assert passages_for_parts(text, srcs) == [(srcs[0], " ".join([*parts, text]))]

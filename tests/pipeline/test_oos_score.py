@@ -154,9 +154,11 @@ def _clusters(rng, n_per: int, centres: np.ndarray, spread: float = 0.05) -> np.
     return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_a_head_is_calibrated_on_the_rows_it_reads_but_learns_from_all():
+def test_a_head_is_calibrated_on_the_rows_it_reads_but_learns_from_all(monkeypatch):
     # Four intents; each has ten rows the head reads ("en ...", tight clusters) and ten it is never
-    # given (noise to it, as French examples are to the English model).
+    # given (noise to it, as French examples are to the English model). Row-level folds: which rows
+    # are scored is the point here (grouped folds hold out most of a tight cluster at once).
+    monkeypatch.setattr(lc, "CV_GROUP_SIZE", 0.0)
     rng = np.random.default_rng(3)
     centres = np.eye(8, dtype=np.float32)[:4]
     read = _clusters(rng, 10, centres)
@@ -221,3 +223,50 @@ def test_cv_threshold_weighs_in_scope_accuracy_above_oos_recall():
     assert 0.3 <= weighted < even <= 0.6
     assert lc._pick_threshold(in_conf, ok, oos_conf) == weighted == lc._pick_threshold(
         in_conf, ok, oos_conf, in_weight=lc.IN_SCOPE_WEIGHT)
+
+
+def _paraphrase_clusters(rng, intents=4, clusters=3, rows=3, d=16):
+    """Vectors of ``intents`` intents, each ``clusters`` groups of ``rows`` near-identical rewordings."""
+    emb, labels, cluster = [], [], []
+    for i in range(intents):
+        centre = rng.normal(size=d)
+        for c in range(clusters):
+            sub = centre + 0.6 * rng.normal(size=d)
+            for _ in range(rows):
+                emb.append(sub + 0.01 * rng.normal(size=d))
+                labels.append(f"intent{i}")
+                cluster.append(i * clusters + c)
+    emb = np.array(emb, dtype=np.float32)
+    return emb / np.linalg.norm(emb, axis=1, keepdims=True), labels, np.array(cluster)
+
+
+def test_paraphrase_groups_are_the_clusters_of_rewordings():
+    rng = np.random.default_rng(3)
+    emb, _, cluster = _paraphrase_clusters(rng, intents=1, clusters=3, rows=3)
+    idx = np.arange(100, 100 + len(emb))
+    groups = lc._paraphrase_groups(emb, idx, 3.0)
+    assert sorted(np.concatenate(groups).tolist()) == idx.tolist()  # every row once
+    assert [len(g) for g in groups] == [3, 3, 3]
+    assert all(len(set(cluster[g - 100])) == 1 for g in groups)
+    # One wording repeated: still cut into groups of at most twice the size, never one group.
+    same, _, _ = _paraphrase_clusters(rng, intents=1, clusters=1, rows=14)
+    one = lc._paraphrase_groups(same, np.arange(14), 3.0)
+    assert len(one) >= 3 and max(len(g) for g in one) <= 6 and [len(g) for g in one] == sorted(map(len, one))[::-1]
+    # The same example repeated (no distance to cut by): groups of the size.
+    assert [len(g) for g in lc._paraphrase_groups(np.ones((7, 4), dtype=np.float32), np.arange(7), 3.0)] == [3, 3, 1]
+    # Row-level folds (size 0) and too few rows to group: one row per group.
+    assert [len(g) for g in lc._paraphrase_groups(emb, idx, 0.0)] == [1] * len(idx)
+    assert [g.tolist() for g in lc._paraphrase_groups(emb[:2], idx[:2], 3.0)] == [[100], [101]]
+
+
+def test_cv_keeps_rewordings_of_a_held_out_row_out_of_its_training_folds(monkeypatch):
+    # Each held-out row's nearest example of its intent is another group's, never its own near-twin:
+    # the CV pass sees held-out rows as new to the model as real messages are.
+    emb, labels, _ = _paraphrase_clusters(np.random.default_rng(5), intents=6)
+    texts = [f"row {n}" for n in range(len(labels))]
+    m = IntentModel(cv_folds=4, char_ngrams=False).fit(texts, labels, embeddings=emb)
+    assert m.cv.sim_ref is not None and max(m.cv.sim_ref) < 0.99
+    # Row-level folds (the earlier CV) leave a twin in training: held-out similarities near 1.
+    monkeypatch.setattr(lc, "CV_GROUP_SIZE", 0.0)
+    row_level = IntentModel(cv_folds=4, char_ngrams=False).fit(texts, labels, embeddings=emb)
+    assert max(row_level.cv.sim_ref) > 0.99
