@@ -67,6 +67,13 @@ def synthetic_docs(n: int, seed: int = 7):
     return docs
 
 
+def _edited(doc):
+    """``doc`` with its first sentence's end joined to a new one: one sentence of one section changed."""
+    from knowledge.chunking import Document
+
+    return Document(doc_id=doc.doc_id, title=doc.title, text=doc.text.replace(". ", " (edited). ", 1), url=doc.url)
+
+
 def fill(store, chunks: int) -> int:
     """Fill ``store`` up to ``chunks`` chunks: synthetic article text (so BM25 has a realistic
     vocabulary) with random unit vectors for the chunks and their sentences (the indexes cost the
@@ -162,6 +169,18 @@ def main(argv: list[str] | None = None) -> int:
         again = ingest_documents(store, docs, origin="bench", progress=False)
         print(f"re-ingest unchanged: {again.unchanged} chunks skipped, {again.added} embedded in "
               f"{time.perf_counter() - t0:.2f}s")
+        # A help-centre sync after edits: one sentence changed in every tenth article. Only the edited
+        # sections are embedded again, and of their sentences only the changed one (knowledge.ingest).
+        # Timed as a sync in a new process (`kb ingest`, a scheduled help-centre sync) runs it: without the texts
+        # this process embedded a moment ago in the models' caches.
+        docs = [_edited(d) if i % 10 == 0 else d for i, d in enumerate(docs)]
+        from knowledge.embedding import forget_recent
+
+        forget_recent()
+        t0, c0 = time.perf_counter(), time.process_time()
+        edit = ingest_documents(store, docs, origin="bench", progress=False)
+        print(f"re-ingest with one sentence edited in {len(docs[::10])} documents: {edit.added} chunks embedded, "
+              f"{edit.deleted} replaced in {time.perf_counter() - t0:.2f}s, CPU {time.process_time() - c0:.2f}s")
 
         have = store.count()
         if have < args.chunks:

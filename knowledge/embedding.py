@@ -392,8 +392,11 @@ WORD_EMBEDDINGS = "inner.embeddings.word_embeddings.weight"
 MINILM_RUN_COST_TOKENS = 12
 
 
-# Bump when minilm_graph's output changes: start-up caches it (knowledge.graph_cache) under this version.
+# Bump when MiniLM's vectors change (a rewrite that rounds differently): cached triage features are keyed by it.
 MINILM_GRAPH_VERSION = 2
+# Bump when minilm_graph's output changes at all: start-up caches it (knowledge.graph_cache) under this
+# version. 3: the softmax NaN guards dropped (_drop_nan_guards; the same vectors, so MINILM_GRAPH_VERSION stays).
+MINILM_GRAPH_FILE_VERSION = 3
 # The matrices' int8 weights are run by onnxruntime's MatMulNBits in blocks of this many rows of K,
 # each block with its column's own scale (so the weights are exactly the file's), and the
 # activations quantized to int8 per row and block (accuracy level 4): per row, so a text's vector
@@ -410,8 +413,8 @@ def minilm_session_graph(model_path: Path) -> bytes | str:
     from knowledge.graph_cache import cached_graph
 
     # The block size and accuracy level are in the name: changing either rewrites the graph.
-    return cached_graph(f"minilm-b{MINILM_NBITS_BLOCK}a{MINILM_NBITS_ACCURACY}", MINILM_SHA256, MINILM_GRAPH_VERSION,
-                        lambda: minilm_graph(model_path))
+    return cached_graph(f"minilm-b{MINILM_NBITS_BLOCK}a{MINILM_NBITS_ACCURACY}", MINILM_SHA256,
+                        MINILM_GRAPH_FILE_VERSION, lambda: minilm_graph(model_path))
 
 
 def minilm_graph(model_path: Path) -> bytes | str:
@@ -456,7 +459,7 @@ def minilm_graph(model_path: Path) -> bytes | str:
             rebuilt += lookup
         elif id(n) not in dropped:
             rebuilt.append(n)
-    rebuilt = _nbits_matmuls(model, rebuilt)
+    rebuilt = _drop_nan_guards(_nbits_matmuls(model, rebuilt), model)
     del model.graph.node[:]
     model.graph.node.extend(rebuilt)
     used = {i for n in rebuilt for i in n.input}
@@ -464,6 +467,45 @@ def minilm_graph(model_path: Path) -> bytes | str:
     del model.graph.initializer[:]
     model.graph.initializer.extend(kept)
     return model.SerializeToString()
+
+
+def _drop_nan_guards(nodes: list[Any], model: Any) -> list[Any]:
+    """``nodes`` without the ``Where(IsNaN(p), 0, p)`` after each attention softmax: the exporter's guard for a row
+    of scores masked to -inf, which cannot happen here (the mask adds float32's lowest finite value, not -inf, and
+    only to padding keys: every row keeps its real tokens), so it hands ``p`` on unchanged (the same vectors to the
+    last bit) after reading and writing every [batch, heads, seq, seq] score twice: ~4% of MiniLM's CPU per run."""
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    outputs = {o.name for o in model.graph.output}
+    made_by = {out: n for n in nodes for out in n.output}
+    readers: dict[str, int] = {}
+    for n in nodes:
+        for i in n.input:
+            readers[i] = readers.get(i, 0) + 1
+    renamed: dict[str, str] = {}
+    dropped: set[int] = set()
+    for n in nodes:
+        if n.op_type != "Where" or len(n.input) != 3 or n.output[0] in outputs:
+            continue
+        isnan = made_by.get(n.input[0])
+        zero = inits.get(n.input[1])
+        if (isnan is None or isnan.op_type != "IsNaN" or isnan.input[0] != n.input[2] or readers.get(n.input[0]) != 1
+                or zero is None or numpy_helper.to_array(zero).size != 1 or float(numpy_helper.to_array(zero)) != 0.0):
+            continue
+        renamed[n.output[0]] = n.input[2]
+        dropped.update((id(n), id(isnan)))
+    if not renamed:
+        return nodes
+    out = []
+    for n in nodes:
+        if id(n) in dropped:
+            continue
+        for k, name in enumerate(n.input):
+            if name in renamed:
+                n.input[k] = renamed[name]
+        out.append(n)
+    return out
 
 
 def _nbits_matmuls(model: Any, nodes: list[Any]) -> list[Any]:
@@ -922,6 +964,16 @@ def calibrate(cos: Any) -> Any:
     if _kb_selected == BGE_MODEL:
         return (cos - BGE_KB_COSINE_ORIGIN) * BGE_KB_COSINE_SCALE
     return cos
+
+
+def forget_recent() -> None:
+    """Empty every loaded model's cache of recently embedded texts (the shipped seed stays): what a new
+    process starts with (``bench/kb_bench.py`` times a sync after edits as a ``kb ingest`` run does it)."""
+    for inst in list(_instances.values()):
+        lock = getattr(inst, "_cache_lock", None)
+        if lock is not None:
+            with lock:
+                inst._cache.clear()
 
 
 def embedding_counts() -> dict[str, tuple[int, int]]:

@@ -132,6 +132,12 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
         # e5's pass for the multilingual index runs on a thread of its own beside MiniLM's passes (chunks,
         # then sentences): each model's runs are single-threaded and go side by side, so the two models
         # together keep both cores busy where one model alone left one idle between its runs.
+        # An edited section's chunk is new (its id is its text's hash) and its old one stale: the old
+        # one's sentences that are still there keep their stored vectors (a help centre edit changes a
+        # sentence or two of a section; its other sentences were embedded again before).
+        new_docs = {c.rpartition("::")[0] for c in new_ids}
+        known = sentences.vectors_by_text(store, [c for c in stale if c.rpartition("::")[0] in new_docs]) \
+            if new_ids and stale else {}
         beside = ThreadPoolExecutor(1, thread_name_prefix="ingest-e5") \
             if new_ids and multilingual.enabled(store) and multilingual.collection(store) is not None else None
         try:
@@ -145,7 +151,7 @@ def ingest_documents(store: KnowledgeStore, docs: Iterable[Document], origin: st
                 vectors = store.embed_passages(texts)
                 col.upsert(ids=batch, embeddings=vectors, documents=[wanted[c][0].body for c in batch],
                            metadatas=[wanted[c][1] for c in batch])
-                sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in batch])
+                sentences.add(store, [(c, wanted[c][0].body, wanted[c][1]) for c in batch], known)
                 multilingual.add(store, rows, vectors=e5.result() if e5 else None)
                 rep.added += len(batch)
                 bar.update(len(batch))

@@ -68,8 +68,13 @@ def rows_for(chunk_id: str, body: str, meta: dict[str, Any]) -> tuple[list[str],
             [{**base, "chunk_id": chunk_id} for _ in texts])
 
 
-def add(store: Any, items: list[tuple[str, str, dict[str, Any]]]) -> int:
-    """Embed and store the sentence rows of ``items`` (chunk id, body, metadata); returns rows added."""
+def add(store: Any, items: list[tuple[str, str, dict[str, Any]]], known: dict[str, Any] | None = None) -> int:
+    """Embed and store the sentence rows of ``items`` (chunk id, body, metadata); returns rows added.
+
+    ``known``: vectors this store already holds, by embedded text (:func:`vectors_by_text`): a row
+    whose text is there takes that vector instead of being embedded again (the same model's vector
+    of the same text: each text's vector does not depend on the batch it was embedded in).
+    """
     ids: list[str] = []
     texts: list[str] = []
     metas: list[dict[str, Any]] = []
@@ -81,10 +86,37 @@ def add(store: Any, items: list[tuple[str, str, dict[str, Any]]]) -> int:
     if not ids:
         return 0
     col = collection(store)
+    known = known or {}
     for start in range(0, len(ids), 1024):
         sl = slice(start, start + 1024)
-        col.upsert(ids=ids[sl], embeddings=store.embed_passages(texts[sl]), documents=texts[sl], metadatas=metas[sl])
+        part = texts[sl]
+        todo = [t for t in dict.fromkeys(part) if t not in known]
+        fresh = dict(zip(todo, store.embed_passages(todo), strict=True)) if todo else {}
+        vecs = [known[t] if t in known else fresh[t] for t in part]
+        col.upsert(ids=ids[sl], embeddings=vecs, documents=part, metadatas=metas[sl])
     return len(ids)
+
+
+def vectors_by_text(store: Any, chunk_ids: list[str]) -> dict[str, Any]:
+    """Stored sentence vectors of these chunks, by embedded text ("heading: sentence").
+
+    knowledge.ingest reads those of the chunks an ingest replaces: an edited section's unchanged
+    sentences keep their vectors instead of being embedded again."""
+    import numpy as np
+
+    col = collection(store, create=False)
+    out: dict[str, Any] = {}
+    if col is None or not chunk_ids:
+        return out
+    for start in range(0, len(chunk_ids), 500):
+        got = col.get(where={"chunk_id": {"$in": chunk_ids[start:start + 500]}}, include=["documents", "embeddings"])
+        embs = got.get("embeddings")
+        if embs is None:
+            continue
+        for text, vec in zip(got.get("documents") or [], embs, strict=True):
+            if text:
+                out[text] = np.asarray(vec, dtype=np.float32)
+    return out
 
 
 def delete_for_chunks(store: Any, chunk_ids: list[str]) -> None:

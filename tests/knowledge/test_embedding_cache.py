@@ -34,3 +34,17 @@ def test_cache_returns_the_same_vectors_is_bounded_and_batches_prefetch():
     v[0][:] = 0  # callers may scribble on what they get; the cache must not change
     assert np.allclose(cached.embed(["refund please"])[0], first[1])
     assert plain.embed(["x"]).shape == (1, 384) and plain.embed([]).shape == (0, 384)
+
+
+def test_forget_recent_empties_the_loaded_models_caches(monkeypatch):
+    from knowledge import embedding as ke
+
+    model = Counting(cache_size=8)
+    model._seed = None
+    monkeypatch.setitem(ke._instances, "test-counting", model)
+    first = model.embed(["where is my order"])
+    model.embed(["where is my order"])
+    assert model.batches == [1]
+    ke.forget_recent()
+    assert len(model._cache) == 0
+    assert np.array_equal(model.embed(["where is my order"]), first) and model.batches == [1, 1]

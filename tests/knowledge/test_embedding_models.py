@@ -178,3 +178,32 @@ def test_minilm_runs_its_length_groups_side_by_side_with_the_same_vectors():
     side_by_side = two.embed(texts)
     assert not meeting.barrier.broken and len(set(meeting.threads)) == 2
     assert np.array_equal(side_by_side, one.embed(texts))
+
+
+def test_minilm_graph_drops_the_softmax_nan_guards_and_keeps_every_vector():
+    """The exporter's Where(IsNaN(p), 0, p) after each attention softmax is dropped from the rewritten
+    graph; every hidden state is the same to the last bit as with the guards (padded batch included)."""
+    import onnx
+    import onnxruntime as ort
+
+    from knowledge import embedding as ke
+
+    path = ke._minilm_files()[0]
+    graph = ke.minilm_graph(path)
+    ops = [n.op_type for n in onnx.load_from_string(graph).graph.node]
+    assert "IsNaN" not in ops
+    real = ke._drop_nan_guards
+    try:
+        ke._drop_nan_guards = lambda nodes, model: nodes
+        guarded = ke.minilm_graph(path)
+    finally:
+        ke._drop_nan_guards = real
+    assert sum(n.op_type == "IsNaN" for n in onnx.load_from_string(guarded).graph.node) == 6
+    model = ke.LocalEmbedder(cache_size=0)
+    enc = model.tokenizer.encode_batch(["where is my parcel", "Refunds: we refund the item within 14 days of "
+                                        "receiving it back, to the card you paid with.", "ok"])
+    ids = np.array([e.ids for e in enc], dtype=np.int64)
+    feeds = {"input_ids": ids, "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+             "token_type_ids": np.zeros_like(ids)}
+    outs = [ort.InferenceSession(g, providers=["CPUExecutionProvider"]).run(None, feeds)[0] for g in (graph, guarded)]
+    assert np.array_equal(outs[0], outs[1])

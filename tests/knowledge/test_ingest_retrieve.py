@@ -369,3 +369,46 @@ def test_a_copy_of_a_listed_document_gives_its_place_to_the_next_one():
     # A passage sharing only some of its words is another document's own.
     hits[1].body = "After a key has been deleted you can restore it within 30 days from the console."
     assert [g[0].doc_id for g in best_per_document(hits, k=3, per_doc=1)] == ["keys-delete", "faq", "keys-purge"]
+
+
+def test_an_edited_section_keeps_its_unchanged_sentences_vectors(counting_store):
+    """Re-ingesting an edited section embeds its chunk and its changed sentence only: the sentences it
+    still has keep the vectors the store holds; the changed one gets its own, never the old text's.
+    The BM25 index catches up with the one new chunk (incremental for both indexes)."""
+    import numpy as np
+
+    from knowledge import lexical, sentences
+
+    store, counter = counting_store
+    body = ("Returns are free within 30 days of delivery for every item. Pack the item in its original box with "
+            "all the labels still on. Print the prepaid label from your account page and stick it on the box. "
+            "Drop the parcel at any post office and keep the receipt until the refund arrives.")
+    other = "Standard delivery takes three to five working days in the whole country. Express delivery takes one day."
+    doc = Document(doc_id="returns", title="Returns", text=f"## How to return an item\n{body}\n\n## Delivery\n{other}")
+    ingest_documents(store, [doc], origin="test")
+    lexical.index_for(store)
+    col = sentences.collection(store)
+    before = col.get(include=["documents", "embeddings"])
+    old = dict(zip(before["documents"], np.asarray(before["embeddings"]), strict=True))
+
+    counter.texts.clear()
+    edited = Document(doc_id="returns", title="Returns", text=doc.text.replace("within 30 days", "within 45 days"))
+    rep = ingest_documents(store, [edited], origin="test")
+    assert (rep.added, rep.deleted, rep.chunks) == (1, 1, 2)
+    changed = "How to return an item: Returns are free within 45 days of delivery for every item."
+    # The chunk's text and the one changed sentence: nothing else went through the model.
+    assert [t for t in counter.texts if "\n" not in t] == [changed]
+    after = col.get(include=["documents", "embeddings", "metadatas"])
+    new = dict(zip(after["documents"], np.asarray(after["embeddings"]), strict=True))
+    assert changed in new and changed.replace("45", "30") not in new and len(new) == len(old)
+    for text, vec in new.items():
+        if text != changed:
+            assert np.array_equal(vec, old[text]), text
+    fresh = np.asarray(store.embed_passages([changed])[0])
+    assert np.allclose(new[changed], fresh, atol=1e-6)
+    assert not np.allclose(new[changed], old[changed.replace("45", "30")], atol=1e-3)
+    # Every row belongs to a stored chunk (the old chunk's rows went with it).
+    assert {m["chunk_id"] for m in after["metadatas"]} == set(store.collection.get(include=[])["ids"])
+    idx = lexical.index_for(store)
+    assert idx.last_sync["tokenised"] == 1 and len(idx) == 2
+    assert search(store, "how many days to return an item", k=1, threshold=0.0)[0].text.count("45 days")
