@@ -245,14 +245,7 @@ def test_the_section_that_answers_as_a_whole_beats_a_lone_sentence_of_another(mo
     cos = {"Lockers": 0.62, "Bring": 0.05, "costs": 0.58, "free": 0.50}
     question = "does a locker cost anything"
 
-    def embed(texts):
-        out = []
-        for t in texts:
-            c = 1.0 if t == question else next(v for k, v in cos.items() if k in t)
-            out.append([c, (1 - c * c) ** 0.5])
-        return out
-
-    kw = {"embed": embed, "heading": "Collecting", "max_sentences": 2}
+    kw = {"embed": _cosine_embed(question, cos), "heading": "Collecting", "max_sentences": 2}
     # The choice of the best section alone (the runner-up section's quote: see the test after the next).
     monkeypatch.setattr(pa, "SECOND_RATIO", 0.0)
     monkeypatch.setattr(pa, "SECTION_SHARE", 0.0)
@@ -260,6 +253,17 @@ def test_the_section_that_answers_as_a_whole_beats_a_lone_sentence_of_another(mo
     monkeypatch.setattr(pa, "SECTION_SHARE", 0.2)
     out = select_sentences(question, passage, **kw)
     assert "2.90 EUR" in out and "free from 40 EUR" in out and "Lockers" not in out, out
+
+
+def _cosine_embed(question, cos):
+    """A fake embedder: the question's cosine to a sentence is ``cos`` of the first key the sentence holds."""
+    def embed(texts):
+        out = []
+        for t in texts:
+            c = 1.0 if t == question else next(v for k, v in cos.items() if k in t)
+            out.append([c, (1 - c * c) ** 0.5])
+        return out
+    return embed
 
 
 def _topic_embed(topics):
@@ -303,14 +307,7 @@ def test_the_runner_up_section_is_quoted_when_it_scores_close_to_the_best(monkey
     cos = {"Turn": 0.80, "Every": 0.70, "Scan": 0.30, "rejected when": 0.72, "Set the": 0.20}
     question = "the codes from the app are always wrong"
 
-    def embed(texts):
-        out = []
-        for t in texts:
-            c = 1.0 if t == question else next(v for k, v in cos.items() if k in t)
-            out.append([c, (1 - c * c) ** 0.5])
-        return out
-
-    kw = {"embed": embed, "heading": "Turning it on", "max_sentences": 3}
+    kw = {"embed": _cosine_embed(question, cos), "heading": "Turning it on", "max_sentences": 3}
     monkeypatch.setattr(pa, "SECOND_RATIO", 0.0)
     assert "clock" not in select_sentences(question, passage, **kw)
     monkeypatch.setattr(pa, "SECOND_RATIO", 0.8)
