@@ -158,3 +158,51 @@ def test_bm25_weighs_more_when_the_question_s_words_are_rare(store, monkeypatch)
     monkeypatch.setattr(retrieve, "RARITY_WEIGHTING", False)
     flat = hybrid_hits(store, "Recurring IDR Requesters", threshold=0.0)[0]
     assert flat.chunk_id == exact.chunk_id and exact.fused > flat.fused  # BM25's share grew with the rarity
+
+
+LIFT_QUESTION = "parcels arrive in France, surrender plates"  # delivery times first; the insurance section shares "plates"
+
+
+def test_bm25_lifts_a_passage_under_the_cut_off_of_an_answered_message(store, monkeypatch):
+    from knowledge import retrieve
+
+    every = {h.doc_id: h for h in hybrid_hits(store, LIFT_QUESTION, threshold=-1.0)}
+    ship, lapse = every["ship"], every["lapse"]
+    assert lapse.cosine < lapse.fused  # BM25 adds to it
+    cut = (lapse.cosine + lapse.fused) / 2  # a cut-off its cosine misses and its score clears
+    assert ship.cosine >= cut and every["idr"].fused < cut
+    got = {h.doc_id: h for h in hybrid_hits(store, LIFT_QUESTION, threshold=cut)}
+    assert set(got) == {"ship", "lapse"}  # the unrelated section, which BM25 does not lift, stays out
+    assert got["lapse"].cosine == pytest.approx(lapse.cosine)  # listed with its real (weak) cosine
+    assert [s.id for s in search(store, LIFT_QUESTION, k=3, threshold=cut)] == ["ship", "lapse"]
+    monkeypatch.setattr(retrieve, "BM25_LIFTS", False)
+    assert [h.doc_id for h in hybrid_hits(store, LIFT_QUESTION, threshold=cut)] == ["ship"]
+
+
+def test_bm25_never_answers_a_message_on_its_own(store):
+    every = hybrid_hits(store, LIFT_QUESTION, threshold=-1.0)
+    best_cosine, best_score = max(h.cosine for h in every), max(h.fused for h in every)
+    assert best_cosine < best_score
+    # No passage's cosine reaches the cut-off: nothing, though BM25 lifts a score over it.
+    assert hybrid_hits(store, LIFT_QUESTION, threshold=(best_cosine + best_score) / 2) == []
+    assert search(store, LIFT_QUESTION, k=3, threshold=(best_cosine + best_score) / 2) == []
+
+
+@pytest.mark.parametrize("message", [
+    "requesters of pizza recipes for a birthday party",
+    "<b>pizza</b> recipes for <i>insurance lapse</i> party",  # markup around the knowledge base's words
+    "recettes de pizza pour Recurring Requesters",  # another language
+    "pizzа rеcipеs fоr insurаnce lаpse pаrty",  # Cyrillic look-alikes
+    "my cat plates and parcels of pizza in France",
+])
+def test_whether_a_message_gets_a_passage_does_not_change_with_the_lift(store, monkeypatch, message):
+    from knowledge import retrieve
+
+    with_lift = hybrid_hits(store, message)
+    monkeypatch.setattr(retrieve, "BM25_LIFTS", False)
+    without = hybrid_hits(store, message)
+    assert bool(with_lift) == bool(without)
+    assert {h.chunk_id for h in without} <= {h.chunk_id for h in with_lift}
+    # Each passage listed clears the cut-off by its cosine, or by its score when the message is answered.
+    cut = retrieve.default_threshold()
+    assert all(h.cosine >= cut or h.fused >= cut for h in with_lift)
