@@ -25,3 +25,26 @@ def weak_secret_warnings(environ: Mapping[str, str]) -> list[str]:
                            "be guessed; use a long random one, e.g. python -c \"import secrets; "
                            "print(secrets.token_urlsafe(32))\"")
     return out
+
+
+def knowledge_brand_note(environ: Mapping[str, str]) -> str | None:
+    """What the knowledge base's brands mean for tickets without one (None: no store to read).
+
+    Read-only: an existing store is opened, never created; any problem (no store yet, another
+    embedding, settings that do not load) leaves the note out, the config check is not about it.
+    """
+    from pathlib import Path
+
+    try:
+        from app.settings import load_settings
+        from knowledge.brands import brand_summary, stored_brands
+        from knowledge.store import KnowledgeStore, configured_embedding_function
+
+        s = load_settings(dict(environ))
+        if not s.chroma_url and not Path(s.chroma_path).exists():
+            return None
+        store = KnowledgeStore(path=s.chroma_path, url=s.chroma_url, create=False,
+                               embedding_function=configured_embedding_function(s))
+        return "knowledge base " + brand_summary(stored_brands(store))
+    except Exception:  # noqa: BLE001 (a note, never a failure)
+        return None

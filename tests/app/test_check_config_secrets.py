@@ -30,3 +30,20 @@ def test_the_limit_is_on_the_stripped_value_and_long_secrets_pass():
 def test_no_warning_without_secrets(tmp_path):
     r = run("check-config", env=_env(tmp_path))
     assert r.returncode == 0 and "shorter than" not in r.stdout + r.stderr
+
+
+def test_check_config_says_what_tickets_without_a_brand_see(tmp_path):
+    from knowledge.chunking import Document
+    from knowledge.ingest import ingest_documents
+    from knowledge.store import KnowledgeStore
+
+    store = KnowledgeStore(path=str(tmp_path / "var" / "chroma"))
+    ingest_documents(store, [Document("a", "A returns", "Brand A takes returns for 60 days.", brand="101"),
+                             Document("b", "B returns", "Brand B takes returns for 14 days.", brand="202")],
+                     origin="test", progress=False)
+    r = run("check-config", env=_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "brands: several (101, 202)" in r.stdout and "unbranded documents" in r.stdout
+    # No store at all: no note, no store created by the check.
+    r = run("check-config", env=_env(tmp_path / "empty"))
+    assert r.returncode == 0 and "brands:" not in r.stdout and not (tmp_path / "empty" / "var" / "chroma").exists()
