@@ -11,8 +11,8 @@ found it). Below ``threshold`` a candidate is dropped, so an off-topic message g
 the drafter says it found nothing instead of grounding a reply on a weak match.
 ``brand`` and ``language`` filter every side (chunks, sentences, BM25, the multilingual index; documents
 tagged with no brand / language match every one; which brands a ticket may read, also a ticket without a
-brand, is :mod:`knowledge.brands`'s rule); ``intent`` is a soft preference: documents tagged with the intent get a small boost,
-because a wrong classification must not hide the right article.
+brand, is :mod:`knowledge.brands`'s rule); ``intent`` is a soft preference: documents tagged with the
+intent get a small boost, because a wrong classification must not hide the right article.
 
 The query is cleaned first (:func:`clean_query`: greeting, sign-off, order numbers). A sentence-level
 re-ranking stage (:func:`rerank`) exists but is off by default: it did not pay for its latency on
