@@ -283,7 +283,16 @@ def html_to_text(html: str | None) -> str:
 
 
 def fingerprint(html_or_text: str, size: int = 160) -> str:
-    """A stretch of a message's visible text used to recognise it in the thread after a lost answer."""
+    """A stretch of a message's visible text used to recognise it in the thread after a lost answer.
+
+    Reads at most ``MAX_HTML_CHARS`` of the message, as normalisation does: every agent message of a
+    thread is fingerprinted after an ambiguous send, and one megabyte of HTML (a pasted log, an
+    e-mail with inline styles) would otherwise be parsed whole, once per message per retry. The
+    fingerprint looked for is the first 160 characters of our own reply, which lie well inside.
+    """
+    from pipeline.normalize import MAX_HTML_CHARS  # here: the web process need not load the parsers
+
+    html_or_text = (html_or_text or "")[:MAX_HTML_CHARS]
     text = html_to_text(html_or_text) if "<" in html_or_text else " ".join(html_or_text.split())
     return text[:size]
 

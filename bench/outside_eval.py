@@ -19,11 +19,12 @@ only, as the held-out e-commerce sets.
 Bitext customer-support intents, two public releases of the same 27 intents (CDLA-Sharing 1.0):
 the 2020 "20,000 utterances" sample (``TrainingdatasetBitextsample.csv``) and the 2022 8,175-row
 "Customer Service Training Dataset" (``Bitext_Sample_Customer_Service_Training_Dataset.csv``).
-Train on the older release, test on the newer; rows of the newer one that also occur (same
-lower-cased text) in the older one are dropped from the test, so nothing is scored that was
-trained on::
+Both CSVs are in the history of github.com/shxunxk/Chatbot (commit 1e2b735, ``Data/archive/...``;
+``git show <blob>`` of each from a mirror). Train on the older release, test on the newer; rows of
+the newer one that also occur (same lower-cased text) in the older one are dropped from the test, so
+nothing is scored that was trained on::
 
-    python bench/outside_eval.py bitext OLD_2020.csv NEW_2022.csv [--max-train N]
+    python bench/outside_eval.py bitext OLD_2020.csv NEW_2022.csv [--per-intent N] [--max-test N]
 """
 
 from __future__ import annotations

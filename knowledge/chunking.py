@@ -84,7 +84,7 @@ class Chunk:
             "source_type": d.source_type,
             "updated_at": d.updated_at or "",
             "language": d.language or "",
-            "brand": d.brand or "",
+            "brand": (d.brand or "").strip(),  # compared exactly (knowledge.brands): no stray whitespace
             "intents": "," + ",".join(d.intents) + "," if d.intents else "",
             "heading": self.heading,
             "chunk_index": self.index,

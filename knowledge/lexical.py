@@ -105,7 +105,8 @@ class _Snapshot:
     retriever: Any = None
     idf: dict[str, float] = field(default_factory=dict)
     mean_idf: float = 0.0
-    masks: dict[tuple[str | None, str | None], np.ndarray | None] = field(default_factory=dict)
+    masks: dict[tuple[frozenset[str] | None, str | None], np.ndarray | None] = field(default_factory=dict)
+    brands: frozenset[str] = frozenset()  # every brand value stored (knowledge.brands reads it)
 
 
 class LexicalIndex:
@@ -123,6 +124,11 @@ class LexicalIndex:
 
     def __len__(self) -> int:
         return len(self._snap.ids)
+
+    @property
+    def brands(self) -> frozenset[str]:
+        """The distinct brand values of the indexed chunks (as stored; ``""`` for unbranded ones)."""
+        return self._snap.brands
 
     def sync(self, collection: Any, generation: Any) -> None:
         """Bring the index in line with ``collection``: read and tokenise only unseen chunks."""
@@ -155,7 +161,8 @@ class LexicalIndex:
                 self._indexed_meta[cid] = _meta_key(meta)
         ids = [i for i in ids if i in self._tokens]
         snap = _Snapshot(ids=ids, brand=np.array([self._meta[i][0] for i in ids], dtype=object),
-                         language=np.array([self._meta[i][1] for i in ids], dtype=object))
+                         language=np.array([self._meta[i][1] for i in ids], dtype=object),
+                         brands=frozenset(self._meta[i][0] for i in ids))
         if ids:
             import bm25s
 
@@ -178,8 +185,11 @@ class LexicalIndex:
         log.debug("lexical index: %d chunks (%d tokenised) in %.2fs", len(ids), len(new), self.last_sync["seconds"])
 
     def search(self, text: str, n: int, brand: str | None = None, language: str | None = None,
-               strict_language: bool = False) -> list[tuple[str, float]]:
+               strict_language: bool = False, brands: frozenset[str] | None = None) -> list[tuple[str, float]]:
         """Top ``n`` (chunk id, match) for ``text``, with the same filters as the dense side.
+
+        ``brands``: the stored brand values allowed (:func:`knowledge.brands.allowed`, what retrieval
+        passes); else ``brand`` allows that value and unbranded chunks.
 
         ``match`` is the BM25 score over the score of an ideal passage holding every query term
         once (the sum of their IDFs), capped at 1: near 1 when the rare words of the question are
@@ -194,7 +204,9 @@ class LexicalIndex:
         unseen = math.log(1 + (len(snap.ids) + 0.5) / 0.5)
         ideal = sum(snap.idf.get(t, unseen) for t in set(q)) or 1.0
         scores = snap.retriever.get_scores(q)
-        mask = self._mask(snap, brand, language, strict_language)
+        if brands is None and brand:
+            brands = frozenset({brand, ""})
+        mask = self._mask(snap, brands, language, strict_language)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         n = min(n, len(scores))
@@ -218,13 +230,13 @@ class LexicalIndex:
         return sum(known) / len(known) / snap.mean_idf
 
     @staticmethod
-    def _mask(snap: _Snapshot, brand: str | None, language: str | None, strict: bool) -> np.ndarray | None:
-        key = (brand or None, (("=" if strict else "") + language) if language else None)
+    def _mask(snap: _Snapshot, brands: frozenset[str] | None, language: str | None, strict: bool) -> np.ndarray | None:
+        key = (brands, (("=" if strict else "") + language) if language else None)
         if key in snap.masks:
             return snap.masks[key]
         mask = None
-        if brand:
-            mask = (snap.brand == brand) | (snap.brand == "")
+        if brands is not None:
+            mask = np.isin(snap.brand, list(brands)) if len(snap.brand) else np.zeros(0, dtype=bool)
         if language:
             lm = (snap.language == language) if strict else \
                 (snap.language == language) | (snap.language == "") | (snap.language == "en")

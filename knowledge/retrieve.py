@@ -10,9 +10,10 @@ Every candidate keeps its cosine similarity (computed from the stored embedding 
 found it). When no candidate's cosine reaches ``threshold``, the message gets nothing, so an off-topic
 message gets nothing and the drafter says it found nothing instead of grounding a reply on a weak
 match; otherwise a candidate below it is dropped unless BM25's share lifts its score over it (``BM25_LIFTS``).
-``brand`` and ``language`` filter both sides (documents tagged with no brand / language match
-every one); ``intent`` is a soft preference: documents tagged with the intent get a small boost,
-because a wrong classification must not hide the right article.
+``brand`` and ``language`` filter every side (chunks, sentences, BM25, the multilingual index; documents
+tagged with no brand / language match every one; which brands a ticket may read, also a ticket without a
+brand, is :mod:`knowledge.brands`'s rule); ``intent`` is a soft preference: documents tagged with the
+intent get a small boost, because a wrong classification must not hide the right article.
 
 The query is cleaned first (:func:`clean_query`: greeting, sign-off, order numbers). A sentence-level
 re-ranking stage (:func:`rerank`) exists but is off by default: it did not pay for its latency on
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from knowledge import multilingual
+from knowledge.brands import allowed as allowed_brands
 from knowledge.embedding import CROSS_RELEVANCE_THRESHOLD, calibrate, calibrate_cross, relevance_threshold
 from knowledge.nearest import nearest
 from knowledge.query import clean_query
@@ -164,10 +166,12 @@ class Hit:
 
 
 CLEAN_QUERY: bool = True
-def _where(brand: str | None, language: str | None, strict_language: bool = False) -> dict[str, Any] | None:
+
+
+def _where(brands: frozenset[str] | None, language: str | None, strict_language: bool = False) -> dict[str, Any] | None:
     conds: list[dict[str, Any]] = []
-    if brand:
-        conds.append({"brand": {"$in": [brand, ""]}})
+    if brands is not None:
+        conds.append({"brand": {"$in": sorted(brands)}})
     if language:
         # Not strict: the language's articles, untagged ones and the base language's (English).
         conds.append({"language": language} if strict_language
@@ -191,14 +195,16 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
         text = clean_query(text)
     if not text:
         return []
+    from knowledge.lexical import index_for
+
     lex_index = None
     if lexical:
-        from knowledge.lexical import index_for
-
         lex_index = index_for(store)  # follows the collection: empty only when the store is
         if len(lex_index) == 0:
             return []
-    where = _where(brand, language, strict_language)
+    # The same brand values on every side; the brands the store holds matter only to a ticket without one.
+    brands = allowed_brands(brand, lambda: (lex_index or index_for(store)).brands)
+    where = _where(brands, language, strict_language)
     fused: dict[str, float] = {}
     info: dict[str, tuple[float, str, dict[str, Any]]] = {}
     col = store.collection
@@ -240,7 +246,7 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
     if lex_index is not None and RARITY_WEIGHTING:
         lex_weight *= lex_index.rarity(text)
     if lex_index is not None:
-        lex = lex_index.search(text, candidates, brand=brand, language=language, strict_language=strict_language)
+        lex = lex_index.search(text, candidates, brands=brands, language=language, strict_language=strict_language)
         for rank, (cid, match) in enumerate(lex):
             fused[cid] = fused.get(cid, 0.0) + LEXICAL_WEIGHT / (RRF_K + rank + 1)
             lex_norm[cid] = match

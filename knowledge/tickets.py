@@ -65,7 +65,9 @@ def document_from_ticket(ticket: Ticket) -> Document | None:
         url=ticket.url,  # the agent UI; only ever shown to agents
         source_type="ticket",
         updated_at=ticket.updated_at or "",
-        brand=ticket.brand or "",
+        # The ticket's platform-scoped brand ("zendesk:123", "gorgias:" without one): never "" (every brand),
+        # and never a bare id another platform's brand may share (knowledge.brands).
+        brand=ticket.brand_scope,
     )
 
 

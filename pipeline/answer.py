@@ -174,26 +174,38 @@ def sentence_contexts(blocks: Sequence[tuple[int, str]], passage: str, heading: 
 
 
 class _VectorCache:
-    """Process-wide LRU of sentence vectors (knowledge base sentences repeat across tickets)."""
+    """Process-wide LRU of sentence vectors (knowledge base sentences repeat across tickets).
+
+    Keyed by the embedding function *and* the text: two functions (two models, a test fake and a
+    real model, an OpenAI-compatible server and the local model) give vectors in different spaces,
+    so one must never be served the other's vectors. The function itself is in the key (a bound
+    method is equal to another of the same object and function), which also keeps it alive while
+    its vectors are cached, so its identity cannot be reused by another function. A function that
+    cannot be hashed is not cached at all.
+    """
 
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self.size = size
-        self._d: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._d: OrderedDict[tuple[Any, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def embed(self, texts: list[str], embed: Callable[[list[str]], Any]) -> np.ndarray:
+        try:
+            hash(embed)
+        except TypeError:
+            return np.asarray(embed(texts), dtype=np.float32)
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._d))
+            missing = list(dict.fromkeys(t for t in texts if (embed, t) not in self._d))
         if missing:
             vecs = np.asarray(embed(missing), dtype=np.float32)
             with self._lock:
                 for t, v in zip(missing, vecs, strict=True):
-                    self._d[t] = v
-                    self._d.move_to_end(t)
+                    self._d[(embed, t)] = v
+                    self._d.move_to_end((embed, t))
                 while len(self._d) > self.size:
                     self._d.popitem(last=False)
         with self._lock:
-            got = [self._d.get(t) for t in texts]
+            got = [self._d.get((embed, t)) for t in texts]
         if any(v is None for v in got):  # evicted meanwhile by a concurrent caller: embed again
             return np.asarray(embed(texts), dtype=np.float32)
         return np.stack(got) if got else np.zeros((0, 1), dtype=np.float32)

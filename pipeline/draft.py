@@ -240,7 +240,8 @@ def retrieve(text: str, triage: Triage, cfg: Config, kb: KnowledgeBase | None, b
              llm: LLMSettings | None = None) -> list[Source]:
     """Knowledge passages for ``text`` from ``kb``: each part's best passage, then the whole message's.
 
-    ``brand`` (the ticket's) restricts to that brand's documents plus untagged ones. ``llm``, when
+    ``brand`` (the ticket's :attr:`~pipeline.models.Ticket.brand_scope`) restricts to that brand's
+    documents plus untagged ones (a ticket without a brand: ``knowledge.brands``). ``llm``, when
     given, turns a non-English message into an English query first (see :func:`search_text`).
     When the customer writes in a language the knowledge base has articles in (front matter
     ``language:``), those come first if they answer about as well, so the draft quotes them in

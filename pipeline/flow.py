@@ -81,7 +81,7 @@ def decide_message(ticket: Ticket, message_id: Any, cfg: Config, platform: str |
     if not plan.enabled:
         return out
     if plan.draft and caps.kb is not None:
-        out.sources = retrieve(text, triage, cfg, caps.kb, brand=ticket.brand, llm=caps.llm)
+        out.sources = retrieve(text, triage, cfg, caps.kb, brand=ticket.brand_scope, llm=caps.llm)
     out.draft = make_draft(ticket, text, triage, plan, out.sources, cfg, llm=caps.llm, kb=caps.kb)
     out.timings["draft"] = time.monotonic() - t1
     allowed, why = allow_auto_reply(plan, out.draft, operator_texts(cfg))

@@ -117,6 +117,17 @@ class Message(_Serializable):
         return _from_dict(cls, data)
 
 
+def brand_scope(platform: str | None, brand: str | None) -> str:
+    """The brand a ticket's knowledge is filtered by: ``<platform>:<brand id>``, ``<platform>:`` without one.
+
+    Brand ids are the helpdesk's own numbers (Zendesk ``brand_id``, Freshdesk ``product_id``) and
+    two platforms may both have a brand 123: the platform is part of the scope. Past tickets are
+    stored under their ticket's scope (``knowledge.tickets``); retrieval maps a scope to the stored
+    brand values it may read (``knowledge.brands.allowed``). Surrounding whitespace is not part of an id.
+    """
+    return f"{(platform or '').strip().lower()}:{(brand or '').strip()}"
+
+
 @dataclass
 class Ticket(_Serializable):
     """A ticket as fetched from the helpdesk, with its whole thread in chronological order."""
@@ -135,6 +146,11 @@ class Ticket(_Serializable):
     brand: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+
+    @property
+    def brand_scope(self) -> str:
+        """This ticket's :func:`brand_scope` (what retrieval filters its knowledge by)."""
+        return brand_scope(self.platform, self.brand)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ticket:

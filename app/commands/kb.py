@@ -7,6 +7,15 @@ import sys
 import time
 
 
+def _scope_past_tickets(store) -> None:
+    """Past tickets stored before brand scopes get theirs (knowledge.brands): once, on any kb write."""
+    from knowledge.brands import scope_legacy_tickets
+
+    n = scope_legacy_tickets(store)
+    if n:
+        print(f"past tickets: {n} chunks re-tagged with their platform-scoped brand", file=sys.stderr)
+
+
 def _store(create: bool):
     from app.settings import SettingsError, get_settings
     from knowledge.store import KnowledgeError, KnowledgeStore
@@ -35,6 +44,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if drop_collection(s.chroma_path, s.chroma_url):
             print("dropped the knowledge collection: rebuilding it with the configured embedding", file=sys.stderr)
     store = _store(create=True)
+    _scope_past_tickets(store)
     with Progress("embedding chunks", "chunk", enabled=not args.quiet) as bar:
         try:
             rep = ingest_folder(store, args.path, progress=bar)
@@ -52,6 +62,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from knowledge.progress import Progress
 
     store = _store(create=True)
+    _scope_past_tickets(store)
     settings = get_settings()
     with Progress(f"fetching {args.platform} articles", "article", enabled=not args.quiet) as bar:
         try:
@@ -108,6 +119,7 @@ def cmd_add_tickets(args: argparse.Namespace) -> int:
         adapter = get_adapter(args.platform, settings)
         tickets = [str(i) for i in args.ids]  # fetched one by one below, under the bar
     store = _store(create=True)
+    _scope_past_tickets(store)
     indexed = skipped = chunks = 0
     t0 = time.monotonic()
     with Progress("indexing resolved tickets", "ticket", len(tickets), enabled=not args.quiet) as bar:
@@ -138,6 +150,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"  {origin}: {n} chunks, {ndocs} documents")
     for st, n in sorted(Counter(m.get("source_type") for m in metas).items(), key=lambda kv: str(kv[0])):
         print(f"  type {st}: {n} chunks")
+    from knowledge.brands import brand_summary
+
+    print(brand_summary(str(m.get("brand") or "") for m in metas))
     return 0
 
 
@@ -163,7 +178,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("text", nargs="+")
     p.add_argument("-k", type=int, default=3)
     p.add_argument("--intent")
-    p.add_argument("--brand")
+    p.add_argument("--brand", help="a ticket's brand scope, e.g. zendesk:123 (its brand, unbranded documents and "
+                                   "its past tickets), gorgias: (a ticket without a brand), or a bare brand value")
     p.add_argument("--language")
     p.add_argument("--threshold", type=float, help="relevance threshold (default: the pipeline's)")
     p.add_argument("--full", action="store_true", help="print whole passages")

@@ -51,7 +51,8 @@ def test_decision_uses_the_knowledge_base_it_is_given(cfg):
     d = decide_message(_ticket("Hi, where is my order? The tracking shows nothing yet."), "m1", cfg, "zendesk",
                        Capabilities(kb=kb))
     assert d.triage.intent == "order_status"
-    assert kb.queries and all(brand == "acme" for _, brand in kb.queries)  # the ticket's brand filters retrieval
+    # The ticket's platform-scoped brand filters retrieval (knowledge.brands: brand ids are per platform).
+    assert kb.queries and all(brand == "zendesk:acme" for _, brand in kb.queries)
     assert d.draft is not None and d.draft.kind == "template"  # no LLM given: the template
     assert [s.id for s in d.draft.sources] == ["kb-shipping"]
     assert d.public_reply is None  # the shipped rules send nothing on their own

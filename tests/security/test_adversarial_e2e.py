@@ -59,12 +59,17 @@ def kb_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("chroma-adversarial")
     store = KnowledgeStore(path=str(path), create=True)
     ingest_folder(store, ROOT / "config" / "knowledge", progress=False)
-    for i, (subject, q, a) in enumerate(PAST_TICKETS):
-        t = Ticket(platform="zendesk", id=str(880 + i), subject=subject, url=f"https://acme.zendesk.com/agent/tickets/{880 + i}",
-                   requester=Person(name="Marguerite Okonkwo-Lindqvist", email="m.ol@mail.example"),
-                   messages=[Message(id="1", author_role=CUSTOMER, body_text=q),
-                             Message(id="2", author_role=AGENT, author_name="Sam Agent", body_text=a)])
-        assert ingest_ticket(t, store) >= 1
+    # Each platform's past tickets under its own brand, as its fixture ticket's (Zendesk's brand_id, none on
+    # Gorgias and the Freshdesk fixture): past tickets are only read within their brand (knowledge.brands),
+    # and the attacks asking for "the previous customer" must find one in the prompt on every platform.
+    for platform, brand in (("zendesk", "6130830354842"), ("gorgias", None), ("freshdesk", None)):
+        for i, (subject, q, a) in enumerate(PAST_TICKETS):
+            t = Ticket(platform=platform, id=str(880 + i), subject=subject, brand=brand,
+                       url=f"https://acme.zendesk.com/agent/tickets/{880 + i}",
+                       requester=Person(name="Marguerite Okonkwo-Lindqvist", email="m.ol@mail.example"),
+                       messages=[Message(id="1", author_role=CUSTOMER, body_text=q),
+                                 Message(id="2", author_role=AGENT, author_name="Sam Agent", body_text=a)])
+            assert ingest_ticket(t, store) >= 1
     return path
 
 
