@@ -213,3 +213,60 @@ def test_the_past_ticket_answer_hand_over_stays_in_the_ticket_s_brand(tmp_path):
     _answer_of_past_ticket(s, group)
     assert len(group) == 1 and "marrowfin" not in group[0].body
     assert group[0].meta["brand"] == "zendesk:101"
+
+
+def test_kb_query_and_add_tickets_keep_brands_apart(tmp_path, monkeypatch, capsys):
+    # The CLI paths: `kb add-tickets` stores a past ticket under its ticket's scope, `kb query --brand`
+    # searches as that ticket would, and without --brand (several brands) only unbranded documents come.
+    import json
+
+    from app.__main__ import main
+    from app.settings import reset_settings
+    from knowledge.store import reset_store
+
+    monkeypatch.setenv("CHROMA_PATH", str(tmp_path / "chroma-cli"))
+    reset_settings()
+    reset_store()
+    lexical.reset_indexes()
+    try:
+        kb = tmp_path / "kb"
+        kb.mkdir()
+        for d in (NORTH, SOUTH, SHIPPING):
+            front = f"brand: {d.brand}\n" if d.brand else ""
+            (kb / f"{d.doc_id}.md").write_text(f"---\nid: {d.doc_id}\ntitle: {d.title}\n{front}---\n\n{d.text}\n")
+        assert main(["kb", "ingest", str(kb), "--quiet"]) == 0
+        f = tmp_path / "tickets.jsonl"
+        f.write_text(json.dumps(_past("freshdesk", "12", "101", "The Glimmerwick lamp flickers since yesterday.",
+                                      "Reset the Glimmerwick lamp by holding its switch for ten seconds.").to_dict())
+                     + "\n", encoding="utf-8")
+        assert main(["kb", "add-tickets", "--from-json", str(f)]) == 0
+        capsys.readouterr()
+        text = ["Glimmerwick", "lamp", "Zorblax", "Vantrope", "kettle", "warranty", "parcels"]
+        seen = {}
+        for brand in ["zendesk:101", "freshdesk:101", "zendesk:202", "gorgias:", "zendesk:freshdesk:101", None]:
+            args = ["kb", "query", "-k", "10", "--threshold", "-10", *text] + (["--brand", brand] if brand else [])
+            main(args)
+            out = capsys.readouterr().out
+            seen[brand] = {i for i in ("north-warranty", "south-warranty", "shipping", "ticket:freshdesk:12")
+                           if f", {i})" in out}
+        assert seen == {"zendesk:101": {"north-warranty", "shipping"},
+                        "freshdesk:101": {"north-warranty", "shipping", "ticket:freshdesk:12"},
+                        "zendesk:202": {"south-warranty", "shipping"},
+                        "gorgias:": {"shipping"}, "zendesk:freshdesk:101": {"shipping"}, None: {"shipping"}}
+    finally:
+        reset_store()
+        reset_settings()
+
+
+
+@pytest.mark.parametrize("brand_id", [101, 101.0, "101"])
+def test_a_ticket_read_back_from_json_with_a_numeric_brand_keeps_its_scope(store, brand_id):
+    # `kb add-tickets --from-json` and anything else reading a Ticket from JSON someone wrote: "brand": 101
+    # used to crash the brand scope (int has no strip), so the ticket was neither stored nor answered.
+    t = Ticket.from_dict({**_past("freshdesk", "77", None, "Glimmerwick lamp?", "Hold it.").to_dict(),
+                          "brand": brand_id})
+    assert t.brand_scope == "freshdesk:101"
+    from knowledge.tickets import document_from_ticket
+
+    assert document_from_ticket(t).brand == "freshdesk:101"
+    assert "ticket:freshdesk:12" in _ids(store, "Glimmerwick lamp flickers", t.brand_scope)
