@@ -134,6 +134,7 @@ def scope_legacy_tickets(store: Any, page: int = 1000) -> int:
         return 0
     done = 0
     offset = 0
+    done_marked = False
     try:
         while True:
             got = col.get(where={"source_type": "ticket"}, include=["metadatas"], limit=page, offset=offset)
@@ -153,8 +154,12 @@ def scope_legacy_tickets(store: Any, page: int = 1000) -> int:
             offset += page
         meta = {k: v for k, v in (col.metadata or {}).items() if not k.startswith("hnsw:")}
         col.modify(metadata={**meta, SCOPED_MARK: 1})
-    finally:  # other processes' BM25 indexes follow the marker
-        if done:
+        done_marked = True
+    finally:  # other processes' BM25 indexes follow the change marker
+        if done or done_marked:
+            # Also after writing the mark alone: the metadata written back holds the change marker this
+            # process read when it opened the store, which another process may have moved since; a new
+            # one makes sure nobody stays behind (once per store).
             store.mark_changed()
     if done:
         log.info("past tickets: %d chunks given their platform-scoped brand", done)

@@ -190,6 +190,11 @@ def test_legacy_re_tagging_runs_once_per_store(tmp_path, monkeypatch):
     other = KnowledgeStore(path=str(tmp_path / "chroma"))
     monkeypatch.setattr(other.collection, "get", lambda *a, **kw: reads.append(kw) or real(*a, **kw))
     assert brands.scope_legacy_tickets(other) == 0 and reads == []
+    # The mark outlives later writes (each moves the change marker, keeping the rest of the metadata).
+    ingest_documents(other, [NORTH], origin="more", progress=False)
+    third = KnowledgeStore(path=str(tmp_path / "chroma"))
+    assert (third.collection.metadata or {}).get(brands.SCOPED_MARK)
+    assert third.generation == other.generation
 
 
 def test_the_past_ticket_answer_hand_over_stays_in_the_ticket_s_brand(tmp_path):
