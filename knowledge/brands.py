@@ -17,6 +17,11 @@ A ticket searches with its scope (:func:`allowed`):
   past ticket would answer such a ticket cannot be known, and another brand's must not be shown
   (a warning says so once per process, and ``check-config`` lists the brands).
 * a bare value (``kb query --brand 123``, older callers): unbranded documents and that value.
+* a brand id holding ``:`` (``zendesk:freshdesk:101``): unbranded documents and its own exact scope
+  only, never, by its bare id, another platform's scope.
+
+"Everything" is what the caller's snapshot of the store's brands holds (``knowledge.retrieve`` checks
+each candidate against it): a brand stored since is not read before the rule has seen it.
 
 Values are compared exactly, after stripping surrounding whitespace: a brand written in another case
 or with look-alike letters is another brand (it sees unbranded documents only), never a wildcard.
@@ -70,6 +75,11 @@ def allowed(query: str | None, brands: Iterable[str] | Callable[[], Iterable[str
     if not sep:
         brand, platform = q, ""
     brand = brand.strip()
+    if brand and SEP in brand:
+        # "zendesk:freshdesk:101": a brand id holding the separator would read, as its bare id, the scope of
+        # another platform's brand ("freshdesk:101", its past tickets). No helpdesk sends such an id; it is
+        # another brand, never a way into one: unbranded documents and its own exact scope only.
+        return frozenset({"", q})
     if brand:
         return frozenset({"", brand} | ({f"{platform}{SEP}{brand}"} if sep else set()))
     if callable(brands):
@@ -101,40 +111,59 @@ def legacy_ticket_scope(meta: dict[str, Any]) -> str | None:
     return f"{parts[1]}{SEP}{brand}"
 
 
+# Recorded in the collection's metadata once every past ticket carries its scope: the re-tag runs on every
+# kb write (ingest, sync, add-tickets), and without it each one read every past ticket's metadata again.
+# Nothing written since can need it (past tickets are stored under their scope).
+SCOPED_MARK = "brand_scopes"
+
+
 def scope_legacy_tickets(store: Any, page: int = 1000) -> int:
     """Give past tickets stored before scopes existed their scope (chunks, sentences, multilingual rows).
 
     Before, a brandless past ticket (every Gorgias one) was stored as ``""``, which every brand's
     tickets read, and a branded one under the bare id, which the other platform's brand with the same
-    number read. Idempotent; nothing is embedded. Returns the chunks re-tagged.
+    number read. Idempotent; nothing is embedded. Bounded: one page of chunks is read and re-tagged
+    at a time (re-tagging changes no past ticket's place in the listing, which is by insertion), and
+    once a store is done it is marked (``SCOPED_MARK``) and never read for this again. Returns the
+    chunks re-tagged.
     """
     from knowledge import multilingual, sentences
 
     col = store.collection
-    changed: dict[str, dict[str, Any]] = {}
-    offset = 0
-    while True:
-        got = col.get(where={"source_type": "ticket"}, include=["metadatas"], limit=page, offset=offset)
-        for cid, meta in zip(got["ids"], got.get("metadatas") or [], strict=False):
-            scope = legacy_ticket_scope(meta or {})
-            if scope is not None:
-                changed[cid] = {**(meta or {}), "brand": scope}
-        if len(got["ids"]) < page:
-            break
-        offset += page
-    if not changed:
+    if (col.metadata or {}).get(SCOPED_MARK):
         return 0
-    ids = list(changed)
+    done = 0
+    offset = 0
+    done_marked = False
     try:
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            col.update(ids=part, metadatas=[changed[c] for c in part])
-        sentences.update_metadata(store, changed)
-        multilingual.update_metadata(store, changed)
-    finally:  # other processes' BM25 indexes follow the marker
-        store.mark_changed()
-    log.info("past tickets: %d chunks given their platform-scoped brand", len(ids))
-    return len(ids)
+        while True:
+            got = col.get(where={"source_type": "ticket"}, include=["metadatas"], limit=page, offset=offset)
+            changed: dict[str, dict[str, Any]] = {}
+            for cid, meta in zip(got["ids"], got.get("metadatas") or [], strict=False):
+                scope = legacy_ticket_scope(meta or {})
+                if scope is not None:
+                    changed[cid] = {**(meta or {}), "brand": scope}
+            if changed:
+                ids = list(changed)
+                col.update(ids=ids, metadatas=[changed[c] for c in ids])
+                sentences.update_metadata(store, changed)
+                multilingual.update_metadata(store, changed)
+                done += len(ids)
+            if len(got["ids"]) < page:
+                break
+            offset += page
+        meta = {k: v for k, v in (col.metadata or {}).items() if not k.startswith("hnsw:")}
+        col.modify(metadata={**meta, SCOPED_MARK: 1})
+        done_marked = True
+    finally:  # other processes' BM25 indexes follow the change marker
+        if done or done_marked:
+            # Also after writing the mark alone: the metadata written back holds the change marker this
+            # process read when it opened the store, which another process may have moved since; a new
+            # one makes sure nobody stays behind (once per store).
+            store.mark_changed()
+    if done:
+        log.info("past tickets: %d chunks given their platform-scoped brand", done)
+    return done
 
 
 def stored_brands(store: Any, page: int = 1000) -> list[str]:

@@ -119,6 +119,7 @@ class LexicalIndex:
         self._snap = _Snapshot(ids=[], brand=np.array([], dtype=object), language=np.array([], dtype=object))
         self.generation: Any = object()  # never equal to a real marker: the first use syncs
         self.checked_at = 0.0
+        self.store_generation: Any = object()  # the store object's own marker when last looked at (index_for)
         self._lock = threading.Lock()
         self.last_sync: dict[str, float] = {}
 
@@ -261,8 +262,14 @@ def index_for(store: Any) -> LexicalIndex:
         if idx is None:
             idx = _indexes[key] = LexicalIndex()
     with idx._lock:
-        gen = store.generation
-        if gen == idx.generation and time.monotonic() - idx.checked_at >= REFRESH_SECONDS:
+        # Two markers: the store object's own (moved by this process's writes, or a reopened store) and the
+        # collection's shared one (polled). A store that is never reopened (CHROMA_URL: the server is read
+        # live) keeps its old own marker after another process's write: compared with the polled one, that
+        # rebuilt the whole index twice per REFRESH_SECONDS for as long as the process ran.
+        gen = idx.generation
+        if store.generation != idx.store_generation:
+            gen = idx.store_generation = store.generation
+        elif time.monotonic() - idx.checked_at >= REFRESH_SECONDS:
             idx.checked_at = time.monotonic()
             try:
                 gen = store.current_generation()

@@ -203,7 +203,21 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
         if len(lex_index) == 0:
             return []
     # The same brand values on every side; the brands the store holds matter only to a ticket without one.
-    brands = allowed_brands(brand, lambda: (lex_index or index_for(store)).brands)
+    held: frozenset[str] = frozenset()
+
+    def stored_brands() -> frozenset[str]:
+        nonlocal held
+        held = (lex_index or index_for(store)).brands
+        return held
+
+    brands = allowed_brands(brand, stored_brands)
+    # What a candidate's brand may be, checked on every hit whichever side found it. With one brand at most
+    # the searches are unfiltered, and "everything" means what the BM25 snapshot the decision was made on
+    # holds: the dense side reads the collection live, so a second brand another process is ingesting (a
+    # chroma server shows its chunks at once; the change marker moves at the end of the ingest, and other
+    # processes look at it every REFRESH_SECONDS) would otherwise reach a ticket without a brand before
+    # this process knows the store holds several.
+    readable = brands if brands is not None else held | {""}
     where = _where(brands, language, strict_language)
     fused: dict[str, float] = {}
     info: dict[str, tuple[float, str, dict[str, Any]]] = {}
@@ -262,14 +276,16 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
             info[cid] = (max(cos, sent.get(cid, -1.0)), (got["documents"] or [""])[i] or "", meta)
     for cid in sent:  # chunks found by a sentence only are candidates too
         fused.setdefault(cid, 0.0)
-    # The message is answered at all only when some passage's cosine clears the cut-off (see BM25_LIFTS).
-    answered = BM25_LIFTS and FUSION == "score" and any(info[c][0] >= threshold for c in fused if c in info)
+    # The message is answered at all only when some passage it may read has a cosine clearing the cut-off
+    # (see BM25_LIFTS): another brand's passage must not decide it either.
+    answered = BM25_LIFTS and FUSION == "score" and any(
+        info[c][0] >= threshold and str(info[c][2].get("brand") or "") in readable for c in fused if c in info)
     hits = []
     for cid, score in fused.items():
         if cid not in info:  # deleted between the two lookups
             continue
         cos, body, meta = info[cid]
-        if cos < threshold and not answered:
+        if (cos < threshold and not answered) or str(meta.get("brand") or "") not in readable:
             continue
         if FUSION == "score":  # tried against RRF on the tuning split (bench/retrieval_eval.py --fusion)
             score = (cos if dense else 0.0) + lex_weight * lex_norm.get(cid, 0.0)
@@ -434,7 +450,11 @@ def _answer_of_past_ticket(store: KnowledgeStore, group: list[Hit]) -> None:
         group[:] = answers[:1]
         return
     try:
-        got = store.collection.get(where={"doc_id": first.doc_id}, include=["documents", "metadatas"])
+        # Its own brand's chunks only: a document id is chosen by whoever wrote the document (an article's
+        # front matter may say ``id: ticket:zendesk:11``), and what comes back is shown as this ticket's answer.
+        got = store.collection.get(where={"$and": [{"doc_id": first.doc_id},
+                                                   {"brand": str(first.meta.get("brand") or "")}]},
+                                   include=["documents", "metadatas"])
     except Exception as exc:  # the question alone is still listed for the agent
         log.warning("past ticket answer lookup failed: %s", exc)
         return

@@ -90,14 +90,43 @@ def triage_schema(cfg: Config) -> dict[str, Any]:
     }
 
 
+def shot_text(text: str, operator: frozenset[str] = frozenset()) -> str:
+    """A few-shot example as the prompt may carry it: another customer's words are redacted first.
+
+    The examples are the local model's nearest training texts: ops' own YAML examples and keywords
+    (sent as written), and history learned with ``intents learn`` (other customers' messages: their
+    e-mail addresses, phone and order numbers and names would otherwise go to the LLM provider with
+    every similar ticket). Look-alike letters, full-width forms and invisible characters are folded
+    first, so an address with a zero-width space in it or full-width digits are redacted like plain ones.
+    ``operator``: the texts ops wrote (:func:`ops_examples`).
+    """
+    if text in operator:
+        return text
+    from knowledge.redact import redact
+    from pipeline.lookalikes import fold_lookalikes
+
+    return redact(fold_lookalikes(text), strict_names=True)
+
+
+def ops_examples(cfg: Config) -> frozenset[str]:
+    """The intents file's examples and keywords (ops' own words, never a customer's)."""
+    # Per prompt: a few thousand short strings at most, next to an HTTP call to the model.
+    return frozenset(t for d in cfg.intents.intents.values() for t in list(d.examples) + list(d.keywords))
+
+
 def build_messages(text: str, cfg: Config, examples: list[tuple[str, str]]) -> list[dict[str, str]]:
-    """System + user messages. Customer text and examples are JSON-encoded data, never instructions."""
+    """System + user messages. Customer text and examples are JSON-encoded data, never instructions.
+
+    Examples learned from other customers' messages are redacted (:func:`shot_text`).
+    """
     intents = "\n".join(
         f"- {name}: {d.description}" + (" (out of scope / not actionable)" if name == cfg.intents.oos_intent else "")
         for name, d in cfg.intents.intents.items()
     )
     nonce = secrets.token_hex(6)
-    shots = json.dumps([{"message": t, "intent": lab} for t, lab in examples], ensure_ascii=False)
+    ops = ops_examples(cfg)
+    shots = json.dumps([{"message": shot_text(t, ops), "intent": lab} for t, lab in examples],
+                       ensure_ascii=False)
     system = (
         "You triage customer-support messages for an online store. Classify the message into exactly one "
         f"intent from this list:\n{intents}\n\n"

@@ -124,8 +124,12 @@ def brand_scope(platform: str | None, brand: str | None) -> str:
     two platforms may both have a brand 123: the platform is part of the scope. Past tickets are
     stored under their ticket's scope (``knowledge.tickets``); retrieval maps a scope to the stored
     brand values it may read (``knowledge.brands.allowed``). Surrounding whitespace is not part of an id.
+    A number (a ticket read back from JSON someone wrote, ``kb add-tickets --from-json``: ``"brand": 101``)
+    is the id it spells, as the adapters read one (``101`` and ``101.0`` are ``"101"``).
     """
-    return f"{(platform or '').strip().lower()}:{(brand or '').strip()}"
+    if isinstance(brand, float) and brand.is_integer():
+        brand = int(brand)
+    return f"{str(platform or '').strip().lower()}:{'' if brand is None else str(brand).strip()}"
 
 
 @dataclass

@@ -73,6 +73,27 @@ def test_another_process_change_is_seen_after_the_refresh_interval(store, monkey
     assert any(h.doc_id == "new" for h in hybrid_hits(store, "xylophone", threshold=0.0, dense=False))
 
 
+def test_another_process_change_is_synced_once_not_on_every_check(store, monkeypatch):
+    # A store object that is never reopened (CHROMA_URL: the server is read live) keeps its own marker
+    # after another process's write; compared with the polled one, every check rebuilt the whole index
+    # (with the usual 5 s interval: twice per interval, for as long as the process ran).
+    lexical.index_for(store)
+    other = KnowledgeStore(client=store.client, embedding_function=store.ef)
+    ingest_documents(other, DOCS + [_doc("new", "New article", "## Xylophone\nXylophone repairs take a week.")],
+                     origin="test")
+    monkeypatch.setattr(lexical, "REFRESH_SECONDS", 0.0)  # every call checks the shared marker
+    syncs: list[object] = []
+    real = lexical.LexicalIndex.sync
+    monkeypatch.setattr(lexical.LexicalIndex, "sync", lambda self, *a: syncs.append(a[1]) or real(self, *a))
+    for _ in range(5):
+        assert any(h.doc_id == "new" for h in hybrid_hits(store, "xylophone", threshold=0.0, dense=False))
+    assert len(syncs) == 1
+    ingest_documents(store, DOCS, origin="test")  # this process's own write is seen at once, once
+    assert not any(h.doc_id == "new" for h in hybrid_hits(store, "xylophone", threshold=0.0, dense=False))
+    hybrid_hits(store, "xylophone", threshold=0.0, dense=False)
+    assert len(syncs) == 2
+
+
 def test_brand_and_language_filters_apply_to_both_sides(counting_store):
     s, _ = counting_store
     ingest_documents(s, [
