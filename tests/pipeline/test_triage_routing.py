@@ -140,3 +140,60 @@ def test_public_methods_and_properties_of_the_models_say_what_they_do(cls):
                and callable(v.fget if isinstance(v, property) else v)
                and not (inspect.getdoc(v.fget if isinstance(v, property) else v) or "").strip()]
     assert missing == []
+
+
+def test_a_single_english_message_runs_both_models_side_by_side(monkeypatch):
+    # One message: the English model's run and e5's overlap (each model runs one thread per text), so
+    # the worker's triage waits for the slower of the two, not for both. A barrier that both runs must
+    # reach makes one after the other fail (BrokenBarrierError) instead of timing anything.
+    import threading
+
+    from knowledge import e5_onnx
+
+    monkeypatch.setattr(e5_onnx, "available_cores", lambda: 2)
+    e5, bge = ke.get_classifier_embedder(), ke.get_english_triage_embedder()
+    expected = lc.embed_pair(TEXTS[:1])
+    barrier = threading.Barrier(2, timeout=20)
+    threads: dict[str, str] = {}
+
+    def meeting(name, real):
+        def run(texts):
+            threads[name] = threading.current_thread().name
+            barrier.wait()
+            return real(texts)
+        return run
+
+    e5_pair, bge_embed = e5.embed_pair, bge.embed
+    monkeypatch.setattr(e5, "embed_pair", meeting("e5", e5_pair))
+    monkeypatch.setattr(bge, "embed", meeting("bge", bge_embed))
+    got = lc.embed_pair(TEXTS[:1])
+    assert threads["e5"] != threads["bge"]
+    assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])  # the same vectors
+    # A batch (every core already inside each model) keeps one run after the other, on the caller's thread.
+    seen: set[str] = set()
+
+    def spy(real):
+        def run(texts):
+            seen.add(threading.current_thread().name)
+            return real(texts)
+        return run
+
+    monkeypatch.setattr(e5, "embed_pair", spy(e5_pair))
+    monkeypatch.setattr(bge, "embed", spy(bge_embed))
+    pair, _ = lc.embed_pair(TEXTS)
+    assert seen == {threading.current_thread().name}
+    assert np.allclose(pair[0], expected[0], atol=1e-5)
+
+
+def test_an_error_in_the_english_model_s_run_reaches_the_caller(monkeypatch):
+    from knowledge import e5_onnx
+
+    monkeypatch.setattr(e5_onnx, "available_cores", lambda: 2)
+    bge = ke.get_english_triage_embedder()
+
+    def broken(texts):
+        raise RuntimeError("bge failed")
+
+    monkeypatch.setattr(bge, "embed", broken)
+    with pytest.raises(RuntimeError, match="bge failed"):
+        lc.embed_pair(TEXTS[:1])
