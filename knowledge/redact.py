@@ -12,12 +12,15 @@ No multilingual named-entity model is installable from PyPI here (spaCy's offici
 are not published there; the English re-uploads are unofficial), so people's names and
 addresses are handled conservatively: the names the helpdesk knows (requester, agents), any
 capitalised word after a cue ("my neighbour", "Mrs", "c/o", "addressed to", greetings and
-sign-offs, in EN/FR/ES/DE/IT/NL/PT), runs of two or more capitalised words, street addresses
-(number + street word, either order, 7 languages) and postcodes. Every run of 5 or more
-digits, and every token mixing letters with 4+ digits (passport, ID, order, tracking
-numbers), is replaced; so are full dates (dates of birth). Past tickets lose some detail
-this way; that is the price of never storing another customer's data. The redaction is bounded
-(text cut to :data:`MAX_CHARS`).
+sign-offs, in EN/FR/ES/DE/IT/NL/PT), the one or two words after a self-introduction whatever
+their case ("my name is priya", "je m'appelle julie", "name: john"), runs of two or more
+capitalised words, street addresses (number + street word, either order, 7 languages) and
+postcodes. Every run of 5 or more digits, and every token mixing letters with 4+ digits
+(passport, ID, order, tracking numbers), is replaced; so are full dates (dates of birth). Past
+tickets lose some detail this way; that is the price of never storing another customer's data.
+Look-alike letters, full-width forms and invisible characters are folded first
+(:func:`pipeline.lookalikes.fold_lookalikes`, as triage reads text), so a zero-width space
+inside "my name is" hides no name. The redaction is bounded (text cut to :data:`MAX_CHARS`).
 """
 
 from __future__ import annotations
@@ -103,6 +106,75 @@ _SIGNOFF = re.compile(r"(?m)^(?i:thanks|thank you|regards|best regards|kind rega
                       r"mit freundlichen gr[üu](?:ß|ss)en|lg|danke|saluti|cordiali saluti|grazie|distinti saluti|groeten|"
                       r"met vriendelijke groet(?:en)?|bedankt|obrigad[oa]|cumprimentos|atenciosamente|abra[çc]os)\b[ ,.!]*"
                       rf"(?:\n\s*)?({_NAME_RUN})")
+# Self-introductions: the one or two words after a cue that introduces a NAME ("my name is priya
+# sharma", "je m'appelle julie", "name: john smith", "signed, mark") are redacted whatever their case:
+# customers type names in lower case and the capitalised rules above miss them. Only cues that name
+# someone ("I am" / "je suis" / "soy" also open "I am waiting"); "this is" / "hier ist" only where a
+# call or e-mail introduces its writer (start of a line or sentence, or after a greeting). The words
+# stop at punctuation, digits and function words, so "my name is on the order" keeps "on the order";
+# one ordinary word after a cue may go ("this is urgent" → "this is [name]"): missing a name is worse.
+_APOS = r"['’ʼ`´]"
+_SELF_CUES = (
+    r"my (?:full |first |last |sur|given |family |maiden )?name(?: is|" + _APOS + r"s)|my surname is|i(?: am|" + _APOS +
+    r"m) called|(?:full |first |last |sur|given |family |customer(?:'s)? |account )?name[ \t]{0,8}[:=]|signed[ \t]{0,8}[,:]?|"
+    r"je m" + _APOS + r"\s?appelle|mon (?:nom|pr[ée]nom)(?: de famille)? (?:est|c" + _APOS + r"est)|moi c" + _APOS +
+    r"est|(?:nom|pr[ée]nom)(?: de famille)?[ \t]{0,8}:|sign[ée]e?[ \t]{0,8}[,:]?|"
+    r"me llamo|mi nombre(?: completo)? es|mi apellido es|(?:nombre|apellidos?)[ \t]{0,8}:|firmad[oa][ \t]{0,8}[,:]?|"
+    r"ich hei(?:ß|ss)e|mein (?:vor|nach|familien)?name (?:ist|lautet)|(?:vor|nach)?name[ \t]{0,8}:|gezeichnet[ \t]{0,8}[,:]?|"
+    r"mi chiamo|(?:il )?mio (?:nome|cognome) (?:[èe]|e" + _APOS + r")|(?:nome|cognome)[ \t]{0,8}:|firmat[oa][ \t]{0,8}[,:]?|"
+    r"mijn (?:voor|achter)?naam is|ik heet|(?:voor|achter)?naam[ \t]{0,8}:|getekend[ \t]{0,8}[,:]?|"
+    r"(?:o )?meu nome(?: completo)? [ée]|(?:eu )?me chamo|chamo-me|(?:apelido|sobrenome)[ \t]{0,8}:|assinad[oa][ \t]{0,8}[,:]?")
+# "this is tom from accounting": only where a writer introduces themself.
+_INTRO_CUES = (r"this is|hier (?:ist|spricht)|ici|aqu[ií] (?:es|habla)|qui [èe]|hier is|u spreekt met|"
+               r"aqui [ée]|fala")
+_GREETING = (r"hi|hello|hey|good (?:morning|afternoon|evening)|bonjour|bonsoir|salut|hola|buenos d[ií]as|buenas tardes|"
+             r"hallo|guten (?:tag|morgen)|servus|ciao|buongiorno|buonasera|goedemorgen|goedemiddag|hoi|dag|ol[áa]|bom dia|"
+             r"boa tarde")
+# Function words (7 languages) and the commonest words after "this is": where a name cannot be.
+_NOT_AFTER_CUE = frozenset("""
+a an the and or but nor not no so very too also just still only really quite again now here there then yet
+from of at in on to for with by about regarding re as than that this these those it its is am are was were be been
+i me my mine your our their his her him she he they we you who what which when where why how please thanks
+urgent ridiculous unacceptable frustrating annoying getting going taking happening because if on off out up down
+et ou mais ni ne pas pour par avec sans de des du le la les un une au aux en dans sur sous chez que qui quoi je j moi
+mon ma mes ton ta tes son sa ses notre votre leur ce cet cette ces ici est suis c il elle ils elles nous vous
+y e o u ni pero sin con para por del el los las uno una unos unas al en que quien yo mi mis tu su sus es soy aqui
+und oder aber nicht kein keine von aus bei mit nach zu zum zur f\u00fcr \u00fcber um an auf im in der die das den dem des ein eine
+einen einem einer ich mein meine mich mir ist bin wegen
+ed ma non per con da di del della dei degli il lo gli i uno un nel nella su che chi io mio mia sono \u00e8
+en of maar niet geen van voor met uit bij naar om op aan in het een ik mijn is ben
+ou mas n\u00e3o sem com para por do da dos das os as um uma no na em que eu meu minha sou \u00e9 aqui
+""".split())
+# A function word is never taken: the match fails there, so "my name is my name is priya" still finds priya.
+_NOT_STOP = r"(?!(?:" + "|".join(sorted(map(re.escape, _NOT_AFTER_CUE), key=len, reverse=True)) + r")(?![^\W\d_]|['’-][^\W\d_]))"
+_NAME_WORD = r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_])){0,63}"
+_PARTICLES = r"van|von|de|der|den|del|della|da|dos|das|di|le|la|du|ten|ter|mac|mc|bin|al|el|st"
+_SELF_NAME = re.compile(
+    rf"(?i)(?:\b(?:{_SELF_CUES})|(?:^|(?<=[.!?\n]))[ \t]{{0,8}}(?:{_INTRO_CUES})\b"
+    rf"|\b(?:{_GREETING})\b[\s,!.-]{{0,8}}(?:{_INTRO_CUES}|it{_APOS}s|c{_APOS}est|soy|sono|ik ben|sou)\b)"
+    rf"[ \t]{{0,8}}[,:\-–]?[ \t]{{0,8}}(?:\n[ \t]{{0,8}})?"
+    rf"(?P<first>{_NOT_STOP}{_NAME_WORD})"
+    rf"(?P<rest>(?:[ \t]{{1,8}}(?:(?:{_PARTICLES})[ \t]{{1,8}}){{0,2}}{_NOT_STOP}{_NAME_WORD})?)(?!\w)")
+# Sign-offs in lower case ("thanks,\nmark", "regards, mark"): a word alone at the end of its line.
+_SIGNOFF_ANY_CASE = re.compile(
+    r"(?im)^[ \t]{0,8}(?:thanks|thank you|regards|best regards|kind regards|best|cheers|sincerely|cordialement|merci|"
+    r"bien [àa] vous|saludos|gracias|atentamente|un saludo|gr[üu](?:ß|ss)e|viele gr[üu](?:ß|ss)e|danke|lg|saluti|"
+    r"cordiali saluti|grazie|groeten|met vriendelijke groet(?:en)?|bedankt|obrigad[oa]|cumprimentos|atenciosamente|"
+    rf"abra[çc]os)[ \t]{{0,8}}[,.!-]{{1,4}}[ \t]{{0,8}}(?:\n[ \t]{{0,8}})?(?P<first>{_NOT_STOP}{_NAME_WORD})"
+    rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_NAME_WORD})?)[ \t]{{0,8}}[.!]?[ \t]{{0,8}}$")
+
+
+def _self_named(text: str) -> str:
+    """The words after a self-introduction or a sign-off → ``[name]`` (lower case too)."""
+
+    def sub(m: re.Match[str]) -> str:
+        s, e = m.start("first") - m.start(0), m.end("rest") - m.start(0)
+        return m.group(0)[:s] + "[name]" + m.group(0)[e:]
+
+    text = _SELF_NAME.sub(sub, text)
+    return _SIGNOFF_ANY_CASE.sub(sub, text)
+
+
 _AFTER_NAME = re.compile(rf"\[name\]\s+({_NAME_RUN})")
 _CAP_RUN = re.compile(rf"\b{_CAP}(?:\s+(?:(?:van|von|de|der|den|del|della|da|dos|das|di|le|la|du)\s+)?{_CAP})+")
 # Capitalised words that start sentences or name things, not people (kept inside a run of capitals).
@@ -158,6 +230,8 @@ def _phones(text: str) -> str:
 
 
 def _names(text: str, names: Iterable[str]) -> str:
+    # Self-introductions first: a capitalised rule may eat part of the cue ("hAlLo, IcH HeIßE anna").
+    text = _self_named(text)
     for name in names:
         for part in {p for p in re.split(r"[\s,]+", name or "") if len(p) >= 2 and not p.startswith("[")}:
             text = re.sub(rf"(?<!\w){re.escape(part)}(?!\w)", "[name]", text, flags=re.I)
@@ -210,7 +284,11 @@ def redact(text: str, names: Iterable[str] | None = None, strict_names: bool = F
     ``strict_names`` (past tickets before storage, and before a prompt) also replaces every
     capitalised word inside a sentence, see :func:`_mid_sentence_capitals`.
     """
-    t = (text or "")[:MAX_CHARS]
+    # Look-alike letters, full-width forms and invisible characters folded first (as triage reads
+    # them): "my n\u200bame is" or a full-width phone number is redacted like the plain one.
+    from pipeline.lookalikes import fold_lookalikes
+
+    t = fold_lookalikes((text or "")[:MAX_CHARS])
     t = _EMAIL.sub("[email]", t)
     t = _IBAN.sub(_iban, t)
     t = _cards(t)

@@ -2,10 +2,11 @@
 
 PII is redacted *before* anything is embedded or stored (:mod:`knowledge.redact`: emails,
 IBANs, cards, CVVs, phones, dates, addresses, postcodes, order/ID/passport numbers, the names
-the helpdesk knows and capitalised names after cues). What remains is how the team answered a
-kind of question, which is what retrieval needs. Internal notes and the sidecar's own notes are
-never indexed. Drafts never quote these documents (see ``pipeline/draft.py``): they only inform
-an LLM draft as de-identified guidance and are cited as "similar past ticket".
+the helpdesk knows, capitalised names after cues, any-case names after a self-introduction).
+What remains is how the team answered a kind of question, which is what retrieval needs.
+Internal notes and the sidecar's own notes are never indexed. Drafts never quote these
+documents (see ``pipeline/draft.py``): they only inform an LLM draft as de-identified guidance
+and are cited as "similar past ticket".
 """
 
 from __future__ import annotations

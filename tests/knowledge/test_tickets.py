@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from knowledge.retrieve import search
 from knowledge.tickets import document_from_ticket, ingest_ticket, redact_pii
 from pipeline.models import AGENT, CUSTOMER, SIDECAR, Message, Person, Ticket
@@ -64,3 +66,93 @@ def test_ingested_ticket_is_searchable_and_stores_no_pii(counting_store):
     # Re-indexing the same ticket embeds nothing new.
     counter.texts.clear()
     assert ingest_ticket(_ticket(), store) == 0 and counter.texts == []
+
+
+# ---------------------------------------------------------------- names in lower case after a self-introduction
+
+# (text, the name's words): each language's cue, typed in lower case as customers do.
+_SELF_INTRODUCED = [
+    ("my name is priya sharma, my parcel never came", ["priya", "sharma"]),
+    ("hi, this is tom from accounting, the invoice is wrong", ["tom"]),
+    ("bonjour, je m'appelle julie et mon colis est perdu", ["julie"]),
+    ("je m’appelle julie", ["julie"]),  # typographic apostrophe
+    ("hallo, ich heiße anna und mein paket fehlt", ["anna"]),
+    ("ich heisse anna", ["anna"]),
+    ("hola, me llamo carlos y no llegó mi pedido", ["carlos"]),
+    ("buongiorno, mi chiamo giulia e il pacco non è arrivato", ["giulia"]),
+    ("hoi, mijn naam is sanne van dijk en mijn pakket is kwijt", ["sanne", "dijk"]),
+    ("olá, o meu nome é joão silva e a encomenda não chegou", ["joão", "silva"]),
+    ("chamo-me rita, a encomenda não chegou", ["rita"]),
+    ("name: john smith\nthe order never arrived", ["john", "smith"]),
+    ("please refund it.\nsigned, mark", ["mark"]),
+    ("thanks,\nmark", ["mark"]),
+    ("mon nom est zoë durand", ["zoë", "durand"]),
+    ("my name is anne-marie", ["anne-marie"]),
+    ("mi nombre es josé", ["josé"]),
+    ("mein name ist jürgen", ["jürgen"]),
+    ("il mio nome è lucia", ["lucia"]),
+    ("ik heet pieter", ["pieter"]),
+    ("meu nome é conceição", ["conceição"]),
+]
+
+
+def _words(text: str) -> set[str]:
+    import re
+
+    return {w.lower() for w in re.findall(r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*", text)}
+
+
+@pytest.mark.parametrize("text,names", _SELF_INTRODUCED)
+def test_a_lower_case_name_after_a_self_introduction_is_redacted(text, names):
+    out = redact_pii(text)
+    assert "[name]" in out and not set(names) & _words(out), out
+
+
+@pytest.mark.parametrize("text,names", _SELF_INTRODUCED)
+def test_the_cue_in_mixed_or_upper_case_still_redacts(text, names):
+    for variant in (text.upper(), "".join(c.upper() if i % 2 else c for i, c in enumerate(text))):
+        out = redact_pii(variant)
+        assert not {n.lower() for n in names} & _words(out), out
+
+
+@pytest.mark.parametrize("text,name", [
+    ("my n\u200bame is priya", "priya"),  # zero-width space inside the cue
+    ("m\u0443 n\u0430me is priya", "priya"),  # Cyrillic у and а
+    ("\uff4d\uff59 \uff4e\uff41\uff4d\uff45 \uff49\uff53 priya", "priya"),  # full-width "my name is"
+    ("je m\u2060'appelle julie", "julie"),  # word joiner
+    ("ich hei\u00adße anna", "anna"),  # soft hyphen
+    ("m\u0435 ll\u0430mo carlos", "carlos"),
+])
+def test_look_alike_and_invisible_characters_in_the_cue_do_not_hide_the_name(text, name):
+    out = redact_pii(text)
+    assert name not in _words(out) and "[name]" in out, out
+
+
+def test_a_zero_width_cue_is_redacted_on_the_kb_add_tickets_path_too():
+    t = _ticket()
+    t.messages[0].body_text = "hello, my n\u200bame is priya sharma and I was charged twice."
+    doc = document_from_ticket(t)
+    assert doc is not None and "priya" not in doc.text.lower() and "sharma" not in doc.text.lower()
+    assert "charged twice" in doc.text
+
+
+@pytest.mark.parametrize("text,kept", [
+    ("my name is on the order", "is on the order"),
+    ("je m'appelle pour ma commande", "pour ma commande"),
+    ("I am waiting for my refund", "I am waiting for my refund"),
+    ("je suis très déçu", "je suis très déçu"),
+    ("this is the second time I ask", "this is the second time I ask"),
+    ("thanks for your help", "thanks for your help"),
+    ("name: 12345", ""),  # digits are not a name (and are redacted as a number)
+])
+def test_what_follows_a_cue_but_is_no_name_is_kept(text, kept):
+    out = redact_pii(text)
+    assert kept in out, out
+    assert "[name]" not in out or text.startswith("name"), out
+
+
+def test_a_name_stops_at_a_function_word_or_punctuation():
+    assert redact_pii("this is tom from accounting") == "this is [name] from accounting"
+    assert redact_pii("je m'appelle julie et j'attends") == "je m'appelle [name] et j'attends"
+    assert redact_pii("my name is priya. my order is late") == "my name is [name]. my order is late"
+    assert redact_pii("me llamo carlos y espero") == "me llamo [name] y espero"

@@ -38,6 +38,9 @@ LEARNED = [
     ("ｗｈｅｒｅ ｉｓ ｍｙ ｐａｒｃｅｌ, ｐｈｏｎｅ ０７７００ ９００１２３, ｏｌｇａ＠ｅｘａｍｐｌｅ．ｃｏｍ",
      ["０７７００", "07700", "900123", "９００１２３", "ｏｌｇａ", "olga@"]),
     ("My parcel for Кarl Müller at 12 Baker Street has not come", ["Кarl", "Karl", "Müller", "Baker Street"]),
+    # Names typed in lower case after a self-introduction, one with a zero-width space inside the cue.
+    ("hi my name is priyanka sharma and my parcel never came", ["priyanka", "sharma"]),
+    ("hola, me ll\u200bamo joaquín y mi pedido no llegó", ["joaquín", "joaquin"]),
 ]
 
 

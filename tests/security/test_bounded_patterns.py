@@ -103,3 +103,16 @@ def test_a_host_is_read_127_labels_at_most():
     assert guards.find_links(f"see {deep} now")
     assert guards.strip_links(f"see {deep} now")[0] == "see [link removed] now"
     assert guards.find_links("a." * 5000 + " evil.example")
+
+
+@pytest.mark.parametrize("name", ["_SELF_NAME", "_SIGNOFF_ANY_CASE"])
+def test_the_self_introduction_patterns_have_no_unbounded_repeat(name):
+    # Tried at every position of a past ticket: "this is this is ...", "name: name: ...", 20,000 spaces.
+    rx = getattr(redact, name)
+    assert _unbounded_class_repeats(list(sre_parse.parse(rx.pattern, rx.flags))) == [], name
+
+
+@pytest.mark.parametrize("run", ["this is ", "name: ", "thanks,\n", "hi ", "my name is ", " "])
+def test_long_runs_of_a_cue_still_redact(run):
+    out = redact.redact(run * 1000 + "my name is priya", strict_names=True)
+    assert out.endswith("my name is [name]"), out[-60:]
