@@ -136,6 +136,8 @@ a an the and or but nor not no so very too also just still only really quite aga
 from of at in on to for with by about regarding re as than that this these those it its is am are was were be been
 i me my mine your our their his her him she he they we you who what which when where why how please thanks
 urgent ridiculous unacceptable frustrating annoying getting going taking happening because if on off out up down
+bye goodbye all everyone team guys folks anyway ok okay sorry
+adieu merci tous adiós adios gracias tschüss tschüs danke doei bedankt tchau obrigado obrigada grazie
 et ou mais ni ne pas pour par avec sans de des du le la les un une au aux en dans sur sous chez que qui quoi je j moi
 mon ma mes ton ta tes son sa ses notre votre leur ce cet cette ces ici est suis c il elle ils elles nous vous
 y e o u ni pero sin con para por del el los las uno una unos unas al en que quien yo mi mis tu su sus es soy aqui
@@ -152,6 +154,8 @@ _PARTICLES = r"van|von|de|der|den|del|della|da|dos|das|di|le|la|du|ten|ter|mac|m
 _SELF_NAME = re.compile(
     rf"(?i)(?:\b(?:{_SELF_CUES})|(?:^|(?<=[.!?\n]))[ \t]{{0,8}}(?:{_INTRO_CUES})\b"
     rf"|\b(?:{_GREETING})\b[\s,!.-]{{0,8}}(?:{_INTRO_CUES}|it{_APOS}s|c{_APOS}est|soy|sono|ik ben|sou)\b)"
+    # The cue is whole: "signe" is no cue inside "signed up" (a cue ending in ":" may touch the name).
+    rf"(?:(?<=[:=,])|(?![^\W\d_]))"
     rf"[ \t]{{0,8}}[,:\-–]?[ \t]{{0,8}}(?:\n[ \t]{{0,8}})?"
     rf"(?P<first>{_NOT_STOP}{_NAME_WORD})"
     rf"(?P<rest>(?:[ \t]{{1,8}}(?:(?:{_PARTICLES})[ \t]{{1,8}}){{0,2}}{_NOT_STOP}{_NAME_WORD})?)(?!\w)")

@@ -143,6 +143,9 @@ def test_a_zero_width_cue_is_redacted_on_the_kb_add_tickets_path_too():
     ("je suis très déçu", "je suis très déçu"),
     ("this is the second time I ask", "this is the second time I ask"),
     ("thanks for your help", "thanks for your help"),
+    ("I signed up, but don't have a PIN", "I signed up, but"),  # "signe" is no cue inside "signed"
+    ("i'm signed up for the plan", "i'm signed up for the plan"),
+    ("thanks, bye", "thanks, bye"),
     ("name: 12345", ""),  # digits are not a name (and are redacted as a number)
 ])
 def test_what_follows_a_cue_but_is_no_name_is_kept(text, kept):
