@@ -136,7 +136,8 @@ a an the and or but nor not no so very too also just still only really quite aga
 from of at in on to for with by about regarding re as than that this these those it its is am are was were be been
 i me my mine your our their his her him she he they we you who what which when where why how please thanks
 urgent ridiculous unacceptable frustrating annoying getting going taking happening because if on off out up down
-bye goodbye all everyone team guys folks anyway ok okay sorry
+bye goodbye all everyone team guys folks anyway ok okay sorry pretty extremely totally absolutely
+sad weird strange wrong crazy insane great good bad terrible awful horrible unbelievable important
 adieu merci tous adiós adios gracias tschüss tschüs danke doei bedankt tchau obrigado obrigada grazie
 et ou mais ni ne pas pour par avec sans de des du le la les un une au aux en dans sur sous chez que qui quoi je j moi
 mon ma mes ton ta tes son sa ses notre votre leur ce cet cette ces ici est suis c il elle ils elles nous vous
