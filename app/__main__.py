@@ -333,11 +333,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"INVALID config:\n{exc}", file=sys.stderr)
         return 1
-    from app.commands.checks import knowledge_brand_note, weak_secret_warnings
+    from app.commands.checks import brand_overrides_without_platform, knowledge_brand_note, weak_secret_warnings
     from app.commands.table import config_table
 
     print(config_table(cfg, args.platform))
-    for line in weak_secret_warnings(os.environ):  # warnings, not errors: the config itself is valid
+    # Warnings, not errors: the config itself is valid.
+    for line in weak_secret_warnings(os.environ) + brand_overrides_without_platform(cfg, os.environ):
         print(line, file=sys.stderr)
     note = knowledge_brand_note(os.environ)
     if note:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 # A shared webhook token is a password the helpdesk sends with every call (Gorgias, Freshdesk; Zendesk's
 # signing secret is an HMAC key): short ones can be guessed or brute-forced over the open endpoint.
@@ -48,3 +49,25 @@ def knowledge_brand_note(environ: Mapping[str, str]) -> str | None:
         return "knowledge base " + brand_summary(stored_brands(store))
     except Exception:  # noqa: BLE001 (a note, never a failure)
         return None
+
+
+def brand_overrides_without_platform(cfg: Any, environ: Mapping[str, str]) -> list[str]:
+    """One warning per rules override matching a ``brand`` without a ``platform`` while several helpdesks are set up.
+
+    Brand ids are each helpdesk's own numbers (Zendesk ``brand_id``, Freshdesk ``product_id``): ``brand: "101"``
+    alone also matches the other helpdesk's 101, whose tickets would then get this brand's rules (auto-reply
+    included). Retrieval scopes brands by platform (knowledge.brands); rules match what ops wrote.
+    """
+    try:
+        from app.settings import PLATFORM_NAMES, load_settings
+
+        s = load_settings(dict(environ))
+        platforms = [n for n in PLATFORM_NAMES if s.platform(n).configured or s.platform(n).webhook_secrets]
+    except Exception:  # noqa: BLE001 (a warning about the config, never a failure of the check)
+        return []
+    if len(platforms) < 2:
+        return []
+    return [f"WARNING: rules override #{i} matches brand {ov.match['brand']!r} without a platform while "
+            f"{', '.join(platforms)} are set up: brand ids are per helpdesk, so it also matches another helpdesk's "
+            f"brand {ov.match['brand']!r}; add platform: to the match"
+            for i, ov in enumerate(cfg.rules.overrides, 1) if "brand" in ov.match and "platform" not in ov.match]

@@ -47,3 +47,33 @@ def test_check_config_says_what_tickets_without_a_brand_see(tmp_path):
     # No store at all: no note, no store created by the check.
     r = run("check-config", env=_env(tmp_path / "empty"))
     assert r.returncode == 0 and "brands:" not in r.stdout and not (tmp_path / "empty" / "var" / "chroma").exists()
+
+
+def test_check_config_warns_about_a_brand_override_without_a_platform_when_several_helpdesks_are_set_up(tmp_path):
+    # Brand ids are each helpdesk's own numbers: "brand: 101" alone also gives Freshdesk product 101's
+    # tickets Zendesk brand 101's rules (auto-reply included).
+    import shutil
+
+    from tests.app.test_cli import ROOT
+
+    cfg = tmp_path / "config"
+    shutil.copytree(ROOT / "config", cfg)
+    rules = cfg / "rules.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8") + """
+overrides:
+  - match: {brand: "101"}
+    intents:
+      order_status: {auto_reply: false}
+  - match: {platform: zendesk, brand: "202"}
+    intents:
+      order_status: {auto_reply: false}
+""", encoding="utf-8")
+    two = {"SIDECAR_CONFIG": str(cfg), "ZENDESK_WEBHOOK_SECRET": "z" * 32, "FRESHDESK_WEBHOOK_TOKEN": "f" * 32}
+    r = run("check-config", env=_env(tmp_path, **two))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout + r.stderr
+    assert "override #1 matches brand '101' without a platform" in out and "zendesk, freshdesk" in out
+    assert "'202'" not in out  # scoped by its platform
+    one = {"SIDECAR_CONFIG": str(cfg), "ZENDESK_WEBHOOK_SECRET": "z" * 32}
+    r = run("check-config", env=_env(tmp_path, **one))
+    assert r.returncode == 0 and "without a platform" not in r.stdout + r.stderr  # one helpdesk: unambiguous
