@@ -96,16 +96,15 @@ def shot_text(text: str, operator: frozenset[str] = frozenset()) -> str:
     The examples are the local model's nearest training texts: ops' own YAML examples and keywords
     (sent as written), and history learned with ``intents learn`` (other customers' messages: their
     e-mail addresses, phone and order numbers and names would otherwise go to the LLM provider with
-    every similar ticket). Look-alike letters, full-width forms and invisible characters are folded
-    first, so an address with a zero-width space in it or full-width digits are redacted like plain ones.
-    ``operator``: the texts ops wrote (:func:`ops_examples`).
+    every similar ticket). :func:`knowledge.redact.redact` folds look-alike letters, full-width forms and
+    invisible characters first, so an address with a zero-width space in it or full-width digits are
+    redacted like plain ones. ``operator``: the texts ops wrote (:func:`ops_examples`).
     """
     if text in operator:
         return text
     from knowledge.redact import redact
-    from pipeline.lookalikes import fold_lookalikes
 
-    return redact(fold_lookalikes(text), strict_names=True)
+    return redact(text, strict_names=True)
 
 
 def ops_examples(cfg: Config) -> frozenset[str]:
