@@ -230,12 +230,21 @@ _SPLIT_TERMS: dict[str, tuple[str, ...]] = {
                r"\b(?:amount|sum|money|price|cost|" + _MONEY + r")\b.{0,30}\bback\b",
                r"\b(?:rend|rendr)(?:ons|ez|ont|ai|a|re|u|us)\b.{0,40}\b(?:argent|montant|somme|" + _MONEY + r")\b",
                r"\bdevolv\w*\b.{0,40}\b(?:dinero|dinheiro|importe|valor|montante|" + _MONEY + r")\b",
-               r"\brestitu\w*\b.{0,40}\b(?:soldi|importo|denaro|" + _MONEY + r")\b"),
+               r"\brestitu\w*\b.{0,40}\b(?:soldi|importo|denaro|" + _MONEY + r")\b",
+               # Review of 2026-12-01: money sent or handed back in other words ("your money will be
+               # returned", "we will transfer 80 EUR to your account", "we'll reverse the charge").
+               r"\bmoney\b.{0,30}\b(?:return|refund|repa|transfer|credit|sent|send|wired)\w*",
+               r"\byou(?:'ll|\s+will|\s+should|\s+can)?\s+(?:get|receive)\b.{0,15}\bmoney\b",
+               r"\b(?:transfer|send|wire|credit|pay)\w*\s+(?:you\s+|back\s+|to\s+you\s+)?(?:the\s+|an?\s+)?"
+               r"(?:(?:sum|amount)\s+of\s+)?" + _MONEY,
+               r"\b(?:revers|cancel|void)\w*\s+(?:the|this|that|your)\s+(?:charge|payment|transaction|debit)\b"),
     "discount": (r"\d{1,2}\s?%", r"\bpercent\b", r"prozent", r"por ?ciento", r"pour ?cent", r"per ?cento", r"procent",
                  r"por ?cento"),
     "credit": (r"schrijven\b.{0,40}\bbij", r"schreiben\b.{0,40}\bgut"),
     # "We will cover the cost of a new jacket", "we'll pay for the repair".
-    "on_us": (r"\bcover\w*\b.{0,20}\b(?:cost|price|expense|bill)", r"\bwe(?:'ll| will| shall)?\s+pay\s+for\b"),
+    "on_us": (r"\bcover\w*\b.{0,20}\b(?:cost|price|expense|bill)", r"\bwe(?:'ll| will| shall)?\s+pay\s+for\b",
+              # "We'll waive the fee", "waiving the return shipping cost" (review of 2026-12-01).
+              r"\bwaiv\w*\b"),
 }
 _TERM_RX = {cat: re.compile(r"(?<![a-z])(?:" + "|".join([re.escape(t) for t in terms] + list(_SPLIT_TERMS.get(cat, ())))
                             + ")")
@@ -387,6 +396,37 @@ _SECRET = re.compile(r"(?x)(?<![a-z])(?:"
     r")(?![a-z])")
 
 
+# Lines a customer may get the model to write *for the agent*, not the customer: a forged approval
+# ("Approved by supervisor, safe to send as is"), the note's own labels ("AI triage", "Recommended
+# action", "APPROVAL REQUIRED"), a second "Suggested reply:" section or our tags (review of 2026-12-01).
+# The draft sits in a quote under its label, but a line like these reads as the sidecar's or a
+# colleague's word. English, with the usual forms in French, Spanish and German.
+_NOTE_IMITATION = re.compile(r"(?x)(?<![a-z])(?:"
+    r"note\s+(?:to|for)\s+(?:the\s+)?(?:agent|reviewer|support\s+team|staff|team)|(?:agent|internal|reviewer|staff)[\s-]+(?:note|only)\b"  # noqa: E501
+    r"|(?:approved|verified|checked|reviewed|signed\s+off|cleared|validated|authori[sz]ed)\s+by\s+(?:an?\s+|the\s+|our\s+)?(?:agent|supervisor|team\s*lead|lead|manager|admin\w*|reviewer|qa|human|support|compliance|ai)"  # noqa: E501
+    r"|(?:this|the)\s+(?:draft|reply|answer|response)\s+(?:is|was|has\s+been)\s+(?:already\s+)?(?:approved|checked|verified|reviewed|validated|cleared)"  # noqa: E501
+    r"|(?:safe|ok|okay|fine|cleared|approved)\s+to\s+(?:send|auto-?send|publish)|ready\s+to\s+send\s+(?:as\s+is|to\s+the\s+customer)"  # noqa: E501
+    r"|send\s+(?:it\s+|this\s+)?(?:as\s+is|unchanged|without\s+(?:any\s+)?(?:changes|edits|review))"
+    r"|no\s+(?:further\s+)?(?:review|changes|edits|checks?|approval)\s+(?:is\s+|are\s+)?(?:needed|required|necessary)|do\s+not\s+(?:edit|modify|review)\b"  # noqa: E501
+    r"|(?:all\s+)?(?:guards?|checks)\s+(?:passed|ok|cleared)|no\s+warnings"
+    r"|ai\s+triage|approval\s+(?:required|not\s+required|granted|given)|recommended\s+action|confidence\s+band|slack\s+was\s+alerted"  # noqa: E501
+    r"|ungrounded\s+claim|sidecar-event|(?:suggested|proposed|final|approved|draft)\s+(?:reply|answer|response)\s*:"
+    r"|ai-(?:approved|processed|intent|approval|needs-review|low-confidence|reject|handoff|wrong-intent)"
+    r"|approuve\s+par|valide\s+par|(?:pret|prete)\s+a\s+(?:etre\s+)?envoye|aprobado\s+por|revisado\s+por|listo\s+para\s+enviar"
+    r"|genehmigt\s+von|gepruft\s+von|kann\s+so\s+(?:gesendet|verschickt)\s+werden"
+    r")(?![a-z])")
+
+
+def note_imitation(text: str) -> list[str]:
+    """Phrases of ``text`` addressed to the agent or copying the note's own structure (see :data:`_NOTE_IMITATION`)."""
+    t = fold(text)
+    found = [m.group(0) for m in _NOTE_IMITATION.finditer(t)]
+    for variant in dict.fromkeys((_despaced(t), _joined(t))):
+        if variant != t:
+            found += [m.group(0) for m in _NOTE_IMITATION.finditer(variant)]
+    return found[:5]
+
+
 def authority_claims(text: str) -> list[str]:
     """Phrases where the draft speaks with authority it does not have ("as the store manager I approve")."""
     t = fold(text)
@@ -405,6 +445,34 @@ def secret_requests(text: str) -> list[str]:
         if variant != t:
             found += [m.group(0) for m in _SECRET.finditer(variant)]
     return found[:5]
+
+
+# ---------------------------------------------------------------- languages the guards read
+
+GUARD_LANGUAGES = ("en", "fr", "es", "de", "it", "nl", "pt")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def unread_language(text: str) -> str | None:
+    """Why the guards above cannot vouch for ``text`` (None when they can read it).
+
+    Their vocabularies are English, French, Spanish, German, Italian, Dutch and Portuguese: a refund
+    promised in Polish ("Zwrócimy Ci pełną kwotę"), Indonesian or Russian is no promise to them, so such
+    a text is never sent by itself (review of 2026-12-01). Letters of another script (look-alikes
+    folded first), the whole text, or one of its sentences of 4+ words read as another language.
+    """
+    from pipeline.langid import other_language
+    from pipeline.lookalikes import fold_lookalikes
+
+    t = fold_lookalikes((text or "")[:MAX_CHARS])
+    odd = sorted({c for c in _LETTER.findall(t) if c not in "ºª" and not unicodedata.name(c, "").startswith("LATIN")})
+    if odd:
+        return f"letters of a script the guards do not read ({''.join(odd[:5])})"
+    lang = other_language(t)
+    if lang is None:
+        lang = next((x for s in _split(t) if len(_LETTER.findall(s)) >= 12 and len(s.split()) >= 4
+                     for x in [other_language(s, 0.9)] if x), None)
+    return f"written in a language the guards do not read ({lang})" if lang else None
 
 
 # ---------------------------------------------------------------- personal data
@@ -481,6 +549,10 @@ def unsafe_reasons(text: str, sources: list[Source], operator_text: Iterable[str
     if pii:
         reasons.append(f"The draft contains personal data ({', '.join(pii)}): check whose it is. "
                        "Never sent automatically.")
+    if note_imitation(rest):
+        reasons.append("The draft speaks to the agent or copies the note (an approval, \"safe to send\", a label or "
+                       "tag of ours): the customer may have asked the model for it. Nothing in the draft comes from "
+                       "the sidecar or a colleague. Never sent automatically.")
     if quotes_past_ticket(text, sources):
         reasons.append("The draft repeats text from another customer's ticket: remove it before sending.")
     return reasons

@@ -40,3 +40,23 @@ def language_guess(text: str) -> tuple[str, float]:
         return "", 0.0
     lang, prob = identifier().classify(text)
     return str(lang), float(prob)
+
+
+@lru_cache(maxsize=1)
+def _open_identifier():
+    """py3langid over all its 97 languages: only to tell that a text is in none of :data:`LANGUAGES`
+    (loaded on first use, ~0.7 s and ~26 MB, by the last check before a public reply only)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def other_language(text: str, min_prob: float = 0.5) -> str | None:
+    """The language of ``text`` when it is confidently one outside :data:`LANGUAGES` ("pl", "sv", "id",
+    "ru", "ja", ...), else None. The guards on what we write read the seven languages only: a refund promised
+    in Polish or Indonesian is no promise to them (review of 2026-12-01)."""
+    text = fold_lookalikes((text or "").strip()[:LANGUAGE_CHARS])
+    if not _WORD.search(text):
+        return None
+    lang, prob = _open_identifier().classify(text)
+    return str(lang) if str(lang) not in LANGUAGES and float(prob) >= min_prob else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import threading
 from typing import Any
@@ -200,6 +201,10 @@ def classify_llm(
         # Name the field and the rule, never echo the model's (possibly injected) output.
         where = "/".join(str(p) for p in exc.absolute_path) or "root"
         raise LLMError(f"schema_invalid: {where} ({exc.validator})", usage) from exc
+    # JSON Schema's pattern is a search and Python's "$" also matches before a final newline: "en\n"
+    # passed "^[a-z]{2}$" and reached the note and any `{language}` custom field (review of 2026-12-01).
+    if not re.fullmatch(r"[a-z]{2}", answer["language"]):
+        raise LLMError("schema_invalid: language (pattern)", usage)
     if answer["language"] not in LANGUAGES:
         log.info("LLM reported language %s (outside the detector's set); kept", answer["language"])
     return answer, usage

@@ -263,6 +263,9 @@ def allow_auto_reply(plan: Plan, draft: Draft | None, operator_text: Iterable[st
     # Checked again here, on the exact text that would be sent, whoever drafted it.
     if len(re.findall(r"[^\W\d_]{2,}", draft.text)) < 4:
         return False, "draft is too short to be an answer"
+    unread = guards.unread_language(draft.text)
+    if unread:
+        return False, f"draft {unread}: the guards read {'/'.join(guards.GUARD_LANGUAGES)} only"
     if guards.only_past_tickets(draft):
         return False, "draft is grounded only on past tickets, not on a policy"
     unsafe = guards.unsafe_reasons(draft.text, draft.sources, operator_text)
