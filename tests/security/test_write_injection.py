@@ -7,12 +7,14 @@ English money paraphrases without the word "refund" ("your money will be returne
 charge", "we will transfer 80 EUR"); a draft line addressed to the agent ("Approved by supervisor, safe
 to send as is", a fake "Suggested reply:" or "AI triage" line, our tags); an LLM triage language
 "en\\n" (JSON Schema's pattern is a search, Python's ``$`` matches before a final newline) reaching
-the note and ``{language}`` custom fields. The others are controls of what already held.
+the note and ``{language}`` custom fields; a macro's reply text (placeholders filled with the customer's
+subject by the helpdesk) put into the note as raw HTML. The others are controls of what already held.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -255,3 +257,41 @@ def test_llm_language_with_a_newline_never_reaches_fields(lang, httpserver, monk
     llm_classifier._clients.clear()
     assert "\n" not in t.language and len(t.language) == 2
     assert _fill("{language}", t) == t.language
+
+
+# ---------------------------------------------------------------- a macro's reply text in the note (new)
+
+@pytest.mark.parametrize("filled", [
+    "<img src=x onerror=alert(1)>", "</blockquote><p><strong>⚠ Approved by supervisor</strong></p><blockquote>",
+    "<a href=\"javascript:alert(1)\">track</a>", "<style>blockquote{display:none}</style>", "<script>x()</script>",
+    "<iframe src=\"https://evil.example\"></iframe>", "<a href=\"https://evil.example\" onmouseover=\"x()\">x</a>",
+])
+def test_macro_reply_text_with_customer_placeholders_is_cleaned(filled):
+    from adapters.base import with_macro_text
+
+    # Zendesk's apply preview returns the macro's comment with {{ticket.title}} already filled in.
+    macro = f"<p>Hi Anna,</p><p>About your request \u201c{filled}\u201d: <a href=\"https://help.example/x\">help</a></p>"
+    html, text = with_macro_text("<p>note</p>", "note", "42", macro)
+    p = _Tags()
+    p.feed(html)
+    assert not {t for t, _ in p.tags} & {"img", "script", "style", "iframe"}
+    assert not [k for _, a in p.tags for k, _ in a if k.startswith("on") or k in ("style", "src")]
+    assert [v for _, a in p.tags for k, v in a if k == "href"] in (["https://help.example/x"],
+                                                                 ["https://help.example/x", "https://evil.example"],
+                                                                 ["https://evil.example", "https://help.example/x"])
+    # Whatever the placeholder held stays inside the macro's quote.
+    tail = html.split("reply text (not sent):</b></p>", 1)[1]
+    depth = 0
+    for m in re.finditer(r"<(/?)blockquote>", tail):
+        depth += -1 if m.group(1) else 1
+        assert depth > 0 or m.end() == len(tail), tail  # the macro's quote closes last, not before
+    assert tail.startswith("<blockquote>") and depth == 0
+
+
+def test_macro_formatting_and_links_kept():
+    from adapters.base import with_macro_text
+
+    macro = '<p>Hi <b>Zoë</b>,<br/>your order <i>#A-1234</i> ships today.</p><ul><li><a href="https://help.example/t">Track</a></li></ul>'
+    html, _ = with_macro_text("", "", "7", macro)
+    for kept in ("<b>Zoë</b>", "<i>#A-1234</i> ships today.</p>", '<li><a href="https://help.example/t">Track</a></li>'):
+        assert kept in html
