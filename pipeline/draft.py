@@ -781,7 +781,10 @@ def parse_model_output(content: str | None, n_sources: int) -> dict[str, Any]:
     try:
         jsonschema.validate(data, DRAFT_SCHEMA)
     except jsonschema.ValidationError as exc:
-        raise DraftRejected(f"schema violation: {exc.message[:200]}") from None
+        # The field and the rule only: jsonschema's message quotes the model's (customer-steerable) text,
+        # and the reason is a warning line of the note, outside the draft's quote (review of 2026-12-01).
+        where = "/".join(str(p) for p in exc.absolute_path) or "root"
+        raise DraftRejected(f"schema violation: {where} ({exc.validator})") from None
     bad = [s for s in data["used_sources"] if not 1 <= int(s[1:]) <= n_sources]
     if bad:
         raise DraftRejected(f"cites sources it was not given: {', '.join(bad)}")
