@@ -36,6 +36,42 @@ REGIONS = ("US", "GB", "FR", "DE", "ES", "IT", "NL", "PT", "BE", "CH", "AT", "IE
 # past ticket at ingest, every draft's personal-data guard). They look at most a token's length
 # ahead (an e-mail's local part is at most 64 characters, RFC 5321), and match what they matched before.
 _EMAIL = re.compile(r"[\w.+'-]{1,64}@[\w-]+(?:\.[\w-]+)+")
+# E-mail addresses written so that a filter misses them: "john at gmail dot com", "john (at) gmail
+# (dot) com", "john @ gmail.com", "jean point dupont arobase orange point fr". A plain " at " with
+# real dots ("ordered at amazon.com") is an address only when the local part looks like one (a dot,
+# "_", "+" or a digit) or the domain is a webmail's: "paid at the till.Then" stays. In "reach me at
+# john dot doe at gmail dot com" the address is what precedes the last "at" (no "at" may follow one).
+_AT_WORDS = r"at|arobase|arroba|chiocciola|apenstaartje|klammeraffe"
+_DOT_WORDS = r"dot|point|punto|punkt|ponto|punt"
+_OPEN, _CLOSE = r"[(\[{<]", r"[)\]}>]"
+_OBF_AT = (rf"[ \t]{{0,3}}{_OPEN}[ \t]{{0,3}}(?:{_AT_WORDS}|@)[ \t]{{0,3}}{_CLOSE}[ \t]{{0,3}}"
+           rf"|[ \t]{{1,3}}@[ \t]{{0,3}}|[ \t]{{0,3}}@[ \t]{{1,3}}|[ \t]{{1,3}}(?:{_AT_WORDS})[ \t]{{1,3}}")
+_OBF_DOT = (rf"(?:[ \t]{{0,3}}{_OPEN}[ \t]{{0,3}}(?:{_DOT_WORDS}|\.)[ \t]{{0,3}}{_CLOSE}[ \t]{{0,3}}"
+            rf"|[ \t]{{1,3}}(?:{_DOT_WORDS})[ \t]{{1,3}}|\.)")
+_OBF_EMAIL = re.compile(
+    rf"(?i)(?<![\w.+'-])(?P<local>[\w+'-]{{1,64}}(?:{_OBF_DOT}[\w+'-]{{1,64}}){{0,3}})(?P<at>{_OBF_AT})"
+    rf"(?P<domain>[\w-]{{1,63}}(?:{_OBF_DOT}[\w-]{{1,63}}){{0,3}}{_OBF_DOT}[a-z]{{2,24}})(?![\w-])(?!{_OBF_AT}[\w-])")
+_WEBMAIL = frozenset("""gmail googlemail hotmail outlook live msn yahoo ymail icloud me mac aol gmx web protonmail proton
+pm tutanota tuta yandex mail orange free wanadoo laposte sfr bbox neuf libero virgilio tiscali alice tin t-online
+freenet hetnet kpnmail ziggo planet telenet skynet sapo zoho fastmail hey btinternet sky""".split())
+
+
+def _obfuscated_email(m: re.Match[str]) -> str:
+    local, at, domain = m.group("local"), m.group("at").strip().lower(), m.group("domain")
+    if at != "at":
+        return "[email]"
+    # An English " at ": "point" is then a word ("5 times at this point to ..."), not a dot; "dot" or
+    # a bracketed dot is; plain dots only with an address-like local part or a webmail domain.
+    words = {w.lower() for w in re.findall(r"[^\W\d_]+", local + " " + domain)}
+    if words & {"point", "punto", "punkt", "ponto", "punt"} or not re.search(r"[^\W\d_]", local):
+        return m.group(0)
+    if re.search(r"(?i)\bdot\b|[(\[{<]", local + domain):
+        return "[email]"
+    if re.search(r"[._+\d]", local) or re.split(r"[\s.]", domain.lower(), maxsplit=1)[0] in _WEBMAIL:
+        return "[email]"
+    return m.group(0)
+
+
 _IBAN = re.compile(r"(?i)\b[a-z]{2}\d{2}(?:[ \-]?[a-z0-9]){10,30}\b")
 _CARDISH = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 _CVV = re.compile(r"(?i)\b(?:cvv2?|cvc2?|cid|security code|card verification(?: code| value)?|code de s[ée]curit[ée]|"
@@ -51,8 +87,10 @@ _MONTHS = (r"jan(?:uary|vier|uar|eiro)?|feb(?:ruary|ruar|braio)?|f[ée]v(?:rier|
            r"outubro|novembro|dezembro|enero|febrero|marzo|junio|julio|septiembre|octubre|noviembre|diciembre|"
            r"gennaio|febbraio|aprile|luglio|settembre|ottobre|novembre|dicembre|janvier|f[ée]vrier|avril|juillet|"
            r"septembre|octobre|d[ée]cembre|januar|februar|juni|juli|oktober|dezember")
+# A numeric date is not three pairs of a longer run: "06.12.34.56.78" (a French phone) was a date
+# and "56.78" stayed; the phone rule now reads the whole run.
 _DATE = re.compile(
-    rf"(?i)\b\d{{4}}-\d{{1,2}}-\d{{1,2}}\b|\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b"
+    rf"(?i)\b\d{{4}}-\d{{1,2}}-\d{{1,2}}\b(?![./-]\d)|(?<!\d[./-])\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b(?![./-]\d)"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th|er|º|o)?\.?\s+(?:de\s+|of\s+)?(?:{_MONTHS})\.?,?\s+(?:de\s+)?\d{{4}}\b"
     rf"|\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b")
 _STREET_WORDS_AFTER = (r"street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|square|sq|"
@@ -79,7 +117,15 @@ _MIXED_ID = re.compile(r"\b(?=(?:[A-Za-z-]{0,64}\d){4})(?=[0-9-]{0,64}[A-Za-z])"
                        r"[A-Za-z0-9][A-Za-z0-9-]{4,24}\b")
 
 # Names: cues in seven languages after which capitalised words are a person.
-_CAP = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’-]+"
+# A capitalised name is one token with its inner capitals, apostrophes and hyphens ("McDonald",
+# "O'Brien", "DeShawn", "Jean-Luc", "Top-up", "Smith's"): cut at the first of them, "[name]Donald" kept the rest
+# (and "De" of "DeShawn", a Dutch article, kept all of it). Every inner part starts with a capital or
+# a mark, so a lower-case run is read one way only (no backtracking through its splits).
+_UP, _LOW = "A-ZÀ-ÖØ-Þ", "a-zà-öø-ÿ"
+_CAP = rf"[{_UP}](?:[{_LOW}]+|['’](?=[{_UP}]))(?:['’-]?[{_UP}][{_LOW}]+|-[{_LOW}]+){{0,4}}(?:['’]s)?(?![{_LOW}])"
+# Titles: "Dear Ms. Smith" is the cue, then the title, then the name (the title alone is no name).
+_TITLES = (r"mr|mrs|ms|miss|mx|dr|prof|sir|madam|m|mme|mlle|monsieur|madame|herr|frau|sr|sra|srta|se[ñn]or|se[ñn]ora|"
+           r"sig|sig\.ra|signor|signora|dhr|mevr|mevrouw|meneer|senhor|senhora|dona")
 _NAME_RUN = rf"{_CAP}(?:[ -](?:(?:van|von|de|der|den|del|della|da|dos|das|di|le|la|du)\s)?{_CAP}){{0,3}}"
 _CUES = (r"mr|mrs|ms|miss|dr|sir|madam|m\.|mme|mlle|monsieur|madame|herr|frau|sr|sra|srta|se[ñn]or|se[ñn]ora|sig|sig\.ra|"
          r"signor|signora|dhr|mevr|mevrouw|meneer|sr\.|sra\.|senhor|senhora|dona|"
@@ -100,7 +146,7 @@ _CUES = (r"mr|mrs|ms|miss|dr|sir|madam|m\.|mme|mlle|monsieur|madame|herr|frau|sr
          r"chama-se|chamad[oa]|em nome de|aos cuidados de|"
          r"hi|hello|hey|dear|bonjour|salut|cher|ch[èe]re|hola|estimad[oa]|querid[oa]|hallo|liebe[r]?|sehr geehrte[r]?|"
          r"ciao|buongiorno|gentile|caro|cara|hoi|beste|geachte|ol[áa]|bom dia|prezad[oa]|car[oa]")
-_CUED_NAME = re.compile(rf"(?i:\b(?:{_CUES}))\.?,?\s+({_NAME_RUN})")
+_CUED_NAME = re.compile(rf"(?i:\b(?:{_CUES}))\.?,?\s+(?:(?i:(?:{_TITLES})\b)\.?\s+)?({_NAME_RUN})")
 _SIGNOFF = re.compile(r"(?m)^(?i:thanks|thank you|regards|best regards|kind regards|best|cheers|sincerely|cordialement|"
                       r"merci|bien [àa] vous|saludos|gracias|atentamente|un saludo|gr[üu](?:ß|ss)e|viele gr[üu](?:ß|ss)e|"
                       r"mit freundlichen gr[üu](?:ß|ss)en|lg|danke|saluti|cordiali saluti|grazie|distinti saluti|groeten|"
@@ -192,7 +238,9 @@ _NOT_NAMES = {w.lower() for w in (
     "Order Commande Pedido Bestellung Ordine Bestelling Encomenda Customer Agent Answer Question Ticket Resolved "
     "Support Team Store Shop Help Centre Center Click Collect Express Standard Premium Black Friday Cyber PayPal Visa "
     "Mastercard Klarna Apple Google Pay DHL UPS FedEx GLS Colissimo Correos PostNL Poste CTT Royal Mail USPS EU UK US "
-    "Amex American Express Stripe Shopify Refund Return Returns Exchange Size Guide Gift Card Cards Invoice".split())}
+    "Amex American Express Stripe Shopify Refund Return Returns Exchange Size Guide Gift Card Cards Invoice "
+    "Mr Mrs Ms Miss Mx Dr Prof Sir Madam Mme Mlle Monsieur Madame Herr Frau Sr Sra Srta Señor Señora Signor "
+    "Signora Dhr Mevr Mevrouw Meneer Senhor Senhora Dona".split())}
 
 
 def _luhn(digits: str) -> bool:
@@ -295,6 +343,7 @@ def redact(text: str, names: Iterable[str] | None = None, strict_names: bool = F
 
     t = fold_lookalikes((text or "")[:MAX_CHARS])
     t = _EMAIL.sub("[email]", t)
+    t = _OBF_EMAIL.sub(_obfuscated_email, t)
     t = _IBAN.sub(_iban, t)
     t = _cards(t)
     t = _CVV.sub("[cvv]", t)
