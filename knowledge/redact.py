@@ -127,16 +127,17 @@ _CAP = rf"[{_UP}](?:[{_LOW}]+|['’](?=[{_UP}]))(?:['’-]?[{_UP}][{_LOW}]+|-[{_
 _TITLES = (r"mr|mrs|ms|miss|mx|dr|prof|sir|madam|m|mme|mlle|monsieur|madame|herr|frau|sr|sra|srta|se[ñn]or|se[ñn]ora|"
            r"sig|sig\.ra|signor|signora|dhr|mevr|mevrouw|meneer|senhor|senhora|dona")
 _NAME_RUN = rf"{_CAP}(?:[ -](?:(?:van|von|de|der|den|del|della|da|dos|das|di|le|la|du)\s)?{_CAP}){{0,3}}"
+# Relationship words: the person named right after one is a third party ("my neighbour priya").
+_RELATIONS = (r"my (?:neighbou?r|husband|wife|partner|son|daughter|mother|father|mum|mom|dad|friend|colleague|sister|brother|"
+              r"boss|landlord|flatmate|roommate)|"
+              r"mon (?:voisin|mari|fils|p[èe]re|fr[èe]re|ami|coll[èe]gue|conjoint)|ma (?:voisine|femme|fille|m[èe]re|s[œo]eur|amie|coll[èe]gue)|"
+              r"mi (?:vecin[oa]|marido|mujer|esposa|hij[oa]|madre|padre|herman[oa]|amig[oa]|compa[ñn]er[oa])|"
+              r"mein(?:e|em|er)? (?:nachbar(?:in)?|mann|frau|sohn|tochter|mutter|vater|bruder|schwester|freund(?:in)?|kolleg(?:e|in))|"
+              r"(?:il )?mio (?:vicino|marito|figlio|padre|fratello|amico|collega)|(?:la )?mia (?:vicina|moglie|figlia|madre|sorella|amica|collega)|"
+              r"mijn (?:buurman|buurvrouw|man|vrouw|zoon|dochter|moeder|vader|broer|zus|vriend(?:in)?|collega)|"
+              r"(?:o )?meu (?:vizinho|marido|filho|pai|irm[ãa]o|amigo|colega)|(?:a )?minha (?:vizinha|mulher|esposa|filha|m[ãa]e|irm[ãa]|amiga|colega)")
 _CUES = (r"mr|mrs|ms|miss|dr|sir|madam|m\.|mme|mlle|monsieur|madame|herr|frau|sr|sra|srta|se[ñn]or|se[ñn]ora|sig|sig\.ra|"
-         r"signor|signora|dhr|mevr|mevrouw|meneer|sr\.|sra\.|senhor|senhora|dona|"
-         r"my (?:neighbou?r|husband|wife|partner|son|daughter|mother|father|mum|mom|dad|friend|colleague|sister|brother|"
-         r"boss|landlord|flatmate|roommate)|"
-         r"mon (?:voisin|mari|fils|p[èe]re|fr[èe]re|ami|coll[èe]gue|conjoint)|ma (?:voisine|femme|fille|m[èe]re|s[œo]eur|amie|coll[èe]gue)|"
-         r"mi (?:vecin[oa]|marido|mujer|esposa|hij[oa]|madre|padre|herman[oa]|amig[oa]|compa[ñn]er[oa])|"
-         r"mein(?:e|em|er)? (?:nachbar(?:in)?|mann|frau|sohn|tochter|mutter|vater|bruder|schwester|freund(?:in)?|kolleg(?:e|in))|"
-         r"(?:il )?mio (?:vicino|marito|figlio|padre|fratello|amico|collega)|(?:la )?mia (?:vicina|moglie|figlia|madre|sorella|amica|collega)|"
-         r"mijn (?:buurman|buurvrouw|man|vrouw|zoon|dochter|moeder|vader|broer|zus|vriend(?:in)?|collega)|"
-         r"(?:o )?meu (?:vizinho|marido|filho|pai|irm[ãa]o|amigo|colega)|(?:a )?minha (?:vizinha|mulher|esposa|filha|m[ãa]e|irm[ãa]|amiga|colega)|"
+         r"signor|signora|dhr|mevr|mevrouw|meneer|sr\.|sra\.|senhor|senhora|dona|" + _RELATIONS + "|"
          r"named|called|c/o|care of|addressed to|signed by|delivered to|recipient|attn|attention|"
          # Prepositions: a capitalised word right after one, mid-sentence, is a proper noun; names go.
          r"to|from|with|for|by|gave it to|left it with|pour|avec|par|chez|para|con|por|an|f[üu]r|mit|von|bei|"
@@ -183,6 +184,7 @@ from of at in on to for with by about regarding re as than that this these those
 i me my mine your our their his her him she he they we you who what which when where why how please thanks
 urgent ridiculous unacceptable frustrating annoying getting going taking happening because if on off out up down
 bye goodbye all everyone team guys folks anyway ok okay sorry pretty extremely totally absolutely
+customer client cliente kunde kundin klant
 sad weird strange wrong crazy insane great good bad terrible awful horrible unbelievable important
 adieu merci tous adiós adios gracias tschüss tschüs danke doei bedankt tchau obrigado obrigada grazie
 et ou mais ni ne pas pour par avec sans de des du le la les un une au aux en dans sur sous chez que qui quoi je j moi
@@ -214,16 +216,77 @@ _SIGNOFF_ANY_CASE = re.compile(
     rf"abra[çc]os)[ \t]{{0,8}}[,.!-]{{1,4}}[ \t]{{0,8}}(?:\n[ \t]{{0,8}})?(?P<first>{_NOT_STOP}{_NAME_WORD})"
     rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_NAME_WORD})?)[ \t]{{0,8}}[.!]?[ \t]{{0,8}}$")
 
+# Lower-case names after a relationship word ("my neighbour priya", "mon voisin pierre") or a greeting's
+# "I'm" ("hi, I'm priya", "bonjour, je suis marie"). What usually follows there is a verb ("my husband
+# took", "mon voisin a reçu") or a state ("hi, I'm waiting", "je suis déçu"): those words, function words
+# and one-letter elisions ("l'a") are never taken; a second word only when it ends the phrase ("my
+# neighbour (priya sharma)", "I am priya sharma, ..."). No dictionary of names is installed, so a name
+# that is also one of these words ("will", "may") is missed, and an unlisted verb may go instead of a name.
+_AFTER_SUBJECT = frozenset("""
+took take takes has had have was were will would can could should might must may did does do got gets get made makes
+came comes went goes left leaves told tells asked asks wants wanted needs needed bought buys ordered orders received
+receives signed signs picked picks tried tries used uses paid pays sent sends gave gives lost loses found finds saw sees
+put puts keeps kept said says thinks thought knows knew lives lived works worked owns owned likes liked loves loved
+opened opens closed changed returned accepted collected answered checked called rang emailed booked already never always
+usually recently account card cards phone number money payment transfer details address login passport id order parcel
+package use pick sign collect open send pay buy order receive try see check call log access share withdraw top add need
+want go come make tell ask give find keep say think know live work own like love close change return accept answer book
+help be become moved loved saved asked added owned hated today yesterday tomorrow tonight earlier later however
+therefore meanwhile instead though although because since until while whose whom recently lately arrive arrives
+eligible allowed able monday tuesday wednesday thursday friday saturday sunday morning afternoon evening night weekend
+a ai est était sera va vient veut voulait doit peut pourra dit fait habite travaille prend prendra récupère reçu aussi
+ha tiene quiere puede debe va está fue dice compró recibió recogió vive trabaja usa también ya
+hat hatte ist war wird will kann muss soll darf möchte holt holte kommt wohnt braucht bekommt bekam sagt sagte nimmt
+arbeitet benutzt auch schon
+ha è era sarà vuole può deve ritira prende viene abita lavora usa anche già
+heeft had wil kan moet zal haalt komt woont werkt gebruikt ook al
+tem está vai quer pode deve foi vem mora trabalha usa também já
+""".split())
+_STATES = frozenset("""
+able unable sorry afraid sure unsure new old happy unhappy upset angry annoyed frustrated confused worried concerned
+disappointed interested locked stuck stranded abroad away back home done finished fed sick tired ready trouble glad
+pleased curious keen aware unaware responsible desperate furious livid based located married single overseas currently
+customer client member subscriber user owner holder over under out about
+très vraiment tellement toujours encore déçu déçue désolé désolée client cliente inquiet inquiète sans bien mal furieux
+furieuse perdu perdue bloqué bloquée abonné abonnée ravi ravie content contente mécontent mécontente surpris surprise
+actuellement
+sehr echt wirklich total kunde kundin enttäuscht verärgert sauer seit noch immer neu neue leider gerade froh zufrieden
+unzufrieden verwirrt
+""".split())
+
+
+def _none_of(words: Iterable[str]) -> str:
+    return r"(?!(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")(?![^\W\d_]|['’-][^\W\d_]))"
+
+
+# Neither an elision ("l'a") nor a contraction ("hasn't", "she's"), nor a past tense of six letters or more
+# ("arrived", "deposited"; not "ahmed", "naveed", "mohammed").
+_NO_ELISION = (r"(?![^\W\d_]['’])(?![^\W\d_]{1,30}(?:n['’]t|['’](?:s|ll|d|ve|re|m))(?![^\W\d_]))"
+               r"(?![^\W\d_]{4,30}(?<!e)(?<!m)ed(?![^\W\d_]))")
+_NOT_VERB = _none_of(_AFTER_SUBJECT) + _NO_ELISION
+_NOT_STATE = _none_of(_STATES) + _NO_ELISION + r"(?![^\W\d_]{2,30}ing(?![^\W\d_]))"  # "waiting", not "ming"
+_LAST_WORD = r"(?=[ \t]{0,8}(?:[,.;:!?)\n]|$|(?:and|et|y|und|e|en|ou|o)\b))"
+_RELATION_NAME = re.compile(
+    rf"(?i)\b(?:{_RELATIONS})(?![^\W\d_])[ \t]{{0,8}}[,(]?[ \t]{{0,8}}(?P<first>{_NOT_STOP}{_NOT_VERB}{_NAME_WORD})"
+    rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_NOT_VERB}{_NAME_WORD}{_LAST_WORD})?)(?!\w)")
+_GREETING_I_AM = re.compile(
+    rf"(?i)\b(?:{_GREETING})\b[\s,!.-]{{0,8}}(?:i{_APOS}?m|i am|je suis|ich bin)[ \t]{{1,8}}"
+    rf"(?P<first>{_NOT_STOP}{_NOT_STATE}{_NAME_WORD})"
+    rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_NOT_STATE}{_NAME_WORD}{_LAST_WORD})?)(?!\w)")
+
 
 def _self_named(text: str) -> str:
-    """The words after a self-introduction or a sign-off → ``[name]`` (lower case too)."""
+    """The words after a self-introduction, a sign-off, a relationship word or a greeting's "I'm" →
+    ``[name]`` (lower case too)."""
 
     def sub(m: re.Match[str]) -> str:
         s, e = m.start("first") - m.start(0), m.end("rest") - m.start(0)
         return m.group(0)[:s] + "[name]" + m.group(0)[e:]
 
     text = _SELF_NAME.sub(sub, text)
-    return _SIGNOFF_ANY_CASE.sub(sub, text)
+    text = _SIGNOFF_ANY_CASE.sub(sub, text)
+    text = _RELATION_NAME.sub(sub, text)
+    return _GREETING_I_AM.sub(sub, text)
 
 
 _AFTER_NAME = re.compile(rf"\[name\]\s+({_NAME_RUN})")
