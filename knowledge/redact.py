@@ -274,10 +274,21 @@ _GREETING_I_AM = re.compile(
     rf"(?P<first>{_NOT_STOP}{_NOT_STATE}{_NAME_WORD})"
     rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_NOT_STATE}{_NAME_WORD}{_LAST_WORD})?)(?!\w)")
 
+# "hi priya,", "hey tom!", "dear ahmed,": one or two words that end a greeting opening a line or a
+# sentence are whom it greets ("the word for hello in spanish" is no greeting).
+_GREETED = frozenset("""
+there team all everyone everybody guys folks people friends again support service sir madam madame monsieur mademoiselle
+ma'am mam buenas buenos zusammen allemaal tutti todos todas tous y'all yall hi hey hello ai bot chatbot computer assistant
+""".split())
+_GREETING_NAME = re.compile(
+    rf"(?i)(?:^|(?<=[\n.!?]))[ \t]{{0,8}}(?:{_GREETING}|dear)[ \t]{{1,8}}"
+    rf"(?P<first>{_NOT_STOP}{_none_of(_GREETED)}{_NO_ELISION}{_NAME_WORD})"
+    rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_none_of(_GREETED)}{_NO_ELISION}{_NAME_WORD})?)(?=[ \t]{{0,8}}(?:[,!:\n]|$))")
+
 
 def _self_named(text: str) -> str:
-    """The words after a self-introduction, a sign-off, a relationship word or a greeting's "I'm" →
-    ``[name]`` (lower case too)."""
+    """The words after a self-introduction, a sign-off, a relationship word or a greeting's "I'm", and
+    the words a greeting ends on → ``[name]`` (lower case too)."""
 
     def sub(m: re.Match[str]) -> str:
         s, e = m.start("first") - m.start(0), m.end("rest") - m.start(0)
@@ -286,7 +297,8 @@ def _self_named(text: str) -> str:
     text = _SELF_NAME.sub(sub, text)
     text = _SIGNOFF_ANY_CASE.sub(sub, text)
     text = _RELATION_NAME.sub(sub, text)
-    return _GREETING_I_AM.sub(sub, text)
+    text = _GREETING_I_AM.sub(sub, text)
+    return _GREETING_NAME.sub(sub, text)
 
 
 _AFTER_NAME = re.compile(rf"\[name\]\s+({_NAME_RUN})")

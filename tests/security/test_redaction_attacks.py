@@ -199,3 +199,37 @@ def test_a_customer_calling_themself_a_customer_keeps_the_word():
     # "hola, soy cliente desde hace años" was "soy [name] hace años" (two words gone, no name there).
     assert redact("hola, soy cliente desde hace años", strict_names=True) == "hola, soy cliente desde hace años"
     assert redact("hola, soy carlos, mi pedido no llegó", strict_names=True) == "hola, soy [name], mi pedido no llegó"
+
+
+# A lower-case name right after a greeting, ending the greeting ("hi priya,", "hey tom!"): agents' and
+# customers' salutations; kept whole before (the greeting cue wanted a capital).
+@pytest.mark.parametrize("text,secret", [
+    ("hi priya, we have refunded your order", "priya"),
+    ("hey tom! the parcel is here", "tom"),
+    ("Hello maria lopez,\nyour parcel left today", "lopez"),
+    ("dear ahmed, thanks for waiting", "ahmed"),
+    ("bonjour julie, le colis est parti", "julie"),
+    ("hola carlos, ya está enviado", "carlos"),
+    ("hallo anna, das Paket ist unterwegs", "anna"),
+])
+def test_a_lower_case_name_after_a_greeting_is_redacted(text, secret):
+    out = redact(text, strict_names=True)
+    assert not _kept(secret, out) and "[name]" in out, out
+
+
+@pytest.mark.parametrize("text", [
+    "hi there, my card is blocked",
+    "hello team, my card is blocked",
+    "hey guys! where is my order",
+    "hi all, quick question",
+    "hello again, still no parcel",
+    "Dear sir, my order is late",
+    "hello support, my card is blocked",
+    "hola buenas, mi pedido no llega",
+    "bonjour madame, ma commande",
+    "hallo zusammen, mein Paket",
+    "good morning, my order is late",
+    "hi, my order is late",
+])
+def test_a_greeting_to_everyone_is_kept(text):
+    assert redact(text, strict_names=True) == text
