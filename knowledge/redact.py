@@ -72,8 +72,41 @@ def _obfuscated_email(m: re.Match[str]) -> str:
     return m.group(0)
 
 
-_IBAN = re.compile(r"(?i)\b[a-z]{2}\d{2}(?:[ \-]?[a-z0-9]){10,30}\b")
+# Separators between digits that the rules below read as "-": other dashes (U+2010-2015, the minus sign,
+# small and full-width hyphen-minus), "_" and middle dots; "4111—1111—1111—1111" kept all but its last
+# groups before, "DE89_3704_..." all of it.
+_DASHES = "\u2010-\u2015\u2212\ufe58\ufe63\uff0d_\u00b7\u2027\u2219"
+_DASHED_DIGITS = re.compile(rf"(?<![\d{_DASHES}])\d{{1,8}}(?:[{_DASHES}][A-Za-z]{{0,4}}\d{{1,8}}){{1,8}}")
+
+
+def _dashes(m: re.Match[str]) -> str:
+    # Only a run long enough to be a number the rules redact: "pages 10–12" keeps its en dash.
+    run = m.group(0)
+    return re.sub(f"[{_DASHES}]", "-", run) if sum(c.isdigit() for c in run) >= 5 else run
+
+
+_IBAN = re.compile(r"(?i)\b[a-z]{2}\d{2}(?:(?:[ \-.,]|  )?[a-z0-9]){10,30}\b")
 _CARDISH = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# Groups of four digits with dots or commas ("4111.1111.1111.1111", "4111,1111,1111,1111"); a thousands
+# separator never groups by four.
+_CARD_GROUPS = re.compile(r"(?<![\d.,])\d{4}(?:[.,]\d{4}){2,3}(?:[.,]\d{1,4})?(?![\d]|[.,]\d)")
+# A password written into a ticket: the token after "password is" / "password:" (7 languages). After
+# "is"/"est"/... only a token with a digit, a symbol or an inner capital ("my password is not working"
+# stays); after ":" or "=" any token.
+_PASSWORD = re.compile(
+    r"(?i)\b(?:password|passcode|passwd|pwd|mot de passe|mdp|contrase[ñn]a|clave|passwort|kennwort|wachtwoord|senha|"
+    r"parola d'ordine)\b(?P<verb>[ \t]{1,4}(?:is|was|est|[ée]tait|es|era|ist|war|[ée]|[èe])\b)?"
+    r"(?:[ \t]{0,4}[:=][ \t]{0,4}(?P<any>[^\s,;]{3,64})|(?(verb)[ \t]{1,4}|(?!))(?P<strong>"
+    r"(?=[^\s,;]{0,63}?(?:[\d_]|[^\s\w,;])(?<![.!?](?=[\s,;]|$))|[^\s,;]{1,63}?(?-i:[A-Z]))[^\s,;]{3,64}))")
+
+
+def _password(m: re.Match[str]) -> str:
+    name = "any" if m.group("any") else "strong"
+    token = m.group(name).rstrip(".!?")
+    if token.lower() in _NOT_AFTER_CUE:
+        return m.group(0)
+    s, e = m.start(name) - m.start(0), m.start(name) - m.start(0) + len(token)
+    return m.group(0)[:s] + "[password]" + m.group(0)[e:]
 _CVV = re.compile(r"(?i)\b(?:cvv2?|cvc2?|cid|security code|card verification(?: code| value)?|code de s[ée]curit[ée]|"
                   r"cryptogramme(?: visuel)?|c[óo]digo de seguridad|pr[üu]fnummer|kartenpr[üu]fnummer|sicherheitscode|"
                   r"codice di sicurezza|codice cvv|beveiligingscode|c[óo]digo de seguran[çc]a|card code|pin)\b"
@@ -419,8 +452,11 @@ def redact(text: str, names: Iterable[str] | None = None, strict_names: bool = F
     t = fold_lookalikes((text or "")[:MAX_CHARS])
     t = _EMAIL.sub("[email]", t)
     t = _OBF_EMAIL.sub(_obfuscated_email, t)
+    t = _PASSWORD.sub(_password, t)
+    t = _DASHED_DIGITS.sub(_dashes, t)
     t = _IBAN.sub(_iban, t)
     t = _cards(t)
+    t = _CARD_GROUPS.sub("[number]", t)
     t = _CVV.sub("[cvv]", t)
     t = _ID_CUE.sub(lambda m: m.group(0).replace(m.group(1), "[id number]"), t)
     t = _DATE.sub("[date]", t)

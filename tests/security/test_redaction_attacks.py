@@ -233,3 +233,58 @@ def test_a_lower_case_name_after_a_greeting_is_redacted(text, secret):
 ])
 def test_a_greeting_to_everyone_is_kept(text):
     assert redact(text, strict_names=True) == text
+
+
+# Card numbers and IBANs with separators a phone keyboard, a PDF or a spreadsheet puts between the
+# groups: dashes other than "-" (en/em dash, U+2010 hyphen, minus sign), underscores, middle dots,
+# commas, dots, double spaces. The digit rules read "-" and " " only: the whole number, or all but the
+# last groups, was kept.
+_SEPARATORS = ["\u2014", "\u2013", "\u2010", "\u2011", "\u2012", "\u2212", "_", "\u00b7", ",", ".", "  "]
+
+
+@pytest.mark.parametrize("sep", _SEPARATORS)
+def test_a_card_number_with_any_separator_is_redacted(sep):
+    out = redact(f"my card is {sep.join(['4111', '1111', '1111', '1111'])} thanks", strict_names=True)
+    assert not re.search(r"\d", out), out
+
+
+@pytest.mark.parametrize("sep", _SEPARATORS)
+def test_an_iban_with_any_separator_is_redacted(sep):
+    out = redact(f"iban DE89{sep}3704{sep}0044{sep}0532{sep}0130{sep}00 ok", strict_names=True)
+    assert not re.search(r"\d", out), out
+
+
+@pytest.mark.parametrize("text", [
+    "pages 10–12 of the manual",
+    "open 9–17 every day",
+    "it costs 1,250 euros",
+])
+def test_short_ranges_and_amounts_stay(text):
+    assert redact(text) == text
+
+
+# Passwords written into a ticket ("my password is Tr0ub4dor&3", "mot de passe : azerty123") were
+# stored as written.
+@pytest.mark.parametrize("text,secret", [
+    ("my password is Tr0ub4dor&3 and it fails", "Tr0ub4dor&3"),
+    ("password: hunter2", "hunter2"),
+    ("login pwd=S3cret!x", "S3cret!x"),
+    ("mon mot de passe est azerty123", "azerty123"),
+    ("mi contraseña es Gato_2024", "Gato_2024"),
+    ("mein Passwort ist Sommer2024!", "Sommer2024!"),
+    ("wachtwoord: Fiets#88", "Fiets#88"),
+    ("a minha senha é abc12345", "abc12345"),
+])
+def test_a_password_in_a_ticket_is_redacted(text, secret):
+    out = redact(text, strict_names=True)
+    assert secret not in out and "[password]" in out, out
+
+
+@pytest.mark.parametrize("text", [
+    "my password is not working",
+    "I forgot my password, please help",
+    "the password reset email never came",
+    "mon mot de passe est incorrect",
+])
+def test_talk_about_a_password_stays(text):
+    assert redact(text, strict_names=True) == text
