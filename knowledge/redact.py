@@ -137,6 +137,12 @@ _ADDRESS = re.compile(
     rf"|\b\d{{1,5}}(?:\s?(?:bis|ter))?,?\s+(?:{_STREET_WORDS_BEFORE})\b\.?(?:\s+[\w'’.-]+){{1,5}}"
     rf"|\b(?:{_STREET_WORDS_BEFORE})\b\.?(?:\s+[\w'’.-]+){{1,5}}?,?\s+(?:n[º°o.]\s*)?\d{{1,5}}[a-z]?\b"
     rf"|\b[\wäöüßÄÖÜ'-]{{0,64}}(?:{_DE_NL_SUFFIX})\s+\d{{1,5}}[a-z]?\b")
+# A UK postcode in any case ("sw1a 1aa"): the inward part's letters are never C, I, K, M, O or V.
+_UK_POSTCODE_ANY_CASE = re.compile(r"(?i)\b[a-z]{1,2}\d[a-z\d]?\s?\d[abd-hjlnp-uw-z]{2}\b")
+# Post-office boxes: too few digits for the number rules ("po box 1234", "Postfach 4711", "BP 45").
+_PO_BOX = re.compile(r"(?i)\b(?:p\.?[ \t]?o\.?[ \t]?box|post[ \t]office[ \t]box|postfach|bo[iî]te[ \t]postale|b\.?p\.?|"
+                     r"apartado(?:[ \t]de[ \t]correos)?|casella[ \t]postale|postbus|caixa[ \t]postal)[ \t]{0,4}[:#n°º.]{0,3}"
+                     r"[ \t]{0,4}\d{1,6}\b")
 _POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b\d{4}\s?[A-Z]{2}\b|\b\d{4,5}(?:-\d{3,4})?\s+[A-ZÀ-Ý][\wÀ-ÿ'-]+")
 _ORDER = re.compile(r"(?i)(?:#\s?\d{3,}|\b(?:order|commande|pedido|bestellung|ordine|bestelling|encomenda|invoice|facture|"
                     r"factura|rechnung|fattura|factuur|fatura|tracking|suivi|seguimiento|sendung|spedizione|zending)\b"
@@ -462,7 +468,9 @@ def redact(text: str, names: Iterable[str] | None = None, strict_names: bool = F
     t = _DATE.sub("[date]", t)
     t = _ORDER.sub("[order number]", t)
     t = _ADDRESS.sub("[address]", t)
+    t = _PO_BOX.sub("[address]", t)
     t = _POSTCODE.sub("[postcode]", t)
+    t = _UK_POSTCODE_ANY_CASE.sub("[postcode]", t)
     t = _phones(t)
     t = _MIXED_ID.sub("[id number]", t)
     t = _LONG_NUMBER.sub(lambda m: "[number]" if sum(c.isdigit() for c in m.group(0)) >= 5 else m.group(0), t)

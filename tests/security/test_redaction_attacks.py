@@ -288,3 +288,31 @@ def test_a_password_in_a_ticket_is_redacted(text, secret):
 ])
 def test_talk_about_a_password_stays(text):
     assert redact(text, strict_names=True) == text
+
+
+# Postal details typed in lower case or as a box number: "sw1a 1aa" (the postcode rule wanted capitals),
+# "po box 1234", "Postfach 4711" (four digits or fewer: no number rule took them).
+@pytest.mark.parametrize("text,secret", [
+    ("my postcode is sw1a 1aa thanks", "1aa"),
+    ("send it to nw1 6xe please", "6xe"),
+    ("ship to po box 1234", "1234"),
+    ("P.O. Box 987, Springfield", "987"),
+    ("Postfach 4711, Berlin", "4711"),
+    ("ma boîte postale 123", "123"),
+    ("apartado de correos 456", "456"),
+    ("postbus 789 in Utrecht", "789"),
+    ("caixa postal 321", "321"),
+])
+def test_a_lower_case_postcode_or_a_box_number_is_redacted(text, secret):
+    out = redact(text, strict_names=True)
+    assert not _kept(secret, out), out
+
+
+@pytest.mark.parametrize("text", [
+    "it arrived in 2 days",
+    "I bought the a4 paper and an mp3 player",
+    "box 2 of 3 is missing",
+    "the xbox one controller",
+])
+def test_ordinary_words_with_digits_stay(text):
+    assert redact(text, strict_names=True) == text
