@@ -316,3 +316,21 @@ def test_a_lower_case_postcode_or_a_box_number_is_redacted(text, secret):
 ])
 def test_ordinary_words_with_digits_stay(text):
     assert redact(text, strict_names=True) == text
+
+
+@pytest.mark.parametrize("tail,secret", [
+    ("write to priya.sharma@gmail.com", "priya.sharma"),
+    ("card 4111 1111 1111 1111", "4111"),
+    ("IBAN DE89 3704 0044 0532 0130 00", "3704"),
+])
+def test_a_long_message_is_redacted_before_it_is_cut(tail, secret):
+    # The question and answer are cut to their length limits: cut first, an address or a number
+    # split by the cut no longer matched its rule ("priya.sharma@gm" has no domain).
+    from knowledge.tickets import MAX_ANSWER, MAX_QUESTION
+
+    for limit, role in ((MAX_QUESTION, CUSTOMER), (MAX_ANSWER, AGENT)):
+        body = ("a " * limit)[:limit - len(tail) + 4] + tail  # the limit cuts the tail's last 4 characters
+        msgs = [Message(id="1", author_role=CUSTOMER, body_text=body if role == CUSTOMER else "where is it?"),
+                Message(id="2", author_role=AGENT, body_text=body if role == AGENT else "on its way")]
+        doc = document_from_ticket(Ticket(platform="zendesk", id="8", subject="x", messages=msgs))
+        assert doc is not None and secret not in doc.text, doc.text[-120:]
