@@ -47,10 +47,15 @@ _OPEN, _CLOSE = r"[(\[{<]", r"[)\]}>]"
 _OBF_AT = (rf"[ \t]{{0,3}}{_OPEN}[ \t]{{0,3}}(?:{_AT_WORDS}|@)[ \t]{{0,3}}{_CLOSE}[ \t]{{0,3}}"
            rf"|[ \t]{{1,3}}@[ \t]{{0,3}}|[ \t]{{0,3}}@[ \t]{{1,3}}|[ \t]{{1,3}}(?:{_AT_WORDS})[ \t]{{1,3}}")
 _OBF_DOT = (rf"(?:[ \t]{{0,3}}{_OPEN}[ \t]{{0,3}}(?:{_DOT_WORDS}|\.)[ \t]{{0,3}}{_CLOSE}[ \t]{{0,3}}"
-            rf"|[ \t]{{1,3}}(?:{_DOT_WORDS})[ \t]{{1,3}}|\.)")
+            rf"|[ \t]{{1,3}}(?:{_DOT_WORDS})[ \t]{{1,3}}|[ \t]{{0,3}}\.[ \t]{{0,3}})")
 _OBF_EMAIL = re.compile(
     rf"(?i)(?<![\w.+'-])(?P<local>[\w+'-]{{1,64}}(?:{_OBF_DOT}[\w+'-]{{1,64}}){{0,3}})(?P<at>{_OBF_AT})"
     rf"(?P<domain>[\w-]{{1,63}}(?:{_OBF_DOT}[\w-]{{1,63}}){{0,3}}{_OBF_DOT}[a-z]{{2,24}})(?![\w-])(?!{_OBF_AT}[\w-])")
+_TLDS = frozenset("com net org edu gov info biz io eu uk co fr de es it nl pt be ch at ie pl se dk no fi ca au br mx us".split())
+# Anything@something is an address, whatever follows ("john@gmail dot com", "john@gmail . com",
+# "john@gmail,com", "john@gmail com"): the rules above want a real dot after the "@".
+_AT_TOKEN = re.compile(rf"(?i)(?<![\w.+'-])[\w.+'-]{{1,64}}@[\w-]{{1,63}}"
+                       rf"(?:(?:{_OBF_DOT}|[ \t]{{0,3}},[ \t]{{0,3}})[a-z]{{2,24}}(?![\w-]))?")
 _WEBMAIL = frozenset("""gmail googlemail hotmail outlook live msn yahoo ymail icloud me mac aol gmx web protonmail proton
 pm tutanota tuta yandex mail orange free wanadoo laposte sfr bbox neuf libero virgilio tiscali alice tin t-online
 freenet hetnet kpnmail ziggo planet telenet skynet sapo zoho fastmail hey btinternet sky""".split())
@@ -67,8 +72,11 @@ def _obfuscated_email(m: re.Match[str]) -> str:
         return m.group(0)
     if re.search(r"(?i)\bdot\b|[(\[{<]", local + domain):
         return "[email]"
-    if re.search(r"[._+\d]", local) or re.split(r"[\s.]", domain.lower(), maxsplit=1)[0] in _WEBMAIL:
-        return "[email]"
+    labels = re.split(r"[\s.]+", domain.lower())
+    if re.search(r"\s", domain) and labels[-1] not in _TLDS:
+        return m.group(0)  # "look at me . Please": a spaced dot only before a real top-level domain
+    if re.search(r"[._+\d]", local) or (labels[0] in _WEBMAIL and labels[-1] in _TLDS):
+        return "[email]"  # not "look at me.Please" (me.com is a webmail, "please" no domain)
     return m.group(0)
 
 
@@ -458,6 +466,7 @@ def redact(text: str, names: Iterable[str] | None = None, strict_names: bool = F
     t = fold_lookalikes((text or "")[:MAX_CHARS])
     t = _EMAIL.sub("[email]", t)
     t = _OBF_EMAIL.sub(_obfuscated_email, t)
+    t = _AT_TOKEN.sub("[email]", t)
     t = _PASSWORD.sub(_password, t)
     t = _DASHED_DIGITS.sub(_dashes, t)
     t = _IBAN.sub(_iban, t)

@@ -334,3 +334,20 @@ def test_a_long_message_is_redacted_before_it_is_cut(tail, secret):
                 Message(id="2", author_role=AGENT, body_text=body if role == AGENT else "on its way")]
         doc = document_from_ticket(Ticket(platform="zendesk", id="8", subject="x", messages=msgs))
         assert doc is not None and secret not in doc.text, doc.text[-120:]
+
+
+@pytest.mark.parametrize("text", [
+    "mail john@gmail dot com",
+    "mail john@gmail . com",
+    "mail john@gmail,com",
+    "mail john@gmail com",
+    "mail john at gmail . com",
+])
+def test_an_address_with_a_broken_domain_is_redacted(text):
+    out = redact(text, strict_names=True)
+    assert "john" not in out and "gmail" not in out, out
+
+
+@pytest.mark.parametrize("text", ["look at me . Please help", "look at me.Please help", "sent at mail. Thanks"])
+def test_at_and_a_dot_in_a_sentence_are_no_address(text):
+    assert redact(text, strict_names=True) == text
