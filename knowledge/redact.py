@@ -293,12 +293,15 @@ _STATES = frozenset("""
 able unable sorry afraid sure unsure new old happy unhappy upset angry annoyed frustrated confused worried concerned
 disappointed interested locked stuck stranded abroad away back home done finished fed sick tired ready trouble glad
 pleased curious keen aware unaware responsible desperate furious livid based located married single overseas currently
-customer client member subscriber user owner holder over under out about
+customer client member subscriber user owner holder over under out about lost hungry thirsty bored busy late early fine
+good well ill okay ok alone broke free available online offline nearby outside inside pregnant disabled vegan vegetarian
 très vraiment tellement toujours encore déçu déçue désolé désolée client cliente inquiet inquiète sans bien mal furieux
 furieuse perdu perdue bloqué bloquée abonné abonnée ravi ravie content contente mécontent mécontente surpris surprise
 actuellement
 sehr echt wirklich total kunde kundin enttäuscht verärgert sauer seit noch immer neu neue leider gerade froh zufrieden
 unzufrieden verwirrt
+nuevo nueva muy cliente socio desde estoy deluso delusa arrabbiato arrabbiata nuovo nuova molto cliente boos klant nieuw
+erg heel teleurgesteld novo nova muito
 """.split())
 
 
@@ -320,6 +323,12 @@ _GREETING_I_AM = re.compile(
     rf"(?i)\b(?:{_GREETING})\b[\s,!.-]{{0,8}}(?:i{_APOS}?m|i am|je suis|ich bin)[ \t]{{1,8}}"
     rf"(?P<first>{_NOT_STOP}{_NOT_STATE}{_NAME_WORD})"
     rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_NOT_STATE}{_NAME_WORD}{_LAST_WORD})?)(?!\w)")
+# The same without a greeting, opening a line or a sentence, the name closed by punctuation: "I'm priya,",
+# "soy carlos.", "ich bin anna,".
+_BARE_I_AM = re.compile(
+    rf"(?i)(?:^|(?<=[\n.!?]))[ \t]{{0,8}}(?:i{_APOS}?m|i am|soy|je suis|ich bin|sono|ik ben|sou)[ \t]{{1,8}}"
+    rf"(?P<first>{_NOT_STOP}{_NOT_STATE}{_NAME_WORD})"
+    rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_NOT_STATE}{_NAME_WORD})?)(?=[ \t]{{0,8}}[,.;:!?\n])")
 
 # "hi priya,", "hey tom!", "dear ahmed,": one or two words that end a greeting opening a line or a
 # sentence are whom it greets ("the word for hello in spanish" is no greeting).
@@ -345,6 +354,7 @@ def _self_named(text: str) -> str:
     text = _SIGNOFF_ANY_CASE.sub(sub, text)
     text = _RELATION_NAME.sub(sub, text)
     text = _GREETING_I_AM.sub(sub, text)
+    text = _BARE_I_AM.sub(sub, text)
     return _GREETING_NAME.sub(sub, text)
 
 

@@ -351,3 +351,36 @@ def test_an_address_with_a_broken_domain_is_redacted(text):
 @pytest.mark.parametrize("text", ["look at me . Please help", "look at me.Please help", "sent at mail. Thanks"])
 def test_at_and_a_dot_in_a_sentence_are_no_address(text):
     assert redact(text, strict_names=True) == text
+
+
+# A bare self-introduction opening a line or a sentence, the name closed by punctuation: "I'm priya,
+# ...", "soy carlos." (no greeting before it, so the greeting rule above did not apply).
+@pytest.mark.parametrize("text,secret", [
+    ("I'm priya, my order 123 is late", "priya"),
+    ("order late. im carlos garcia, please help", "garcia"),
+    ("soy carlos, mi pedido no llegó", "carlos"),
+    ("Je suis marie. Ma commande est en retard", "marie"),
+    ("ich bin anna, mein Paket fehlt", "anna"),
+    ("sono giulia, il pacco non è arrivato", "giulia"),
+    ("ik ben piet, mijn pakket is zoek", "piet"),
+    ("sou joão, a minha encomenda não chegou", "joão"),
+])
+def test_a_bare_self_introduction_is_redacted(text, secret):
+    out = redact(text, strict_names=True)
+    assert not _kept(secret, out) and "[name]" in out, out
+
+
+@pytest.mark.parametrize("text", [
+    "I'm sorry, the parcel never came",
+    "I'm confused, where is it?",
+    "I'm back, any news?",
+    "I'm waiting. Any news?",
+    "I'm new, how does it work?",
+    "I'm here, at the door.",
+    "soy cliente, ¿dónde está mi pedido?",
+    "Je suis désolé, je me suis trompé",
+    "ich bin enttäuscht, wo ist es?",
+    "I'm stuck.",
+])
+def test_a_bare_i_am_before_a_state_is_kept(text):
+    assert redact(text, strict_names=True) == text
