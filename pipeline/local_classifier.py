@@ -202,8 +202,49 @@ def embed_multilingual(texts: Sequence[str]) -> np.ndarray:
     from knowledge.embedding import get_classifier_embedder
 
     clean = [_unshout(t or "") for t in texts]
+    kept = _e5_of_english.get(clean)
+    if kept is not None:  # e5's vectors embed_pair computed for these English messages a moment ago
+        return kept
     main = get_classifier_embedder().embed(clean)
     return _with_companion(main, clean)
+
+
+class _RecentVectors:
+    """The e5 vectors :func:`embed_pair` computed for English messages (whose triage vector is bge's), kept for
+    the English head's partner (:attr:`IntentModel.partner`): its logits read e5's vector of the same message,
+    already computed for sentiment, whether or not the embedder's own cache is on. A few rows, newest kept."""
+
+    def __init__(self, size: int = 64):
+        self.size = size
+        self._rows: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(text: str) -> str:
+        # Which vectors these are (another model or the MiniLM option selected since: never handed on).
+        from knowledge.embedding import classifier_features_id
+
+        return f"{classifier_features_id()}\n{text}"
+
+    def put(self, clean: Sequence[str], vectors: np.ndarray) -> None:
+        with self._lock:
+            for t, v in zip(clean, vectors, strict=True):
+                key = self._key(t)
+                self._rows.pop(key, None)
+                self._rows[key] = np.array(v, dtype=np.float32)
+            while len(self._rows) > self.size:
+                self._rows.pop(next(iter(self._rows)))
+
+    def get(self, clean: Sequence[str]) -> np.ndarray | None:
+        """All of ``clean``'s vectors (one array), or None when any is missing."""
+        with self._lock:
+            rows = [self._rows.get(self._key(t)) for t in clean]
+        if not rows or any(r is None for r in rows):
+            return None
+        return np.stack(rows)
+
+
+_e5_of_english = _RecentVectors()
 
 
 def _with_companion(main: np.ndarray, clean: list[str]) -> np.ndarray:
@@ -244,6 +285,7 @@ def embed_pair(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     main, sent = get_classifier_embedder().embed_pair(clean)
     main = _with_companion(main, clean)
     if english_texts:
+        _e5_of_english.put([c for c, e in zip(clean, english, strict=True) if e], np.asarray(main)[english])
         main = np.array(main, dtype=np.float32)  # not the embedder's cached rows
         main[english] = side.result() if side is not None else embed_english(english_texts)
     return main, sent

@@ -98,3 +98,30 @@ def test_a_routed_model_gives_its_english_head_e5s_head_as_partner():
     assert m.english.partner is m.other and m.other.partner is None
     assert [name for name, _ in m.fit_order()] == ["other", "english"]
     assert "english-e5-weight-by-cv" in lc.FEATURES_VERSION  # cached calibrations without a weight are not reused
+
+
+def test_the_partner_reads_the_e5_vector_embed_pair_computed_without_running_e5_again(monkeypatch):
+    from knowledge import embedding as ke
+
+    ke.select_model("multilingual-e5-small")
+    ke.select_companion(False)
+    ke.select_english_triage(True)
+    try:
+        e5 = ke.get_classifier_embedder()
+        monkeypatch.setattr(e5, "cache_size", 0)  # as the speed bench does: the embedder's own cache is off
+        text = "Parcel 88213 has not moved since the 3rd, where is it?"
+        assert lc.reads_english([text])[0]
+        lc.embed_pair([text])
+        ran = e5.computed
+        v = lc.embed_multilingual([text])
+        assert e5.computed == ran  # e5's vector of the English message, kept by embed_pair
+        monkeypatch.setattr(lc._e5_of_english, "_rows", {})
+        np.testing.assert_allclose(v, lc.embed_multilingual([text]), atol=1e-5)  # the same vector e5 gives
+        assert e5.computed == ran + 1
+        # Kept per model selection: with the MiniLM option on (no English head) it is never handed on.
+        lc.embed_pair([text])
+        ke.select_companion(True)
+        assert lc._e5_of_english.get([lc._unshout(text)]) is None
+    finally:
+        ke.select_companion(False)
+        ke.select_english_triage(ke.DEFAULT_ENGLISH_TRIAGE)
