@@ -69,7 +69,8 @@ KNN_MIN_PER_INTENT = 5
 # in-scope messages. Grouped, the held-out rows are as new to the model as real ones. 3 was the best of
 # 2/3/4/6 (Ward) and of average linkage on Powerplay11; docs/classifier.md.
 CV_GROUP_SIZE = 3.0
-FEATURES_VERSION = "centred-e5+minilm+char-ngrams-2+english-calibrated-on-english+cv-in-scope-0.6+paraphrase-folds-3"  # part of the fit cache key (see _cache_key)
+FEATURES_VERSION = ("centred-e5+minilm+char-ngrams-2+english-calibrated-on-english+cv-in-scope-0.6+paraphrase-folds-3"
+                    "+english-e5-weight-by-cv")  # part of the fit cache key (see _cache_key)
 # Weight of MiniLM's half of the triage vector next to e5's (see embed_texts): the largest of
 # 1 / 0.5 / 0.3 / 0.2 that kept every language of bench/triage_quality.py at its earlier level.
 MINILM_WEIGHT = 0.2
@@ -80,6 +81,15 @@ KEEP_CACHED = 3  # fitted models kept per process (and cache entries on disk), m
 # non-English tuning messages (sentiment tuning set and examples, ml-tune) went there, and
 # 96.6-99.8% of the English tuning sets did (BANKING77 / CLINC150 val / HINT3 train; docs/measurements.md).
 OTHER_LANGUAGE_P = 0.4
+# Weights of e5's head's logits the English head may add to its own for an English message (its
+# partner, RoutedModel): chosen per training set by the English head's CV pass (_pick_partner_weight).
+# e5 reads some stores' English better (Bitext 2020's spelling errors: style-shift 96.34 -> 97.13% at
+# 0.5) and others' worse (BANKING77 10-shot train CV 85.45 -> 84.35%); docs/measurements.md.
+PARTNER_WEIGHTS = (0.0, 0.25, 0.5)
+# A weight above 0 is kept only when its CV accuracy beats weight 0's by this many standard errors of a
+# sign test on the rows the two disagree about (net rows fixed >= Z x sqrt(rows changed), and >= 2 rows):
+# a fraction of a point on a few hundred rows is noise, not a store whose English e5 reads better.
+PARTNER_MARGIN_Z = 2.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,9 @@ class CVReport:
     score_threshold: float | None = None
     in_scope_accuracy: float | None = None  # out-of-fold, without a threshold
     folds: int = 0
+    # Weight of the partner head's logits in this head's (RoutedModel: e5's in the English head's), chosen
+    # by this CV pass; temperature and thresholds above are measured on the blended logits.
+    partner_weight: float = 0.0
 
 
 def _unshout(text: str) -> str:
@@ -189,8 +202,51 @@ def embed_multilingual(texts: Sequence[str]) -> np.ndarray:
     from knowledge.embedding import get_classifier_embedder
 
     clean = [_unshout(t or "") for t in texts]
+    kept = _e5_of_english.get(clean)
+    if kept is not None:  # e5's vectors embed_pair computed for these English messages a moment ago
+        return kept
     main = get_classifier_embedder().embed(clean)
     return _with_companion(main, clean)
+
+
+class _RecentVectors:
+    """The e5 vectors :func:`embed_pair` computed for English messages (whose triage vector is bge's), kept for
+    the English head's partner (:attr:`IntentModel.partner`): its logits read e5's vector of the same message,
+    already computed for sentiment, whether or not the embedder's own cache is on. The newest rows kept: 1,024
+    (1.5 MB) covers a batch as well as a worker's single messages (the speed bench's 600-message batch with 64
+    rows kept ran e5 again for most of them: 12.6 -> 21 ms CPU/msg)."""
+
+    def __init__(self, size: int = 1024):
+        self.size = size
+        self._rows: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(text: str) -> str:
+        # Which vectors these are (another model or the MiniLM option selected since: never handed on).
+        from knowledge.embedding import classifier_features_id
+
+        return f"{classifier_features_id()}\n{text}"
+
+    def put(self, clean: Sequence[str], vectors: np.ndarray) -> None:
+        with self._lock:
+            for t, v in zip(clean, vectors, strict=True):
+                key = self._key(t)
+                self._rows.pop(key, None)
+                self._rows[key] = np.array(v, dtype=np.float32)
+            while len(self._rows) > self.size:
+                self._rows.pop(next(iter(self._rows)))
+
+    def get(self, clean: Sequence[str]) -> np.ndarray | None:
+        """All of ``clean``'s vectors (one array), or None when any is missing."""
+        with self._lock:
+            rows = [self._rows.get(self._key(t)) for t in clean]
+        if not rows or any(r is None for r in rows):
+            return None
+        return np.stack(rows)
+
+
+_e5_of_english = _RecentVectors()
 
 
 def _with_companion(main: np.ndarray, clean: list[str]) -> np.ndarray:
@@ -231,6 +287,7 @@ def embed_pair(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     main, sent = get_classifier_embedder().embed_pair(clean)
     main = _with_companion(main, clean)
     if english_texts:
+        _e5_of_english.put([c for c, e in zip(clean, english, strict=True) if e], np.asarray(main)[english])
         main = np.array(main, dtype=np.float32)  # not the embedder's cached rows
         main[english] = side.result() if side is not None else embed_english(english_texts)
     return main, sent
@@ -307,6 +364,10 @@ class IntentModel:
         # its CV pass fits temperature and thresholds on those rows' out-of-fold predictions only
         # (the English head reads English messages, though it learns from every language's examples).
         self.reads: Any = None
+        # A head fitted on the same examples with another model's vectors whose logits this one may add to its
+        # own, times ``partner_weight`` (the English head's partner is e5's head; chosen by the CV pass).
+        self.partner: IntentModel | None = None
+        self.partner_weight = 0.0
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """This head's vectors of ``texts`` (what :meth:`fit` and :meth:`predict` embed with)."""
@@ -361,23 +422,29 @@ class IntentModel:
         calibrate: bool = True,
         cv: CVReport | None = None,
         head: Head | None = None,
+        partner_emb: np.ndarray | None = None,
     ) -> IntentModel:
         """Fit the head on ``texts``/``labels``; with ``calibrate``, run the CV pass first.
 
         ``cv`` reuses a calibration measured earlier on the same data (skips the CV pass);
         ``head`` the regression's weights fitted earlier on the same data (see :meth:`head`),
         used when they fit this data's features and labels, else the head is fitted.
+        ``partner_emb``: the partner head's vectors of ``texts`` (:attr:`partner`, fitted first on the same
+        examples): the CV pass then chooses :attr:`partner_weight`. It runs even without ``calibrate``
+        (closed-set scoring) so that the weight is the one production would use.
         """
         texts = [t or "" for t in texts]
         labels = [str(lab) for lab in labels]
         if len(set(labels)) < 2:
             raise ValueError("need examples of at least two intents to train a classifier")
         emb = self.vectors(texts) if embeddings is None else embeddings
+        blend = self.partner is not None and partner_emb is not None
         if cv is not None:
             self.cv = cv
-        elif calibrate:
-            self.cv = self._cross_validate(texts, labels, emb, oos_label)
+        elif calibrate or blend:
+            self.cv = self._cross_validate(texts, labels, emb, oos_label, partner_emb=partner_emb if blend else None)
         self.temperature = self.cv.temperature
+        self.partner_weight = self.cv.partner_weight if self.partner is not None else 0.0
         self._vec = self._new_vectorizer()
         X = self._features(emb, texts, self._vec, fit=True)
         restored = self._restore(head, X.shape[1], labels) if head is not None else None
@@ -440,6 +507,10 @@ class IntentModel:
         d = self._clf.decision_function(self._features(emb, texts, self._vec))
         if d.ndim == 1:  # binary problems give one column
             d = np.stack([-d, d], axis=1) / 2
+        if self.partner is not None and self.partner_weight > 0 and len(texts):
+            # The partner's vectors of the same texts: for a triaged message e5 already ran in embed_pair
+            # (its vector of an English message is in the embedder's cache), so this is a look-up.
+            d = d + self.partner_weight * self.partner.decision(texts)
         return d
 
     def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
@@ -489,7 +560,8 @@ class IntentModel:
 
     # -------------------------------------------------------------- cross-validation
 
-    def _cross_validate(self, texts: list[str], labels: list[str], emb: np.ndarray, oos_label: str | None) -> CVReport:
+    def _cross_validate(self, texts: list[str], labels: list[str], emb: np.ndarray, oos_label: str | None,
+                        partner_emb: np.ndarray | None = None) -> CVReport:
         """Class-held-out CV: fit temperature and an OOS threshold from training data only.
 
         Classes are split into ``k`` groups; each sample also gets a fold different from its
@@ -497,6 +569,10 @@ class IntentModel:
         own fold is not ``i``; it then scores (a) its held-out samples of seen classes — in-scope
         predictions, used for temperature and in-scope accuracy — and (b) all samples of group
         ``i`` — classes the model never saw, i.e. realistic out-of-scope messages.
+
+        ``partner_emb`` (with :attr:`partner` set): each fold also fits the partner's recipe on its
+        vectors of the same rows, the weight of its logits is chosen on the held-out in-scope rows
+        (:func:`_pick_partner_weight`), and temperature and thresholds are fitted on the blended logits.
         """
         rng = np.random.default_rng(0)
         classes = sorted(set(labels))
@@ -524,20 +600,23 @@ class IntentModel:
         in_scope = scored & (lab != oos_label) if oos_label is not None else scored
         if in_scope.sum() < 4 * k or len(set(lab[in_scope])) < k:
             scored = np.ones(len(labels), dtype=bool)
-        in_logits: list[np.ndarray] = []
-        in_true: list[int] = []
-        # (logits, true idx, is_oos, similarity to the closest training example of the top label)
-        in_conf_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        out_parts: list[dict[str, Any]] = []  # logits of never-seen classes + the OOS column
+        partner = self.partner if partner_emb is not None else None
+        # Per fold and per scored set: (own logits, partner's logits or None, rows, training rows, their labels,
+        # whether the set is of never-seen classes, the fold's classes). Similarities wait for the weight.
+        raw: list[tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray, bool, list[str]]] = []
         for i in range(k):
             train = (fold != i) & np.array([group[c] != i for c in labels])
             seen = sorted(set(lab[train]))
             if len(seen) < 2:
                 continue
-            vec = self._new_vectorizer()
             tr_idx = np.flatnonzero(train)
-            Xtr = self._features(emb[tr_idx], [texts[j] for j in tr_idx], vec, fit=True)
-            clf = self._new_clf().fit(Xtr, lab[tr_idx])
+            tr_texts = [texts[j] for j in tr_idx]
+            vec = self._new_vectorizer()
+            clf = self._new_clf().fit(self._features(emb[tr_idx], tr_texts, vec, fit=True), lab[tr_idx])
+            if partner is not None:
+                pvec = partner._new_vectorizer()
+                pclf = partner._new_clf().fit(partner._features(partner_emb[tr_idx], tr_texts, pvec, fit=True),
+                                              lab[tr_idx])
             cls = [str(c) for c in clf.classes_]
             pos = {c: n for n, c in enumerate(cls)}
             held = np.flatnonzero((fold == i) & np.isin(lab, cls) & scored)
@@ -546,20 +625,36 @@ class IntentModel:
             for idx_set, is_unseen in ((held, False), (unseen, True)):
                 if len(idx_set) == 0:
                     continue
-                d = clf.decision_function(self._features(emb[idx_set], [texts[j] for j in idx_set], vec))
-                if d.ndim == 1:
-                    d = np.stack([-d, d], axis=1) / 2
-                sims = _class_max_similarity(emb[idx_set], emb[tr_idx], tr_lab, d.argmax(axis=1))
-                if is_unseen:
-                    out_parts.append({**self._oos_stub(d, cls, oos_label), "sims": sims})
-                else:
-                    true = np.array([pos[labels[j]] for j in idx_set])
-                    is_oos = np.array([labels[j] == oos_label for j in idx_set])
-                    in_conf_parts.append((d, true, is_oos, sims))
-                    for r in range(len(idx_set)):
-                        if not is_oos[r]:
-                            in_logits.append(d[r])
-                            in_true.append(true[r])
+                set_texts = [texts[j] for j in idx_set]
+                d = _two_columns(clf.decision_function(self._features(emb[idx_set], set_texts, vec)))
+                pd = None if partner is None else _two_columns(
+                    pclf.decision_function(partner._features(partner_emb[idx_set], set_texts, pvec)))
+                raw.append((d, pd, idx_set, tr_idx, tr_lab, is_unseen, cls))
+        weight = 0.0
+        if partner is not None:
+            held_parts = [(d, pd, np.array([cls.index(labels[j]) for j in idx_set]),
+                           np.array([labels[j] != oos_label for j in idx_set]))
+                          for d, pd, idx_set, _, _, is_unseen, cls in raw if not is_unseen]
+            weight = _pick_partner_weight(held_parts)
+        in_logits: list[np.ndarray] = []
+        in_true: list[int] = []
+        # (logits, true idx, is_oos, similarity to the closest training example of the top label)
+        in_conf_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        out_parts: list[dict[str, Any]] = []  # logits of never-seen classes + the OOS column
+        for d, pd, idx_set, tr_idx, tr_lab, is_unseen, cls in raw:
+            if pd is not None and weight > 0:
+                d = d + weight * pd
+            sims = _class_max_similarity(emb[idx_set], emb[tr_idx], tr_lab, d.argmax(axis=1))
+            if is_unseen:
+                out_parts.append({**self._oos_stub(d, cls, oos_label), "sims": sims})
+            else:
+                true = np.array([cls.index(labels[j]) for j in idx_set])
+                is_oos = np.array([labels[j] == oos_label for j in idx_set])
+                in_conf_parts.append((d, true, is_oos, sims))
+                for r in range(len(idx_set)):
+                    if not is_oos[r]:
+                        in_logits.append(d[r])
+                        in_true.append(true[r])
         if not in_logits:
             return CVReport()
         temperature = _fit_temperature(in_logits, in_true)
@@ -592,6 +687,7 @@ class IntentModel:
             threshold=threshold,
             in_scope_accuracy=float(in_ok_a.mean()) if len(in_ok_a) else None,
             folds=k,
+            partner_weight=weight,
         )
         if len(in_conf) and len(oos_conf):
             grid = np.linspace(0, 100, SCORE_QUANTILES)
@@ -643,11 +739,18 @@ class RoutedModel:
         self.english.reads = reads_english
         self.other = IntentModel(**kwargs)
         self.other.embedder = embed_multilingual
+        # e5 reads every message anyway (sentiment, embed_pair): the English head may add e5's head's logits
+        # to its own, at the weight its CV pass chooses for these examples (0 unless e5 reads them better).
+        self.english.partner = self.other
         self.classes_: list[str] = []
 
     def heads(self) -> list[tuple[str, IntentModel]]:
         """(name, head) of both heads, English first: the order :func:`head_keys` and the fit log follow."""
         return [("english", self.english), ("other", self.other)]
+
+    def fit_order(self) -> list[tuple[str, IntentModel]]:
+        """(name, head) in the order they are fitted: the English head's partner (e5's head) first."""
+        return [("other", self.other), ("english", self.english)]
 
     def vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Each head's vectors of ``texts`` (the training rows: both heads learn from all of them)."""
@@ -656,10 +759,12 @@ class RoutedModel:
     def fit(self, texts: Sequence[str], labels: Sequence[str], embeddings: dict[str, np.ndarray] | None = None,
             oos_label: str | None = None, calibrate: bool = True, cv: dict[str, CVReport] | None = None,
             head: dict[str, Head] | None = None) -> RoutedModel:
-        """Fit both heads (see :meth:`IntentModel.fit`); ``embeddings``, ``cv`` and ``head`` per head name."""
-        for name, m in self.heads():
+        """Fit both heads (see :meth:`IntentModel.fit`); ``embeddings``, ``cv`` and ``head`` per head name.
+        e5's head first: the English head's CV pass reads its vectors (its partner's weight)."""
+        for name, m in self.fit_order():
             m.fit(texts, labels, embeddings=(embeddings or {}).get(name), oos_label=oos_label, calibrate=calibrate,
-                  cv=(cv or {}).get(name), head=(head or {}).get(name))
+                  cv=(cv or {}).get(name), head=(head or {}).get(name),
+                  partner_emb=self.other.train_emb if m is self.english else None)
         self.classes_ = list(self.other.classes_)
         return self
 
@@ -843,6 +948,32 @@ def _paraphrase_groups(emb: np.ndarray, idx: np.ndarray, size: float) -> list[np
     return sorted(groups, key=len, reverse=True)
 
 
+def _two_columns(d: np.ndarray) -> np.ndarray:
+    """Decision values as [n, classes]: a binary problem's single column split into two."""
+    return np.stack([-d, d], axis=1) / 2 if d.ndim == 1 else d
+
+
+def _pick_partner_weight(parts: Sequence[tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]],
+                         weights: Sequence[float] = PARTNER_WEIGHTS, z: float = PARTNER_MARGIN_Z) -> float:
+    """The weight of the partner's logits that classifies the CV pass's held-out in-scope rows best,
+    from (own logits, partner's logits, true column, in-scope mask) per fold. 0 unless the best weight
+    (ties: the smaller) fixes at least ``z`` standard errors more rows than it breaks against weight 0
+    (a sign test on the rows whose verdict changes, :data:`PARTNER_MARGIN_Z`)."""
+    parts = [(d[m], pd[m], t[m]) for d, pd, t, m in parts if pd is not None and m.any()]
+    if not parts:
+        return 0.0
+    right = {w: np.concatenate([(d + w * pd).argmax(axis=1) == t for d, pd, t in parts]) for w in weights}
+    base = right[0.0] if 0.0 in right else np.concatenate([d.argmax(axis=1) == t for d, _, t in parts])
+    best = max(weights, key=lambda w: (int(right[w].sum()), -w))  # ties: the smaller weight
+    fixed = int((right[best] & ~base).sum())
+    broken = int((base & ~right[best]).sum())
+    log.info("partner weight by CV: held-out rows right %s of %d; %s fixes %d, breaks %d",
+             {w: int(r.sum()) for w, r in right.items()}, len(base), best, fixed, broken)
+    if best <= 0 or fixed - broken < max(2.0, z * np.sqrt(fixed + broken)):
+        return 0.0
+    return float(best)
+
+
 def _fit_temperature(logits: list[np.ndarray], true: list[int]) -> float:
     """Temperature minimising the negative log-likelihood of out-of-fold predictions."""
     # Folds differ in their class count; pad each row to a common width with -inf-like values.
@@ -1024,8 +1155,12 @@ def write_shipped_cv(cfg: Config, folder: Path | None = None) -> list[Path]:
     for old in folder.glob("*.json"):  # one config's calibration: the current default's
         old.unlink()
     paths = []
-    for _name, head, hkey in head_keys(key, new_model()):
-        cv = head._cross_validate(texts, labels, head.vectors(texts), cfg.intents.oos_intent)
+    vectors: dict[int, np.ndarray] = {}
+    # e5's head first: the English head's CV pass reads its vectors too (the weight of its logits).
+    for _name, head, hkey in sorted(head_keys(key, new_model()), key=lambda h: h[1].partner is not None):
+        vectors[id(head)] = head.vectors(texts)
+        partner = vectors.get(id(head.partner)) if head.partner is not None else None
+        cv = head._cross_validate(texts, labels, vectors[id(head)], cfg.intents.oos_intent, partner_emb=partner)
         path = shipped_cv_path(hkey, folder)
         write_atomic(path, lambda tmp, cv=cv: tmp.write_text(json.dumps(dataclasses.asdict(cv), indent=1) + "\n",
                                                                encoding="utf-8"))
@@ -1056,14 +1191,15 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel | R
             if model is None:
                 texts, labels = training_data(cfg, learned)
                 model = new_model()
-                how = []
-                for name, head, hkey in head_keys(key, model):
-                    how.append((name, head, _fit_head(head, hkey, texts, labels, cfg.intents.oos_intent, learned,
-                                                      keep=KEEP_CACHED * (2 if isinstance(model, RoutedModel) else 1))))
+                how = {}
+                # e5's head first (sorted): the English head's CV pass reads its partner's vectors.
+                for name, head, hkey in sorted(head_keys(key, model), key=lambda h: h[1].partner is not None):
+                    how[name] = (name, head, _fit_head(head, hkey, texts, labels, cfg.intents.oos_intent, learned,
+                                                       keep=KEEP_CACHED * (2 if isinstance(model, RoutedModel) else 1)))
                 if isinstance(model, RoutedModel):
                     model.classes_ = list(model.other.classes_)
                 log.info("local intent model fitted: %d examples, %d intents, %s",
-                         len(texts), len(set(labels)), fit_summary(how))
+                         len(texts), len(set(labels)), fit_summary([how[name] for name, _, _ in head_keys(key, model)]))
                 _models[key] = model
                 while len(_models) > KEEP_CACHED:  # least recently used first (dicts keep order)
                     _models.pop(next(iter(_models)))
@@ -1073,8 +1209,10 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel | R
 def fit_summary(heads: Sequence[tuple[str, IntentModel, str]]) -> str:
     """Each head's temperature and where its fit came from, for the fit's log line, from
     (head name, head, :func:`_fit_head`'s answer): ``temperature 0.62 (shipped calibration)`` for a
-    single head, ``english head temperature 0.51 (cached fit), other head temperature 0.62 (...)``."""
-    return ", ".join(f"{name + ' head ' if name else ''}temperature {head.temperature:.2f}{how}"
+    single head, ``english head temperature 0.51, e5 logits x 0.00 (cached fit), other head temperature 0.62
+    (...)``: a head with a partner says the weight of its partner's logits its CV pass chose."""
+    return ", ".join(f"{name + ' head ' if name else ''}temperature {head.temperature:.2f}"
+                     f"{f', e5 logits x {head.partner_weight:.2f}' if head.partner is not None else ''}{how}"
                      for name, head, how in heads)
 
 
@@ -1105,7 +1243,9 @@ def _fit_head(model: IntentModel, key: str, texts: list[str], labels: list[str],
         emb, cv, head = None, None, None
     cached = emb is not None
     shipped = cv is None and (cv := _shipped_cv(key)) is not None
-    model.fit(texts, labels, embeddings=emb, oos_label=oos_label, cv=cv, head=head)
+    # A head with a partner (the English head: e5's, fitted first) has its CV pass read the partner's vectors.
+    partner_emb = model.partner.train_emb if model.partner is not None and cv is None else None
+    model.fit(texts, labels, embeddings=emb, oos_label=oos_label, cv=cv, head=head, partner_emb=partner_emb)
     reused = model.head_reused
     if not cached and learned is not None:
         _save_disk_cache(learned.parent, key, model.train_emb, model.cv, keep)

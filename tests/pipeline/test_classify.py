@@ -339,7 +339,8 @@ def test_the_fit_log_line_shows_each_heads_temperature_and_source(cfg, tmp_path,
     line = [r.getMessage() for r in caplog.records if "local intent model fitted" in r.getMessage()][-1]
     assert " +  " not in line
     if isinstance(first, lc.RoutedModel):  # the default: both heads, each with its own temperature
-        assert (f"english head temperature {again.english.temperature:.2f} (cached fit), "
+        assert (f"english head temperature {again.english.temperature:.2f}, "
+                f"e5 logits x {again.english.partner_weight:.2f} (cached fit), "
                 f"other head temperature {again.other.temperature:.2f} (cached fit)") in line
     else:
         assert f"temperature {again.temperature:.2f} (cached fit)" in line
