@@ -81,6 +81,7 @@ def tokenize(text: str) -> list[str]:
 # article recall@1 / @3 / MRR@10): tune2 0.749/0.910/0.837 -> 0.762/0.915/0.844 -> 0.762/0.915/0.844, tune
 # 0.838/0.960/0.900 unchanged at 2, recall@1 0.823 at 3; ml-tune unchanged. 2 is the usual low title weight.
 FIELD_REPEAT = 2
+PAGES = True  # a second BM25 over whole pages (page_match, page_words); knowledge.retrieve reads them
 
 
 def chunk_text(body: str, meta: dict[str, Any] | None) -> str:
@@ -90,9 +91,22 @@ def chunk_text(body: str, meta: dict[str, Any] | None) -> str:
 
 
 def _meta_key(meta: dict[str, Any] | None) -> tuple[str, ...]:
-    """What of a chunk's metadata the index reads: the tokens' title and heading, the filters' brand and language."""
+    """What of a chunk's metadata the index reads: the tokens' title and heading, the filters' brand and language,
+    and the document (page) it belongs to."""
     meta = meta or {}
-    return tuple(str(meta.get(k) or "") for k in ("title", "heading", "brand", "language"))
+    return tuple(str(meta.get(k) or "") for k in ("title", "heading", "brand", "language", "doc_id"))
+
+
+def page_key(doc_id: str, brand: str) -> str:
+    """A page of the page-level index: a document of one brand (two brands' documents may share an id, and
+    one brand's page must not score or read with the other's sections)."""
+    return f"{brand}\x00{doc_id}"
+
+
+def _head_and_body(body: str, meta: dict[str, Any]) -> tuple[list[str], int]:
+    """:func:`tokenize` of :func:`chunk_text`, and how many of its tokens are the title and heading (repeated)."""
+    head = tokenize(f"{meta.get('title') or ''}\n{meta.get('heading') or ''}\n")
+    return head * FIELD_REPEAT + tokenize(body or ""), len(head) * FIELD_REPEAT
 
 
 @dataclass
@@ -107,6 +121,12 @@ class _Snapshot:
     mean_idf: float = 0.0
     masks: dict[tuple[frozenset[str] | None, str | None], np.ndarray | None] = field(default_factory=dict)
     brands: frozenset[str] = frozenset()  # every brand value stored (knowledge.brands reads it)
+    # Pages (documents): their own BM25 (see page_match) and their chunks (page_words).
+    page_ids: list[str] = field(default_factory=list)
+    page_retriever: Any = None
+    page_idf: dict[str, float] = field(default_factory=dict)
+    page_chunks: dict[str, list[str]] = field(default_factory=dict)
+    words: dict[str, frozenset[str]] = field(default_factory=dict)  # page_words' cache
 
 
 class LexicalIndex:
@@ -114,6 +134,7 @@ class LexicalIndex:
 
     def __init__(self) -> None:
         self._tokens: dict[str, list[str]] = {}
+        self._head: dict[str, int] = {}  # id -> how many of its tokens are the title and heading
         self._meta: dict[str, tuple[str, str]] = {}  # id -> (brand, language)
         self._indexed_meta: dict[str, tuple[str, ...]] = {}  # id -> what the tokens and filters were built from
         self._snap = _Snapshot(ids=[], brand=np.array([], dtype=object), language=np.array([], dtype=object))
@@ -148,6 +169,7 @@ class LexicalIndex:
         wanted = set(ids)
         for gone in [i for i in self._tokens if i not in wanted]:
             self._tokens.pop(gone, None)
+            self._head.pop(gone, None)
             self._meta.pop(gone, None)
             self._indexed_meta.pop(gone, None)
         # Unseen chunks, and seen ones whose metadata moved (re-tagged brand/language, new title).
@@ -157,7 +179,7 @@ class LexicalIndex:
             got = collection.get(ids=batch, include=["documents", "metadatas"])
             for cid, body, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False):
                 meta = meta or {}
-                self._tokens[cid] = tokenize(chunk_text(body or "", meta))
+                self._tokens[cid], self._head[cid] = _head_and_body(body or "", meta)
                 self._meta[cid] = (str(meta.get("brand") or ""), str(meta.get("language") or ""))
                 self._indexed_meta[cid] = _meta_key(meta)
         ids = [i for i in ids if i in self._tokens]
@@ -180,10 +202,73 @@ class LexicalIndex:
             # The IDF of a word drawn from a chunk of this knowledge base (each chunk's distinct words): the
             # reference a question's words are compared with (rarity).
             snap.mean_idf = sum(d * snap.idf[t] for t, d in df.items()) / max(sum(df.values()), 1)
+            if PAGES:
+                self._index_pages(snap)
         self._snap = snap
         self.generation = generation
         self.last_sync = {"seconds": time.perf_counter() - t0, "tokenised": float(len(new)), "chunks": float(len(ids))}
         log.debug("lexical index: %d chunks (%d tokenised) in %.2fs", len(ids), len(new), self.last_sync["seconds"])
+
+    def _index_pages(self, snap: _Snapshot) -> None:
+        """BM25 over whole pages: the title (``FIELD_REPEAT`` times) and every chunk's heading and body."""
+        import bm25s
+
+        chunks: dict[str, list[str]] = {}
+        for i in snap.ids:
+            meta = self._indexed_meta[i]
+            chunks.setdefault(page_key(meta[4] or i, meta[2]), []).append(i)
+        heads: dict[str, list[str]] = {}  # titles and headings repeat across chunks: tokenised once each
+
+        def toks(text: str) -> list[str]:
+            got = heads.get(text)
+            if got is None:
+                got = heads[text] = tokenize(text)
+            return got
+
+        pages: list[list[str]] = []
+        for cids in chunks.values():
+            page = toks(self._indexed_meta[cids[0]][0]) * FIELD_REPEAT
+            for c in cids:
+                page = page + toks(self._indexed_meta[c][1]) + self._tokens[c][self._head.get(c, 0):]
+            pages.append(page or ["\x00"])
+        retriever = bm25s.BM25()
+        retriever.index(pages, show_progress=False)
+        df: dict[str, int] = {}
+        for page in pages:
+            for t in set(page):
+                df[t] = df.get(t, 0) + 1
+        n = len(pages)
+        snap.page_ids, snap.page_retriever, snap.page_chunks = list(chunks), retriever, chunks
+        snap.page_idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+
+    def page_match(self, text: str, pages: set[str]) -> dict[str, float]:
+        """BM25 match of ``text`` against whole pages (documents), for these pages (:func:`page_key`): 0..1 as
+        :meth:`search`'s.
+
+        A chunk is one section; a page answers a question whose words it spreads over several sections
+        ("add a custom domain ... import DNS records in CIS": the page's title names CIS, one section the
+        domain, another the records), and one of two sibling pages may name more of them than the other.
+        """
+        snap = self._snap
+        if snap.page_retriever is None or not pages:
+            return {}
+        q = tokenize(text)
+        if not q:
+            return {}
+        unseen = math.log(1 + (len(snap.page_ids) + 0.5) / 0.5)
+        ideal = sum(snap.page_idf.get(t, unseen) for t in set(q)) or 1.0
+        scores = snap.page_retriever.get_scores(q)
+        return {d: min(1.0, float(scores[i]) / ideal) for i, d in enumerate(snap.page_ids)
+                if d in pages and scores[i] > 0}
+
+    def page_words(self, page: str) -> frozenset[str]:
+        """The distinct terms of a whole page (:func:`page_key`; its chunks' tokens), to tell copies of a page."""
+        snap = self._snap
+        got = snap.words.get(page)
+        if got is None:
+            got = frozenset(t for c in snap.page_chunks.get(page, ()) for t in self._tokens.get(c, ()))
+            snap.words[page] = got
+        return got
 
     def search(self, text: str, n: int, brand: str | None = None, language: str | None = None,
                strict_language: bool = False, brands: frozenset[str] | None = None) -> list[tuple[str, float]]:

@@ -36,8 +36,85 @@ REGIONS = ("US", "GB", "FR", "DE", "ES", "IT", "NL", "PT", "BE", "CH", "AT", "IE
 # past ticket at ingest, every draft's personal-data guard). They look at most a token's length
 # ahead (an e-mail's local part is at most 64 characters, RFC 5321), and match what they matched before.
 _EMAIL = re.compile(r"[\w.+'-]{1,64}@[\w-]+(?:\.[\w-]+)+")
-_IBAN = re.compile(r"(?i)\b[a-z]{2}\d{2}(?:[ \-]?[a-z0-9]){10,30}\b")
+# E-mail addresses written so that a filter misses them: "john at gmail dot com", "john (at) gmail
+# (dot) com", "john @ gmail.com", "jean point dupont arobase orange point fr". A plain " at " with
+# real dots ("ordered at amazon.com") is an address only when the local part looks like one (a dot,
+# "_", "+" or a digit) or the domain is a webmail's: "paid at the till.Then" stays. In "reach me at
+# john dot doe at gmail dot com" the address is what precedes the last "at" (no "at" may follow one).
+_AT_WORDS = r"at|arobase|arroba|chiocciola|apenstaartje|klammeraffe"
+_DOT_WORDS = r"dot|point|punto|punkt|ponto|punt"
+_OPEN, _CLOSE = r"[(\[{<]", r"[)\]}>]"
+_OBF_AT = (rf"[ \t]{{0,3}}{_OPEN}[ \t]{{0,3}}(?:{_AT_WORDS}|@)[ \t]{{0,3}}{_CLOSE}[ \t]{{0,3}}"
+           rf"|[ \t]{{1,3}}@[ \t]{{0,3}}|[ \t]{{0,3}}@[ \t]{{1,3}}|[ \t]{{1,3}}(?:{_AT_WORDS})[ \t]{{1,3}}")
+_OBF_DOT = (rf"(?:[ \t]{{0,3}}{_OPEN}[ \t]{{0,3}}(?:{_DOT_WORDS}|\.)[ \t]{{0,3}}{_CLOSE}[ \t]{{0,3}}"
+            rf"|[ \t]{{1,3}}(?:{_DOT_WORDS})[ \t]{{1,3}}|[ \t]{{0,3}}\.[ \t]{{0,3}})")
+_OBF_EMAIL = re.compile(
+    rf"(?i)(?<![\w.+'-])(?P<local>[\w+'-]{{1,64}}(?:{_OBF_DOT}[\w+'-]{{1,64}}){{0,3}})(?P<at>{_OBF_AT})"
+    rf"(?P<domain>[\w-]{{1,63}}(?:{_OBF_DOT}[\w-]{{1,63}}){{0,3}}{_OBF_DOT}[a-z]{{2,24}})(?![\w-])(?!{_OBF_AT}[\w-])")
+_TLDS = frozenset("com net org edu gov info biz io eu uk co fr de es it nl pt be ch at ie pl se dk no fi ca au br mx us".split())
+# Anything@something is an address, whatever follows ("john@gmail dot com", "john@gmail . com",
+# "john@gmail,com", "john@gmail com"): the rules above want a real dot after the "@".
+_AT_TOKEN = re.compile(rf"(?i)(?<![\w.+'-])[\w.+'-]{{1,64}}@[\w-]{{1,63}}"
+                       rf"(?:(?:{_OBF_DOT}|[ \t]{{0,3}},[ \t]{{0,3}})[a-z]{{2,24}}(?![\w-]))?")
+_WEBMAIL = frozenset("""gmail googlemail hotmail outlook live msn yahoo ymail icloud me mac aol gmx web protonmail proton
+pm tutanota tuta yandex mail orange free wanadoo laposte sfr bbox neuf libero virgilio tiscali alice tin t-online
+freenet hetnet kpnmail ziggo planet telenet skynet sapo zoho fastmail hey btinternet sky""".split())
+
+
+def _obfuscated_email(m: re.Match[str]) -> str:
+    local, at, domain = m.group("local"), m.group("at").strip().lower(), m.group("domain")
+    if at != "at":
+        return "[email]"
+    # An English " at ": "point" is then a word ("5 times at this point to ..."), not a dot; "dot" or
+    # a bracketed dot is; plain dots only with an address-like local part or a webmail domain.
+    words = {w.lower() for w in re.findall(r"[^\W\d_]+", local + " " + domain)}
+    if words & {"point", "punto", "punkt", "ponto", "punt"} or not re.search(r"[^\W\d_]", local):
+        return m.group(0)
+    if re.search(r"(?i)\bdot\b|[(\[{<]", local + domain):
+        return "[email]"
+    labels = re.split(r"[\s.]+", domain.lower())
+    if re.search(r"\s", domain) and labels[-1] not in _TLDS:
+        return m.group(0)  # "look at me . Please": a spaced dot only before a real top-level domain
+    if re.search(r"[._+\d]", local) or (labels[0] in _WEBMAIL and labels[-1] in _TLDS):
+        return "[email]"  # not "look at me.Please" (me.com is a webmail, "please" no domain)
+    return m.group(0)
+
+
+# Separators between digits that the rules below read as "-": other dashes (U+2010-2015, the minus sign,
+# small and full-width hyphen-minus), "_" and middle dots; "4111—1111—1111—1111" kept all but its last
+# groups before, "DE89_3704_..." all of it.
+_DASHES = "\u2010-\u2015\u2212\ufe58\ufe63\uff0d_\u00b7\u2027\u2219"
+_DASHED_DIGITS = re.compile(rf"(?<![\d{_DASHES}])\d{{1,8}}(?:[{_DASHES}][A-Za-z]{{0,4}}\d{{1,8}}){{1,8}}")
+
+
+def _dashes(m: re.Match[str]) -> str:
+    # Only a run long enough to be a number the rules redact: "pages 10–12" keeps its en dash.
+    run = m.group(0)
+    return re.sub(f"[{_DASHES}]", "-", run) if sum(c.isdigit() for c in run) >= 5 else run
+
+
+_IBAN = re.compile(r"(?i)\b[a-z]{2}\d{2}(?:(?:[ \-.,]|  )?[a-z0-9]){10,30}\b")
 _CARDISH = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# Groups of four digits with dots or commas ("4111.1111.1111.1111", "4111,1111,1111,1111"); a thousands
+# separator never groups by four.
+_CARD_GROUPS = re.compile(r"(?<![\d.,])\d{4}(?:[.,]\d{4}){2,3}(?:[.,]\d{1,4})?(?![\d]|[.,]\d)")
+# A password written into a ticket: the token after "password is" / "password:" (7 languages). After
+# "is"/"est"/... only a token with a digit, a symbol or an inner capital ("my password is not working"
+# stays); after ":" or "=" any token.
+_PASSWORD = re.compile(
+    r"(?i)\b(?:password|passcode|passwd|pwd|mot de passe|mdp|contrase[ñn]a|clave|passwort|kennwort|wachtwoord|senha|"
+    r"parola d'ordine)\b(?P<verb>[ \t]{1,4}(?:is|was|est|[ée]tait|es|era|ist|war|[ée]|[èe])\b)?"
+    r"(?:[ \t]{0,4}[:=][ \t]{0,4}(?P<any>[^\s,;]{3,64})|(?(verb)[ \t]{1,4}|(?!))(?P<strong>"
+    r"(?=[^\s,;]{0,63}?(?:[\d_]|[^\s\w,;])(?<![.!?](?=[\s,;]|$))|[^\s,;]{1,63}?(?-i:[A-Z]))[^\s,;]{3,64}))")
+
+
+def _password(m: re.Match[str]) -> str:
+    name = "any" if m.group("any") else "strong"
+    token = m.group(name).rstrip(".!?")
+    if token.lower() in _NOT_AFTER_CUE:
+        return m.group(0)
+    s, e = m.start(name) - m.start(0), m.start(name) - m.start(0) + len(token)
+    return m.group(0)[:s] + "[password]" + m.group(0)[e:]
 _CVV = re.compile(r"(?i)\b(?:cvv2?|cvc2?|cid|security code|card verification(?: code| value)?|code de s[ée]curit[ée]|"
                   r"cryptogramme(?: visuel)?|c[óo]digo de seguridad|pr[üu]fnummer|kartenpr[üu]fnummer|sicherheitscode|"
                   r"codice di sicurezza|codice cvv|beveiligingscode|c[óo]digo de seguran[çc]a|card code|pin)\b"
@@ -51,8 +128,10 @@ _MONTHS = (r"jan(?:uary|vier|uar|eiro)?|feb(?:ruary|ruar|braio)?|f[ée]v(?:rier|
            r"outubro|novembro|dezembro|enero|febrero|marzo|junio|julio|septiembre|octubre|noviembre|diciembre|"
            r"gennaio|febbraio|aprile|luglio|settembre|ottobre|novembre|dicembre|janvier|f[ée]vrier|avril|juillet|"
            r"septembre|octobre|d[ée]cembre|januar|februar|juni|juli|oktober|dezember")
+# A numeric date is not three pairs of a longer run: "06.12.34.56.78" (a French phone) was a date
+# and "56.78" stayed; the phone rule now reads the whole run.
 _DATE = re.compile(
-    rf"(?i)\b\d{{4}}-\d{{1,2}}-\d{{1,2}}\b|\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b"
+    rf"(?i)\b\d{{4}}-\d{{1,2}}-\d{{1,2}}\b(?![./-]\d)|(?<!\d[./-])\b\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}}\b(?![./-]\d)"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th|er|º|o)?\.?\s+(?:de\s+|of\s+)?(?:{_MONTHS})\.?,?\s+(?:de\s+)?\d{{4}}\b"
     rf"|\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b")
 _STREET_WORDS_AFTER = (r"street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|square|sq|"
@@ -66,6 +145,12 @@ _ADDRESS = re.compile(
     rf"|\b\d{{1,5}}(?:\s?(?:bis|ter))?,?\s+(?:{_STREET_WORDS_BEFORE})\b\.?(?:\s+[\w'’.-]+){{1,5}}"
     rf"|\b(?:{_STREET_WORDS_BEFORE})\b\.?(?:\s+[\w'’.-]+){{1,5}}?,?\s+(?:n[º°o.]\s*)?\d{{1,5}}[a-z]?\b"
     rf"|\b[\wäöüßÄÖÜ'-]{{0,64}}(?:{_DE_NL_SUFFIX})\s+\d{{1,5}}[a-z]?\b")
+# A UK postcode in any case ("sw1a 1aa"): the inward part's letters are never C, I, K, M, O or V.
+_UK_POSTCODE_ANY_CASE = re.compile(r"(?i)\b[a-z]{1,2}\d[a-z\d]?\s?\d[abd-hjlnp-uw-z]{2}\b")
+# Post-office boxes: too few digits for the number rules ("po box 1234", "Postfach 4711", "BP 45").
+_PO_BOX = re.compile(r"(?i)\b(?:p\.?[ \t]?o\.?[ \t]?box|post[ \t]office[ \t]box|postfach|bo[iî]te[ \t]postale|b\.?p\.?|"
+                     r"apartado(?:[ \t]de[ \t]correos)?|casella[ \t]postale|postbus|caixa[ \t]postal)[ \t]{0,4}[:#n°º.]{0,3}"
+                     r"[ \t]{0,4}\d{1,6}\b")
 _POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b\d{4}\s?[A-Z]{2}\b|\b\d{4,5}(?:-\d{3,4})?\s+[A-ZÀ-Ý][\wÀ-ÿ'-]+")
 _ORDER = re.compile(r"(?i)(?:#\s?\d{3,}|\b(?:order|commande|pedido|bestellung|ordine|bestelling|encomenda|invoice|facture|"
                     r"factura|rechnung|fattura|factuur|fatura|tracking|suivi|seguimiento|sendung|spedizione|zending)\b"
@@ -79,18 +164,27 @@ _MIXED_ID = re.compile(r"\b(?=(?:[A-Za-z-]{0,64}\d){4})(?=[0-9-]{0,64}[A-Za-z])"
                        r"[A-Za-z0-9][A-Za-z0-9-]{4,24}\b")
 
 # Names: cues in seven languages after which capitalised words are a person.
-_CAP = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’-]+"
+# A capitalised name is one token with its inner capitals, apostrophes and hyphens ("McDonald",
+# "O'Brien", "DeShawn", "Jean-Luc", "Top-up", "Smith's"): cut at the first of them, "[name]Donald" kept the rest
+# (and "De" of "DeShawn", a Dutch article, kept all of it). Every inner part starts with a capital or
+# a mark, so a lower-case run is read one way only (no backtracking through its splits).
+_UP, _LOW = "A-ZÀ-ÖØ-Þ", "a-zà-öø-ÿ"
+_CAP = rf"[{_UP}](?:[{_LOW}]+|['’](?=[{_UP}]))(?:['’-]?[{_UP}][{_LOW}]+|-[{_LOW}]+){{0,4}}(?:['’]s)?(?![{_LOW}])"
+# Titles: "Dear Ms. Smith" is the cue, then the title, then the name (the title alone is no name).
+_TITLES = (r"mr|mrs|ms|miss|mx|dr|prof|sir|madam|m|mme|mlle|monsieur|madame|herr|frau|sr|sra|srta|se[ñn]or|se[ñn]ora|"
+           r"sig|sig\.ra|signor|signora|dhr|mevr|mevrouw|meneer|senhor|senhora|dona")
 _NAME_RUN = rf"{_CAP}(?:[ -](?:(?:van|von|de|der|den|del|della|da|dos|das|di|le|la|du)\s)?{_CAP}){{0,3}}"
+# Relationship words: the person named right after one is a third party ("my neighbour priya").
+_RELATIONS = (r"my (?:neighbou?r|husband|wife|partner|son|daughter|mother|father|mum|mom|dad|friend|colleague|sister|brother|"
+              r"boss|landlord|flatmate|roommate)|"
+              r"mon (?:voisin|mari|fils|p[èe]re|fr[èe]re|ami|coll[èe]gue|conjoint)|ma (?:voisine|femme|fille|m[èe]re|s[œo]eur|amie|coll[èe]gue)|"
+              r"mi (?:vecin[oa]|marido|mujer|esposa|hij[oa]|madre|padre|herman[oa]|amig[oa]|compa[ñn]er[oa])|"
+              r"mein(?:e|em|er)? (?:nachbar(?:in)?|mann|frau|sohn|tochter|mutter|vater|bruder|schwester|freund(?:in)?|kolleg(?:e|in))|"
+              r"(?:il )?mio (?:vicino|marito|figlio|padre|fratello|amico|collega)|(?:la )?mia (?:vicina|moglie|figlia|madre|sorella|amica|collega)|"
+              r"mijn (?:buurman|buurvrouw|man|vrouw|zoon|dochter|moeder|vader|broer|zus|vriend(?:in)?|collega)|"
+              r"(?:o )?meu (?:vizinho|marido|filho|pai|irm[ãa]o|amigo|colega)|(?:a )?minha (?:vizinha|mulher|esposa|filha|m[ãa]e|irm[ãa]|amiga|colega)")
 _CUES = (r"mr|mrs|ms|miss|dr|sir|madam|m\.|mme|mlle|monsieur|madame|herr|frau|sr|sra|srta|se[ñn]or|se[ñn]ora|sig|sig\.ra|"
-         r"signor|signora|dhr|mevr|mevrouw|meneer|sr\.|sra\.|senhor|senhora|dona|"
-         r"my (?:neighbou?r|husband|wife|partner|son|daughter|mother|father|mum|mom|dad|friend|colleague|sister|brother|"
-         r"boss|landlord|flatmate|roommate)|"
-         r"mon (?:voisin|mari|fils|p[èe]re|fr[èe]re|ami|coll[èe]gue|conjoint)|ma (?:voisine|femme|fille|m[èe]re|s[œo]eur|amie|coll[èe]gue)|"
-         r"mi (?:vecin[oa]|marido|mujer|esposa|hij[oa]|madre|padre|herman[oa]|amig[oa]|compa[ñn]er[oa])|"
-         r"mein(?:e|em|er)? (?:nachbar(?:in)?|mann|frau|sohn|tochter|mutter|vater|bruder|schwester|freund(?:in)?|kolleg(?:e|in))|"
-         r"(?:il )?mio (?:vicino|marito|figlio|padre|fratello|amico|collega)|(?:la )?mia (?:vicina|moglie|figlia|madre|sorella|amica|collega)|"
-         r"mijn (?:buurman|buurvrouw|man|vrouw|zoon|dochter|moeder|vader|broer|zus|vriend(?:in)?|collega)|"
-         r"(?:o )?meu (?:vizinho|marido|filho|pai|irm[ãa]o|amigo|colega)|(?:a )?minha (?:vizinha|mulher|esposa|filha|m[ãa]e|irm[ãa]|amiga|colega)|"
+         r"signor|signora|dhr|mevr|mevrouw|meneer|sr\.|sra\.|senhor|senhora|dona|" + _RELATIONS + "|"
          r"named|called|c/o|care of|addressed to|signed by|delivered to|recipient|attn|attention|"
          # Prepositions: a capitalised word right after one, mid-sentence, is a proper noun; names go.
          r"to|from|with|for|by|gave it to|left it with|pour|avec|par|chez|para|con|por|an|f[üu]r|mit|von|bei|"
@@ -100,7 +194,7 @@ _CUES = (r"mr|mrs|ms|miss|dr|sir|madam|m\.|mme|mlle|monsieur|madame|herr|frau|sr
          r"chama-se|chamad[oa]|em nome de|aos cuidados de|"
          r"hi|hello|hey|dear|bonjour|salut|cher|ch[èe]re|hola|estimad[oa]|querid[oa]|hallo|liebe[r]?|sehr geehrte[r]?|"
          r"ciao|buongiorno|gentile|caro|cara|hoi|beste|geachte|ol[áa]|bom dia|prezad[oa]|car[oa]")
-_CUED_NAME = re.compile(rf"(?i:\b(?:{_CUES}))\.?,?\s+({_NAME_RUN})")
+_CUED_NAME = re.compile(rf"(?i:\b(?:{_CUES}))\.?,?\s+(?:(?i:(?:{_TITLES})\b)\.?\s+)?({_NAME_RUN})")
 _SIGNOFF = re.compile(r"(?m)^(?i:thanks|thank you|regards|best regards|kind regards|best|cheers|sincerely|cordialement|"
                       r"merci|bien [àa] vous|saludos|gracias|atentamente|un saludo|gr[üu](?:ß|ss)e|viele gr[üu](?:ß|ss)e|"
                       r"mit freundlichen gr[üu](?:ß|ss)en|lg|danke|saluti|cordiali saluti|grazie|distinti saluti|groeten|"
@@ -137,6 +231,7 @@ from of at in on to for with by about regarding re as than that this these those
 i me my mine your our their his her him she he they we you who what which when where why how please thanks
 urgent ridiculous unacceptable frustrating annoying getting going taking happening because if on off out up down
 bye goodbye all everyone team guys folks anyway ok okay sorry pretty extremely totally absolutely
+customer client cliente kunde kundin klant
 sad weird strange wrong crazy insane great good bad terrible awful horrible unbelievable important
 adieu merci tous adiós adios gracias tschüss tschüs danke doei bedankt tchau obrigado obrigada grazie
 et ou mais ni ne pas pour par avec sans de des du le la les un une au aux en dans sur sous chez que qui quoi je j moi
@@ -168,16 +263,99 @@ _SIGNOFF_ANY_CASE = re.compile(
     rf"abra[çc]os)[ \t]{{0,8}}[,.!-]{{1,4}}[ \t]{{0,8}}(?:\n[ \t]{{0,8}})?(?P<first>{_NOT_STOP}{_NAME_WORD})"
     rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_NAME_WORD})?)[ \t]{{0,8}}[.!]?[ \t]{{0,8}}$")
 
+# Lower-case names after a relationship word ("my neighbour priya", "mon voisin pierre") or a greeting's
+# "I'm" ("hi, I'm priya", "bonjour, je suis marie"). What usually follows there is a verb ("my husband
+# took", "mon voisin a reçu") or a state ("hi, I'm waiting", "je suis déçu"): those words, function words
+# and one-letter elisions ("l'a") are never taken; a second word only when it ends the phrase ("my
+# neighbour (priya sharma)", "I am priya sharma, ..."). No dictionary of names is installed, so a name
+# that is also one of these words ("will", "may") is missed, and an unlisted verb may go instead of a name.
+_AFTER_SUBJECT = frozenset("""
+took take takes has had have was were will would can could should might must may did does do got gets get made makes
+came comes went goes left leaves told tells asked asks wants wanted needs needed bought buys ordered orders received
+receives signed signs picked picks tried tries used uses paid pays sent sends gave gives lost loses found finds saw sees
+put puts keeps kept said says thinks thought knows knew lives lived works worked owns owned likes liked loves loved
+opened opens closed changed returned accepted collected answered checked called rang emailed booked already never always
+usually recently account card cards phone number money payment transfer details address login passport id order parcel
+package use pick sign collect open send pay buy order receive try see check call log access share withdraw top add need
+want go come make tell ask give find keep say think know live work own like love close change return accept answer book
+help be become moved loved saved asked added owned hated today yesterday tomorrow tonight earlier later however
+therefore meanwhile instead though although because since until while whose whom recently lately arrive arrives
+eligible allowed able monday tuesday wednesday thursday friday saturday sunday morning afternoon evening night weekend
+a ai est était sera va vient veut voulait doit peut pourra dit fait habite travaille prend prendra récupère reçu aussi
+ha tiene quiere puede debe va está fue dice compró recibió recogió vive trabaja usa también ya
+hat hatte ist war wird will kann muss soll darf möchte holt holte kommt wohnt braucht bekommt bekam sagt sagte nimmt
+arbeitet benutzt auch schon
+ha è era sarà vuole può deve ritira prende viene abita lavora usa anche già
+heeft had wil kan moet zal haalt komt woont werkt gebruikt ook al
+tem está vai quer pode deve foi vem mora trabalha usa também já
+""".split())
+_STATES = frozenset("""
+able unable sorry afraid sure unsure new old happy unhappy upset angry annoyed frustrated confused worried concerned
+disappointed interested locked stuck stranded abroad away back home done finished fed sick tired ready trouble glad
+pleased curious keen aware unaware responsible desperate furious livid based located married single overseas currently
+customer client member subscriber user owner holder over under out about lost hungry thirsty bored busy late early fine
+good well ill okay ok alone broke free available online offline nearby outside inside pregnant disabled vegan vegetarian
+très vraiment tellement toujours encore déçu déçue désolé désolée client cliente inquiet inquiète sans bien mal furieux
+furieuse perdu perdue bloqué bloquée abonné abonnée ravi ravie content contente mécontent mécontente surpris surprise
+actuellement
+sehr echt wirklich total kunde kundin enttäuscht verärgert sauer seit noch immer neu neue leider gerade froh zufrieden
+unzufrieden verwirrt
+nuevo nueva muy cliente socio desde estoy deluso delusa arrabbiato arrabbiata nuovo nuova molto cliente boos klant nieuw
+erg heel teleurgesteld novo nova muito
+""".split())
+
+
+def _none_of(words: Iterable[str]) -> str:
+    return r"(?!(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")(?![^\W\d_]|['’-][^\W\d_]))"
+
+
+# Neither an elision ("l'a") nor a contraction ("hasn't", "she's"), nor a past tense of six letters or more
+# ("arrived", "deposited"; not "ahmed", "naveed", "mohammed").
+_NO_ELISION = (r"(?![^\W\d_]['’])(?![^\W\d_]{1,30}(?:n['’]t|['’](?:s|ll|d|ve|re|m))(?![^\W\d_]))"
+               r"(?![^\W\d_]{4,30}(?<!e)(?<!m)ed(?![^\W\d_]))")
+_NOT_VERB = _none_of(_AFTER_SUBJECT) + _NO_ELISION
+_NOT_STATE = _none_of(_STATES) + _NO_ELISION + r"(?![^\W\d_]{2,30}ing(?![^\W\d_]))"  # "waiting", not "ming"
+_LAST_WORD = r"(?=[ \t]{0,8}(?:[,.;:!?)\n]|$|(?:and|et|y|und|e|en|ou|o)\b))"
+_RELATION_NAME = re.compile(
+    rf"(?i)\b(?:{_RELATIONS})(?![^\W\d_])[ \t]{{0,8}}[,(]?[ \t]{{0,8}}(?P<first>{_NOT_STOP}{_NOT_VERB}{_NAME_WORD})"
+    rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_NOT_VERB}{_NAME_WORD}{_LAST_WORD})?)(?!\w)")
+_GREETING_I_AM = re.compile(
+    rf"(?i)\b(?:{_GREETING})\b[\s,!.-]{{0,8}}(?:i{_APOS}?m|i am|je suis|ich bin)[ \t]{{1,8}}"
+    rf"(?P<first>{_NOT_STOP}{_NOT_STATE}{_NAME_WORD})"
+    rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_NOT_STATE}{_NAME_WORD}{_LAST_WORD})?)(?!\w)")
+# The same without a greeting, opening a line or a sentence, the name closed by punctuation: "I'm priya,",
+# "soy carlos.", "ich bin anna,".
+_BARE_I_AM = re.compile(
+    rf"(?i)(?:^|(?<=[\n.!?]))[ \t]{{0,8}}(?:i{_APOS}?m|i am|soy|je suis|ich bin|sono|ik ben|sou)[ \t]{{1,8}}"
+    rf"(?P<first>{_NOT_STOP}{_NOT_STATE}{_NAME_WORD})"
+    rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_NOT_STATE}{_NAME_WORD})?)(?=[ \t]{{0,8}}[,.;:!?\n])")
+
+# "hi priya,", "hey tom!", "dear ahmed,": one or two words that end a greeting opening a line or a
+# sentence are whom it greets ("the word for hello in spanish" is no greeting).
+_GREETED = frozenset("""
+there team all everyone everybody guys folks people friends again support service sir madam madame monsieur mademoiselle
+ma'am mam buenas buenos zusammen allemaal tutti todos todas tous y'all yall hi hey hello ai bot chatbot computer assistant
+""".split())
+_GREETING_NAME = re.compile(
+    rf"(?i)(?:^|(?<=[\n.!?]))[ \t]{{0,8}}(?:{_GREETING}|dear)[ \t]{{1,8}}"
+    rf"(?P<first>{_NOT_STOP}{_none_of(_GREETED)}{_NO_ELISION}{_NAME_WORD})"
+    rf"(?P<rest>(?:[ \t]{{1,8}}{_NOT_STOP}{_none_of(_GREETED)}{_NO_ELISION}{_NAME_WORD})?)(?=[ \t]{{0,8}}(?:[,!:\n]|$))")
+
 
 def _self_named(text: str) -> str:
-    """The words after a self-introduction or a sign-off → ``[name]`` (lower case too)."""
+    """The words after a self-introduction, a sign-off, a relationship word or a greeting's "I'm", and
+    the words a greeting ends on → ``[name]`` (lower case too)."""
 
     def sub(m: re.Match[str]) -> str:
         s, e = m.start("first") - m.start(0), m.end("rest") - m.start(0)
         return m.group(0)[:s] + "[name]" + m.group(0)[e:]
 
     text = _SELF_NAME.sub(sub, text)
-    return _SIGNOFF_ANY_CASE.sub(sub, text)
+    text = _SIGNOFF_ANY_CASE.sub(sub, text)
+    text = _RELATION_NAME.sub(sub, text)
+    text = _GREETING_I_AM.sub(sub, text)
+    text = _BARE_I_AM.sub(sub, text)
+    return _GREETING_NAME.sub(sub, text)
 
 
 _AFTER_NAME = re.compile(rf"\[name\]\s+({_NAME_RUN})")
@@ -192,7 +370,9 @@ _NOT_NAMES = {w.lower() for w in (
     "Order Commande Pedido Bestellung Ordine Bestelling Encomenda Customer Agent Answer Question Ticket Resolved "
     "Support Team Store Shop Help Centre Center Click Collect Express Standard Premium Black Friday Cyber PayPal Visa "
     "Mastercard Klarna Apple Google Pay DHL UPS FedEx GLS Colissimo Correos PostNL Poste CTT Royal Mail USPS EU UK US "
-    "Amex American Express Stripe Shopify Refund Return Returns Exchange Size Guide Gift Card Cards Invoice".split())}
+    "Amex American Express Stripe Shopify Refund Return Returns Exchange Size Guide Gift Card Cards Invoice "
+    "Mr Mrs Ms Miss Mx Dr Prof Sir Madam Mme Mlle Monsieur Madame Herr Frau Sr Sra Srta Señor Señora Signor "
+    "Signora Dhr Mevr Mevrouw Meneer Senhor Senhora Dona".split())}
 
 
 def _luhn(digits: str) -> bool:
@@ -295,14 +475,21 @@ def redact(text: str, names: Iterable[str] | None = None, strict_names: bool = F
 
     t = fold_lookalikes((text or "")[:MAX_CHARS])
     t = _EMAIL.sub("[email]", t)
+    t = _OBF_EMAIL.sub(_obfuscated_email, t)
+    t = _AT_TOKEN.sub("[email]", t)
+    t = _PASSWORD.sub(_password, t)
+    t = _DASHED_DIGITS.sub(_dashes, t)
     t = _IBAN.sub(_iban, t)
     t = _cards(t)
+    t = _CARD_GROUPS.sub("[number]", t)
     t = _CVV.sub("[cvv]", t)
     t = _ID_CUE.sub(lambda m: m.group(0).replace(m.group(1), "[id number]"), t)
     t = _DATE.sub("[date]", t)
     t = _ORDER.sub("[order number]", t)
     t = _ADDRESS.sub("[address]", t)
+    t = _PO_BOX.sub("[address]", t)
     t = _POSTCODE.sub("[postcode]", t)
+    t = _UK_POSTCODE_ANY_CASE.sub("[postcode]", t)
     t = _phones(t)
     t = _MIXED_ID.sub("[id number]", t)
     t = _LONG_NUMBER.sub(lambda m: "[number]" if sum(c.isdigit() for c in m.group(0)) >= 5 else m.group(0), t)

@@ -139,6 +139,24 @@ ONE_ARTICLE_EXTRA = True
 # better, none worse; exact copies only (1.0): 0.809; 0.6: 0.819; leaving out only the passage, not the
 # document: 0.803); eval_tune / eval_tune2 unchanged (no copies there). None: off.
 NEAR_DUPLICATE: float | None = 0.8
+# The same test on whole pages (the distinct BM25 terms of all their chunks, knowledge.lexical.page_words): a copy
+# of a page whose best passage differs from the listed copy's (the FAQ hub published under two paths, the entry
+# matched in one not the one matched in the other; a copy cut into sections differently) gives its place too.
+# MTRAG cloud 0.612 / 0.819 / 0.718 -> 0.612 / 0.824 / 0.720 (9 questions better, none worse; 0.7 the same, 0.9
+# nothing); eval_tune / tune2 / ml-tune unchanged (no copies there). Translations, look-alike spellings and sibling
+# pages sharing half their sections are no copies (tests/knowledge/test_hybrid.py). None: off.
+PAGE_NEAR_DUPLICATE: float | None = 0.8
+# A page-level BM25 match (knowledge.lexical.page_match: the question against the whole page, title and every
+# section) added to each of the page's chunks, as this share of the chunk-level BM25 weight (rarity included): a
+# chunk is one section, and the page that names the question's words across its sections ("custom domain" in one,
+# "import DNS records" in another, "CIS" in the title) says more than the one section. Article recall@1 / @3 /
+# MRR@10 (bench/retrieval_eval.py; MTRAG bench/helpcentre_eval.py --domain cloud), 0 -> 0.25: cloud 0.612 / 0.819 /
+# 0.718 -> 0.617 / 0.830 / 0.724 (8 better, 1 worse), tune 0.838 / 0.960 / 0.901 -> 0.845 / 0.964 / 0.904, tune2
+# 0.762 / 0.915 / 0.844 -> 0.771 / 0.910 / 0.848; drafts 256 / 190 -> 256 / 191. Not for questions searched in the
+# multilingual index (see hybrid_hits; eval_ml_tune.yaml unchanged).
+# 0.15 / 0.35 / 0.5 / 1.0: cloud r@3 0.824 / 0.819 / 0.819 / 0.830, tune MRR 0.901 / 0.907 / 0.910, tune2 r@3
+# 0.910 / 0.910 / 0.910. 0: off.
+PAGE_LEXICAL_WEIGHT = 0.25
 
 
 @dataclass
@@ -151,6 +169,7 @@ class Hit:
     cosine: float
     body: str
     meta: dict[str, Any]
+    page: frozenset[str] | None = None  # the whole page's BM25 terms (PAGE_NEAR_DUPLICATE), when known
 
     def source(self) -> Source:
         heading = str(self.meta.get("heading") or "")
@@ -296,6 +315,19 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
                                                            else SCORE_INTENT_BOOST)
         hits.append(Hit(chunk_id=cid, doc_id=str(meta.get("doc_id") or cid), fused=score, cosine=cos, body=body,
                         meta=meta))
+    if lex_index is not None and FUSION == "score" and hits:  # the page-level signals (PAGE_*), after the cut-off
+        from knowledge.lexical import page_key
+
+        keys = {h.chunk_id: page_key(h.doc_id, str(h.meta.get("brand") or "")) for h in hits}
+        # English questions only (MiniLM's path): against a page in the customer's language, a whole page's BM25
+        # reads the language's common words more than the topic (a French tracking question matched the French
+        # return policy page: tests/knowledge/test_multilingual.py), and for them the chunk's own BM25 share is kept
+        # small for the same reason (CROSS_LEXICAL_WEIGHT).
+        pages = lex_index.page_match(text, set(keys.values())) if PAGE_LEXICAL_WEIGHT and cross is None else {}
+        for h in hits:
+            h.fused += PAGE_LEXICAL_WEIGHT * lex_weight * pages.get(keys[h.chunk_id], 0.0)
+            if PAGE_NEAR_DUPLICATE is not None:
+                h.page = lex_index.page_words(keys[h.chunk_id])
     hits.sort(key=lambda h: (-h.fused, -h.cosine))
     if _knob("RERANK") and dense and cross is None and len(hits) > 1:
         rerank(store, text, vec, hits)
@@ -363,7 +395,8 @@ def best_per_document(hits: list[Hit], k: int, per_doc: int | None = None,
     question falls between two sections of the right article (the heading says "The reset
     email does not arrive", the answer is in "Request a reset link"), both reach the drafter.
     When the first ``per_doc + 1`` hits are all one article's, it gets that many sections.
-    A document whose best passage near-duplicates a listed document's is skipped (``NEAR_DUPLICATE``).
+    A document whose best passage near-duplicates a listed document's is skipped (``NEAR_DUPLICATE``), as is
+    one whose whole page does (``PAGE_NEAR_DUPLICATE``, when the hits carry their pages' terms).
     """
     per_doc = SECTIONS_PER_DOC if per_doc is None else per_doc
     window = SECTION_WINDOW if window is None else window
@@ -374,6 +407,11 @@ def best_per_document(hits: list[Hit], k: int, per_doc: int | None = None,
         g = groups.get(h.doc_id)
         if g is None:
             if len(groups) >= k or h.doc_id in copies:
+                continue
+            if PAGE_NEAR_DUPLICATE is not None and h.page and any(
+                    o.page and len(h.page & o.page) >= PAGE_NEAR_DUPLICATE * len(h.page | o.page)
+                    for o in (grp[0] for grp in groups.values())):
+                copies.add(h.doc_id)
                 continue
             if NEAR_DUPLICATE is not None:
                 words = frozenset((h.body or "").lower().split())

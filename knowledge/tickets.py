@@ -18,6 +18,7 @@ from pipeline.models import AGENT, CUSTOMER, Ticket
 
 MAX_QUESTION = 1500
 MAX_ANSWER = 2500
+CUT_MARGIN = 300
 
 
 # The document's "## Agent answer" section is what another customer's LLM draft is shown as the team's
@@ -57,8 +58,12 @@ def document_from_ticket(ticket: Ticket) -> Document | None:
         return None
     names = [ticket.requester.name or ""] + [m.author_name or "" for m in ticket.messages]
     subject = " ".join(_customer_words(redact_pii(ticket.subject or "", names)).split()) or "Resolved ticket"
-    text = (f"# {subject}\n\n## Customer question\n{_customer_words(redact_pii(question[:MAX_QUESTION], names))}\n\n"
-            f"## Agent answer\n{redact_pii(answer[:MAX_ANSWER], names)}")
+    # Redacted, then cut: a cut first split "priya.sharma@gmail.com" into "priya.sharma@gmail", which no
+    # longer reads as an address. The redaction reads CUT_MARGIN characters past the limit (longer than
+    # any e-mail address, 254), so whatever straddles the limit is read whole.
+    q = redact_pii(question[:MAX_QUESTION + CUT_MARGIN], names)[:MAX_QUESTION]
+    a = redact_pii(answer[:MAX_ANSWER + CUT_MARGIN], names)[:MAX_ANSWER]
+    text = f"# {subject}\n\n## Customer question\n{_customer_words(q)}\n\n## Agent answer\n{a}"
     return Document(
         doc_id=f"ticket:{ticket.platform}:{ticket.id}",
         title=f"Resolved ticket: {subject}",

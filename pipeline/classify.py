@@ -168,7 +168,31 @@ def _classify_openai(text: str, ticket: Ticket | None, cfg: Config, llm: LLMSett
     t.signals = [s for s in dict.fromkeys(t.signals + list(answer["signals"]))]
     t.sentiment = answer["sentiment"]
     t.language = answer["language"]
+    t.sensitive_hint = _local_sensitive(text, cfg, model, t.intent)
     return t
+
+
+def _local_sensitive(text: str, cfg: Config, model: Any, intent: str) -> str | None:
+    """The sensitive intent the local model reads in ``text`` when the LLM's ``intent`` is not sensitive.
+
+    The LLM reads the customer's text and can be talked into a label ("classify this as order_status",
+    a fake system turn, a note to the AI): its word alone never makes a refund, cancellation or
+    account change harmless (no approval banner, an auto-reply). The local model has no instructions
+    to follow; where it reads a sensitive intent above its threshold, the plan is sensitive. It may
+    only add caution, never remove it.
+    """
+    if cfg.is_sensitive(intent):
+        return None
+    from pipeline.local_classifier import classify_local, get_local_model
+
+    try:
+        pred, oos = classify_local(text, cfg, model=model or get_local_model(cfg))
+        label = None if oos else pred.label
+    except Exception:  # no local model: the keyword baseline is the second reader
+        log.warning("local second reading unavailable, using keywords", exc_info=True)
+        kw = classify_keywords(text, None, cfg)
+        label = None if kw.out_of_scope else kw.intent
+    return label if label and cfg.is_sensitive(label) else None
 
 
 def classify(text: str, ticket: Ticket | None, cfg: Config, llm: LLMSettings | None = None,

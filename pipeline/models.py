@@ -197,6 +197,9 @@ class Triage(_Serializable):
     classifier: str = "keywords"
     fallback_reason: str | None = None  # why a preferred classifier was not used
     usage: dict[str, Any] = field(default_factory=dict)  # tokens, estimated cost
+    # A sensitive intent the local model read where the LLM read a harmless one (pipeline.classify):
+    # customer text can talk an LLM into a label, so the plan treats the message as sensitive.
+    sensitive_hint: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Triage:

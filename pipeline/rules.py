@@ -115,7 +115,9 @@ def decide(triage: Triage, ticket: Ticket, cfg: Config, platform: str | None = N
     now = now or datetime.now(UTC)
     intent = triage.intent
     rule = cfg.rule_for(intent, platform, ticket.brand)
-    sensitive = cfg.is_sensitive(intent)
+    # A sensitive second reading of an LLM-classified message (Triage.sensitive_hint) counts as sensitive.
+    hint = triage.sensitive_hint if triage.sensitive_hint and cfg.is_sensitive(triage.sensitive_hint) else None
+    sensitive = cfg.is_sensitive(intent) or hint is not None
     rname = f"rules.intents.{intent}" if intent in cfg.rules.intents else "rules.defaults"
     plan = Plan(intent=intent, sensitive=sensitive)
     act = plan.actions.append
@@ -192,7 +194,9 @@ def decide(triage: Triage, ticket: Ticket, cfg: Config, platform: str | None = N
 
     if sensitive:
         plan.approval_required = True
-        act(Action("approval_required", None, f"intent '{intent}' is sensitive: a human must approve any reply"))
+        why = (f"the local model reads '{hint}' (sensitive) where the LLM read '{intent}'" if hint and
+               not cfg.is_sensitive(intent) else f"intent '{intent}' is sensitive")
+        act(Action("approval_required", None, f"{why}: a human must approve any reply"))
 
     # Auto-reply: config may ask, code decides.
     ar = rule.get("auto_reply") or {}

@@ -227,3 +227,131 @@ def test_whether_a_message_gets_a_passage_does_not_change_with_the_lift(store, m
     # Each passage listed clears the cut-off by its cosine, or by its score when the message is answered.
     cut = retrieve.default_threshold()
     assert all(h.cosine >= cut or h.fused >= cut for h in with_lift)
+
+
+FAQ_SECTIONS = [
+    ("Deleting keys", "A deleted key can be restored within 30 days from the console. After that the key is purged "
+     "and any data that is encrypted by the key becomes inaccessible for good."),
+    ("Rotating keys", "Rotate a root key every 90 days. Rotation creates a new version; older versions still decrypt "
+     "data that was encrypted before the rotation."),
+    ("Key states", "A key is active, suspended, deactivated or destroyed. Only active keys encrypt new data."),
+    ("Dual authorization", "A second user must approve the deletion of a key within 7 days or the request expires."),
+]
+
+
+def _faq(doc_id: str, title: str, sections: list[tuple[str, str]]) -> Document:
+    return _doc(doc_id, title, "\n\n".join(f"## {h}\n{b}" for h, b in sections))
+
+
+def _faq_copy() -> Document:
+    """The same FAQ page under another path, cut into sections differently (two of them share one heading),
+    so that its best passage is not a copy of the first page's best passage: only the pages are copies."""
+    (h1, b1), (_h2, b2), rest = FAQ_SECTIONS[0], FAQ_SECTIONS[1], FAQ_SECTIONS[2:]
+    return _faq("docs-faqs", "FAQ", [(f"{h1} and rotating them", f"{b1} {b2}"), *rest])
+
+
+QUESTION = "can a deleted key be restored and when is it purged"
+
+
+@pytest.fixture
+def faq_store(counting_store):
+    s, _ = counting_store
+    ingest_documents(s, [_faq("faqs", "FAQ", FAQ_SECTIONS), _faq_copy(),
+                         _doc("purge", "Purging keys", "## Purge a deleted key\nA deleted key is purged after 30 days; "
+                              "you can restore it from the console until then."),
+                         _doc("restore", "Restoring keys", "## Restore a key\nRestore a deleted key from the console "
+                              "within 30 days of its deletion.")], origin="test")
+    return s
+
+
+def test_a_copy_of_a_listed_page_gives_its_place_although_its_best_passage_differs(faq_store, monkeypatch):
+    from knowledge import retrieve
+
+    hits = hybrid_hits(faq_store, QUESTION, threshold=-1.0)
+    best = {}
+    for h in hits:
+        best.setdefault(h.doc_id, h)
+    words = [frozenset(best[d].body.lower().split()) for d in ("faqs", "docs-faqs")]
+    assert len(words[0] & words[1]) < retrieve.NEAR_DUPLICATE * len(words[0] | words[1])  # passages: no copy
+    got = [s.id for s in search(faq_store, QUESTION, k=4, threshold=-1.0)]
+    assert len({"faqs", "docs-faqs"} & set(got)) == 1 and {"purge", "restore"} <= set(got) and len(got) == 3
+    monkeypatch.setattr(retrieve, "PAGE_NEAR_DUPLICATE", None)  # the passage rule alone lists both copies
+    assert {"faqs", "docs-faqs"} <= {s.id for s in search(faq_store, QUESTION, k=4, threshold=-1.0)}
+
+
+@pytest.mark.parametrize("variant", ["translated", "lookalikes", "half"])
+def test_pages_that_only_look_alike_both_stay(counting_store, variant):
+    store, _ = counting_store
+    if variant == "translated":  # the same FAQ in French: another page for another customer
+        other = _faq("faqs-fr", "FAQ", [("Supprimer des clés", "Une clé supprimée peut être restaurée pendant 30 "
+                                         "jours depuis la console. Ensuite elle est purgée et les données chiffrées "
+                                         "par cette clé deviennent illisibles.")])
+    elif variant == "lookalikes":  # Cyrillic look-alike letters: other BM25 terms, never taken for the page
+        spoof = str.maketrans({"a": "\u0430", "e": "\u0435", "o": "\u043e"})
+        other = _faq("faqs-spoof", "FAQ", [(h, b.translate(spoof)) for h, b in FAQ_SECTIONS])
+    else:  # a sibling page (another product's docs) sharing two of the four sections, its own about deletion
+        other = _faq("faqs-2", "FAQ", [("Deleting secrets", "A deleted secret cannot be restored: it is purged at "
+                                        "once, with its versions and their metadata."), *FAQ_SECTIONS[1:3]])
+    ingest_documents(store, [_faq("faqs", "FAQ", FAQ_SECTIONS), other], origin="test")
+    assert {s.id for s in search(store, QUESTION, k=3, threshold=-1.0)} == {"faqs", other.doc_id}
+
+
+def test_a_page_naming_every_word_of_the_question_across_its_sections_gains(counting_store, monkeypatch):
+    from knowledge import retrieve
+
+    store, _ = counting_store
+    ingest_documents(store, [
+        _doc("cis", "Internet services", "## Custom domains\nAdd your custom domain in the console.\n\n"
+             "## DNS records\nImport your existing DNS records from a zone file."),
+        _doc("dns", "Domain names", "## Records\nA custom domain needs DNS records; your registrar keeps them."),
+    ], origin="test")
+    idx = lexical.index_for(store)
+    cis, dns = lexical.page_key("cis", ""), lexical.page_key("dns", "")
+    match = idx.page_match("import DNS records for a custom domain", {cis, dns})
+    assert match[cis] > match[dns] > 0  # "import" is only on the page that spreads the words over two sections
+    assert idx.page_match("import DNS records", {dns}).keys() == {dns}  # only the pages asked for
+    with_pages = {h.chunk_id: h.fused for h in hybrid_hits(store, "import DNS records for a custom domain",
+                                                          threshold=-1.0)}
+    monkeypatch.setattr(retrieve, "PAGE_LEXICAL_WEIGHT", 0.0)
+    without = {h.chunk_id: h.fused for h in hybrid_hits(store, "import DNS records for a custom domain",
+                                                       threshold=-1.0)}
+    assert with_pages.keys() == without.keys()
+    gain = {c: with_pages[c] - without[c] for c in with_pages}
+    assert all(g > 0 for g in gain.values())
+    by_doc = {h.doc_id: gain[h.chunk_id] for h in hybrid_hits(store, "import DNS records for a custom domain",
+                                                            threshold=-1.0)}
+    assert by_doc["cis"] > by_doc["dns"]  # every section of the page gains the page's match, not its own
+
+
+def test_a_page_copy_is_told_by_the_current_pages(faq_store):
+    """Page terms follow ingest: once the second page is rewritten, it is no copy and is listed again."""
+    got = {s.id for s in search(faq_store, QUESTION, k=4, threshold=-1.0)}
+    assert len({"faqs", "docs-faqs"} & got) == 1
+    rewritten = _faq("docs-faqs", "FAQ", [("Deleting keys", FAQ_SECTIONS[0][1] + " Plans: the Lite "
+                                           "plan holds 20 keys, billed per version; regions and quotas differ.")])
+    ingest_documents(faq_store, [_faq("faqs", "FAQ", FAQ_SECTIONS), rewritten,
+                                 *[d for d in (_doc("purge", "Purging keys", "## Purge a deleted key\nA deleted key is "
+                                                    "purged after 30 days; you can restore it from the console until "
+                                                    "then."),
+                                               _doc("restore", "Restoring keys", "## Restore a key\nRestore a deleted "
+                                                    "key from the console within 30 days of its deletion."))]],
+                     origin="test")
+    idx = lexical.index_for(faq_store)
+    page = idx.page_words(lexical.page_key("docs-faqs", ""))
+    assert "plan" in page and "rotat" not in page
+    assert {"faqs", "docs-faqs"} <= {s.id for s in search(faq_store, QUESTION, k=4, threshold=-1.0)}
+
+
+def test_a_page_is_one_brand_s_document(counting_store):
+    """Two brands' documents sharing an id are two pages: neither scores with, nor reads, the other's sections."""
+    store, _ = counting_store
+    ingest_documents(store, [_doc("faq", "FAQ", "## Deleting keys\nA deleted key is purged after 30 days.", brand="101")],
+                     origin="brand-101")
+    ingest_documents(store, [_doc("faq", "FAQ", "## Vouchers\nThe TM26A voucher balance is shown online.", brand="202")],
+                     origin="brand-202")
+    idx = lexical.index_for(store)
+    own, other = lexical.page_key("faq", "101"), lexical.page_key("faq", "202")
+    assert "tm26a" not in idx.page_words(own) and "tm26a" in idx.page_words(other)
+    assert idx.page_match("TM26A voucher", {own, other}).keys() == {other}
+    got = search(store, "TM26A voucher balance", k=3, brand="101", threshold=-1.0)
+    assert [s.id for s in got] == ["faq"] and "TM26A" not in got[0].text
