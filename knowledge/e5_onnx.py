@@ -442,9 +442,7 @@ class OrtE5:
             if v is not None:
                 sent[group] = v
 
-        # Runs of at most MAX_RUN_ROWS texts: a long call's activations no larger than a 64-text batch's.
-        groups = [g[k : k + MAX_RUN_ROWS] for g in length_groups(lengths) for k in range(0, len(g), MAX_RUN_ROWS)]
-        side_by_side(spread(groups, lengths, self._runners), run, self._runners)
+        side_by_side(spread(length_groups(lengths), lengths, self._runners), run, self._runners)
         return (out, sent) if with_sentiment else out
 
     def graph_inputs(self, seqs: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -474,10 +472,6 @@ class OrtE5:
 def _unit(x: np.ndarray) -> np.ndarray:
     return (x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
 
-
-# Texts per run at most (:meth:`OrtE5.encode`): a run's activations grow with its rows, and callers
-# used to hand over 64 texts at a time (knowledge.embedding's batches), which bounded them.
-MAX_RUN_ROWS = 32
 
 # What one more run costs over its tokens, in tokens: ~2.8 ms of CPU (240 kernels launched) against
 # ~0.5 ms per token on this machine (bench/classifier_bench.py's messages).

@@ -251,15 +251,14 @@ class _BatchingEmbedder:
         marker = cls._passage_marker if passages else cls._sentiment_marker if sentiment else ""
         return _prepare([marker + (t or " ") for t in texts] if marker else list(texts))
 
-    def _sorted_batches(self, texts: list[str], run: Callable[[list[str]], Any] | None = None, size: int = 0
+    def _sorted_batches(self, texts: list[str], run: Callable[[list[str]], Any] | None = None
                         ) -> Iterator[tuple[list[int], Any]]:
         # Sorted by length so each batch pads little; yields (indices into ``texts``, what ``run``
-        # returns for them: by default their vectors), ``size`` texts a batch (default batch_size).
+        # returns for them: by default their vectors).
         run = run or self._embed_batch
-        size = size or self.batch_size
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), size):
-            idx = order[start : start + size]
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
             yield idx, run([texts[i] for i in idx])
 
     def embed_one(self, text: str) -> np.ndarray:
@@ -298,12 +297,6 @@ class E5Embedder(_BatchingEmbedder):
     seed_build = f"{E5_SHA256}/graph{E5_GRAPH_VERSION}"
     _passage_marker = _PASSAGE
     _sentiment_marker = _SENTIMENT
-    # Texts per call of the model in :meth:`embed_pair` (triage of a batch of messages). Each call
-    # ends when its slowest core does: in batches of 64 the cores waited on each other 5% of e5's
-    # time on bench/classifier_bench.py's 600 messages (cost model, docs/measurements.md, tenth
-    # session), 0.1% in one call; the model's runs stay 64 texts at most (e5_onnx.MAX_RUN_ROWS).
-    # Bounded: a call holds its texts' token ids and vectors, and the model's lock.
-    pair_batch_size = 1024
 
     def __init__(self, batch_size: int = 64, cache_size: int = 4096):
         self._init_cache(cache_size)
@@ -338,7 +331,7 @@ class E5Embedder(_BatchingEmbedder):
         key_of = dict(zip(plain, keys, strict=True))
         have = self._known(plain + keys)
         todo = [t for t in key_of if t not in have or key_of[t] not in have]
-        for idx, (last, sent) in self._sorted_batches(todo, self._pair_batch, self.pair_batch_size):
+        for idx, (last, sent) in self._sorted_batches(todo, self._pair_batch):
             batch = [todo[i] for i in idx]
             self.computed += len(batch)
             done = dict(zip(batch, last, strict=True)) | dict(zip([key_of[t] for t in batch], sent, strict=True))

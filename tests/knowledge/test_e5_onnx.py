@@ -153,26 +153,6 @@ def test_runs_side_by_side_give_the_vectors_of_one_at_a_time(engines, monkeypatc
     assert all(np.array_equal(a, b) for a, b in zip(side_by_side, one_at_a_time, strict=True))
 
 
-def test_a_long_call_runs_at_most_max_run_rows_texts_at_a_time_with_the_same_vectors(engines, monkeypatch):
-    # One call over a long list (knowledge.embedding's pair batches) is cut into runs of bounded
-    # rows (memory); each text's vectors stay those of a run of its own, to the last bit.
-    ort, _ = engines
-    texts = [f"{t} #{i}" for i in range(3) for t in TEXTS if t]
-    alone = [np.vstack(v) for v in zip(*(ort.query_pair([t]) for t in texts), strict=True)]
-    real, rows = ort._encode_ids, []
-
-    def counted(seqs, with_sentiment=False):
-        rows.append(len(seqs))
-        return real(seqs, with_sentiment)
-
-    monkeypatch.setattr(ort, "_encode_ids", counted)
-    monkeypatch.setattr(e5_onnx, "MAX_RUN_ROWS", 4)
-    together = ort.query_pair(texts)
-    assert max(rows) <= 4 and sum(rows) == len(texts)
-    for a, b in zip(together, alone, strict=True):
-        assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
-
-
 def test_a_failing_run_fails_the_call_whichever_thread_ran_it(engines, monkeypatch):
     ort, _ = engines
     real = ort._encode_ids
@@ -214,20 +194,6 @@ def test_embed_pair_runs_the_model_once_and_caches_both_vectors():
     assert emb.computed == 2, "both vectors came from the one run"
     fresh = E5Embedder(cache_size=0)
     assert np.allclose(fresh.embed_sentiment(texts), sent, atol=1e-6)  # the generic path agrees
-
-
-def test_embed_pair_in_one_call_gives_the_vectors_of_64_text_batches():
-    # E5Embedder.embed_pair hands the model up to pair_batch_size texts at once (the cores then
-    # finish together once, not after every 64 texts): the same vectors to the last bit.
-    from knowledge.embedding import E5Embedder
-
-    texts = [f"{t} (ticket {i})" for i in range(10) for t in TEXTS]
-    one_call = E5Embedder(cache_size=0)
-    assert one_call.pair_batch_size >= len(texts)
-    batches = E5Embedder(cache_size=0)
-    batches.pair_batch_size = 64
-    for a, b in zip(one_call.embed_pair(texts), batches.embed_pair(texts), strict=True):
-        assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
 
 
 def test_the_weights_run_as_8_bit_matmuls_holding_the_files_4_bit_values(engines):
