@@ -417,14 +417,19 @@ _NOTE_IMITATION = re.compile(r"(?x)(?<![a-z])(?:"
     r")(?![a-z])")
 
 
-def note_imitation(text: str) -> list[str]:
-    """Phrases of ``text`` addressed to the agent or copying the note's own structure (see :data:`_NOTE_IMITATION`)."""
+def _first_matches(pattern: re.Pattern[str], text: str, limit: int = 5) -> list[str]:
+    """``pattern``'s matches in ``text`` folded, then in its de-spaced and joined spellings ("r e f u n d"), at most ``limit``."""
     t = fold(text)
-    found = [m.group(0) for m in _NOTE_IMITATION.finditer(t)]
+    found = [m.group(0) for m in pattern.finditer(t)]
     for variant in dict.fromkeys((_despaced(t), _joined(t))):
         if variant != t:
-            found += [m.group(0) for m in _NOTE_IMITATION.finditer(variant)]
-    return found[:5]
+            found += [m.group(0) for m in pattern.finditer(variant)]
+    return found[:limit]
+
+
+def note_imitation(text: str) -> list[str]:
+    """Phrases of ``text`` addressed to the agent or copying the note's own structure (see :data:`_NOTE_IMITATION`)."""
+    return _first_matches(_NOTE_IMITATION, text)
 
 
 def authority_claims(text: str) -> list[str]:
@@ -439,12 +444,7 @@ def authority_claims(text: str) -> list[str]:
 
 def secret_requests(text: str) -> list[str]:
     """Mentions of card numbers, CVV, PINs, passwords or one-time codes (a draft must never ask for them)."""
-    t = fold(text)
-    found = [m.group(0) for m in _SECRET.finditer(t)]
-    for variant in dict.fromkeys((_despaced(t), _joined(t))):
-        if variant != t:
-            found += [m.group(0) for m in _SECRET.finditer(variant)]
-    return found[:5]
+    return _first_matches(_SECRET, text)
 
 
 # ---------------------------------------------------------------- languages the guards read
