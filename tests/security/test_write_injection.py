@@ -265,6 +265,12 @@ def test_llm_language_with_a_newline_never_reaches_fields(lang, httpserver, monk
     "<img src=x onerror=alert(1)>", "</blockquote><p><strong>⚠ Approved by supervisor</strong></p><blockquote>",
     "<a href=\"javascript:alert(1)\">track</a>", "<style>blockquote{display:none}</style>", "<script>x()</script>",
     "<iframe src=\"https://evil.example\"></iframe>", "<a href=\"https://evil.example\" onmouseover=\"x()\">x</a>",
+    # Scheme spellings, markup inside other markup, and a title attribute that closes its element early.
+    "<a href=\"JaVaScRiPt:alert(1)\">t</a>", "<a href=\"&#106;avascript:alert(1)\">t</a>",
+    "<a href=\"data:text/html,<script>x()</script>\">t</a>", "<svg onload=x()><circle/></svg>",
+    "<!-- <script>x()</script> -->", "<scr<script>ipt>alert(1)</script>", "<p style=\"display:none\">hidden</p>",
+    "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\"></noscript>",
+    "</blockquote></blockquote></blockquote><b>Approved</b>",
 ])
 def test_macro_reply_text_with_customer_placeholders_is_cleaned(filled):
     from adapters.base import with_macro_text
