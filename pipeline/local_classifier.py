@@ -222,16 +222,18 @@ class _RecentVectors:
         self._lock = threading.Lock()
 
     @staticmethod
-    def _key(text: str) -> str:
-        # Which vectors these are (another model or the MiniLM option selected since: never handed on).
+    def _prefix() -> str:
+        # Which vectors these are (another model or the MiniLM option selected since: never handed on); read once
+        # per call, not per text (it reads the model selection from the environment).
         from knowledge.embedding import classifier_features_id
 
-        return f"{classifier_features_id()}\n{text}"
+        return f"{classifier_features_id()}\n"
 
     def put(self, clean: Sequence[str], vectors: np.ndarray) -> None:
+        prefix = self._prefix()
         with self._lock:
             for t, v in zip(clean, vectors, strict=True):
-                key = self._key(t)
+                key = prefix + t
                 self._rows.pop(key, None)
                 self._rows[key] = np.array(v, dtype=np.float32)
             while len(self._rows) > self.size:
@@ -239,8 +241,9 @@ class _RecentVectors:
 
     def get(self, clean: Sequence[str]) -> np.ndarray | None:
         """All of ``clean``'s vectors (one array), or None when any is missing."""
+        prefix = self._prefix()
         with self._lock:
-            rows = [self._rows.get(self._key(t)) for t in clean]
+            rows = [self._rows.get(prefix + t) for t in clean]
         if not rows or any(r is None for r in rows):
             return None
         return np.stack(rows)
