@@ -31,6 +31,19 @@ def identifier():
     return ident
 
 
+# Texts whose scores are kept (bounded: at most LANGUAGE_CHARS characters each). A triaged message is
+# identified three times: which head reads it (embed_pair, then the head's predict) and triage's
+# ``language`` (pipeline.signals.detect_language), on the same folded opening: the second and third are look-ups.
+CLASSIFY_MEMO = 1024
+
+
+@lru_cache(maxsize=CLASSIFY_MEMO)
+def classify(text: str) -> tuple[str, float]:
+    """:func:`identifier`'s ``classify(text)`` (language, probability), remembered for the last
+    :data:`CLASSIFY_MEMO` texts (a pure function of the text: the same answer either way)."""
+    return identifier().classify(text)
+
+
 def language_guess(text: str) -> tuple[str, float]:
     """The most likely language of ``text`` among :data:`LANGUAGES` and its probability
     (("", 0.0) for a text without words; look-alike letters folded); no default applied, unlike
@@ -38,7 +51,7 @@ def language_guess(text: str) -> tuple[str, float]:
     text = fold_lookalikes((text or "").strip()[:LANGUAGE_CHARS])
     if not _WORD.search(text):
         return "", 0.0
-    lang, prob = identifier().classify(text)
+    lang, prob = classify(text)
     return str(lang), float(prob)
 
 

@@ -274,10 +274,18 @@ def _log_fallback() -> None:
 # ------------------------------------------------------------------ language
 
 
-def _identifier():
-    from pipeline.langid import identifier
+class _Identifier:
+    """The shared identifier's ``classify``, through its memo (:func:`pipeline.langid.classify`)."""
 
-    return identifier()
+    @staticmethod
+    def classify(text: str) -> tuple[str, float]:
+        from pipeline.langid import classify
+
+        return classify(text)
+
+
+def _identifier() -> _Identifier:
+    return _Identifier()
 
 
 def detect_language(text: str, default: str = DEFAULT_LANGUAGE) -> str:

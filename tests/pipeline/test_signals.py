@@ -257,3 +257,29 @@ def test_the_language_identifier_keeps_only_the_supported_languages_table():
     for text in ["where is my parcel", "où est mon colis ?", "Wo ist meine Bestellung", "¿Dónde está mi pedido?",
                  "Dov'è il mio ordine", "Waar is mijn bestelling", "Onde está a minha encomenda", "ok"]:
         assert ours.rank(text) == reference.rank(text)
+
+
+def test_a_message_is_identified_once_for_its_head_and_its_language(monkeypatch):
+    """Which head reads a message (twice on the batched path) and triage's ``language`` read the same
+    folded opening: py3langid scores it once, and the remembered answer is the identifier's own."""
+    import pipeline.langid as langid
+    from pipeline.local_classifier import reads_english
+
+    text = "Où est ma commande 48213 ? Le suivi ne bouge plus depuis lundi."
+    expected = langid.identifier().classify(text)
+    langid.classify.cache_clear()
+    calls: list[str] = []
+    real = langid.identifier()
+
+    class Spy:
+        def classify(self, t):
+            calls.append(t)
+            return real.classify(t)
+
+    monkeypatch.setattr(langid, "identifier", lambda: Spy())
+    reads_english([text])
+    reads_english([text])
+    assert detect_language(text) == "fr"
+    assert langid.language_guess(text) == (str(expected[0]), float(expected[1]))
+    assert calls == [text]
+    langid.classify.cache_clear()
