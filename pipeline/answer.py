@@ -598,7 +598,7 @@ _IS = r"(?:\s{1,3}(?:is|was|est|es|ist|war|è|é|era))?"
 _NUMBER_END = r"(?![\w-]|[.,/:][0-9])(?!\s{0,3}(?:[€$£%]|(?:eur|euros?|usd|gbp|chf|dollars?|pounds?|reais)\b))"
 _ORDER_HASH = re.compile(r"(?<![\w&])#\s?((?-i:[A-Za-z]){0,4}-?[0-9]{3,12})" + _NUMBER_END, re.I)
 _ORDER_WORD = re.compile(
-    rf"\b(?:(?:{_ORDER_COMPOUND}|{_MARK_THEN_NOUN}){_IS}|(?:{_ORDER_NOUN})(?:\s{{1,3}}(?:{_NUMBER_MARK}){_IS})?)"
+    rf"\b(?:(?:{_ORDER_COMPOUND}|{_MARK_THEN_NOUN}){_IS}|(?:{_ORDER_NOUN})(?![^\W\d_])(?:\s{{1,3}}(?:{_NUMBER_MARK}){_IS})?)"
     r"\s{0,3}(?:[:#]\s{0,3})?((?-i:[A-Za-z]){0,4}-?[0-9]{4,12})" + _NUMBER_END, re.I)
 
 

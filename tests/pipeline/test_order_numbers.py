@@ -96,6 +96,9 @@ def test_order_numbers_as_customers_write_them(lang, text, expected):
     ("en", "order, phone +33 6 12 34 56 78"),
     ("en", "order 1234-5678"),  # a longer number than the pattern reads: nothing, never a cut one
     ("en", "deliver to 75011 Paris"),
+    ("en", "I ordered1234 things"),  # a longer word is no cue: its letters never become the number's
+    ("en", "orders4521"),
+    ("de", "Auftraggeber 1234"),
     ("fr", "une commande de 1200 euros"),
     ("fr", "commande de 2024"),
     ("fr", "commande du 12/05/2024"),
