@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.lookalikes import fold_lookalikes
+
 log = logging.getLogger(__name__)
 
 MAX_SENTENCES = 4  # per passage; eval_tune.yaml (210 labels): 2 -> 164, 3 -> 182, 4 -> 185 answers present
@@ -573,23 +575,55 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
 
 # ---------------------------------------------------------------- order numbers
 
-_ORDER_HASH = re.compile(r"(?<![\w&])#\s?([A-Z]{0,4}-?\d{3,12})\b", re.I)
+# How customers write an order number, in the seven languages triage reads (EN/FR/ES/DE/IT/NL/PT).
+# Whitespace runs are bounded ({0,3}): two unbounded runs side by side cost n² steps on a long run of spaces.
+_ORDER_NOUN = (r"order|commande|pedido|encomenda|bestellung|bestelling|auftrag|ordine")
+# The word or sign saying "number" ("no.", "n°", "n.º", "Nr.", "numéro", "número", "nummer", "#", "id", "ref").
+_NUMBER_MARK = (r"num(?:ber|[ée]ro)?\.?|n[úu]mero|nummer|n(?:\.?\s?[°ºo]|r)\.?|n\.|#|id|"
+                r"ref(?:erence)?\.?|r[ée]f(?:[ée]rence)?\.?|referencia|riferimento|refer[êe]ncia")
+# One word for "order number" ("Bestellnummer", "Bestell-Nr.", "Auftragsnummer", "bestelnummer", "ordernummer").
+_ORDER_COMPOUND = (r"bestell(?:ungs)?-?(?:nummer|nr\.?)|auftrags-?(?:nummer|nr\.?)|bestel-?(?:nummer|nr\.?)|"
+                   r"order-?(?:nummer|nr\.?)|ordernumber")
+# "numéro de commande", "n° de commande", "número de pedido", "número da encomenda", "numero d'ordine",
+# "n. ordine", "number of my order" (a possessive may stand between).
+_MARK_THEN_NOUN = (rf"(?:{_NUMBER_MARK})\s{{0,3}}(?:(?:de|da|do|del|dell['’]|d['’]|of|van)\s{{0,3}})?"
+                   r"(?:(?:la|ma|mi|su|mon|my|the|your|minha|sua|mijn|uw|de|mio|il)\s{1,3})?"
+                   rf"(?:{_ORDER_NOUN}|orden)")
+# "is": a number given after a word that says "number" ("my order number is 4521", "la mia... è 4521").
+_IS = r"(?:\s{1,3}(?:is|was|est|es|ist|war|è|é|era))?"
+# The number: up to four ASCII letters, a dash, 4-12 ASCII digits (3-12 after "#"). Not the start of a
+# longer number the pattern does not read ("2024-05-12", "1200,50", "12:30", "0612-345678": nothing
+# rather than a cut one), nor an amount ("order 1200 EUR", "pedido 1200€"). A quantity after the number
+# is not excluded: "Bestellung 88231 Artikel fehlt" is an order number; "order 3 items" has too few digits.
+_NUMBER_END = r"(?![\w-]|[.,/:][0-9])(?!\s{0,3}(?:[€$£%]|(?:eur|euros?|usd|gbp|chf|dollars?|pounds?|reais)\b))"
+_ORDER_HASH = re.compile(r"(?<![\w&])#\s?((?-i:[A-Za-z]){0,4}-?[0-9]{3,12})" + _NUMBER_END, re.I)
 _ORDER_WORD = re.compile(
-    r"\b(?:order|commande|pedido|bestellung|bestellnummer|ordine|bestelling|auftrag)"
-    r"(?:\s+(?:number|no\.?|nr\.?|num(?:ber|éro|ero)?|n°|nº|#|id|ref(?:erence)?))?\s*[:#]?\s*"
-    r"([A-Z]{0,4}-?\d{4,12})\b", re.I)
+    rf"\b(?:(?:{_ORDER_COMPOUND}|{_MARK_THEN_NOUN}){_IS}|(?:{_ORDER_NOUN})(?![^\W\d_])(?:\s{{1,3}}(?:{_NUMBER_MARK}){_IS})?)"
+    r"\s{0,3}(?:[:#]\s{0,3})?((?-i:[A-Za-z]){0,4}-?[0-9]{4,12})" + _NUMBER_END, re.I)
+
+
+MAX_ORDER_TEXT = 8_000  # the pipeline's text limit (pipeline.normalize.MAX_TEXT_CHARS)
 
 
 def order_number(*texts: str | None) -> str | None:
-    """The first order number in the texts ("#1234", "order 55123", "commande n° 4521", "Bestellung 88231").
+    """The first order number in the texts, as customers write it in the seven languages: "#1234",
+    "order no. 55123", "commande n° 4521", "numéro de commande 4521", "número de pedido 1234",
+    "Bestellnummer 88231", "Bestell-Nr. 88231", "numero d'ordine 1234", "bestelnummer 1234",
+    "encomenda n.º 1234", "número da encomenda 1234".
 
-    Only letters, digits and a dash are kept, so nothing else from the message reaches the draft.
+    The text is read as triage reads it (:func:`pipeline.lookalikes.fold_lookalikes`): invisible
+    characters dropped, full-width and mathematical digits and letters as the ASCII ones they are, look-
+    alike letters of a Latin word as Latin. Only ASCII letters, digits and a dash are kept, so nothing
+    else from the message reaches the draft; digits of other scripts (Arabic-Indic "٤٥٢١") are no order
+    number here. Not an order number: a year, a date, an amount or a quantity after the word ("order of
+    1200 EUR", "orders in 2024", "order 3 items", "order 2024-05-12"), a run of more than 12 digits.
     """
     for text in texts:
         if not text:
             continue
+        folded = fold_lookalikes(text[:MAX_ORDER_TEXT])
         for rx in (_ORDER_HASH, _ORDER_WORD):
-            m = rx.search(text)
-            if m:
+            m = rx.search(folded)
+            if m and re.fullmatch(r"[A-Za-z0-9-]+", m.group(1)):
                 return "#" + m.group(1).upper()
     return None

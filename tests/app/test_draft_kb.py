@@ -65,7 +65,7 @@ def _embedded_texts(monkeypatch) -> list[str]:
     return embedded
 
 
-def test_every_shipped_intent_gets_a_template_draft_in_four_languages(cfg, demo_env):  # noqa: F811
+def test_every_shipped_intent_gets_a_template_draft_in_seven_languages(cfg, demo_env):  # noqa: F811
     question = {"order_status": "where is my parcel, it has not arrived", "delivery_problem": "my mug arrived broken",
                 "return_refund": "how do I send back shoes that don't fit", "cancel_order": "please cancel my order",
                 "change_order": "I need to change the delivery address of my order",
@@ -77,7 +77,7 @@ def test_every_shipped_intent_gets_a_template_draft_in_four_languages(cfg, demo_
     for intent in INTENTS:
         triage = Triage(intent=intent, confidence=0.8, language="en")
         sources = retrieve(question[intent], triage, cfg)
-        for lang in ("en", "fr", "es", "de"):
+        for lang in ("en", "fr", "es", "de", "it", "nl", "pt"):  # every language triage reads has its own lines
             triage.language = lang
             d = draft(_ticket(), question[intent], triage, _plan(intent, cfg), sources, cfg)
             assert d is not None and d.kind == "template" and d.language == lang, intent

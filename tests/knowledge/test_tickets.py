@@ -36,6 +36,43 @@ def test_redact_pii_removes_dates_and_order_numbers_too():
     assert "5500" not in out and "7946" not in out and "a.b@" not in out
 
 
+@pytest.mark.parametrize("text, number", [
+    # Short (4-digit) order numbers after the words customers write them with, in the seven languages:
+    # the rules for 5+ digits do not catch these.
+    ("my order no. 4521 never came", "4521"),
+    ("order id 4521", "4521"),
+    ("Bestellnummer 4521 ist nicht angekommen", "4521"),
+    ("meine Bestellnummer ist 4521", "4521"),
+    ("Bestell-Nr. 4521", "4521"),
+    ("Auftragsnummer 4521", "4521"),
+    ("Auftrag 4521 storniert", "4521"),
+    ("Rechnungsnummer 4521", "4521"),
+    ("order ref XK-2024-9981", "9981"),  # the dashed groups go with it
+    ("bestelnummer 4521 is niet aangekomen", "4521"),
+    ("ordernummer 4521", "4521"),
+    ("ordine n. 4521 non arrivato", "4521"),
+    ("pedido n.º 4521", "4521"),
+    ("a minha encomenda n.º 4521", "4521"),
+    ("n.º 4521", "4521"),
+    ("n° 4521", "4521"),
+    ("Nr. 4521", "4521"),
+    ("Bestell\u200bnummer 4521", "4521"),  # an invisible character in the cue hides nothing
+    ("Bestellnummer ４５２１", "4521"),  # nor full-width digits
+])
+def test_short_order_numbers_after_multilingual_cues_are_redacted(text, number):
+    out = redact_pii(text)
+    assert number not in out and "[order number]" in out, out
+
+
+@pytest.mark.parametrize("text", [
+    "I have no 2024 invoice",  # English "no" (what "nº" folds to) before a year is no order number
+    "I ordered 2 in 2024",
+    "order 3 items",
+])
+def test_what_is_no_order_number_is_kept(text):
+    assert "[order number]" not in redact_pii(text)
+
+
 def test_document_from_ticket_is_question_and_final_answer_redacted():
     doc = document_from_ticket(_ticket())
     assert doc is not None and doc.source_type == "ticket" and doc.doc_id == "ticket:zendesk:881"
