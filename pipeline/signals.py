@@ -24,6 +24,7 @@ import numpy as np
 
 from pipeline.config import Config
 from pipeline.langid import LANGUAGES as LANGID_LANGUAGES
+from pipeline.langid import identify as _identify
 from pipeline.lookalikes import drop_invisible, fold_lookalikes, lowercase_translation, prefold_translation
 from pipeline.models import PRIORITIES, Ticket, priority_rank
 
@@ -274,22 +275,9 @@ def _log_fallback() -> None:
 # ------------------------------------------------------------------ language
 
 
-class _Identifier:
-    """The shared identifier's ``classify``, through its memo (:func:`pipeline.langid.classify`)."""
-
-    @staticmethod
-    def classify(text: str) -> tuple[str, float]:
-        from pipeline.langid import classify
-
-        return classify(text)
-
-
-def _identifier() -> _Identifier:
-    return _Identifier()
-
-
 def detect_language(text: str, default: str = DEFAULT_LANGUAGE) -> str:
-    """ISO 639-1 code of ``text`` among :data:`LANGUAGES`.
+    """ISO 639-1 code of ``text``: one of the seven :data:`LANGUAGES` the product reads, or one of
+    :data:`pipeline.langid.OTHER_LANGUAGES` it names without wording of its own (drafts in English).
 
     Short texts ("ok", "thanks") fool every detector, so they default to ``default`` unless the
     detector is very sure; longer texts need a moderate probability. Look-alike letters are folded
@@ -299,7 +287,7 @@ def detect_language(text: str, default: str = DEFAULT_LANGUAGE) -> str:
     words = _WORD.findall(text)
     if not words:
         return default
-    lang, prob = _identifier().classify(text)
+    lang, prob = _identify(text)
     need = 0.9 if len(words) < 4 else 0.5
     return lang if prob >= need else default
 

@@ -49,15 +49,14 @@ def test_sentiment_language_and_signals_look_at_a_bounded_opening(monkeypatch):
         seen["sentiment"] = len(text)
         return -0.7
 
-    class SpyLangid:
-        def classify(self, text):
-            seen["language"] = len(text)
-            return "en", 0.99
+    def spy_langid(text):
+        seen["language"] = len(text)
+        return "en", 0.99
 
     import pipeline.sentiment
 
     monkeypatch.setattr(pipeline.sentiment, "vader_compound", spy_vader)
-    monkeypatch.setattr(signals, "_identifier", lambda: SpyLangid())
+    monkeypatch.setattr(signals, "_identify", spy_langid)
     huge = "This is terrible, I want to speak to a real person now. " + "blah " * 400_000
     assert signals.vader_sentiment(huge)[0] == "very_negative"
     assert signals.detect_language(huge) == "en"
