@@ -218,7 +218,7 @@ def _load_language_identifier() -> None:
     """The language identifier, before the other models (~0.5 s of CPU on its own).
 
     py3langid reads its whole file (~55 MB resident for a moment) before the identifier keeps its
-    7 languages' tables (pipeline.langid). Loaded inside the classifier's warm-up, that moment came
+    27 languages' tables (pipeline.langid). Loaded inside the classifier's warm-up, that moment came
     on top of the other models: the worker's peak was 569-571 MB, 546-550 with it loaded first
     (after loading 531-532 either way; bench/classifier_bench.py, 2026-11-30).
     """
