@@ -27,8 +27,11 @@ MAX_TERMS = 8
 MAX_PHRASE = 4  # words in the longest glossary key
 _MIN_PREFIX = 3  # a "*" key shorter than this would match too much
 
+_Keys = dict[tuple[str, ...], tuple[str, ...]]
+_Table = tuple[_Keys, _Keys, frozenset[str]]
+
 _enabled = True
-_loaded: dict[str, tuple[dict[tuple[str, ...], tuple[str, ...]], dict[tuple[str, ...], tuple[str, ...]]]] | None = None
+_loaded: dict[str, _Table] | None = None
 _lock = threading.Lock()
 
 
@@ -46,18 +49,18 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(_fold(text))
 
 
-def parse(data: object) -> dict[str, tuple[dict[tuple[str, ...], tuple[str, ...]],
-                                         dict[tuple[str, ...], tuple[str, ...]]]]:
-    """``{language: (exact keys, prefix keys)}`` from the YAML's mapping; each key a tuple of folded words
-    (a prefix key's last word is the prefix), each value the English words. ValueError on a malformed entry."""
+def parse(data: object) -> dict[str, _Table]:
+    """``{language: (exact keys, prefix keys, first words of phrases)}`` from the YAML's mapping; each key a tuple of
+    folded words (a prefix key's last word is the prefix), each value the English words. ValueError on a malformed
+    entry."""
     if not isinstance(data, dict):
         raise ValueError("glossary: a mapping of languages expected")
-    out: dict[str, tuple[dict[tuple[str, ...], tuple[str, ...]], dict[tuple[str, ...], tuple[str, ...]]]] = {}
+    out: dict[str, _Table] = {}
     for lang, entries in data.items():
         if not isinstance(entries, dict):
             raise ValueError(f"glossary: {lang}: a mapping of words expected")
-        exact: dict[tuple[str, ...], tuple[str, ...]] = {}
-        prefix: dict[tuple[str, ...], tuple[str, ...]] = {}
+        exact: _Keys = {}
+        prefix: _Keys = {}
         for key, value in entries.items():
             raw = str(key).strip()
             star = raw.endswith("*")
@@ -66,11 +69,12 @@ def parse(data: object) -> dict[str, tuple[dict[tuple[str, ...], tuple[str, ...]
             if not words or not terms or len(words) > MAX_PHRASE or (star and len(words[-1]) < _MIN_PREFIX):
                 raise ValueError(f"glossary: {lang}: bad entry {key!r}: {value!r}")
             (prefix if star else exact)[words] = terms
-        out[str(lang).lower()] = (exact, prefix)
+        heads = frozenset(k[0] for k in list(exact) + list(prefix) if len(k) > 1)
+        out[str(lang).lower()] = (exact, prefix, heads)
     return out
 
 
-def load() -> dict[str, tuple[dict[tuple[str, ...], tuple[str, ...]], dict[tuple[str, ...], tuple[str, ...]]]]:
+def load() -> dict[str, _Table]:
     """The glossary shipped with the package, read once per process."""
     global _loaded
     if _loaded is None:
@@ -78,7 +82,8 @@ def load() -> dict[str, tuple[dict[tuple[str, ...], tuple[str, ...]], dict[tuple
             if _loaded is None:
                 import yaml
 
-                _loaded = parse(yaml.safe_load(PATH.read_text(encoding="utf-8")))
+                loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster than pure Python
+                _loaded = parse(yaml.load(PATH.read_text(encoding="utf-8"), Loader=loader))
     return _loaded
 
 
@@ -96,13 +101,15 @@ def english_terms(text: str, language: str | None, cap: int | None = None) -> li
     table = load().get(lang)
     if table is None:
         return []
-    exact, prefix = table
+    exact, prefix, heads = table
     words = _words((text or "")[:20000])
     out: list[str] = []
     i = 0
     while i < len(words) and len(out) < cap:
         got, used = None, 1
-        for n in range(min(MAX_PHRASE, len(words) - i), 0, -1):
+        # Phrases only from a word that starts one (most words start none: one exact and a few prefix lookups).
+        longest = min(MAX_PHRASE, len(words) - i) if words[i] in heads else 1
+        for n in range(longest, 0, -1):
             head, last = tuple(words[i:i + n - 1]), words[i + n - 1]
             got = exact.get(head + (last,))
             if got is None:
