@@ -132,6 +132,8 @@ class Settings(BaseModel):
     # e5 chunk vectors beside MiniLM's for questions in other languages (SIDECAR_KB_MULTILINGUAL:
     # 1 / 0; None = when e5 is the triage model; knowledge.multilingual)
     kb_multilingual: bool | None = None
+    # English BM25 terms for those questions from the support glossary (SIDECAR_KB_GLOSSARY=0: off; knowledge.glossary)
+    kb_glossary: bool = True
     openai_embedding_model: str = "text-embedding-3-small"
     config_dir: str = "config"
     var_dir: str = "var"
@@ -363,6 +365,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         # Read where the vectors are looked up (knowledge.seed.enabled); a typo is refused here, at start.
         embedding_seed=_tristate("SIDECAR_EMBEDDING_SEED", env) is not False,
         kb_multilingual=_tristate("SIDECAR_KB_MULTILINGUAL", env),
+        kb_glossary=_tristate("SIDECAR_KB_GLOSSARY", env) is not False,
         openai_embedding_model=_env("OPENAI_EMBEDDING_MODEL", env) or "text-embedding-3-small",
         chroma_url=_env("CHROMA_URL", env),
         config_dir=_env("SIDECAR_CONFIG", env) or "config",
@@ -404,7 +407,7 @@ def get_settings() -> Settings:
 
 def apply_process_settings(settings: Settings) -> None:
     """Process-wide choices that live below the settings (the local embedding model, its graph cache)."""
-    from knowledge import graph_cache
+    from knowledge import glossary, graph_cache
     from knowledge.cross_encoder import select_cross_encoder
     from knowledge.embedding import (
         select_companion,
@@ -422,6 +425,7 @@ def apply_process_settings(settings: Settings) -> None:
     select_english_triage(settings.triage_english)
     select_kb_multilingual(settings.kb_multilingual)
     select_cross_encoder(settings.draft_cross_encoder)
+    glossary.select(settings.kb_glossary)
 
 
 def reset_settings() -> None:
