@@ -94,13 +94,20 @@ def messages(n: int, seed: int = 42) -> list[str]:
 
 
 def rss_mb() -> tuple[float, float]:
-    cur = 0.0
+    """(current, peak) resident memory of this process in MB, from /proc/self/status.
+
+    The peak is ``VmHWM``, this process image's own high-water mark. Not ``getrusage``'s ``ru_maxrss``:
+    Linux carries it across fork and exec, so a child started by this bench (the worker below) reported
+    the bench's own RSS at the moment it was started whenever that was larger (617 MB for a worker whose
+    own peak was 589: the "transient peak" of earlier sessions' figures)."""
+    cur = peak = 0.0
     with open("/proc/self/status") as fh:
         for line in fh:
             if line.startswith("VmRSS:"):
                 cur = int(line.split()[1]) / 1024
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return cur, peak
+            elif line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024
+    return cur, peak or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load() -> str:
