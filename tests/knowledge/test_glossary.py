@@ -51,8 +51,9 @@ def test_a_question_reaches_the_english_article_through_bm25_with_the_glossary_o
     assert with_terms and with_terms[0] == article, with_terms
 
 
-def test_the_search_reads_the_glossary_for_another_language_and_gains_the_article(demo_store, monkeypatch):
-    text = "Vorrei annullare l'abbonamento mensile."
+@pytest.fixture
+def bm25_queries(monkeypatch) -> list[str]:
+    """The texts BM25 is asked to search, in order."""
     seen: list[str] = []
     real = LexicalIndex.search
 
@@ -61,6 +62,13 @@ def test_the_search_reads_the_glossary_for_another_language_and_gains_the_articl
         return real(self, q, *a, **kw)
 
     monkeypatch.setattr(LexicalIndex, "search", spy)
+    return seen
+
+
+def test_the_search_reads_the_glossary_for_another_language_and_gains_the_article(demo_store, monkeypatch,
+                                                                                 bm25_queries):
+    text = "Vorrei annullare l'abbonamento mensile."
+    seen = bm25_queries
     got = [s.id for s in search(demo_store, text, language="it", k=3)]
     assert seen and seen[-1].endswith("\ncancel subscription"), seen
     assert "cancel-subscription" in got, got
@@ -70,15 +78,8 @@ def test_the_search_reads_the_glossary_for_another_language_and_gains_the_articl
     assert seen == [text]
 
 
-def test_english_questions_are_searched_exactly_as_before(demo_store, monkeypatch):
-    seen: list[str] = []
-    real = LexicalIndex.search
-
-    def spy(self, q, *a, **kw):
-        seen.append(q)
-        return real(self, q, *a, **kw)
-
-    monkeypatch.setattr(LexicalIndex, "search", spy)
+def test_english_questions_are_searched_exactly_as_before(demo_store, bm25_queries):
+    seen = bm25_queries
     text = "I want a refund, the parcel arrived damaged (commande, colis, remboursement)"
     search(demo_store, text, language="en")
     search(demo_store, text, language=None)
