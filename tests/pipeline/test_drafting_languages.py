@@ -167,3 +167,5 @@ def test_an_unsupported_language_through_local_triage_gets_english(cfg, text, la
     assert d.triage.language == lang
     assert d.draft.text.splitlines()[0] == "Hi Anna,"
     assert d.draft.text.splitlines()[-2:] == ["Best regards,", "The Demo Store team"]
+    if "4521" in text:  # the order line in English too ("zamówienie 4521")
+        assert "About your order #4521:" in d.draft.text.splitlines()

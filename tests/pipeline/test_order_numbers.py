@@ -82,6 +82,52 @@ def test_order_numbers_as_customers_write_them(lang, text, expected):
     assert order_number(text) == expected
 
 
+@pytest.mark.parametrize("lang, text, expected", [
+    # Languages triage names without wording of its own (pipeline.langid.OTHER_LANGUAGES): the draft is English,
+    # its order line too ("About your order #45822:").
+    ("da", "Hej, hvor er min ordre 45822?", "#45822"),
+    ("da", "mit ordrenummer er 4521", "#4521"),
+    ("no", "Bestillingen 4521 er ikke kommet", "#4521"),
+    ("no", "bestillingsnummer: 4521", "#4521"),
+    ("sv", "Var är min beställning 4521?", "#4521"),
+    ("sv", "beställningsnummer 4521", "#4521"),
+    ("pl", "gdzie jest moje zamówienie 45824?", "#45824"),
+    ("pl", "numer zamówienia 4521", "#4521"),
+    ("pl", "nr zamówienia: 4521", "#4521"),
+    ("cs", "číslo objednávky 4521", "#4521"),
+    ("cs", "objednávka 4521 nedorazila", "#4521"),
+    ("fi", "tilausnumero 4521", "#4521"),
+    ("fi", "tilaus 4521 ei ole tullut", "#4521"),
+    ("ro", "comanda nr. 4521", "#4521"),
+    ("ro", "numărul comenzii 4521", "#4521"),
+    ("tr", "sipariş numarası 4521", "#4521"),
+    ("tr", "SİPARİŞ NUMARASI 4521", "#4521"),
+    ("tr", "siparişim 4521 gelmedi", "#4521"),
+    ("hu", "rendelésszám 4521", "#4521"),
+    ("hu", "a rendelésem 4521 nem érkezett meg", "#4521"),
+    # Look-alike letters and an invisible character inside the cue word read as the word.
+    ("pl", "zam\u043ew\u200bienie 4521", "#4521"),
+])
+def test_order_numbers_in_languages_without_wording(lang, text, expected):
+    assert order_number(text) == expected
+
+
+@pytest.mark.parametrize("lang, text", [
+    ("da", "min ordre på 1200 EUR"),
+    ("da", "ordre 2024-05-12"),
+    ("sv", "beställningar i 2024"),
+    ("pl", "numer telefonu 612345678"),
+    ("pl", "zamówienie na 1200 zł"),
+    ("pl", "zamówienie 1200 zł"),
+    ("sv", "beställning 1200 kr"),
+    ("cs", "objednávka 1200 Kč"),
+    ("cs", "objednávka 3 kusy"),
+    ("tr", "sipariş 1200 TL"),
+])
+def test_what_is_not_an_order_number_in_those_languages(lang, text):
+    assert order_number(text) is None
+
+
 @pytest.mark.parametrize("lang, text", [
     ("en", "my order is late"),
     ("en", "order of 1200 EUR"),
