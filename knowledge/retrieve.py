@@ -113,14 +113,13 @@ CROSS_INTENT_BOOST = 0.07
 # 123 / 126 / 127 of 127, off-topic messages with none 9 / 9 / 9 of 12.
 CROSS_THRESHOLD: float | None = CROSS_RELEVANCE_THRESHOLD  # 0.2
 # English terms for their BM25 side from a hand-written support glossary (knowledge.glossary: "remboursement" ->
-# refund; switched off process-wide with SIDECAR_KB_GLOSSARY=0, here for the benches), and BM25's share when it
+# refund; switched off with SIDECAR_KB_GLOSSARY=0: knowledge.glossary.select), and BM25's share when it
 # added some (CROSS_LEXICAL_WEIGHT otherwise: the customer's own words against English articles say little).
 # eval_ml_tune.yaml (122 of 127 messages get terms, 2.3 on average), article recall@1 / @3 / MRR@10, section
 # recall@3, drafts of 134: off 0.687 / 0.881 / 0.778, 0.843, 98; on with weight 0.3 / 0.8 / 1.14 / 1.5 / 2.0:
 # 0.687 / 0.910 / 0.786, 0.866, 97; 0.709 / 0.910 / 0.803, 0.873, 102; 0.739 / 0.910 / 0.820,
 # 0.881, 102; 0.754 / 0.918 / 0.828, 0.888, 102; 0.769 / 0.918 / 0.836, 0.888, 100. Off-topic messages with no
 # passage 9 / 12 in every run; BM25 weight 0.8 without the glossary: 0.679 / 0.881 / 0.774, 97 (no gain).
-GLOSSARY = True
 CROSS_GLOSSARY_LEXICAL_WEIGHT: float | None = 1.5  # None: CROSS_LEXICAL_WEIGHT
 
 # The relevance cut-off decides whether the knowledge base answers a message at all (some passage's cosine
@@ -287,8 +286,8 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
                 info[cid] = (max(info[cid][0], cos), info[cid][1], info[cid][2])
     lex_norm: dict[str, float] = {}
     # Another language than English: BM25 also reads the English terms the support glossary gives its words
-    # (knowledge.glossary; see GLOSSARY); the dense side keeps the question as written.
-    lex_text = glossary.expand(text, query_language or language) if GLOSSARY and cross is not None else text
+    # (knowledge.glossary, which knows whether it is on); the dense side keeps the question as written.
+    lex_text = glossary.expand(text, query_language or language) if cross is not None else text
     if lex_text != text and CROSS_GLOSSARY_LEXICAL_WEIGHT is not None:
         lex_weight = CROSS_GLOSSARY_LEXICAL_WEIGHT
     if lex_index is not None and RARITY_WEIGHTING:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from knowledge import glossary
-from knowledge import retrieve as kr
 from knowledge.lexical import LexicalIndex, index_for
 from knowledge.retrieve import search
 from pipeline.config import load_config
@@ -72,7 +71,7 @@ def test_the_search_reads_the_glossary_for_another_language_and_gains_the_articl
     got = [s.id for s in search(demo_store, text, language="it", k=3)]
     assert seen and seen[-1].endswith("\ncancel subscription"), seen
     assert "cancel-subscription" in got, got
-    monkeypatch.setattr(kr, "GLOSSARY", False)
+    monkeypatch.setattr(glossary, "_enabled", False)
     seen.clear()
     assert "cancel-subscription" not in [s.id for s in search(demo_store, text, language="it", k=3)]
     assert seen == [text]
@@ -100,7 +99,7 @@ def test_english_questions_are_searched_exactly_as_before(demo_store, bm25_queri
 def test_a_question_on_an_unrelated_topic_gets_no_new_match(demo_store, monkeypatch, language, text, support_word):
     assert bool(glossary.english_terms(text, language)) is support_word
     on = [s.id for s in search(demo_store, text, language=language, k=3)]
-    monkeypatch.setattr(kr, "GLOSSARY", False)
+    monkeypatch.setattr(glossary, "_enabled", False)
     off = [s.id for s in search(demo_store, text, language=language, k=3)]
     assert on == off, (on, off)
     if support_word:
