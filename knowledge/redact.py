@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from pipeline.order_words import IS, NUMBER_MARK, ORDER_COMPOUND, ORDER_NOUN
+
 MAX_CHARS = 20_000
 REGIONS = ("US", "GB", "FR", "DE", "ES", "IT", "NL", "PT", "BE", "CH", "AT", "IE", "CA", "AU", "BR", "MX")
 
@@ -152,21 +154,21 @@ _PO_BOX = re.compile(r"(?i)\b(?:p\.?[ \t]?o\.?[ \t]?box|post[ \t]office[ \t]box|
                      r"apartado(?:[ \t]de[ \t]correos)?|casella[ \t]postale|postbus|caixa[ \t]postal)[ \t]{0,4}[:#n°º.]{0,3}"
                      r"[ \t]{0,4}\d{1,6}\b")
 _POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b\d{4}\s?[A-Z]{2}\b|\b\d{4,5}(?:-\d{3,4})?\s+[A-ZÀ-Ý][\wÀ-ÿ'-]+")
-# Order, invoice and tracking numbers after the words customers write them with (7 languages), short ones
-# (4 digits) too: "order 4521", "Bestellnummer 4521", "Bestell-Nr. 4521", "bestelnummer 4521", "pedido n.º 4521"
-# (n.º is "n.o" once folded), "ordine n. 4521", "order id 4521", and a bare "n.º 4521" / "Nr. 4521".
+# Order, invoice and tracking numbers after the words customers write them with, short ones (4 digits) too:
+# "order 4521", "Bestellnummer 4521", "Bestell-Nr. 4521", "bestelnummer 4521", "pedido n.º 4521" (n.º is
+# "n.o" once folded), "ordine n. 4521", "order id 4521", "ordre 4521", and a bare "n.º 4521" / "Nr. 4521".
+# The order words are the draft's (pipeline.order_words: one vocabulary); invoice and tracking words are
+# redaction's own (another customer's invoice or parcel number is theirs too, but no order to repeat).
 # Whitespace runs are bounded: two unbounded ones side by side cost n² steps on a long run of spaces.
-_ORDER_NOUNS = (r"order|commande|pedido|bestellung|ordine|bestelling|encomenda|auftrag|orden|invoice|facture|factura|"
-                r"rechnung|fattura|factuur|fatura|tracking|suivi|seguimiento|sendung|spedizione|zending")
-_ORDER_MARKS = (r"no\.?|nr\.?|n\.?[ \t]?[º°o]\.?|n\.|number|num[ée]ro|n[úu]mero|nummer|numero|id|ref(?:erence)?\.?|"
-                r"r[ée]f(?:[ée]rence)?\.?")
-_ORDER_COMPOUNDS = (r"(?:bestell(?:ungs)?|auftrags|bestel|order|rechnungs|factuur|sendungs|tracking)-?(?:nummer|nr\.?)|"
-                    r"ordernumber")
+_ORDER_NOUNS = (rf"{ORDER_NOUN}|orden|invoice|facture|factura|rechnung|fattura|factuur|fatura|tracking|suivi|"
+                r"seguimiento|sendung|spedizione|zending")
+_ORDER_MARKS = NUMBER_MARK
+_ORDER_COMPOUNDS = rf"{ORDER_COMPOUND}|(?:rechnungs|factuur|sendungs|tracking)-?(?:nummer|nr\.?)"
 # The number with its dashed groups whole ("XK-2024-9981": no "-9981" left behind).
 _ORDER_TOKEN = r"[a-z]{0,4}-?\d{3,}(?:-[a-z0-9]{1,12}){0,4}"
 _ORDER = re.compile(
     rf"(?i)(?:#\s?\d{{3,}}|\b(?:{_ORDER_NOUNS})\b(?:\s{{1,3}}(?:{_ORDER_MARKS}))?\s{{0,3}}(?:[:#]\s{{0,3}})?{_ORDER_TOKEN}"
-    rf"|\b(?:{_ORDER_COMPOUNDS})(?:\s{{1,3}}(?:is|ist|est|es|è|é))?\s{{0,3}}(?:[:#]\s{{0,3}})?{_ORDER_TOKEN}"
+    rf"|\b(?:{_ORDER_COMPOUNDS}){IS}\s{{0,3}}(?:[:#]\s{{0,3}})?{_ORDER_TOKEN}"
     # Bare: "n.º" (folded "n.o"), "n°", "Nr.", "n."; not "no" (English; "nº" folds to it): "no 2024 invoice" stays.
     rf"|\b(?:n\.[ \t]?[º°o]\.?|n[ \t]?°|nr\.?|n\.)[ \t]?(?::[ \t]?)?\d{{4,}})")
 _ID_CUE = re.compile(r"(?i)\b(?:passport|passeport|pasaporte|reisepass|passaporto|paspoort|passaporte|id card|identity card|"

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.lookalikes import fold_lookalikes
+from pipeline.order_words import ORDER_HASH, ORDER_WORD
 
 log = logging.getLogger(__name__)
 
@@ -575,39 +576,8 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
 
 # ---------------------------------------------------------------- order numbers
 
-# How customers write an order number, in the seven languages triage reads (EN/FR/ES/DE/IT/NL/PT) and in
-# those it names without wording of its own (pipeline.langid.OTHER_LANGUAGES: their drafts are English, their
-# order line too): Danish/Norwegian "ordre", "bestilling", Swedish "beställning", Polish "zamówienie", Czech
-# "objednávka", Finnish "tilaus", Romanian "comanda", Turkish "sipariş", Hungarian "rendelés".
-# Whitespace runs are bounded ({0,3}): two unbounded runs side by side cost n² steps on a long run of spaces.
-_ORDER_NOUN = (r"order|commande|pedido|encomenda|bestellung|bestelling|auftrag|ordine|"
-               r"ordre(?:n)?|bestilling(?:en)?|best[äa]llning(?:en)?|zam[óo]wieni[ea]|objedn[áa]vk[ayu]|"
-               r"tilaus|tilauksen|comanda|comenzii|sipari[şs](?:im|in)?|rendel[ée]s(?:em)?")
-# The word or sign saying "number" ("no.", "n°", "n.º", "Nr.", "numéro", "número", "nummer", "#", "id", "ref").
-_NUMBER_MARK = (r"num(?:ber|[ée]ro)?\.?|n[úu]mero|nummer(?:et)?|numer|num[ăa]rul|[čc][íi]slo|numaras[ıi]|"
-                r"n(?:\.?\s?[°ºo]|r)\.?|n\.|#|id|"
-                r"ref(?:erence)?\.?|r[ée]f(?:[ée]rence)?\.?|referencia|riferimento|refer[êe]ncia")
-# One word for "order number" ("Bestellnummer", "Bestell-Nr.", "Auftragsnummer", "bestelnummer", "ordernummer").
-_ORDER_COMPOUND = (r"bestell(?:ungs)?-?(?:nummer|nr\.?)|auftrags-?(?:nummer|nr\.?)|bestel-?(?:nummer|nr\.?)|"
-                   r"order-?(?:nummer|nr\.?)|ordernumber|ordre-?(?:nummer|nr\.?)|bestillings-?(?:nummer|nr\.?)|"
-                   r"best[äa]llnings-?(?:nummer|nr\.?)|tilaus-?numero|rendel[ée]s-?sz[áa]m(?:om|a)?")
-# "numéro de commande", "n° de commande", "número de pedido", "número da encomenda", "numero d'ordine",
-# "n. ordine", "number of my order" (a possessive may stand between).
-_MARK_THEN_NOUN = (rf"(?:{_NUMBER_MARK})\s{{0,3}}(?:(?:de|da|do|del|dell['’]|d['’]|of|van)\s{{0,3}})?"
-                   r"(?:(?:la|ma|mi|su|mon|my|the|your|minha|sua|mijn|uw|de|mio|il)\s{1,3})?"
-                   rf"(?:{_ORDER_NOUN}|orden)")
-# "is": a number given after a word that says "number" ("my order number is 4521", "la mia... è 4521").
-_IS = r"(?:\s{1,3}(?:is|was|est|es|ist|war|è|é|era|er|var|är|jest|je|on|este))?"
-# The number: up to four ASCII letters, a dash, 4-12 ASCII digits (3-12 after "#"). Not the start of a
-# longer number the pattern does not read ("2024-05-12", "1200,50", "12:30", "0612-345678": nothing
-# rather than a cut one), nor an amount ("order 1200 EUR", "pedido 1200€"). A quantity after the number
-# is not excluded: "Bestellung 88231 Artikel fehlt" is an order number; "order 3 items" has too few digits.
-_NUMBER_END = r"(?![\w-]|[.,/:][0-9])(?!\s{0,3}(?:[€$£%]|(?:eur|euros?|usd|gbp|chf|dollars?|pounds?|reais|z[łl]|pln|kr|k[čc]|czk|sek|nok|dkk|tl|try|lei|ron|ft|huf)\b))"
-_ORDER_HASH = re.compile(r"(?<![\w&])#\s?((?-i:[A-Za-z]){0,4}-?[0-9]{3,12})" + _NUMBER_END, re.I)
-_ORDER_WORD = re.compile(
-    rf"\b(?:(?:{_ORDER_COMPOUND}|{_MARK_THEN_NOUN}){_IS}|(?:{_ORDER_NOUN})(?![^\W\d_])(?:\s{{1,3}}(?:{_NUMBER_MARK}){_IS})?)"
-    r"\s{0,3}(?:[:#]\s{0,3})?((?-i:[A-Za-z]){0,4}-?[0-9]{4,12})" + _NUMBER_END, re.I)
-
+# The vocabulary (order words, number marks, compounds, what ends a number) lives in pipeline.order_words,
+# shared with the retrieval query's clean-up and the redaction of past tickets.
 
 MAX_ORDER_TEXT = 8_000  # the pipeline's text limit (pipeline.normalize.MAX_TEXT_CHARS)
 
@@ -629,8 +599,8 @@ def order_number(*texts: str | None) -> str | None:
         if not text:
             continue
         folded = fold_lookalikes(text[:MAX_ORDER_TEXT])
-        for rx in (_ORDER_HASH, _ORDER_WORD):
+        for rx in (ORDER_HASH, ORDER_WORD):
             m = rx.search(folded)
-            if m and re.fullmatch(r"[A-Za-z0-9-]+", m.group(1)):
-                return "#" + m.group(1).upper()
+            if m and re.fullmatch(r"[A-Za-z0-9-]+", m.group("number")):
+                return "#" + m.group("number").upper()
     return None

@@ -58,6 +58,15 @@ def test_redact_pii_removes_dates_and_order_numbers_too():
     ("Nr. 4521", "4521"),
     ("Bestell\u200bnummer 4521", "4521"),  # an invisible character in the cue hides nothing
     ("Bestellnummer ４５２１", "4521"),  # nor full-width digits
+    # The draft's cue words (pipeline.order_words), shared since 2026-12-02: the other languages triage names.
+    ("min ordre 4521 er ikke kommet", "4521"),
+    ("mit ordrenummer er 4521", "4521"),
+    ("beställningsnummer 4521", "4521"),
+    ("moje zamówienie 4521 nie dotarło", "4521"),
+    ("objednávka 4521 nedorazila", "4521"),
+    ("sipariş numarası 4521", "4521"),
+    ("\u043erder 4521 never came", "4521"),  # a Cyrillic о in the cue word
+    ("número de orden 4521", "4521"),
 ])
 def test_short_order_numbers_after_multilingual_cues_are_redacted(text, number):
     out = redact_pii(text)
