@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from html import escape
@@ -65,6 +66,12 @@ CHANNEL_MAP = {
 def channel_of(via: Any) -> str | None:
     """Zendesk ``via`` (object or its ``channel``, or a templated ``{{ticket.via}}``) → a pipeline channel."""
     return normalize_channel(via, CHANNEL_MAP)
+
+
+def _locale(user: Mapping[str, Any]) -> str | None:
+    """A user's ``locale`` when it looks like a language tag ("pt-BR", "en-US"); anything else is None."""
+    v = user.get("locale")
+    return v if isinstance(v, str) and re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,2}", v) else None
 
 
 def sign(secret: str, timestamp: str, raw_body: bytes) -> str:
@@ -303,7 +310,8 @@ class ZendeskAdapter(RestAdapter):
             status=t.get("status"), priority=priority, tags=[str(x) for x in t.get("tags") or []],
             custom_fields={str(f.get("id")): f.get("value") for f in t.get("custom_fields") or []
                            if isinstance(f, dict) and f.get("id") is not None},
-            requester=Person(id=requester_id, name=req.get("name"), email=req.get("email")),
+            # The side-loaded user's locale ("pt-BR"): which Portuguese a draft speaks, with no extra request.
+            requester=Person(id=requester_id, name=req.get("name"), email=req.get("email"), locale=_locale(req)),
             messages=messages, url=f"{self.base_url}/agent/tickets/{tid}",
             channel=channel_of(via) or (hint.channel if isinstance(hint, TicketEvent) else None),
             brand=as_str(t.get("brand_id")), created_at=t.get("created_at"), updated_at=t.get("updated_at"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +170,28 @@ class RulesFile(_Strict):
 # ---------------------------------------------------------------- drafting.yaml (optional)
 
 Texts = dict[str, str]  # language -> text
+# A texts table's keys: a two-letter language ("pt") or one of the Portuguese variants a draft chooses between
+# (pipeline.pt_variant); "pt" is European Portuguese, and a "pt-BR" table falls back to it line by line.
+_LANGUAGE_KEY = re.compile(r"[a-z]{2}")
+LANGUAGE_VARIANTS = ("pt-BR", "pt-PT")
+
+
+def _check_language_keys(table: dict[str, str]) -> dict[str, str]:
+    bad = [k for k in table if not (_LANGUAGE_KEY.fullmatch(k) or k in LANGUAGE_VARIANTS)]
+    if bad:
+        # A key nothing reads ("pt-br", "pt_BR", "EN", "en-US") would leave its line silently unused.
+        raise ValueError(f"unknown language key {bad[0]!r}: use a two-letter code (en, fr, pt, ...) "
+                         f"or {' / '.join(LANGUAGE_VARIANTS)}")
+    return table
+
+
+class PortugueseWording(_Strict):
+    """Which Portuguese a template draft is worded in (``pipeline.pt_variant``)."""
+
+    # auto: the requester's locale when it names a region, else the customer's words; or one variant always.
+    variant: Literal["auto", "pt-BR", "pt-PT"] = "auto"
+    # When auto cannot tell (no marker of either variant, no locale).
+    default: Literal["pt-PT", "pt-BR"] = "pt-PT"
 
 
 class DraftingFile(_Strict):
@@ -191,6 +214,23 @@ class DraftingFile(_Strict):
     not_found: Texts | None = None
     sensitive_followup: Texts | None = None
     intro: dict[str, Texts] | None = None
+    portuguese: PortugueseWording = Field(default_factory=PortugueseWording)
+
+    @field_validator("greeting", "greeting_anonymous", "closing", "signature", "about", "order_reference",
+                     "passage_language_note", "not_found", "sensitive_followup")
+    @classmethod
+    def _language_keys(cls, v: Texts | None) -> Texts | None:
+        return None if v is None else _check_language_keys(v)
+
+    @field_validator("intro")
+    @classmethod
+    def _intro_language_keys(cls, v: dict[str, Texts] | None) -> dict[str, Texts] | None:
+        for intent, table in (v or {}).items():
+            try:
+                _check_language_keys(table)
+            except ValueError as exc:
+                raise ValueError(f"{intent}: {exc}") from None
+        return v
 
 
 # ---------------------------------------------------------------- loading

@@ -102,8 +102,24 @@ def operator_texts(cfg: Config | None) -> list[str]:
 
 
 def _pick(table: dict[str, str] | None, lang: str, default: str = "") -> str:
+    """The line for ``lang`` ("pt-BR" falls back to "pt", then "en"): an operator file with "pt" only still works."""
     table = table or {}
-    return table.get(lang) or table.get("en") or default
+    return table.get(lang) or table.get(lang.split("-")[0]) or table.get("en") or default
+
+
+def wording_language(lang: str, text: str, ticket: Ticket, d: dict[str, Any]) -> str:
+    """The key a template draft's lines are looked up with: ``lang``, or for Portuguese "pt-BR" / "pt-PT".
+
+    Chosen by :func:`pipeline.pt_variant.portuguese_variant` from ``drafting.yaml``'s ``portuguese``
+    settings, the requester's locale (when the helpdesk gives one) and the customer's words.
+    """
+    if lang != "pt":
+        return lang
+    from pipeline.pt_variant import portuguese_variant
+
+    opts = d.get("portuguese") or {}
+    return portuguese_variant(text, locale=ticket.requester.locale, setting=str(opts.get("variant", "auto")),
+                              default=str(opts.get("default", "pt-PT")))
 
 
 # ---------------------------------------------------------------- multi-part messages
@@ -573,7 +589,9 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
     from pipeline.answer import MAX_SENTENCES, _cross_lingual, order_number, select_sentences
 
     d = drafting_config(cfg)
-    lang = (triage.language or "en").split("-")[0].lower()
+    base = (triage.language or "en").split("-")[0].lower()
+    # What the lines are looked up with ("pt-BR"); retrieval and sentence scoring read the language itself.
+    lang = wording_language(base, text, ticket, d)
     name = _first_name(ticket)
     greeting = _pick(d.get("greeting"), lang).format(name=name) if name else _pick(d.get("greeting_anonymous"), lang)
     lines = [greeting, ""]
@@ -588,23 +606,25 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
         if order:
             lines += [_pick(d.get("order_reference"), lang, "Order {order}:").format(order=order), ""]
         intros = d.get("intro") or {}
-        intro = (intros.get(triage.intent) or {}).get(lang) or (intros.get("default") or {}).get(lang) \
-            or _pick(intros.get(triage.intent), "en") or _pick(intros.get("default"), "en")
+        mine, default = intros.get(triage.intent) or {}, intros.get("default") or {}
+        # The intent's own line before the default's (in the variant, then the language), English last.
+        intro = mine.get(lang) or mine.get(base) or default.get(lang) or default.get(base) \
+            or _pick(mine, "en") or _pick(default, "en")
         lines += [intro, ""]
         # Past tickets are another customer's conversation: listed for the agent, never quoted.
         quotable = [s for s in sources if s.source_type != "ticket"]
         # Matched with e5 in another language: MiniLM's stored sentence vectors would go unread.
-        stored = {} if _cross_lingual(lang) else _stored_sentence_vectors(kb, quotable)
+        stored = {} if _cross_lingual(base) else _stored_sentence_vectors(kb, quotable)
         asked = fold_lookalikes(text)  # what the passages are matched with (never written in the draft)
-        chosen = passages_and_questions(asked, quotable, int(d.get("template_passages", 3)), stored, lang) \
+        chosen = passages_and_questions(asked, quotable, int(d.get("template_passages", 3)), stored, base) \
             if quotable else []
         used = [s for s, _ in chosen]
-        if len(chosen) > 1 and _cross_lingual(lang):  # their sentences in one run of e5 rather than one each
+        if len(chosen) > 1 and _cross_lingual(base):  # their sentences in one run of e5 rather than one each
             from pipeline.answer import embed_ahead, scored_sentences
 
             quoted = [scored_sentences(s.text, _first_heading(s), _title(s), stored) for s, _ in chosen]
             embed_ahead([q for _, asks in chosen for q in [" ".join(asks), *asks]], [p for p in quoted if len(p[0]) > 1],
-                        lang)
+                        base)
         if not quotable:
             warns.append("Only similar past tickets matched: they are listed below for the agent and never quoted; "
                          "no policy passage answers this message.")
@@ -623,14 +643,15 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
                 # eval_tune / eval_tune2, with the whole message 179 / 137).
                 ask = (" ".join(split_parts(question)) or question) if n_passage == 0 else None
                 quote = select_sentences(question, s.text, limit_chars=limit, heading=_first_heading(s),
-                                         max_sentences=most, stored=stored, title=_title(s), language=lang, ask=ask,
+                                         max_sentences=most, stored=stored, title=_title(s), language=base, ask=ask,
                                          parts=asks)
             except Exception as exc:  # never lose the draft over sentence scoring
                 log.warning("sentence selection failed: %s", type(exc).__name__)
                 quote = s.text
             lines += [_excerpt(quote, limit), ""]
-        note = (d.get("passage_language_note") or {}).get(lang)
-        if note and any((s.language or "en") != lang for s in used):
+        notes = d.get("passage_language_note") or {}
+        note = notes.get(lang) or notes.get(base)
+        if note and any((s.language or "en") != base for s in used):
             lines += [note, ""]
         best = max((s.score for s in used), default=0.0)
         if used and best < weak_match_score():
@@ -642,7 +663,7 @@ def template_draft(ticket: Ticket, text: str, triage: Triage, plan: Plan, source
     return Draft(
         text="\n".join(lines).strip(),
         kind="template",
-        language=lang,
+        language=base,
         sources=sources,
         used_source_ids=[s.id for s in used],
         confidence=round(max((s.score for s in used), default=0.0), 3),

@@ -95,6 +95,9 @@ class Person(_Serializable):
     id: str | None = None
     name: str | None = None
     email: str | None = None
+    # The language tag the helpdesk keeps for this person ("pt-BR", BCP-47), when it gives one with the
+    # ticket: the wording variant of a draft (pipeline.pt_variant); never a platform field name here.
+    locale: str | None = None
 
 
 @dataclass
