@@ -216,3 +216,18 @@ def test_invalid_variant_settings_are_rejected_naming_file_and_field(tmp_path, o
     (cfg_dir / "drafting.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(ConfigError, match=error):
         load_config(cfg_dir)
+
+
+@pytest.mark.parametrize("text, lang, named", [
+    (BRAZILIAN, "pt", "Brazilian Portuguese (pt-BR)"),
+    (EUROPEAN, "pt", "European Portuguese (pt-PT)"),
+    ("Where is my order?", "en", "English (en)"),
+])
+def test_an_llm_draft_is_asked_for_the_same_variant(cfg, text, lang, named):
+    from pipeline.draft import build_messages, drafting_config
+    from pipeline.models import Triage
+
+    t = Ticket(platform="zendesk", id="7", messages=[Message(id="m1", author_role=CUSTOMER, body_text=text)])
+    system = build_messages(t, text, Triage(intent="order_status", confidence=0.9, language=lang), [SHIPPING],
+                            drafting_config(cfg))[0]["content"]
+    assert f"customer's language: {named}. Tone" in system
