@@ -1,11 +1,17 @@
 """Triage quality on the project's own multilingual eval sets: prints figures, asserts nothing.
 
     python bench/triage_quality.py [--config config] [--model multilingual-e5-small|all-MiniLM-L6-v2]
+                                   [--set original|tune|heldout|PATH] [--intents-only]
 
 - Intents: ``bench/data/multilingual_intents.csv`` — the same 42 store messages written in
   EN/FR/ES/DE/IT/NL/PT (12 default intents x 3 + 6 not actionable), classified by the production
   path (:func:`pipeline.local_classifier.classify_local` on ``config/intents.yaml``, thresholds
   included). Accuracy per language; a message the model rejects as out of scope counts as ``other``.
+  ``--set`` picks another file of the same columns: ``tune`` (``multilingual_intents_tune.csv``,
+  the set the classifier's examples and thresholds are chosen on) or ``heldout``
+  (``multilingual_intents_heldout.csv``, written before any tuning and run once per change, at the
+  end). Earlier sessions chose things while reading the original set, so it flatters the product;
+  the held-out set is the honest figure. The neutral-sentiment line reads the chosen set's rows.
 - Sentiment: ``bench/data/sentiment_angry.csv`` (105 clearly angry messages: complaints, threats,
   sarcasm, shouting; 15 per language) must score negative or very_negative; the neutral questions
   are the intent set's plain requests (order status, returns, cancellations, changes, account,
@@ -34,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATA = ROOT / "bench" / "data"
 LANGS = ("en", "fr", "es", "de", "it", "nl", "pt")
+SETS = {"original": "multilingual_intents.csv", "tune": "multilingual_intents_tune.csv",
+        "heldout": "multilingual_intents_heldout.csv"}
 NEUTRAL_INTENTS = {"order_status", "return_refund", "cancel_order", "change_order", "account_access",
                    "account_change", "product_question", "discount_promo", "other"}
 
@@ -42,8 +50,8 @@ SPOOF = str.maketrans({"a": "\u0430", "e": "\u0435", "o": "\u043e", "c": "\u0441
 _spoof = False
 
 
-def _rows(name: str) -> list[dict[str, str]]:
-    with (DATA / name).open(newline="", encoding="utf-8") as fh:
+def _rows(name: str | Path) -> list[dict[str, str]]:
+    with (DATA / name).open(newline="", encoding="utf-8") as fh:  # an absolute path replaces DATA
         rows = list(csv.DictReader(fh))
     if _spoof:
         for r in rows:
@@ -57,6 +65,9 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="embedding model (default: the project default)")
     ap.add_argument("--with-minilm", action="store_true", help="MiniLM's vector beside e5's (SIDECAR_TRIAGE_MINILM=1)")
     ap.add_argument("--show-errors", action="store_true")
+    ap.add_argument("--set", default="original",
+                    help="intent set: original (default), tune, heldout, or the path of a CSV (text,label,lang)")
+    ap.add_argument("--intents-only", action="store_true", help="skip the sentiment and signal figures")
     ap.add_argument("--lookalikes", action="store_true", help="every message spelled with Cyrillic look-alike letters")
     args = ap.parse_args()
     global _spoof
@@ -78,7 +89,8 @@ def main() -> None:
     learned = var / "learned_examples.jsonl"
     print(f"embedding model {model}{' (English messages: their own head on bge-small-en-v1.5)' if english else ''}")
 
-    intents = _rows("multilingual_intents.csv")
+    set_file = SETS.get(args.set, args.set)
+    intents = _rows(Path(set_file).resolve() if args.set not in SETS else set_file)
     ok: dict[str, list[bool]] = defaultdict(list)
     errors = []
     for r in intents:
@@ -87,12 +99,24 @@ def main() -> None:
         ok[r["lang"]].append(got == r["label"])
         if got != r["label"]:
             errors.append((r["lang"], r["label"], got, round(pred.confidence, 2), r["text"]))
-    print(f"intents ({len(intents)} messages, production thresholds)   target >= 90% in every language")
+    print(f"intents: {set_file} ({len(intents)} messages, production thresholds)   target >= 90% in every language")
     for lang in LANGS:
         v = ok[lang]
-        print(f"  {lang}  {100 * sum(v) / len(v):5.1f}%  ({sum(v)}/{len(v)})")
+        if v:  # a set may leave a language out
+            print(f"  {lang}  {100 * sum(v) / len(v):5.1f}%  ({sum(v)}/{len(v)})")
     allv = [x for v in ok.values() for x in v]
     print(f"  all {100 * sum(allv) / len(allv):5.1f}%")
+    confusion: dict[tuple[str, str], int] = defaultdict(int)
+    for _lang, gold, got, _conf, _text in errors:
+        confusion[(gold, got)] += 1
+    if confusion:
+        print("  errors, gold -> read as (count): " + ", ".join(
+            f"{g} -> {p} {n}" for (g, p), n in sorted(confusion.items(), key=lambda kv: (-kv[1], kv[0]))))
+    if args.intents_only:
+        if args.show_errors:
+            for lang, gold, got, conf, text in errors:
+                print(f"    intent error [{lang}] gold {gold} got {got} ({conf:.2f}) {text}")
+        return
 
     def negative(texts: list[str]) -> list[bool]:
         embs = embed_sentiment(texts)

@@ -1,0 +1,82 @@
+"""The default intents' eval sets of bench/triage_quality.py are well formed and apart.
+
+``--set tune`` is what the default intents' examples are chosen on, ``--set heldout`` the honest figure
+(written before any tuning, run once per change), ``--set original`` the set earlier sessions read. A
+message of any of them copied into ``config/intents.yaml`` would make its figure a memory test, and a
+message shared between the tuning and the held-out set would leak what was tuned into what is reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "bench" / "data"
+SETS = {"original": "multilingual_intents.csv", "tune": "multilingual_intents_tune.csv",
+        "heldout": "multilingual_intents_heldout.csv"}
+LANGS = ("en", "fr", "es", "de", "it", "nl", "pt")
+
+
+def _norm(text: str) -> str:
+    # Case, accents, spacing and punctuation do not make a different message.
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with (DATA / name).open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == ["text", "label", "lang"], name  # the bench reads these columns
+        return list(reader)
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    from pipeline.config import load_config
+
+    return load_config(ROOT / "config")
+
+
+@pytest.mark.parametrize("name", ["tune", "heldout"])
+def test_every_language_has_the_issues_40_messages_over_every_default_intent(name, cfg):
+    rows = _rows(SETS[name])
+    intents = set(cfg.intents.intents)
+    counts = Counter((r["lang"], r["label"]) for r in rows)
+    for lang in LANGS:
+        assert sum(n for (lg, _), n in counts.items() if lg == lang) >= 40, (name, lang)
+        for intent in intents:  # the 12 intents and the not-actionable messages, in each language
+            assert counts[(lang, intent)] >= 3, (name, lang, intent)
+    assert {r["label"] for r in rows} <= intents and {r["lang"] for r in rows} == set(LANGS)
+    assert all(r["text"].strip() == r["text"] and r["text"] for r in rows)
+    dup = [t for t, n in Counter(_norm(r["text"]) for r in rows).items() if n > 1]
+    assert not dup, dup
+
+
+def test_no_eval_message_is_a_training_example(cfg):
+    train = {_norm(t) for i in cfg.intents.intents.values() for t in (*i.examples, *i.keywords)}
+    assert len(train) > 400  # the config's examples were read: an empty set would make this vacuous
+    for name, file in SETS.items():
+        shared = {_norm(r["text"]) for r in _rows(file)} & train
+        assert not shared, f"{name} shares {len(shared)} message(s) with config/intents.yaml: {sorted(shared)[:3]}"
+
+
+def test_the_three_sets_share_no_message():
+    texts = {name: {_norm(r["text"]) for r in _rows(file)} for name, file in SETS.items()}
+    for a in SETS:
+        for b in SETS:
+            if a < b:
+                assert not texts[a] & texts[b], (a, b, sorted(texts[a] & texts[b])[:3])
+
+
+def test_the_check_sees_a_copied_message():
+    # The normalisation must not hide a copy: a held-out message with other case, accents and punctuation.
+    row = _rows(SETS["heldout"])[60]
+    spelled = unicodedata.normalize("NFKD", row["text"].upper()).replace(",", " ,  ").rstrip("?!.") + " !"
+    assert _norm(spelled) == _norm(row["text"])
