@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 # scikit-learn and scipy are imported where a head is FITTED (fit without a cached head, the CV pass, eval),
 # never at module level: predicting reads plain arrays (pipeline.linear), and a worker starting from a warm
-# classifier cache imports neither (~105 MB of its RSS; tests/pipeline/test_worker_imports.py).
+# classifier cache imports neither (~105 MB of its RSS; tests/app/test_worker_imports.py).
 
 log = logging.getLogger(__name__)
 
