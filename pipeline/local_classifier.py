@@ -44,6 +44,33 @@ if TYPE_CHECKING:
 # scikit-learn and scipy are imported where a head is FITTED (fit without a cached head, the CV pass, eval),
 # never at module level: predicting reads plain arrays (pipeline.linear), and a worker starting from a warm
 # classifier cache imports neither (~105 MB of its RSS; tests/app/test_worker_imports.py).
+# Set by pipeline.classify.single_thread_blas: this process holds BLAS to one thread (see fit_libraries).
+ONE_BLAS_THREAD = False
+_fit_libraries = False
+
+
+def fit_libraries() -> None:
+    """Load scikit-learn (and scipy) for a fit, once per process, before any fit-time import of them.
+
+    scipy ships an OpenBLAS of its own, loaded with it: in a process that holds BLAS to one thread
+    (:data:`ONE_BLAS_THREAD`), loaded after that limit, it ran a first start's fit on every core with
+    spin-waiting threads (cold warm_up 2.6 -> 9.7 s CPU at load 6 on 2 cores, bench/classifier_bench.py),
+    so it is held to one thread here too.
+    """
+    global _fit_libraries
+    if _fit_libraries:
+        return
+    import sklearn.feature_extraction.text  # noqa: F401 - loads scipy and its OpenBLAS
+    import sklearn.linear_model  # noqa: F401
+
+    _fit_libraries = True
+    if ONE_BLAS_THREAD:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=1, user_api="blas")
+        except Exception:  # a missing or odd BLAS only costs speed
+            log.warning("could not limit BLAS threads", exc_info=True)
 
 log = logging.getLogger(__name__)
 
@@ -388,6 +415,7 @@ class IntentModel:
         # splits into rare pieces. Only pipeline.linear.CharNgrams' settings (it predicts with a copy).
         if not self.char_ngrams:
             return _Featurizer(None)
+        fit_libraries()
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         return _Featurizer(TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, sublinear_tf=True, min_df=1,
@@ -424,6 +452,7 @@ class IntentModel:
         return sparse.hstack([sparse.csr_matrix(emb), tf * self.char_weight], format="csr")
 
     def _new_clf(self) -> LogisticRegression:
+        fit_libraries()
         from sklearn.linear_model import LogisticRegression
 
         return LogisticRegression(C=self.C, max_iter=2000)
@@ -967,6 +996,7 @@ def _paraphrase_groups(emb: np.ndarray, idx: np.ndarray, size: float) -> list[np
     n = len(idx)
     if n < 3 or size <= 0:
         return [idx[j : j + 1] for j in range(n)]
+    fit_libraries()
     from scipy.cluster.hierarchy import fcluster, linkage
 
     x = np.asarray(emb, dtype=np.float64)
@@ -1010,6 +1040,7 @@ def _pick_partner_weight(parts: Sequence[tuple[np.ndarray, np.ndarray | None, np
 
 def _fit_temperature(logits: list[np.ndarray], true: list[int]) -> float:
     """Temperature minimising the negative log-likelihood of out-of-fold predictions."""
+    fit_libraries()
     from scipy.optimize import minimize_scalar  # fitting only (module docstring: a worker never imports scipy)
     from scipy.special import log_softmax
 

@@ -138,6 +138,9 @@ class SentimentModel:
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], emb: np.ndarray) -> SentimentModel:
         """Fit on ``texts``/``labels`` with their precomputed embeddings."""
+        from pipeline.local_classifier import fit_libraries
+
+        fit_libraries()  # scipy's OpenBLAS held to one thread like numpy's when the process asked for it
         from sklearn.linear_model import LogisticRegression
 
         clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
