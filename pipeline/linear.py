@@ -1,7 +1,7 @@
 """Fitted linear heads as plain numpy arrays: what a worker needs to PREDICT, without scikit-learn or scipy.
 
 scikit-learn fits the heads (:mod:`pipeline.local_classifier`, :mod:`pipeline.sentiment`); importing it pulls
-scipy (``sklearn.base`` imports ``scipy.stats``), ~105 MB of a worker's resident memory that a worker reading a
+scipy (``sklearn.base`` imports ``scipy.stats``), 77 MB of a worker's resident memory that a worker reading a
 warm classifier cache never used (docs/measurements.md, fourteenth session). This module holds what prediction
 reads of a fit — a logistic regression's weights (:class:`Head`) and a fitted char n-gram TF-IDF's vocabulary and
 idf (:class:`CharNgrams`) — and computes what scikit-learn's ``decision_function`` / ``predict_proba`` /

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 # scikit-learn and scipy are imported where a head is FITTED (fit without a cached head, the CV pass, eval),
 # never at module level: predicting reads plain arrays (pipeline.linear), and a worker starting from a warm
-# classifier cache imports neither (~105 MB of its RSS; tests/app/test_worker_imports.py).
+# classifier cache imports neither (with bm25s's scipy import gone too, 77 MB of its RSS: docs/measurements.md,
+# fourteenth session; tests/app/test_worker_imports.py).
 # Set by pipeline.classify.single_thread_blas: this process holds BLAS to one thread (see fit_libraries).
 ONE_BLAS_THREAD = False
 _fit_libraries = False

@@ -1,6 +1,6 @@
 """A worker starting from a warm classifier cache, and serving jobs, imports neither scikit-learn nor scipy.
 
-Together ~105 MB of a worker's resident memory (docs/measurements.md, fourteenth session): they fit the
+Together 77 MB of a worker's resident memory (docs/measurements.md, fourteenth session): they fit the
 heads (a first start, ``intents learn``, ``eval``); a worker with the fit cached only predicts, from plain
 arrays (pipeline.linear). Each process runs in a subprocess of its own, so what other tests imported
 in this one cannot hide an import (or cause one).
