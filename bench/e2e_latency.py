@@ -59,6 +59,9 @@ def main() -> int:
                     help="tune: a different message per ticket; ml-tune: the same in FR/DE/ES/IT/NL/PT "
                          "(the knowledge base's multilingual index); fixed: the rig's six, repeated")
     ap.add_argument("--with-seed", action="store_true", help="let the sidecar use the shipped embedding seed")
+    ap.add_argument("--warm-cache", action="store_true",
+                    help="fit the classifier in another process first: the worker starts from a warm classifier "
+                         "cache, as every start after a deployment's first does (it then imports no scikit-learn)")
     args = ap.parse_args()
     import redis
 
@@ -93,6 +96,12 @@ def main() -> int:
         rows = fill(store, args.kb_chunks)
         print(f"knowledge base: {store.count()} chunks, {rows} sentence rows (demo KB + synthetic filler)")
         del store
+    if args.warm_cache:
+        fit = ("from app.settings import get_settings; from pipeline.config import get_config; "
+               "from pipeline.classify import warm_up; from pipeline.local_classifier import learned_path; "
+               "s = get_settings(); warm_up(get_config(), learned_path(s.var_dir))")
+        subprocess.run([py, "-c", fit], cwd=ROOT, env=env, check=True, capture_output=True)
+        print("classifier cache warmed by another process (the worker starts as a restarted one does)")
     web = start_web(env, web_port, Path(var) / "web.log")
     t_start = time.time()
     worker = start_worker(env, Path(var) / "worker.log")

@@ -23,9 +23,11 @@ Snowball English stemming (``PyStemmer``). BM25 itself is ``bm25s`` (Lucene vari
 
 from __future__ import annotations
 
+import importlib.abc
 import logging
 import math
 import re
+import sys
 import threading
 import time
 import unicodedata
@@ -41,8 +43,42 @@ PAGE = 1000  # chunks read back from chroma per call
 _WORD = re.compile(r"\w+", re.U)
 
 
+class _NoScipyForBm25s(importlib.abc.MetaPathFinder):
+    """Refuses scipy to bm25s's own module code (ModuleNotFoundError), and only to it: other imports, in
+    this thread or another (the classifier's fit importing scikit-learn alongside), find scipy as usual."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] == "scipy":
+            frame = sys._getframe(1)
+            while frame is not None:
+                if frame.f_globals.get("__name__", "").partition(".")[0] == "bm25s":
+                    raise ModuleNotFoundError(f"{name} is not imported for bm25s (knowledge.lexical)", name=name)
+                frame = frame.f_back
+        return None
+
+
+def _bm25s() -> Any:
+    """The ``bm25s`` module, imported without scipy when scipy is not loaded yet.
+
+    bm25s imports ``scipy.sparse`` at import time (~23 MB resident) for a sparse backend it uses only
+    when asked (``csc_backend="scipy"``); this index keeps its default, numpy (passed explicitly below).
+    Without it a worker serving jobs from a warm classifier cache loads no scipy at all (pipeline.linear;
+    tests/app/test_worker_imports.py).
+    """
+    module = sys.modules.get("bm25s")
+    if module is not None:
+        return module
+    finder = _NoScipyForBm25s()
+    sys.meta_path.insert(0, finder)
+    try:
+        import bm25s
+    finally:
+        sys.meta_path.remove(finder)
+    return bm25s
+
+
 def _stopwords() -> frozenset[str]:
-    from bm25s import stopwords as sw
+    sw = _bm25s().stopwords
 
     words: set[str] = set()
     for name in ("STOPWORDS_EN", "STOPWORDS_FRENCH", "STOPWORDS_SPANISH", "STOPWORDS_GERMAN"):
@@ -187,9 +223,7 @@ class LexicalIndex:
                          language=np.array([self._meta[i][1] for i in ids], dtype=object),
                          brands=frozenset(self._meta[i][0] for i in ids))
         if ids:
-            import bm25s
-
-            retriever = bm25s.BM25()
+            retriever = _bm25s().BM25(csc_backend="numpy")
             # An empty chunk would make bm25s drop the row; a placeholder token keeps ids aligned.
             retriever.index([self._tokens[i] or ["\x00"] for i in ids], show_progress=False)
             snap.retriever = retriever
@@ -211,8 +245,6 @@ class LexicalIndex:
 
     def _index_pages(self, snap: _Snapshot) -> None:
         """BM25 over whole pages: the title (``FIELD_REPEAT`` times) and every chunk's heading and body."""
-        import bm25s
-
         chunks: dict[str, list[str]] = {}
         for i in snap.ids:
             meta = self._indexed_meta[i]
@@ -231,7 +263,7 @@ class LexicalIndex:
             for c in cids:
                 page = page + toks(self._indexed_meta[c][1]) + self._tokens[c][self._head.get(c, 0):]
             pages.append(page or ["\x00"])
-        retriever = bm25s.BM25()
+        retriever = _bm25s().BM25(csc_backend="numpy")
         retriever.index(pages, show_progress=False)
         df: dict[str, int] = {}
         for page in pages:

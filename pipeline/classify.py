@@ -221,6 +221,10 @@ def single_thread_blas() -> None:
     seconds instead of 1; bench/classifier_bench.py at load 12 on 2 cores). The embedding engine
     keeps its own threads.
     """
+    from pipeline import local_classifier
+
+    # scipy's own OpenBLAS is loaded only when a head is fitted (local_classifier.fit_libraries): held then.
+    local_classifier.ONE_BLAS_THREAD = True
     try:
         from threadpoolctl import threadpool_limits
 

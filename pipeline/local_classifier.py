@@ -29,18 +29,49 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from pipeline.cachefiles import prune, write_atomic
 from pipeline.config import Config
+from pipeline.linear import CharNgrams, Head, softmax
 from pipeline.lookalikes import fold_lookalikes
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
+
+# scikit-learn and scipy are imported where a head is FITTED (fit without a cached head, the CV pass, eval),
+# never at module level: predicting reads plain arrays (pipeline.linear), and a worker starting from a warm
+# classifier cache imports neither (with bm25s's scipy import gone too, 77 MB of its RSS: docs/measurements.md,
+# fourteenth session; tests/app/test_worker_imports.py).
+# Set by pipeline.classify.single_thread_blas: this process holds BLAS to one thread (see fit_libraries).
+ONE_BLAS_THREAD = False
+_fit_libraries = False
+
+
+def fit_libraries() -> None:
+    """Load scikit-learn (and scipy) for a fit, once per process, before any fit-time import of them.
+
+    scipy ships an OpenBLAS of its own, loaded with it: in a process that holds BLAS to one thread
+    (:data:`ONE_BLAS_THREAD`), loaded after that limit, it ran a first start's fit on every core with
+    spin-waiting threads (cold warm_up 2.6 -> 9.7 s CPU at load 6 on 2 cores, bench/classifier_bench.py),
+    so it is held to one thread here too.
+    """
+    global _fit_libraries
+    if _fit_libraries:
+        return
+    import sklearn.feature_extraction.text  # noqa: F401 - loads scipy and its OpenBLAS
+    import sklearn.linear_model  # noqa: F401
+
+    _fit_libraries = True
+    if ONE_BLAS_THREAD:
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=1, user_api="blas")
+        except Exception:  # a missing or odd BLAS only costs speed
+            log.warning("could not limit BLAS threads", exc_info=True)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +105,7 @@ FEATURES_VERSION = ("centred-e5+minilm+char-ngrams-2+english-calibrated-on-engli
 # Weight of MiniLM's half of the triage vector next to e5's (see embed_texts): the largest of
 # 1 / 0.5 / 0.3 / 0.2 that kept every language of bench/triage_quality.py at its earlier level.
 MINILM_WEIGHT = 0.2
+NGRAM_RANGE = (2, 4)  # the char_wb n-grams' lengths (IntentModel._new_vectorizer)
 KEEP_CACHED = 3  # fitted models kept per process (and cache entries on disk), most recent first
 # A message goes to the English head unless py3langid gives another language at least this
 # probability. Its own default (English) for short texts sent a few short non-English messages
@@ -92,15 +124,6 @@ PARTNER_WEIGHTS = (0.0, 0.25, 0.5)
 PARTNER_MARGIN_Z = 2.0
 
 
-@dataclass(frozen=True)
-class Head:
-    """A fitted logistic regression as plain arrays: weights [k, d], intercepts [k], class names."""
-
-    coef: np.ndarray
-    intercept: np.ndarray
-    classes: np.ndarray
-
-
 @dataclass
 class Prediction:
     """One message's prediction: best label, calibrated confidence, runners-up."""
@@ -116,7 +139,9 @@ class Prediction:
 class _Featurizer:
     """What turns (embedding, text) into the head's features, fitted on one training set."""
 
-    vec: TfidfVectorizer | None
+    # scikit-learn's TfidfVectorizer while fitting (the fit and the CV pass's folds); a fitted model
+    # predicts with its head's numpy copy of it (Head.ngrams) and keeps None here.
+    vec: Any
     mean: np.ndarray | None = None  # training-set mean embedding (None: not centred)
 
 
@@ -355,8 +380,8 @@ class IntentModel:
         self.temperature = 1.0
         self.cv = CVReport()
         self.head_reused = False  # fit() took the regression's weights from an earlier fit
-        self._vec: _Featurizer | None = None
-        self._clf: LogisticRegression | None = None
+        self._vec: _Featurizer | None = None  # the centring mean (the n-grams are the head's: Head.ngrams)
+        self._head: Head | None = None
         self.train_texts: list[str] = []
         self.train_labels: list[str] = []
         self.train_emb = np.zeros((0, 0), dtype=np.float32)
@@ -388,23 +413,39 @@ class IntentModel:
 
     def _new_vectorizer(self) -> _Featurizer:
         # char_wb n-grams catch spelling variants, order numbers and words the embedding model
-        # splits into rare pieces.
-        vec = (TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=1, max_features=60000)
-               if self.char_ngrams else None)
-        return _Featurizer(vec)
+        # splits into rare pieces. Only pipeline.linear.CharNgrams' settings (it predicts with a copy).
+        if not self.char_ngrams:
+            return _Featurizer(None)
+        fit_libraries()
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return _Featurizer(TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE, sublinear_tf=True, min_df=1,
+                                           max_features=60000))
+
+    def _train_mean(self, emb: np.ndarray) -> np.ndarray | None:
+        # e5's vectors share a large common direction (unrelated texts sit at cosine ~0.75),
+        # so what tells intents apart is a small residual the L2-regularised head underweights.
+        # Subtracting the training mean and renormalising gives it full weight: +2.7 points on
+        # BANKING77 10-shot train CV, +1.7 on HINT3 Powerplay11 train CV (docs/measurements.md).
+        return np.asarray(emb, dtype=np.float32).mean(axis=0) if self.center and len(emb) else None
+
+    @staticmethod
+    def _centred(emb: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+        if mean is None:
+            return emb
+        emb = np.asarray(emb, dtype=np.float32) - mean
+        return emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
 
     def _features(self, emb: np.ndarray, texts: Sequence[str], vec: _Featurizer, fit: bool = False):
+        """The head's features with scikit-learn's vectorizer (fitting and the CV pass; a fitted model
+        predicts through :meth:`decision`, numpy only)."""
         if fit:
-            # e5's vectors share a large common direction (unrelated texts sit at cosine ~0.75),
-            # so what tells intents apart is a small residual the L2-regularised head underweights.
-            # Subtracting the training mean and renormalising gives it full weight: +2.7 points on
-            # BANKING77 10-shot train CV, +1.7 on HINT3 Powerplay11 train CV (docs/measurements.md).
-            vec.mean = np.asarray(emb, dtype=np.float32).mean(axis=0) if self.center and len(emb) else None
-        if vec.mean is not None:
-            emb = np.asarray(emb, dtype=np.float32) - vec.mean
-            emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
+            vec.mean = self._train_mean(emb)
+        emb = self._centred(emb, vec.mean)
         if vec.vec is None:
             return emb
+        from scipy import sparse
+
         # The n-grams of what the encoders read (look-alike letters folded, as in _unshout): a learned
         # example spelled with Cyrillic letters, or an eval text, gives the n-grams classify_local's does.
         texts = [fold_lookalikes(t) for t in texts]
@@ -412,6 +453,9 @@ class IntentModel:
         return sparse.hstack([sparse.csr_matrix(emb), tf * self.char_weight], format="csr")
 
     def _new_clf(self) -> LogisticRegression:
+        fit_libraries()
+        from sklearn.linear_model import LogisticRegression
+
         return LogisticRegression(C=self.C, max_iter=2000)
 
     # -------------------------------------------------------------- fit / predict
@@ -448,12 +492,24 @@ class IntentModel:
             self.cv = self._cross_validate(texts, labels, emb, oos_label, partner_emb=partner_emb if blend else None)
         self.temperature = self.cv.temperature
         self.partner_weight = self.cv.partner_weight if self.partner is not None else 0.0
-        self._vec = self._new_vectorizer()
-        X = self._features(emb, texts, self._vec, fit=True)
-        restored = self._restore(head, X.shape[1], labels) if head is not None else None
-        self._clf = restored if restored is not None else self._new_clf().fit(X, labels)
-        self.head_reused = restored is not None
-        self.classes_ = [str(c) for c in self._clf.classes_]
+        self._vec = _Featurizer(None, self._train_mean(emb))
+        # A cached head carries its n-gram vocabulary and idf: restored without scikit-learn (a warm worker).
+        restored = self._restore(head, emb.shape[1], labels) if head is not None else None
+        if restored is None:
+            fz = self._new_vectorizer()
+            X = self._features(emb, texts, fz, fit=True)
+            ngrams = CharNgrams.from_sklearn(fz.vec) if fz.vec is not None else None
+            if head is not None and head.ngrams is None and ngrams is not None:
+                # A head cached by earlier code (weights only): the refit vectorizer (deterministic, same
+                # texts) gives its columns; the caller saves it again with them (_fit_head).
+                restored = self._restore(dataclasses.replace(head, ngrams=ngrams), emb.shape[1], labels)
+            self.head_reused = restored is not None
+            if restored is None:
+                restored = Head.from_sklearn(self._new_clf().fit(X, labels), ngrams)
+        else:
+            self.head_reused = True
+        self._head = restored
+        self.classes_ = [str(c) for c in restored.classes]
         # Kept for nearest-example look-ups (few-shot prompts); small next to the model itself.
         self.train_texts, self.train_labels, self.train_emb = texts, labels, np.asarray(emb, dtype=np.float32)
         self._label_idx = np.array([self.classes_.index(lab) for lab in labels])
@@ -464,24 +520,26 @@ class IntentModel:
 
     def head(self) -> Head:
         """The fitted regression's weights as plain arrays (saved next to the fit cache)."""
-        if self._clf is None:
+        if self._head is None:
             raise RuntimeError("model is not fitted")
-        return Head(np.asarray(self._clf.coef_, dtype=np.float64), np.asarray(self._clf.intercept_, dtype=np.float64),
-                    np.asarray(self._clf.classes_).astype(str))
+        return self._head
 
-    def _restore(self, head: Head, n_features: int, labels: Sequence[str]) -> LogisticRegression | None:
-        # The vectorizer is refit on the same texts (deterministic), so the weights line up with
-        # its columns; anything that does not match this data is refit instead of trusted.
+    def _restore(self, head: Head, dim: int, labels: Sequence[str]) -> Head | None:
+        """``head`` when it fits this data (``dim`` embedding columns, then its n-grams' when this
+        model reads n-grams; the classes of ``labels``), else None: refit instead of trusted. Its
+        vocabulary is the one a vectorizer refit on the same texts would find (the cache key is
+        the training content and the feature recipe)."""
         classes = np.unique(np.asarray(labels, dtype=str))
         rows = 1 if len(classes) == 2 else len(classes)
+        ngrams = head.ngrams
+        if self.char_ngrams != (ngrams is not None) or (ngrams is not None and (
+                ngrams.ngram_range != NGRAM_RANGE or not ngrams.sublinear_tf)):
+            return None
+        n_features = dim + (len(ngrams.terms) if ngrams is not None else 0)
         if head.coef.shape != (rows, n_features) or head.intercept.shape != (rows,) \
                 or list(head.classes) != list(classes):
             return None
-        clf = self._new_clf()
-        clf.coef_, clf.intercept_, clf.classes_ = head.coef, head.intercept, classes
-        clf.n_features_in_ = n_features
-        clf.n_iter_ = np.zeros(1, dtype=np.int32)
-        return clf
+        return head
 
     def nearest_examples(self, text: str, k: int = 8, per_label: int = 2) -> list[tuple[str, str]]:
         """Up to ``k`` training (text, label) pairs most similar to ``text``, at most ``per_label`` each."""
@@ -503,11 +561,14 @@ class IntentModel:
 
     def decision(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         """Raw logits [n, n_classes]."""
-        if self._clf is None:
+        if self._head is None or self._vec is None:
             raise RuntimeError("model is not fitted")
         texts = [t or "" for t in texts]
         emb = self.vectors(texts) if embeddings is None else embeddings
-        d = self._clf.decision_function(self._features(emb, texts, self._vec))
+        # scikit-learn's decision_function over [centred embedding | char_weight x TF-IDF], in numpy
+        # (pipeline.linear; the n-grams of the folded text, as _features reads at fit time).
+        folded = [fold_lookalikes(t) for t in texts] if self._head.ngrams is not None else None
+        d = self._head.decision(self._centred(emb, self._vec.mean), folded, self.char_weight)
         if d.ndim == 1:  # binary problems give one column
             d = np.stack([-d, d], axis=1) / 2
         if self.partner is not None and self.partner_weight > 0 and len(texts):
@@ -936,6 +997,7 @@ def _paraphrase_groups(emb: np.ndarray, idx: np.ndarray, size: float) -> list[np
     n = len(idx)
     if n < 3 or size <= 0:
         return [idx[j : j + 1] for j in range(n)]
+    fit_libraries()
     from scipy.cluster.hierarchy import fcluster, linkage
 
     x = np.asarray(emb, dtype=np.float64)
@@ -979,6 +1041,10 @@ def _pick_partner_weight(parts: Sequence[tuple[np.ndarray, np.ndarray | None, np
 
 def _fit_temperature(logits: list[np.ndarray], true: list[int]) -> float:
     """Temperature minimising the negative log-likelihood of out-of-fold predictions."""
+    fit_libraries()
+    from scipy.optimize import minimize_scalar  # fitting only (module docstring: a worker never imports scipy)
+    from scipy.special import log_softmax
+
     # Folds differ in their class count; pad each row to a common width with -inf-like values.
     width = max(len(r) for r in logits)
     L = np.full((len(logits), width), -1e4)
@@ -1094,8 +1160,10 @@ def _disk_cache(var_dir: Path, key: str) -> tuple[np.ndarray | None, CVReport | 
         return None, None, None
     try:
         with np.load(base.with_suffix(".head.npz"), allow_pickle=False) as z:
-            head = Head(z["coef"], z["intercept"], z["classes"])
-    except (OSError, ValueError, KeyError):
+            # Weights and, since the fourteenth session, the n-gram vocabulary and idf (Head.ngrams): an
+            # earlier file has weights only and is completed by a refit vectorizer (IntentModel.fit).
+            head = Head.from_arrays(z)
+    except (OSError, ValueError, KeyError, TypeError):
         head = None  # a cache from before heads were kept: the head is fitted (and then saved)
     return emb, cv, head
 
@@ -1104,7 +1172,7 @@ def _save_head(var_dir: Path, key: str, head: Head) -> None:
     base = var_dir / "classifier_cache" / key[:32]
     try:
         write_atomic(base.with_suffix(".head.npz"),
-                     lambda tmp: np.savez(tmp, coef=head.coef, intercept=head.intercept, classes=head.classes))
+                     lambda tmp: np.savez(tmp, **head.to_arrays()))
     except OSError as exc:
         log.info("classifier head not cached (%s)", exc)
 
@@ -1252,7 +1320,9 @@ def _fit_head(model: IntentModel, key: str, texts: list[str], labels: list[str],
     reused = model.head_reused
     if not cached and learned is not None:
         _save_disk_cache(learned.parent, key, model.train_emb, model.cv, keep)
-    if not reused and learned is not None:
+    # Saved when fitted, and when an earlier code's file lacked the n-grams' vocabulary (completed by a
+    # refit vectorizer this once): the next start predicts from the file alone, without scikit-learn.
+    if learned is not None and (not reused or (head is not None and head.ngrams is None and model.char_ngrams)):
         _save_head(learned.parent, key, model.head())
     return (" (cached fit)" if reused else " (cached embeddings)" if cached else
             " (shipped calibration)" if shipped else "")

@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from pipeline.cachefiles import prune, write_atomic
 from pipeline.config import Config
+from pipeline.linear import Head
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,9 @@ NEGATIVE_INTENTS = ("complaint",)
 # examples' 5-fold CV (neutral rows read negative 3.9 -> 3.0%, angry rows 96.5 -> 97.9%) and the
 # tuning set (bench/sentiment_tuning.py: neutral 1.8 -> 0.4%, angry the same); ~+0.6 s CPU per fit.
 C = 64.0
+# What a cached head was fitted with besides its examples and embedding model (the cache key): another
+# regularisation or feature recipe must refit, not reuse it (get_sentiment_model).
+HEAD_RECIPE = f"logreg-C{C}-balanced+vader+shouting+burst"
 _BURST = re.compile(r"[!?]{2,}")
 
 
@@ -126,24 +129,31 @@ def _first_model(emb: np.ndarray) -> np.ndarray:
 
 
 class SentimentModel:
-    """Four-class logistic regression over :func:`features`."""
+    """Four-class logistic regression over :func:`features`: fitted by scikit-learn, predicting from its
+    weights in numpy (:class:`pipeline.linear.Head`; a worker with a cached head never imports scikit-learn)."""
 
-    def __init__(self) -> None:
-        self._clf: LogisticRegression | None = None
-        self.classes_: list[str] = []
+    def __init__(self, head: Head | None = None) -> None:
+        self.head = head
+        self.classes_: list[str] = [str(c) for c in head.classes] if head is not None else []
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], emb: np.ndarray) -> SentimentModel:
         """Fit on ``texts``/``labels`` with their precomputed embeddings."""
-        self._clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
-        self._clf.fit(features(texts, emb), list(labels))
-        self.classes_ = [str(c) for c in self._clf.classes_]
+        from pipeline.local_classifier import fit_libraries
+
+        fit_libraries()  # scipy's OpenBLAS held to one thread like numpy's when the process asked for it
+        from sklearn.linear_model import LogisticRegression
+
+        clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced")
+        clf.fit(features(texts, emb), list(labels))
+        self.head = Head.from_sklearn(clf)
+        self.classes_ = [str(c) for c in self.head.classes]
         return self
 
     def proba(self, texts: Sequence[str], emb: np.ndarray) -> dict[str, np.ndarray]:
         """Class probabilities per text, keyed by class name (absent classes are zeros)."""
-        if self._clf is None:
+        if self.head is None:
             raise RuntimeError("sentiment model is not fitted")
-        P = self._clf.predict_proba(features(texts, emb))
+        P = self.head.predict_proba(features(texts, emb))
         out = {c: np.zeros(len(texts)) for c in CLASSES}
         for j, c in enumerate(self.classes_):
             out[c] = P[:, j]
@@ -202,10 +212,35 @@ def _disk_embeddings(cache_dir: Path, key: str, n: int) -> np.ndarray | None:
 def _save_embeddings(cache_dir: Path, key: str, emb: np.ndarray) -> None:
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        prune(cache_dir, KEEP_CACHED - 1)
+        prune(cache_dir, KEEP_CACHED - 1, companions=(".head.npz",))
         write_atomic(cache_dir / f"{key[:32]}.npy", lambda tmp: np.save(tmp, emb.astype(np.float32), allow_pickle=False))
     except OSError as exc:  # a read-only var/ only costs start-up time
         log.info("sentiment cache not written (%s)", exc)
+
+
+def _disk_head(cache_dir: Path, key: str, dim: int) -> Head | None:
+    """The head fitted by an earlier process on the same examples (``dim`` embedding columns), or None:
+    missing (a cache from before heads were kept), another recipe, or not a head of these classes."""
+    try:
+        with np.load(cache_dir / f"{key[:32]}.head.npz", allow_pickle=False) as z:
+            recipe = bytes(np.asarray(z["recipe"], dtype=np.uint8)).decode("utf-8")
+            head = Head.from_arrays(z)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    classes = list(head.classes)
+    rows = 1 if len(classes) == 2 else len(classes)
+    if recipe != HEAD_RECIPE or head.ngrams is not None or not set(classes) <= set(CLASSES) \
+            or classes != sorted(classes) or head.coef.shape != (rows, dim + 3):
+        return None
+    return head
+
+
+def _save_head(cache_dir: Path, key: str, head: Head) -> None:
+    recipe = np.frombuffer(HEAD_RECIPE.encode("utf-8"), dtype=np.uint8)
+    try:
+        write_atomic(cache_dir / f"{key[:32]}.head.npz", lambda tmp: np.savez(tmp, recipe=recipe, **head.to_arrays()))
+    except OSError as exc:
+        log.info("sentiment head not cached (%s)", exc)
 
 
 def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], np.ndarray] | None = None,
@@ -218,8 +253,8 @@ def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], n
     examples — reused instead of embedded again when the sentiment vectors are the triage vectors
     (a model with one vector; e5's sentiment vector reads two layers, its own).
     ``cache_dir``: where the training embeddings are kept between processes (keyed by the
-    examples and the embedding model). Embedding them is most of a fit, so a restarted worker
-    only refits the small regression.
+    examples and the embedding model), and so is the fitted regression (plain arrays): a restarted
+    worker reads both and imports no scikit-learn.
     """
     global _last
     from knowledge.embedding import classifier_features_id, sentiment_features_id
@@ -242,8 +277,15 @@ def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], n
                 emb = _embed_reusing(texts, embed, known)
                 if cache_dir is not None:
                     _save_embeddings(cache_dir, key, emb)
-            model = SentimentModel().fit(texts, [lab for _, lab in rows], emb)
-            log.info("sentiment model fitted: %d examples%s", len(rows), " (cached embeddings)" if cached else "")
+            head = _disk_head(cache_dir, key, _first_model(emb).shape[1]) if cached else None
+            if head is not None:
+                model = SentimentModel(head)
+            else:
+                model = SentimentModel().fit(texts, [lab for _, lab in rows], emb)
+                if cache_dir is not None:
+                    _save_head(cache_dir, key, model.head)
+            log.info("sentiment model fitted: %d examples%s", len(rows),
+                     " (cached fit)" if head is not None else " (cached embeddings)" if cached else "")
             _models.clear()  # one config at a time is enough; a reload refits
             _models[key] = model
         _last = (cfg, model_id, key, model)

@@ -39,4 +39,4 @@ def test_char_ngrams_read_the_folded_text_like_the_encoders():
     spoofed = m.predict_proba(["I nееd а rеfund fоr thе brоkеn lаmр"])
     np.testing.assert_allclose(spoofed, latin, atol=1e-6)
     # The fit's n-grams are the folded text's: the learned example scores like its Latin spelling.
-    assert "rеfund" not in " ".join(m._vec.vec.vocabulary_)
+    assert "rеfund" not in " ".join(m.head().ngrams.terms)

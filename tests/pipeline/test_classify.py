@@ -302,8 +302,10 @@ def test_disk_cache_restores_the_head_a_restart_would_refit(cfg, monkeypatch, tm
     lc._models.pop(lc._cache_key(mini, learned))
 
     fits = []
-    real_fit = lc.LogisticRegression.fit
-    monkeypatch.setattr(lc.LogisticRegression, "fit", lambda self, *a, **k: fits.append(1) or real_fit(self, *a, **k))
+    # Neither the regression nor the n-gram vectorizer is fitted again: the head's file carries both.
+    real_clf, real_vec = lc.IntentModel._new_clf, lc.IntentModel._new_vectorizer
+    monkeypatch.setattr(lc.IntentModel, "_new_clf", lambda self: fits.append("clf") or real_clf(self))
+    monkeypatch.setattr(lc.IntentModel, "_new_vectorizer", lambda self: fits.append("vec") or real_vec(self))
     again = lc.get_local_model(mini, learned)
     assert again is not first and again.head_reused and fits == []
     probe = ["where is my parcel", "I was charged twice", "hello there"]
@@ -344,3 +346,34 @@ def test_the_fit_log_line_shows_each_heads_temperature_and_source(cfg, tmp_path,
                 f"other head temperature {again.other.temperature:.2f} (cached fit)") in line
     else:
         assert f"temperature {again.temperature:.2f} (cached fit)" in line
+
+
+def test_a_head_cached_by_earlier_code_is_completed_once_then_read_alone(cfg, monkeypatch, tmp_path):
+    # The previous code kept the weights only (coef, intercept, classes) and refit the n-gram vectorizer
+    # at every start: such a file is still used (same predictions, no regression fitted), completed with
+    # the vectorizer's vocabulary and idf, and the start after that fits nothing at all.
+    mini = _mini(cfg, ["old head file check: billing example"])
+    learned = tmp_path / lc.LEARNED_FILE
+    first = lc.get_local_model(mini, learned)
+    key = lc._cache_key(mini, learned)
+    for _name, head, hkey in lc.head_keys(key, first):
+        h = head.head()
+        path = (tmp_path / "classifier_cache" / hkey[:32]).with_suffix(".head.npz")
+        np.savez(path, coef=h.coef, intercept=h.intercept, classes=h.classes)  # the earlier code's file
+    lc._models.pop(key)
+    fits = []
+    real_clf, real_vec = lc.IntentModel._new_clf, lc.IntentModel._new_vectorizer
+    monkeypatch.setattr(lc.IntentModel, "_new_clf", lambda self: fits.append("clf") or real_clf(self))
+    monkeypatch.setattr(lc.IntentModel, "_new_vectorizer", lambda self: fits.append("vec") or real_vec(self))
+    upgraded = lc.get_local_model(mini, learned)
+    assert upgraded.head_reused and "clf" not in fits and "vec" in fits
+    probe = ["where is my parcel", "I was charged twice", "hello there", ""]
+    np.testing.assert_allclose(upgraded.predict_proba(probe), first.predict_proba(probe), rtol=0, atol=1e-12)
+    for _name, _head, hkey in lc.head_keys(key, first):
+        with np.load((tmp_path / "classifier_cache" / hkey[:32]).with_suffix(".head.npz")) as z:
+            assert "ngram_terms" in z
+    lc._models.pop(key)
+    fits.clear()
+    again = lc.get_local_model(mini, learned)
+    assert again.head_reused and fits == []
+    np.testing.assert_allclose(again.predict_proba(probe), first.predict_proba(probe), rtol=0, atol=1e-12)

@@ -49,7 +49,7 @@ def test_the_weight_rises_when_the_partner_reads_the_training_set_better():
     assert head.cv.temperature != pytest.approx(alone.cv.temperature)
     # Predictions add the partner's logits (read through its own embedder: e5's cached vectors in production).
     probe = TEXTS[::17]
-    own_only = head._clf.decision_function(head._features(own[::17], probe, head._vec))
+    own_only = head.head().decision(head._centred(own[::17], head._vec.mean))
     np.testing.assert_allclose(head.decision(probe), own_only + head.partner_weight * other.decision(probe), rtol=1e-6)
 
 

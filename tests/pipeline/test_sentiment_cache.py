@@ -180,3 +180,62 @@ def test_with_minilm_for_triage_its_vectors_are_the_sentiment_vectors_and_carry_
         assert embed.texts  # another graph: its vectors, not the old ones from disk
     finally:
         ke.select_model("multilingual-e5-small")
+
+
+def refuse_fit(self, *a, **k):
+    raise AssertionError("the regression was fitted again: its cached head should have answered")
+
+
+def test_restart_predicts_from_the_cached_head_without_fitting(rows, tmp_path, monkeypatch):
+    first = sent.get_sentiment_model(None, Counting(), cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.head.npz"))) == 1
+    restart(monkeypatch)
+    monkeypatch.setattr(sent.SentimentModel, "fit", refuse_fit)
+    again = sent.get_sentiment_model(None, refuse, cache_dir=tmp_path)
+    e = embed_texts(PROBE)
+    np.testing.assert_array_equal(again.head.coef, first.head.coef)
+    for c in sent.CLASSES:
+        np.testing.assert_allclose(again.proba(PROBE, e)[c], first.proba(PROBE, e)[c], rtol=0, atol=1e-12)
+
+
+def test_a_cache_from_before_heads_were_kept_is_fitted_once_then_reused(rows, tmp_path, monkeypatch):
+    # What the previous code left: the embeddings only. The head is fitted from them (no embedding) and
+    # saved, and the start after that fits nothing.
+    first = sent.get_sentiment_model(None, Counting(), cache_dir=tmp_path)
+    for f in tmp_path.glob("*.head.npz"):
+        f.unlink()
+    restart(monkeypatch)
+    refit = sent.get_sentiment_model(None, refuse, cache_dir=tmp_path)
+    np.testing.assert_allclose(refit.head.coef, first.head.coef)
+    assert len(list(tmp_path.glob("*.head.npz"))) == 1
+    restart(monkeypatch)
+    monkeypatch.setattr(sent.SentimentModel, "fit", refuse_fit)
+    sent.get_sentiment_model(None, refuse, cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["recipe", "shape", "classes", "garbage", "nan"])
+def test_a_head_that_does_not_match_is_refit_never_used(rows, tmp_path, monkeypatch, damage):
+    first = sent.get_sentiment_model(None, Counting(), cache_dir=tmp_path)
+    (path,) = tmp_path.glob("*.head.npz")
+    h = first.head
+    arrays = {"coef": h.coef, "intercept": h.intercept, "classes": h.classes,
+              "recipe": np.frombuffer(sent.HEAD_RECIPE.encode(), dtype=np.uint8)}
+    if damage == "recipe":  # another C or feature set: the weights are not this recipe's
+        arrays["recipe"] = np.frombuffer(b"logreg-C16.0-balanced+vader+shouting+burst", dtype=np.uint8)
+    elif damage == "shape":
+        arrays["coef"] = h.coef[:, :-1]
+    elif damage == "classes":
+        arrays["classes"] = np.array(["angry", "calm", "neutral", "positive"])
+    elif damage == "nan":
+        arrays["coef"] = np.where(np.arange(h.coef.size).reshape(h.coef.shape) == 3, np.nan, h.coef)
+    if damage == "garbage":
+        path.write_bytes(b"not an npz")
+    else:
+        np.savez(path, **arrays)
+    restart(monkeypatch)
+    fits = []
+    real_fit = sent.SentimentModel.fit
+    monkeypatch.setattr(sent.SentimentModel, "fit", lambda self, *a, **k: fits.append(1) or real_fit(self, *a, **k))
+    again = sent.get_sentiment_model(None, refuse, cache_dir=tmp_path)
+    assert fits == [1]
+    np.testing.assert_allclose(again.head.coef, first.head.coef)
