@@ -262,6 +262,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     cfg = _config_or_exit()
     _init_observability(settings, "worker")
     load_worker_models(settings, cfg)
+    _restart_without_fit_libraries()
     # rq's own connection: rq raises its socket timeout above its blocking dequeue (minutes), which
     # must not reach the jobs' client (get_redis: short timeouts, a Redis pause fails fast).
     conn = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)
@@ -279,6 +280,41 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # A Redis restart or outage ends rq's loop; the process waits for Redis and carries on.
     run_forever(make_worker, conn, with_scheduler=True, logging_level=level)
     return 0
+
+
+# Set in the environment of the one restart below, so that a worker whose fit cannot be cached (a read-only
+# var/) restarts once, not forever.
+_RESTARTED_ENV = "SIDECAR_WORKER_RESTARTED"
+_FIT_LIBRARIES = ("sklearn", "scipy")
+
+
+def _restart_without_fit_libraries() -> None:
+    """Replace this worker process by a fresh one when the models' load had to fit (a first start).
+
+    Fitting imports scikit-learn and scipy (~77 MB resident, docs/measurements.md, fourteenth session),
+    which a worker serving jobs never needs: the heads predict in numpy from the fit cache the first start
+    has just written (pipeline.linear). Python cannot unload modules, so the process execs itself, with the
+    same command line, environment and PID (a supervisor sees one process); the fresh process reads the
+    cache and serves jobs without them. Nothing is lost: no job has been taken and rq has not registered
+    this worker yet. Costs one more load of the models (a few seconds) on the very first start only.
+    """
+    loaded = sorted({m.partition(".")[0] for m in sys.modules} & set(_FIT_LIBRARIES))
+    if not loaded:
+        log.info("worker: models loaded from the fit cache (no scikit-learn or scipy in memory)")
+        return
+    orig_argv = getattr(sys, "orig_argv", None)
+    if os.environ.get(_RESTARTED_ENV) or not orig_argv:
+        log.warning("worker: %s stay loaded after a restart (is %s writable? the fit cache lives there); "
+                    "jobs are served as usual", ", ".join(loaded), "SIDECAR_VAR")
+        return
+    log.info("worker: the first start fitted the classifier (%s loaded); restarting once to serve jobs from "
+             "the fit cache without them", ", ".join(loaded))
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.environ[_RESTARTED_ENV] = "1"
+    os.execv(sys.executable, list(orig_argv))
 
 
 def _init_observability(settings, component: str) -> None:

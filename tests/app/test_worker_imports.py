@@ -75,3 +75,43 @@ def test_a_warm_worker_imports_neither_sklearn_nor_scipy(tmp_path):
     assert got["bm25s"]  # the jobs did retrieve through BM25 (whose module once imported scipy.sparse)
     assert got["after_loading"] == []
     assert got["after_jobs"] == []
+
+
+def _worker_env(var: Path, redis_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ZENDESK_", "GORGIAS_", "FRESHDESK_", "REDIS_URL", "OPENAI_", "SIDECAR_"))}
+    env.update({"SIDECAR_VAR": str(var), "SIDECAR_CONFIG": str(ROOT / "config"), "REDIS_URL": redis_url,
+                "LOG_LEVEL": "INFO", "HF_HUB_OFFLINE": "1", **extra})
+    return env
+
+
+def _worker_burst(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app", "worker", "--burst"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_a_first_start_worker_restarts_once_and_serves_without_sklearn(tmp_path, redis_url):
+    """`python -m app worker` as an operator runs it, on a fresh var/: the first load fits (scikit-learn),
+    the process restarts itself once and the process that serves jobs reads the cache instead."""
+    r = _worker_burst(_worker_env(tmp_path / "var", redis_url))
+    assert r.returncode == 0, r.stderr[-3000:]
+    log = r.stderr + r.stdout
+    assert log.count("restarting once to serve jobs from the fit cache") == 1, log[-3000:]
+    # What the second process printed: no fit library left, and not the warning of a second restart.
+    assert log.count("models loaded from the fit cache (no scikit-learn or scipy in memory)") == 1, log[-3000:]
+    assert "stay loaded after a restart" not in log
+    # A second start finds the cache: no restart at all.
+    again = _worker_burst(_worker_env(tmp_path / "var", redis_url))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "restarting once" not in again.stderr + again.stdout
+    assert "models loaded from the fit cache" in again.stderr + again.stdout
+
+
+def test_a_worker_that_cannot_drop_sklearn_restarts_at_most_once(tmp_path, redis_url):
+    """Already restarted (the variable the restart sets) and still fitting, as with a fit cache that cannot
+    be written: the worker says so and serves, instead of restarting again and again."""
+    r = _worker_burst(_worker_env(tmp_path / "var", redis_url, SIDECAR_WORKER_RESTARTED="1"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    log = r.stderr + r.stdout
+    assert "restarting once" not in log
+    assert "stay loaded after a restart" in log
