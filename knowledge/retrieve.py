@@ -273,7 +273,8 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
     # The rows' text and metadata, read through a cache that follows the BM25 index's generation (knowledge.rows).
     rows = row_reader(store, col, lex_index.generation) if lex_index is not None else RowReader(col, cached=False)
     if dense:
-        res = nearest(col, vec.tolist(), candidates, where, ["documents", "metadatas", "distances"], reader=rows)
+        res = nearest(col, vec.tolist(), candidates, where, ["documents", "metadatas", "distances"],
+                      reader=rows if rows.cached else None)  # uncached: chromadb's query reads them at once
         for rank, (cid, body, meta, dist) in enumerate(zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
                                                            res["distances"][0], strict=True)):
             fused[cid] = fused.get(cid, 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)
