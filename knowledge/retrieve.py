@@ -33,7 +33,7 @@ from knowledge.brands import allowed as allowed_brands
 from knowledge.embedding import CROSS_RELEVANCE_THRESHOLD, calibrate, calibrate_cross, relevance_threshold
 from knowledge.nearest import nearest
 from knowledge.query import clean_query
-from knowledge.rows import RowReader
+from knowledge.rows import generation as row_generation
 from knowledge.rows import reader as row_reader
 from knowledge.store import KnowledgeStore, get_store
 from pipeline.models import Source
@@ -270,8 +270,9 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
         # e5 rates a passage in the question's own language higher whatever it says (see CROSS_OWN_LANGUAGE_BIAS).
         return float(cal(c)) - (own_bias if own_bias and str(meta.get("language") or "") == lang else 0.0)
 
-    # The rows' text and metadata, read through a cache that follows the BM25 index's generation (knowledge.rows).
-    rows = row_reader(store, col, lex_index.generation) if lex_index is not None else RowReader(col, cached=False)
+    # The rows' text and metadata, read through a cache kept per value of the store's change marker (knowledge.rows).
+    marker = row_generation(store)
+    rows = row_reader(store, col, marker)
     if dense:
         res = nearest(col, vec.tolist(), candidates, where, ["documents", "metadatas", "distances"],
                       reader=rows if rows.cached else None)  # uncached: chromadb's query reads them at once
@@ -285,8 +286,7 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
 
         penalty = _knob("SENTENCE_PENALTY")
         sent = {c: float(calibrate(cos)) - penalty
-                for c, cos in sentences.query(store, vec.tolist(), candidates, where,
-                                              lex_index.generation if lex_index is not None else None).items()}
+                for c, cos in sentences.query(store, vec.tolist(), candidates, where, marker).items()}
         for cid, cos in sent.items():
             if cid in info:  # the chunk's dense score is the better of its own and its best sentence's
                 info[cid] = (max(info[cid][0], cos), info[cid][1], info[cid][2])

@@ -6,22 +6,25 @@ reads a row's metadata or text at ~70-80 us (its distance costs a few), so those
 of a search's CPU (bench/kb_profile.py, docs/measurements.md, fourteenth session). Candidates repeat from
 one question to the next (the same popular articles), so the rows read are kept here and served again.
 
-Exactly as fresh as the BM25 index (:mod:`knowledge.lexical`), whose change markers it follows: a cache
-belongs to one collection and one generation of the lexical index (moved by this process's writes, which all
-end with ``KnowledgeStore.mark_changed``, at once, and by another process's within ``REFRESH_SECONDS``), and
-is dropped whole when that moves. Only on an embedded store (``CHROMA_PATH``): with a chroma server
-(``CHROMA_URL``) every search reads the rows live as before, so another machine's re-tagged brand or language
-is seen by the next search, not seconds later. Bounded (``MAX_ROWS``): past it the oldest rows go.
+A cache belongs to one collection and one value of the store's change marker (``KnowledgeStore.mark_changed``,
+which every ingest, sync and deletion ends with), read live at each search (:func:`generation`, ~0.2 ms): a
+change by this process or by another one (``kb ingest``, a scheduled sync) is seen by the next search after it
+ends, and the cache is dropped whole; a row added meanwhile is read live (it was never cached). Only on an embedded
+store (``CHROMA_PATH``) whose collection has a marker: with a chroma server (``CHROMA_URL``) every search reads the
+rows live as before. Bounded (``MAX_ROWS``): past it the oldest rows go.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 import numpy as np
 
-MAX_ROWS = 4096  # ~2.5 KB a row with its vector: ~10 MB at most per collection
+log = logging.getLogger(__name__)
+
+MAX_ROWS = 4096  # ~3.4 KB a row with its vector (measured at 10k chunks): ~14 MB at most per collection
 FIELDS = ("documents", "metadatas", "embeddings")
 
 
@@ -91,10 +94,24 @@ class RowReader:
 _lock = threading.Lock()
 
 
-def reader(store: Any, collection: Any, generation: Any) -> RowReader:
-    """The row reader of ``collection`` (the store's chunks or its multilingual index) for the lexical index's
-    ``generation``: a cached one on an embedded store, emptied when the generation moved; a live one otherwise."""
+def generation(store: Any) -> Any:
+    """The store's change marker as stored now, when its rows may be cached (an embedded store whose collection has
+    one); else None (every read live)."""
     if not getattr(store, "persistent", False):
+        return None
+    try:
+        got = store.client.get_collection(store.name, embedding_function=store.ef)
+        return (got.metadata or {}).get("generation")
+    except Exception as exc:  # the cache is an optimisation: read live
+        log.warning("knowledge row cache: change marker unreadable: %s", exc)
+        return None
+
+
+def reader(store: Any, collection: Any, marker: Any) -> RowReader:
+    """The row reader of ``collection`` (the store's chunks, sentences or multilingual index) for the change
+    ``marker`` :func:`generation` read for this search: a cached one, emptied when the marker moved; a live one
+    when the marker is None."""
+    if marker is None:
         return RowReader(collection, cached=False)
     key = str(getattr(collection, "id", None) or id(collection))
     with _lock:
@@ -102,6 +119,6 @@ def reader(store: Any, collection: Any, generation: Any) -> RowReader:
         if caches is None:
             caches = store._row_readers = {}
         got = caches.get(key)
-        if got is None or got.generation != generation or got.collection is not collection:
-            got = caches[key] = RowReader(collection, generation)
+        if got is None or got.generation != marker or got.collection is not collection:
+            got = caches[key] = RowReader(collection, marker)
     return got

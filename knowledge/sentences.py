@@ -165,11 +165,11 @@ def chunk_of(sentence_id: str) -> str:
     return head if sep and tail.isdigit() else ""
 
 
-def query(store: Any, vec: Any, n: int, where: dict[str, Any] | None, generation: Any = None) -> dict[str, float]:
+def query(store: Any, vec: Any, n: int, where: dict[str, Any] | None, marker: Any = None) -> dict[str, float]:
     """Best sentence cosine per chunk id among the ``n`` nearest sentences.
 
-    ``generation``: the lexical index's (:func:`knowledge.rows.reader`): the metadata a filter reads is then
-    kept between searches; None reads it live.
+    ``marker``: the store's change marker read for this search (:func:`knowledge.rows.generation`): the metadata a
+    filter reads is then kept between searches; None reads it live.
     """
     col = collection(store, create=False)
     if col is None:
@@ -178,8 +178,7 @@ def query(store: Any, vec: Any, n: int, where: dict[str, Any] | None, generation
     # distance (the filter, when there is one, reads it for the rows it keeps: knowledge.nearest).
     from knowledge.rows import reader
 
-    res = nearest(col, vec, n, where, ["distances"], reader=reader(store, col, generation) if generation is not None
-                  else None)
+    res = nearest(col, vec, n, where, ["distances"], reader=reader(store, col, marker) if marker is not None else None)
     best: dict[str, float] = {}
     for sid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
         cid = chunk_of(sid)
