@@ -162,6 +162,7 @@ class _Snapshot:
     page_retriever: Any = None
     page_idf: dict[str, float] = field(default_factory=dict)
     page_chunks: dict[str, list[str]] = field(default_factory=dict)
+    page_index: dict[str, int] = field(default_factory=dict)  # page -> its row in page_ids
     words: dict[str, frozenset[str]] = field(default_factory=dict)  # page_words' cache
 
 
@@ -271,6 +272,7 @@ class LexicalIndex:
                 df[t] = df.get(t, 0) + 1
         n = len(pages)
         snap.page_ids, snap.page_retriever, snap.page_chunks = list(chunks), retriever, chunks
+        snap.page_index = {p: i for i, p in enumerate(snap.page_ids)}
         snap.page_idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
 
     def page_match(self, text: str, pages: set[str]) -> dict[str, float]:
@@ -290,8 +292,9 @@ class LexicalIndex:
         unseen = math.log(1 + (len(snap.page_ids) + 0.5) / 0.5)
         ideal = sum(snap.page_idf.get(t, unseen) for t in set(q)) or 1.0
         scores = snap.page_retriever.get_scores(q)
-        return {d: min(1.0, float(scores[i]) / ideal) for i, d in enumerate(snap.page_ids)
-                if d in pages and scores[i] > 0}
+        # The pages asked for only (a search's few dozen), not a loop over every page of the store.
+        rows = [(d, snap.page_index[d]) for d in pages if d in snap.page_index]
+        return {d: min(1.0, float(scores[i]) / ideal) for d, i in rows if scores[i] > 0}
 
     def page_words(self, page: str) -> frozenset[str]:
         """The distinct terms of a whole page (:func:`page_key`; its chunks' tokens), to tell copies of a page."""

@@ -39,17 +39,33 @@ def _matcher(where: dict[str, Any]) -> Any:
     return lambda meta: key in meta and meta[key] == cond
 
 
-def nearest(col: Any, vec: Any, n: int, where: dict[str, Any] | None, include: list[str]) -> dict[str, Any]:
+def nearest(col: Any, vec: Any, n: int, where: dict[str, Any] | None, include: list[str],
+            reader: Any = None) -> dict[str, Any]:
     """``col.query`` for one vector, ``where`` applied: the same rows as chromadb's filtered query
     (the ``n`` nearest that pass), found through an unfiltered query ``OVERFETCH`` times larger.
 
     The over-fetch asks for ids and distances only: reading a row's metadata and text costs ~20
     times its distance (~70 us a row at 10k chunks), and most over-fetched rows are never kept. The
     metadata (and text) are then read for the nearest rows only, page by page, until ``n`` pass.
+
+    ``reader``: a :class:`knowledge.rows.RowReader` of ``col``, which the rows' metadata and text are read
+    through (the unfiltered query then asks chromadb for ids and distances only).
     """
     match = _matcher(where) if where else None
-    if n <= 0 or where is None or match is None or OVERFETCH < 2:
+    if n <= 0 or (where is not None and match is None):
         return col.query(query_embeddings=[vec], n_results=max(n, 1), where=where, include=include)
+    if where is None or OVERFETCH < 2:
+        if reader is None or where is not None or not any(k in include for k in ("documents", "metadatas")):
+            return col.query(query_embeddings=[vec], n_results=max(n, 1), where=where, include=include)
+        wanted = [k for k in include if k in ("documents", "metadatas")]
+        res = col.query(query_embeddings=[vec], n_results=n, include=[k for k in include if k not in wanted])
+        rows = reader.read(res["ids"][0], wanted)
+        keep = [i for i, cid in enumerate(res["ids"][0]) if cid in rows]  # deleted since the query: skipped
+        out = {"ids": [[res["ids"][0][i] for i in keep]]}
+        for key in include:
+            out[key] = [[rows[out["ids"][0][j]][key] for j in range(len(keep))]] if key in wanted \
+                else [[res[key][0][i] for i in keep]]
+        return out
     fetched = n * OVERFETCH
     row_data = [k for k in ("documents", "metadatas") if k in include or k == "metadatas"]
     res = col.query(query_embeddings=[vec], n_results=fetched,
@@ -64,9 +80,12 @@ def nearest(col: Any, vec: Any, n: int, where: dict[str, Any] | None, include: l
         want = n - len(keep)
         share = len(keep) / pos if pos else 1.0
         page = ids[pos:pos + max(want, int(want / max(share, 0.05)))]
-        got = col.get(ids=page, include=row_data)
-        for j, cid in enumerate(got["ids"]):
-            rows[cid] = {k: got[k][j] for k in row_data}
+        if reader is not None:
+            rows.update(reader.read(page, row_data))
+        else:
+            got = col.get(ids=page, include=row_data)
+            for j, cid in enumerate(got["ids"]):
+                rows[cid] = {k: got[k][j] for k in row_data}
         for i in range(pos, pos + len(page)):
             row = rows.get(ids[i])
             if row is not None and match(row["metadatas"] or {}) and len(keep) < n:

@@ -33,6 +33,8 @@ from knowledge.brands import allowed as allowed_brands
 from knowledge.embedding import CROSS_RELEVANCE_THRESHOLD, calibrate, calibrate_cross, relevance_threshold
 from knowledge.nearest import nearest
 from knowledge.query import clean_query
+from knowledge.rows import generation as row_generation
+from knowledge.rows import reader as row_reader
 from knowledge.store import KnowledgeStore, get_store
 from pipeline.models import Source
 
@@ -268,8 +270,12 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
         # e5 rates a passage in the question's own language higher whatever it says (see CROSS_OWN_LANGUAGE_BIAS).
         return float(cal(c)) - (own_bias if own_bias and str(meta.get("language") or "") == lang else 0.0)
 
+    # The rows' text and metadata, read through a cache kept per value of the store's change marker (knowledge.rows).
+    marker = row_generation(store)
+    rows = row_reader(store, col, marker)
     if dense:
-        res = nearest(col, vec.tolist(), candidates, where, ["documents", "metadatas", "distances"])
+        res = nearest(col, vec.tolist(), candidates, where, ["documents", "metadatas", "distances"],
+                      reader=rows if rows.cached else None)  # uncached: chromadb's query reads them at once
         for rank, (cid, body, meta, dist) in enumerate(zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
                                                            res["distances"][0], strict=True)):
             fused[cid] = fused.get(cid, 0.0) + DENSE_WEIGHT / (RRF_K + rank + 1)
@@ -280,7 +286,7 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
 
         penalty = _knob("SENTENCE_PENALTY")
         sent = {c: float(calibrate(cos)) - penalty
-                for c, cos in sentences.query(store, vec.tolist(), candidates, where).items()}
+                for c, cos in sentences.query(store, vec.tolist(), candidates, where, marker).items()}
         for cid, cos in sent.items():
             if cid in info:  # the chunk's dense score is the better of its own and its best sentence's
                 info[cid] = (max(info[cid][0], cos), info[cid][1], info[cid][2])
@@ -299,14 +305,12 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
             lex_norm[cid] = match
     missing = [cid for cid in list(lex_norm) + list(sent) if cid not in info]
     if missing:  # found by BM25 or a sentence only: the chunk's cosine comes from its stored embedding
-        got = col.get(ids=list(dict.fromkeys(missing)), include=["documents", "metadatas", "embeddings"])
-        embs = got.get("embeddings")
-        for i, cid in enumerate(got["ids"]):
-            e = np.asarray(embs[i], dtype=np.float32) if embs is not None else None
-            meta = (got["metadatas"] or [{}])[i] or {}
-            cos = cosine(float(e @ vec / (np.linalg.norm(e) * np.linalg.norm(vec) + 1e-12)), meta) \
-                if e is not None else 0.0
-            info[cid] = (max(cos, sent.get(cid, -1.0)), (got["documents"] or [""])[i] or "", meta)
+        vec_norm = np.linalg.norm(vec)
+        for cid, row in rows.read(missing, ["documents", "metadatas", "embeddings"]).items():
+            e = row["embeddings"]
+            meta = row["metadatas"] or {}
+            cos = cosine(float(e @ vec / (np.linalg.norm(e) * vec_norm + 1e-12)), meta) if e is not None else 0.0
+            info[cid] = (max(cos, sent.get(cid, -1.0)), row["documents"] or "", meta)
     for cid in sent:  # chunks found by a sentence only are candidates too
         fused.setdefault(cid, 0.0)
     # The message is answered at all only when some passage it may read has a cosine clearing the cut-off

@@ -165,14 +165,20 @@ def chunk_of(sentence_id: str) -> str:
     return head if sep and tail.isdigit() else ""
 
 
-def query(store: Any, vec: Any, n: int, where: dict[str, Any] | None) -> dict[str, float]:
-    """Best sentence cosine per chunk id among the ``n`` nearest sentences."""
+def query(store: Any, vec: Any, n: int, where: dict[str, Any] | None, marker: Any = None) -> dict[str, float]:
+    """Best sentence cosine per chunk id among the ``n`` nearest sentences.
+
+    ``marker``: the store's change marker read for this search (:func:`knowledge.rows.generation`): the metadata a
+    filter reads is then kept between searches; None reads it live.
+    """
     col = collection(store, create=False)
     if col is None:
         return {}
     # Ids and distances only: the chunk id is in the row's id, and reading metadata costs ~20x a
     # distance (the filter, when there is one, reads it for the rows it keeps: knowledge.nearest).
-    res = nearest(col, vec, n, where, ["distances"])
+    from knowledge.rows import reader
+
+    res = nearest(col, vec, n, where, ["distances"], reader=reader(store, col, marker) if marker is not None else None)
     best: dict[str, float] = {}
     for sid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
         cid = chunk_of(sid)

@@ -143,3 +143,24 @@ def test_sentence_rows_name_their_chunk_in_their_id():
                              {"title": "T"})
     assert ids and all(chunk_of(i) == m["chunk_id"] == "faq.md#returns::abc" for i, m in zip(ids, metas, strict=True))
     assert chunk_of("no-suffix") == "" and chunk_of("x#sy") == ""
+
+
+@pytest.mark.parametrize("where", [None, *WHERES[:4]], ids=["unfiltered", *[str(w) for w in WHERES[:4]]])
+def test_rows_read_through_the_row_cache_are_chromadb_s(col, where):
+    """knowledge.rows: the rows' text and metadata served from the cache (second query on) are what chromadb's own
+    query returns, unfiltered (ids and distances from chromadb, the rest from the cache) or filtered."""
+    from knowledge.rows import RowReader
+
+    reader = RowReader(col, generation="g")
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        q = rng.normal(size=16).astype(np.float32)
+        q = (q / np.linalg.norm(q)).tolist()
+        for _again in range(2):
+            ours = kn.nearest(col, q, 30, where, ["documents", "metadatas", "distances"], reader=reader)
+            theirs = col.query(query_embeddings=[q], n_results=30, where=where,
+                               include=["documents", "metadatas", "distances"])
+            assert ours["ids"] == theirs["ids"]
+            assert ours["documents"] == theirs["documents"] and ours["metadatas"] == theirs["metadatas"]
+            assert np.allclose(ours["distances"][0], theirs["distances"][0], atol=1e-5)
+    assert len(reader) > 0

@@ -75,9 +75,9 @@ def test_warm_up_loads_the_multilingual_index_before_the_first_job(kb_env, monke
     searched: list[tuple[str, object]] = []
     real = kr.nearest
 
-    def spy(col, vec, n, where, include):
+    def spy(col, vec, n, where, include, **kw):
         searched.append((col.name, where))
-        return real(col, vec, n, where, include)
+        return real(col, vec, n, where, include, **kw)
 
     monkeypatch.setattr(kr, "nearest", spy)
     knowledge.warm_up(get_settings())
