@@ -70,7 +70,7 @@ KNN_MIN_PER_INTENT = 5
 # 2/3/4/6 (Ward) and of average linkage on Powerplay11; docs/classifier.md.
 CV_GROUP_SIZE = 3.0
 FEATURES_VERSION = ("centred-e5+minilm+char-ngrams-2+english-calibrated-on-english+cv-in-scope-0.6+paraphrase-folds-3"
-                    "+english-e5-weight-by-cv+e5-neighbours-3x5")  # part of the fit cache key (see _cache_key)
+                    "+english-e5-weight-by-cv")  # part of the fit cache key (see _cache_key)
 # Weight of MiniLM's half of the triage vector next to e5's (see embed_texts): the largest of
 # 1 / 0.5 / 0.3 / 0.2 that kept every language of bench/triage_quality.py at its earlier level.
 MINILM_WEIGHT = 0.2
@@ -81,16 +81,6 @@ KEEP_CACHED = 3  # fitted models kept per process (and cache entries on disk), m
 # non-English tuning messages (sentiment tuning set and examples, ml-tune) went there, and
 # 96.6-99.8% of the English tuning sets did (BANKING77 / CLINC150 val / HINT3 train; docs/measurements.md).
 OTHER_LANGUAGE_P = 0.4
-# The non-English head (RoutedModel.other) adds to each intent's logit NEIGHBOUR_WEIGHT x the mean cosine
-# similarity of the message to that intent's NEIGHBOUR_K closest examples (in the head's centred e5
-# space). The regression weighs the examples of an intent together; a message worded like one or two
-# of its examples in its own language, far from the rest, is read better by its nearest ones. Chosen on
-# the default intents' tuning and original sets only (non-English rows right: 233 -> 237 of 249 and
-# 238 -> 240 of 251 at k 3, weight 5; k 1/3/5 and weights 3-10 gave +1 to +5 on either, weight 20 less;
-# class centroids instead of neighbours lost 1-14; docs/measurements.md, fourteenth session, helper 5).
-# Not on the English head, whose partner logits are e5's head's without it: English is unchanged.
-NEIGHBOUR_K = 3
-NEIGHBOUR_WEIGHT = 5.0
 # Weights of e5's head's logits the English head may add to its own for an English message (its
 # partner, RoutedModel): chosen per training set by the English head's CV pass (_pick_partner_weight).
 # e5 reads some stores' English better (Bitext 2020's spelling errors: style-shift 96.34 -> 97.13% at
@@ -381,9 +371,6 @@ class IntentModel:
         # own, times ``partner_weight`` (the English head's partner is e5's head; chosen by the CV pass).
         self.partner: IntentModel | None = None
         self.partner_weight = 0.0
-        # Weight of the nearest-examples scores added to the regression's logits (0: none; see NEIGHBOUR_WEIGHT).
-        self.neighbour_weight = 0.0
-        self._train_centred = np.zeros((0, 0), dtype=np.float32)
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """This head's vectors of ``texts`` (what :meth:`fit` and :meth:`predict` embed with)."""
@@ -413,7 +400,9 @@ class IntentModel:
             # Subtracting the training mean and renormalising gives it full weight: +2.7 points on
             # BANKING77 10-shot train CV, +1.7 on HINT3 Powerplay11 train CV (docs/measurements.md).
             vec.mean = np.asarray(emb, dtype=np.float32).mean(axis=0) if self.center and len(emb) else None
-        emb = self._centred(emb, vec)
+        if vec.mean is not None:
+            emb = np.asarray(emb, dtype=np.float32) - vec.mean
+            emb = emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
         if vec.vec is None:
             return emb
         # The n-grams of what the encoders read (look-alike letters folded, as in _unshout): a learned
@@ -421,14 +410,6 @@ class IntentModel:
         texts = [fold_lookalikes(t) for t in texts]
         tf = vec.vec.fit_transform(texts) if fit else vec.vec.transform(texts)
         return sparse.hstack([sparse.csr_matrix(emb), tf * self.char_weight], format="csr")
-
-    @staticmethod
-    def _centred(emb: np.ndarray, vec: _Featurizer) -> np.ndarray:
-        """``emb`` less the training mean of ``vec``'s fit, renormalised (``emb`` as it is without a mean)."""
-        if vec.mean is None:
-            return emb
-        emb = np.asarray(emb, dtype=np.float32) - vec.mean
-        return emb / np.clip(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12, None)
 
     def _new_clf(self) -> LogisticRegression:
         return LogisticRegression(C=self.C, max_iter=2000)
@@ -476,8 +457,6 @@ class IntentModel:
         # Kept for nearest-example look-ups (few-shot prompts); small next to the model itself.
         self.train_texts, self.train_labels, self.train_emb = texts, labels, np.asarray(emb, dtype=np.float32)
         self._label_idx = np.array([self.classes_.index(lab) for lab in labels])
-        self._train_centred = (self._centred(self.train_emb, self._vec) if self.neighbour_weight > 0
-                               else np.zeros((0, 0), dtype=np.float32))
         self.knn_floor = None if self.knn_percentile <= 0 else _knn_floor(
             self.train_emb, self._label_idx, self.knn_percentile,
             skip=self.classes_.index(oos_label) if oos_label in self.classes_ else None)
@@ -522,10 +501,8 @@ class IntentModel:
                 break
         return out
 
-    def decision(self, texts: Sequence[str], embeddings: np.ndarray | None = None,
-                 neighbours: bool = True) -> np.ndarray:
-        """Raw logits [n, n_classes]; ``neighbours`` False: without the nearest-examples scores
-        (what the English head adds of its partner's, as its CV pass did)."""
+    def decision(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Raw logits [n, n_classes]."""
         if self._clf is None:
             raise RuntimeError("model is not fitted")
         texts = [t or "" for t in texts]
@@ -533,13 +510,10 @@ class IntentModel:
         d = self._clf.decision_function(self._features(emb, texts, self._vec))
         if d.ndim == 1:  # binary problems give one column
             d = np.stack([-d, d], axis=1) / 2
-        if neighbours and self.neighbour_weight > 0 and len(texts) and len(self._train_centred):
-            d = d + self.neighbour_weight * _neighbour_scores(self._centred(emb, self._vec), self._train_centred,
-                                                              self._label_idx, d.shape[1])
         if self.partner is not None and self.partner_weight > 0 and len(texts):
             # The partner's vectors of the same texts: for a triaged message e5 already ran in embed_pair
             # (its vector of an English message is in the embedder's cache), so this is a look-up.
-            d = d + self.partner_weight * self.partner.decision(texts, neighbours=False)
+            d = d + self.partner_weight * self.partner.decision(texts)
         return d
 
     def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
@@ -656,9 +630,6 @@ class IntentModel:
                     continue
                 set_texts = [texts[j] for j in idx_set]
                 d = _two_columns(clf.decision_function(self._features(emb[idx_set], set_texts, vec)))
-                if self.neighbour_weight > 0:  # as decision() adds them, against this fold's training rows
-                    d = d + self.neighbour_weight * _neighbour_scores(
-                        self._centred(emb[idx_set], vec), self._centred(emb[tr_idx], vec), tr_lab, d.shape[1])
                 pd = None if partner is None else _two_columns(
                     pclf.decision_function(partner._features(partner_emb[idx_set], set_texts, pvec)))
                 raw.append((d, pd, idx_set, tr_idx, tr_lab, is_unseen, cls))
@@ -774,7 +745,6 @@ class RoutedModel:
         # e5 reads every message anyway (sentiment, embed_pair): the English head may add e5's head's logits
         # to its own, at the weight its CV pass chooses for these examples (0 unless e5 reads them better).
         self.english.partner = self.other
-        self.other.neighbour_weight = NEIGHBOUR_WEIGHT
         self.classes_: list[str] = []
 
     def heads(self) -> list[tuple[str, IntentModel]]:
@@ -912,22 +882,6 @@ def _class_max_similarity(q: np.ndarray, ref: np.ndarray, ref_label: np.ndarray,
         w = where[start : start + 512]
         ok = w >= 0
         out[start : start + 512][ok] = per_class[np.flatnonzero(ok), w[ok]]
-    return out
-
-
-def _neighbour_scores(q: np.ndarray, ref: np.ndarray, ref_label: np.ndarray, n_classes: int,
-                      k: int = NEIGHBOUR_K) -> np.ndarray:
-    """[len(q), n_classes]: for each row of ``q``, the mean cosine similarity to the ``k`` closest rows of
-    ``ref`` of each label (all of them when it has fewer; 0 for a label without rows)."""
-    out = np.zeros((len(q), n_classes))
-    if not len(q) or not len(ref):
-        return out
-    S = np.asarray(q, dtype=np.float32) @ np.asarray(ref, dtype=np.float32).T
-    for c in range(n_classes):
-        cols = S[:, np.asarray(ref_label) == c]
-        if cols.shape[1]:
-            kk = min(k, cols.shape[1])
-            out[:, c] = np.partition(cols, cols.shape[1] - kk, axis=1)[:, -kk:].mean(axis=1)
     return out
 
 
