@@ -18,6 +18,7 @@ from pipeline.draft import template_draft
 from pipeline.flow import Capabilities, decide_message
 from pipeline.langid import language_guess
 from pipeline.models import CUSTOMER, Message, Person, Plan, Source, Ticket, Triage
+from tests.fakes.knowledge import FakeKB
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the shipped file says, read independently of pipeline.draft (for the intro of whatever intent triage reads).
@@ -27,22 +28,6 @@ SHIPPING = Source(id="kb-shipping", title="Shipping times", text="Orders ship wi
                   "take up to 24 hours to show the first scan.", score=0.8)
 # Lines every English template draft has: none may appear in another language's draft.
 ENGLISH_LINES = ("Hi ", "About your order", "Thank you for", "Best regards,", "The Demo Store team")
-
-
-class FakeKB:
-    """A knowledge base in memory answering every search with its passages."""
-
-    def __init__(self, sources: list[Source]):
-        self.sources = sources
-
-    def count(self) -> int:
-        return len(self.sources)
-
-    def embed(self, texts):
-        return [None for _ in texts]
-
-    def search(self, text, *, k, intent=None, brand=None, embedding=None, language=None, strict_language=False):
-        return self.sources[:k]
 
 
 @pytest.fixture(scope="module")

@@ -10,26 +10,9 @@ import pytest
 from pipeline.config import load_config
 from pipeline.flow import Capabilities, decide_message
 from pipeline.models import CUSTOMER, Message, Person, Source, Ticket
+from tests.fakes.knowledge import FakeKB
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class FakeKB:
-    """A knowledge base in memory: records what it was asked, answers with one shipping passage."""
-
-    def __init__(self, sources: list[Source]):
-        self.sources = sources
-        self.queries: list[tuple[str, str | None]] = []
-
-    def count(self) -> int:
-        return len(self.sources)
-
-    def embed(self, texts):
-        return [None for _ in texts]
-
-    def search(self, text, *, k, intent=None, brand=None, embedding=None, language=None, strict_language=False):
-        self.queries.append((text, brand))
-        return self.sources[:k]
 
 
 @pytest.fixture(scope="module")

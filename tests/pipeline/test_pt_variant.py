@@ -16,6 +16,7 @@ from pipeline.config import ConfigError, load_config
 from pipeline.flow import Capabilities, decide_message
 from pipeline.models import CUSTOMER, Message, Person, Source, Ticket
 from pipeline.pt_variant import BR, PT, locale_variant, portuguese_variant, variant_scores
+from tests.fakes.knowledge import FakeKB
 
 ROOT = Path(__file__).resolve().parents[2]
 DRAFTING = yaml.safe_load((ROOT / "config" / "drafting.yaml").read_text(encoding="utf-8"))
@@ -95,20 +96,6 @@ def test_a_regional_locale_wins_and_the_operators_setting_wins_over_it():
 
 
 # ---------------------------------------------------------------- drafts end to end
-
-
-class FakeKB:
-    def __init__(self, sources: list[Source]):
-        self.sources = sources
-
-    def count(self) -> int:
-        return len(self.sources)
-
-    def embed(self, texts):
-        return [None for _ in texts]
-
-    def search(self, text, *, k, intent=None, brand=None, embedding=None, language=None, strict_language=False):
-        return self.sources[:k]
 
 
 def _draft(text: str, cfg, locale: str | None = None):
