@@ -1,6 +1,6 @@
 """Sentiment on the project's sentiment TUNING set: prints figures, asserts nothing.
 
-    python bench/sentiment_tuning.py [--config config] [--show-errors]
+    python bench/sentiment_tuning.py [--config config] [--set tuning|heldout|PATH] [--show-errors]
 
 ``tests/fixtures/sentiment_tuning_set.csv`` (126 clearly angry messages, 280 neutral questions,
 requests, acknowledgements and auto-replies, 18 + 40 per language in EN/FR/ES/DE/IT/NL/PT, written
@@ -9,6 +9,12 @@ arrives", "late", "error") through the production path (:func:`pipeline.signals.
 threat signals included).
 Choices about the sentiment model are made on this set; bench/triage_quality.py's angry and
 neutral sets are the reporting sets and are never used to choose.
+
+``--set heldout`` reads ``bench/data/sentiment_heldout.csv`` instead (same columns; 15 clearly
+angry and 30 neutral messages per language — closings and thanks, acknowledgements, calm problem
+reports with "broken", "leaking", "never arrived", "wrong size", auto-replies; public-review threats
+among the angry), a held-out REPORTING set: written before any change it measures, run once per
+version at the end of a piece of work, never used to choose.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TUNING_SET = ROOT / "tests" / "fixtures" / "sentiment_tuning_set.csv"
+SETS = {"tuning": TUNING_SET, "heldout": ROOT / "bench" / "data" / "sentiment_heldout.csv"}
 LANGS = ("en", "fr", "es", "de", "it", "nl", "pt")
 NEGATIVE = ("negative", "very_negative")
 
@@ -40,6 +47,7 @@ def _pct(v: list[bool]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(ROOT / "config"))
+    ap.add_argument("--set", default="tuning", help="tuning (default), heldout, or the path of a CSV (lang,label,kind,text)")
     ap.add_argument("--show-errors", action="store_true")
     args = ap.parse_args()
     os.environ["SIDECAR_VAR"] = tempfile.mkdtemp(prefix="bench-var-")
@@ -49,7 +57,9 @@ def main() -> None:
     from pipeline.signals import sentiment
 
     cfg = load_config(args.config)
-    rows = load_tuning_set()
+    path = SETS.get(args.set, Path(args.set))
+    rows = load_tuning_set(Path(path))
+    print(f"set: {path} ({len(rows)} messages)")
     embs = embed_sentiment([r["text"] for r in rows])
     got = [sentiment(r["text"], cfg, e) for r, e in zip(rows, embs, strict=True)]
     neg = [label in NEGATIVE for label, _ in got]
