@@ -2,10 +2,10 @@
 
     python bench/sentiment_tuning.py [--config config] [--set tuning|heldout|PATH] [--show-errors]
 
-``tests/fixtures/sentiment_tuning_set.csv`` (126 clearly angry messages, 280 neutral questions,
-requests, acknowledgements and auto-replies, 18 + 40 per language in EN/FR/ES/DE/IT/NL/PT, written
-for tuning the sentiment model; a quarter of the neutral ones carry mild problem words: "never
-arrives", "late", "error") through the production path (:func:`pipeline.signals.sentiment`,
+``tests/fixtures/sentiment_tuning_set.csv`` (140 clearly angry messages, 329 neutral questions,
+requests, acknowledgements, closings ("that was all I needed, thanks") and auto-replies, 20 + 47 per
+language in EN/FR/ES/DE/IT/NL/PT, written for tuning the sentiment model; over a quarter of the
+neutral ones carry mild problem words: "never arrives", "late", "error", "came loose") through the production path (:func:`pipeline.signals.sentiment`,
 threat signals included).
 Choices about the sentiment model are made on this set; bench/triage_quality.py's angry and
 neutral sets are the reporting sets and are never used to choose.

@@ -21,7 +21,7 @@ TUNING = ROOT / "tests" / "fixtures" / "sentiment_tuning_set.csv"
 LANGS = {"en", "fr", "es", "de", "it", "nl", "pt"}
 KINDS = {
     "angry": {"complaint", "sarcasm", "threat", "chargeback", "legal", "repeated", "shouting", "human", "cancel"},
-    "neutral": {"plain", "mild", "return", "cancel", "change", "account", "discount", "other"},
+    "neutral": {"plain", "mild", "return", "cancel", "change", "account", "discount", "other", "closing"},
 }
 
 
