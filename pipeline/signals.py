@@ -151,6 +151,44 @@ _REPEATED = _rx(
     r"\b(tweede|derde|vierde|vijfde) keer\b", r"\bmeerdere keren\b", r"\b(al|nu) (\w+ )?keer (ge)?(mail|schrev|beld)\w*\b",
     r"\bjullie (nu )?(al )?(\w+ keer )?(gemaild|geschreven|gebeld)\b",
     r"\b(segunda|terceira|quarta|quinta) vez\b", r"\bvarias vezes\b", r"\bja vos (escrevi|contactei|liguei)\b",
+    # Past the fifth time, how many times, the messages counted, and one contact by two channels ("I called and
+    # emailed"): what a customer writes after a week of silence. Counted messages need a sending verb or a
+    # "later / and still no" after them, so "I received 2 emails confirming" stays quiet.
+    r"\b(sixth|seventh|eighth|ninth|tenth|umpteenth|nth) (time|e-?mail|message|request|call|ticket|attempt)\b",
+    r"\bhow many (more )?times (do|must|should|will) i (have to |need to )?(ask|write|call|email|e-mail|contact|chase)\b",
+    r"\b(sent|written|made|after) (you )?(\d+|two|three|four|five|six|seven|eight|nine|ten|a dozen|several|multiple|many|countless) "
+    r"(e-?mails|messages|calls|phone calls|requests|tickets|chats|reminders)\b",
+    r"\b(\d+|two|three|four|five|six|seven|eight|nine|ten|several|multiple) (e-?mails|messages|calls|requests|tickets) "
+    r"(later|on|now|already|in|and (still )?(no|nothing|not))\b",
+    r"\bi (have )?(called|phoned|rang)( you| your \w+| twice| again)?,? (and |then |also |even |i |have |, )*(e-?mailed|written|wrote|messaged|chatted)\b",
+    r"\bi (have )?(e-?mailed|written|wrote|messaged)( you| your \w+| twice| again)?,? (and |then |also |even |i |have |, )*(called|phoned|rang)\b",
+    r"\b(sixieme|septieme|huitieme|neuvieme|dixieme|enieme|nieme) (fois|mail|message|relance)\b",
+    r"\bcombien de fois (dois-je|faut-il|vais-je devoir|je dois)\b",
+    r"\b(envoye|ecrit|apres|fait) (\d+|deux|trois|quatre|cinq|six|sept|huit|dix|plusieurs|de nombreux) "
+    r"(mails|e-mails|courriels|messages|appels|relances)\b",
+    r"\bj'ai (appele|telephone)( \w+ fois)?,? (puis |et |ensuite |aussi |meme |j'ai |, )*(ecrit|envoye|mail)\w*\b",
+    r"\b(sexta|septima|octava|novena|decima|enesima) vez\b", r"\bcuantas veces (tengo|hay|debo|voy a tener)\b",
+    r"\b(enviado|escrito|mandado|despues de) (\d+|dos|tres|cuatro|cinco|seis|siete|ocho|diez|varios|muchos) "
+    r"(correos|mensajes|emails|e-mails|llamadas)\b",
+    r"\b(he llamado|llame)( \w+ veces)?,? (y |luego |despues |tambien |incluso |he |, )*(escrito|escribi|mandado|enviado)\b",
+    r"\b(sechst|siebt|acht|neunt|zehnt|x-t)(e|en|es)? mal\b", r"\bwie oft (muss|soll) ich\b",
+    r"\b(\d+|zwei|drei|vier|funf|sechs|sieben|acht|zehn|mehrere|etliche|unzahlige) (mails|e-mails|nachrichten|anrufe|anfragen) "
+    r"(geschrieben|geschickt|gesendet|spater|und (immer )?noch (keine|nichts))\b",
+    r"\bnach (\d+|zwei|drei|vier|funf|sechs|mehreren|etlichen) (mails|e-mails|nachrichten|anrufen|anfragen)\b",
+    r"\b(angerufen|telefoniert)(,| und| sowie| dann| auch| mehrfach)* (geschrieben|gemailt)\b", r"\b(geschrieben|gemailt)(,| und| sowie| dann| auch| mehrfach)* (angerufen|telefoniert)\b",
+    r"\b(sesta|settima|ottava|nona|decima|ennesima) volta\b", r"\bquante volte (devo|dovro|bisogna)\b",
+    r"\b(inviato|scritto|mandato|dopo) (\d+|due|tre|quattro|cinque|sei|sette|otto|dieci|diverse|varie|molte) "
+    r"(mail|e-mail|email|messaggi|chiamate|telefonate)\b",
+    r"\bho (chiamato|telefonato)( \w+ volte)?,? (e |poi |anche |persino |ho |, )*(scritto|mandato|inviato)\b",
+    r"\b(zesde|zevende|achtste|negende|tiende|zoveelste) keer\b", r"\bhoe vaak (moet|zal) ik\b",
+    r"\b(\d+|twee|drie|vier|vijf|zes|zeven|acht|tien|meerdere|talloze) (mails|e-mails|berichten|telefoontjes) "
+    r"(gestuurd|verstuurd|later|en (nog )?(steeds )?(geen|niets))\b",
+    r"\bna (\d+|twee|drie|vier|vijf|zes|meerdere) (mails|e-mails|berichten|telefoontjes)\b",
+    r"\bgebeld(,| en| daarna| ook| zelfs)* (gemaild|geschreven)\b", r"\b(gemaild|geschreven)(,| en| daarna| ook| zelfs)* gebeld\b",
+    r"\b(sexta|setima|oitava|nona|decima|enesima) vez\b", r"\bquantas vezes (tenho|preciso|vou ter|devo)\b",
+    r"\b(enviei|mandei|escrevi|depois de) (\d+|dois|duas|tres|quatro|cinco|seis|sete|oito|dez|varios|varias|muitos|muitas) "
+    r"(emails|e-mails|mensagens|chamadas|ligacoes)\b",
+    r"\b(liguei|telefonei)( \w+ vezes)?,? (e |depois |tambem |ate |, )*(escrevi|mandei|enviei)\b",
 )
 # A small list on purpose (word-bounded); what matters is flagging, not completeness.
 _PROFANITY = _rx(

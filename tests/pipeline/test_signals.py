@@ -229,6 +229,74 @@ def test_signals_no_false_alarm(text, signal):
     assert signal not in detect_signals(text)
 
 
+# Repeated contact past the fifth time, counted messages, "how many times" and two channels in one breath, in
+# the seven languages; the look-alike, full-width and markup spellings go through the same folding as above.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "This is my sixth email about the same parcel.",
+        "How many times do I have to ask for my refund?",
+        "I have sent you 4 emails and nobody answers",
+        "Three emails later and still nothing.",
+        "I called, I emailed, I even used the form.",
+        "I emailed you and then called twice",
+        "I called and emailed",
+        "C'est la sixième fois que je vous écris.",
+        "Combien de fois dois-je vous relancer ?",
+        "J'ai envoyé cinq mails sans réponse.",
+        "J'ai appelé puis écrit, rien.",
+        "Es la sexta vez que escribo.",
+        "¿Cuántas veces tengo que pedirlo?",
+        "He enviado tres correos y nada.",
+        "Llamé y también escribí ayer.",
+        "Ich schreibe Ihnen zum sechsten Mal.",
+        "Wie oft muss ich noch nachfragen?",
+        "Nach drei Mails immer noch nichts.",
+        "Ich habe angerufen und geschrieben.",
+        "È la sesta volta che scrivo.",
+        "Quante volte devo chiedere?",
+        "Ho inviato quattro mail.",
+        "Ho chiamato e poi scritto.",
+        "Dit is de zesde keer dat ik mail.",
+        "Hoe vaak moet ik het nog vragen?",
+        "Na drie mails nog steeds niets.",
+        "Ik heb gebeld en gemaild.",
+        "É a sexta vez que escrevo.",
+        "Quantas vezes tenho de pedir?",
+        "Enviei três emails sem resposta.",
+        "Liguei e depois escrevi.",
+        "This is my s\u0456xth ema\u0456l",  # Cyrillic і look-alikes
+        "\uff28\uff4f\uff57 many times do I have to ask",  # full-width letters
+        "I <b>called</b>, I <i>emailed</i>",  # markup around the words
+    ],
+)
+def test_repeated_contact_counted_and_across_channels(text):
+    assert "repeated_contact" in detect_signals(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I received 2 emails confirming the order.",
+        "Can I order two more?",
+        "I called my husband and he wrote the address down.",
+        "I phoned the courier who wrote a note on the parcel.",
+        "Do you sell the sixth edition?",
+        "J'ai reçu deux mails de confirmation.",
+        "J'ai appelé mon mari qui a écrit l'adresse.",
+        "Recibí dos correos de confirmación.",
+        "Ich habe zwei Mails mit der Bestätigung bekommen.",
+        "Ho ricevuto due email di conferma.",
+        "Ho chiamato il corriere che ha scritto una nota.",
+        "Ik kreeg twee mails met de bevestiging.",
+        "Recebi dois emails de confirmação.",
+        "Liguei para o meu marido que escreveu a morada.",
+    ],
+)
+def test_repeated_contact_not_for_messages_received_or_other_people(text):
+    assert "repeated_contact" not in detect_signals(text)
+
+
 def test_signal_matching_is_bounded():
     # A huge message is only scanned up to its first MAX_MATCH_CHARS characters.
     from pipeline.signals import MAX_MATCH_CHARS
