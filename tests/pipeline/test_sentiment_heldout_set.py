@@ -8,13 +8,11 @@ would make the held-out figure a tuned one.
 
 from __future__ import annotations
 
-import csv
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.pipeline.test_sentiment_tuning_set import LANGS, _csv_texts, _norm
+from tests.pipeline.test_sentiment_tuning_set import _csv_texts, _norm, check_well_formed, read_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 HELDOUT = ROOT / "bench" / "data" / "sentiment_heldout.csv"
@@ -26,23 +24,11 @@ KINDS = {
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict[str, str]]:
-    with HELDOUT.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        assert reader.fieldnames == ["lang", "label", "kind", "text"]
-        return list(reader)
+    return read_rows(HELDOUT)
 
 
 def test_well_formed(rows):
-    for r in rows:
-        assert r["lang"] in LANGS, r
-        assert r["label"] in KINDS, r
-        assert r["kind"] in KINDS[r["label"]], r
-        assert r["text"].strip() == r["text"] and len(r["text"]) >= 10, r
-    counts = Counter((r["lang"], r["label"]) for r in rows)
-    for lang in LANGS:
-        assert counts[(lang, "angry")] >= 15 and counts[(lang, "neutral")] >= 30, (lang, counts)
-    dup = [t for t, n in Counter(_norm(r["text"]) for r in rows).items() if n > 1]
-    assert not dup, dup
+    check_well_formed(rows, KINDS)
 
 
 def test_disjoint_from_training_and_tuning(rows):

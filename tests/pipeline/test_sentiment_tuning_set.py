@@ -37,27 +37,38 @@ def _csv_texts(path: Path) -> list[str]:
         return [r["text"] for r in csv.DictReader(fh)]
 
 
-@pytest.fixture(scope="module")
-def rows() -> list[dict[str, str]]:
-    with TUNING.open(newline="", encoding="utf-8") as fh:
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """A sentiment set's rows (lang, label, kind, text), its header checked."""
+    with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         assert reader.fieldnames == ["lang", "label", "kind", "text"]
         return list(reader)
 
 
-def test_well_formed(rows):
+def check_well_formed(rows: list[dict[str, str]], kinds: dict[str, set[str]]) -> None:
+    """Known languages, labels and kinds, trimmed texts, >= 15 angry and >= 30 neutral rows per language, no
+    message twice (case, accents and punctuation aside)."""
     for r in rows:
         assert r["lang"] in LANGS, r
-        assert r["label"] in KINDS, r
-        assert r["kind"] in KINDS[r["label"]], r
+        assert r["label"] in kinds, r
+        assert r["kind"] in kinds[r["label"]], r
         assert r["text"].strip() == r["text"] and len(r["text"]) >= 10, r
     counts = Counter((r["lang"], r["label"]) for r in rows)
     for lang in LANGS:
         assert counts[(lang, "angry")] >= 15 and counts[(lang, "neutral")] >= 30, (lang, counts)
-    assert sum(r["label"] == "angry" for r in rows) >= 120
-    assert sum(r["label"] == "neutral" for r in rows) >= 210
     dup = [t for t, n in Counter(_norm(r["text"]) for r in rows).items() if n > 1]
     assert not dup, dup
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, str]]:
+    return read_rows(TUNING)
+
+
+def test_well_formed(rows):
+    check_well_formed(rows, KINDS)
+    assert sum(r["label"] == "angry" for r in rows) >= 120
+    assert sum(r["label"] == "neutral" for r in rows) >= 210
 
 
 def test_disjoint_from_training_and_reporting_sets(rows):
