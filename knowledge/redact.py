@@ -162,12 +162,11 @@ _POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b\d{4}\s?[A-Z]{2
 # Whitespace runs are bounded: two unbounded ones side by side cost n² steps on a long run of spaces.
 _ORDER_NOUNS = (rf"{ORDER_NOUN}|orden|invoice|facture|factura|rechnung|fattura|factuur|fatura|tracking|suivi|"
                 r"seguimiento|sendung|spedizione|zending")
-_ORDER_MARKS = NUMBER_MARK
 _ORDER_COMPOUNDS = rf"{ORDER_COMPOUND}|(?:rechnungs|factuur|sendungs|tracking)-?(?:nummer|nr\.?)"
 # The number with its dashed groups whole ("XK-2024-9981": no "-9981" left behind).
 _ORDER_TOKEN = r"[a-z]{0,4}-?\d{3,}(?:-[a-z0-9]{1,12}){0,4}"
 _ORDER = re.compile(
-    rf"(?i)(?:#\s?\d{{3,}}|\b(?:{_ORDER_NOUNS})\b(?:\s{{1,3}}(?:{_ORDER_MARKS}))?\s{{0,3}}(?:[:#]\s{{0,3}})?{_ORDER_TOKEN}"
+    rf"(?i)(?:#\s?\d{{3,}}|\b(?:{_ORDER_NOUNS})\b(?:\s{{1,3}}(?:{NUMBER_MARK}))?\s{{0,3}}(?:[:#]\s{{0,3}})?{_ORDER_TOKEN}"
     rf"|\b(?:{_ORDER_COMPOUNDS}){IS}\s{{0,3}}(?:[:#]\s{{0,3}})?{_ORDER_TOKEN}"
     # Bare: "n.º" (folded "n.o"), "n°", "Nr.", "n."; not "no" (English; "nº" folds to it): "no 2024 invoice" stays.
     rf"|\b(?:n\.[ \t]?[º°o]\.?|n[ \t]?°|nr\.?|n\.)[ \t]?(?::[ \t]?)?\d{{4,}})")

@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from knowledge.nearest import nearest
+from knowledge.rows import reader
 
 log = logging.getLogger(__name__)
 
@@ -176,8 +177,6 @@ def query(store: Any, vec: Any, n: int, where: dict[str, Any] | None, marker: An
         return {}
     # Ids and distances only: the chunk id is in the row's id, and reading metadata costs ~20x a
     # distance (the filter, when there is one, reads it for the rows it keeps: knowledge.nearest).
-    from knowledge.rows import reader
-
     res = nearest(col, vec, n, where, ["distances"], reader=reader(store, col, marker) if marker is not None else None)
     best: dict[str, float] = {}
     for sid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
