@@ -23,6 +23,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.search_record import same_rows  # noqa: E402
 
 
 def _searches(queries: int) -> list[tuple[str, str, str | None]]:
@@ -165,13 +169,8 @@ def compare(base: list[dict], mine: list[dict], tol: float = 1e-6) -> int:
         print(f"different numbers of searches: {len(base)} against {len(mine)}")
         return 1
     for b, m in zip(base, mine, strict=True):
-        same = (b["q"] == m["q"]
-                and [s[0] for s in b["sources"]] == [s[0] for s in m["sources"]]
-                and [s[2:] for s in b["sources"]] == [s[2:] for s in m["sources"]]
-                and all(abs(x[1] - y[1]) <= tol for x, y in zip(b["sources"], m["sources"], strict=True))
-                and [h[0] for h in b["hits"]] == [h[0] for h in m["hits"]]
-                and all(abs(x[1] - y[1]) <= tol and abs(x[2] - y[2]) <= tol
-                        for x, y in zip(b["hits"], m["hits"], strict=True)))
+        same = (b["q"] == m["q"] and same_rows(b["sources"], m["sources"], "sources", tol)
+                and same_rows(b["hits"], m["hits"], "hits", tol))
         if not same:
             bad += 1
             if bad <= 5:

@@ -73,6 +73,24 @@ def _one_thread_hnsw() -> None:
     ks.make_client = make_client
 
 
+def same_rows(base: list[list[Any]], mine: list[list[Any]], kind: str, tol: float = 1e-6) -> bool:
+    """Whether two ranked result lists match: same ids in the same order, scores within ``tol``.
+
+    ``kind`` "sources": rows ``[id, score, *fields]`` (a search's returned sources: the other fields equal);
+    "hits": rows ``[id, fused, cosine]`` (``hybrid_hits``'s candidates: both scores within ``tol``).
+    """
+    if len(base) != len(mine):
+        return False
+    for x, y in zip(base, mine, strict=True):
+        if x[0] != y[0] or abs(x[1] - y[1]) > tol:
+            return False
+        if kind == "sources" and x[2:] != y[2:]:
+            return False
+        if kind == "hits" and abs(x[2] - y[2]) > tol:
+            return False
+    return True
+
+
 def compare(base: list[dict[str, Any]], mine: list[dict[str, Any]], tol: float = 1e-6) -> int:
     """0 when both runs made the same calls with the same results (scores within ``tol``)."""
     if len(base) != len(mine):
@@ -80,12 +98,9 @@ def compare(base: list[dict[str, Any]], mine: list[dict[str, Any]], tol: float =
         return 1
     bad = 0
     for b, m in zip(base, mine, strict=True):
-        rows_b, rows_m = b.get("hits") or b.get("sources") or [], m.get("hits") or m.get("sources") or []
-        same = ((b["call"], b["text"], b["kw"]) == (m["call"], m["text"], m["kw"]) and len(rows_b) == len(rows_m)
-                and all(x[0] == y[0] and x[2:] == y[2:] if b["call"] == "search" else x[0] == y[0]
-                        for x, y in zip(rows_b, rows_m, strict=True))
-                and all(abs(x[1] - y[1]) <= tol and (b["call"] == "search" or abs(x[2] - y[2]) <= tol)
-                        for x, y in zip(rows_b, rows_m, strict=True)))
+        kind = "sources" if b["call"] == "search" else "hits"
+        same = ((b["call"], b["text"], b["kw"]) == (m["call"], m["text"], m["kw"])
+                and same_rows(b.get(kind) or [], m.get(kind) or [], kind, tol))
         if not same:
             bad += 1
             if bad <= 5:
