@@ -209,17 +209,56 @@ _CHARGEBACK = _rx(
     r"\b(?:disputa|reclamacao|contestacao)" + _T + r"{0,2} (?:no|na|com o|com a|junto ao|junto a|pelo|pela) (?:meu |minha )?" + _ACT_PT,
     r"\bestorno" + _T + r"{0,4} (?:ao|do|no|pelo|com o|junto ao|junto do|a|a minha|na) (?:meu )?" + _ACT_PT,
 )
+# A word of the clause that is not a negation or a contrast: "cancel the order, not the subscription", "cancel
+# this week's delivery but keep my subscription", "abonnement niet opzeggen" stay quiet.
+_T_SUB = (r"(?: (?!(?:not|but|keep|pas|sauf|no|solo|non|ma|nicht|nur|sondern|niet|maar|alleen|nao|so|mas)\b)"
+          r"[\w'-]{1,20})")
+# A cancelling verb right after "I don't want to / no quiero / non voglio / não quero / pas" is a refusal.
+_NOT_BEFORE = (r"(?<!not )(?<!n't want to )(?<!not want to )(?<!pas )(?<!no quiero )(?<!no queremos )(?<!non voglio )"
+               r"(?<!non vogliamo )(?<!nao quero )(?<!nicht )(?<!niet )")
+_SUB_EN = (r"(?:subs?cr?i?ptions?|membership|plan|auto-?renew\w*|recurring (?:payments?|charges?|orders?|deliver\w*)"
+           r"|(?:monthly|weekly) (?:box|delivery|deliveries|plan)|club)\b")
+_SUB_FR = r"(?:abonnement|abo|adhesion|formule|renouvellement automatique|reconduction|prelevements? automatiques?)\b"
+_SUB_ES = r"(?:suscripcion\w*|subscripcion\w*|membresia|plan|renovacion automatica|club|cuota mensual)\b"
+_SUB_DE = r"(?:\w{0,12}abos?|abonnement\w*|mitgliedschaft|vertrag|(?:automatische )?verlangerung)\b"
+_SUB_IT = (r"(?:abbonament\w*|iscrizione(?! (?:alla|dalla) (?:newsletter|mailing))|sottoscrizione|piano|rinnovo automatico"
+           r"|membership)\b")
+_SUB_NL = r"(?:abonnement|abbonement|abo|lidmaatschap|maandbox|(?:automatische )?verlenging)\b"
+_SUB_PT = r"(?:assinatura|subscricao|plano|adesao|renovacao automatica|mensalidade)\b"
+_ART = r" (?:l'|dell'|all'|d'|un')?"  # "l'abonnement", "dell'abbonamento"
 _SUBSCRIPTION = _rx(
-    r"\b(cancel\w*|end|ending|stop|stopping|terminate|terminating)\b.{0,20}\b(subscriptions?|membership|plan|auto-?renew\w*|recurring (payments?|charges?|orders?))\b",
-    r"\b(subscriptions?|membership)\b.{0,15}\bcancel\w*\b",
-    r"\b(resili\w*|annul\w*|arret\w*|mettre fin a)\b.{0,25}\babonnement\b", r"\babonnement\b.{0,15}\b(resili\w*|annul\w*)\b",
-    r"\b(cancel\w*|anul\w*|dar(me)? de baja|baja)\b.{0,25}\bsuscripcion\w*\b", r"\bsuscripcion\w*\b.{0,15}\b(cancel\w*|baja)\b",
-    r"\bk(u|ue)ndig\w*\b.{0,30}\b(abo|abos|abonnement\w*|mitgliedschaft|vertrag)\b",
-    r"\b(abo|abos|abonnement\w*|mitgliedschaft)\b.{0,30}\bk(u|ue)ndig\w*\b",
-    r"\b(disd\w+|annull\w+|cancell\w+|interromp\w+)\b.{0,30}\babbonament\w*\b", r"\babbonament\w*\b.{0,15}\b(disd\w+|annull\w+)\b",
-    r"\b(opzeg\w*|zeg\w*|stopzet\w*|beeindig\w*|annuleer\w*|annuleren)\b.{0,30}\b(abonnement|lidmaatschap)\b",
-    r"\b(abonnement|lidmaatschap)\b.{0,30}\b(opzeggen|op|stopzetten|beeindigen|annuleren)\b",
-    r"\b(cancel\w+|anul\w+|terminar|rescind\w+)\b.{0,30}\b(assinatura|subscricao)\b",
+    r"\b" + _NOT_BEFORE + r"(?:cancel\w*|end|ending|stop|stopping|terminate|terminating|turn(?:ing)? off|switch(?:ing)? off|disable"
+    r"|don't renew|do not renew|unsubscribe me from|quit|no longer (?:want|need))" + _T_SUB + r"{0,4} " + _SUB_EN,
+    r"\b(?:subscriptions?|membership)\b.{0,15}\b" + _NOT_BEFORE + r"cancel\w*",
+    r"\bstop (?:charging|billing) me (?:every|each) (?:month|week)\b",
+    # FR
+    r"\b" + _NOT_BEFORE + r"(?:resili\w*|annul\w*|arret\w*|mettre fin a|mets fin a|desactiv\w*|stopp\w*|desabonn\w*|ne renouvel\w* pas)"
+    + _T_SUB + r"{0,4}" + _ART + _SUB_FR,
+    r"\bdesabonn\w*" + _T_SUB + r"{0,4} (?:box|club)\b",
+    r"\babonnement\b.{0,15}\b(resili\w*|annul\w*)\b",
+    r"\bne (?:veux|souhaite) plus (?:etre|me faire) preleve\w*", r"\barret\w* de (?:me )?prelever\b",
+    # ES
+    r"\b" + _NOT_BEFORE + r"(?:cancel\w*|anul\w*|(?:dar|dad|doy|da)\w* de baja|baja|termin\w*|desactiv\w*|no (?:quiero que )?se renueve|no renov\w*)"
+    + _T_SUB + r"{0,4} " + _SUB_ES,
+    r"\bsuscripcion\w*\b.{0,15}\b(cancel\w*|baja)\b",
+    r"\bdej\w* de cobrar\w*(?: \w+)? (?:cada|todos los|al) mes\b",
+    # DE
+    r"\b" + _NOT_BEFORE + r"(?:k(?:u|ue)ndig\w*|beend\w*|abbestell\w*|stopp\w*|deaktivier\w*)" + _T_SUB + r"{0,4} " + _SUB_DE,
+    r"\b" + _SUB_DE + _T_SUB + r"{0,4} (?:k(?:u|ue)ndig\w*|beend\w*|abbestell\w*|stopp\w*|deaktivier\w*|abschalt\w*|ausschalt\w*"
+    r"|aufheb\w*|raus)\b",
+    r"\b(?:hort|horen sie) auf,? (?:jeden monat|monatlich) ab(?:zu)?buch\w*", r"\bnicht mehr (?:jeden monat|monatlich) ab(?:zu)?buch\w*",
+    # IT
+    r"\b" + _NOT_BEFORE + r"(?:disd\w+|annull\w+|cancell\w+|interromp\w+|disattiv\w+|chiud\w+)" + _T_SUB + r"{0,4}" + _ART + _SUB_IT,
+    r"\babbonament\w*\b.{0,15}\b(disd\w+|annull\w+)\b",
+    r"\bnon voglio piu pagare (?:ogni|al) mese\b",
+    # NL
+    r"\b" + _NOT_BEFORE + r"(?:opzeg\w*|zeg\w*|stopzet\w*|beeindig\w*|annuleer\w*|annuleren|uitzet\w*)" + _T_SUB + r"{0,4} " + _SUB_NL,
+    r"\b" + _SUB_NL + _T_SUB + r"{0,4} (?:opzeggen|op|stopzetten|stop|stoppen|beeindigen|annuleren|uitzetten|niet verlengen)\b",
+    r"\b(?:stop|stoppen) met (?:elke|iedere) maand (?:afschrijven|af te schrijven)\b",
+    # PT
+    r"\b" + _NOT_BEFORE + r"(?:cancel\w*|anul\w*|terminar|rescind\w*|encerr\w*|desativ\w*|sair d[ao]|nao (?:quero )?renovar)"
+    + _T_SUB + r"{0,4} " + _SUB_PT,
+    r"\b(?:parem|parar|pare) de (?:me )?cobrar (?:todo|todos os|cada) mes\b",
 )
 _LEGAL = _rx(
     r"\b(lawyer|attorney|solicitor|legal action|lawsuit|suing|small claims|in court|to court)\b",
