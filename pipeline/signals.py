@@ -265,12 +265,43 @@ _LEGAL = _rx(
     r"\b(i|we|will|i'll|going to|gonna) sue\b", r"\bsue (you|your)\b",
     r"\b(consumer protection|trading standards|ombudsman|better business bureau|bbb)\b",
     r"\b(report|reporting) you to\b",
-    r"\b(avocat|poursuites|tribunal|action en justice|porter plainte|porte plainte|depose plainte|repression des fraudes|dgccrf)\b",
+    r"\blegal (?:steps|proceedings|advice|team|department|route|measures|counsel|representative)\b",
+    r"\b(?:class action|letter before action|letter before claim|citizens advice|federal trade commission)\b",
+    r"\b(?:report|reporting|complain\w*|contact\w*|file\w*)\b(?: [\w']{1,20}){0,3} (?:the )?(?:ftc|cma|attorney general)\b",
+    # FR: "avocat" is also an avocado, so a lawyer is "mon avocat", "un avocat" consulted or who acts
+    r"\b(poursuites|tribunal|tribunaux|action en justice|repression des fraudes|dgccrf)\b",
+    r"\bport\w* plainte\b", r"\bdepos\w* (?:une )?plainte\b",
+    r"\b(?:mon|notre|nos|mes) avocats?\b", r"\b(?:consult\w*|contact\w*|pren\w*|saisi\w*|appel\w*|voir|par|chez|a) (?:un|mon) avocat\b",
+    r"\bavocat (?:va|vous|sera|est saisi|prendra|s'en occupe)\b",
+    r"\b(?:saisi\w*|recours a) (?:la justice|le juge|le mediateur|les tribunaux)\b", r"\bprocedure (?:judiciaire|en justice)\b",
+    r"\bmediateur de la consommation\b", r"\bmise en demeure\b", r"\b(?:huissier|commissaire de justice)\b",
+    # ES
     r"\b(abogad[oa]|tribunales|juzgado|demandar\w*|os denunciare|voy a denunciar\w*|denunciar\w* a consumo|oficina de consumo|omic|facua)\b",
-    r"\b(anwalt|anwaltin|rechtsanwalt\w*|klage|verklagen|verklage|gericht|verbraucherzentrale)\b",
-    r"\b(avvocat[oa]|tribunale|fare causa|faro causa|vie legali|denunc\w+|associazion\w* (dei )?consumatori|codacons)\b",
-    r"\b(advocaat|rechter|rechtszaak|aanklagen|juridische stappen|consumentenbond|geschillencommissie)\b",
-    r"\b(advogad[oa]|processar|tribunal|acao judicial|livro de reclamacoes|deco proteste|apresentar queixa)\b",
+    r"\b(?:llevar\w*|llevare|ir\w*|ire) a juicio\b", r"\b(?:acciones|medidas) (?:legales|judiciales)\b",
+    r"\b(?:poner|pondre|presentar\w*|interpon\w*) (?:una )?denuncia\b", r"\b(?:ante|a) consumo\b",
+    r"\bhoja de reclamaciones\b", r"\bburofax\b",
+    # DE: "Gericht" is also a dish, so the court is "vor / zu / ans Gericht" or "gerichtlich"
+    r"\b(anwalt|anwaltin|rechtsanwalt\w*|klage|verklagen|verklage|verbraucherzentrale)\b",
+    r"\b(?:vor|zu|ans|beim|vors) gericht\b", r"\bgericht (?:ziehen|gehen|bringen)\b", r"\bgerichtlich\w*\b", r"\bamtsgericht\b",
+    r"\b(?:rechtliche|juristische|gerichtliche) schritte\b", r"\b(?:erstatte|erstatten|stelle|stellen) (?:\w+ )?anzeige\b",
+    r"\banzeige (?:erstatten|stellen|gegen)\b", r"\bzeige (?:sie|euch|dich|ihre firma) an\b", r"\bschlichtungsstelle\b",
+    # IT: "denuncia" names the courier's loss report too ("denuncia di smarrimento")
+    r"\b(avvocat[oa]|tribunale|fare causa|faro causa|vie legali|associazion\w* (dei )?consumatori|codacons)\b",
+    r"\b(?:vi|ti) denunc\w*\b", r"\bdenuncer\w*\b", r"\b(?:fare|faro|fatto|presentare|presentero|sporgere|sporgero) (?:una )?denuncia\b(?! di smarrimento)",
+    r"\bdenuncia (?:ai carabinieri|alla polizia|alla guardia di finanza)\b",
+    r"\b(?:azioni|vie|misure|passi) legali\b", r"\bgiudice di pace\b", r"\b(?:mio|il mio|un) legale\b", r"\bdiffida\b",
+    r"\bagcm\b", r"\b(?:all'|al |all )antitrust\b",  # "segnalerò all'Antitrust", not "an antitrust suit"
+    # NL: "rechter" is also the right one ("de rechter schoen"), "advocaat" a liqueur
+    r"\b(rechtszaak|aanklagen|juridische stappen|consumentenbond|geschillencommissie)\b",
+    r"\b(?:naar|voor|bij) de rechter\b", r"\b(?:mijn|onze|een) advocaat (?:in|inschakelen|nemen|neemt|gaat|heeft|zal|stuurt)\b",
+    r"\b(?:mijn|onze) advocaat\b", r"\b(?:schakel\w*|neem\w*|bel\w*) (?:een|mijn) advocaat\b",
+    r"\b(?:doe|doen|deed|gedaan) (?:\w+ )?aangifte\b", r"\baangifte (?:doen|tegen)\b", r"\bjuridisch loket\b", r"\bingebrekestelling\b",
+    r"\b(?:meld\w*|klacht\w*|stap\w*)\b(?: [\w']{1,20}){0,3} (?:bij|naar) de acm\b",
+    # PT: "processar" also processes a payment, so the lawsuit is "processar vocês / vos processar"
+    r"\b(advogad[oa]|tribunal|acao judicial|livro de reclamacoes|deco proteste|apresentar queixa)\b",
+    r"\bprocessar (?:voces|vos|a (?:loja|empresa)|a vossa \w+|os|te)\b", r"\b(?:vos|os|te|lhes) processar\b",
+    r"\b(?:abrir|abro|abrirei|meter|entrar com) (?:um )?processo\b", r"\bprocesso (?:contra|judicial)\b",
+    r"\b(?:medidas|acoes) (?:legais|judiciais)\b", r"\bprocon\b", r"\bjulgado de paz\b",
 )
 _REPEATED = _rx(
     r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) (time|email|message|request)\b",
