@@ -92,9 +92,9 @@ _REV_FR = r"(?:annul\w*" + _NOT_CARD_FR + r"|rembours\w*|recuper\w*|reprendre|co
 _REV_FR_P = r"(?:annule[rz]?|annulee?s?|rembourse[rz]?|remboursee?s?|recupere[rz]?|recuperee?s?|conteste[rz]?|contestee?s?|repris)\b"
 _BANK_ES = r"(?:banco|entidad bancaria|(?:emisor|compania|entidad) de (?:la |mi )?tarjeta|amex|visa|mastercard)"
 _ACT_ES = r"(?:" + _BANK_ES + r"|paypal|klarna)"
-_NOT_CARD_ES = r"\b(?! (?:mi |la |el )?(?:vieja |antigua |nueva )?(?:tarjeta|cuenta))"
+_NOT_CARD_ES = r"\b(?!(?:-?(?:me|nos|le|te))? (?:mi |la |el )?(?:vieja |antigua |nueva )?(?:tarjeta|cuenta))"
 _REV_ES = r"(?:anul\w*" + _NOT_CARD_ES + r"|revert\w*|reviert\w*|devuelv\w*|devolv\w*|reembols\w*|recuper\w*|reclam\w*|disput\w*|cancel\w*" + _NOT_CARD_ES + r"|retroced\w*|regres\w*)"
-_REV_ES_SUBJ = r"(?:revert\w*|reviert\w*|devuelv\w*|devolv\w*|recuper\w*|reclam\w*|disput\w*|retroced\w*|regres\w*)"
+_REV_ES_SUBJ = r"(?:revert\w*|reviert\w*|devuelv\w*" + _NOT_CARD_ES + r"|devolv\w*" + _NOT_CARD_ES + r"|recuper\w*|reclam\w*|disput\w*|retroced\w*|regres\w*)"
 _REV_ES_P = r"(?:anulad[oa]s?|anular|revertid[oa]s?|revertir|reclamad[oa]s?|reclamar|disputad[oa]s?|disputar|cancelad[oa]s?|cancelar|recuperar)\b"
 _BANK_DE = r"(?:bank|hausbank|sparkasse|volksbank|kreditkartenfirma|kreditkartengesellschaft|kreditkarteninstitut|kartenherausgeber|kartenanbieter|amex|visa|mastercard)"
 _ACT_DE = r"(?:" + _BANK_DE + r"|paypal|klarna)"
@@ -108,7 +108,7 @@ _BANK_IT = r"(?:banca|societa (?:della|di|emittente della) carta(?: di credito)?
 _ACT_IT = r"(?:" + _BANK_IT + r"|paypal|klarna)"
 _NOT_CARD_IT = r"\b(?! (?:la |mia |la mia |il |il mio )?(?:vecchia |nuova )?(?:carta|conto))"
 _REV_IT = r"(?:storn\w*|annull\w*" + _NOT_CARD_IT + r"|rimbors\w*|restitu\w*|ridar\w*|ridia\w*|recuper\w*|contest\w*|bloccar\w*" + _NOT_CARD_IT + r"|riprend\w*|riaccredit\w*)"
-_REV_IT_SUBJ = r"(?:storn\w*|rimbors\w*|restitu\w*|ridar\w*|ridia\w*|recuper\w*|contest\w*|riprend\w*|riaccredit\w*)"
+_REV_IT_SUBJ = r"(?:storn\w*|rimbors\w*|restitu\w*" + _NOT_CARD_IT + r"|ridar\w*" + _NOT_CARD_IT + r"|ridia\w*|recuper\w*|contest\w*|riprend\w*|riaccredit\w*)"
 _REV_IT_P = r"(?:storn\w*|annull\w*|restitu\w*|ridar\w*|ridia\w*|recuper\w*|contest\w*)"
 _BANK_NL = r"(?:bank|creditcardmaatschappij|creditcardbedrijf|creditcardmij|kaartuitgever|ing|rabobank|abn amro|abn|sns|bunq|knab|asn|triodos)"
 _REV_NL = (r"(?:terug ?(?:te )?(?:laten )?(?:draai|haal|hal|vorder|boek|vraa?g|pak|eis|trek|claim)\w*"
@@ -118,9 +118,9 @@ _REV_NL_PSP = r"(?:terug ?(?:te )?(?:laten )?(?:vorder|vraa?g|haal|hal|eis|claim
 _NOT_SAYS_NL = r"(?:(?!zegt|zei|zeggen|meldt|vindt)[\w']{1,20})"
 _BANK_PT = r"(?:banco|(?:operadora|administradora|emissor|emissora|empresa) (?:do|de) (?:meu )?cartao|amex|visa|mastercard|nubank)"
 _ACT_PT = r"(?:" + _BANK_PT + r"|paypal|klarna)"
-_NOT_CARD_PT = r"\b(?! (?:o |a |meu |minha |o meu |a minha )?(?:antigo |velho |novo )?(?:cartao|conta))"
+_NOT_CARD_PT = r"\b(?!(?:-?(?:me|nos|lhe|te))? (?:o |a |meu |minha |o meu |a minha )?(?:antigo |velho |novo )?(?:cartao|conta))"
 _REV_PT = r"(?:estorn\w*|cancel\w*" + _NOT_CARD_PT + r"|anul\w*" + _NOT_CARD_PT + r"|devolv\w*|devolu\w*|revert\w*|reav\w*|recuper\w*|contest\w*|bloque\w*" + _NOT_CARD_PT + r")"
-_REV_PT_SUBJ = r"(?:estorn\w*|anul\w*" + _NOT_CARD_PT + r"|devolv\w*|revert\w*|reav\w*|recuper\w*|contest\w*)"
+_REV_PT_SUBJ = r"(?:estorn\w*|anul\w*" + _NOT_CARD_PT + r"|devolv\w*" + _NOT_CARD_PT + r"|revert\w*|reav\w*|recuper\w*|contest\w*)"
 _REV_PT_P = r"(?:cancelad[oa]s?|anulad[oa]s?|estornad[oa]s?|estornar|contestad[oa]s?|contestar|revertid[oa]s?|reverter|devolvid[oa]s?)\b"
 
 _CHARGEBACK = _rx(
@@ -129,7 +129,8 @@ _CHARGEBACK = _rx(
     r"\b(dispute|disputing|disputed|contest(ing)?)\b.{0,30}\b(charge|payment|transaction)s?\b",
     r"\b(charge|payment|transaction)\b.{0,20}\bdispute\b",
     r"\b(paypal|klarna|amex|visa|mastercard) (dispute|claim|case)\b",
-    r"\b(open|opening|file|filing|raise|raising) an? (dispute|claim)\b",
+    # "file a claim" alone is also the courier's or the warranty's: a claim counts with the bank or PayPal (below)
+    r"\b(open|opening|file|filing|raise|raising) an? dispute\b",
     # The bank or card company asked, made or said to take the money back, within one clause: "ask my bank to
     # reverse it", "get visa to pull the money back", "my card issuer is disputing", "reversed by my bank",
     # "a claim with Klarna". Not "my bank declined / says it's pending", "my bank says ..., reverse the charge".
@@ -146,7 +147,7 @@ _CHARGEBACK = _rx(
     r"\b(?:demand\w*|dire|dis|dirai\w*|appel\w*|contact\w*|voir avec|passer par|faire|fais|ferai\w*)(?: (?:a|aupres de|avec))?"
     r"(?: (?:ma|la|mon|notre))? " + _ACT_FR + _T + r"{0,3} (?:[dml]')?" + _REV_FR,
     r"\b(?:ma|notre) " + _ACT_FR + r"(?: (?:va|vont|pourra|pourrait|peut|doit|devrait|a|est en train de|allait|me|m'a|m'a dit qu'elle"
-    r"|compte)){1,3}" + _T + r"{0,2} (?:[dml]')?(?:annul\w*" + _NOT_CARD_FR + r"|rembours\w*|recuper\w*|reprendre|contest\w*|recredit\w*)",
+    r"|compte)){1,3}" + _T + r"{0,2} (?:[dml]')?(?:annul\w*" + _NOT_CARD_FR + r"|rembours\w*\b(?! (?:les |mes |des )?frais)|recuper\w*|reprendre|contest\w*|recredit\w*)",
     r"\b(?:[dml]')?" + _REV_FR_P + _T + r"{0,3} (?:par|via|aupres de|avec|chez) (?:ma |la |mon |notre )?" + _BANK_FR,
     r"\b(?:litige|contest\w*|reclamation)" + _T + r"{0,3} (?:(?:avec|aupres de|chez|sur|via) )?(?:ma |la |mon )?(?:paypal|klarna|banque)\b",
     # ES

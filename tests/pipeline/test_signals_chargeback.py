@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from pipeline.signals import _CHARGEBACK, MAX_MATCH_CHARS, detect_signals
+from pipeline.signals import _CHARGEBACK, _LEGAL, _SUBSCRIPTION, MAX_MATCH_CHARS, detect_signals
 
 THREATS = {
     "en": [
@@ -113,6 +113,8 @@ QUIET = {
         "I called my bank and they said the charge is still pending on your side.",
         "Could you send the refund to my PayPal instead?",
         "I asked my bank to cancel my card and send a new one.",
+        "I'll file a claim with the courier for the lost parcel.",
+        "I want to open a claim for the damaged sofa under the warranty.",
         "Can I get my money back via PayPal instead of store credit?",
     ],
     "fr": [
@@ -128,6 +130,7 @@ QUIET = {
         "J'ai demandé à ma banque, elle dit que le remboursement n'est pas arrivé.",
         "J'ai demandé à ma banque d'annuler ma carte, elle a été volée.",
         "Ma banque a annulé mon ancienne carte, remboursez sur la nouvelle.",
+        "Ma banque va me rembourser les frais si vous confirmez l'erreur.",
     ],
     "es": [
         "¿Podéis anular el cargo duplicado? Me cobrasteis dos veces.",
@@ -166,6 +169,7 @@ QUIET = {
         "Potete fare lo storno del pagamento doppio?",
         "Potete rimborsarmi tramite PayPal?",
         "Ho chiesto alla banca di bloccare la carta, me l'hanno clonata.",
+        "La mia banca mi ha restituito la carta, riprovo il pagamento.",
     ],
     "nl": [
         "Kunnen jullie de dubbele afschrijving terugdraaien? Ik heb twee keer betaald.",
@@ -190,6 +194,7 @@ QUIET = {
         "Podem devolver o dinheiro pelo PayPal?",
         "O estorno de vocês ainda não apareceu no meu banco.",
         "Pedi ao banco para cancelar o cartão porque foi clonado.",
+        "O meu banco vai devolver-me o cartão novo amanhã, pago depois.",
     ],
 }
 
@@ -225,11 +230,11 @@ def test_the_threat_spelled_to_dodge_still_fires(text):
     assert "chargeback" in detect_signals(text), text
 
 
-def test_chargeback_patterns_are_bounded():
+def test_chargeback_subscription_and_legal_patterns_are_bounded():
     """Every window is a bounded repetition ({m,n}); the only open repetitions are of one character class
     (\\w*, \\w+, \\s?, [^...]{m,n}), never of a group or of "." A 20k-character message made of actors and
     reversal verbs that never link runs through the same patterns, and so does one whose threat comes first."""
-    for part in _CHARGEBACK.pattern.split("|"):
+    for part in "|".join(rx.pattern for rx in (_CHARGEBACK, _SUBSCRIPTION, _LEGAL)).split("|"):
         stripped = re.sub(r"\\[ws][*+?]", "", part)
         assert not re.search(r"(?<!\\)[)\].][*+]", stripped), part
     filler = ("reversal " * 700 + "ask my bank , to " * 700 + "my bank has the payment " * 700)[:MAX_MATCH_CHARS]
