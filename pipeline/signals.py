@@ -229,7 +229,7 @@ _SUB_PT = r"(?:assinatura|subscricao|plano|adesao|renovacao automatica|mensalida
 _ART = r" (?:l'|dell'|all'|d'|un')?"  # "l'abonnement", "dell'abbonamento"
 _SUBSCRIPTION = _rx(
     r"\b" + _NOT_BEFORE + r"(?:cancel\w*|end|ending|stop|stopping|terminate|terminating|turn(?:ing)? off|switch(?:ing)? off|disable"
-    r"|don't renew|do not renew|unsubscribe me from|quit|no longer (?:want|need))" + _T_SUB + r"{0,4} " + _SUB_EN,
+    r"|don't renew|do not renew|unsubscribe me from|quit|no longer (?:want|need))" + _T_SUB + r"{0,4}[ /-]" + _SUB_EN,
     r"\b(?:subscriptions?|membership)\b.{0,15}\b" + _NOT_BEFORE + r"cancel\w*",
     r"\bstop (?:charging|billing) me (?:every|each) (?:month|week)\b",
     # FR
