@@ -75,65 +75,234 @@ _CHURN = _rx(
     r"\bmai piu\b",
     r"\bnooit (meer|weer)\b",
 )
+# A word of the same clause: letters, digits or an apostrophe, no comma or full stop ("my bank, reverse" stays apart).
+_T = r"(?: [\w']{1,20})"
+# Who takes the money back: the customer's bank or card company, or a payment provider (a claim, a dispute). "bank"
+# is not "bank account / transfer / details / statement / card"; banks alone serve the passive ("reversed by my
+# bank"): "refund me via PayPal" is a refund method, not a threat.
+_BANK_EN = r"(?:bank(?! (?:account|transfer|details|statement|card|holiday)s?\b)|card (?:issuer|company|provider)|credit card (?:company|provider|issuer)|amex|american express|visa|mastercard)"
+_ACT_EN = r"(?:" + _BANK_EN + r"|paypal|klarna)"
+_REV_EN = (r"(?:reve?rs\w*|recall\w*|disput\w*|charge ?back|(?:claw|pull|take|get)\w*" + _T + r"{0,2} back"
+           r"|refund (?:me|it|the \w+)|(?:stop|block|cancel) (?:the|this|that) (?:payment|charge|transaction))")
+_REV_EN_SUBJ = r"(?:reve?rs\w*|recall\w*|disput\w*|(?:claw|pull|take)\w*" + _T + r"{0,2} back)"
+_BANK_FR = r"(?:banque|organisme (?:de credit|bancaire)|emetteur de (?:la |ma )?carte|amex|american express|visa|mastercard)"
+_ACT_FR = r"(?:" + _BANK_FR + r"|paypal|klarna)"
+_NOT_CARD_FR = r"\b(?! (?:ma |la |mon |l')?(?:ancienne |vieille |nouvelle )?(?:carte|compte))"  # "annuler ma carte" (a lost card) is not a reversal
+_REV_FR = r"(?:annul\w*" + _NOT_CARD_FR + r"|rembours\w*|recuper\w*|reprendre|contest\w*|recredit\w*|bloquer" + _NOT_CARD_FR + r"|faire opposition)"
+_REV_FR_P = r"(?:annule[rz]?|annulee?s?|rembourse[rz]?|remboursee?s?|recupere[rz]?|recuperee?s?|conteste[rz]?|contestee?s?|repris)\b"
+_BANK_ES = r"(?:banco|entidad bancaria|(?:emisor|compania|entidad) de (?:la |mi )?tarjeta|amex|visa|mastercard)"
+_ACT_ES = r"(?:" + _BANK_ES + r"|paypal|klarna)"
+_NOT_CARD_ES = r"\b(?!(?:-?(?:me|nos|le|te))? (?:mi |la |el )?(?:vieja |antigua |nueva )?(?:tarjeta|cuenta))"
+_REV_ES = r"(?:anul\w*" + _NOT_CARD_ES + r"|revert\w*|reviert\w*|devuelv\w*|devolv\w*|reembols\w*|recuper\w*|reclam\w*|disput\w*|cancel\w*" + _NOT_CARD_ES + r"|retroced\w*|regres\w*)"
+_REV_ES_SUBJ = r"(?:revert\w*|reviert\w*|devuelv\w*" + _NOT_CARD_ES + r"|devolv\w*" + _NOT_CARD_ES + r"|recuper\w*|reclam\w*|disput\w*|retroced\w*|regres\w*)"
+_REV_ES_P = r"(?:anulad[oa]s?|anular|revertid[oa]s?|revertir|reclamad[oa]s?|reclamar|disputad[oa]s?|disputar|cancelad[oa]s?|cancelar|recuperar)\b"
+_BANK_DE = r"(?:bank|hausbank|sparkasse|volksbank|kreditkartenfirma|kreditkartengesellschaft|kreditkarteninstitut|kartenherausgeber|kartenanbieter|amex|visa|mastercard)"
+_ACT_DE = r"(?:" + _BANK_DE + r"|paypal|klarna)"
+_ZURUCK = r"zur(?:u|ue)ck"
+_REV_DE = (r"(?:" + _ZURUCK + r" ?(?:zu ?)?(?:hol|ford|buch|geb|zieh|verlang)\w*|" + _ZURUCK + r"ge(?:holt|fordert|bucht|geben|zogen|langt)"
+           r"|storn\w*|widerruf\w*|widersprech\w*)")
+_DE_ART = r"(?:meine|meiner|die|der|unsere|unserer|mein|meinem)"
+# A word of the clause that is not the card: "meine Bank hat meine alte Karte storniert" is a replaced card.
+_T_DE = r"(?: (?!karte|kreditkarte|konto)[\w']{1,20})"
+_BANK_IT = r"(?:banca|societa (?:della|di|emittente della) carta(?: di credito)?|emittente della carta|amex|american express|visa|mastercard)"
+_ACT_IT = r"(?:" + _BANK_IT + r"|paypal|klarna)"
+_NOT_CARD_IT = r"\b(?! (?:la |mia |la mia |il |il mio )?(?:vecchia |nuova )?(?:carta|conto))"
+_REV_IT = r"(?:storn\w*|annull\w*" + _NOT_CARD_IT + r"|rimbors\w*|restitu\w*|ridar\w*|ridia\w*|recuper\w*|contest\w*|bloccar\w*" + _NOT_CARD_IT + r"|riprend\w*|riaccredit\w*)"
+_REV_IT_SUBJ = r"(?:storn\w*|rimbors\w*|restitu\w*" + _NOT_CARD_IT + r"|ridar\w*" + _NOT_CARD_IT + r"|ridia\w*|recuper\w*|contest\w*|riprend\w*|riaccredit\w*)"
+_REV_IT_P = r"(?:storn\w*|annull\w*|restitu\w*|ridar\w*|ridia\w*|recuper\w*|contest\w*)"
+_BANK_NL = r"(?:bank|creditcardmaatschappij|creditcardbedrijf|creditcardmij|kaartuitgever|ing|rabobank|abn amro|abn|sns|bunq|knab|asn|triodos)"
+_REV_NL = (r"(?:terug ?(?:te )?(?:laten )?(?:draai|haal|hal|vorder|boek|vraa?g|pak|eis|trek|claim)\w*"
+           r"|terugge(?:draaid|haald|vorderd|boekt|vraagd|pakt|eist|trokken|claimd)|(?:ge)?storn\w*|betwist\w*)")
+# PayPal / Klarna: reclaiming, not reversing ("kunnen jullie de betaling via PayPal terugdraaien" is the shop's refund).
+_REV_NL_PSP = r"(?:terug ?(?:te )?(?:laten )?(?:vorder|vraa?g|haal|hal|eis|claim)\w*|terugge(?:vorderd|vraagd|haald|eist|claimd)|betwist\w*)"
+_NOT_SAYS_NL = r"(?:(?!zegt|zei|zeggen|meldt|vindt)[\w']{1,20})"
+_BANK_PT = r"(?:banco|(?:operadora|administradora|emissor|emissora|empresa) (?:do|de) (?:meu )?cartao|amex|visa|mastercard|nubank)"
+_ACT_PT = r"(?:" + _BANK_PT + r"|paypal|klarna)"
+_NOT_CARD_PT = r"\b(?!(?:-?(?:me|nos|lhe|te))? (?:o |a |meu |minha |o meu |a minha )?(?:antigo |velho |novo )?(?:cartao|conta))"
+_REV_PT = r"(?:estorn\w*|cancel\w*" + _NOT_CARD_PT + r"|anul\w*" + _NOT_CARD_PT + r"|devolv\w*|devolu\w*|revert\w*|reav\w*|recuper\w*|contest\w*|bloque\w*" + _NOT_CARD_PT + r")"
+_REV_PT_SUBJ = r"(?:estorn\w*|anul\w*" + _NOT_CARD_PT + r"|devolv\w*" + _NOT_CARD_PT + r"|revert\w*|reav\w*|recuper\w*|contest\w*)"
+_REV_PT_P = r"(?:cancelad[oa]s?|anulad[oa]s?|estornad[oa]s?|estornar|contestad[oa]s?|contestar|revertid[oa]s?|reverter|devolvid[oa]s?)\b"
+
 _CHARGEBACK = _rx(
     r"\bcharge ?backs?\b",
-    r"\b(dispute|disputing|disputed|contest(ing)?|reverse|reversing)\b.{0,30}\b(charge|payment|transaction)s?\b",
-    r"\b(charge|payment|transaction)\b.{0,20}\b(dispute|reversal)\b",
-    r"\b(call|calling|contact|contacting|tell|telling|ask|asking)\b.{0,15}\b(my|the) (bank|card issuer|credit card company)\b.{0,40}\b(back|refund|reverse|stop|block|dispute|charge|money)\b",
+    # "dispute the charge" is a chargeback; "reverse the duplicate charge" asks the shop for a refund
+    r"\b(dispute|disputing|disputed|contest(ing)?)\b.{0,30}\b(charge|payment|transaction)s?\b",
+    r"\b(charge|payment|transaction)\b.{0,20}\bdispute\b",
     r"\b(paypal|klarna|amex|visa|mastercard) (dispute|claim|case)\b",
-    r"\b(open|opening|file|filing|raise|raising) an? (dispute|claim)\b",
+    # "file a claim" alone is also the courier's or the warranty's: a claim counts with the bank or PayPal (below)
+    r"\b(open|opening|file|filing|raise|raising) an? dispute\b",
+    # The bank or card company asked, made or said to take the money back, within one clause: "ask my bank to
+    # reverse it", "get visa to pull the money back", "my card issuer is disputing", "reversed by my bank",
+    # "a claim with Klarna". Not "my bank declined / says it's pending", "my bank says ..., reverse the charge".
+    r"\b(?:ask|asking|asked|get|getting|got|have|having|had|tell|telling|told|call|calling|called|contact\w*|instruct\w*"
+    r"|request\w*|make|making)(?: (?:my|the|our))? " + _ACT_EN + r"(?: (?:to|and|will))?" + _T + r"{0,3} " + _REV_EN,
+    r"\bmy " + _ACT_EN + r" (?:will|'ll|is|are|has|have|can|could|would|should|gonna|already)" + _T + r"{0,2} " + _REV_EN_SUBJ,
+    r"\b(?:reve?rs\w*|recall\w*|disput\w*|(?:claw|pull|take)\w*" + _T + r"{0,2} back)" + _T + r"{0,3} (?:by|through|via|with) (?:my |the |our )?" + _BANK_EN,
+    r"\b(?:disput\w*|claim|case)" + _T + r"{0,2} (?:with|through|via|on|at) (?:my |the )?" + _ACT_EN,
     # FR
     r"\b(faire|fais|ferai|je fais) (une )?opposition\b", r"\bopposition (sur|au|a) (le |la )?(paiement|prelevement|carte)\b",
-    r"\bcontest\w* (le|la|ce|cette|mon) (paiement|prelevement|debit|transaction|achat)\b", r"\bretrofacturation\b",
+    r"\bcontest\w* (le |la |ce |cette |mon |l')(paiement|prelevement|debit|transaction|achat)\b", r"\bretrofacturation\b",
     r"\blitige (avec|aupres de) ma banque\b",
     r"\b(faire|fais|ferai|vais faire) annuler (le|mon|ce|la) (paiement|prelevement|debit|transaction)\b.{0,40}\b(banque|carte)\b",
+    r"\b(?:demand\w*|dire|dis|dirai\w*|appel\w*|contact\w*|voir avec|passer par|faire|fais|ferai\w*)(?: (?:a|aupres de|avec))?"
+    r"(?: (?:ma|la|mon|notre))? " + _ACT_FR + _T + r"{0,3} (?:[dml]')?" + _REV_FR,
+    r"\b(?:ma|notre) " + _ACT_FR + r"(?: (?:va|vont|pourra|pourrait|peut|doit|devrait|a|est en train de|allait|me|m'a|m'a dit qu'elle"
+    r"|compte)){1,3}" + _T + r"{0,2} (?:[dml]')?(?:annul\w*" + _NOT_CARD_FR + r"|rembours\w*\b(?! (?:les |mes |des )?frais)|recuper\w*|reprendre|contest\w*|recredit\w*)",
+    r"\b(?:[dml]')?" + _REV_FR_P + _T + r"{0,3} (?:par|via|aupres de|avec|chez) (?:ma |la |mon |notre )?" + _BANK_FR,
+    r"\b(?:litige|contest\w*|reclamation)" + _T + r"{0,3} (?:(?:avec|aupres de|chez|sur|via) )?(?:ma |la |mon )?(?:paypal|klarna|banque)\b",
     # ES
     r"\b(contracargo|retrocargo)s?\b",
     r"\b(reclam\w*|disput\w*|anul\w*|devol\w*) (el|este|del|ese) cargo\b.{0,30}\bbanco\b",
     r"\bdevolucion del cargo\b",
     r"\bbanco\b.{0,30}\b(reclam\w*|disput\w*|anul\w*|devol\w*) (el|este|ese) cargo\b",
     r"\b(anul\w*|reclam\w*|disput\w*) (el|este|ese) (pago|cargo|cobro)\b.{0,20}\b(compania|emisor) de (la |mi )?tarjeta\b",
+    r"\b(?:pedi\w*|pido|pide|pedir\w*|dij\w*|dec\w*|dig\w*|llam\w*|contact\w*|hablar\w* con|hable con|hacer|hare|haria)"
+    r"(?: (?:a|al|con))?(?: (?:mi|el|la))? " + _ACT_ES + r" (?:que|q|para que|para)(?: (?:me|lo|la|les|nos|se)){0,2} " + _REV_ES,
+    r"\b(?:que|q) (?:el|mi) " + _ACT_ES + r"(?: (?:me|nos|lo|la)){0,2} " + _REV_ES_SUBJ,
+    r"\bmi " + _ACT_ES + r"(?: (?:me|ya|lo|la|nos)){0,2}(?: (?:va a|van a|puede|podria|debe|deberia|ha|esta|tendra que|tiene que|quiere|iba a))?"
+    + _T + r"? " + _REV_ES_SUBJ,
+    r"\b" + _REV_ES_P + _T + r"{0,3} (?:por|a traves de|mediante|con|via|desde) (?:mi |el )?" + _BANK_ES,
+    r"\b(?:reclam\w*|disput\w*)" + _T + r"{0,3} (?:en|con|a traves de|ante|via|mediante|a) (?:mi |el )?" + _ACT_ES,
     # DE
     r"\b(ruckbuchung|ruckbuchen|zuruckbuchen|zuruckbuchung|zurueckbuchen|rueckbuchung)\w*\b",
     r"\blastschrift\w*\b.{0,25}\b(widerruf\w*|widersprech\w*|zuruckgeb\w*|zuruckhol\w*)\b",
     r"\b(widerspreche|widerrufe)\w*\b.{0,25}\blastschrift\w*\b",
     # "zurückholen/-buchen/-fordern" through the bank, not "zurückgewiesen" (a declined payment)
     r"\bbank\b.{0,40}\b(abbuchung|zahlung|lastschrift)\w*\b.{0,20}\bzuruck(zu)?(hol|buch|forder)\w*\b",
+    r"\b(?:lass\w*|beauftrag\w*|bitte)(?: (?:mir|mich|ich))?(?: " + _DE_ART + r")? " + _ACT_DE + _T_DE + r"{0,4} " + _REV_DE,
+    r"\b" + _DE_ART + r" " + _ACT_DE + _T_DE + r"{0,2} (?:gebeten|beauftragt|aufgefordert|angewiesen),?" + _T_DE + r"{0,3} " + _REV_DE,
+    r"\b(?:von|uber|bei|durch|mit) (?:" + _DE_ART + r" )?" + _ACT_DE + _T_DE + r"{0,4} " + _REV_DE,
+    r"\b(?:hol|buch|ford|zieh|verlang)\w*" + _T_DE + r"{0,4} (?:von|uber|bei|durch) (?:" + _DE_ART + r" )?" + _ACT_DE + _T_DE + r"{0,2} " + _ZURUCK + r"\b",
+    r"\b(?:meine|unsere) " + _ACT_DE + r" (?:wird|werden|kann|soll|will|hat|muss)" + _T_DE + r"{0,4} " + _REV_DE,
+    r"\b(?:meine|unsere|die) " + _ACT_DE + r" (?:holt|bucht|fordert|zieht)" + _T_DE + r"{0,4} " + _ZURUCK + r"\b",
+    r"\b" + _REV_DE + _T_DE + r"{0,4} (?:bei|uber|durch) (?:" + _DE_ART + r" )?" + _ACT_DE,
+    r"\bk(?:a|ae)uferschutz(?:fall|antrag)", r"\bk(?:a|ae)uferschutz\w*" + _T_DE + r"{0,3} (?:beantrag\w*|in anspruch|eroffn\w*|aktivier\w*|geltend)",
+    r"\b(?:beantrag\w*|eroffn\w*|aktivier\w*|nutze|fordere|melde)" + _T_DE + r"{0,4} (?:paypal-)?k(?:a|ae)uferschutz",
+    r"\b(?:fall|reklamation|streitfall|konflikt|beschwerde)" + _T_DE + r"{0,2} (?:bei|mit|uber) (?:paypal|klarna)\b",
+    r"\b(?:bei|uber) (?:paypal|klarna)" + _T_DE + r"{0,3} (?:fall|reklamation|streitfall|konflikt)" + _T_DE + r"? (?:eroffn\w*|aufgemacht|aufmachen|gemeldet|melden|eingereicht|einreichen|gestartet|starten)",
     # IT
-    r"\bcontest\w* (l'|il |lo |questo )?(addebito|pagamento|transazione)\b", r"\bstorno (dell'addebito|del pagamento)\b",
+    r"\bcontest\w* (l'|il |lo |questo )?(addebito|pagamento|transazione)\b",
     r"\bdisconosc\w* (l'|il )?(addebito|pagamento)\b",
     # through the bank or card company; "potete stornare il pagamento doppio?" asks the shop for a refund
     r"\bstorn\w* (il |l'|l)?(pagamento|addebito)\b.{0,15}\b(dalla|dal|alla|con la|tramite la) (mia )?(banca|societa|carta)\b",
+    r"\b(?:chied\w*|chiesto|chiedo|dir\w*|dico|detto|chiam\w*|contatt\w*|far\w*|faccio|fatto|scriver\w*)"
+    r"(?: (?:a|alla|la|mia|dalla|con|tramite)){0,2} " + _ACT_IT + r" (?:di|che|per|da|affinche)" + _T + r"{0,2} (?:[dl]')?" + _REV_IT,
+    r"\bchied\w*(?: il| lo)? (?:rimborso|storno)" + _T + r"{0,2} (?:alla|a|dalla|presso la|tramite la) (?:mia )?" + _BANK_IT,
+    r"\bla (?:mia )?" + _ACT_IT + r"(?: (?:mi|me|lo|la|ci|gia|ha|sta|puo|potrebbe|deve|dovrebbe|vuole|fara|va a|sta per)){1,3}" + _T + r"? " + _REV_IT_SUBJ,
+    r"\b" + _REV_IT_P + _T + r"{0,3} (?:dalla|dal|tramite|con|attraverso|da|presso) (?:la |mia |la mia )?" + _BANK_IT,
+    r"\bstorno" + _T + r"{0,4} (?:alla|dalla|con|tramite|presso|a) (?:la |mia |la mia )?" + _ACT_IT,
+    r"\b(?:contestazione|reclamo|disputa|controversia)" + _T + r"{0,3} (?:su|con|a|presso|tramite|alla|in|via) (?:la |mia |la mia )?" + _ACT_IT,
     # NL
-    r"\bterugboek\w*\b", r"\bstorneren\b", r"\b(betaling|afschrijving)\b.{0,40}\bterug(draaien|halen|vorderen)\b",
+    r"\bterugboek\w*\b", r"\bstorneren\b",
     r"\b(betaling|afschrijving)\b.{0,30}\bbetwist\w*\b", r"\bbetwist\w*\b.{0,30}\b(betaling|afschrijving)\b",
-    r"\bterug(draaien|vorderen)\b.{0,10}\bbij (mijn|de) bank\b",
+    r"\b(?:mijn|m'n|mn|de|onze|via|bij|door|met) " + _BANK_NL + r"(?: " + _NOT_SAYS_NL + r"){0,6} " + _REV_NL,
+    r"\b(?:(?:mijn|m'n|mn|de|onze|via|bij|door|met) )?(?:visa|mastercard|amex|creditcardmaatschappij|rabobank)(?: " + _NOT_SAYS_NL + r"){0,6} " + _REV_NL,
+    r"\b(?:paypal|klarna)(?: " + _NOT_SAYS_NL + r"){0,6} " + _REV_NL_PSP,
+    r"\b" + _REV_NL + _T + r"{0,2} (?:bij|door|via) (?:mijn |m'n |mn |de )?(?:" + _BANK_NL + r"|visa|mastercard|amex)\b",
+    r"\b(?:geschil|claim|dispuut|terugvordering)" + _T + r"{0,2} (?:bij|via|met) (?:mijn |m'n |mn |de )?(?:" + _BANK_NL + r"|visa|mastercard|amex|paypal|klarna)\b",
     # PT
-    r"\bestorno\b", r"\bcontest\w* (a|o|esta|este) (cobranca|pagamento|compra|transacao)\b",
+    r"\bcontest\w* (a|o|esta|este) (cobranca|pagamento|compra|transacao)\b",
+    r"\b(?:ped\w*|peco|peca|dizer|disse|digo|ligar|liguei|ligo|contact\w*|acion\w*|mandar|mandei|mando|fazer|fiz)"
+    r"(?: (?:a|ao|o|para o|pro|a minha|ao meu|o meu|com o|a empresa|o emissor)){0,2} " + _ACT_PT + r"(?: (?:para|que|pra|a|de))?(?: (?:me|o|a|lhe|nos)){0,2} " + _REV_PT,
+    r"\b(?:o meu|meu|o|a minha|a) " + _ACT_PT + r"(?: (?:me|vai|ja|pode|deve|esta|vao|ira|iria|podera|poderia|tem de|tem que|quer)){1,3}"
+    + _T + r"{0,2} " + _REV_PT_SUBJ,
+    r"\b" + _REV_PT_P + _T + r"{0,3} (?:pelo|pela|atraves do|atraves da|via|junto ao|junto do|junto da|com o|com a) (?:meu |minha )?" + _BANK_PT,
+    r"\b(?:disputa|reclamacao|contestacao)" + _T + r"{0,2} (?:no|na|com o|com a|junto ao|junto a|pelo|pela) (?:meu |minha )?" + _ACT_PT,
+    r"\bestorno" + _T + r"{0,4} (?:ao|do|no|pelo|com o|junto ao|junto do|a|a minha|na) (?:meu )?" + _ACT_PT,
 )
+# A word of the clause that is not a negation or a contrast: "cancel the order, not the subscription", "cancel
+# this week's delivery but keep my subscription", "abonnement niet opzeggen" stay quiet.
+_T_SUB = (r"(?: (?!(?:not|but|keep|pas|sauf|no|solo|non|ma|nicht|nur|sondern|niet|maar|alleen|nao|so|mas)\b)"
+          r"[\w'-]{1,20})")
+# A cancelling verb right after "I don't want to / no quiero / non voglio / não quero / pas" is a refusal.
+_NOT_BEFORE = (r"(?<!not )(?<!n't want to )(?<!not want to )(?<!pas )(?<!no quiero )(?<!no queremos )(?<!non voglio )"
+               r"(?<!non vogliamo )(?<!nao quero )(?<!nicht )(?<!niet )")
+_SUB_EN = (r"(?:subs?cr?i?ptions?|membership|plan|auto-?renew\w*|recurring (?:payments?|charges?|orders?|deliver\w*)"
+           r"|(?:monthly|weekly) (?:box|delivery|deliveries|plan)|club)\b")
+_SUB_FR = r"(?:abonnement|abo|adhesion|formule|renouvellement automatique|reconduction|prelevements? automatiques?)\b"
+_SUB_ES = r"(?:suscripcion\w*|subscripcion\w*|membresia|plan|renovacion automatica|club|cuota mensual)\b"
+_SUB_DE = r"(?:\w{0,12}abos?|abonnement\w*|mitgliedschaft|vertrag|(?:automatische )?verlangerung)\b"
+_SUB_IT = (r"(?:abbonament\w*|iscrizione(?! (?:alla|dalla) (?:newsletter|mailing))|sottoscrizione|piano|rinnovo automatico"
+           r"|membership)\b")
+_SUB_NL = r"(?:abonnement|abbonement|abo|lidmaatschap|maandbox|(?:automatische )?verlenging)\b"
+_SUB_PT = r"(?:assinatura|subscricao|plano|adesao|renovacao automatica|mensalidade)\b"
+_ART = r" (?:l'|dell'|all'|d'|un')?"  # "l'abonnement", "dell'abbonamento"
 _SUBSCRIPTION = _rx(
-    r"\b(cancel\w*|end|ending|stop|stopping|terminate|terminating)\b.{0,20}\b(subscriptions?|membership|plan|auto-?renew\w*|recurring (payments?|charges?|orders?))\b",
-    r"\b(subscriptions?|membership)\b.{0,15}\bcancel\w*\b",
-    r"\b(resili\w*|annul\w*|arret\w*|mettre fin a)\b.{0,25}\babonnement\b", r"\babonnement\b.{0,15}\b(resili\w*|annul\w*)\b",
-    r"\b(cancel\w*|anul\w*|dar(me)? de baja|baja)\b.{0,25}\bsuscripcion\w*\b", r"\bsuscripcion\w*\b.{0,15}\b(cancel\w*|baja)\b",
-    r"\bk(u|ue)ndig\w*\b.{0,30}\b(abo|abos|abonnement\w*|mitgliedschaft|vertrag)\b",
-    r"\b(abo|abos|abonnement\w*|mitgliedschaft)\b.{0,30}\bk(u|ue)ndig\w*\b",
-    r"\b(disd\w+|annull\w+|cancell\w+|interromp\w+)\b.{0,30}\babbonament\w*\b", r"\babbonament\w*\b.{0,15}\b(disd\w+|annull\w+)\b",
-    r"\b(opzeg\w*|zeg\w*|stopzet\w*|beeindig\w*|annuleer\w*|annuleren)\b.{0,30}\b(abonnement|lidmaatschap)\b",
-    r"\b(abonnement|lidmaatschap)\b.{0,30}\b(opzeggen|op|stopzetten|beeindigen|annuleren)\b",
-    r"\b(cancel\w+|anul\w+|terminar|rescind\w+)\b.{0,30}\b(assinatura|subscricao)\b",
+    r"\b" + _NOT_BEFORE + r"(?:cancel\w*|end|ending|stop|stopping|terminate|terminating|turn(?:ing)? off|switch(?:ing)? off|disable"
+    r"|don't renew|do not renew|unsubscribe me from|quit|no longer (?:want|need))" + _T_SUB + r"{0,4}[ /-]" + _SUB_EN,
+    r"\b(?:subscriptions?|membership)\b.{0,15}\b" + _NOT_BEFORE + r"cancel\w*",
+    r"\bstop (?:charging|billing) me (?:every|each) (?:month|week)\b",
+    # FR
+    r"\b" + _NOT_BEFORE + r"(?:resili\w*|annul\w*|arret\w*|mettre fin a|mets fin a|desactiv\w*|stopp\w*|desabonn\w*|ne renouvel\w* pas)"
+    + _T_SUB + r"{0,4}" + _ART + _SUB_FR,
+    r"\bdesabonn\w*" + _T_SUB + r"{0,4} (?:box|club)\b",
+    r"\babonnement\b.{0,15}\b(resili\w*|annul\w*)\b",
+    r"\bne (?:veux|souhaite) plus (?:etre|me faire) preleve\w*", r"\barret\w* de (?:me )?prelever\b",
+    # ES
+    r"\b" + _NOT_BEFORE + r"(?:cancel\w*|anul\w*|(?:dar|dad|doy|da)\w* de baja|baja|termin\w*|desactiv\w*|no (?:quiero que )?se renueve|no renov\w*)"
+    + _T_SUB + r"{0,4} " + _SUB_ES,
+    r"\bsuscripcion\w*\b.{0,15}\b(cancel\w*|baja)\b",
+    r"\bdej\w* de cobrar\w*(?: \w+)? (?:cada|todos los|al) mes\b",
+    # DE
+    r"\b" + _NOT_BEFORE + r"(?:k(?:u|ue)ndig\w*|beend\w*|abbestell\w*|stopp\w*|deaktivier\w*)" + _T_SUB + r"{0,4} " + _SUB_DE,
+    r"\b" + _SUB_DE + _T_SUB + r"{0,4} (?:k(?:u|ue)ndig\w*|beend\w*|abbestell\w*|stopp\w*|deaktivier\w*|abschalt\w*|ausschalt\w*"
+    r"|aufheb\w*|raus)\b",
+    r"\b(?:hort|horen sie) auf,? (?:jeden monat|monatlich) ab(?:zu)?buch\w*", r"\bnicht mehr (?:jeden monat|monatlich) ab(?:zu)?buch\w*",
+    # IT
+    r"\b" + _NOT_BEFORE + r"(?:disd\w+|annull\w+|cancell\w+|interromp\w+|disattiv\w+|chiud\w+)" + _T_SUB + r"{0,4}" + _ART + _SUB_IT,
+    r"\babbonament\w*\b.{0,15}\b(disd\w+|annull\w+)\b",
+    r"\bnon voglio piu pagare (?:ogni|al) mese\b",
+    # NL
+    r"\b" + _NOT_BEFORE + r"(?:opzeg\w*|zeg\w*|stopzet\w*|beeindig\w*|annuleer\w*|annuleren|uitzet\w*)" + _T_SUB + r"{0,4} " + _SUB_NL,
+    r"\b" + _SUB_NL + _T_SUB + r"{0,4} (?:opzeggen|op|stopzetten|stop|stoppen|beeindigen|annuleren|uitzetten|niet verlengen)\b",
+    r"\b(?:stop|stoppen) met (?:elke|iedere) maand (?:afschrijven|af te schrijven)\b",
+    # PT
+    r"\b" + _NOT_BEFORE + r"(?:cancel\w*|anul\w*|terminar|rescind\w*|encerr\w*|desativ\w*|sair d[ao]|nao (?:quero )?renovar)"
+    + _T_SUB + r"{0,4} " + _SUB_PT,
+    r"\b(?:parem|parar|pare) de (?:me )?cobrar (?:todo|todos os|cada) mes\b",
 )
 _LEGAL = _rx(
     r"\b(lawyer|attorney|solicitor|legal action|lawsuit|suing|small claims|in court|to court)\b",
     r"\b(i|we|will|i'll|going to|gonna) sue\b", r"\bsue (you|your)\b",
     r"\b(consumer protection|trading standards|ombudsman|better business bureau|bbb)\b",
     r"\b(report|reporting) you to\b",
-    r"\b(avocat|poursuites|tribunal|action en justice|porter plainte|porte plainte|depose plainte|repression des fraudes|dgccrf)\b",
+    r"\blegal (?:steps|proceedings|advice|team|department|route|measures|counsel|representative)\b",
+    r"\b(?:class action|letter before action|letter before claim|citizens advice|federal trade commission)\b",
+    r"\b(?:report|reporting|complain\w*|contact\w*|file\w*)\b(?: [\w']{1,20}){0,3} (?:the )?(?:ftc|cma|attorney general)\b",
+    # FR: "avocat" is also an avocado, so a lawyer is "mon avocat", "un avocat" consulted or who acts
+    r"\b(poursuites|tribunal|tribunaux|action en justice|repression des fraudes|dgccrf)\b",
+    r"\bport\w* plainte\b", r"\bdepos\w* (?:une )?plainte\b",
+    r"\b(?:mon|notre|nos|mes) avocats?\b", r"\b(?:consult\w*|contact\w*|pren\w*|saisi\w*|appel\w*|voir|par|chez|a) (?:un|mon) avocat\b",
+    r"\bavocat (?:va|vous|sera|est saisi|prendra|s'en occupe)\b",
+    r"\b(?:saisi\w*|recours a) (?:la justice|le juge|le mediateur|les tribunaux)\b", r"\bprocedure (?:judiciaire|en justice)\b",
+    r"\bmediateur de la consommation\b", r"\bmise en demeure\b", r"\b(?:huissier|commissaire de justice)\b",
+    # ES
     r"\b(abogad[oa]|tribunales|juzgado|demandar\w*|os denunciare|voy a denunciar\w*|denunciar\w* a consumo|oficina de consumo|omic|facua)\b",
-    r"\b(anwalt|anwaltin|rechtsanwalt\w*|klage|verklagen|verklage|gericht|verbraucherzentrale)\b",
-    r"\b(avvocat[oa]|tribunale|fare causa|faro causa|vie legali|denunc\w+|associazion\w* (dei )?consumatori|codacons)\b",
-    r"\b(advocaat|rechter|rechtszaak|aanklagen|juridische stappen|consumentenbond|geschillencommissie)\b",
-    r"\b(advogad[oa]|processar|tribunal|acao judicial|livro de reclamacoes|deco proteste|apresentar queixa)\b",
+    r"\b(?:llevar\w*|llevare|ir\w*|ire) a juicio\b", r"\b(?:acciones|medidas) (?:legales|judiciales)\b",
+    r"\b(?:poner|pondre|presentar\w*|interpon\w*) (?:una )?denuncia\b", r"\b(?:ante|a) consumo\b",
+    r"\bhoja de reclamaciones\b", r"\bburofax\b",
+    # DE: "Gericht" is also a dish, so the court is "vor / zu / ans Gericht" or "gerichtlich"
+    r"\b(anwalt|anwaltin|rechtsanwalt\w*|klage|verklagen|verklage|verbraucherzentrale)\b",
+    r"\b(?:vor|zu|ans|beim|vors) gericht\b", r"\bgericht (?:ziehen|gehen|bringen)\b", r"\bgerichtlich\w*\b", r"\bamtsgericht\b",
+    r"\b(?:rechtliche|juristische|gerichtliche) schritte\b", r"\b(?:erstatte|erstatten|stelle|stellen) (?:\w+ )?anzeige\b",
+    r"\banzeige (?:erstatten|stellen|gegen)\b", r"\bzeige (?:sie|euch|dich|ihre firma) an\b", r"\bschlichtungsstelle\b",
+    # IT: "denuncia" names the courier's loss report too ("denuncia di smarrimento")
+    r"\b(avvocat[oa]|tribunale|fare causa|faro causa|vie legali|associazion\w* (dei )?consumatori|codacons)\b",
+    r"\b(?:vi|ti) denunc\w*\b", r"\bdenuncer\w*\b", r"\b(?:fare|faro|fatto|presentare|presentero|sporgere|sporgero) (?:una )?denuncia\b(?! di smarrimento)",
+    r"\bdenuncia (?:ai carabinieri|alla polizia|alla guardia di finanza)\b",
+    r"\b(?:azioni|vie|misure|passi) legali\b", r"\bgiudice di pace\b", r"\b(?:mio|il mio|un) legale\b", r"\bdiffida\b",
+    r"\bagcm\b", r"\b(?:all'|al |all )antitrust\b",  # "segnalerò all'Antitrust", not "an antitrust suit"
+    # NL: "rechter" is also the right one ("de rechter schoen"), "advocaat" a liqueur
+    r"\b(rechtszaak|aanklagen|juridische stappen|consumentenbond|geschillencommissie)\b",
+    r"\b(?:naar|voor|bij) de rechter\b", r"\b(?:mijn|onze|een) advocaat (?:in|inschakelen|nemen|neemt|gaat|heeft|zal|stuurt)\b",
+    r"\b(?:mijn|onze) advocaat\b", r"\b(?:schakel\w*|neem\w*|bel\w*) (?:een|mijn) advocaat\b",
+    r"\b(?:doe|doen|deed|gedaan) (?:\w+ )?aangifte\b", r"\baangifte (?:doen|tegen)\b", r"\bjuridisch loket\b", r"\bingebrekestelling\b",
+    r"\b(?:meld\w*|klacht\w*|stap\w*)\b(?: [\w']{1,20}){0,3} (?:bij|naar) de acm\b",
+    # PT: "processar" also processes a payment, so the lawsuit is "processar vocês / vos processar"
+    r"\b(advogad[oa]|tribunal|acao judicial|livro de reclamacoes|deco proteste|apresentar queixa)\b",
+    r"\bprocessar (?:voces|vos|a (?:loja|empresa)|a vossa \w+|os|te)\b", r"\b(?:vos|os|te|lhes) processar\b",
+    r"\b(?:abrir|abro|abrirei|meter|entrar com) (?:um )?processo\b", r"\bprocesso (?:contra|judicial)\b",
+    r"\b(?:medidas|acoes) (?:legais|judiciais)\b", r"\bprocon\b", r"\bjulgado de paz\b",
 )
 _REPEATED = _rx(
     r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) (time|email|message|request)\b",
