@@ -14,6 +14,13 @@ The verdict maps to the triage labels: ``very_negative`` when P(angry) ≥ 0.5, 
 P(angry) + P(negative) ≥ 0.5, ``positive`` when P(positive) ≥ 0.5, else ``neutral``; the score
 is P(positive) − P(angry) − P(negative) in [-1, 1]. Threat signals (legal action, chargeback)
 make a message at least negative whatever the model says.
+
+A negative verdict also needs the message to be near the angry/negative training examples, like the
+intent classifier's kNN floor: when the mean cosine of its :data:`KNN_K` nearest angry/negative
+examples falls more than :data:`KNN_MARGIN` below that of its nearest neutral/positive ones, the
+regression is extrapolating (a thank-you closing read as the "Perfect, a broken lamp" sarcasm whose
+nearest examples are all thanks) and the verdict is damped to neutral (score 0), unless the message
+is shouting (folded before embedding, so invisible to the neighbours).
 """
 
 from __future__ import annotations
@@ -48,6 +55,13 @@ C = 64.0
 # What a cached head was fitted with besides its examples and embedding model (the cache key): another
 # regularisation or feature recipe must refit, not reuse it (get_sentiment_model).
 HEAD_RECIPE = f"logreg-C{C}-balanced+vader+shouting+burst"
+# The neighbour check (module docstring), chosen on the tuning set and the examples' grouped CV
+# (docs/measurements.md, fifteenth session): tuning neutral read negative 10 -> 3 of 329, angry 125 -> 124
+# of 140; CV neutral 4 -> 1 of 198, angry 98 of 142 both. It reads the training vectors at prediction
+# time, not the fitted head, so the head's cache key (HEAD_RECIPE) is unchanged.
+KNN_K = 5
+KNN_MARGIN = 0.05
+NEGATIVE_CLASSES = ("angry", "negative")
 _BURST = re.compile(r"[!?]{2,}")
 
 
@@ -135,6 +149,28 @@ class SentimentModel:
     def __init__(self, head: Head | None = None) -> None:
         self.head = head
         self.classes_: list[str] = [str(c) for c in head.classes] if head is not None else []
+        # Unit training vectors of the angry/negative examples and of the others (the neighbour check).
+        self._near: tuple[np.ndarray, np.ndarray] | None = None
+
+    def set_neighbours(self, labels: Sequence[str], emb: np.ndarray) -> SentimentModel:
+        """Keep the training vectors the neighbour check compares a message with (module docstring)."""
+        vecs = _unit(_first_model(np.asarray(emb, dtype=np.float32)))
+        neg = np.isin(np.asarray(list(labels)), NEGATIVE_CLASSES)
+        self._near = (vecs[neg], vecs[~neg]) if neg.sum() >= KNN_K and (~neg).sum() >= KNN_K else None
+        return self
+
+    def neighbour_margin(self, emb: np.ndarray) -> np.ndarray | None:
+        """Per text: mean cosine of its KNN_K nearest angry/negative examples minus that of its KNN_K
+        nearest others (None without training vectors)."""
+        if self._near is None:
+            return None
+        q = _unit(_first_model(np.asarray(emb, dtype=np.float32)))
+
+        def top(vecs: np.ndarray) -> np.ndarray:
+            sims = q @ vecs.T
+            return -np.sort(-sims, axis=1)[:, :KNN_K].mean(axis=1)
+
+        return top(self._near[0]) - top(self._near[1])
 
     def fit(self, texts: Sequence[str], labels: Sequence[str], emb: np.ndarray) -> SentimentModel:
         """Fit on ``texts``/``labels`` with their precomputed embeddings."""
@@ -147,7 +183,7 @@ class SentimentModel:
         clf.fit(features(texts, emb), list(labels))
         self.head = Head.from_sklearn(clf)
         self.classes_ = [str(c) for c in self.head.classes]
-        return self
+        return self.set_neighbours(labels, emb)
 
     def proba(self, texts: Sequence[str], emb: np.ndarray) -> dict[str, np.ndarray]:
         """Class probabilities per text, keyed by class name (absent classes are zeros)."""
@@ -162,6 +198,7 @@ class SentimentModel:
     def verdicts(self, texts: Sequence[str], emb: np.ndarray) -> list[tuple[str, float]]:
         """(label, score) per text; see the module docstring for the mapping."""
         p = self.proba(texts, emb)
+        margin = self.neighbour_margin(emb)
         out = []
         for i in range(len(texts)):
             angry, neg, pos = float(p["angry"][i]), float(p["negative"][i]), float(p["positive"][i])
@@ -173,8 +210,17 @@ class SentimentModel:
                 label = "positive"
             else:
                 label = "neutral"
-            out.append((label, round(pos - angry - neg, 4)))
+            score = round(pos - angry - neg, 4)
+            # Shouting is folded before embedding (local_classifier._unshout), so the neighbours cannot see it.
+            if label in ("negative", "very_negative") and margin is not None and margin[i] < -KNN_MARGIN \
+                    and not is_shouting(texts[i]):
+                label, score = "neutral", 0.0  # nearer the calm examples than the regression says
+            out.append((label, score))
         return out
+
+
+def _unit(vecs: np.ndarray) -> np.ndarray:
+    return vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
 
 
 def _embed_reusing(texts: list[str], embed, known: tuple[Sequence[str], np.ndarray] | None) -> np.ndarray:
@@ -279,7 +325,7 @@ def get_sentiment_model(cfg: Config | None, embed, known: tuple[Sequence[str], n
                     _save_embeddings(cache_dir, key, emb)
             head = _disk_head(cache_dir, key, _first_model(emb).shape[1]) if cached else None
             if head is not None:
-                model = SentimentModel(head)
+                model = SentimentModel(head).set_neighbours([lab for _, lab in rows], emb)
             else:
                 model = SentimentModel().fit(texts, [lab for _, lab in rows], emb)
                 if cache_dir is not None:

@@ -118,3 +118,100 @@ def test_restart_reuses_the_training_embeddings(cfg, tmp_path):
     sent._models.clear()
     sent.get_sentiment_model(cfg, counting, cache_dir=tmp_path)
     assert sum(calls) == len({t for t, _ in sent.training_examples(cfg)})
+    assert again.verdicts(probe, emb) == first.verdicts(probe, emb)  # the cached head keeps the neighbour check
+    sent._models.clear()  # fitted on triage vectors here: later tests refit on the sentiment vectors
+    sent._last = None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Sarcasm opens like a thank-you closing: the neighbour check must not calm it down.
+        "Perfect, another broken lamp, thanks for nothing.",
+        "Parfait, encore une lampe cassée, merci pour rien.",
+        "Perfecto, otra lámpara rota, gracias por nada.",
+        "Perfekt, schon wieder eine kaputte Lampe, danke für nichts.",
+        "Perfetto, un'altra lampada rotta, grazie di niente.",
+        "Perfect, weer een kapotte lamp, bedankt voor niets.",
+        "Perfeito, mais um candeeiro partido, obrigado por nada.",
+        "Oh great, my refund has vanished again. Wonderful service, well done.",
+        "Super, mon remboursement a encore disparu. Service formidable, bravo.",
+    ],
+)
+def test_sarcasm_stays_negative(cfg, text):
+    assert sentiment(text, cfg)[0] in NEGATIVE
+
+
+CLOSINGS = [
+    "That's everything I needed, thanks a lot. Have a lovely Sunday!",
+    "C'est tout ce qu'il me fallait, merci beaucoup. Bon dimanche !",
+    "Es todo lo que necesitaba, muchas gracias. ¡Feliz domingo!",
+    "Das ist alles, was ich brauchte, vielen Dank. Schönen Sonntag noch!",
+    "È tutto quello che mi serviva, grazie mille. Buona domenica!",
+    "Dat is alles wat ik nodig had, heel erg bedankt. Fijne zondag!",
+    "É tudo o que precisava, muito obrigado. Bom domingo!",
+    "Perfect, that sorts it. Thanks and enjoy your evening!",
+    "Parfait, ça règle tout. Merci et bonne soirée !",
+    "Perfekt, damit ist alles geklärt. Danke und schönen Abend!",
+]
+
+
+def test_thank_you_closings_rarely_escalate(cfg):
+    # very_negative pages Slack (config/rules.yaml on_very_negative). Without the neighbour check 5 of these 10
+    # closings read very_negative; with it 2 (DE "Schönen Sonntag noch", FR "Parfait, ça règle tout") still do.
+    very = [t for t in CLOSINGS if sentiment(t, cfg)[0] == "very_negative"]
+    assert len(very) <= 2, very
+
+
+class _FixedProba:
+    """A model whose regression always says ``p``: only the neighbour check decides."""
+
+    def __init__(self, p: dict[str, float]):
+        self.p = p
+
+    def __call__(self, texts, emb):
+        import numpy as np
+
+        return {c: np.full(len(texts), self.p.get(c, 0.0)) for c in ("angry", "negative", "neutral", "positive")}
+
+
+def _toy_model(p: dict[str, float]):
+    import numpy as np
+
+    from pipeline.sentiment import KNN_K, SentimentModel
+
+    rng = np.random.default_rng(0)
+    angry_dir, calm_dir = np.eye(8)[0], np.eye(8)[1]
+    angry = angry_dir + 0.05 * rng.standard_normal((KNN_K + 2, 8))
+    calm = calm_dir + 0.05 * rng.standard_normal((KNN_K + 4, 8))
+    labels = ["angry"] * (KNN_K + 1) + ["negative"] + ["neutral"] * (KNN_K + 2) + ["positive"] * 2
+    model = SentimentModel().set_neighbours(labels, np.vstack([angry, calm]))
+    model.proba = _FixedProba(p)
+    return model, angry_dir, calm_dir
+
+
+def test_neighbour_check_damps_a_verdict_far_from_every_angry_example():
+    import numpy as np
+
+    model, angry_dir, calm_dir = _toy_model({"angry": 0.8, "negative": 0.1, "neutral": 0.1})
+    near_angry = (angry_dir + 0.2 * calm_dir)[None, :]
+    near_calm = (calm_dir + 0.2 * angry_dir)[None, :]
+    halfway = (angry_dir + calm_dir)[None, :]
+    assert model.verdicts(["x"], near_angry) == [("very_negative", -0.9)]
+    assert model.verdicts(["x"], near_calm) == [("neutral", 0.0)]
+    assert model.verdicts(["x"], halfway)[0][0] == "very_negative"  # a tie is no reason to doubt the regression
+    margin = model.neighbour_margin(np.vstack([near_angry, near_calm]))
+    assert margin[0] > 0 > margin[1]
+
+
+def test_neighbour_check_leaves_calm_verdicts_and_unfitted_neighbours_alone():
+    import numpy as np
+
+    from pipeline.sentiment import SentimentModel
+
+    model, angry_dir, calm_dir = _toy_model({"positive": 0.7, "neutral": 0.3})
+    assert model.verdicts(["x"], angry_dir[None, :]) == [("positive", 0.7)]  # only negative verdicts are damped
+    bare = SentimentModel()
+    bare.proba = _FixedProba({"angry": 0.6, "neutral": 0.4})
+    assert bare.neighbour_margin(np.ones((1, 8))) is None
+    assert bare.verdicts(["x"], calm_dir[None, :]) == [("very_negative", -0.6)]  # no training vectors: no check

@@ -1,9 +1,10 @@
-"""The held-out sentiment set (bench/data/sentiment_heldout.csv) is well formed and apart.
+"""The held-out sentiment sets (bench/data/sentiment_heldout.csv, sentiment_heldout2.csv) are well formed and apart.
 
-It reports (``bench/sentiment_tuning.py --set heldout``, run once per version at the end), so it
+They report (``bench/sentiment_tuning.py --set heldout|heldout2``, run once per version at the end), so they
 must share no message with what the model learns from (the shipped sentiment examples, the
 intents' examples) nor with the tuning set the choices are made on: a row copied into either
-would make the held-out figure a tuned one.
+would make the held-out figure a tuned one. ``sentiment_heldout2.csv`` is also kept from being a
+near copy (token Jaccard) of any of those, nor of the first held-out set.
 """
 
 from __future__ import annotations
@@ -16,15 +17,35 @@ from tests.pipeline.test_sentiment_tuning_set import _csv_texts, _norm, check_we
 
 ROOT = Path(__file__).resolve().parents[2]
 HELDOUT = ROOT / "bench" / "data" / "sentiment_heldout.csv"
+HELDOUT2 = ROOT / "bench" / "data" / "sentiment_heldout2.csv"
 KINDS = {
     "angry": {"complaint", "review_threat", "chargeback", "legal", "sarcasm", "shouting", "repeated"},
     "neutral": {"closing", "ack", "thanks", "problem", "autoreply", "question", "ignore"},
 }
+NEAR = 0.6  # token Jaccard at or above which two messages count as one reworded (heldout2's largest: 0.50)
 
 
-@pytest.fixture(scope="module")
-def rows() -> list[dict[str, str]]:
-    return read_rows(HELDOUT)
+def _tokens(text: str) -> frozenset[str]:
+    return frozenset(_norm(text).split())
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
+def _learned_and_tuned() -> dict[str, list[str]]:
+    from pipeline.config import load_config
+
+    return {
+        "pipeline/data/sentiment_examples.csv": _csv_texts(ROOT / "pipeline" / "data" / "sentiment_examples.csv"),
+        "tests/fixtures/sentiment_tuning_set.csv": _csv_texts(ROOT / "tests" / "fixtures" / "sentiment_tuning_set.csv"),
+        "config/intents.yaml": [ex for i in load_config(ROOT / "config").intents.intents.values() for ex in i.examples],
+    }
+
+
+@pytest.fixture(scope="module", params=[HELDOUT, HELDOUT2], ids=["heldout", "heldout2"])
+def rows(request) -> list[dict[str, str]]:
+    return read_rows(request.param)
 
 
 def test_well_formed(rows):
@@ -32,15 +53,25 @@ def test_well_formed(rows):
 
 
 def test_disjoint_from_training_and_tuning(rows):
-    from pipeline.config import load_config
-
     mine = {_norm(r["text"]) for r in rows}
-    others = {
-        "pipeline/data/sentiment_examples.csv": _csv_texts(ROOT / "pipeline" / "data" / "sentiment_examples.csv"),
-        "tests/fixtures/sentiment_tuning_set.csv": _csv_texts(ROOT / "tests" / "fixtures" / "sentiment_tuning_set.csv"),
-        "config/intents.yaml": [ex for i in load_config(ROOT / "config").intents.intents.values() for ex in i.examples],
-    }
-    for name, texts in others.items():
+    for name, texts in _learned_and_tuned().items():
         assert texts, name  # a renamed column or an empty file would make the check vacuous
         shared = mine & {_norm(t) for t in texts}
         assert not shared, f"{name} shares {len(shared)} message(s) with the held-out set"
+
+
+def test_heldout2_is_no_rewording_of_training_tuning_or_heldout():
+    others = _learned_and_tuned()
+    others["bench/data/sentiment_heldout.csv"] = _csv_texts(HELDOUT)
+    theirs = [(name, t, _tokens(t)) for name, texts in others.items() for t in texts]
+    near = []
+    for r in read_rows(HELDOUT2):
+        mine = _tokens(r["text"])
+        near += [(r["text"], name, t) for name, t, toks in theirs if _jaccard(mine, toks) >= NEAR]
+    assert not near, near[:5]
+
+
+def test_jaccard_flags_a_reworded_message():
+    a = _tokens("ok perfect thx! 👍")
+    assert _jaccard(a, _tokens("OK, perfect, thx!")) >= NEAR
+    assert _jaccard(a, _tokens("ok thanks, where is my order?")) < NEAR
