@@ -1,7 +1,7 @@
 """Retrieval on an outside help-centre benchmark (doc2dial / MultiDoc2Dial, MTRAG), with the product's defaults.
 
     python bench/helpcentre_eval.py PATH [--split validation] [--limit 0] [--first-turn-only]
-    python bench/helpcentre_eval.py MTRAG_PATH --domain govt|cloud [--queries rewrite|lastturn]
+    python bench/helpcentre_eval.py MTRAG_PATH --domain govt|cloud [--queries rewrite|lastturn] [--context none|prev|prev+agent|product]
 
 ``PATH`` is a folder holding the public data files (never committed here; the data set's licence
 is CC BY 3.0, https://doc2dial.github.io/): either MultiDoc2Dial's ``multidoc2dial_doc.json`` +
