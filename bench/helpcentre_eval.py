@@ -1,7 +1,7 @@
 """Retrieval on an outside help-centre benchmark (doc2dial / MultiDoc2Dial, MTRAG), with the product's defaults.
 
     python bench/helpcentre_eval.py PATH [--split validation] [--limit 0] [--first-turn-only]
-    python bench/helpcentre_eval.py MTRAG_PATH --domain govt|cloud [--queries rewrite|lastturn]
+    python bench/helpcentre_eval.py MTRAG_PATH --domain govt|cloud [--queries rewrite|lastturn] [--context none|prev|prev+agent|product]
 
 ``PATH`` is a folder holding the public data files (never committed here; the data set's licence
 is CC BY 3.0, https://doc2dial.github.io/): either MultiDoc2Dial's ``multidoc2dial_doc.json`` +
@@ -80,12 +80,16 @@ def _load(path: Path, split: str) -> tuple[dict[str, dict[str, Any]], list[tuple
     return docs, questions
 
 
-def _load_mtrag(path: Path, domain: str, queries: str,
-                first_turn_only: bool) -> tuple[dict[str, dict[str, Any]], list[tuple[str, set[str]]]]:
-    """(pages by id, [(question, answering page ids)]) from an MTRAG checkout."""
+def _load_mtrag(path: Path, domain: str, queries: str, first_turn_only: bool
+                ) -> tuple[dict[str, dict[str, Any]], list[tuple[str, set[str]]], list[tuple[str, str]]]:
+    """(pages by id, [(question, answering page ids)], [(previous user turn, agent's reply to it)] in the
+    same order, ``("", "")`` on a first turn) from an MTRAG checkout."""
     passages: dict[str, dict[str, Any]] = {}
+    turns: dict[str, tuple[str, str]] = {}  # task id -> (the user's turn as typed, the agent's reply)
     for f in sorted((path / "cleaned_data/tasks" / domain).glob("*.json")):
         task = json.loads(f.read_text(encoding="utf-8"))
+        turns[str(task.get("task_id") or f.stem)] = (str((task.get("user") or {}).get("text") or "").strip(),
+                                                     str((task.get("agent") or {}).get("text") or "").strip())
         for c in (task.get("agent") or {}).get("contexts") or []:
             passages[c["document_id"]] = c
     by_page: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
@@ -111,16 +115,47 @@ def _load_mtrag(path: Path, domain: str, queries: str,
         qid, pid, _score = line.split("\t")
         gold.setdefault(qid, set()).add(pid.rsplit("-", 2)[0])
     out: list[tuple[str, set[str]]] = []
+    context: list[tuple[str, str]] = []
     qfile = path / "human/retrieval_tasks" / domain / f"{domain}_{queries}.jsonl"
-    for line in qfile.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    rows = [json.loads(line) for line in qfile.read_text(encoding="utf-8").splitlines()]
+    # the rewrite file prefixes every turn with its speaker
+    texts = {row["_id"]: row["text"].replace("|user|:", " ").strip().strip('"').strip() for row in rows}
+    for row in rows:
         if row["_id"] not in gold or (first_turn_only and not row["_id"].endswith("<::>1")):
             continue
-        # the rewrite file prefixes every turn with its speaker
-        text = row["text"].replace("|user|:", " ").strip().strip('"').strip()
+        text = texts[row["_id"]]
         if text:
+            conv, _, turn = row["_id"].rpartition("<::>")
+            before = f"{conv}<::>{int(turn) - 1}"
+            user, agent = turns.get(before, ("", ""))
+            # the previous turn as this file words it (a rewrite: its standalone rewrite), else as typed
+            context.append((texts.get(before) or user, agent))
             out.append((text, gold[row["_id"]]))
-    return docs, out
+    return docs, out, context
+
+
+CONTEXT_CHARS = 400  # each earlier turn is clipped to its last this many characters
+
+
+def _with_context(question: str, context: tuple[str, str], how: str) -> str:
+    """The query for ``question`` with the conversation before it (``--context``)."""
+    user, agent = context
+    if how == "none" or not user:
+        return question
+    earlier = [user[-CONTEXT_CHARS:]] + ([agent[-CONTEXT_CHARS:]] if how == "prev+agent" and agent else [])
+    return "\n\n".join(earlier + [question])
+
+
+def _earlier(question: str, previous: str) -> str:
+    """The previous turn as the product reads a ticket's earlier customer message (clipped)."""
+    from pipeline.models import CUSTOMER, Message, Ticket
+    from pipeline.normalize import earlier_message
+
+    if not previous:
+        return ""
+    ticket = Ticket(platform="bench", id="1", messages=[Message(id="1", author_role=CUSTOMER, body_text=previous),
+                                                        Message(id="2", author_role=CUSTOMER, body_text=question)])
+    return earlier_message(ticket, "2")
 
 
 def _documents(docs: dict[str, dict[str, Any]]) -> list[Any]:
@@ -144,15 +179,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--domain", choices=["govt", "cloud", "fiqa", "clapnq"], default=None,
                     help="PATH is an MTRAG checkout: this domain's questions and cited passages")
     ap.add_argument("--queries", choices=["rewrite", "lastturn"], default="rewrite", help="MTRAG only")
+    ap.add_argument("--context", choices=["none", "prev", "prev+agent", "product"], default="none",
+                    help="MTRAG only: the query also holds the conversation before the turn: the user's previous "
+                         "turn (prev), and the agent's reply to it (prev+agent), each clipped (see _with_context); "
+                         "product: the product's rule (pipeline.draft.retrieve: a follow-up that leans on the "
+                         "previous turn is searched again with it and the two rankings fused)")
     ap.add_argument("--store", default=None,
                     help="keep the ingested chroma folder here and reuse it on later runs (retrieval-only changes)")
     ap.add_argument("--misses", type=int, default=0, help="print this many questions the product's path missed at 3")
     args = ap.parse_args(argv)
 
     questions: list[tuple[str, set[str]]]
+    context: list[tuple[str, str]] = []
     if args.domain:
-        docs, questions = _load_mtrag(Path(args.path), args.domain, args.queries, args.first_turn_only)
-        args.split = f"MTRAG {args.domain}, {args.queries}"
+        docs, questions, context = _load_mtrag(Path(args.path), args.domain, args.queries, args.first_turn_only)
+        args.split = f"MTRAG {args.domain}, {args.queries}, context {args.context}"
+        if args.context != "product":
+            questions = [(_with_context(q, c, args.context), g) for (q, g), c in zip(questions, context, strict=True)]
     else:
         docs, single = _load(Path(args.path), args.split)
         if args.first_turn_only:
@@ -173,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         from knowledge import retrieve as kr
         from knowledge.ingest import ingest_documents
         from knowledge.store import get_store, reset_store
+        from pipeline.draft import fuse_with_context, leans_on_context
 
         reset_settings()
         reset_store()
@@ -188,11 +232,14 @@ def main(argv: list[str] | None = None) -> int:
 
         ranks: dict[str, list[int | None]] = {"hybrid": [], "bm25": [], "dense": []}
         lat: list[float] = []
-        for q, gold in questions:
+        for n, (q, gold) in enumerate(questions):
             for mode in ranks:
                 t1 = time.perf_counter()
                 if mode == "hybrid":  # the product's path, default threshold
                     got = [s.id for s in kr.search(store, q, k=10)]
+                    earlier = _earlier(q, context[n][0]) if args.context == "product" else ""
+                    if earlier and leans_on_context(q):
+                        got = fuse_with_context(got, [s.id for s in kr.search(store, f"{earlier}\n\n{q}", k=10)])[:10]
                     lat.append((time.perf_counter() - t1) * 1000)
                     if not any(d in gold for d in got[:3]) and len(missed) < args.misses:
                         missed.append(f"  {q[:110]!r}\n    want {[titles.get(g) for g in gold]}\n"

@@ -19,9 +19,9 @@ from typing import Any
 from pipeline.classify import classify
 from pipeline.config import Config
 from pipeline.draft import draft as make_draft
-from pipeline.draft import operator_texts, retrieve
+from pipeline.draft import leans_on_context, operator_texts, retrieve
 from pipeline.models import Draft, KnowledgeBase, LLMSettings, Plan, Source, Ticket, Triage
-from pipeline.normalize import normalize
+from pipeline.normalize import earlier_message, normalize
 from pipeline.rules import allow_auto_reply, decide
 
 
@@ -81,7 +81,10 @@ def decide_message(ticket: Ticket, message_id: Any, cfg: Config, platform: str |
     if not plan.enabled:
         return out
     if plan.draft and caps.kb is not None:
-        out.sources = retrieve(text, triage, cfg, caps.kb, brand=ticket.brand_scope, llm=caps.llm)
+        # A follow-up is searched with the customer's previous message in this ticket (the triage above
+        # read the message alone); that message is only read for one.
+        earlier = earlier_message(ticket, message_id) if leans_on_context(text) else ""
+        out.sources = retrieve(text, triage, cfg, caps.kb, brand=ticket.brand_scope, llm=caps.llm, earlier=earlier)
     out.draft = make_draft(ticket, text, triage, plan, out.sources, cfg, llm=caps.llm, kb=caps.kb)
     out.timings["draft"] = time.monotonic() - t1
     allowed, why = allow_auto_reply(plan, out.draft, operator_texts(cfg))

@@ -139,3 +139,30 @@ def normalize(ticket: Ticket, message_id: str | None = None) -> str:
         # The subject often carries the intent ("Refund request") when the body is short.
         text = f"{ticket.subject.strip()}\n\n{text}" if text else ticket.subject.strip()
     return clip(text, MAX_TEXT_CHARS)
+
+
+EARLIER_CHARS = 400  # the earlier message a follow-up is searched with: at most its last this many characters
+
+
+def earlier_message(ticket: Ticket, message_id: str | None = None, limit: int = EARLIER_CHARS) -> str:
+    """The customer's message before the one answered, in this ticket, as :func:`normalize` reads it (the
+    subject with the first one), cut to its last ``limit`` characters at a word; ``""`` when there is none.
+
+    Only one earlier message and only this ticket's: a follow-up ("and the return label?") is searched
+    with the conversation it leans on (``pipeline.draft.retrieve``), at a bounded cost whatever its size
+    (:func:`message_text` already bounds the parsing).
+    """
+    msg = ticket.latest_customer_message(message_id)
+    customers = ticket.customer_messages()
+    ids = [str(m.id) for m in customers]
+    if msg is None or str(msg.id) not in ids:
+        return ""
+    i = ids.index(str(msg.id))
+    if i == 0:
+        return ""
+    text = normalize(ticket, customers[i - 1].id)
+    if len(text) <= limit:
+        return text
+    tail = text[-limit:]
+    space = min((p for p in (tail.find(" "), tail.find("\n")) if p >= 0), default=-1)
+    return tail[space + 1:] if 0 <= space < limit * 0.2 else tail
