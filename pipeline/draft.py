@@ -315,9 +315,10 @@ def retrieve(text: str, triage: Triage, cfg: Config, kb: KnowledgeBase | None, b
     return sources[:max_sources]
 
 
-# A follow-up that leans on the conversation: "and"/"what about"/"same" first, in the 7 languages.
+# A follow-up that leans on the conversation: "and"/"what about"/"same" first, in the 7 languages. Not a
+# bare "o" (Spanish "or"): it is Portuguese's "the" that opens "O meu pedido ainda não chegou".
 _FOLLOW_UP_OPENER = re.compile(
-    r"^\W*(?:and|also|what about|how about|same|or|but|et|aussi|et si|pareil|y|también|lo mismo|o|und|auch|"
+    r"^\W*(?:and|also|what about|how about|same|or|but|et|aussi|et si|pareil|y|también|lo mismo|und|auch|"
     r"oder|genauso|e|anche|lo stesso|stesso|en|ook|hetzelfde|também|o mesmo|mesmo)\b", re.I)
 CONTEXT_WEIGHT = 0.5  # the search with the earlier message counts half as much as the message's own (RRF)
 _RRF_K = 60

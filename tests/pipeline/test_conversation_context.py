@@ -123,6 +123,8 @@ def test_follow_ups_in_the_seven_languages_lean_on_the_conversation(text):
     "Do you ship to Canada, and which international delivery options are there?",
     "My password reset link never arrives in my mailbox, can you send a new one?",
     "Wo ist meine Bestellung 12345? Die Sendungsverfolgung zeigt seit einer Woche nichts an.",
+    # Portuguese "O" is "the", not the Spanish "or"
+    "O meu pedido 4521 ainda não chegou e o rastreio não mostra nada desde segunda-feira.",
 ])
 def test_standalone_questions_do_not(text):
     assert not leans_on_context(text)
