@@ -104,11 +104,11 @@ def test_the_fourth_held_out_set_is_new_writing(cfg):
 
 
 def test_no_eval_message_is_close_to_the_generic_text():
-    # pipeline/data/generic_non_support.txt is learned as non-support text: it must never carry an eval message
-    # (or a light rewording of one) into training.
-    from pipeline.local_classifier import generic_non_support
+    # pipeline/data/generic_non_support.txt and non_support_mail.txt are read as non-support text: they must never
+    # carry an eval message (or a light rewording of one) into training.
+    from pipeline.local_classifier import non_support_text
 
-    generic = [_norm(t) for t in generic_non_support()]
+    generic = [_norm(t) for t in non_support_text()]
     assert len(generic) > 100
     for name, file in SETS.items():
         for r in _rows(file):
