@@ -203,7 +203,8 @@ def test_intent_model_probabilities_are_scikit_learns(corpus):
     m.fit(texts, labels, oos_label=cfg.intents.oos_intent)
     assert m.temperature != 1.0  # calibrated: the temperature is part of what is compared
 
-    vec = _sk_vectorizer([fold_lookalikes(t) for t in texts])
+    # The rows the head learned: training_data's non-support rows are set aside, not learned (test_non_support.py).
+    vec = _sk_vectorizer([fold_lookalikes(t) for t in m.train_texts])
     head = m.head()
     assert head.ngrams.terms == CharNgrams.from_sklearn(vec).terms
     clf = LogisticRegression()
