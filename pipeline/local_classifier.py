@@ -22,6 +22,7 @@ hash of the intents file and the learned-examples store, so a hot-reloaded ``int
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -1153,7 +1154,14 @@ def generic_non_support(path: Path = GENERIC_FILE) -> list[str]:
 def non_support_text() -> list[str]:
     """What the intent model's out-of-scope rule reads (IntentModel.generic_emb): the generic text and the
     non-support mail, each line once."""
-    return list(dict.fromkeys(generic_non_support() + generic_non_support(NON_SUPPORT_MAIL_FILE)))
+    return list(_non_support_lines())
+
+
+@functools.cache
+def _non_support_lines() -> tuple[str, ...]:
+    # Read once per process: both files ship with the code, and _cache_key (every get_local_model call, i.e.
+    # every message) hashes them.
+    return tuple(dict.fromkeys(generic_non_support() + generic_non_support(NON_SUPPORT_MAIL_FILE)))
 
 
 def training_data(cfg: Config, learned: Path | None = None) -> tuple[list[str], list[str]]:
