@@ -1327,8 +1327,11 @@ def get_local_model(cfg: Config, learned: Path | None = None) -> IntentModel | R
                                                        keep=KEEP_CACHED * (2 if isinstance(model, RoutedModel) else 1)))
                 if isinstance(model, RoutedModel):
                     model.classes_ = list(model.other.classes_)
-                log.info("local intent model fitted: %d examples, %d intents, %s",
-                         len(texts), len(set(labels)), fit_summary([how[name] for name, _, _ in head_keys(key, model)]))
+                # The generic non-support lines are fitted beside the examples but are no intent: counted apart.
+                generic = sum(lab == NON_SUPPORT_LABEL for lab in labels)
+                log.info("local intent model fitted: %d examples (+%d non-support lines), %d intents, %s",
+                         len(texts) - generic, generic, len(set(labels) - {NON_SUPPORT_LABEL}),
+                         fit_summary([how[name] for name, _, _ in head_keys(key, model)]))
                 _models[key] = model
                 while len(_models) > KEEP_CACHED:  # least recently used first (dicts keep order)
                     _models.pop(next(iter(_models)))

@@ -340,6 +340,12 @@ def test_the_fit_log_line_shows_each_heads_temperature_and_source(cfg, tmp_path,
         again = lc.get_local_model(mini, learned)
     line = [r.getMessage() for r in caplog.records if "local intent model fitted" in r.getMessage()][-1]
     assert " +  " not in line
+    # The generic non-support lines are fitted too but are no intent: the line counts them apart.
+    texts, labels = lc.training_data(mini, learned)
+    generic = labels.count(lc.NON_SUPPORT_LABEL)
+    assert generic > 0
+    assert (f"{len(texts) - generic} examples (+{generic} non-support lines), "
+            f"{len(set(labels)) - 1} intents") in line
     if isinstance(first, lc.RoutedModel):  # the default: both heads, each with its own temperature
         assert (f"english head temperature {again.english.temperature:.2f}, "
                 f"e5 logits x {again.english.partner_weight:.2f} (cached fit), "
