@@ -304,6 +304,22 @@ _LEGAL = _rx(
     r"\b(?:abrir|abro|abrirei|meter|entrar com) (?:um )?processo\b", r"\bprocesso (?:contra|judicial)\b",
     r"\b(?:medidas|acoes) (?:legais|judiciais)\b", r"\bprocon\b", r"\bjulgado de paz\b",
 )
+# A legal step the customer says they will NOT take ("I'm not going to sue you lol", "je ne vais pas vous
+# poursuivre", "no os voy a demandar", "ich werde Sie nicht verklagen", "non vi farò causa", "ik ga jullie niet
+# aanklagen", "não vos vou processar") and a lawyer friend's opinion are taken out before the legal patterns read
+# the text: the rest still fires ("I won't sue, but my lawyer will call you" is a threat).
+_LEGAL_NOT = _rx(
+    r"\b(?:won'?t|will not|wouldn'?t|would not|don'?t|do not|am not|i'm not|im not|not|never|no need to|no plans? to"
+    r"|no intention (?:of|to))(?: (?:want to|going to|gonna|planning to|plan to|intend to|trying to|threatening to|ever))?"
+    r" (?:sue|suing|take (?:you|this|it) to court|taking (?:you|this|it) to court)\b(?: (?:you|anyone|anybody))?",
+    r"\b(?:lawyer|attorney|solicitor) (?:friend|mate|buddy)\b",
+    r"\b(?:ne|n') ?(?:vais|veux|compte) pas (?:vous |te )?(?:poursuivre|trainer en justice|attaquer en justice)\b",
+    r"\bno (?:os |les |te |le )?(?:voy|quiero|pienso) (?:a )?demandar(?:os|les|te)?\b",
+    r"\b(?:werde|will|wollen|werden) (?:sie|euch|dich|ihre firma) nicht verklagen\b",
+    r"\bnon (?:vi |ti |la )?(?:faro|voglio fare|faccio) causa\b", r"\bnon (?:vi |ti )?denuncer\w*\b",
+    r"\b(?:ga|wil|zal) (?:jullie|u|je) niet aanklagen\b",
+    r"\bnao (?:vos |os |te |lhes )?(?:vou|quero) (?:vos |os )?processar\b",
+)
 _REPEATED = _rx(
     r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) (time|email|message|request)\b",
     r"\b(already|have) (contacted|emailed|written|called|asked|messaged)\b",
@@ -567,7 +583,7 @@ def detect_signals(text: str, ticket: Ticket | None = None) -> list[str]:
         found.add("asks_for_human")
     if says(_CHURN):
         found.add("churn_risk")
-    if says(_LEGAL):
+    if any(_LEGAL.search(_LEGAL_NOT.sub(" ", v)) for v in variants):
         found.add("legal_threat")
     if says(_CHARGEBACK):
         found.add("chargeback")
