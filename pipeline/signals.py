@@ -36,7 +36,7 @@ DEFAULT_LANGUAGE = "en"
 
 SIGNALS = (
     "asks_for_human", "churn_risk", "legal_threat", "chargeback", "subscription_cancel", "repeated_contact",
-    "all_caps", "profanity",
+    "all_caps", "profanity", "public_threat",
 )
 
 
@@ -320,6 +320,57 @@ _LEGAL_NOT = _rx(
     r"\b(?:ga|wil|zal) (?:jullie|u|je) niet aanklagen\b",
     r"\bnao (?:vos |os |te |lhes )?(?:vou|quero) (?:vos |os )?processar\b",
 )
+# A threat to take the matter public: a bad review, social media, the press ("I'm posting this whole thread on
+# Trustpilot", "toute l'histoire part sur les avis Google", "ik heb 8000 volgers op insta en vanavond horen ze
+# allemaal ..."). A publishing verb (first person or infinitive; not the past: "I posted a photo") and a public venue
+# in one clause, or a follower count with everyone hearing about it. Not: a wish or a question ("I'd love to post your
+# lamp on my Instagram", "can I tag you on Instagram?": creator pitches and fans), nor a good review ("I'll leave you
+# a 5-star review on Trustpilot").
+_VENUE = (
+    r"(?:trustpilot|google[ -](?:reviews?|maps|bewertungen)|yelp|tripadvisor|reddit|instagram|insta|tiktok"
+    r"|facebook(?:[ -]?(?:gruppe|groep|group|groupe|grupo|gruppo))?|fb|twitter|youtube|linkedin|x|reclame aqui"
+    r"|social media|socials|reseaux sociaux|redes sociales|redes sociais|sozialen medien|social network|sociale media|social"
+    r"|(?:every|all the|all) forums?|forums?|(?:the )?(?:local )?(?:paper|press|newspaper|news)|journal(?: local)?|presse"
+    r"|periodico(?: local)?|prensa|(?:lokal)?zeitung|giornale(?: locale)?|stampa|(?:lokale )?krant|pers|jornal(?: local)?|imprensa"
+    r"|avis google|les avis|resenas(?: de google)?|bewertungen|recensioni(?: google)?|reviews|avaliacoes(?: do google)?"
+    r"|whatsapp(?:[ -]?(?:group|gruppe|groep|groupe|grupo|gruppo))?|(?:groupe|grupo|gruppo|gruppe|groep|group)(?: de| do| di| van)? (?:facebook|whatsapp)"
+    r"|facebookgroep|facebookgruppe)"
+)
+_PUBLISH = (
+    r"(?:post|posting|put|putting|share|sharing|write|writing|leave|leaving|tell|telling|warn|warning|expose|exposing"
+    r"|tag|tagging|blast|blasting|go public|going public|make (?:this|it) public|goes|ends up"
+    r"|publie|publier|publierai|poste|poster|posterai|mets|mettre|mettrai|partage|partager|partagerai|raconte|raconter"
+    r"|raconterai|ecris|ecrire|ecrirai|laisse|laisser|laisserai|previens|prevenir|tague|taguer|balance|balancer|part|finit"
+    r"|publico|publicar|publicare|subo|subir|subire|pongo|poner|pondre|comparto|compartir|cuento|contar|contare|escribo"
+    r"|escribir|escribire|dejo|dejar|dejare|aviso|avisar|etiqueto|etiquetar|va|acaba"
+    r"|stelle|stellen|poste|posten|teile|teilen|schreibe|schreiben|hinterlasse|hinterlassen|warne|warnen|markiere|markieren"
+    r"|veroffentliche|veroffentlichen|landet"
+    r"|pubblico|pubblicare|pubblichero|posto|postare|postero|metto|mettere|mettero|condivido|condividere|racconto"
+    r"|raccontare|raccontero|scrivo|scrivere|scrivero|lascio|lasciare|lascero|avviso|avvisare|taggo|taggare|finisce"
+    r"|zet|zetten|deel|delen|schrijf|schrijven|waarschuw|waarschuwen|komt"
+    r"|publicarei|postar|ponho|partilho|partilhar|compartilho|conto|contarei|escrevo|escrever|deixo|deixar|deixarei"
+    r"|marco|marcar|vai)"
+)
+_PUBLIC_CLAUSE = re.compile(r"\b" + _PUBLISH + r"\b(?: [^\s.!?;]{1,25}){0,10}? (?:on|to|in|at|of|sur|au|aux|dans|en|a|al|de|du|des|auf|an|in|bei|von|su|al|nel|nelle|nei|di|del|dei|op|naar|van|no|na|nas|nos|ao|para|do|da) (?:the |les |la |le |l'|los |las |el |die |den |der |le |gli |il |i |de |het |os |as |o |a |mein\w* |my |mon |ma |mes |mi |mis |mio |mia |miei |mijn |meu |minha )?" + _VENUE + r"\b")
+# A review on Google (not Google itself: "we put your shop on Google's first page" is SEO spam).
+_PUBLIC_REVIEW = re.compile(r"\b" + _PUBLISH + r"\b(?: [^\s.!?;]{1,25}){0,6}? [\w-]*(?:review|avis|resena|bewertung|recensione"
+                            r"|avaliacao)\w*\b[^.!?;]{0,40}\bgoogle\b")
+# German and Dutch put the verb last: "auf Trustpilot und Instagram öffentlich machen", "op Trustpilot zetten".
+_PUBLIC_VERB_LAST = re.compile(r"\b(?:auf|bei|in|op|bij) (?:den |der |die |de |het )?" + _VENUE + r"\b(?: [^\s.!?;]{1,25}){0,6}? "
+                               r"(?:stellen|posten|teilen|veroffentlichen|offentlich machen|schreiben|zetten|posten|delen"
+                               r"|plaatsen|schrijven|openbaar maken)\b")
+_FOLLOWERS = re.compile(
+    r"\b\d+(?:[.,]\d+)? ?(?:k|mil|mila|000|thousand|duizend|tausend)? ?(?:followers?|abonnes|abonnees|seguidores|volgers|subscribers|abonnenten)\b"
+    r"[^.!?]{0,80}\b(?:hear|know|find out|entendre|savoir|saber|sabran|erfahren|wissen|sapranno|sapere|horen|weten|vao saber)\w*"
+)
+# A wish, an offer or a question ("I'd love to post ...", "puis-je vous taguer") and a good review keep it quiet.
+_PUBLIC_NOT = _rx(
+    r"\b(?:love|like|happy|glad|keen|pleased) to\b", r"\b(?:would|could|can|may) (?:i|we)\b", r"\bi'd\b", r"\bcollab\w*",
+    r"\bpartner\w*", r"\b(?:j'aimerais|j'adorerais|puis-je|est-ce que je peux|me encantaria|me gustaria|puedo|wurde gerne"
+    r"|mochte|darf ich|kann ich|mi piacerebbe|posso|zou graag|wil graag|mag ik|kan ik|adoraria|gostaria|posso)\b",
+    r"\b(?:5|five|cinq|cinco|funf|cinque|vijf)[ -]?(?:stars?|etoiles?|estrellas?|sterne?n?|stelle|sterren|estrelas?)\b",
+    r"\b(?:good|great|glowing|positive|bon|bonne|excellent|buena|buen|gute|guten|buona|ottima|goede|boa|otima) (?:review|avis|resena|bewertung|recensione|review|avaliacao)\b",
+)
 _REPEATED = _rx(
     r"\b(second|third|fourth|fifth|2nd|3rd|4th|5th|\d+th) (time|email|message|request)\b",
     r"\b(already|have) (contacted|emailed|written|called|asked|messaged)\b",
@@ -453,7 +504,7 @@ def vader_sentiment(text: str) -> tuple[str, float]:
 
 # Signals that make a message at least negative whatever the model reads: nobody threatens a
 # lawyer or a chargeback in a good mood, however polite the wording.
-THREAT_SIGNALS = ("legal_threat", "chargeback")
+THREAT_SIGNALS = ("legal_threat", "chargeback", "public_threat")
 
 
 def sentiment(text: str, cfg: Config | None = None, embedding: np.ndarray | None = None,
@@ -590,6 +641,10 @@ def detect_signals(text: str, ticket: Ticket | None = None) -> list[str]:
     if says(_SUBSCRIPTION):
         # Cancelling a subscription is churn by definition; the specific signal says which kind.
         found.update(("subscription_cancel", "churn_risk"))
+    if any((_PUBLIC_CLAUSE.search(v) or _PUBLIC_REVIEW.search(v) or _PUBLIC_VERB_LAST.search(v) or _FOLLOWERS.search(v))
+           and not _PUBLIC_NOT.search(v)
+           for v in variants):
+        found.add("public_threat")
     if says(_REPEATED) or (ticket is not None and len(ticket.customer_messages()) >= 3):
         found.add("repeated_contact")
     if _all_caps(_TAG.sub(" ", raw)):
