@@ -502,8 +502,8 @@ def vader_sentiment(text: str) -> tuple[str, float]:
     return sentiment_label(score), round(score, 4)
 
 
-# Signals that make a message at least negative whatever the model reads: nobody threatens a
-# lawyer or a chargeback in a good mood, however polite the wording.
+# Signals that make a message at least negative whatever the model reads: nobody threatens a bad review,
+# a lawyer or a chargeback in a good mood, however polite the wording.
 THREAT_SIGNALS = ("legal_threat", "chargeback", "public_threat")
 
 
