@@ -12,7 +12,7 @@ VADER is only a feature: it is English-centric and reads "Brilliant service, rea
 
 The verdict maps to the triage labels: ``very_negative`` when P(angry) ≥ 0.5, ``negative`` when
 P(angry) + P(negative) ≥ 0.5, ``positive`` when P(positive) ≥ 0.5, else ``neutral``; the score
-is P(positive) − P(angry) − P(negative) in [-1, 1]. Threat signals (legal action, chargeback)
+is P(positive) − P(angry) − P(negative) in [-1, 1]. Threat signals (legal action, chargeback, going public)
 make a message at least negative whatever the model says.
 
 A negative verdict also needs the message to be near the angry/negative training examples, like the

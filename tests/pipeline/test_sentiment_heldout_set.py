@@ -1,10 +1,10 @@
-"""The held-out sentiment sets (bench/data/sentiment_heldout.csv, sentiment_heldout2.csv) are well formed and apart.
+"""The held-out sentiment sets (bench/data/sentiment_heldout.csv, sentiment_heldout2.csv, sentiment_heldout3.csv) are well formed and apart.
 
 They report (``bench/sentiment_tuning.py --set heldout|heldout2``, run once per version at the end), so they
 must share no message with what the model learns from (the shipped sentiment examples, the
 intents' examples) nor with the tuning set the choices are made on: a row copied into either
-would make the held-out figure a tuned one. ``sentiment_heldout2.csv`` is also kept from being a
-near copy (token Jaccard) of any of those, nor of the first held-out set.
+would make the held-out figure a tuned one. ``sentiment_heldout2.csv`` and ``sentiment_heldout3.csv`` are also
+kept from being a near copy (token Jaccard) of any of those, nor of the earlier held-out sets.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from tests.pipeline.test_sentiment_tuning_set import _csv_texts, _norm, check_we
 ROOT = Path(__file__).resolve().parents[2]
 HELDOUT = ROOT / "bench" / "data" / "sentiment_heldout.csv"
 HELDOUT2 = ROOT / "bench" / "data" / "sentiment_heldout2.csv"
+HELDOUT3 = ROOT / "bench" / "data" / "sentiment_heldout3.csv"
 KINDS = {
     "angry": {"complaint", "review_threat", "chargeback", "legal", "sarcasm", "shouting", "repeated"},
-    "neutral": {"closing", "ack", "thanks", "problem", "autoreply", "question", "ignore"},
+    "neutral": {"closing", "ack", "thanks", "problem", "autoreply", "question", "ignore", "followup"},
 }
 NEAR = 0.6  # token Jaccard at or above which two messages count as one reworded (heldout2's largest: 0.50)
 
@@ -43,7 +44,7 @@ def _learned_and_tuned() -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture(scope="module", params=[HELDOUT, HELDOUT2], ids=["heldout", "heldout2"])
+@pytest.fixture(scope="module", params=[HELDOUT, HELDOUT2, HELDOUT3], ids=["heldout", "heldout2", "heldout3"])
 def rows(request) -> list[dict[str, str]]:
     return read_rows(request.param)
 
@@ -60,12 +61,15 @@ def test_disjoint_from_training_and_tuning(rows):
         assert not shared, f"{name} shares {len(shared)} message(s) with the held-out set"
 
 
-def test_heldout2_is_no_rewording_of_training_tuning_or_heldout():
+@pytest.mark.parametrize("path,earlier", [(HELDOUT2, [HELDOUT]), (HELDOUT3, [HELDOUT, HELDOUT2])],
+                         ids=["heldout2", "heldout3"])
+def test_later_heldout_is_no_rewording_of_training_tuning_or_earlier_heldout(path, earlier):
     others = _learned_and_tuned()
-    others["bench/data/sentiment_heldout.csv"] = _csv_texts(HELDOUT)
+    for p in earlier:
+        others[f"bench/data/{p.name}"] = _csv_texts(p)
     theirs = [(name, t, _tokens(t)) for name, texts in others.items() for t in texts]
     near = []
-    for r in read_rows(HELDOUT2):
+    for r in read_rows(path):
         mine = _tokens(r["text"])
         near += [(r["text"], name, t) for name, t, toks in theirs if _jaccard(mine, toks) >= NEAR]
     assert not near, near[:5]

@@ -149,3 +149,45 @@ def test_a_dish_an_avocado_the_right_shoe_or_a_payment_processed_is_not(text):
 ])
 def test_the_threat_spelled_to_dodge_still_fires(text):
     assert "legal_threat" in detect_signals(text), text
+
+
+# Sixteenth session, helper 2: a legal step the customer says they will not take, or a lawyer friend's opinion, is
+# no threat; the same words without the negation, or a threat beside it, still are.
+NOT_THREATS = [
+    "I'm not going to sue you lol, I just want my parcel",
+    "Haha no, I won't sue you, just send the right size",
+    "Don't worry, I'm never going to take you to court over a mug",
+    "my lawyer friend says you have to refund me within 14 days, is that right?",
+    "Je ne vais pas vous poursuivre, je veux juste mon colis.",
+    "No os voy a demandar, tranquilos, solo quiero el paquete.",
+    "Ich werde Sie nicht verklagen, keine Sorge, ich will nur mein Paket.",
+    "Non vi farò causa, tranquilli, voglio solo il pacco.",
+    "Ik ga jullie niet aanklagen hoor, ik wil gewoon mijn pakket.",
+    "Não vos vou processar, calma, só quero a encomenda.",
+    "I'm nοt gοing tο sue yοu lol",  # Greek omicrons: folded before matching
+    "I'm <b>not</b> going to sue you, relax",
+]
+STILL_THREATS = [
+    "I won't sue, but my lawyer will call you tomorrow.",
+    "If you don't reply today I'll sue you.",
+    "Do not make me sue you.",
+    "Not only will I sue you, I'll post everything online.",
+    "I'm not going to wait any longer, I will sue you.",
+    "My lawyer friend is drafting the letter, my lawyer will send it Monday.",
+    "Os voy a demandar.",
+    "Ich werde Sie verklagen.",
+    "Vi farò causa.",
+    "Ik ga jullie aanklagen.",
+    "Vou processar vocês.",
+    "Je ne vais pas attendre, mon avocat vous contactera.",
+]
+
+
+@pytest.mark.parametrize("text", NOT_THREATS)
+def test_a_legal_step_ruled_out_or_a_lawyer_friend_is_no_threat(text):
+    assert "legal_threat" not in detect_signals(text)
+
+
+@pytest.mark.parametrize("text", STILL_THREATS)
+def test_the_negation_does_not_hide_a_threat_beside_it(text):
+    assert "legal_threat" in detect_signals(text)
