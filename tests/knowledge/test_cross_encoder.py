@@ -265,3 +265,18 @@ def test_a_model_that_cannot_be_loaded_is_tried_once(monkeypatch, caplog):
             xe.get_cross_encoder()
     assert len(tries) == 1  # not loaded again for every draft
     assert answer.cross_order("where is my parcel", ["a", "b"]) is None  # drafts keep the embedding's choice
+
+
+def test_a_pairs_score_does_not_depend_on_the_pairs_scored_beside_it():
+    # The graph quantizes its activations with one scale per run: batched, a pair's logit moved with its
+    # batch-mates (by up to 0.93), and the cache kept whichever value came first.
+    model = xe.get_cross_encoder()
+    question = "the reset email never arrives"
+    alone = []
+    for text in (SPAM, FORGOT, LOCKED, REFUND):
+        model._cache.clear()
+        alone.append(float(model.score(question, [text])[0]))
+    for order in ([SPAM, FORGOT, LOCKED, REFUND], [REFUND, LOCKED, "x " * 120, SPAM, FORGOT]):
+        model._cache.clear()
+        got = dict(zip(order, model.score(question, order).tolist(), strict=True))
+        assert [got[t] for t in (SPAM, FORGOT, LOCKED, REFUND)] == alone
