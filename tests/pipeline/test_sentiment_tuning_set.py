@@ -45,9 +45,9 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(reader)
 
 
-def check_well_formed(rows: list[dict[str, str]], kinds: dict[str, set[str]]) -> None:
-    """Known languages, labels and kinds, trimmed texts, >= 15 angry and >= 30 neutral rows per language, no
-    message twice (case, accents and punctuation aside)."""
+def check_well_formed(rows: list[dict[str, str]], kinds: dict[str, set[str]], angry: int = 15, neutral: int = 30) -> None:
+    """Known languages, labels and kinds, trimmed texts, >= ``angry`` angry and >= ``neutral`` neutral rows per
+    language, no message twice (case, accents and punctuation aside)."""
     for r in rows:
         assert r["lang"] in LANGS, r
         assert r["label"] in kinds, r
@@ -55,7 +55,7 @@ def check_well_formed(rows: list[dict[str, str]], kinds: dict[str, set[str]]) ->
         assert r["text"].strip() == r["text"] and len(r["text"]) >= 10, r
     counts = Counter((r["lang"], r["label"]) for r in rows)
     for lang in LANGS:
-        assert counts[(lang, "angry")] >= 15 and counts[(lang, "neutral")] >= 30, (lang, counts)
+        assert counts[(lang, "angry")] >= angry and counts[(lang, "neutral")] >= neutral, (lang, counts)
     dup = [t for t, n in Counter(_norm(r["text"]) for r in rows).items() if n > 1]
     assert not dup, dup
 
