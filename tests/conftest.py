@@ -21,6 +21,12 @@ for _k in list(os.environ):
                                                     "SIDECAR_SCREENSHOT_DIR"):
         del os.environ[_k]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One BLAS thread, as every process the sidecar starts has (app/__main__.py; numpy's and scipy's OpenBLAS read
+# this when first loaded, i.e. after this file): idle BLAS threads spin-wait, and a test run that left them on
+# until the first test to call pipeline.classify.warm_up (which then holds BLAS to one thread for the rest of
+# the process) spent several times the CPU in each small scikit-learn fit before it. Worker processes that
+# tests start inherit it, as they would from `python -m app`.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # Tests never write into the developer's var/: anything that does not set its own SIDECAR_VAR
 # (a CLI test, a helper reading settings) gets this throw-away folder instead of ./var.
 os.environ["SIDECAR_VAR"] = tempfile.mkdtemp(prefix="sidecar-test-var-")

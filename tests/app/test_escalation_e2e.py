@@ -45,8 +45,13 @@ def test_human_request_alerts_slack_once_and_the_note_records_it(slack_env, redi
     assert len(notes) == 1 and "Slack was alerted" in notes[0]["text"]
 
 
-def test_slack_down_keeps_the_note_and_retries_the_alert(slack_env, redis_url):
+def test_slack_down_keeps_the_note_and_retries_the_alert(slack_env, redis_url, monkeypatch):
+    from app import escalate
+
     client, slack, var = slack_env
+    # The job's retries between Slack attempts are recorded, not slept (1 + 2 + 4 + 8 s of wall time otherwise).
+    waits: list[float] = []
+    monkeypatch.setattr(escalate.escalate, "__kwdefaults__", {**escalate.escalate.__kwdefaults__, "sleep": waits.append})
     slack.script = [Response(json.dumps({"ok": False, "error": "internal_error"}), status=500,
                              content_type="application/json") for _ in range(5)]
     raw = _angry_body()
@@ -57,6 +62,7 @@ def test_slack_down_keeps_the_note_and_retries_the_alert(slack_env, redis_url):
     q = Queue("sidecar", connection=redis.Redis.from_url(redis_url))
     retries = [j for j in q.scheduled_job_registry.get_job_ids() if j.startswith("evt-")]
     assert len(retries) == 1  # the job is retried for the alert
+    assert waits == [1.0, 2.0, 4.0, 8.0]  # five attempts, backing off between them
     job = q.fetch_job(retries[0])
     q.scheduled_job_registry.remove(job)
     q.enqueue_job(job)

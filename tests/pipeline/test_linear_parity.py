@@ -101,6 +101,20 @@ def _sk_vectorizer(train: list[str], **kw) -> TfidfVectorizer:
     return TfidfVectorizer(**{**settings, **kw}).fit(train)
 
 
+@pytest.fixture(scope="module")
+def default_fit(corpus):
+    """The default-settings vectorizer fitted on the training texts, and scikit-learn's TF-IDF of the training
+    and test texts: fitted and transformed once for the tests that need them (read-only arrays, so that no
+    test can change what another one reads)."""
+    train, tests = corpus
+    vec = _sk_vectorizer(train)
+    x_train, x_tests = vec.transform(train), vec.transform(tests)
+    for m in (x_train, x_tests):
+        for a in (m.data, m.indices, m.indptr):
+            a.flags.writeable = False
+    return vec, x_train, x_tests
+
+
 def test_the_texts_are_varied(corpus):
     _, tests = corpus
     assert len(tests) >= 1000
@@ -111,11 +125,15 @@ def test_the_texts_are_varied(corpus):
 
 
 @pytest.mark.parametrize("kw", [{}, {"sublinear_tf": False}, {"ngram_range": (1, 3)}, {"max_features": 500}])
-def test_char_ngrams_transform_is_scikit_learns(corpus, kw):
+def test_char_ngrams_transform_is_scikit_learns(corpus, default_fit, kw):
     train, tests = corpus
-    vec = _sk_vectorizer(train, **kw)
+    if kw:
+        vec = _sk_vectorizer(train, **kw)
+        expected = vec.transform(tests).toarray()
+    else:
+        vec, _, x_tests = default_fit
+        expected = x_tests.toarray()
     ours = CharNgrams.from_sklearn(vec)
-    expected = vec.transform(tests).toarray()
     got = ours.dense(tests)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=0, atol=TOL)
@@ -153,18 +171,18 @@ def _features(train: list[str], tests: list[str], dim: int = 24) -> tuple[np.nda
 
 
 @pytest.mark.parametrize("n_classes", [2, 3, 9])
-def test_head_decision_and_proba_are_scikit_learns(corpus, n_classes):
+def test_head_decision_and_proba_are_scikit_learns(corpus, default_fit, n_classes):
     from scipy import sparse
 
     train, tests = corpus
-    vec = _sk_vectorizer(train)
+    vec, x_train, x_tests = default_fit
     dense_train, dense_test = _features(train, tests)
     weight = 0.6
-    X = sparse.hstack([sparse.csr_matrix(dense_train), vec.transform(train) * weight], format="csr")
+    X = sparse.hstack([sparse.csr_matrix(dense_train), x_train * weight], format="csr")
     labels = [f"c{i % n_classes}" for i in range(len(train))]
     clf = LogisticRegression(C=20.0, max_iter=2000).fit(X, labels)
     head = Head.from_sklearn(clf, CharNgrams.from_sklearn(vec))
-    Xt = sparse.hstack([sparse.csr_matrix(dense_test), vec.transform(tests) * weight], format="csr")
+    Xt = sparse.hstack([sparse.csr_matrix(dense_test), x_tests * weight], format="csr")
     np.testing.assert_allclose(head.decision(dense_test, tests, weight), clf.decision_function(Xt), rtol=0, atol=TOL)
     np.testing.assert_allclose(head.predict_proba(dense_test, tests, weight), clf.predict_proba(Xt), rtol=0, atol=TOL)
     assert list(head.classes) == list(clf.classes_)

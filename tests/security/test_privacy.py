@@ -39,15 +39,24 @@ def _ticket(t: dict) -> Ticket:
                             Message(id="2", author_role=AGENT, body_text=t["answer"], author_name=t["agent"])])
 
 
-def _found(value: str, blob: str) -> bool:
+class _Blob:
+    """The text searched for planted values, with its lower-case and separator-free forms made once (not per value)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lower = text.lower()
+        self.compact = re.sub(r"[\s./-]", "", text)
+
+
+def _found(value: str, blob: _Blob) -> bool:
     """A planted value in ``blob``: verbatim, case-insensitively, or (for numbers) with its separators dropped."""
     if re.fullmatch(r"[^\W\d_][\w'’-]*", value) or re.fullmatch(r"\d{1,4}", value):
         # a name or a short number (CVV): as a whole word, so hashes in metadata do not count
-        return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", blob) is not None
-    if value.lower() in blob.lower():
+        return re.search(rf"(?<!\w){re.escape(value)}(?!\w)", blob.text) is not None
+    if value.lower() in blob.lower:
         return True
     compact = re.sub(r"[\s./-]", "", value)
-    return sum(c.isdigit() for c in compact) >= 5 and compact in re.sub(r"[\s./-]", "", blob)
+    return sum(c.isdigit() for c in compact) >= 5 and compact in blob.compact
 
 
 def test_corpus_is_big_and_varied_enough():
@@ -64,7 +73,8 @@ def test_no_planted_value_is_stored_or_embedded(counting_store):  # noqa: F811
     assert len(stored["documents"]) >= len(CORPUS)
     blob = "\n".join(stored["documents"]) + "\n" + json.dumps(stored["metadatas"], ensure_ascii=False) + "\n" + \
         "\n".join(counter.texts) + "\n" + "\n".join(stored["ids"])
-    leaks = [(t["id"], v) for t in CORPUS for v in t["planted"] if _found(v, blob)]
+    searched = _Blob(blob)
+    leaks = [(t["id"], v) for t in CORPUS for v in t["planted"] if _found(v, searched)]
     assert leaks == [], f"{len(leaks)} planted values stored: {leaks[:20]}"
     # What remains is still how the team answered: the guidance survives redaction.
     assert "carrier" in blob and "transporteur" in blob and "Erstattung" in blob
