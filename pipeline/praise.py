@@ -108,6 +108,14 @@ _TROUBLE = _rx(
     r"\b(errad[oa]s?|estraga\w*|rachad\w*|quebrad\w*|riscad\w*|partid[oa]s?|danific\w*|perd\w*|pinga\w*|rasg\w*|mort[oa]|defeito\w*|atras\w*"
     r"|esper\w*|duas vezes|terceir[oa]|quart[oa]|cobr\w*|cancel\w*|anul\w*|inutil|reclam\w*|problema|erro"
     r"|segundos?|minutos?|horas?|dias?|semanas?|(um|o|este|ao) mes|meses|dinheiro|pag[oa]|prioritari\w*|parabens|de primeira)\b",
+    # a customer going elsewhere, a parcel gone (the colloquial verbs too), and "legendary" service: the lead's
+    # attacks after the merge ("Merci pour votre patience légendaire, je vais aller voir ailleurs", "Super nett, dass
+    # Sie mein Paket verschlampt haben. Danke.") were made neutral without them
+    r"\b(elsewhere|ailleurs|otr[ao] (parte|sitio|tienda|lado)|woanders|anderswo|altrove|ergens anders|elders"
+    r"|noutr[ao] (sitio|lado|loja)|outr[ao] (sitio|lado|loja))\b",
+    r"\b(vanish\w*|disappear\w*|mess\w* up|screw\w* up|botch\w*|egar\w*|paum\w*|dispar\w*|extravi\w*|desaparec\w*"
+    r"|verschlamp\w*|verbummel\w*|vermassel\w*|verschwund\w*|verschwand\w*|smarr\w*|spari\w*|scompars\w*"
+    r"|zoekgeraakt|verdwen\w*|verknoei\w*|sumi\w*|legend\w*|leggendar\w*|lendar\w*)\b",
     # money in any currency, and patience that ran out
     r"\b(euros?|pounds?|dollars?|francs?)\b|[€£$]",
     r"\b(patience|paciencia|geduld|pazienza) (has |is |se |e |ist |heeft )?(run out|ran out|gone|over|a bout|acab\w*"

@@ -76,6 +76,18 @@ NEGATED = [
     "Jullie medewerker was helemaal niet aardig, bedankt.",
     "O vosso assistente não foi nada simpático, obrigado.",
 ]
+# praise around a customer leaving, a parcel gone in colloquial words, "legendary" service (the lead's attacks
+# after the merge: the first two were made neutral before these words were in the trouble list)
+GONE_OR_LEAVING = [
+    "Merci pour votre patience légendaire, je vais aller voir ailleurs.",
+    "Super nett, dass Sie mein Paket verschlampt haben. Danke.",
+    "Thanks for the lovely help, I'll shop elsewhere from now on.",
+    "Gracias, muy amables, me voy a otra tienda.",
+    "Grazie, gentilissimi, il pacco è sparito.",
+    "Bedankt, heel vriendelijk, mijn pakket is zoekgeraakt.",
+    "Obrigado, muito simpáticos, a encomenda sumiu.",
+    "Thanks, lovely, my parcel vanished into thin air.",
+]
 OTHER_BLOCKS = [
     "Thanks, the agent was kind, but the lamp is still in pieces.",  # but, still
     "Thanks Tom, all good. Could you also send the invoice?",  # a question
@@ -91,7 +103,7 @@ def test_praise_and_sorted_read_as_praise(text):
     assert _praise(text)
 
 
-@pytest.mark.parametrize("text", SARCASM + NEGATED + OTHER_BLOCKS)
+@pytest.mark.parametrize("text", SARCASM + NEGATED + OTHER_BLOCKS + GONE_OR_LEAVING)
 def test_sarcasm_negation_questions_and_quotes_are_not_praise(text):
     assert not _praise(text)
 
