@@ -74,6 +74,20 @@ _CHURN = _rx(
     r"\bnie wieder\b",
     r"\bmai piu\b",
     r"\bnooit (meer|weer)\b",
+    # buying elsewhere or from a competitor, in the seven languages ("je vais aller voir ailleurs", "ich bestelle ab
+    # jetzt woanders"); not "deliver it elsewhere" nor "the competition's prices" (a price-match question)
+    r"\b(shop|order|buy)(ping|ing)? (from )?elsewhere\b",
+    r"\b(aller|vais|irai|commander|acheter|commanderai|acheterai) (voir )?ailleurs\b",
+    r"\b(passer|vais|irai|aller) chez (la |un |le )?concurren\w*\b",
+    r"\b(comprar|pedir|comprare|pedire|me voy|voy|irme|ire) (en |a |con )?(otr[ao] (tienda|sitio|web)|la competencia)\b",
+    r"\b(woanders|anderswo|bei der konkurrenz|zur konkurrenz) (bestellen|kaufen|einkaufen)\b",
+    r"\b(bestelle|kaufe|gehe) (ich )?(ab jetzt |in zukunft |kunftig |dann |eben |halt |lieber ){0,2}(woanders|anderswo|bei der konkurrenz|zur konkurrenz)\b",
+    r"\b(compr|ordin)\w* (da un'?altra parte|altrove|dalla concorrenza)\b",
+    r"\b(vado|passo|andro|passero) (dalla|alla) concorrenza\b",
+    r"\b(ergens anders|elders|bij de concurrent) (bestellen|kopen|winkelen)\b",
+    r"\b(bestel|koop|ga) (ik )?(voortaan |vanaf nu |dan )?(wel )?(ergens anders|elders|naar de concurrent|bij de concurrent)\b",
+    r"\b(comprar|encomendar|vou|ir) (noutr[ao]|a outr[ao]|em outr[ao]|para outr[ao]) (sitio|lado|loja|site)\b",
+    r"\b(vou|ir) (para|a) (a )?concorrencia\b",
 )
 # A word of the same clause: letters, digits or an apostrophe, no comma or full stop ("my bank, reverse" stays apart).
 _T = r"(?: [\w']{1,20})"
