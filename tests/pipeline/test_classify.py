@@ -193,6 +193,40 @@ def test_gibberish_on_e5_alone(cfg):
     assert t.out_of_scope or t.confidence < 0.6
 
 
+# Fundraising and job mail of kinds pipeline/data/non_support_mail.txt was given in the sixteenth session (helper 9),
+# worded differently from its lines; and customer requests that share their words (a raffle, a school fair, a job
+# application), which must keep their intent. Written for this test, in no eval set and no training file.
+@pytest.mark.parametrize(("text", "intent"), [
+    ("Good morning, our youth orchestra is holding a fundraising auction next month. Could you donate a gift basket or "
+     "a voucher as a lot?", None),  # discount_promo 0.90 before those lines
+    ("I won the giveaway on your Instagram last week but the voucher code you sent me doesn't work at checkout.",
+     "discount_promo"),
+    ("The flyer from the school fair had a 10% code for your shop, but it takes nothing off my basket.",
+     "discount_promo"),
+    ("J'ai gagné le concours sur votre page Facebook, quand est-ce que je reçois mon lot ?", "discount_promo"),
+    ("Ich habe mich letzte Woche auf die Stelle im Lager beworben und mein Konto kann ich seitdem nicht mehr "
+     "einloggen.", "account_access"),
+])
+def test_fundraising_mail_is_out_of_scope_and_look_alike_requests_are_not(cfg, text, intent):
+    t = classify(text, None, cfg)
+    if intent is None:
+        assert t.out_of_scope, (t.intent, t.confidence)
+    else:
+        assert not t.out_of_scope and t.intent == intent, (t.intent, t.confidence)
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation: the non-support lines catch near-rewordings of their kinds, "
+                   "little beyond (docs/measurements.md, sixteenth session, helper 9)")
+@pytest.mark.parametrize("text", [
+    "Hola, organizamos un torneo de pádel benéfico y buscamos empresas que regalen premios para los ganadores. "
+    "¿Os animáis?",  # discount_promo 0.70
+    "Goedemiddag, onze hockeyclub houdt een veiling voor het goede doel. Willen jullie een prijs beschikbaar stellen?",
+    "Bonjour, je cherche un job d'été dans la préparation de commandes. Vous recrutez pour juillet ?",  # order_status
+])
+def test_fundraising_and_job_mail_of_other_wordings(cfg, text):
+    assert classify(text, None, cfg).out_of_scope
+
+
 def test_empty_text_is_out_of_scope(cfg):
     t = classify("   ", None, cfg)
     assert t.intent == cfg.intents.oos_intent and t.out_of_scope and t.confidence == 0.0
