@@ -110,6 +110,30 @@ CROSS_OWN_LANGUAGE_BIAS = 0.24
 # recall@3 0.888 / 0.896 / 0.896 / 0.881 / 0.881, answer sentence in drafts 89 / 89 / 92 / 92 / 92 of 134
 # (higher ones lose where the intent is wrong: a currency question triaged as a return).
 CROSS_INTENT_BOOST = 0.07
+# A translated article (its id is its original's plus "-<language>": reset-password-fr translates
+# reset-password) says what its original says, so the original's standing in the same search is topic evidence
+# the own-language bias cannot give: e5's edge for the customer's language varies by passage (0.12-0.43
+# calibrated, above), so a flat CROSS_OWN_LANGUAGE_BIAS lifted a translation on another topic over the answer
+# (a French "ma commande n'est toujours pas arrivée, le suivi ne bouge plus", triaged order_status: the French
+# reset-password article 0.78 over the English tracking one 0.76) and sank one on the right topic ("Schuhe
+# zurückgeschickt und immer noch kein Geld": the German refund-timing article 0.67 under "Return rejected"
+# 0.69). So (tests/knowledge/test_multilingual.py):
+# - the article's intents tag disagrees with the triage intent: the translation's score is held at its
+#   original's (+ CROSS_TRANSLATION_EDGE): it may stand in for its original, in its place, not rank above
+#   what outranks the original; an original not listed at all ranks below every listed passage, and so does
+#   the translation then (CROSS_TRANSLATION_UNLISTED; with a sign-off the French return policy led the
+#   French message above, its original not among the candidates);
+# - otherwise (it agrees, or either is unknown) and the original is among the candidates: the translation's
+#   cosine moves CROSS_TRANSLATION_FLOOR of the way up to its original's best cosine when that is higher (the
+#   bias took more than e5's edge gave).
+# eval_ml_tune.yaml: article recall@1 / @3 / MRR@10 and drafts identical with the floor's share anywhere in
+# 0-0.85 (1.0: 0.746 / 0.903 / 0.816: "Kreditkarte in Schweizer Franken" got the German refund article
+# first); the lead's German message needs >= 0.27. The cap alone, and with it the floor: unchanged (the cap
+# with an edge of 0 too: ties go to the higher cosine, the translation's). None / 0: off.
+CROSS_TRANSLATION_FLOOR: float | None = 0.5
+CROSS_TRANSLATION_EDGE: float | None = 0.001  # None: no cap
+CROSS_TRANSLATION_UNLISTED = True
+
 # The relevance cut-off for them (calibrated; English questions: default_threshold(), 0.30). On
 # eval_ml_tune.yaml 0.30 / 0.25 / 0.20: article recall@3 0.851 / 0.866 / 0.881, messages with a passage
 # 123 / 126 / 127 of 127, off-topic messages with none 9 / 9 / 9 of 12.
@@ -313,6 +337,8 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
             info[cid] = (max(cos, sent.get(cid, -1.0)), row["documents"] or "", meta)
     for cid in sent:  # chunks found by a sentence only are candidates too
         fused.setdefault(cid, 0.0)
+    if cross is not None and own_bias and CROSS_TRANSLATION_FLOOR:  # a translation's cosine, by its original's
+        _floor_translations(info, lang, intent)
     # The message is answered at all only when some passage it may read has a cosine clearing the cut-off
     # (see BM25_LIFTS): another brand's passage must not decide it either.
     answered = BM25_LIFTS and FUSION == "score" and any(
@@ -333,6 +359,8 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
                                                            else SCORE_INTENT_BOOST)
         hits.append(Hit(chunk_id=cid, doc_id=str(meta.get("doc_id") or cid), fused=score, cosine=cos, body=body,
                         meta=meta))
+    if cross is not None and own_bias and CROSS_TRANSLATION_EDGE is not None and FUSION == "score":
+        _cap_translations(hits, lang, intent)
     if lex_index is not None and FUSION == "score" and hits:  # the page-level signals (PAGE_*), after the cut-off
         from knowledge.lexical import page_key
 
@@ -350,6 +378,55 @@ def hybrid_hits(store: KnowledgeStore, text: str, *, intent: str | None = None, 
     if _knob("RERANK") and dense and cross is None and len(hits) > 1:
         rerank(store, text, vec, hits)
     return hits
+
+
+def original_id(doc_id: str, language: str) -> str | None:
+    """The id of the article that ``doc_id`` (an article in ``language``) translates, by the ``<id>-<language>``
+    convention of the knowledge base's front matter ("reset-password-fr" -> "reset-password"); None otherwise."""
+    suffix = f"-{language}"
+    return doc_id[: -len(suffix)] if language and len(doc_id) > len(suffix) and doc_id.endswith(suffix) else None
+
+
+def _disagrees(meta: dict[str, Any], intent: str | None) -> bool:
+    """Whether a passage's article is tagged with intents and the triage intent is not one of them."""
+    tags = str(meta.get("intents") or "")
+    return bool(intent) and bool(tags.strip(",")) and f",{intent}," not in tags
+
+
+def _floor_translations(info: dict[str, tuple[float, str, dict[str, Any]]], lang: str, intent: str | None) -> None:
+    """A translated passage's cosine raised toward its original's best (CROSS_TRANSLATION_FLOOR; in place)."""
+    own = [cid for cid, (_, _, meta) in info.items() if meta.get("language") == lang and not _disagrees(meta, intent)]
+    if not own:  # most questions: no passage in the customer's language
+        return
+    best: dict[str, float] = {}
+    for cid, (cos, _, meta) in info.items():
+        if meta.get("language") != lang:
+            doc = str(meta.get("doc_id") or cid)
+            best[doc] = max(best.get(doc, cos), cos)
+    for cid in own:
+        cos, body, meta = info[cid]
+        orig = original_id(str(meta.get("doc_id") or ""), lang)
+        if orig is not None and best.get(orig, cos) > cos:
+            info[cid] = (cos + float(CROSS_TRANSLATION_FLOOR or 0.0) * (best[orig] - cos), body, meta)
+
+
+def _cap_translations(hits: list[Hit], lang: str, intent: str | None) -> None:
+    """A translated passage on another topic than the triage intent held at its original's score (in place)."""
+    off = [h for h in hits if h.meta.get("language") == lang and _disagrees(h.meta, intent)]
+    if not off:
+        return
+    best: dict[str, float] = {}
+    for h in hits:
+        if h.meta.get("language") != lang:
+            best[h.doc_id] = max(best.get(h.doc_id, h.fused), h.fused)
+    lowest = min(best.values(), default=None)  # an original not listed ranks below every listed passage
+    for h in off:
+        orig = original_id(h.doc_id, lang)
+        if orig is None:  # not a translation (an article written in this language): its score stands
+            continue
+        ceiling = best.get(orig, lowest if CROSS_TRANSLATION_UNLISTED else None)
+        if ceiling is not None:
+            h.fused = min(h.fused, ceiling + float(CROSS_TRANSLATION_EDGE or 0.0))
 
 
 RERANK: bool | None = None  # None: per model (MODEL_TUNING: off); bench/kb_bench.py --rerank times it

@@ -100,6 +100,116 @@ def test_a_translation_outranks_its_english_original_in_one_search(demo_store):
     assert "track-your-order" not in got[:1]
 
 
+# A translated article in the customer's language on another topic than the question (knowledge.retrieve,
+# CROSS_TRANSLATION_EDGE / CROSS_TRANSLATION_FLOOR): the flat own-language bias lifted the French reset-password
+# article ("L'e-mail de réinitialisation n'arrive pas") over the tracking article for an order that has not
+# arrived, and left the German refund-timing article under "Return rejected" for a refund that has not come.
+FR_NOT_ARRIVED = "Bonjour, ma commande n'est toujours pas arrivée, le suivi ne bouge plus depuis 6 jours. Que faire ?"
+DE_NO_REFUND = "Ich habe die Schuhe vor drei Wochen zurückgeschickt und immer noch kein Geld bekommen!!"
+TRANSLATIONS = ("reset-password-fr", "return-policy-fr", "refund-timing-de", "track-your-order-es")
+
+
+def _ids(store, text: str, language: str, intent: str, k: int = 5) -> list[str]:
+    return [s.id for s in search(store, text, language=language, intent=intent, k=k)]
+
+
+def test_a_translation_on_another_topic_does_not_outrank_the_answer(demo_store):
+    got = _ids(demo_store, FR_NOT_ARRIVED, "fr", "order_status")
+    assert got and got[0] == "track-your-order", got
+    # It may stand in for its English original, in the original's place: never above it by more.
+    assert got.index("reset-password-fr") > got.index("track-your-order"), got
+
+
+@pytest.mark.parametrize(("language", "text"), [
+    ("de", "Meine Bestellung ist immer noch nicht da, die Sendungsverfolgung bewegt sich seit 6 Tagen nicht."),
+    ("fr", "Bonjour, ma commande n'est toujours pas arrivée et le suivi n'avance plus. Que dois-je faire ?"),
+])
+def test_a_translation_on_another_topic_does_not_lead_a_look_alike_question(demo_store, language, text):
+    got = _ids(demo_store, text, language, "order_status")
+    assert got and got[0] not in TRANSLATIONS, got
+    assert "track-your-order" in got[:3], got
+
+
+def test_a_translation_on_another_topic_whose_original_is_not_listed_goes_last(demo_store):
+    # With a sign-off the French return policy came first and its English original was not among the
+    # candidates at all: the original ranks below every listed passage, so the translation goes there too.
+    got = _ids(demo_store, FR_NOT_ARRIVED + "\n\nCordialement,\nCamille", "fr", "order_status", k=10)
+    assert got and "return-policy-fr" not in got[:3], got
+
+
+def test_a_translation_on_the_questions_topic_comes_first(demo_store):
+    # The German refund-timing article answers; e5's edge for German was smaller here than the bias takes
+    # off, so it sat under the English "Return rejected" (and under its own original's cosine).
+    got = _ids(demo_store, DE_NO_REFUND, "de", "return_refund")
+    assert got and got[0] == "refund-timing-de", got
+    assert "refund-timing" not in got[:1]
+
+
+@pytest.mark.parametrize(("language", "intent", "text", "answer"), [
+    # The translation is the answer, the triage intent agrees.
+    ("es", "order_status", "Hola, mi pedido todavía no ha llegado y el seguimiento no se mueve desde hace 6 días. ¿Qué hago?",
+     "track-your-order-es"),
+    ("fr", "account_access", "le lien pour changer mon mot de passe n'arrive pas, j'ai regardé dans les spams",
+     "reset-password-fr"),
+    ("de", "return_refund", "Hab die Jacke vor 20 Tagen zurückgesendet, das Geld ist immer noch nicht auf meinem Konto.",
+     "refund-timing-de"),
+    # The translation is the answer and the triage intent is wrong: it keeps its original's place (first).
+    ("de", "order_status", "wie lange dauert die erstattung auf paypal? hab gestern die bestätigung bekommen dass die "
+     "rücksendung angekommen ist", "refund-timing-de"),
+    ("fr", "change_order", "je voudrais échanger mes baskets contre une pointure au dessus, comment on fait svp",
+     "return-policy-fr"),
+])
+def test_a_translation_that_answers_still_comes_first(demo_store, language, intent, text, answer):
+    got = _ids(demo_store, text, language, intent)
+    assert got and got[0] == answer, got
+    assert answer.rsplit("-", 1)[0] not in got[:1]
+
+
+@pytest.mark.parametrize(("language", "intent", "text"), [
+    ("es", "return_refund", "Devolví las zapatillas hace tres semanas y todavía no me han devuelto el dinero!!"),
+    ("it", "order_status", "Buongiorno, il mio ordine non è ancora arrivato, il tracciamento è fermo da 6 giorni. Cosa devo fare?"),
+    ("it", "return_refund", "Ho rispedito le scarpe tre settimane fa e non ho ancora ricevuto i soldi!!"),
+    ("nl", "order_status", "Hallo, mijn bestelling is nog steeds niet aangekomen, de track & trace staat al 6 dagen stil."),
+    ("nl", "return_refund", "Ik heb de schoenen drie weken geleden teruggestuurd en nog steeds geen geld gekregen!!"),
+    ("pt", "order_status", "Olá, a minha encomenda ainda não chegou e o seguimento está parado há 6 dias. O que faço?"),
+    ("pt", "return_refund", "Devolvi os sapatos há três semanas e ainda não recebi o dinheiro!!"),
+])
+def test_the_two_messages_in_other_languages_get_no_translation_on_another_topic(demo_store, language, intent, text):
+    # Spanish has only the tracking article translated (another topic than a refund); Italian, Dutch and
+    # Portuguese have none: no translation in any language may answer them. (Which English article leads is
+    # e5's cross-language ranking, not asserted here: "reset email does not arrive" reads close to "has not
+    # arrived" in Portuguese too.)
+    got = _ids(demo_store, text, language, intent)
+    assert got and not set(got[:3]) & set(TRANSLATIONS), got
+    if intent == "order_status":
+        assert "track-your-order" in got[:3], got
+
+
+def test_the_french_draft_for_an_order_that_has_not_arrived_quotes_tracking(cfg, demo_env):  # noqa: F811
+    d = _draft(FR_NOT_ARRIVED, "order_status", "fr", cfg)
+    assert d.used_source_ids and d.used_source_ids[0] == "track-your-order", d.used_source_ids
+    assert "If tracking has not moved for more than 5 working days" in d.text, d.text
+    # The tracking passage is quoted first; a reset-password passage, if listed at all, only after it.
+    assert "Réinitialiser" not in d.text[:d.text.index("How to track your order")], d.text
+
+
+def test_the_german_draft_for_a_refund_that_has_not_come_quotes_the_german_article(cfg, demo_env):  # noqa: F811
+    d = _draft(DE_NO_REFUND, "return_refund", "de", cfg)
+    assert d.used_source_ids and d.used_source_ids[0] == "refund-timing-de", d.used_source_ids
+
+
+def test_a_translations_original_is_named_by_the_id_convention():
+    from knowledge.retrieve import original_id
+
+    assert original_id("reset-password-fr", "fr") == "reset-password"
+    assert original_id("refund-timing-de", "de") == "refund-timing"
+    assert original_id("reset-password-fr", "de") is None  # another language's suffix
+    assert original_id("reset-password", "fr") is None
+    assert original_id("-fr", "fr") is None and original_id("fr", "fr") is None
+    assert original_id("zendesk:article:42", "fr") is None
+    assert original_id("return-policy-fr", "") is None
+
+
 def test_english_questions_never_read_the_multilingual_index(demo_store, monkeypatch):
     def boom():
         raise AssertionError("e5 used for an English question")
