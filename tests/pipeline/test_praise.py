@@ -132,30 +132,6 @@ def test_greetings_are_no_duration():
     assert not _praise("Thanks, all good after five days.")
 
 
-class _Fixed:
-    """A sentiment model that reads every text the same, far from the angry examples (the courtesy check keeps
-    its hands off): the praise rule is what is tested."""
-
-    def __init__(self, label: str, score: float):
-        self.label, self.score = label, score
-
-    def verdicts(self, texts, emb):
-        return [(self.label, self.score)] * len(texts)
-
-    def neighbour_margin(self, emb):
-        return np.ones(len(emb))
-
-
-@pytest.fixture
-def model_reads(monkeypatch):
-    import pipeline.sentiment as sent
-
-    def set_(label: str, score: float):
-        monkeypatch.setattr(sent, "get_sentiment_model", lambda *a, **k: _Fixed(label, score))
-
-    return set_
-
-
 def _sent(text: str, signals=None):
     return sentiment(text, None, np.zeros(4, dtype=np.float32), signals=signals)
 

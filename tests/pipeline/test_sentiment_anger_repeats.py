@@ -109,26 +109,6 @@ def test_anger_words_negated_asked_or_absent(text):
     assert not anger_words(text)
 
 
-class _Fixed:
-    """A sentiment model that reads every text the same (the rules are what is tested)."""
-
-    def __init__(self, label: str, score: float):
-        self.label, self.score = label, score
-
-    def verdicts(self, texts, emb):
-        return [(self.label, self.score)] * len(texts)
-
-
-@pytest.fixture
-def model_reads(monkeypatch):
-    import pipeline.sentiment as sent
-
-    def set_(label: str, score: float):
-        monkeypatch.setattr(sent, "get_sentiment_model", lambda *a, **k: _Fixed(label, score))
-
-    return set_
-
-
 def _sent(text: str, signals=None):
     return sentiment(text, None, np.zeros(4, dtype=np.float32), signals=signals)
 
