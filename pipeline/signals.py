@@ -659,6 +659,7 @@ def sentiment(text: str, cfg: Config | None = None, embedding: np.ndarray | None
     (:func:`pipeline.lookalikes.fold_lookalikes`).
     """
     text = fold_lookalikes(text)
+    own: list[str] | None = None
     try:
         from pipeline.local_classifier import embed_sentiment
         from pipeline.sentiment import get_sentiment_model
@@ -666,13 +667,15 @@ def sentiment(text: str, cfg: Config | None = None, embedding: np.ndarray | None
         model = get_sentiment_model(cfg, embed_sentiment, known)
         emb = embed_sentiment([text]) if embedding is None else np.asarray(embedding, dtype=np.float32).reshape(1, -1)
         label, score = model.verdicts([text], emb)[0]
-        if label in ("negative", "very_negative") and (_courtesy_only(text, emb, model, embed_sentiment)
-                                                       or _praise_only(text)):
-            label, score = "neutral", 0.0
+        if label in ("negative", "very_negative"):
+            # The text's own signals (never the ticket's message count): read once for both checks and below.
+            own = detect_signals(text)
+            if _courtesy_only(text, emb, model, embed_sentiment, own) or _praise_only(text, own):
+                label, score = "neutral", 0.0
     except Exception:  # a broken model install must not stop triage
         _log_fallback()
         label, score = vader_sentiment(text)
-    sig = detect_signals(text) if signals is None else signals
+    sig = signals if signals is not None else own if own is not None else detect_signals(text)
     if label in ("neutral", "positive") and any(s in sig for s in THREAT_SIGNALS):
         label, score = "negative", min(score, -0.3)
     elif label == "neutral" and score <= REPEAT_LEAN and keeps_asking(text):
@@ -696,15 +699,16 @@ COURTESY_MARGIN = 0.02
 COURTESY_EXEMPT = frozenset({"legal_threat", "chargeback", "repeated_contact", "profanity", "all_caps", "churn_risk"})
 
 
-def _courtesy_only(text: str, emb: np.ndarray, model, embed) -> bool:
+def _courtesy_only(text: str, emb: np.ndarray, model, embed, own: list[str] | None = None) -> bool:
     """Whether a message read negative is negative only through its courtesy formulas (the rule above).
 
-    ``emb``: the message's sentiment vector (1 x dim); ``embed``: texts -> sentiment vectors, for what is left."""
+    ``emb``: the message's sentiment vector (1 x dim); ``embed``: texts -> sentiment vectors, for what is left;
+    ``own``: :func:`detect_signals` of ``text`` when already read."""
     from pipeline.courtesy import courtesy_remainder, repeats
     from pipeline.sentiment import is_shouting
 
     rest = courtesy_remainder(_head(text, SENTIMENT_CHARS))
-    if rest is None or repeats(rest) or is_shouting(text) or COURTESY_EXEMPT & set(detect_signals(text)):
+    if rest is None or repeats(rest) or is_shouting(text) or COURTESY_EXEMPT & set(detect_signals(text) if own is None else own):
         return False
     margin = model.neighbour_margin(emb)
     if margin is not None and float(margin[0]) >= COURTESY_MARGIN:
@@ -727,15 +731,16 @@ def _courtesy_only(text: str, emb: np.ndarray, model, embed) -> bool:
 PRAISE_EXEMPT = COURTESY_EXEMPT | {"public_threat"}
 
 
-def _praise_only(text: str) -> bool:
-    """Whether a message read negative says only that something went well (the rule above)."""
+def _praise_only(text: str, own: list[str] | None = None) -> bool:
+    """Whether a message read negative says only that something went well (the rule above); ``own``:
+    :func:`detect_signals` of ``text`` when already read."""
     from pipeline.praise import praise_only
     from pipeline.sentiment import is_shouting
 
     head = _head(text, SENTIMENT_CHARS)
     if not praise_only(normalize_for_matching(head), detect_language(head)) or is_shouting(text):
         return False
-    return not (PRAISE_EXEMPT & set(detect_signals(text)) or anger_words(text) or keeps_asking(text))
+    return not (PRAISE_EXEMPT & set(detect_signals(text) if own is None else own) or anger_words(text) or keeps_asking(text))
 
 
 _fallback_logged = False
