@@ -134,8 +134,13 @@ def make_client(settings: Any) -> Any:
     return WebClient(**kw)
 
 
+# Looked up at call time (not bound as a default argument) so an end-to-end test running the real worker can
+# record the waits between Slack attempts instead of sleeping them.
+retry_sleep: Callable[[float], None] = time.sleep
+
+
 def post_message(client: Any, *, channel: str, text: str, blocks: list[dict[str, Any]], thread_ts: str | None = None,
-                 attempts: int = 5, max_wait: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> Any:
+                 attempts: int = 5, max_wait: float = 60.0, sleep: Callable[[float], None] | None = None) -> Any:
     """``chat.postMessage`` with retries on rate limits, 5xx and connection errors (honours ``Retry-After``)."""
     # The fallback text is escaped like the blocks; no name or link parsing of what is left either.
     kw: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks, "unfurl_links": False,
@@ -148,7 +153,7 @@ def post_message(client: Any, *, channel: str, text: str, blocks: list[dict[str,
         log.warning("Slack call failed (%s), retry %d of %d", _describe(exc), state.attempt_number, attempts - 1)
 
     retrying = Retrying(stop=stop_after_attempt(attempts), wait=_waiter(max_wait), retry=retry_if_exception(_retryable),
-                        reraise=True, sleep=sleep, before_sleep=before_sleep)
+                        reraise=True, sleep=sleep or retry_sleep, before_sleep=before_sleep)
     return retrying(client.chat_postMessage, **kw)
 
 
@@ -190,7 +195,7 @@ def _safe(x: str) -> str:
 
 def escalate(outcome: Outcome, ticket: Ticket, *, reasons: Iterable[str] | None = None, dedupe_scope: str | None = None,
              settings: Any = None, config: Any = None, client: Any = None, state: Any = None,
-             sleep: Callable[[float], None] = time.sleep) -> list[str]:
+             sleep: Callable[[float], None] | None = None) -> list[str]:
     """Alert Slack for each reason in ``outcome.plan.escalate`` (or ``reasons``) not alerted before.
 
     Returns the reasons alerted now (``[]`` when there is nothing new, or in dry-run). Raises

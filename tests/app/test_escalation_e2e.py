@@ -51,7 +51,7 @@ def test_slack_down_keeps_the_note_and_retries_the_alert(slack_env, redis_url, m
     client, slack, var = slack_env
     # The job's retries between Slack attempts are recorded, not slept (1 + 2 + 4 + 8 s of wall time otherwise).
     waits: list[float] = []
-    monkeypatch.setattr(escalate.escalate, "__kwdefaults__", {**escalate.escalate.__kwdefaults__, "sleep": waits.append})
+    monkeypatch.setattr(escalate, "retry_sleep", waits.append)
     slack.script = [Response(json.dumps({"ok": False, "error": "internal_error"}), status=500,
                              content_type="application/json") for _ in range(5)]
     raw = _angry_body()
