@@ -682,7 +682,26 @@ def sentiment(text: str, cfg: Config | None = None, embedding: np.ndarray | None
         label, score = "negative", min(score, -0.3)
     elif label == "neutral" and anger_words(text):
         label, score = "negative", min(score, -0.3)
+    elif (label == "neutral" or (label == "positive" and score < SARCASM_POSITIVE_MAX)) and _sarcastic(text):
+        label, score = "negative", min(score, -0.3)
     return label, score
+
+
+# Sarcasm (pipeline/praise.py, praise_of_trouble): delight first or praise last around trouble ("Wow, a whole month to
+# answer one email.", "Service client formidable : 40 minutes d'attente et puis la ligne coupe. Bravo.") makes a
+# neutral or weakly positive verdict negative; a verdict the head reads clearly positive (SARCASM_POSITIVE_MAX or more)
+# is left alone. Chosen on the tuning set and heldout .. heldout5 (docs/measurements.md, seventeenth session,
+# helper 2): it fires on none of their neutral rows nor any intent set's.
+SARCASM_POSITIVE_MAX = 0.3
+
+
+def _sarcastic(text: str) -> bool:
+    from pipeline.praise import delighted, praise_of_trouble
+
+    head = _head(text, SENTIMENT_CHARS)
+    norm = normalize_for_matching(head)
+    # the language (for words calm in one language only) is guessed only for the few messages that show delight
+    return delighted(norm) and praise_of_trouble(norm, detect_language(head))
 
 
 # The courtesy check (pipeline/courtesy.py): a negative verdict is read again without the message's opening

@@ -1,10 +1,10 @@
 """The held-out sentiment sets (bench/data/sentiment_heldout.csv, sentiment_heldout2.csv, sentiment_heldout3.csv, sentiment_heldout4.csv,
-sentiment_heldout5.csv) are well formed and apart.
+sentiment_heldout5.csv, sentiment_heldout6.csv) are well formed and apart.
 
 They report (``bench/sentiment_tuning.py --set heldout|heldout2``, run once per version at the end), so they
 must share no message with what the model learns from (the shipped sentiment examples, the
 intents' examples) nor with the tuning set the choices are made on: a row copied into either
-would make the held-out figure a tuned one. ``sentiment_heldout2.csv``, ``sentiment_heldout3.csv``, ``sentiment_heldout4.csv`` and ``sentiment_heldout5.csv`` are also
+would make the held-out figure a tuned one. ``sentiment_heldout2.csv``, ``sentiment_heldout3.csv``, ``sentiment_heldout4.csv``, ``sentiment_heldout5.csv`` and ``sentiment_heldout6.csv`` are also
 kept from being a near copy (token Jaccard) of any of those, nor of the earlier held-out sets.
 """
 
@@ -22,10 +22,13 @@ HELDOUT2 = ROOT / "bench" / "data" / "sentiment_heldout2.csv"
 HELDOUT3 = ROOT / "bench" / "data" / "sentiment_heldout3.csv"
 HELDOUT4 = ROOT / "bench" / "data" / "sentiment_heldout4.csv"
 HELDOUT5 = ROOT / "bench" / "data" / "sentiment_heldout5.csv"
+HELDOUT6 = ROOT / "bench" / "data" / "sentiment_heldout6.csv"
 KINDS = {
-    # heldout5: "agent" = a complaint naming an agent; "praise" = praise of staff, "resolved" = solved by itself
+    # heldout5: "agent" = a complaint naming an agent; "praise" = praise of staff, "resolved" = solved by itself;
+    # heldout6: "collision" = a neutral message whose words are negative in another language, or negated
     "angry": {"complaint", "review_threat", "chargeback", "legal", "sarcasm", "shouting", "repeated", "agent"},
-    "neutral": {"closing", "ack", "thanks", "problem", "autoreply", "question", "ignore", "followup", "praise", "resolved"},
+    "neutral": {"closing", "ack", "thanks", "problem", "autoreply", "question", "ignore", "followup", "praise", "resolved",
+                "collision"},
 }
 NEAR = 0.6  # token Jaccard at or above which two messages count as one reworded (heldout2's largest: 0.50)
 
@@ -48,8 +51,8 @@ def _learned_and_tuned() -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture(scope="module", params=[HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5],
-                ids=["heldout", "heldout2", "heldout3", "heldout4", "heldout5"])
+@pytest.fixture(scope="module", params=[HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5, HELDOUT6],
+                ids=["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6"])
 def rows(request) -> list[dict[str, str]]:
     return read_rows(request.param)
 
@@ -68,6 +71,13 @@ def test_well_formed(rows):
     check_well_formed(rows, KINDS, *((10, 10) if small else (15, 30)))
     if small:
         assert len(rows) == 140, len(rows)
+    if rows[0]["text"] == read_rows(HELDOUT6)[0]["text"]:
+        # heldout6: every language carries each of its kinds (flat complaints, sarcasm, threats, repeated
+        # contact; praise, questions, resolved notes, cross-language collisions)
+        per = {(r["lang"], r["kind"]) for r in rows}
+        assert all((lang, k) in per for lang in {r["lang"] for r in rows}
+                   for k in ("complaint", "sarcasm", "chargeback", "legal", "repeated",
+                             "praise", "question", "resolved", "collision")), per
 
 
 def test_disjoint_from_training_and_tuning(rows):
@@ -80,8 +90,9 @@ def test_disjoint_from_training_and_tuning(rows):
 
 @pytest.mark.parametrize("path,earlier", [(HELDOUT2, [HELDOUT]), (HELDOUT3, [HELDOUT, HELDOUT2]),
                                                 (HELDOUT4, [HELDOUT, HELDOUT2, HELDOUT3]),
-                                                (HELDOUT5, [HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4])],
-                         ids=["heldout2", "heldout3", "heldout4", "heldout5"])
+                                                (HELDOUT5, [HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4]),
+                                                (HELDOUT6, [HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5])],
+                         ids=["heldout2", "heldout3", "heldout4", "heldout5", "heldout6"])
 def test_later_heldout_is_no_rewording_of_training_tuning_or_earlier_heldout(path, earlier):
     others = _learned_and_tuned()
     for p in earlier:
