@@ -1436,4 +1436,21 @@ def classify_local(text: str, cfg: Config, learned: Path | None = None, model: I
     generic = model.non_support_similarity(emb)
     if generic is not None and pred.similarity is not None and generic[0] - pred.similarity > GENERIC_MARGIN:
         oos = True
-    return pred, oos
+    return _after_rules(text, pred, oos, cfg)
+
+
+def _after_rules(text: str, pred: Prediction, oos: bool, cfg: Config) -> tuple[Prediction, bool]:
+    """The prediction after :mod:`pipeline.intent_rules` (phrases for requests the head confused on new scenarios).
+
+    A moved reading keeps the head's own label as the first alternative; its confidence is the head's probability
+    of the two confused intents together (the rule chose between them, the head said it was one of them)."""
+    from pipeline.intent_rules import adjust
+
+    label, rule_oos, rule = adjust(text, pred.label, oos, cfg.intents.oos_intent, cfg.intents.intents)
+    if rule is None or (label == pred.label and rule_oos == oos):
+        return pred, oos
+    probs = dict(pred.alternatives)
+    conf = pred.confidence + probs.get(label, 0.0) if label != pred.label else pred.confidence
+    alts = [(pred.label, round(pred.confidence, 4))] + [a for a in pred.alternatives if a[0] not in (label, pred.label)]
+    log.debug("intent rule %s: %s -> %s", rule, pred.label, label)
+    return Prediction(label=label, confidence=min(1.0, conf), alternatives=alts[:3], similarity=None), rule_oos

@@ -15,17 +15,16 @@ The phrase lists are deliberately small and readable: they flag, they never deci
 
 from __future__ import annotations
 
-import html
 import logging
 import re
-import unicodedata
 
 import numpy as np
 
 from pipeline.config import Config
+from pipeline.folding import _TAG, MAX_MATCH_CHARS, normalize_for_matching
 from pipeline.langid import LANGUAGES as LANGID_LANGUAGES
 from pipeline.langid import identify as _identify
-from pipeline.lookalikes import drop_invisible, fold_lookalikes, lowercase_translation, prefold_translation
+from pipeline.lookalikes import fold_lookalikes
 from pipeline.models import PRIORITIES, Ticket, priority_rank
 
 log = logging.getLogger(__name__)
@@ -554,26 +553,8 @@ _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _EMPHASIS_MARKS = re.compile(r"[*_~`]+")
 _IN_WORD_HYPHEN = re.compile(r"(?<=[a-z])-\s?(?=[a-z])")
 
-# Look-alike letters are folded by pipeline.lookalikes.lowercase_translation (after case folding);
-# before NFKC, those it or case folding would make read otherwise (Η is H, not η → n; ϲ is c, not
-# ς → o: pipeline.lookalikes.prefold_translation); after it, the apostrophes of "don't", "l'avocat".
-_CONFUSABLES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
-_TAG = re.compile(r"<[^>]{0,500}>")
-# Inline tags can sit inside a word ("dis<b>pute</b>"): removed without a space; others separate words.
-_INLINE_TAG = re.compile(r"</?(b|i|u|em|strong|span|font|a|small|big|mark|s|strike|sub|sup|code)\b[^>]{0,500}>", re.I)
-_SPACES = re.compile(r"\s+")
-MAX_MATCH_CHARS = 20_000  # signals look at the first 20k characters: bounded regex work per message
-
-
-def normalize_for_matching(text: str) -> str:
-    """Fold ``text`` for the phrase patterns: no markup, NFKC, no invisible characters, look-alike
-    letters to Latin, case-folded, accents removed, whitespace collapsed."""
-    t = html.unescape((text or "")[:MAX_MATCH_CHARS])
-    t = _TAG.sub(" ", _INLINE_TAG.sub("", t))
-    t = unicodedata.normalize("NFKC", drop_invisible(t).translate(prefold_translation())).translate(_CONFUSABLES).casefold()
-    t = t.translate(lowercase_translation())
-    t = "".join(c for c in unicodedata.normalize("NFKD", t) if not unicodedata.combining(c))
-    return _SPACES.sub(" ", t).strip()
+# normalize_for_matching (markup, NFKC, look-alike letters, accents) lives in pipeline.folding: pipeline.intent_rules
+# reads it too, and is read by local_classifier, which this module imports lazily (no cycle).
 
 
 def _phrase_re(phrase: str) -> re.Pattern[str]:
