@@ -306,7 +306,8 @@ class LexicalIndex:
         return got
 
     def search(self, text: str, n: int, brand: str | None = None, language: str | None = None,
-               strict_language: bool = False, brands: frozenset[str] | None = None) -> list[tuple[str, float]]:
+               strict_language: bool = False, brands: frozenset[str] | None = None,
+               unknown_share: float = 1.0) -> list[tuple[str, float]]:
         """Top ``n`` (chunk id, match) for ``text``, with the same filters as the dense side.
 
         ``brands``: the stored brand values allowed (:func:`knowledge.brands.allowed`, what retrieval
@@ -315,6 +316,10 @@ class LexicalIndex:
         ``match`` is the BM25 score over the score of an ideal passage holding every query term
         once (the sum of their IDFs), capped at 1: near 1 when the rare words of the question are
         all there ("Recurring IDR Requesters"), small when only common words match ("send back").
+        A term no chunk holds counts in the ideal as the rarest word. ``unknown_share`` < 1 takes the ideal toward
+        that of the known terms alone (a geometric mean: ideal(known) ** (1 - share) * ideal(all) ** share), for a
+        question in another language whose English glossary terms are what can match English chunks and whose
+        own words mostly cannot (knowledge.retrieve.CROSS_GLOSSARY_UNKNOWN_SHARE).
         """
         snap = self._snap
         if snap.retriever is None or n <= 0:
@@ -324,6 +329,9 @@ class LexicalIndex:
             return []
         unseen = math.log(1 + (len(snap.ids) + 0.5) / 0.5)
         ideal = sum(snap.idf.get(t, unseen) for t in set(q)) or 1.0
+        if unknown_share < 1.0:
+            known = sum(snap.idf[t] for t in set(q) if t in snap.idf) or 1.0
+            ideal = known ** (1.0 - unknown_share) * ideal ** unknown_share
         scores = snap.retriever.get_scores(q)
         if brands is None and brand:
             brands = frozenset({brand, ""})
