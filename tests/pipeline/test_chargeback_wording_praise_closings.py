@@ -230,3 +230,54 @@ def test_praise_ending_enhorabuena_keeps_a_neutral_verdict_sarcasm_with_a_work_c
     model_reads("neutral", 0.0)
     assert _sent("Las botas son comodísimas, ni una ampolla en toda la ruta. Enhorabuena") == ("neutral", 0.0)
     assert _sent("Muchas gracias por cancelar mi pedido sin avisar. Un trabajo impecable.") == ("negative", -0.3)
+
+
+# ------------------------------------------------------------------ flat stories: the store does not answer or pay back
+
+from pipeline.signals import UNANSWERED_LEAN, unanswered  # noqa: E402
+
+UNANSWERED = [
+    "Sent the photos on Monday like you asked. Nobody has replied.",
+    "I waited in all day for the engineer, no one turned up.",
+    "Le colis est reparti chez vous il y a un mois. Depuis, aucun retour.",
+    "Personne n'est venu et personne ne m'a rappelé.",
+    "Mandé el vídeo hace diez días y nadie me ha contestado.",
+    "Die Bilder sind seit Dienstag bei euch. Seitdem nichts.",
+    "Am Telefon geht keiner ran, seit einer Woche.",
+    "Il reso è arrivato da voi il 4 e al telefono non risponde nessuno.",
+    "Foto's gestuurd op maandag. Sindsdien niks.",
+    "Twee weken later nog steeds niet teruggestort.",
+    "Mandei as fotos na segunda e ninguém respondeu.",
+    "N\u043ebody has replied.",  # Cyrillic о
+    "Nobody has <b>replied</b>.",
+]
+
+
+@pytest.mark.parametrize("text", UNANSWERED)
+def test_the_store_not_answering_is_read(text):
+    assert unanswered(text)
+
+
+UNANSWERED_GUARD = [
+    "No reply needed, thanks!",
+    "Nessuna risposta necessaria, grazie.",
+    "Une personne m'a appelé hier pour confirmer le créneau, merci.",
+    "I didn't answer the courier's call, my fault, can you rebook?",
+    "Sem resposta necessária, obrigado.",
+    "Is anyone there? I'd like to change my address.",
+]
+
+
+@pytest.mark.parametrize("text", UNANSWERED_GUARD)
+def test_calm_words_of_replies_are_not_read_as_unanswered(text):
+    assert not unanswered(text)
+
+
+def test_a_neutral_verdict_leaning_negative_on_an_unanswered_story_becomes_negative(model_reads):
+    text = "Die Bilder sind seit Dienstag bei euch. Seitdem nichts."
+    model_reads("neutral", UNANSWERED_LEAN - 0.02)
+    assert _sent(text) == ("negative", -0.3)
+    model_reads("neutral", UNANSWERED_LEAN + 0.05)  # leaning positive: left to the model
+    assert _sent(text)[0] == "neutral"
+    model_reads("neutral", -0.2)
+    assert _sent("Die Bilder sind seit Dienstag bei euch, danke für die schnelle Antwort.")[0] == "neutral"
