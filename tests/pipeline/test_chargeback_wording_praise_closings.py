@@ -7,7 +7,8 @@ letters, markup and negation.
 Every case of CHARGEBACK_FIRES, CHARGEBACK_NEGATED, SARCASM, NOT_SARCASM, PRAISE and the three stub-model tests
 failed before the change (checked by running this file against 33a8456's signals.py and praise.py: 67 failures, the 64 above and 3 STILL cases);
 the GUARD and STILL lists (three STILL cases use the new wordings and failed too) and the "still marks trouble" test
-pass on both and keep the change from reaching further than it should."""
+pass on both and keep the change from reaching further than it should. CHARGEBACK_NEGATED_NEW and the UNANSWERED
+list fail with ``_CHARGEBACK_NOT`` emptied and ``unanswered`` stubbed to False respectively."""
 
 from __future__ import annotations
 
@@ -91,6 +92,20 @@ CHARGEBACK_NEGATED = [
 
 @pytest.mark.parametrize("text", CHARGEBACK_NEGATED)
 def test_a_chargeback_said_not_to_happen_does_not_fire(text):
+    assert not _cb(text)
+
+
+# Ruled out in the new wordings: these fire with _CHARGEBACK_NOT emptied (they did not fire before the new wordings).
+CHARGEBACK_NEGATED_NEW = [
+    "No voy a contestar el cargo con mi banco, tranquilos, solo quiero la factura.",
+    "Non faccio lo storno sulla carta, tranquilli, mi serve la fattura.",
+    "Não vou pedir o estorno no cartão, fiquem tranquilos.",
+    "Je ne vais pas faire opposition bancaire, je veux juste la facture.",
+]
+
+
+@pytest.mark.parametrize("text", CHARGEBACK_NEGATED_NEW)
+def test_a_chargeback_in_the_new_wordings_said_not_to_happen_does_not_fire(text):
     assert not _cb(text)
 
 
