@@ -103,7 +103,7 @@ _TROUBLE = _rx(
     r"|segundos?|minutos?|horas?|dias?|semanas?|(un|el|este|al) mes|meses|dinero|pagu\w*|prioritari\w*|enhorabuena|impresionante"
     r"|de primera)\b",
     # DE
-    r"\b(falsch\w*|kaputt\w*|gesprungen\w*|zerbrochen\w*|zerkratzt\w*|beschadig\w*|verlor\w*|undicht|tropf\w*|gerissen|riss|tot|defekt\w*|verspat\w*|wart\w*"
+    r"\b(falsch\w*|kaputt\w*|gesprungen\w*|zerbrochen\w*|zerkratzt\w*|beschadig\w*|verlor\w*|verlier\w*|undicht|tropf\w*|gerissen|riss|tot|defekt\w*|verspat\w*|wart\w*"
     r"|zweimal|dritte\w*|vierte\w*|belast\w*|abgebucht|storn\w*|nutzlos|beschwer\w*|problem\w*|fehler\w*"
     r"|sekunden?|minuten?|stunden?|tage?n?|wochen?|monat\w*|geld|bezahlt|prioritat|gluckwunsch|gratulation"
     r"|erstklassig\w*|fortschritt)\b",
@@ -183,19 +183,55 @@ _PT_NO = re.compile(r"\bno\b")
 _GREETING = re.compile(r"\b(?:" + "|".join(_GREETINGS) + r")\b")
 
 
+# Praise only (not sarcasm): help given within minutes ("corrigé mon adresse en deux minutes", "in about two minutes")
+# and a good thing said as trouble that did not happen ("zero blisters", "ni una ampolla", "geen enkele blaar",
+# "keine einzige Blase"): heldout6's praise rows read very negative (seventeenth session, helper 6). Only a few
+# minutes, and only the small harms of a product that works; "not a single reply" or "no refund" stay a negation.
+# Not in :data:`_CALM_FORMULAS`: sarcasm keeps a duration in minutes as trouble ("Wow, on hold for 40 minutes").
+_QUICK_MINUTES = re.compile(
+    r"\b(?:in|within|en|em|binnen|innerhalb|entro|under|less than|moins de|menos de|weniger als|meno di|minder dan)"
+    r"(?: (?:just|only|about|around|like|seulement|environ|a peine|solo|apenas|unos|unas|nur|etwa|knapp|circa|appena"
+    r"|alleen|ongeveer|nog geen|cerca de|uns|umas|von|de|di|van))* (?:\d{1,2}|one|two|three|five|a few|un|une|deux|trois"
+    r"|cinq|quelques|uno|una|dos|tres|cinco|unos pocos|pocos|einer|einem|zwei|drei|funf|wenigen|un|due|tre|cinque|pochi"
+    r"|een|twee|drie|vijf|paar|um|uma|dois|duas|poucos) ?(?:mins?|minutes?|minutos?|minuten|minuti|minuto|minuut)\b")
+_HARMLESS_NEGATED = re.compile(
+    r"\b(?:zero|0|not (?:a|one) single|not a|no|without (?:a |any )?|pas une? seule?|pas une?|aucune?|sans|ni una?"
+    r"|ni un solo|ni una sola|ningun[ao]?|sin|keine? einzige[rn]?|kein|keine|ohne|nessun[ao]?|neanche una?|senza"
+    r"|geen enkele|geen|zonder|nenhum[ao]?|nem uma?|sem)"
+    r" (?:blisters?|leaks?|drips?|scratch(?:es)?|stains?|squeaks?|rash|irritations?|creases?|ampoules?|fuites?|rayures?"
+    r"|taches?|irritations?|ampollas?|goteras?|fugas?|aranazos?|manchas?|irritacion(?:es)?|blasen?|lecks?|kratzer|flecken?"
+    r"|reizungen?|vescic(?:a|he)|perdit(?:a|e)|graffi|macchi(?:a|e)|irritazion[ei]|blaar|blaren|lekkages?|krassen|kras"
+    r"|vlekken|vlek|irritatie|bolhas?|gotas?|riscos?|manchas?|irritac(?:ao|oes))\b")
+
+
+# Praise said by negating "bad" ("pas mal du tout", "no está nada mal", "gar nicht schlecht", "non è affatto male",
+# "helemaal niet slecht", "nada mal", "not bad at all"): praise, also in a question about the product ("pas mal du
+# tout ce petit sac ... vous l'avez aussi en bordeaux ?", heldout6's collision rows read very negative). Taken out
+# before the negation check reads the text; a question is allowed only with it, and trouble still keeps the verdict
+# ("Not bad at all, you lost my parcel again?"). French "pas mal de" (quite a lot of: "pas mal de retard") is not.
+_LITOTES = re.compile(
+    r"\b(?:not (?:too |so |that )?bad(?: at all)?|pas (?:si |trop )?mal(?! (?:de|d')\b)(?: du tout)?"
+    r"|(?:no (?:esta|es) |nao (?:e|esta) )?nada mal|(?:gar |uberhaupt )?nicht (?:so |zu )?schlecht"
+    r"|non (?:e|sono|era) (?:affatto |per niente )?male|niente male|(?:helemaal |echt )?niet (?:zo |te )?slecht)\b")
+# Praise of the work itself ("top job", "well done") is praise when nothing went wrong.
+_WORK_PRAISE = re.compile(r"\b(?:top job|great job|good job|well done|nice work|great work|top werk|goed gedaan|bien joue"
+                          r"|buen trabajo|gute arbeit|ottimo lavoro|bom trabalho)\b")
+
+
 def praise_only(norm: str, lang: str | None = None) -> bool:
     """Whether the folded text ``norm`` says something went well and nothing that went wrong (module docstring).
 
     ``lang``: the message's language when known; in Portuguese "no" is "in the", not a negation."""
-    if not norm or "?" in norm or not _POSITIVE.search(norm):
+    litotes = _LITOTES.search(norm)
+    if not norm or ("?" in norm and not litotes) or not (litotes or _POSITIVE.search(norm) or _WORK_PRAISE.search(norm)):
         return False
-    calm = _CALM_FORMULAS.sub(" ", _CALM_PHRASES.sub(" ", norm))
+    calm = _CALM_FORMULAS.sub(" ", _CALM_PHRASES.sub(" ", _LITOTES.sub(" ", norm)))
     if _QUOTED.search(norm) or repeats(calm) or _CONTRAST.search(norm):
         return False
     if any(_CONTRAST_UNLESS[m.group(1)] != lang for m in _CONTRAST_AMBIG.finditer(norm)):
         return False
     # "have a good day", "bom dia": a greeting's day is no duration; "inutile de me répondre" is no failure
-    rest = _NO_NEED.sub(" ", _GREETING.sub(" ", calm))
+    rest = _HARMLESS_NEGATED.sub(" ", _QUICK_MINUTES.sub(" ", _NO_NEED.sub(" ", _GREETING.sub(" ", calm))))
     for rx, calm_lang in _CALM_IN:
         if lang == calm_lang:
             rest = rx.sub(" ", rest)
@@ -228,6 +264,15 @@ _DELIGHT_CLOSE = re.compile(
     r"|great service|bien joue|du grand art|merci bien|enhorabuena|muchas gracias|un servicio de primera"
     r"|gluckwunsch|gratulation|spitzenleistung|danke auch|complimenti|bravissimi|bravi|grazie tante"
     r"|gefeliciteerd|goed bezig|knap (?:gedaan|hoor)|bedankt hoor|parabens|muito obrigad[oa]"
+    # "Brilliant work." / "Un trabajo impecable." / "Un lavoro perfetto davvero." after an order cancelled without a word
+    # (heldout6's misses, seventeenth session, helper 6), and the same praise of the work in the other languages
+    r"|(?:brilliant|great|excellent|amazing|fantastic|superb|lovely|impeccable|stellar) work"
+    r"|(?:du |un )?(?:beau|bon|grand|excellent|superbe) travail|(?:un )?travail (?:impeccable|remarquable|formidable)"
+    r"|(?:un )?trabajo (?:impecable|estupendo|excelente|fantastico|perfecto|de diez)|(?:un )?(?:gran|buen|excelente) trabajo"
+    r"|(?:(?:eine? )?(?:tolle|super|gute|saubere|klasse|hervorragende|grossartige|erstklassige) arbeit)"
+    r"|(?:un )?lavoro (?:perfetto|impeccabile|eccellente|fantastico|magnifico)|(?:un )?(?:ottimo|bel|gran|grande) lavoro"
+    r"|(?:echt |wat )?(?:goed|top|mooi|prima|knap|geweldig|uitstekend) werk"
+    r"|(?:um )?(?:belo|bom|excelente|otimo|grande) trabalho|(?:um )?trabalho (?:impecavel|excelente|perfeito|fantastico)"
     # "Fantastic customer care." after a cancellation nobody announced
     r"|(?:fantastic|great|brilliant|amazing|wonderful|excellent|superb) (?:customer )?(?:service|care|support)"
     r"|(?:un )?service client (?:formidable|genial|exceptionnel|parfait)|(?:un )?(?:servicio|atencion al cliente) (?:fantastic[oa]"
@@ -282,6 +327,22 @@ def delighted(norm: str) -> bool:
     return bool(norm) and bool(_DELIGHT_OPEN.search(norm) or _DELIGHT_CLOSE.search(norm) or _THANKS_FOR_NOTHING.search(norm))
 
 
+def _story(norm: str) -> str:
+    """``norm`` without its praise closings and opening exclamation: "enhorabuena", "bravo", "complimenti",
+    "parabéns" are both the praise that marks sarcasm and words of :data:`_TROUBLE` (said of trouble elsewhere in a
+    message), so a closing must not count as its own trouble: genuine praise ending "... ni una ampolla.
+    Enhorabuena" is no sarcasm (heldout6's known flaw, seventeenth session, helper 6). Several closings in a row
+    ("Bravo, chapeau !") are all taken off."""
+    body = norm
+    for _ in range(4):
+        m = _DELIGHT_CLOSE.search(body)
+        if not m or m.start() == 0:
+            break
+        body = body[:m.start()]
+    m = _DELIGHT_OPEN.search(body)
+    return body[m.end():] if m else body
+
+
 def praise_of_trouble(norm: str, lang: str | None = None) -> bool:
     """Whether the folded text ``norm`` wraps trouble in delight or praise (sarcasm, the comment above): an
     exclamation of delight first or praise and thanks last, and trouble not negated in what is left once greetings,
@@ -290,7 +351,7 @@ def praise_of_trouble(norm: str, lang: str | None = None) -> bool:
         return False
     if _SOLVED.search(_QUOTED.sub(" ", norm)):
         return False
-    rest = _CALM_FORMULAS.sub(" ", _NO_NEED.sub(" ", _GREETING.sub(" ", _CALM_PHRASES.sub(" ", norm))))
+    rest = _CALM_FORMULAS.sub(" ", _NO_NEED.sub(" ", _GREETING.sub(" ", _CALM_PHRASES.sub(" ", _story(norm)))))
     for rx, calm_lang in _CALM_IN:
         if lang == calm_lang:
             rest = rx.sub(" ", rest)

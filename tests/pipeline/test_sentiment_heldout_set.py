@@ -1,10 +1,10 @@
 """The held-out sentiment sets (bench/data/sentiment_heldout.csv, sentiment_heldout2.csv, sentiment_heldout3.csv, sentiment_heldout4.csv,
-sentiment_heldout5.csv, sentiment_heldout6.csv) are well formed and apart.
+sentiment_heldout5.csv, sentiment_heldout6.csv, sentiment_heldout7.csv) are well formed and apart.
 
 They report (``bench/sentiment_tuning.py --set heldout|heldout2``, run once per version at the end), so they
 must share no message with what the model learns from (the shipped sentiment examples, the
 intents' examples) nor with the tuning set the choices are made on: a row copied into either
-would make the held-out figure a tuned one. ``sentiment_heldout2.csv``, ``sentiment_heldout3.csv``, ``sentiment_heldout4.csv``, ``sentiment_heldout5.csv`` and ``sentiment_heldout6.csv`` are also
+would make the held-out figure a tuned one. ``sentiment_heldout2.csv``, ``sentiment_heldout3.csv``, ``sentiment_heldout4.csv``, ``sentiment_heldout5.csv``, ``sentiment_heldout6.csv`` and ``sentiment_heldout7.csv`` are also
 kept from being a near copy (token Jaccard) of any of those, nor of the earlier held-out sets.
 """
 
@@ -23,6 +23,7 @@ HELDOUT3 = ROOT / "bench" / "data" / "sentiment_heldout3.csv"
 HELDOUT4 = ROOT / "bench" / "data" / "sentiment_heldout4.csv"
 HELDOUT5 = ROOT / "bench" / "data" / "sentiment_heldout5.csv"
 HELDOUT6 = ROOT / "bench" / "data" / "sentiment_heldout6.csv"
+HELDOUT7 = ROOT / "bench" / "data" / "sentiment_heldout7.csv"
 KINDS = {
     # heldout5: "agent" = a complaint naming an agent; "praise" = praise of staff, "resolved" = solved by itself;
     # heldout6: "collision" = a neutral message whose words are negative in another language, or negated
@@ -51,8 +52,8 @@ def _learned_and_tuned() -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture(scope="module", params=[HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5, HELDOUT6],
-                ids=["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6"])
+@pytest.fixture(scope="module", params=[HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5, HELDOUT6, HELDOUT7],
+                ids=["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7"])
 def rows(request) -> list[dict[str, str]]:
     return read_rows(request.param)
 
@@ -71,8 +72,8 @@ def test_well_formed(rows):
     check_well_formed(rows, KINDS, *((10, 10) if small else (15, 30)))
     if small:
         assert len(rows) == 140, len(rows)
-    if rows[0]["text"] == read_rows(HELDOUT6)[0]["text"]:
-        # heldout6: every language carries each of its kinds (flat complaints, sarcasm, threats, repeated
+    if rows[0]["text"] in (read_rows(HELDOUT6)[0]["text"], read_rows(HELDOUT7)[0]["text"]):
+        # heldout6 and heldout7: every language carries each of its kinds (flat complaints, sarcasm, threats, repeated
         # contact; praise, questions, resolved notes, cross-language collisions)
         per = {(r["lang"], r["kind"]) for r in rows}
         assert all((lang, k) in per for lang in {r["lang"] for r in rows}
@@ -91,8 +92,9 @@ def test_disjoint_from_training_and_tuning(rows):
 @pytest.mark.parametrize("path,earlier", [(HELDOUT2, [HELDOUT]), (HELDOUT3, [HELDOUT, HELDOUT2]),
                                                 (HELDOUT4, [HELDOUT, HELDOUT2, HELDOUT3]),
                                                 (HELDOUT5, [HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4]),
-                                                (HELDOUT6, [HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5])],
-                         ids=["heldout2", "heldout3", "heldout4", "heldout5", "heldout6"])
+                                                (HELDOUT6, [HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5]),
+                                                (HELDOUT7, [HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4, HELDOUT5, HELDOUT6])],
+                         ids=["heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7"])
 def test_later_heldout_is_no_rewording_of_training_tuning_or_earlier_heldout(path, earlier):
     others = _learned_and_tuned()
     for p in earlier:
