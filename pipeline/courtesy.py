@@ -68,8 +68,8 @@ _WHAT = (
     r"|todo|alles|tutto|tudo|patience|time|rapide reponse|quick answer|quick reply)"
 )
 _THANKS_FORMULA = _THANKS + _THANKS_MORE + r"(?: " + _FOR + r" ?" + _WHAT + r")?"
-# Greetings and sign-offs.
-_GREETINGS = (
+# Greetings and sign-offs (public: the praise check reads the same list).
+GREETINGS = (
     # EN
     r"(?:have|enjoy) (?:a|your|the rest of (?:your|the)) (?:(?:good|nice|great|lovely|wonderful|fab) )?"
     r"(?:day|evening|weekend|week|sunday|one|afternoon|night|holidays?)",
@@ -102,7 +102,7 @@ _GREETINGS = (
 )
 # A name after the thanks ("Thanks Sarah,", "Danke Frau Weber,"): capitalised in the customer's text.
 _NAME = r"(?: [a-z][a-z'-]{1,20}){1,2}"
-_PHRASE = r"(?:" + _THANKS_FORMULA + "|" + "|".join(_GREETINGS) + r")"
+_PHRASE = r"(?:" + _THANKS_FORMULA + "|" + "|".join(GREETINGS) + r")"
 _OPENER = r"(?:" + "|".join(sorted((re.escape(o) for o in _OPENERS), key=len, reverse=True)) + r")"
 _GAP = r"[\s,.!;:…\-–—~*()\"'«»“”„‘’?¡¿]"
 # Anything but letters and digits (emoji, smileys, punctuation) at the ends.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.courtesy import _GREETINGS, repeats
+from pipeline.courtesy import GREETINGS, repeats
 
 
 def _rx(*parts: str) -> re.Pattern[str]:
@@ -180,7 +180,7 @@ _OWN_FAULT = _rx(
 # A word or two in quotes: "the 'express' parcel", «premium», „Priorität“ (what sarcasm quotes back at the store).
 _QUOTED = re.compile(r"(?:^|[\s(:])[\"'«„“‚‹][^\"'«»„“”‚‘’‹›]{1,60}[\"'»“”‘’›](?=[\s.,!?;:)…]|$)")
 _PT_NO = re.compile(r"\bno\b")
-_GREETING = re.compile(r"\b(?:" + "|".join(_GREETINGS) + r")\b")
+_GREETING = re.compile(r"\b(?:" + "|".join(GREETINGS) + r")\b")
 
 
 # Praise only (not sarcasm): help given within minutes ("corrigé mon adresse en deux minutes", "in about two minutes")
