@@ -240,8 +240,13 @@ _RETURN = _rx(
 # Not a return: something else resent ("renvoyer le mail / la facture"), a price difference refunded (a price drop
 # is a promotion question), a change asked before dispatch, or the return refused ("I don't want to return it").
 _NOT_RETURN = _rx(
-    r"\b(?:mail|e-mail|email|code|codigo|codice|lien|link|enlace|facture|factura|fattura|factuur|fatura|rechnung"
-    r"|confirmation|bestatigung|conferma|bevestiging|confirmacao|confirmacion|message|messaggio|bericht|mensagem)\b",
+    r"\b(?:renvo\w*|send back|return|devolver|devolve\w*|rimandar\w*)(?: [\w']+){0,3} (?:mail|e-mail|email|code|codigo"
+    r"|codice|lien|link|enlace|facture|factura|fattura|fatura|confirmation|confirmacion|confirmacao|message|mensaje"
+    r"|messaggio|mensagem|call|appel|llamada|chamada|sms)\b",
+    # "in return for a review", "a return customer"; "retourner le matelas tous les mois" (turn it over);
+    # "rendere il tessuto più morbido" (make it softer)
+    r"\bin return\b|\breturn(?:ing)? customers?\b|\bretourn\w*(?: [\w']+){0,3} (?:tous les|chaque|regulierement)\b",
+    r"\brender\w*(?: [\w']+){0,3} (?:piu|meno|facile|difficile|possibile)\b",
     r"\b(?:difference|diferencia|differenz|differenza|verschil|diferenca|price drop|prix a baisse)\b",
     r"\b(?:before (?:it|they) (?:ship|leave|go)\w*|not (?:yet )?(?:been )?(?:shipped|sent|dispatched)|pas encore (?:ete )?"
     r"(?:expedie|envoye|parti)e?s?|avant (?:l'|son |leur )?(?:expedition|envoi)|antes de(?:l| que)? (?:envio|se envie"
@@ -264,7 +269,7 @@ def return_wanted(norm: str) -> bool:
 # "The SMS login code never arrives", "How do I get into my account?", "mon compte est bloqué", "quando accedo con
 # Apple mi crea un account nuovo": getting into the account, read as changing it because the account is named.
 _ACCESS = _rx(
-    r"\b(?:log ?in|login|sign ?in|get into (?:my|the) account|get in|password|locked (?:out)?|unlock|(?:login|"
+    r"\b(?:log ?in|login|sign ?in|get into (?:my|the) account|get in(?! touch)|password|locked (?:out)?|unlock|(?:login|"
     r"verification|access|security) code|(?:isn'?t|not) registered)\b",
     r"\b(?:me connecter|je me connecte|connexion|mot de passe|identifiant|bloque|debloquer|code (?:de (?:connexion|"
     r"verification|securite|acces))|pas (?:enregistre|inscrit)e?)\b",
@@ -310,19 +315,26 @@ _DOCUMENT = _rx(
     r"\b(?:fatura|comprovativo(?: de compra)?|comprovante|(?:um|o|meu|do) recibo|nota fiscal|cupom fiscal)\b",
 )
 _DOC_ASK = _rx(
-    r"\b(?:send|email|e-mail|resend|need|get|download|correct\w*|pdf|copy)\b",
-    r"\b(?:envoy\w*|renvoy\w*|besoin|telecharg\w*|corrig\w*|copie)\b",
-    r"\b(?:mand\w*|envi\w*|necesit\w*|descarg\w*|correg\w*|corrig\w*|copia)\b",
-    r"\b(?:schick\w*|send\w*|zusend\w*|brauch\w*|herunterlad\w*|korrigier\w*|kopie)\b",
-    r"\b(?:mand\w*|invia\w*|serve|servirebbe|scaric\w*|corregg\w*|corrett\w*|copia)\b",
-    r"\b(?:stuur\w*|sturen|nodig|download\w*|verbeter\w*|gecorrigeerd\w*|kopie)\b",
-    r"\b(?:envi\w*|mand\w*|preciso|precisava|baix\w*|corrig\w*|copia)\b",
+    # the ask is for the document itself: send, correct, download ("need" or "got the invoice" is no ask: "where is
+    # my order? I need it Friday, I got the invoice already" stays a status question)
+    r"\b(?:send|resend|e-?mail (?:me|us|it)|download|correct\w*|pdf|copy)\b",
+    r"\b(?:envoy\w*|renvoy\w*|telecharg\w*|corrig\w*|copie)\b",
+    r"\b(?:mand\w*|envi\w*|descarg\w*|correg\w*|corrig\w*|copia)\b",
+    r"\b(?:schick\w*|send\w*|zusend\w*|herunterlad\w*|korrigier\w*|kopie)\b",
+    r"\b(?:mand\w*|invia\w*|scaric\w*|corregg\w*|corrett\w*|copia)\b",
+    r"\b(?:stuur\w*|sturen|download\w*|verbeter\w*|gecorrigeerd\w*|kopie)\b",
+    r"\b(?:envi\w*|mand\w*|baix\w*|corrig\w*|copia)\b",
 )
 
 
+# A gift receipt put in the parcel is a change to the order, not a billing document.
+_GIFT_RECEIPT = re.compile(r"\b(?:gift receipt|ticket cadeau|ticket (?:de )?regalo|geschenkbeleg|scontrino (?:di )?cortesia"
+                           r"|cadeaubon|cadeaubonnetje|recibo de presente|talao de oferta)\b")
+
+
 def document_requested(norm: str) -> bool:
-    """An invoice or receipt is asked for (sent, corrected, needed): a billing request, whatever order it is for."""
-    return bool(_DOCUMENT.search(norm) and _DOC_ASK.search(norm))
+    """An invoice or receipt is asked for (sent, corrected, downloaded): a billing request, whatever order it is for."""
+    return bool(_DOCUMENT.search(norm) and _DOC_ASK.search(norm)) and not _GIFT_RECEIPT.search(norm)
 
 
 # ------------------------------------------------------------------ discount / promotion: a promotion asked about
@@ -357,6 +369,8 @@ _PITCH = _rx(
     r"\b(?:(?:shop|store|business) owners|webinar\w*|masterclass|trade fair|salon professionnel|feria|messe|fiera"
     r"|feira|beurs|exhibit\w*|expon\w*|espon\w*|tombola|register now|save your seat)\b",
     r"\b(?:boost|increase|grow|double|more) (?:your )?(?:\w+ )?sales\b",
+    # no promotion: an item "for sale", the "sales team"
+    r"\bfor sale\b|\bsales (?:team|department|rep\w*|manager\w*|person|people)\b",
     # a donation asked of the store ("could you donate a voucher as a lot?"): a fundraiser, not a customer
     r"\b(?:donat\w*|fundrais\w*|auction|raffle|charity|faire un don|collecte de fonds|rifa|subasta|donacion\w*"
     r"|spende\w*|spenden|versteigerung|verlosung|benefiz\w*|asta benefica|beneficenza|lotteria|donazion\w*|veiling"
@@ -406,8 +420,10 @@ def delivery_elsewhen(norm: str) -> bool:
 # a voucher or code that expired, asked to be extended, with no word of cancelling anything.
 _VOUCHER = _rx(
     r"\b(?:voucher|coupon|gift card|promo code|discount code|code)\b", r"\bbon (?:d'achat|d'anniversaire|cadeau|de"
-    r" reduction)\b|\bcode promo\b", r"\b(?:cupon|vale|codigo|tarjeta regalo)\b", r"\b\w*gutschein\w*\b|\b\w*code\b",
-    r"\b(?:buono|coupon|codice|carta regalo)\b", r"\b\w*(?:bon|code)\b", r"\b(?:cupom|vale|codigo|cartao presente)\b",
+    r" reduction)\b|\bcode promo\b", r"\b(?:cupon|vale|codigo|tarjeta regalo)\b",
+    r"\b\w*gutschein\w*\b|\b\w*(?:rabatt|gutschein|aktions|promo)code\b",
+    r"\b(?:buono|coupon|codice|carta regalo)\b",
+    r"\b(?:\w*(?:cadeau|kado|verjaardags|waarde|kortings|tegoed)bon(?:nen)?|\w*(?:kortings|actie|promo)code)\b", r"\b(?:cupom|vale|codigo|cartao presente)\b",
     r"(?:^|\s)-\s?\d{1,2}\s?%",
     # a discount from a mail ("eine Mail mit 25% Rabatt, gestern abgelaufen")
     r"\b(?:discount|remise|reduction|descuento|rabatt|sconto|korting|desconto)\b",
