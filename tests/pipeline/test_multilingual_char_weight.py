@@ -1,6 +1,7 @@
 """The multilingual (e5) head of a RoutedModel, which answers non-English messages, multiplies its char n-grams'
-share of its own logits by MULTILINGUAL_NGRAM_BOOST at prediction; what it was fitted and calibrated on, and the
-logits it lends the English head as a partner, are unchanged (English messages read as before)."""
+share of its own logits by MULTILINGUAL_NGRAM_BOOST at prediction, for texts py3langid surely reads as another
+language (BOOST_LANGUAGE_P); what it was fitted and calibrated on, and the logits it lends the English head as a
+partner, are unchanged (English messages read as before)."""
 
 import numpy as np
 import pytest
@@ -13,8 +14,11 @@ TEXTS = ["Où est mon colis ?", "Annulez ma commande svp", "Wo ist mein Paket?",
          "¿Dónde está mi paquete?", "Cancelad mi pedido", "Dov'è il mio pacco?", "Annullate il mio ordine",
          "Waar blijft mijn pakket?", "Annuleer mijn bestelling"]
 LABELS = ["order_status", "cancel_order"] * 5
-QUERIES = ["annulez la commande 4471 svp", "wo bleibt das Paket", "cancela o pedido", "Ｃａｎｃｅｌａｄ el pedido",
-           "<b>annullate</b> l'ordine", "ne PAS annuler, juste savoir où est le colis"]
+QUERIES = ["annulez la commande 4471 svp, je me suis trompée de taille", "wo bleibt das Paket, ich warte seit Montag",
+           "Ｃａｎｃｅｌａｄ el pedido por favor, ya no lo necesito", "<b>annullate</b> l'ordine, grazie mille",
+           "ne PAS annuler, je veux juste savoir où est le colis",
+           # Short texts py3langid is unsure about (CLINC150 `val` rows the e5 head reads): never boosted.
+           "perhaps", "sync phone", "wassup"]
 
 
 def _vectors(texts):
@@ -56,8 +60,11 @@ def test_the_boost_multiplies_the_ngram_share_of_the_fitted_logits():
     boosted = m.other.decision(QUERIES, _vectors(QUERIES))
     # Two intents: the head's two halves (IntentModel.decision) of scikit-learn's one column.
     np.testing.assert_allclose(fitted, np.stack([-(dense + grams)[:, 0], (dense + grams)[:, 0]], axis=1) / 2, atol=1e-9)
-    want = dense + lc.MULTILINGUAL_NGRAM_BOOST * grams
+    sure = lc._sure_other_language(QUERIES)
+    assert sure.tolist() == [True] * 5 + [False] * 3
+    want = dense + np.where(sure[:, None], lc.MULTILINGUAL_NGRAM_BOOST, 1.0) * grams
     np.testing.assert_allclose(boosted, np.stack([-want[:, 0], want[:, 0]], axis=1) / 2, atol=1e-9)
+    assert not np.allclose(boosted[:5], fitted[:5], atol=1e-6)
     # And the probabilities classify_local reads are the boosted logits'.
     np.testing.assert_allclose(m.other.predict_proba(QUERIES, _vectors(QUERIES)),
                                lc.softmax(boosted / m.other.temperature, axis=1), atol=1e-12)
