@@ -1,7 +1,7 @@
 """Triage quality on the project's own multilingual eval sets: prints figures, asserts nothing.
 
     python bench/triage_quality.py [--config config] [--model multilingual-e5-small|all-MiniLM-L6-v2]
-                                   [--set original|tune|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|PATH] [--intents-only]
+                                   [--set original|tune|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|heldout8|PATH] [--intents-only]
 
 - Intents: ``bench/data/multilingual_intents.csv`` — the same 42 store messages written in
   EN/FR/ES/DE/IT/NL/PT (12 default intents x 3 + 6 not actionable), classified by the production
@@ -32,7 +32,12 @@
   parcel held while the family is away, a fridge moved to Saturday, 82 in the basket and 91 taken, an office address
   saved beside the home one, "never mind, my husband had already collected it, close the ticket", a job application,
   an out-of-office reply), written in English and then in each language (Brazilian Portuguese) by the same writer;
-  run once on the code before that helper's change and once at the end.
+  run once on the code before that helper's change and once at the end;
+  ``heldout8`` (``multilingual_intents_heldout8.csv``) was written in the seventeenth session (2026-12-02, helper 5)
+  after all the earlier sets had been read and before that helper's change to the classifier head: new scenarios (a
+  fridge left on the pavement, a proof-of-delivery photo of someone else's door, two identical birthday lamps, a
+  gift card emptied by a smaller order, an account in a late father's name, a shopping list typed in the wrong tab),
+  each written in the seven languages (Brazilian Portuguese); run once on the code before that change and once at the end.
   Earlier sessions chose things while reading the original set, so it flatters the product; the
   held-out sets are the honest figures. The neutral-sentiment line reads the chosen set's rows.
 - Sentiment: ``bench/data/sentiment_angry.csv`` (105 clearly angry messages: complaints, threats,
@@ -67,7 +72,8 @@ SETS = {"original": "multilingual_intents.csv", "tune": "multilingual_intents_tu
         "heldout": "multilingual_intents_heldout.csv", "heldout2": "multilingual_intents_heldout2.csv",
         "heldout3": "multilingual_intents_heldout3.csv", "heldout4": "multilingual_intents_heldout4.csv",
         "heldout5": "multilingual_intents_heldout5.csv", "heldout6": "multilingual_intents_heldout6.csv",
-        "heldout7": "multilingual_intents_heldout7.csv"}
+        "heldout7": "multilingual_intents_heldout7.csv",
+        "heldout8": "multilingual_intents_heldout8.csv"}
 NEUTRAL_INTENTS = {"order_status", "return_refund", "cancel_order", "change_order", "account_access",
                    "account_change", "product_question", "discount_promo", "other"}
 
@@ -92,7 +98,7 @@ def main() -> None:
     ap.add_argument("--with-minilm", action="store_true", help="MiniLM's vector beside e5's (SIDECAR_TRIAGE_MINILM=1)")
     ap.add_argument("--show-errors", action="store_true")
     ap.add_argument("--set", default="original",
-                    help="intent set: original (default), tune, heldout, heldout2, heldout3, heldout4, heldout5, heldout6, heldout7, or the path of a CSV (text,label,lang)")
+                    help="intent set: original (default), tune, heldout, heldout2, heldout3, heldout4, heldout5, heldout6, heldout7, heldout8, or the path of a CSV (text,label,lang)")
     ap.add_argument("--intents-only", action="store_true", help="skip the sentiment and signal figures")
     ap.add_argument("--lookalikes", action="store_true", help="every message spelled with Cyrillic look-alike letters")
     args = ap.parse_args()
