@@ -464,3 +464,52 @@ def test_english_and_glossary_off_read_only_the_question_words(monkeypatch):
     finally:
         glossary.select(None)
     assert off[0] == pytest.approx(off[1]), off
+
+
+# ---------------------------------------------------------------- a translation and its original
+
+def _src(doc: str, language: str = "", text: str = "Some policy text.") -> Source:
+    return Source(id=doc, title=doc, score=0.5, text=text, language=language)
+
+
+def test_the_original_of_a_quoted_translation_is_not_quoted_again():
+    from pipeline.draft import without_translated_originals
+
+    fr, en, other = _src("return-policy-fr", "fr"), _src("return-policy"), _src("refund-timing")
+    got = without_translated_originals([(fr, ["retour gratuit ?"]), (en, ["et le remboursement ?"]), (other, ["x"])],
+                                       "fr")
+    assert [s.id for s, _ in got] == ["return-policy-fr", "refund-timing"]
+    assert got[0][1] == ["retour gratuit ?", "et le remboursement ?"]  # the part it answered is asked of the translation
+    # The original first (it ranked higher) still gives way; a Canadian French customer is a French one.
+    got = without_translated_originals([(en, ["q"]), (fr, ["q"])], "fr-CA")
+    assert [s.id for s, _ in got] == ["return-policy-fr"] and got[0][1] == ["q"]
+
+
+@pytest.mark.parametrize("chosen_ids, language", [
+    ([("return-policy-fr", "fr"), ("return-policy", "")], "en"),  # an English customer reads the original
+    ([("return-policy-fr", "fr"), ("return-policy", "")], "de"),  # a French translation is no German one
+    ([("ship-to-fr", ""), ("ship-to", "")], "fr"),  # an English article about France, not a translation
+    ([("return-policy-fг", "fr"), ("return-policy", "")], "fr"),  # Cyrillic "г": not the original's id
+    ([("return-policy-fr", "fr"), ("return-policy-es", "es")], "fr"),  # no original among them
+])
+def test_only_an_original_with_its_translation_in_the_customers_language_gives_way(chosen_ids, language):
+    from pipeline.draft import without_translated_originals
+
+    chosen = [(_src(i, lang), ["q"]) for i, lang in chosen_ids]
+    assert [s.id for s, _ in without_translated_originals(chosen, language)] == [i for i, _ in chosen_ids]
+
+
+def test_a_french_draft_quotes_the_french_policy_once(cfg, demo_env, monkeypatch):  # noqa: F811
+    import pipeline.draft as pd
+
+    text = "Bonjour, renvoyer un pantalon depuis l'Espagne c'est gratuit ou je dois payer l'envoi ?"
+    sources, d = _draft(text, cfg, intent="return_refund", language="fr")
+    ids = [s.id for s in sources]
+    assert "return-policy-fr" in ids and "return-policy" in ids, ids  # retrieval brings both
+    assert "gratuits avec notre étiquette prépayée" in d.text, d.text
+    assert "prepaid label" not in d.text and DRAFTING["passage_language_note"]["fr"] not in d.text, d.text
+    assert "return-policy" not in d.used_source_ids and "return-policy" in [s.id for s in d.sources]
+    monkeypatch.setattr(pd, "DROP_TRANSLATED_ORIGINALS", False)
+    before = template_draft(_ticket(text), text, Triage(intent="return_refund", confidence=0.8, language="fr"),
+                            Plan(intent="return_refund", draft=True), sources, cfg)
+    assert "prepaid label" in before.text and len(before.text) > len(d.text)
