@@ -107,7 +107,7 @@ SECOND_WHOLE = 2
 # title's words match every question about the article, so "Demo Plus is our paid membership. It costs 39 EUR a
 # year" outscored the section that answers "when is the first fee taken, can I cancel before?" (the free trial)
 # and "can I get my money back?". Answer sentences in template drafts, eval_tune / eval_tune2 / eval_ml_tune
-# (with CROSS_GLOSSARY): 0 -> 256 / 191 / 102; 0.05 -> 256 / 191 / 103; 0.1 -> 256 / 191 / 104 but tune2's median
+# (with CROSS_GLOSSARY): 0 -> 256 / 191 / 102; 0.05 -> 256 / 191 / 103; 0.1 -> 256 / 191 / 104 but tune2's median per label
 # draft 665 -> 686 characters (656 at 0). Not one English draft's answer changed either way.
 INTRO_PENALTY = 0.05
 # A question in another language shares hardly a word with English sentences, so the word part of the score was
