@@ -102,6 +102,20 @@ PER_PART = True
 # passage only: 255 / 188 / 99, 599 / 643 / 644. 0.8 / 2 is taken: drafts stay about as long.
 SECOND_RATIO = 0.8
 SECOND_WHOLE = 2
+# A passage that joins an article's introduction (scored under the article's title, which names the
+# article's topic) to sections with headings of their own: the introduction's sentences lose this much. The
+# title's words match every question about the article, so "Demo Plus is our paid membership. It costs 39 EUR a
+# year" outscored the section that answers "when is the first fee taken, can I cancel before?" (the free trial)
+# and "can I get my money back?". Answer sentences in template drafts, eval_tune / eval_tune2 / eval_ml_tune
+# (with CROSS_GLOSSARY): 0 -> 256 / 191 / 102; 0.05 -> 256 / 191 / 103; 0.1 -> 256 / 191 / 104 but tune2's median per label
+# draft 665 -> 686 characters (656 at 0). Not one English draft's answer changed either way.
+INTRO_PENALTY = 0.05
+# A question in another language shares hardly a word with English sentences, so the word part of the score was
+# about 0 for every sentence and e5's cosine alone chose: the support glossary's English terms for the question's words
+# (knowledge.glossary, as retrieval's BM25 reads them) are its words too ("remboursez" -> refund, "garantie" ->
+# warranty). eval_ml_tune 101 -> 103 of 134 with INTRO_PENALTY, 100 -> 102 without (English untouched); a word
+# share of 0.2 / 0.3 instead of WORD_WEIGHT for such questions: no better (±1).
+CROSS_GLOSSARY = True
 ECHO_NEW_WORDS = 2  # a sentence with fewer content words of its own than this only echoes the question
 _cross_warned = False
 
@@ -328,6 +342,8 @@ def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[s
     except Exception as exc:  # no model: words alone still choose better than "the first lines"
         log.warning("sentence scoring without embeddings: %s", exc)
     q_tok = _tokens(question)
+    if cross and CROSS_GLOSSARY:
+        q_tok = q_tok | _tokens(" ".join(_glossary_terms(question, language)))
     # The heading's words count for each of its sentences (a French heading "L'e-mail de
     # réinitialisation n'arrive pas" is what matches "je ne reçois pas l'e-mail").
     toks = [_tokens(f"{c} {x}") for c, x in zip(contexts, sents, strict=True)] if contexts else [_tokens(x) for x in sents]
@@ -338,6 +354,19 @@ def score_sentences(question: str, sents: Sequence[str], embed: Callable[[list[s
         total = sum(idf.values()) or 1.0
         words = np.array([sum(idf[t] for t in q_tok if t in ts) / total for ts in toks], dtype=np.float32)
     return [float(x) for x in (1 - WORD_WEIGHT) * dense + WORD_WEIGHT * words]
+
+
+def _glossary_terms(question: str, language: str | None) -> list[str]:
+    """English terms for the words of a question in another language (:func:`knowledge.glossary.english_terms`;
+    [] when the glossary is off or cannot be read: the words part is then the question's own, as before)."""
+    try:
+        from knowledge.glossary import english_terms
+
+        # Read as triage reads it: "rеmboursez" spelled with a Cyrillic "е" is the French word.
+        return english_terms(fold_lookalikes(question), language)
+    except Exception as exc:  # a better word match, never a lost draft
+        log.warning("glossary unavailable for sentence scoring: %s", type(exc).__name__)
+        return []
 
 
 def scored_sentences(passage: str, heading: str = "", title: str = "",
@@ -511,12 +540,23 @@ def _kept(scores: Sequence[float], blocks: Sequence[tuple[int, str]], best: int,
 
 def _scored(question: str, blocks: Sequence[tuple[int, str]], contexts: Sequence[str] | None,
             embed: Callable[[list[str]], Any] | None, question_vec: Any, stored: Mapping[str, Any] | None,
-            language: str | None) -> list[float]:
+            language: str | None, intro: frozenset[int] = frozenset()) -> list[float]:
     """Each sentence's score for ``question``, with the lead bonus and its section's share."""
     scores = score_sentences(question, [x for _, x in blocks], embed, question_vec, contexts, stored, language)
     # Help-centre sections lead with their answer: a small edge for each section's first sentence.
     scores = [sc + (LEAD_BONUS if i == 0 or blocks[i - 1][0] != blocks[i][0] else 0.0) for i, sc in enumerate(scores)]
+    if INTRO_PENALTY and intro:
+        scores = [sc - INTRO_PENALTY if i in intro else sc for i, sc in enumerate(scores)]
     return with_section_share(scores, [b for b, _ in blocks])
+
+
+def _intro_sentences(blocks: Sequence[tuple[int, str]], contexts: Sequence[str] | None, title: str) -> frozenset[int]:
+    """The sentences of the article's introduction (scored under the article's title) in a passage that
+    also quotes sections with headings of their own; none otherwise."""
+    if not contexts or not title or len({b for b, _ in blocks}) < 2:
+        return frozenset()
+    intro = frozenset(i for i, c in enumerate(contexts) if c == title)
+    return intro if len(intro) < len(blocks) else frozenset()
 
 
 def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max_sentences: int | None = None,
@@ -549,11 +589,12 @@ def select_sentences(question: str, passage: str, *, limit_chars: int = 600, max
     # The question as a whole, then each of its parts (when it has several) for its own best sentence.
     asks = list(dict.fromkeys(p for p in (parts or []) if p.strip())) if PER_PART else []
     questions = [question] + (asks if len(asks) > 1 else [])
+    intro = _intro_sentences(blocks, contexts, title)
     bests: list[int] = []
     scores: list[float] = []
     keep: set[int] = set()
     for n, q in enumerate(questions):
-        got = _scored(q, blocks, contexts, embed, question_vec if n == 0 else None, stored, language)
+        got = _scored(q, blocks, contexts, embed, question_vec if n == 0 else None, stored, language, intro)
         best = max(range(len(sents)), key=lambda i: got[i])
         if CROSS_CHOICE and ask and embed is None and question_vec is None and _cross_enabled():  # as in drafts
             best = _cross_best(ask if n == 0 else q, sents, contexts, got, language, best)

@@ -343,3 +343,173 @@ def test_an_introduction_after_another_section_is_its_own_section():
     joined = _join(a, b)
     assert joined.text == "Cancel within 14 days.\n\n### Demo Plus membership\nDemo Plus costs 39 EUR a year."
     assert joined.title == "Demo Plus membership - Cancel"
+
+
+# ---------------------------------------------------------------- the article's introduction; other languages' words
+
+_PLUS = ("If you cancel during the trial you are never charged. We remind you 3 days before.\n\n"
+         "### Demo Plus membership\nDemo Plus is our paid membership. It costs 39 EUR a year.")
+_PLUS_KW = {"heading": "The free trial", "title": "Demo Plus membership", "max_sentences": 2}
+
+
+def test_the_article_introduction_gives_way_to_the_section_that_answers(monkeypatch):
+    # Scored under the article's title, the introduction matches every question about the article: "Demo Plus is
+    # our paid membership. It costs 39 EUR a year." edged out the trial section that answers.
+    import pipeline.answer as pa
+
+    monkeypatch.setattr(pa, "SECOND_RATIO", 0.0)
+    question = "when do you take the fee if I forget"
+    cos = {"never charged": 0.60, "remind": 0.40, "paid membership": 0.60, "39 EUR": 0.56}
+    kw = {**_PLUS_KW, "embed": _cosine_embed(question, cos)}
+    out = select_sentences(question, _PLUS, **kw)  # the default INTRO_PENALTY
+    assert "never charged" in out and "39 EUR" not in out, out
+    monkeypatch.setattr(pa, "INTRO_PENALTY", 0.0)
+    before = select_sentences(question, _PLUS, **kw)
+    assert "39 EUR" in before and "never charged" not in before, before
+
+
+def test_an_introduction_that_answers_clearly_is_still_quoted(monkeypatch):
+    # Only a near tie moves: "how much is Plus a year" is answered by the introduction, well ahead.
+    import pipeline.answer as pa
+
+    monkeypatch.setattr(pa, "SECOND_RATIO", 0.0)
+    question = "how much is Plus a year"
+    cos = {"never charged": 0.45, "remind": 0.30, "paid membership": 0.55, "39 EUR": 0.75}
+    out = select_sentences(question, _PLUS, **_PLUS_KW, embed=_cosine_embed(question, cos))
+    assert "39 EUR a year" in out and "never charged" not in out, out
+
+
+def test_which_sentences_are_the_introduction():
+    from pipeline.answer import _intro_sentences, sentence_blocks, sentence_contexts
+
+    blocks = sentence_blocks(_PLUS)
+    ctx = sentence_contexts(blocks, _PLUS, "The free trial", "Demo Plus membership")
+    assert _intro_sentences(blocks, ctx, "Demo Plus membership") == frozenset({2, 3})
+    # A passage that is the introduction alone, or one section alone: nothing to give way to.
+    intro = "Demo Plus is our paid membership. It costs 39 EUR a year."
+    b = sentence_blocks(intro)
+    assert _intro_sentences(b, sentence_contexts(b, intro, "", "Demo Plus membership"), "Demo Plus membership") \
+        == frozenset()
+    # A heading that only looks like the title (Cyrillic "о", or Markdown around it) is a section of its own.
+    for head in ("Demо Plus membership", "**Demo Plus membership**"):
+        p = _PLUS.replace("### Demo Plus membership", f"### {head}")
+        b = sentence_blocks(p)
+        assert _intro_sentences(b, sentence_contexts(b, p, "The free trial", "Demo Plus membership"),
+                                "Demo Plus membership") == frozenset()
+    # No title known: no introduction.
+    assert _intro_sentences(blocks, ctx, "") == frozenset()
+
+
+def _cross_fake(monkeypatch, cos):
+    """Another language's question scored as e5 would (the cosine of the first key a sentence holds), without e5."""
+    import numpy as np
+
+    import pipeline.answer as pa
+
+    monkeypatch.setattr(pa, "_cross_lingual", lambda language: (language or "en") != "en")
+    monkeypatch.setattr(pa, "_cross_scores",
+                        lambda q, texts: np.array([next(v for k, v in cos.items() if k in t) for t in texts]))
+
+
+_PRICE = ["Sign up to our newsletter to receive a 10% welcome code.",
+          "We do not **refund** the difference when a price drops after your order."]
+
+
+def test_another_language_question_reads_the_glossary_words(monkeypatch):
+    # e5 cannot tell the two apart; the glossary's "refund" for "remboursez" is what the sentence that answers holds.
+    import pipeline.answer as pa
+    from knowledge import glossary
+
+    _cross_fake(monkeypatch, {"newsletter": 0.40, "refund": 0.40})
+    glossary.select(True)
+    q = "Le manteau est à -30% maintenant. Vous remboursez ?"
+    got = pa.score_sentences(q, _PRICE, language="fr")
+    assert got[1] > got[0], got  # "**refund**" in Markdown is still the word
+    # Spelled with a Cyrillic "е" (look-alike letters), the French word is still read.
+    spoof = pa.score_sentences(q.replace("rembo", "rеmbo"), _PRICE, language="fr")
+    assert spoof[1] > spoof[0], spoof
+    monkeypatch.setattr(pa, "CROSS_GLOSSARY", False)
+    off = pa.score_sentences(q, _PRICE, language="fr")
+    assert off[0] == pytest.approx(off[1]), off
+
+
+def test_the_glossary_words_never_outweigh_the_meaning(monkeypatch):
+    # A sentence that merely repeats the question's words ("Refunds, refund questions: see below.") gains
+    # WORD_WEIGHT at most: e5's clearly better match still wins.
+    import pipeline.answer as pa
+    from knowledge import glossary
+
+    _cross_fake(monkeypatch, {"see below": 0.30, "drops": 0.55})
+    glossary.select(True)
+    sents = ["Refunds, refund questions: see below.", "When a price drops after your order we do not pay the gap."]
+    got = pa.score_sentences("Vous remboursez la différence ?", sents, language="fr")
+    assert got[1] > got[0], got
+
+
+def test_english_and_glossary_off_read_only_the_question_words(monkeypatch):
+    import pipeline.answer as pa
+    from knowledge import glossary
+
+    _cross_fake(monkeypatch, {"newsletter": 0.40, "refund": 0.40})
+    calls = []
+    monkeypatch.setattr(pa, "_glossary_terms", lambda q, lang: calls.append(lang) or ["refund"])
+    pa.score_sentences("Sign up please", _PRICE, embed=_cosine_embed("Sign up please", {"Sign": 0.4, "refund": 0.4}),
+                       language="en")
+    assert calls == []  # English: the local model's path, no glossary
+    monkeypatch.undo()
+    _cross_fake(monkeypatch, {"newsletter": 0.40, "refund": 0.40})
+    glossary.select(False)
+    try:
+        off = pa.score_sentences("Vous remboursez ?", _PRICE, language="fr")
+    finally:
+        glossary.select(None)
+    assert off[0] == pytest.approx(off[1]), off
+
+
+# ---------------------------------------------------------------- a translation and its original
+
+def _src(doc: str, language: str = "", text: str = "Some policy text.") -> Source:
+    return Source(id=doc, title=doc, score=0.5, text=text, language=language)
+
+
+def test_the_original_of_a_quoted_translation_is_not_quoted_again():
+    from pipeline.draft import without_translated_originals
+
+    fr, en, other = _src("return-policy-fr", "fr"), _src("return-policy"), _src("refund-timing")
+    got = without_translated_originals([(fr, ["retour gratuit ?"]), (en, ["et le remboursement ?"]), (other, ["x"])],
+                                       "fr")
+    assert [s.id for s, _ in got] == ["return-policy-fr", "refund-timing"]
+    assert got[0][1] == ["retour gratuit ?", "et le remboursement ?"]  # the part it answered is asked of the translation
+    # The original first (it ranked higher) still gives way; a Canadian French customer is a French one.
+    got = without_translated_originals([(en, ["q"]), (fr, ["q"])], "fr-CA")
+    assert [s.id for s, _ in got] == ["return-policy-fr"] and got[0][1] == ["q"]
+
+
+@pytest.mark.parametrize("chosen_ids, language", [
+    ([("return-policy-fr", "fr"), ("return-policy", "")], "en"),  # an English customer reads the original
+    ([("return-policy-fr", "fr"), ("return-policy", "")], "de"),  # a French translation is no German one
+    ([("ship-to-fr", ""), ("ship-to", "")], "fr"),  # an English article about France, not a translation
+    ([("return-policy-fг", "fr"), ("return-policy", "")], "fr"),  # Cyrillic "г": not the original's id
+    ([("return-policy-fr", "fr"), ("return-policy-es", "es")], "fr"),  # no original among them
+])
+def test_only_an_original_with_its_translation_in_the_customers_language_gives_way(chosen_ids, language):
+    from pipeline.draft import without_translated_originals
+
+    chosen = [(_src(i, lang), ["q"]) for i, lang in chosen_ids]
+    assert [s.id for s, _ in without_translated_originals(chosen, language)] == [i for i, _ in chosen_ids]
+
+
+def test_a_french_draft_quotes_the_french_policy_once(cfg, demo_env, monkeypatch):  # noqa: F811
+    import pipeline.draft as pd
+
+    text = "Bonjour, renvoyer un pantalon depuis l'Espagne c'est gratuit ou je dois payer l'envoi ?"
+    sources, d = _draft(text, cfg, intent="return_refund", language="fr")
+    ids = [s.id for s in sources]
+    assert "return-policy-fr" in ids and "return-policy" in ids, ids  # retrieval brings both
+    assert "gratuits avec notre étiquette prépayée" in d.text, d.text
+    assert "prepaid label" not in d.text and DRAFTING["passage_language_note"]["fr"] not in d.text, d.text
+    assert "return-policy" not in d.used_source_ids and "return-policy" in [s.id for s in d.sources]
+    monkeypatch.setattr(pd, "DROP_TRANSLATED_ORIGINALS", False)
+    before = template_draft(_ticket(text), text, Triage(intent="return_refund", confidence=0.8, language="fr"),
+                            Plan(intent="return_refund", draft=True), sources, cfg)
+    assert "prepaid label" in before.text and len(before.text) > len(d.text)
